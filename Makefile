@@ -1,0 +1,101 @@
+# pbrd -- payment-by-results settlement daemon.
+#
+#   make deps      install the Debian packages (needs root; skipped when present)
+#   make           build libpbr, pbrd, pbrctl, the tests and the benchmarks
+#   make demo      deps + build + run the demo (temp data dir, example contracts, generated events)
+#   make check     deps + build + the whole test suite (Check)
+#   make asan      the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make valgrind  a short daemon run under valgrind, failing on leaks or errors
+#   make bench     build and run the benchmarks (prints figures)
+#   make fuzz      run each libFuzzer target for FUZZ_SECONDS (clang)
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2 -g
+SAN     ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+           -Wstrict-prototypes -Wmissing-prototypes -Iinclude -Idaemon $(SAN)
+LDFLAGS += $(SAN)
+LIBS     = -lzmq -llmdb -lyaml -ljansson -lgmp -lpthread $(SYSTEMD_LIBS)
+SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null)
+ifneq ($(SYSTEMD_LIBS),)
+CFLAGS  += -DPBR_HAVE_SYSTEMD=1
+endif
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
+
+DEB_PACKAGES = build-essential pkg-config libzmq3-dev liblmdb-dev lmdb-utils libyaml-dev check \
+               libjansson-dev libgmp-dev libsystemd-dev valgrind python3
+
+LIB_SRC   := $(sort $(wildcard daemon/libpbr/*.c))
+PBRD_SRC  := $(sort $(wildcard daemon/pbrd/*.c))
+CTL_SRC   := $(sort $(wildcard daemon/pbrctl/*.c))
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+PBRD_OBJ  := $(PBRD_SRC:%.c=$(BUILD)/%.o)
+CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps demo check test asan valgrind bench fuzz clean
+all: $(BUILD)/libpbr.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen $(TEST_BIN) $(BENCH_BIN)
+
+$(BUILD)/%.o: %.c $(wildcard include/pbr/*.h daemon/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libpbr.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+$(BUILD)/pbrd: $(PBRD_OBJ) $(BUILD)/libpbr.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/pbrctl: $(CTL_OBJ) $(BUILD)/libpbr.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# pbrgen is pbrctl's `gen` command under its own name.
+$(BUILD)/pbrgen: $(BUILD)/pbrctl
+	ln -sf pbrctl $@
+
+$(BUILD)/tests/%: tests/%.c tests/check_main.h $(BUILD)/libpbr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libpbr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpbr.a $(LIBS) -lm
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "all Debian packages present"; fi
+
+demo: deps all
+	./scripts/demo.sh $(BUILD)
+
+check: deps all
+	PBR_BUILD=$(BUILD) ./tests/run-tests.sh $(BUILD)
+
+test: all
+	PBR_BUILD=$(BUILD) ./tests/run-tests.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  PBR_BUILD=build-asan PBR_SANITIZED=1 ./tests/run-tests.sh build-asan
+
+valgrind: all
+	./tests/valgrind.sh $(BUILD)
+
+bench: all
+	./bench/run.sh $(BUILD)
+
+fuzz:
+	./tests/fuzz/run.sh $${FUZZ_SECONDS:-60}
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,99 @@
+/* eventset.h -- a compact, in-memory, read-optimised set of events: the input
+ * of evaluation.
+ *
+ * Events are added in any order (from a JSONL file read as a set, or from the
+ * store's log); pbr_eventset_finish() resolves voids and sorts every
+ * offender's events by (date, id), so evaluation reads one person's history
+ * as a contiguous slice and never depends on arrival order. Strings are
+ * interned as symbols (uint32, 0 = absent). The set owns all its memory.
+ */
+#ifndef PBR_EVENTSET_H
+#define PBR_EVENTSET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pbr/event.h"
+
+typedef uint32_t pbr_sym; /* 0 = absent */
+
+/* One event in compact form. Fields not meaningful for the type are 0/-1. */
+typedef struct pbr_ev {
+    uint64_t seq;           /* store sequence number, or line number offline */
+    pbr_date date;
+    pbr_date recorded;
+    pbr_date voided;        /* recorded date of the earliest void targeting it, PBR_DATE_MAX if none */
+    uint64_t voided_seq;    /* seq of that void (0 if none) */
+    uint32_t offender;      /* offender index, 0..noffenders-1 */
+    uint32_t id;            /* offset of the NUL-terminated id in the set's id arena */
+    uint8_t type;           /* pbr_event_type */
+    uint8_t gender;         /* 'M','F','X' or 0 */
+    uint8_t disposal;       /* pbr_disposal */
+    uint8_t pad;
+    pbr_sym area;
+    pbr_sym establishment;  /* release, reception */
+    pbr_sym provider;       /* index events */
+    pbr_sym order;          /* community_start */
+    pbr_sym category;       /* conviction */
+    uint32_t flags;         /* index into the flag-list table, 0 = none */
+    int32_t sentence_days;  /* -1 absent */
+    int32_t age;            /* -1 absent */
+    int32_t ogrs;           /* ten-thousandths, -1 absent */
+    int32_t prior_sanctions;/* -1 absent */
+    pbr_date offence_date;  /* conviction */
+    int32_t offences;       /* conviction */
+} pbr_ev;
+
+typedef struct pbr_eventset pbr_eventset;
+
+/* Returns a new empty set, or NULL on allocation failure. Free with
+ * pbr_eventset_free. */
+pbr_eventset *pbr_eventset_new(void);
+void pbr_eventset_free(pbr_eventset *set);
+
+/* Adds a validated event with its sequence number. Voids are kept aside and
+ * applied by pbr_eventset_finish. Adding after finish is allowed; call finish
+ * again before the next evaluation. Returns 0, or -1 on allocation failure
+ * (err says so). */
+int pbr_eventset_add(pbr_eventset *set, const pbr_event *ev, uint64_t seq, char *err, size_t errlen);
+
+/* Resolves voids and sorts. With strict_voids, a void whose target is not in
+ * the set, or which targets a void, is an error (simulate: "a void must
+ * target an event of the file"): returns -1 with err naming the void's id.
+ * Returns 0 on success. */
+int pbr_eventset_finish(pbr_eventset *set, int strict_voids, char *err, size_t errlen);
+
+/* Number of (non-void) events, and the highest seq added (voids included). */
+size_t pbr_eventset_count(const pbr_eventset *set);
+uint64_t pbr_eventset_last_seq(const pbr_eventset *set);
+
+/* Offenders, each with its events sorted by (date, id). */
+size_t pbr_eventset_offenders(const pbr_eventset *set);
+const pbr_ev *pbr_eventset_offender_events(const pbr_eventset *set, uint32_t offender, size_t *n);
+const char *pbr_eventset_offender_name(const pbr_eventset *set, uint32_t offender);
+
+/* All (non-void) events in offender order. */
+const pbr_ev *pbr_eventset_all(const pbr_eventset *set, size_t *n);
+
+/* The id string of an event. */
+const char *pbr_eventset_id(const pbr_eventset *set, const pbr_ev *ev);
+
+/* Symbol for a string, or 0 when the set has never seen it. */
+pbr_sym pbr_eventset_lookup(const pbr_eventset *set, const char *s);
+const char *pbr_eventset_symbol(const pbr_eventset *set, pbr_sym sym);
+
+/* The flag symbols of flag-list index f (0 = empty list). */
+const pbr_sym *pbr_eventset_flags(const pbr_eventset *set, uint32_t f, size_t *n);
+
+/* Visibility as of date d, counting only events with seq <= max_seq:
+ * recorded <= d and not voided by a void recorded <= d (and seq <= max_seq). */
+static inline int pbr_ev_visible(const pbr_ev *e, pbr_date d, uint64_t max_seq)
+{
+    if (e->seq > max_seq || e->recorded > d)
+        return 0;
+    if (e->voided <= d && e->voided_seq <= max_seq)
+        return 0;
+    return 1;
+}
+
+#endif

@@ -1,0 +1,61 @@
+/* settle.h -- the evaluator: SPEC.md section 5 as a pure function of
+ * (contract, visible events, quarter, what was issued before).
+ *
+ * Never touches the store, ZeroMQ or the clock. The daemon and `pbrctl
+ * simulate` both call pbr_settle_quarter in quarter order, carrying a
+ * pbr_ledger (what earlier statements issued) from one call to the next.
+ */
+#ifndef PBR_SETTLE_H
+#define PBR_SETTLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pbr/contract.h"
+#include "pbr/eventset.h"
+#include "pbr/statement.h"
+
+/* The settlement history of one contract: for every line key already
+ * issued, the contract version (sha256) it was first issued under and the
+ * computed (uncapped) pence issued so far; the running computed sum U of
+ * 5.5.6; the next quarter to issue. Serialisable, so the daemon stores it
+ * with every statement. */
+typedef struct pbr_ledger pbr_ledger;
+
+/* Returns a ledger for a contract that has issued nothing, or NULL. */
+pbr_ledger *pbr_ledger_new(void);
+void pbr_ledger_free(pbr_ledger *l);
+/* JSON round trip. to_json returns malloc'd text or NULL; from_json returns
+ * a new ledger or NULL with err set. */
+char *pbr_ledger_to_json(const pbr_ledger *l);
+pbr_ledger *pbr_ledger_from_json(const char *json, size_t len, char *err, size_t errlen);
+/* The first quarter not yet issued (PBR_DATE_NONE before the first). */
+pbr_date pbr_ledger_next_quarter(const pbr_ledger *l);
+
+/* Finds the contract version a line was first issued under. Returns NULL if
+ * unknown (the evaluator then uses the current contract). */
+typedef const pbr_contract *(*pbr_version_fn)(void *ctx, const char *sha256);
+
+/* The statement range of 5.1: first = quarter containing start; last = the
+ * quarter in which the last possible line becomes final, plus run_off. */
+pbr_date pbr_contract_first_quarter(const pbr_contract *c);
+pbr_date pbr_contract_last_quarter(const pbr_contract *c);
+/* A(Q) = Q.next + settle_after_days. */
+pbr_date pbr_issue_date(const pbr_contract *c, pbr_date quarter);
+
+/* Settles quarter q (must be the ledger's next quarter, or the first quarter
+ * for a new ledger) as of A(q), seeing events with seq <= events_through.
+ * On success returns 0, *out (free with pbr_statement_free + free) and
+ * updates the ledger. On failure returns -1 with err, ledger untouched. */
+int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
+                       uint64_t events_through, pbr_date q, pbr_ledger *ledger, pbr_statement **out, char *err,
+                       size_t errlen);
+
+/* Provisional figures as of date d (the `cohorts` query): every binary,
+ * frequency and disposals line whose period has begun by d and which is not
+ * yet final, computed as of d. Returns 0 and a malloc'd array (free each
+ * with nothing; free the array) or -1 with err. */
+int pbr_provisional_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date d,
+                          pbr_line **lines, size_t *n, char *err, size_t errlen);
+
+#endif

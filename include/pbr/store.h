@@ -1,0 +1,113 @@
+/* store.h -- the durable LMDB store: append-only event log, id index for
+ * idempotency, per-offender index, quarantine, contract versions and issued
+ * statements.
+ *
+ * Databases (one LMDB environment in DIR/):
+ *   events      seq (uint64, MDB_INTEGERKEY)  -> canonical event JSON
+ *   ids         event id                      -> seq (uint64)
+ *   offenders   offender id (MDB_DUPSORT)     -> seq (8 bytes big-endian)
+ *   quarantine  qseq (uint64, MDB_INTEGERKEY) -> JSON {"raw","error","at"}
+ *   contracts   sha256 hex                    -> contract file bytes
+ *   statements  "contract\0quarter"           -> JSON record (see pbr_store_put_statement)
+ *   meta        name                          -> value (counters)
+ * The map grows by itself: before every write transaction when it is more
+ * than half used, and on MDB_MAP_FULL (the caller's transaction is then
+ * aborted with PBR_STORE_RETRY and must be replayed).
+ *
+ * A pbr_store may be used from several threads: one write transaction at a
+ * time (LMDB serialises writers), read transactions from any thread.
+ */
+#ifndef PBR_STORE_H
+#define PBR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pbr/event.h"
+
+typedef struct pbr_store pbr_store;
+typedef struct pbr_store_txn pbr_store_txn;
+
+enum {
+    PBR_STORE_OK = 0,
+    PBR_STORE_ADDED = 0,
+    PBR_STORE_DUPLICATE = 1, /* same id, identical canonical content: nothing written */
+    PBR_STORE_CONFLICT = 2,  /* same id, different content: nothing written */
+    PBR_STORE_NOTFOUND = 3,
+    PBR_STORE_RETRY = -2,    /* map was full and has been grown: abort and replay the transaction */
+    PBR_STORE_ERROR = -1     /* err says which call failed */
+};
+
+/* Opens (creating if needed) the store in directory dir. Returns 0 and *out,
+ * or -1 with err naming the failing call. Free with pbr_store_close. */
+int pbr_store_open(const char *dir, pbr_store **out, char *err, size_t errlen);
+void pbr_store_close(pbr_store *st);
+
+/* Write transactions. pbr_store_begin returns 0 or -1 (err). A transaction
+ * must end with commit or abort; commit returns 0, PBR_STORE_RETRY or -1 and
+ * frees the transaction in every case. */
+int pbr_store_begin(pbr_store *st, pbr_store_txn **out, char *err, size_t errlen);
+int pbr_store_commit(pbr_store_txn *txn, char *err, size_t errlen);
+void pbr_store_abort(pbr_store_txn *txn);
+
+/* Appends ev (canonical bytes canon/len) unless its id exists. Returns
+ * PBR_STORE_ADDED (and *seq), PBR_STORE_DUPLICATE (and *seq of the stored
+ * one), PBR_STORE_CONFLICT, PBR_STORE_RETRY or PBR_STORE_ERROR. */
+int pbr_store_put_event(pbr_store_txn *txn, const pbr_event *ev, const char *canon, size_t len,
+                        uint64_t *seq, char *err, size_t errlen);
+
+/* Looks up an id inside the transaction (sees its own writes). Returns
+ * PBR_STORE_OK with *type, PBR_STORE_NOTFOUND, or PBR_STORE_ERROR. */
+int pbr_store_txn_find_id(pbr_store_txn *txn, const char *id, pbr_event_type *type, char *err, size_t errlen);
+
+/* Keeps rejected input: raw text, the reason and the ingest time (unix
+ * seconds). Returns 0, PBR_STORE_RETRY or -1. */
+int pbr_store_put_quarantine(pbr_store_txn *txn, const char *raw, size_t rawlen, const char *reason,
+                             int64_t at, char *err, size_t errlen);
+
+/* Counters as of the last commit. Returns 0 or -1. */
+typedef struct pbr_store_stats {
+    uint64_t events;      /* stored events */
+    uint64_t quarantined; /* quarantine records */
+    uint64_t last_seq;    /* highest event seq (0 when empty) */
+    uint64_t map_size;    /* bytes */
+} pbr_store_stats;
+int pbr_store_get_stats(pbr_store *st, pbr_store_stats *out, char *err, size_t errlen);
+
+/* Calls fn for every event with seq in [from_seq, to_seq] in seq order, with
+ * the canonical JSON. fn returns 0 to go on, non-zero to stop (that value is
+ * returned). Returns 0 or -1 on a store error. */
+typedef int (*pbr_store_event_fn)(void *ctx, uint64_t seq, const char *json, size_t len);
+int pbr_store_foreach_event(pbr_store *st, uint64_t from_seq, uint64_t to_seq, pbr_store_event_fn fn,
+                            void *ctx, char *err, size_t errlen);
+
+/* Calls fn for every event of one offender, in seq order. */
+int pbr_store_foreach_offender_event(pbr_store *st, const char *offender, pbr_store_event_fn fn, void *ctx,
+                                     char *err, size_t errlen);
+
+/* Calls fn for the newest `limit` quarantine records (0 = all), newest first,
+ * with the record JSON {"raw":…,"error":…,"at":…}. */
+int pbr_store_foreach_quarantine(pbr_store *st, size_t limit, pbr_store_event_fn fn, void *ctx, char *err,
+                                 size_t errlen);
+
+/* Contract versions by SHA-256 (hex). put is idempotent. get returns a
+ * malloc'd copy in *bytes (caller frees) or PBR_STORE_NOTFOUND. */
+int pbr_store_put_contract(pbr_store_txn *txn, const char *sha256, const void *bytes, size_t len, char *err,
+                           size_t errlen);
+int pbr_store_get_contract(pbr_store *st, const char *sha256, char **bytes, size_t *len, char *err,
+                           size_t errlen);
+
+/* Issued statements: record is an opaque JSON document (the service stores
+ * the statement, its ledger and contract sha there). put fails with
+ * PBR_STORE_CONFLICT if (contract, quarter) exists: issued statements are
+ * immutable. get returns a malloc'd copy or PBR_STORE_NOTFOUND. */
+int pbr_store_put_statement(pbr_store_txn *txn, const char *contract, const char *quarter, const char *record,
+                            size_t len, char *err, size_t errlen);
+int pbr_store_get_statement(pbr_store *st, const char *contract, const char *quarter, char **record,
+                            size_t *len, char *err, size_t errlen);
+/* Calls fn for every statement of a contract (contract == NULL: all), in
+ * (contract, quarter) order; ctx gets the record JSON. */
+int pbr_store_foreach_statement(pbr_store *st, const char *contract, pbr_store_event_fn fn, void *ctx,
+                                char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,27 @@
+/* util.h -- small shared helpers: SHA-256, whole-file reading, error
+ * formatting, atomic file writes.
+ */
+#ifndef PBR_UTIL_H
+#define PBR_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* SHA-256 of data as 64 lowercase hex digits and a NUL in out[65]. */
+void pbr_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Reads a whole file. Returns malloc'd bytes with a NUL appended (caller
+ * frees) and *len, or NULL with err naming the call and errno. */
+char *pbr_read_file(const char *path, size_t *len, char *err, size_t errlen);
+
+/* Writes data to path atomically: temp file in the same directory, fsync,
+ * rename, fsync of the directory. Creates missing parent directories.
+ * Returns 0 or -1 with err. */
+int pbr_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
+/* snprintf into err (if err != NULL and errlen > 0). Returns -1 so callers can
+ * write `return pbr_errf(err, n, "...")`. */
+int pbr_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif
