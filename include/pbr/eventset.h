@@ -22,10 +22,9 @@ typedef struct pbr_ev {
     uint64_t seq;           /* store sequence number, or line number offline */
     pbr_date date;
     pbr_date recorded;
-    pbr_date voided;        /* recorded date of the earliest void targeting it, PBR_DATE_MAX if none */
-    uint64_t voided_seq;    /* seq of that void (0 if none) */
-    uint32_t offender;      /* offender index, 0..noffenders-1 */
+    uint32_t offender;      /* offender index, 0..noffenders-1 (offenders sorted by name) */
     uint32_t id;            /* offset of the NUL-terminated id in the set's id arena */
+    uint32_t void_ix;       /* first void targeting it (index into the void table), 0 = none */
     uint8_t type;           /* pbr_event_type */
     uint8_t gender;         /* 'M','F','X' or 0 */
     uint8_t disposal;       /* pbr_disposal */
@@ -43,6 +42,14 @@ typedef struct pbr_ev {
     pbr_date offence_date;  /* conviction */
     int32_t offences;       /* conviction */
 } pbr_ev;
+
+/* A void applied to an event: entry 0 of the table is unused; next chains
+ * further voids of the same target (0 = end). */
+typedef struct pbr_evvoid {
+    uint64_t seq;
+    pbr_date recorded;
+    uint32_t next;
+} pbr_evvoid;
 
 typedef struct pbr_eventset pbr_eventset;
 
@@ -85,14 +92,32 @@ const char *pbr_eventset_symbol(const pbr_eventset *set, pbr_sym sym);
 /* The flag symbols of flag-list index f (0 = empty list). */
 const pbr_sym *pbr_eventset_flags(const pbr_eventset *set, uint32_t f, size_t *n);
 
+/* Reads a JSON Lines file (path "-" = stdin) as a set, the way `pbrctl
+ * simulate` does: blank lines skipped; each line parsed with pbr_event_parse;
+ * an id seen before with identical content is skipped, with different
+ * content rejected; then pbr_eventset_finish(strict voids). Events get seq
+ * 1, 2, ... in file order (voids included), so *nread = the number of events
+ * read = events_through. For each rejected line on_reject (if not NULL) is
+ * called with the 1-based line number and a message.
+ * Returns 0, or -1 with err (I/O, memory, or a void whose target is not in
+ * the file). */
+typedef void (*pbr_reject_fn)(void *ctx, size_t line, const char *message);
+int pbr_eventset_read_jsonl(pbr_eventset *set, const char *path, pbr_reject_fn on_reject, void *ctx,
+                            uint64_t *nread, char *err, size_t errlen);
+
+/* The void table (valid after finish). */
+const pbr_evvoid *pbr_eventset_voids(const pbr_eventset *set);
+
 /* Visibility as of date d, counting only events with seq <= max_seq:
- * recorded <= d and not voided by a void recorded <= d (and seq <= max_seq). */
-static inline int pbr_ev_visible(const pbr_ev *e, pbr_date d, uint64_t max_seq)
+ * recorded <= d and not voided by a void recorded <= d (with seq <= max_seq). */
+static inline int pbr_ev_visible(const pbr_ev *e, const pbr_evvoid *voids, pbr_date d, uint64_t max_seq)
 {
     if (e->seq > max_seq || e->recorded > d)
         return 0;
-    if (e->voided <= d && e->voided_seq <= max_seq)
-        return 0;
+    for (uint32_t v = e->void_ix; v != 0; v = voids[v].next) {
+        if (voids[v].recorded <= d && voids[v].seq <= max_seq)
+            return 0;
+    }
     return 1;
 }
 

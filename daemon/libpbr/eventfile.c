@@ -1,0 +1,168 @@
+/* eventfile.c -- reading a JSON Lines event file into an event set, as a
+ * set: order never matters, identical duplicates count once, conflicting
+ * duplicates and invalid lines are rejected with their line number.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pbr/eventset.h"
+#include "pbr/util.h"
+
+/* id -> hash of the canonical form, to recognise re-sent events. */
+typedef struct seen_table {
+    char **ids;
+    uint64_t *hashes;
+    size_t n, nslots;
+} seen_table;
+
+static uint64_t fnv(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void seen_free(seen_table *t)
+{
+    for (size_t i = 0; i < t->nslots; i++)
+        free(t->ids[i]);
+    free(t->ids);
+    free(t->hashes);
+}
+
+static int seen_grow(seen_table *t)
+{
+    size_t nslots = t->nslots ? t->nslots * 2 : 4096;
+    char **ids = calloc(nslots, sizeof *ids);
+    uint64_t *hashes = calloc(nslots, sizeof *hashes);
+    if (ids == NULL || hashes == NULL) {
+        free(ids);
+        free(hashes);
+        return -1;
+    }
+    for (size_t i = 0; i < t->nslots; i++) {
+        if (t->ids[i] == NULL)
+            continue;
+        size_t h = (size_t)fnv(t->ids[i], strlen(t->ids[i])) & (nslots - 1);
+        while (ids[h] != NULL)
+            h = (h + 1) & (nslots - 1);
+        ids[h] = t->ids[i];
+        hashes[h] = t->hashes[i];
+    }
+    free(t->ids);
+    free(t->hashes);
+    t->ids = ids;
+    t->hashes = hashes;
+    t->nslots = nslots;
+    return 0;
+}
+
+/* Returns 0 (new, remembered), 1 (identical duplicate), 2 (conflict), -1 (memory). */
+static int seen_check(seen_table *t, const char *id, uint64_t content)
+{
+    if ((t->n + 1) * 2 > t->nslots && seen_grow(t) != 0)
+        return -1;
+    size_t h = (size_t)fnv(id, strlen(id)) & (t->nslots - 1);
+    while (t->ids[h] != NULL) {
+        if (strcmp(t->ids[h], id) == 0)
+            return t->hashes[h] == content ? 1 : 2;
+        h = (h + 1) & (t->nslots - 1);
+    }
+    t->ids[h] = strdup(id);
+    if (t->ids[h] == NULL)
+        return -1;
+    t->hashes[h] = content;
+    t->n++;
+    return 0;
+}
+
+static void reject(pbr_reject_fn fn, void *ctx, size_t line, const char *msg)
+{
+    if (fn != NULL)
+        fn(ctx, line, msg);
+}
+
+/* Handles one non-blank line. Returns 0 (added or rejected) or -1 (fatal, err). */
+static int read_line(pbr_eventset *set, seen_table *seen, const char *text, size_t len, size_t lineno,
+                     pbr_reject_fn on_reject, void *ctx, uint64_t *nread, char *err, size_t errlen)
+{
+    char msg[PBR_ERR_MAX];
+    pbr_event ev;
+    if (pbr_event_parse(text, len, &ev, msg, sizeof msg) != 0) {
+        reject(on_reject, ctx, lineno, msg);
+        return 0;
+    }
+    size_t clen;
+    char *canon = pbr_event_canonical(&ev, &clen);
+    int rc = -1;
+    if (canon == NULL) {
+        pbr_errf(err, errlen, "read events: out of memory");
+        goto out;
+    }
+    int s = seen_check(seen, ev.id, fnv(canon, clen));
+    if (s < 0) {
+        pbr_errf(err, errlen, "read events: out of memory");
+        goto out;
+    }
+    if (s == 2) {
+        snprintf(msg, sizeof msg, "%s \"%s\": id exists with different content", pbr_event_type_name(ev.type), ev.id);
+        reject(on_reject, ctx, lineno, msg);
+    } else if (s == 0) {
+        if (pbr_eventset_add(set, &ev, ++*nread, err, errlen) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(canon);
+    pbr_event_free(&ev);
+    return rc;
+}
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    }
+    return 1;
+}
+
+int pbr_eventset_read_jsonl(pbr_eventset *set, const char *path, pbr_reject_fn on_reject, void *ctx,
+                            uint64_t *nread, char *err, size_t errlen)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (f == NULL)
+        return pbr_errf(err, errlen, "open %s: %s", path, strerror(errno));
+    seen_table seen = {NULL, NULL, 0, 0};
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t got;
+    int rc = -1;
+    *nread = 0;
+    while ((got = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        size_t len = (size_t)got;
+        if (len > 0 && line[len - 1] == '\n')
+            len--;
+        if (is_blank(line, len))
+            continue;
+        if (read_line(set, &seen, line, len, lineno, on_reject, ctx, nread, err, errlen) != 0)
+            goto out;
+    }
+    if (ferror(f)) {
+        pbr_errf(err, errlen, "read %s: %s", path, strerror(errno));
+        goto out;
+    }
+    rc = pbr_eventset_finish(set, 1, err, errlen);
+out:
+    free(line);
+    seen_free(&seen);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}

@@ -1,0 +1,554 @@
+/* eventset.c -- the compact in-memory event set evaluation reads.
+ *
+ * Owns: the events (pbr_ev, 80 bytes each), an arena of event ids, two
+ * intern tables (symbols for strings such as areas; offender ids), the flag
+ * lists and the void table. pbr_eventset_finish renumbers offenders in name
+ * order and sorts events by (offender, date, id), so nothing that evaluation
+ * reads depends on the order in which events were added.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pbr/eventset.h"
+#include "pbr/util.h"
+
+/* ---- an interning string table -------------------------------------------------
+ * Strings live in one arena; slots hold index+1 of the string (0 = empty). */
+
+typedef struct strtab {
+    char *arena;
+    size_t arena_len, arena_cap;
+    uint32_t *offs;      /* offset of string i */
+    size_t n, cap;
+    uint32_t *slots;
+    size_t nslots;       /* power of two */
+} strtab;
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+static void strtab_free(strtab *t)
+{
+    free(t->arena);
+    free(t->offs);
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}
+
+static const char *strtab_str(const strtab *t, uint32_t i)
+{
+    return t->arena + t->offs[i];
+}
+
+/* Returns 0 or -1 on allocation failure. */
+static int strtab_rehash(strtab *t, size_t nslots)
+{
+    uint32_t *slots = calloc(nslots, sizeof *slots);
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i < t->n; i++) {
+        const char *s = strtab_str(t, (uint32_t)i);
+        size_t h = (size_t)hash_bytes(s, strlen(s)) & (nslots - 1);
+        while (slots[h] != 0)
+            h = (h + 1) & (nslots - 1);
+        slots[h] = (uint32_t)i + 1;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->nslots = nslots;
+    return 0;
+}
+
+/* Finds s; returns its index, or -1 when absent. */
+static int64_t strtab_find(const strtab *t, const char *s)
+{
+    if (t->nslots == 0)
+        return -1;
+    size_t len = strlen(s);
+    size_t h = (size_t)hash_bytes(s, len) & (t->nslots - 1);
+    while (t->slots[h] != 0) {
+        uint32_t i = t->slots[h] - 1;
+        if (strcmp(strtab_str(t, i), s) == 0)
+            return i;
+        h = (h + 1) & (t->nslots - 1);
+    }
+    return -1;
+}
+
+/* Interns s; returns its index, or -1 on allocation failure. */
+static int64_t strtab_intern(strtab *t, const char *s)
+{
+    int64_t found = strtab_find(t, s);
+    if (found >= 0)
+        return found;
+    if ((t->n + 1) * 2 > t->nslots && strtab_rehash(t, t->nslots ? t->nslots * 2 : 1024) != 0)
+        return -1;
+    size_t len = strlen(s) + 1;
+    if (t->arena_len + len > UINT32_MAX)
+        return -1;
+    if (t->arena_len + len > t->arena_cap) {
+        size_t cap = t->arena_cap ? t->arena_cap * 2 : 65536;
+        while (cap < t->arena_len + len)
+            cap *= 2;
+        char *a = realloc(t->arena, cap);
+        if (a == NULL)
+            return -1;
+        t->arena = a;
+        t->arena_cap = cap;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        uint32_t *o = realloc(t->offs, cap * sizeof *o);
+        if (o == NULL)
+            return -1;
+        t->offs = o;
+        t->cap = cap;
+    }
+    memcpy(t->arena + t->arena_len, s, len);
+    t->offs[t->n] = (uint32_t)t->arena_len;
+    t->arena_len += len;
+    size_t h = (size_t)hash_bytes(s, len - 1) & (t->nslots - 1);
+    while (t->slots[h] != 0)
+        h = (h + 1) & (t->nslots - 1);
+    t->slots[h] = (uint32_t)t->n + 1;
+    return (int64_t)t->n++;
+}
+
+/* ---- the set ------------------------------------------------------------------------- */
+
+typedef struct pending_void {
+    uint32_t id;      /* offset in the id arena */
+    uint32_t target;  /* offset in the id arena */
+    uint64_t seq;
+    pbr_date recorded;
+} pending_void;
+
+struct pbr_eventset {
+    pbr_ev *evs;
+    size_t nevs, cap;
+    char *ids;                /* id arena */
+    size_t ids_len, ids_cap;
+    strtab syms;              /* symbol k is syms index k-1 */
+    strtab offenders;
+    uint32_t *offender_rank;  /* offender table index -> rank by name (after finish) */
+    uint32_t *rank_to_tab;    /* rank -> offender table index */
+    size_t *offender_start;   /* events of rank r: [start[r], start[r+1]) */
+    pbr_sym *flag_syms;       /* flag lists: concatenated symbols */
+    size_t nflag_syms, flag_syms_cap;
+    uint32_t *flag_lists;     /* list k (k >= 1): flag_syms[flag_lists[2k] .. +flag_lists[2k+1]] */
+    size_t nflag_lists, flag_lists_cap;
+    pending_void *pending;
+    size_t npending, pending_cap;
+    pbr_evvoid *voids;        /* entry 0 unused */
+    size_t nvoids;
+    uint64_t last_seq;
+    int sorted;               /* events are in (offender rank, date, id) order */
+    size_t nranked;           /* the first nranked events carry ranks, not table indexes */
+};
+
+pbr_eventset *pbr_eventset_new(void)
+{
+    pbr_eventset *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    /* list 0 is the empty flag list */
+    s->flag_lists = calloc(2, sizeof *s->flag_lists);
+    s->voids = calloc(1, sizeof *s->voids);
+    if (s->flag_lists == NULL || s->voids == NULL) {
+        pbr_eventset_free(s);
+        return NULL;
+    }
+    s->flag_lists_cap = 2;
+    s->nflag_lists = 1;
+    s->nvoids = 1;
+    s->sorted = 1;
+    return s;
+}
+
+void pbr_eventset_free(pbr_eventset *s)
+{
+    if (s == NULL)
+        return;
+    free(s->evs);
+    free(s->ids);
+    strtab_free(&s->syms);
+    strtab_free(&s->offenders);
+    free(s->offender_rank);
+    free(s->rank_to_tab);
+    free(s->offender_start);
+    free(s->flag_syms);
+    free(s->flag_lists);
+    free(s->pending);
+    free(s->voids);
+    free(s);
+}
+
+/* Grows *p (elements of size sz) to hold need elements. Returns 0 or -1. */
+static int grow(void **p, size_t *cap, size_t need, size_t sz)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : 256;
+    while (nc < need)
+        nc *= 2;
+    void *np = realloc(*p, nc * sz);
+    if (np == NULL)
+        return -1;
+    *p = np;
+    *cap = nc;
+    return 0;
+}
+
+/* Copies an id into the arena; returns its offset or -1. */
+static int64_t store_id(pbr_eventset *s, const char *id)
+{
+    size_t len = strlen(id) + 1;
+    if (s->ids_len + len > UINT32_MAX)
+        return -1;
+    if (grow((void **)&s->ids, &s->ids_cap, s->ids_len + len, 1) != 0)
+        return -1;
+    memcpy(s->ids + s->ids_len, id, len);
+    s->ids_len += len;
+    return (int64_t)(s->ids_len - len);
+}
+
+/* Interns an optional string; returns the symbol (0 for NULL) or -1. */
+static int64_t intern_sym(pbr_eventset *s, const char *str)
+{
+    if (str == NULL)
+        return 0;
+    int64_t i = strtab_intern(&s->syms, str);
+    return i < 0 ? -1 : i + 1;
+}
+
+/* Adds the flag list of ev; returns its index (0 = none) or -1. */
+static int64_t add_flag_list(pbr_eventset *s, const pbr_event *ev)
+{
+    if (ev->nflags == 0)
+        return 0;
+    if (grow((void **)&s->flag_syms, &s->flag_syms_cap, s->nflag_syms + ev->nflags, sizeof(pbr_sym)) != 0 ||
+        grow((void **)&s->flag_lists, &s->flag_lists_cap, 2 * (s->nflag_lists + 1), sizeof(uint32_t)) != 0)
+        return -1;
+    size_t base = s->nflag_syms;
+    for (size_t i = 0; i < ev->nflags; i++) {
+        int64_t sym = intern_sym(s, ev->flags[i]);
+        if (sym < 0)
+            return -1;
+        s->flag_syms[s->nflag_syms++] = (pbr_sym)sym;
+    }
+    s->flag_lists[2 * s->nflag_lists] = (uint32_t)base;
+    s->flag_lists[2 * s->nflag_lists + 1] = (uint32_t)ev->nflags;
+    return (int64_t)s->nflag_lists++;
+}
+
+static int add_void(pbr_eventset *s, const pbr_event *ev, uint64_t seq, char *err, size_t errlen)
+{
+    if (grow((void **)&s->pending, &s->pending_cap, s->npending + 1, sizeof *s->pending) != 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    int64_t id = store_id(s, ev->id), target = store_id(s, ev->target);
+    if (id < 0 || target < 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    pending_void *pv = &s->pending[s->npending++];
+    pv->id = (uint32_t)id;
+    pv->target = (uint32_t)target;
+    pv->seq = seq;
+    pv->recorded = ev->recorded;
+    s->sorted = 0;
+    return 0;
+}
+
+int pbr_eventset_add(pbr_eventset *s, const pbr_event *ev, uint64_t seq, char *err, size_t errlen)
+{
+    if (seq > s->last_seq)
+        s->last_seq = seq;
+    if (ev->type == PBR_EV_VOID)
+        return add_void(s, ev, seq, err, errlen);
+    if (grow((void **)&s->evs, &s->cap, s->nevs + 1, sizeof *s->evs) != 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    pbr_ev *e = &s->evs[s->nevs];
+    memset(e, 0, sizeof *e);
+    int64_t id = store_id(s, ev->id);
+    int64_t off = strtab_intern(&s->offenders, ev->offender ? ev->offender : "");
+    int64_t area = intern_sym(s, ev->area), est = intern_sym(s, ev->establishment);
+    int64_t prov = intern_sym(s, ev->provider), ord = intern_sym(s, ev->order);
+    int64_t cat = intern_sym(s, ev->category), flags = add_flag_list(s, ev);
+    if (id < 0 || off < 0 || area < 0 || est < 0 || prov < 0 || ord < 0 || cat < 0 || flags < 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    e->seq = seq;
+    e->date = ev->date;
+    e->recorded = ev->recorded;
+    e->offender = (uint32_t)off;
+    e->id = (uint32_t)id;
+    e->type = (uint8_t)ev->type;
+    e->gender = (uint8_t)ev->gender;
+    e->disposal = (uint8_t)ev->disposal;
+    e->area = (pbr_sym)area;
+    e->establishment = (pbr_sym)est;
+    e->provider = (pbr_sym)prov;
+    e->order = (pbr_sym)ord;
+    e->category = (pbr_sym)cat;
+    e->flags = (uint32_t)flags;
+    e->sentence_days = ev->sentence_days;
+    e->age = ev->age;
+    e->ogrs = ev->ogrs;
+    e->prior_sanctions = ev->prior_sanctions;
+    e->offence_date = ev->offence_date;
+    e->offences = ev->offences;
+    s->nevs++;
+    s->sorted = 0;
+    return 0;
+}
+
+/* ---- finish: rank offenders, sort, resolve voids -------------------------------------- */
+
+static int cmp_offender_names(const void *a, const void *b, void *ctx)
+{
+    const strtab *t = ctx;
+    return strcmp(strtab_str(t, *(const uint32_t *)a), strtab_str(t, *(const uint32_t *)b));
+}
+
+static int cmp_events(const void *a, const void *b, void *ctx)
+{
+    const pbr_eventset *s = ctx;
+    const pbr_ev *x = a, *y = b;
+    if (x->offender != y->offender)
+        return x->offender < y->offender ? -1 : 1;
+    if (x->date != y->date)
+        return x->date < y->date ? -1 : 1;
+    int c = strcmp(s->ids + x->id, s->ids + y->id);
+    if (c != 0)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Renumbers every event's offender to its rank by name. Events that were
+ * ranked by an earlier finish (the first nranked) are first mapped back to
+ * table indexes. Returns 0 or -1. */
+static int rank_offenders(pbr_eventset *s)
+{
+    size_t n = s->offenders.n;
+    uint32_t *rank = malloc((n + 1) * sizeof *rank), *order = malloc((n + 1) * sizeof *order);
+    if (rank == NULL || order == NULL) {
+        free(rank);
+        free(order);
+        return -1;
+    }
+    for (size_t i = 0; i < s->nranked; i++)
+        s->evs[i].offender = s->rank_to_tab[s->evs[i].offender];
+    for (size_t i = 0; i < n; i++)
+        order[i] = (uint32_t)i;
+    qsort_r(order, n, sizeof *order, cmp_offender_names, &s->offenders);
+    for (size_t r = 0; r < n; r++)
+        rank[order[r]] = (uint32_t)r;
+    for (size_t i = 0; i < s->nevs; i++)
+        s->evs[i].offender = rank[s->evs[i].offender];
+    free(s->offender_rank);
+    free(s->rank_to_tab);
+    s->offender_rank = rank;
+    s->rank_to_tab = order;
+    s->nranked = s->nevs;
+    return 0;
+}
+
+static int build_offender_starts(pbr_eventset *s)
+{
+    size_t n = s->offenders.n;
+    size_t *start = calloc(n + 1, sizeof *start);
+    if (start == NULL)
+        return -1;
+    for (size_t i = 0; i < s->nevs; i++)
+        start[s->evs[i].offender + 1]++;
+    for (size_t r = 0; r < n; r++)
+        start[r + 1] += start[r];
+    free(s->offender_start);
+    s->offender_start = start;
+    return 0;
+}
+
+typedef struct id_index {
+    uint32_t *slots;     /* event index + 1, or 0 */
+    size_t nslots;
+} id_index;
+
+/* Builds a hash of event id -> event index. Returns 0 or -1. */
+static int build_id_index(const pbr_eventset *s, id_index *ix)
+{
+    size_t nslots = 1024;
+    while (nslots < s->nevs * 2 + 2)
+        nslots *= 2;
+    ix->slots = calloc(nslots, sizeof *ix->slots);
+    if (ix->slots == NULL)
+        return -1;
+    ix->nslots = nslots;
+    for (size_t i = 0; i < s->nevs; i++) {
+        const char *id = s->ids + s->evs[i].id;
+        size_t h = (size_t)hash_bytes(id, strlen(id)) & (nslots - 1);
+        while (ix->slots[h] != 0)
+            h = (h + 1) & (nslots - 1);
+        ix->slots[h] = (uint32_t)i + 1;
+    }
+    return 0;
+}
+
+/* Returns the index of the event with this id, or -1. */
+static int64_t find_event(const pbr_eventset *s, const id_index *ix, const char *id)
+{
+    size_t h = (size_t)hash_bytes(id, strlen(id)) & (ix->nslots - 1);
+    while (ix->slots[h] != 0) {
+        uint32_t i = ix->slots[h] - 1;
+        if (strcmp(s->ids + s->evs[i].id, id) == 0)
+            return i;
+        h = (h + 1) & (ix->nslots - 1);
+    }
+    return -1;
+}
+
+static int cmp_pending(const void *a, const void *b, void *ctx)
+{
+    const pbr_eventset *s = ctx;
+    const pending_void *x = a, *y = b;
+    if (x->recorded != y->recorded)
+        return x->recorded < y->recorded ? -1 : 1;
+    int c = strcmp(s->ids + x->id, s->ids + y->id);
+    return c != 0 ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
+}
+
+/* Attaches every void to its target. Returns 0 or -1 with err. */
+static int resolve_voids(pbr_eventset *s, int strict, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < s->nevs; i++)
+        s->evs[i].void_ix = 0;
+    s->nvoids = 1;
+    if (s->npending == 0)
+        return 0;
+    pbr_evvoid *v = realloc(s->voids, (s->npending + 1) * sizeof *v);
+    if (v == NULL)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    s->voids = v;
+    id_index ix;
+    if (build_id_index(s, &ix) != 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    /* a stable order, so the chains do not depend on arrival order */
+    qsort_r(s->pending, s->npending, sizeof *s->pending, cmp_pending, s);
+    for (size_t i = s->npending; i-- > 0;) {
+        const pending_void *pv = &s->pending[i];
+        int64_t t = find_event(s, &ix, s->ids + pv->target);
+        if (t < 0) {
+            if (!strict)
+                continue;
+            int is_void = 0;
+            for (size_t j = 0; j < s->npending; j++)
+                is_void |= strcmp(s->ids + s->pending[j].id, s->ids + pv->target) == 0;
+            pbr_errf(err, errlen, "void \"%s\": target \"%s\" %s", s->ids + pv->id, s->ids + pv->target,
+                     is_void ? "is a void (a void may not target a void)" : "is not an event of the input");
+            free(ix.slots);
+            return -1;
+        }
+        pbr_evvoid *nv = &s->voids[s->nvoids];
+        nv->seq = pv->seq;
+        nv->recorded = pv->recorded;
+        nv->next = s->evs[t].void_ix;
+        s->evs[t].void_ix = (uint32_t)s->nvoids++;
+    }
+    free(ix.slots);
+    return 0;
+}
+
+/* Checks that no two events share an id. Returns 0 or -1 with err. */
+static int check_unique_ids(const pbr_eventset *s, char *err, size_t errlen)
+{
+    id_index ix;
+    if (build_id_index(s, &ix) != 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    for (size_t i = 0; i < s->nevs; i++) {
+        int64_t j = find_event(s, &ix, s->ids + s->evs[i].id);
+        if (j >= 0 && (size_t)j != i) {
+            pbr_errf(err, errlen, "event \"%s\" appears twice", s->ids + s->evs[i].id);
+            free(ix.slots);
+            return -1;
+        }
+    }
+    free(ix.slots);
+    return 0;
+}
+
+int pbr_eventset_finish(pbr_eventset *s, int strict, char *err, size_t errlen)
+{
+    if (rank_offenders(s) != 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    qsort_r(s->evs, s->nevs, sizeof *s->evs, cmp_events, s);
+    if (build_offender_starts(s) != 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    if (strict && check_unique_ids(s, err, errlen) != 0)
+        return -1;
+    if (resolve_voids(s, strict, err, errlen) != 0)
+        return -1;
+    s->sorted = 1;
+    return 0;
+}
+
+size_t pbr_eventset_count(const pbr_eventset *s)
+{
+    return s->nevs;
+}
+
+uint64_t pbr_eventset_last_seq(const pbr_eventset *s)
+{
+    return s->last_seq;
+}
+
+size_t pbr_eventset_offenders(const pbr_eventset *s)
+{
+    return s->offender_start ? s->offenders.n : 0;
+}
+
+const pbr_ev *pbr_eventset_offender_events(const pbr_eventset *s, uint32_t r, size_t *n)
+{
+    *n = s->offender_start[r + 1] - s->offender_start[r];
+    return s->evs + s->offender_start[r];
+}
+
+const char *pbr_eventset_offender_name(const pbr_eventset *s, uint32_t r)
+{
+    return strtab_str(&s->offenders, s->rank_to_tab[r]);
+}
+
+const pbr_ev *pbr_eventset_all(const pbr_eventset *s, size_t *n)
+{
+    *n = s->nevs;
+    return s->evs;
+}
+
+const char *pbr_eventset_id(const pbr_eventset *s, const pbr_ev *ev)
+{
+    return s->ids + ev->id;
+}
+
+pbr_sym pbr_eventset_lookup(const pbr_eventset *s, const char *str)
+{
+    int64_t i = strtab_find(&s->syms, str);
+    return i < 0 ? 0 : (pbr_sym)(i + 1);
+}
+
+const char *pbr_eventset_symbol(const pbr_eventset *s, pbr_sym sym)
+{
+    return sym == 0 ? NULL : strtab_str(&s->syms, sym - 1);
+}
+
+const pbr_sym *pbr_eventset_flags(const pbr_eventset *s, uint32_t f, size_t *n)
+{
+    *n = f == 0 ? 0 : s->flag_lists[2 * f + 1];
+    return f == 0 ? NULL : s->flag_syms + s->flag_lists[2 * f];
+}
+
+const pbr_evvoid *pbr_eventset_voids(const pbr_eventset *s)
+{
+    return s->voids;
+}
