@@ -827,10 +827,10 @@ static int eval_disposals_component(const pbr_contract *c, const pbr_outcome *o,
         ntarget++;
     qrange r = {0, 0, NULL};
     int rc = -1;
-    cwhere where = {NULL, 0};
+    cwhere where = {NULL, 0}, exclude = {NULL, 0};
     cwhere *segs = compile_segments(o, ev);
     disp_acc *acc = NULL;
-    if (segs == NULL || cwhere_compile(&o->where, ev, &where) != 0 ||
+    if (segs == NULL || cwhere_compile(&o->where, ev, &where) != 0 || cwhere_compile(&o->exclude, ev, &exclude) != 0 ||
         qrange_init(&r, pbr_add_months(y0, -12 * hist), ntarget + (size_t)hist, 12) != 0)
         goto out;
     acc = calloc(r.n * nseg + 1, sizeof *acc);
@@ -844,7 +844,7 @@ static int eval_disposals_component(const pbr_contract *c, const pbr_outcome *o,
         if (e->type != PBR_EV_CONVICTION || !pbr_ev_visible(e, voids, d, max_seq))
             continue;
         int64_t k = qrange_find(&r, e->date);
-        if (k < 0 || !cwhere_match(&where, ev, e))
+        if (k < 0 || !cwhere_match(&where, ev, e) || (exclude.n > 0 && cwhere_match(&exclude, ev, e)))
             continue;
         int64_t seg = pick_segment(o, segs, ev, e);
         if (seg >= 0)
@@ -859,6 +859,7 @@ out:
     free(acc);
     free(r.starts);
     cwhere_free(&where);
+    cwhere_free(&exclude);
     if (segs != NULL)
         free_segments(segs, o->nsegments);
     return rc;

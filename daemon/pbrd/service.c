@@ -1,0 +1,843 @@
+/* service.c -- the settlement service: contracts in force (reloadable), the
+ * event set mirrored from the store, quarter closing with immutable
+ * statements in LMDB and on disk, provisional figures and verification.
+ *
+ * A statement record in the store is the JSON object
+ *   {"contract_sha256": sha, "statement": "<canonical JSON>", "ledger": "<ledger JSON>"}
+ * where ledger is the settlement history after that statement, so the next
+ * quarter resumes from the last record. Issuing is: evaluate, commit the
+ * record (and the contract version's bytes) in one LMDB transaction, then
+ * write statements/<contract>/<quarter>.json and .csv atomically. A crash
+ * between the two is repaired at open: files are rewritten from the store.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pbr/eventset.h"
+#include "pbr/settle.h"
+#include "pbr/statement.h"
+#include "pbr/util.h"
+#include "pbrd/log.h"
+#include "pbrd/service.h"
+
+typedef struct loaded {
+    pbr_contract *c;
+    char *file;               /* the file it was loaded from */
+    pbr_ledger *ledger;       /* history after its last issued statement */
+    char last_quarter[PBR_DATE_STRLEN]; /* "" before the first */
+} loaded;
+
+typedef struct version {
+    char sha[65];
+    pbr_contract *c;          /* NULL when the store does not hold it */
+} version;
+
+struct pbrd_service {
+    pbr_store *store;
+    char *contracts_dir;
+    char *statements_dir;
+    loaded *contracts;
+    size_t n;
+    version *versions;        /* contract versions read back from the store */
+    size_t nversions;
+    pbr_eventset *ev;
+    uint64_t loaded_seq;      /* events mirrored up to this seq */
+    pbrd_publish_fn publish;
+    void *publish_ctx;
+};
+
+/* ---- events ------------------------------------------------------------------- */
+
+typedef struct mirror_ctx {
+    pbr_eventset *ev;
+    uint64_t last;
+    char err[PBR_ERR_MAX];
+} mirror_ctx;
+
+static int mirror_one(void *ctx, uint64_t seq, const char *json, size_t len)
+{
+    mirror_ctx *m = ctx;
+    pbr_event e;
+    if (pbr_event_parse(json, len, &e, m->err, sizeof m->err) != 0)
+        return -1;
+    int rc = pbr_eventset_add(m->ev, &e, seq, m->err, sizeof m->err);
+    pbr_event_free(&e);
+    m->last = seq;
+    return rc == 0 ? 0 : -1;
+}
+
+/* Brings the event set up to the store's last commit. Returns 0 or -1 (err). */
+static int refresh_events(pbrd_service *svc, char *err, size_t errlen)
+{
+    pbr_store_stats st;
+    if (pbr_store_get_stats(svc->store, &st, err, errlen) != 0)
+        return -1;
+    if (st.last_seq <= svc->loaded_seq)
+        return 0;
+    mirror_ctx m = {svc->ev, svc->loaded_seq, ""};
+    int rc = pbr_store_foreach_event(svc->store, svc->loaded_seq + 1, st.last_seq, mirror_one, &m, err, errlen);
+    svc->loaded_seq = m.last;
+    if (rc != 0)
+        return pbr_errf(err, errlen, "reading the event log: %s", m.err[0] ? m.err : err);
+    return pbr_eventset_finish(svc->ev, 0, err, errlen);
+}
+
+/* ---- contract versions ----------------------------------------------------------------- */
+
+/* The contract with this sha: a loaded one, or a version read from the store. */
+static const pbr_contract *version_lookup(void *ctx, const char *sha)
+{
+    pbrd_service *svc = ctx;
+    for (size_t i = 0; i < svc->n; i++) {
+        if (strcmp(svc->contracts[i].c->sha256, sha) == 0)
+            return svc->contracts[i].c;
+    }
+    for (size_t i = 0; i < svc->nversions; i++) {
+        if (strcmp(svc->versions[i].sha, sha) == 0)
+            return svc->versions[i].c;
+    }
+    version *nv = realloc(svc->versions, (svc->nversions + 1) * sizeof *nv);
+    if (nv == NULL)
+        return NULL;
+    svc->versions = nv;
+    version *v = &svc->versions[svc->nversions++];
+    snprintf(v->sha, sizeof v->sha, "%s", sha);
+    v->c = NULL;
+    char err[PBR_ERR_MAX], *bytes;
+    size_t len;
+    if (pbr_store_get_contract(svc->store, sha, &bytes, &len, err, sizeof err) != PBR_STORE_OK)
+        return NULL;
+    pbr_diag d;
+    char name[80];
+    snprintf(name, sizeof name, "store:%.12s", sha);
+    if (pbr_contract_parse(name, bytes, len, &v->c, &d) != 0)
+        pbrd_log(PBRD_LOG_ERROR, "stored contract version does not parse", "sha256=%s line=%d", sha, d.line);
+    free(bytes);
+    return v->c;
+}
+
+/* ---- statement records ----------------------------------------------------------------- */
+
+typedef struct record {
+    char *sha;
+    char *statement;
+    char *ledger;
+} record;
+
+static void record_free(record *r)
+{
+    free(r->sha);
+    free(r->statement);
+    free(r->ledger);
+    memset(r, 0, sizeof *r);
+}
+
+/* Parses a stored record. Returns 0 or -1. */
+static int record_parse(const char *json, size_t len, record *r)
+{
+    memset(r, 0, sizeof *r);
+    json_t *o = json_loadb(json, len, 0, NULL);
+    const char *sha = json_string_value(json_object_get(o, "contract_sha256"));
+    const char *st = json_string_value(json_object_get(o, "statement"));
+    const char *lg = json_string_value(json_object_get(o, "ledger"));
+    if (sha && st && lg) {
+        r->sha = strdup(sha);
+        r->statement = strdup(st);
+        r->ledger = strdup(lg);
+    }
+    json_decref(o);
+    if (r->sha == NULL || r->statement == NULL || r->ledger == NULL) {
+        record_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+static char *record_json(const char *sha, const char *statement, const char *ledger)
+{
+    json_t *o = json_pack("{ss ss ss}", "contract_sha256", sha, "statement", statement, "ledger", ledger);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
+static void statement_path(const pbrd_service *svc, const char *contract, const char *quarter, const char *ext,
+                           char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s/%s.%s", svc->statements_dir, contract, quarter, ext);
+}
+
+/* Writes the .json (statement + newline) and .csv files. Returns 0 or -1. */
+static int write_statement_files(const pbrd_service *svc, const char *contract, const char *quarter,
+                                 const char *json, char *err, size_t errlen)
+{
+    char path[4096];
+    size_t len = strlen(json);
+    char *withnl = malloc(len + 2);
+    if (withnl == NULL)
+        return pbr_errf(err, errlen, "out of memory");
+    memcpy(withnl, json, len);
+    withnl[len] = '\n';
+    withnl[len + 1] = '\0';
+    statement_path(svc, contract, quarter, "json", path, sizeof path);
+    int rc = pbr_write_file_atomic(path, withnl, len + 1, err, errlen);
+    free(withnl);
+    if (rc != 0)
+        return -1;
+    char *csv = pbr_statement_render(json, len, PBR_FMT_CSV, err, errlen);
+    if (csv == NULL)
+        return -1;
+    statement_path(svc, contract, quarter, "csv", path, sizeof path);
+    rc = pbr_write_file_atomic(path, csv, strlen(csv), err, errlen);
+    free(csv);
+    return rc;
+}
+
+/* Does the file at path hold exactly want? */
+static int file_equals(const char *path, const char *want, size_t wantlen)
+{
+    size_t len;
+    char *got = pbr_read_file(path, &len, NULL, 0);
+    int same = got != NULL && len == wantlen && memcmp(got, want, len) == 0;
+    free(got);
+    return same;
+}
+
+/* ---- the contracts in force ---------------------------------------------------------------- */
+
+static loaded *find_loaded(const pbrd_service *svc, const char *id)
+{
+    for (size_t i = 0; i < svc->n; i++) {
+        if (strcmp(svc->contracts[i].c->id, id) == 0)
+            return &svc->contracts[i];
+    }
+    return NULL;
+}
+
+typedef struct last_record_ctx {
+    record last;
+    char quarter[PBR_DATE_STRLEN];
+    int ok;
+} last_record_ctx;
+
+static int keep_last_record(void *ctx, uint64_t seq, const char *json, size_t len)
+{
+    (void)seq;
+    last_record_ctx *l = ctx;
+    record_free(&l->last);
+    l->ok = record_parse(json, len, &l->last) == 0;
+    json_t *st = l->ok ? json_loads(l->last.statement, 0, NULL) : NULL;
+    const char *q = json_string_value(json_object_get(st, "quarter"));
+    snprintf(l->quarter, sizeof l->quarter, "%s", q ? q : "");
+    json_decref(st);
+    return 0;
+}
+
+/* Restores a contract's ledger from its last stored statement. Returns 0 or -1. */
+static int restore_ledger(pbrd_service *svc, loaded *l, char *err, size_t errlen)
+{
+    last_record_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    if (pbr_store_foreach_statement(svc->store, l->c->id, keep_last_record, &ctx, err, errlen) != 0) {
+        record_free(&ctx.last);
+        return -1;
+    }
+    pbr_ledger *lg = ctx.ok ? pbr_ledger_from_json(ctx.last.ledger, strlen(ctx.last.ledger), err, errlen)
+                            : pbr_ledger_new();
+    record_free(&ctx.last);
+    if (lg == NULL)
+        return -1;
+    pbr_ledger_free(l->ledger);
+    l->ledger = lg;
+    snprintf(l->last_quarter, sizeof l->last_quarter, "%s", ctx.quarter);
+    return 0;
+}
+
+/* Stores the contract's bytes as a version (idempotent). Returns 0 or -1. */
+static int store_contract_version(pbrd_service *svc, const pbr_contract *c, char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        pbr_store_txn *txn;
+        if (pbr_store_begin(svc->store, &txn, err, errlen) != 0)
+            return -1;
+        int rc = pbr_store_put_contract(txn, c->sha256, c->bytes, c->nbytes, err, errlen);
+        if (rc == PBR_STORE_RETRY) {
+            pbr_store_abort(txn);
+            continue;
+        }
+        if (rc != PBR_STORE_OK && rc != PBR_STORE_CONFLICT) {
+            pbr_store_abort(txn);
+            return -1;
+        }
+        rc = pbr_store_commit(txn, err, errlen);
+        if (rc == PBR_STORE_RETRY)
+            continue;
+        return rc == 0 ? 0 : -1;
+    }
+    return pbr_errf(err, errlen, "storing contract %s: the map kept filling up", c->id);
+}
+
+static void loaded_free(loaded *l)
+{
+    pbr_contract_free(l->c);
+    pbr_ledger_free(l->ledger);
+    free(l->file);
+}
+
+static int has_yaml_suffix(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' && ((n > 5 && strcmp(name + n - 5, ".yaml") == 0) || (n > 4 && strcmp(name + n - 4, ".yml") == 0));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.yaml files of dir, sorted (malloc'd names; caller frees each and the array). */
+static char **list_contract_files(const char *dir, size_t *n)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return NULL;
+    char **names = NULL;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!has_yaml_suffix(e->d_name))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (nn == NULL)
+                break;
+            names = nn;
+        }
+        names[(*n)++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (*n > 0)
+        qsort(names, *n, sizeof *names, cmp_str);
+    return names;
+}
+
+static json_t *diag_json(const pbr_diag *d)
+{
+    return json_pack("{ss si si ss}", "file", d->file, "line", d->line, "column", d->column, "message", d->message);
+}
+
+/* Loads one file into the new table, keeping the old version on error. */
+static void reload_file(pbrd_service *svc, const char *name, loaded *next, size_t *nnext, json_t *ok, json_t *errors)
+{
+    char path[4096], err[PBR_ERR_MAX];
+    snprintf(path, sizeof path, "%s/%s", svc->contracts_dir, name);
+    pbr_contract *c;
+    pbr_diag d;
+    if (pbr_contract_load(path, &c, &d) != 0) {
+        char msg[PBR_ERR_MAX + 300];
+        pbr_diag_format(&d, msg, sizeof msg);
+        pbrd_log(PBRD_LOG_ERROR, "contract not loaded", "file=%s error=\"%s\"", path, d.message);
+        json_array_append_new(errors, diag_json(&d));
+        /* the previous version from this file stays in force */
+        for (size_t i = 0; i < svc->n; i++) {
+            if (svc->contracts[i].file && strcmp(svc->contracts[i].file, path) == 0 && svc->contracts[i].c) {
+                next[(*nnext)++] = svc->contracts[i];
+                svc->contracts[i].c = NULL;
+                svc->contracts[i].ledger = NULL;
+                svc->contracts[i].file = NULL;
+            }
+        }
+        return;
+    }
+    for (size_t i = 0; i < *nnext; i++) {
+        if (strcmp(next[i].c->id, c->id) == 0) {
+            pbr_diag dup = {"", 1, 1, ""};
+            snprintf(dup.file, sizeof dup.file, "%.250s", path);
+            snprintf(dup.message, sizeof dup.message, "contract \"%.64s\" is already defined in %.300s", c->id, next[i].file);
+            json_array_append_new(errors, diag_json(&dup));
+            pbr_contract_free(c);
+            return;
+        }
+    }
+    if (store_contract_version(svc, c, err, sizeof err) != 0) {
+        pbrd_log(PBRD_LOG_ERROR, "contract version not stored", "contract=%s error=\"%s\"", c->id, err);
+        pbr_diag sd = {"", 0, 0, ""};
+        snprintf(sd.file, sizeof sd.file, "%.250s", path);
+        snprintf(sd.message, sizeof sd.message, "storing the contract version failed: %.400s", err);
+        json_array_append_new(errors, diag_json(&sd));
+        pbr_contract_free(c);
+        return;
+    }
+    loaded *l = &next[(*nnext)++];
+    memset(l, 0, sizeof *l);
+    l->c = c;
+    l->file = strdup(path);
+    if (restore_ledger(svc, l, err, sizeof err) != 0)
+        pbrd_log(PBRD_LOG_ERROR, "ledger not restored", "contract=%s error=\"%s\"", c->id, err);
+    json_array_append_new(ok, json_string(c->id));
+}
+
+json_t *pbrd_service_reload(pbrd_service *svc)
+{
+    size_t nfiles;
+    char **files = list_contract_files(svc->contracts_dir, &nfiles);
+    loaded *next = calloc(nfiles + svc->n + 1, sizeof *next);
+    json_t *ok = json_array(), *errors = json_array();
+    if (next == NULL || ok == NULL || errors == NULL) {
+        free(next);
+        json_decref(ok);
+        json_decref(errors);
+        for (size_t i = 0; i < nfiles; i++)
+            free(files[i]);
+        free(files);
+        return json_pack("{ss}", "error", "reload: out of memory");
+    }
+    size_t nnext = 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        reload_file(svc, files[i], next, &nnext, ok, errors);
+        free(files[i]);
+    }
+    free(files);
+    for (size_t i = 0; i < svc->n; i++)
+        loaded_free(&svc->contracts[i]);
+    free(svc->contracts);
+    svc->contracts = next;
+    svc->n = nnext;
+    json_t *reply = json_pack("{so so}", "loaded", ok, "errors", errors);
+    char *body = json_dumps(reply, JSON_COMPACT);
+    pbrd_log(PBRD_LOG_INFO, "contracts reloaded", "dir=%s loaded=%zu errors=%zu", svc->contracts_dir, nnext,
+             json_array_size(errors));
+    if (body && svc->publish)
+        svc->publish(svc->publish_ctx, "reload", body);
+    free(body);
+    return reply;
+}
+
+/* ---- issuing ---------------------------------------------------------------------------------- */
+
+/* Commits one statement record. Returns 0, or -1 with err. */
+static int commit_record(pbrd_service *svc, const pbr_contract *c, const char *quarter, const char *rec,
+                         char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        pbr_store_txn *txn;
+        if (pbr_store_begin(svc->store, &txn, err, errlen) != 0)
+            return -1;
+        int rc = pbr_store_put_contract(txn, c->sha256, c->bytes, c->nbytes, err, errlen);
+        if (rc == PBR_STORE_OK || rc == PBR_STORE_CONFLICT)
+            rc = pbr_store_put_statement(txn, c->id, quarter, rec, strlen(rec), err, errlen);
+        if (rc == PBR_STORE_RETRY) {
+            pbr_store_abort(txn);
+            continue;
+        }
+        if (rc != PBR_STORE_OK) {
+            pbr_store_abort(txn);
+            return rc == PBR_STORE_CONFLICT ? pbr_errf(err, errlen, "statement %s %s is already issued", c->id, quarter)
+                                            : -1;
+        }
+        rc = pbr_store_commit(txn, err, errlen);
+        if (rc == PBR_STORE_RETRY)
+            continue;
+        return rc == 0 ? 0 : -1;
+    }
+    return pbr_errf(err, errlen, "issuing %s %s: the map kept filling up", c->id, quarter);
+}
+
+static void publish_statement(pbrd_service *svc, const char *contract, const char *quarter, int64_t total,
+                              const char *json)
+{
+    if (svc->publish == NULL)
+        return;
+    char sha[65];
+    pbr_sha256_hex(json, strlen(json), sha);
+    json_t *o = json_pack("{ss ss sI ss}", "contract", contract, "quarter", quarter, "total_pence", (json_int_t)total,
+                          "sha256", sha);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (body)
+        svc->publish(svc->publish_ctx, "statement", body);
+    free(body);
+    json_decref(o);
+}
+
+/* Issues quarter q of l. Returns 0 and appends to issued, or -1 with err. */
+static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, json_t *issued, char *err, size_t errlen)
+{
+    char quarter[PBR_DATE_STRLEN];
+    pbr_date_format(q, quarter);
+    char *lj = pbr_ledger_to_json(l->ledger);
+    pbr_ledger *work = lj ? pbr_ledger_from_json(lj, strlen(lj), err, errlen) : NULL;
+    free(lj);
+    if (work == NULL)
+        return pbr_errf(err, errlen, "issuing %s %s: out of memory", l->c->id, quarter);
+    pbr_statement *s = NULL;
+    char *json = NULL, *ledger_json = NULL, *rec = NULL;
+    int rc = -1;
+    if (pbr_settle_quarter(l->c, version_lookup, svc, svc->ev, pbr_eventset_last_seq(svc->ev), q, work, &s, err,
+                           errlen) != 0)
+        goto out;
+    json = pbr_statement_to_json(s, NULL);
+    ledger_json = pbr_ledger_to_json(work);
+    rec = json && ledger_json ? record_json(l->c->sha256, json, ledger_json) : NULL;
+    if (rec == NULL) {
+        pbr_errf(err, errlen, "issuing %s %s: out of memory", l->c->id, quarter);
+        goto out;
+    }
+    if (commit_record(svc, l->c, quarter, rec, err, errlen) != 0)
+        goto out;
+    /* committed: the statement is issued; files follow (repaired at open if we die here) */
+    pbr_ledger_free(l->ledger);
+    l->ledger = work;
+    work = NULL;
+    snprintf(l->last_quarter, sizeof l->last_quarter, "%s", quarter);
+    if (write_statement_files(svc, l->c->id, quarter, json, err, errlen) != 0)
+        pbrd_log(PBRD_LOG_ERROR, "statement files not written", "contract=%s quarter=%s error=\"%s\"", l->c->id,
+                 quarter, err);
+    pbrd_log(PBRD_LOG_INFO, "statement issued", "contract=%s quarter=%s total_pence=%lld events_through=%llu",
+             l->c->id, quarter, (long long)s->total_pence, (unsigned long long)s->events_through);
+    json_array_append_new(issued, json_pack("{ss ss sI}", "contract", l->c->id, "quarter", quarter, "total_pence",
+                                            (json_int_t)s->total_pence));
+    publish_statement(svc, l->c->id, quarter, s->total_pence, json);
+    rc = 0;
+out:
+    if (s != NULL) {
+        pbr_statement_free(s);
+        free(s);
+    }
+    free(json);
+    free(ledger_json);
+    free(rec);
+    pbr_ledger_free(work);
+    return rc;
+}
+
+static pbr_date next_quarter_of(const loaded *l)
+{
+    pbr_date q = pbr_ledger_next_quarter(l->ledger);
+    return q == PBR_DATE_NONE ? pbr_contract_first_quarter(l->c) : q;
+}
+
+/* Issues l's quarters up to through whose A(Q) < today. Returns 0 or -1. */
+static int settle_contract(pbrd_service *svc, loaded *l, pbr_date through, pbr_date today, json_t *issued,
+                           char *err, size_t errlen)
+{
+    pbr_date last = pbr_contract_last_quarter(l->c);
+    for (pbr_date q = next_quarter_of(l); q <= through && q <= last; q = next_quarter_of(l)) {
+        if (pbr_issue_date(l->c, q) >= today)
+            break;
+        if (issue_quarter(svc, l, q, issued, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
+{
+    char err[PBR_ERR_MAX];
+    if (contract != NULL && find_loaded(svc, contract) == NULL)
+        return json_pack("{ss}", "error", "settle: no such contract");
+    if (refresh_events(svc, err, sizeof err) != 0)
+        return json_pack("{ss}", "error", err);
+    json_t *issued = json_array();
+    for (size_t i = 0; i < svc->n; i++) {
+        loaded *l = &svc->contracts[i];
+        if (contract != NULL && strcmp(l->c->id, contract) != 0)
+            continue;
+        if (settle_contract(svc, l, through, today, issued, err, sizeof err) != 0) {
+            json_decref(issued);
+            return json_pack("{ss}", "error", err);
+        }
+    }
+    return json_pack("{so}", "issued", issued);
+}
+
+int pbrd_service_tick(pbrd_service *svc, pbr_date today)
+{
+    json_t *r = pbrd_service_settle(svc, PBR_DATE_MAX, NULL, today);
+    int n = -1;
+    if (json_is_array(json_object_get(r, "issued")))
+        n = (int)json_array_size(json_object_get(r, "issued"));
+    else
+        pbrd_log(PBRD_LOG_ERROR, "auto-settle failed", "error=\"%s\"",
+                 json_string_value(json_object_get(r, "error")));
+    json_decref(r);
+    return n;
+}
+
+/* ---- queries ------------------------------------------------------------------------------------- */
+
+const char *pbrd_service_provider_of(const pbrd_service *svc, const char *contract)
+{
+    const loaded *l = find_loaded(svc, contract);
+    return l ? l->c->provider : NULL;
+}
+
+size_t pbrd_service_ncontracts(const pbrd_service *svc)
+{
+    return svc->n;
+}
+
+json_t *pbrd_service_contracts(pbrd_service *svc, const char *provider)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < svc->n; i++) {
+        const loaded *l = &svc->contracts[i];
+        if (provider != NULL && strcmp(l->c->provider, provider) != 0)
+            continue;
+        json_array_append_new(list, json_pack("{ss ss ss ss so}", "contract", l->c->id, "provider", l->c->provider,
+                                              "title", l->c->title, "sha256", l->c->sha256, "last_statement",
+                                              l->last_quarter[0] ? json_string(l->last_quarter) : json_null()));
+    }
+    return json_pack("{so}", "contracts", list);
+}
+
+char *pbrd_service_statement(pbrd_service *svc, const char *contract, const char *quarter, char *err,
+                             size_t errlen)
+{
+    char *bytes;
+    size_t len;
+    int rc = pbr_store_get_statement(svc->store, contract, quarter, &bytes, &len, err, errlen);
+    if (rc == PBR_STORE_NOTFOUND) {
+        pbr_errf(err, errlen, "statement %s %s is not issued", contract, quarter);
+        return NULL;
+    }
+    if (rc != PBR_STORE_OK)
+        return NULL;
+    record r;
+    int prc = record_parse(bytes, len, &r);
+    free(bytes);
+    if (prc != 0) {
+        pbr_errf(err, errlen, "statement %s %s: unreadable record", contract, quarter);
+        return NULL;
+    }
+    char *st = r.statement;
+    r.statement = NULL;
+    record_free(&r);
+    return st;
+}
+
+json_t *pbrd_service_cohorts(pbrd_service *svc, const char *contract, pbr_date today)
+{
+    char err[PBR_ERR_MAX], asof[PBR_DATE_STRLEN];
+    const loaded *l = find_loaded(svc, contract);
+    if (l == NULL)
+        return json_pack("{ss}", "error", "cohorts: no such contract");
+    if (refresh_events(svc, err, sizeof err) != 0)
+        return json_pack("{ss}", "error", err);
+    pbr_line *lines;
+    size_t n;
+    if (pbr_provisional_lines(l->c, svc->ev, pbr_eventset_last_seq(svc->ev), today, &lines, &n, err, sizeof err) != 0)
+        return json_pack("{ss}", "error", err);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char *j = pbr_line_to_json(&lines[i], NULL);
+        json_t *o = j ? json_loads(j, 0, NULL) : NULL;
+        free(j);
+        if (o)
+            json_array_append_new(arr, o);
+    }
+    free(lines);
+    pbr_date_format(today, asof);
+    return json_pack("{ss ss so}", "contract", contract, "as_of", asof, "provisional", arr);
+}
+
+/* ---- verify --------------------------------------------------------------------------------------- */
+
+typedef struct verify_ctx {
+    pbrd_service *svc;
+    json_t *diffs;
+    size_t checked;
+    char contract[64];        /* the contract whose chain is being replayed */
+    pbr_ledger *ledger;       /* recomputed history of that contract */
+    int broken;               /* the chain of this contract cannot be replayed further */
+} verify_ctx;
+
+static void add_diff(verify_ctx *v, const char *contract, const char *quarter, const char *where, const char *detail)
+{
+    json_array_append_new(v->diffs, json_pack("{ss ss ss ss}", "contract", contract, "quarter", quarter, "where",
+                                              where, "detail", detail));
+}
+
+/* Checks the two files of an issued statement. */
+static void verify_files(verify_ctx *v, const char *contract, const char *quarter, const char *json)
+{
+    char path[4096], err[PBR_ERR_MAX];
+    size_t len = strlen(json);
+    char *withnl = malloc(len + 2);
+    if (withnl == NULL)
+        return;
+    memcpy(withnl, json, len);
+    withnl[len] = '\n';
+    statement_path(v->svc, contract, quarter, "json", path, sizeof path);
+    if (!file_equals(path, withnl, len + 1))
+        add_diff(v, contract, quarter, "file", "the .json file is missing or differs from the issued statement");
+    free(withnl);
+    char *csv = pbr_statement_render(json, len, PBR_FMT_CSV, err, sizeof err);
+    statement_path(v->svc, contract, quarter, "csv", path, sizeof path);
+    if (csv != NULL && !file_equals(path, csv, strlen(csv)))
+        add_diff(v, contract, quarter, "file", "the .csv file is missing or differs from the issued statement");
+    free(csv);
+}
+
+/* Recomputes one stored statement and compares. */
+static int verify_one(void *ctx, uint64_t seq, const char *json, size_t len)
+{
+    (void)seq;
+    verify_ctx *v = ctx;
+    record r;
+    char err[PBR_ERR_MAX];
+    if (record_parse(json, len, &r) != 0) {
+        add_diff(v, "?", "?", "store", "unreadable statement record");
+        return 0;
+    }
+    json_t *st = json_loads(r.statement, 0, NULL);
+    const char *contract = json_string_value(json_object_get(st, "contract"));
+    const char *quarter = json_string_value(json_object_get(st, "quarter"));
+    json_int_t through = json_integer_value(json_object_get(st, "events_through"));
+    pbr_date q;
+    if (contract == NULL || quarter == NULL || pbr_date_parse(quarter, strlen(quarter), &q) != 0) {
+        add_diff(v, "?", "?", "store", "statement record without contract or quarter");
+        goto out;
+    }
+    v->checked++;
+    verify_files(v, contract, quarter, r.statement);
+    if (strcmp(v->contract, contract) != 0) {
+        snprintf(v->contract, sizeof v->contract, "%s", contract);
+        pbr_ledger_free(v->ledger);
+        v->ledger = pbr_ledger_new();
+        v->broken = 0;
+    }
+    if (v->broken)
+        goto out;
+    const pbr_contract *c = version_lookup(v->svc, r.sha);
+    if (c == NULL) {
+        add_diff(v, contract, quarter, "store", "the contract version it was issued under is not in the store");
+        v->broken = 1;
+        goto out;
+    }
+    pbr_statement *s;
+    if (pbr_settle_quarter(c, version_lookup, v->svc, v->svc->ev, (uint64_t)through, q, v->ledger, &s, err,
+                           sizeof err) != 0) {
+        add_diff(v, contract, quarter, "recompute", err);
+        v->broken = 1;
+        goto out;
+    }
+    char *again = pbr_statement_to_json(s, NULL);
+    if (again == NULL || strcmp(again, r.statement) != 0)
+        add_diff(v, contract, quarter, "store", "recomputing from the event log gives a different statement");
+    free(again);
+    pbr_statement_free(s);
+    free(s);
+out:
+    json_decref(st);
+    record_free(&r);
+    return 0;
+}
+
+json_t *pbrd_service_verify(pbrd_service *svc)
+{
+    char err[PBR_ERR_MAX];
+    if (refresh_events(svc, err, sizeof err) != 0)
+        return json_pack("{ss}", "error", err);
+    verify_ctx v;
+    memset(&v, 0, sizeof v);
+    v.svc = svc;
+    v.diffs = json_array();
+    int rc = pbr_store_foreach_statement(svc->store, NULL, verify_one, &v, err, sizeof err);
+    pbr_ledger_free(v.ledger);
+    if (rc != 0) {
+        json_decref(v.diffs);
+        return json_pack("{ss}", "error", err);
+    }
+    pbrd_log(PBRD_LOG_INFO, "verify finished", "checked=%zu differences=%zu", v.checked, json_array_size(v.diffs));
+    return json_pack("{sI so}", "checked", (json_int_t)v.checked, "differences", v.diffs);
+}
+
+/* ---- open / close ------------------------------------------------------------------------------------ */
+
+/* Rewrites any missing statement file from the store (a crash between the
+ * LMDB commit and the file writes). */
+static int repair_one(void *ctx, uint64_t seq, const char *json, size_t len)
+{
+    (void)seq;
+    pbrd_service *svc = ctx;
+    record r;
+    if (record_parse(json, len, &r) != 0)
+        return 0;
+    json_t *st = json_loads(r.statement, 0, NULL);
+    const char *contract = json_string_value(json_object_get(st, "contract"));
+    const char *quarter = json_string_value(json_object_get(st, "quarter"));
+    if (contract && quarter) {
+        char path[4096], err[PBR_ERR_MAX];
+        statement_path(svc, contract, quarter, "csv", path, sizeof path);
+        size_t sl = strlen(r.statement);
+        char *withnl = malloc(sl + 2);
+        if (withnl != NULL) {
+            memcpy(withnl, r.statement, sl);
+            withnl[sl] = '\n';
+            char jpath[4096];
+            statement_path(svc, contract, quarter, "json", jpath, sizeof jpath);
+            if (!file_equals(jpath, withnl, sl + 1) || access(path, R_OK) != 0) {
+                if (write_statement_files(svc, contract, quarter, r.statement, err, sizeof err) == 0)
+                    pbrd_log(PBRD_LOG_WARN, "statement files rewritten from the store", "contract=%s quarter=%s",
+                             contract, quarter);
+            }
+            free(withnl);
+        }
+    }
+    json_decref(st);
+    record_free(&r);
+    return 0;
+}
+
+int pbrd_service_open(pbrd_service **out, pbr_store *store, const char *contracts_dir, const char *statements_dir,
+                      pbrd_publish_fn publish, void *publish_ctx, char *err, size_t errlen)
+{
+    *out = NULL;
+    pbrd_service *svc = calloc(1, sizeof *svc);
+    if (svc == NULL)
+        return pbr_errf(err, errlen, "service: out of memory");
+    svc->store = store;
+    svc->contracts_dir = strdup(contracts_dir);
+    svc->statements_dir = strdup(statements_dir);
+    svc->ev = pbr_eventset_new();
+    svc->publish = publish;
+    svc->publish_ctx = publish_ctx;
+    if (svc->contracts_dir == NULL || svc->statements_dir == NULL || svc->ev == NULL) {
+        pbrd_service_close(svc);
+        return pbr_errf(err, errlen, "service: out of memory");
+    }
+    if (refresh_events(svc, err, errlen) != 0) {
+        pbrd_service_close(svc);
+        return -1;
+    }
+    pbrd_log(PBRD_LOG_INFO, "event log mirrored", "events=%zu last_seq=%llu", pbr_eventset_count(svc->ev),
+             (unsigned long long)svc->loaded_seq);
+    json_decref(pbrd_service_reload(svc));
+    if (pbr_store_foreach_statement(store, NULL, repair_one, svc, err, errlen) != 0) {
+        pbrd_service_close(svc);
+        return -1;
+    }
+    *out = svc;
+    return 0;
+}
+
+void pbrd_service_close(pbrd_service *svc)
+{
+    if (svc == NULL)
+        return;
+    for (size_t i = 0; i < svc->n; i++)
+        loaded_free(&svc->contracts[i]);
+    free(svc->contracts);
+    for (size_t i = 0; i < svc->nversions; i++)
+        pbr_contract_free(svc->versions[i].c);
+    free(svc->versions);
+    pbr_eventset_free(svc->ev);
+    free(svc->contracts_dir);
+    free(svc->statements_dir);
+    free(svc);
+}
