@@ -1,0 +1,42 @@
+/* client.h -- pbrctl's ZeroMQ client: a DEALER socket speaking the REQ
+ * envelope ([empty][body]) to pbrd's ROUTER sockets, with CURVE keys when
+ * --server-key/--key are given and a timeout on every wait.
+ */
+#ifndef PBRCTL_CLIENT_H
+#define PBRCTL_CLIENT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "pbrctl/pbrctl.h"
+
+typedef struct pbrctl_client {
+    void *ctx;
+    void *sock;
+    int timeout_ms;
+    const char *endpoint;
+} pbrctl_client;
+
+/* Connects a DEALER socket to endpoint with the CURVE options of o. Returns
+ * 0, or -1 with err naming the failing call. Close with pbrctl_client_close. */
+int pbrctl_client_open(pbrctl_client *c, const pbrctl_opts *o, const char *endpoint, char *err, size_t errlen);
+void pbrctl_client_close(pbrctl_client *c);
+
+/* Sends [empty][body]. Returns 0 or -1 with err. */
+int pbrctl_client_send(pbrctl_client *c, const void *body, size_t len, char *err, size_t errlen);
+
+/* Waits up to the timeout for one reply and returns its body frame as a
+ * malloc'd NUL-terminated string (caller frees) in *out. Returns 0, or -1
+ * with err (timeout or socket error). */
+int pbrctl_client_recv(pbrctl_client *c, char **out, size_t *len, char *err, size_t errlen);
+
+/* One request/reply on the API: sends the JSON object req and parses the
+ * reply into *reply (caller decrefs). Returns 0, or -1 with err (connection,
+ * timeout, or a reply that is not JSON). */
+int pbrctl_api_request(const pbrctl_opts *o, json_t *req, json_t **reply, char *err, size_t errlen);
+
+/* Reads a key file (one Z85 key, 40 characters, and a newline) into out[41].
+ * Returns 0 or -1 with err. */
+int pbrctl_read_key(const char *path, char out[41], char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,357 @@
+/* api.c -- owns the query/control API: the ROUTER and PUB sockets, request
+ * envelopes, the op dispatch table and the ops implemented so far (status,
+ * quarantine). */
+#include "pbrd/api.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "pbr/date.h"
+#include "pbr/event.h"
+#include "pbr/util.h"
+#include "pbrd/log.h"
+
+#define API_MAX_PER_WAKEUP 256  /* requests served per pbrd_api_serve call */
+#define API_MAX_REQUEST (1u << 20)
+#define QUARANTINE_DEFAULT_LIMIT 100
+
+json_t *pbrd_api_error(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return json_pack("{ss}", "error", msg);
+}
+
+/* ---- ops ---------------------------------------------------------------- */
+
+/* Number of *.yaml files in dir (0 when it cannot be read). */
+static long count_contract_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] != '.' && len > 5 && !strcmp(e->d_name + len - 5, ".yaml"))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* The configured --now, or today's UTC date, into out[PBR_DATE_STRLEN]. */
+static void current_date(const pbrd_config *cfg, char *out)
+{
+    if (cfg->now) {
+        snprintf(out, PBR_DATE_STRLEN, "%s", cfg->now);
+        return;
+    }
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, PBR_DATE_STRLEN, "%Y-%m-%d", &tm);
+}
+
+static json_t *op_status(const pbrd_api_call *call)
+{
+    pbr_store_stats st;
+    char err[PBR_ERR_MAX], today[PBR_DATE_STRLEN];
+    if (pbr_store_get_stats(call->api->store, &st, err, sizeof err) != 0)
+        return pbrd_api_error("status: %s", err);
+    current_date(call->api->cfg, today);
+    return json_pack("{sI sI sI sI ss}", "events", (json_int_t)st.events, "quarantined",
+                     (json_int_t)st.quarantined, "last_seq", (json_int_t)st.last_seq, "contracts",
+                     (json_int_t)count_contract_files(call->api->cfg->contracts_dir), "now", today);
+}
+
+/* Appends one quarantine record (JSON text) to the array ctx. */
+static int append_record(void *ctx, uint64_t seq, const char *json, size_t len)
+{
+    (void)seq;
+    json_error_t jerr;
+    json_t *rec = json_loadb(json, len, 0, &jerr);
+    if (!rec)
+        rec = json_pack("{ss#}", "unreadable_record", json, (int)len);
+    return rec && json_array_append_new(ctx, rec) == 0 ? 0 : -1;
+}
+
+static json_t *op_quarantine(const pbrd_api_call *call)
+{
+    json_int_t limit = QUARANTINE_DEFAULT_LIMIT;
+    json_t *l = json_object_get(call->req, "limit");
+    if (l && !json_is_null(l)) {
+        if (!json_is_integer(l) || json_integer_value(l) < 1)
+            return pbrd_api_error("quarantine: limit must be a positive integer");
+        limit = json_integer_value(l);
+    }
+    json_t *records = json_array();
+    if (!records)
+        return pbrd_api_error("quarantine: out of memory");
+    char err[PBR_ERR_MAX] = "";
+    int rc = pbr_store_foreach_quarantine(call->api->store, (size_t)limit, append_record, records, err,
+                                          sizeof err);
+    if (rc != 0) {
+        json_decref(records);
+        return pbrd_api_error("quarantine: %s", err[0] ? err : "reading the records failed");
+    }
+    return json_pack("{so}", "records", records);
+}
+
+static json_t *op_reload(const pbrd_api_call *call)
+{
+    return pbrd_api_reload(call->api);
+}
+
+/* Placeholder for the ops the settlement service brings. */
+static json_t *op_not_available(const pbrd_api_call *call)
+{
+    const char *op = json_string_value(json_object_get(call->req, "op"));
+    return pbrd_api_error("op \"%s\" is not available yet", op ? op : "?");
+}
+
+/* The dispatch table: one row per op (see api.h). */
+static const struct {
+    const char *name;
+    pbrd_api_op_fn fn;
+} ops[] = {
+    {"status", op_status},
+    {"quarantine", op_quarantine},
+    {"contracts", op_not_available},
+    {"statement", op_not_available},
+    {"cohorts", op_not_available},
+    {"settle", op_not_available},
+    {"reload", op_reload},
+    {"verify", op_not_available},
+};
+
+json_t *pbrd_api_reload(pbrd_api *api)
+{
+    api->reload_requested = 0;
+    pbrd_log(PBRD_LOG_INFO, "reload requested", "contracts_dir=%s status=\"contract reload not implemented yet\"",
+             api->cfg->contracts_dir);
+    return pbrd_api_error("op \"reload\" is not available yet");
+}
+
+/* Parses the request text and runs its op. Returns the reply (new reference). */
+static json_t *dispatch(pbrd_api *api, const char *text, size_t len, const char *role)
+{
+    json_error_t jerr;
+    json_t *req = json_loadb(text, len, 0, &jerr);
+    if (!req || !json_is_object(req)) {
+        json_t *e = req ? pbrd_api_error("request is not a JSON object: got a JSON %s",
+                                         json_is_array(req) ? "array" : "scalar")
+                        : pbrd_api_error("request is not a JSON object: %s", jerr.text);
+        json_decref(req);
+        return e;
+    }
+    json_t *reply;
+    const char *op = json_string_value(json_object_get(req, "op"));
+    if (!op) {
+        reply = pbrd_api_error("request has no \"op\" string");
+    } else {
+        reply = NULL;
+        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+            if (!strcmp(ops[i].name, op)) {
+                pbrd_api_call call = {api, req, role};
+                reply = ops[i].fn(&call);
+                if (!reply)
+                    reply = pbrd_api_error("op \"%s\" failed: out of memory", op);
+                break;
+            }
+        }
+        if (!reply)
+            reply = pbrd_api_error("unknown op \"%s\"", op);
+    }
+    json_decref(req);
+    return reply;
+}
+
+/* ---- transport ---------------------------------------------------------- */
+
+/* Sends [ident][empty][reply as JSON]. */
+static void send_reply(pbrd_api *api, zmq_msg_t *ident, json_t *reply)
+{
+    char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    const char *out = text ? text : "{\"error\":\"out of memory\"}";
+    if (zmq_send(api->router, zmq_msg_data(ident), zmq_msg_size(ident), ZMQ_SNDMORE) < 0 ||
+        zmq_send(api->router, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(api->router, out, strlen(out), 0) < 0)
+        pbrd_log(PBRD_LOG_WARN, "api reply not sent", "call=zmq_send error=\"%s\"", zmq_strerror(errno));
+    free(text);
+}
+
+/* Reads one request and answers it. Returns 1 served, 0 none waiting, -1 error. */
+static int serve_one(pbrd_api *api)
+{
+    zmq_msg_t ident, part, body;
+    zmq_msg_init(&ident);
+    if (zmq_msg_recv(&ident, api->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&ident);
+        return errno == EAGAIN ? 0 : -1;
+    }
+    int more = zmq_msg_more(&ident), nframes = 0, delimiter_ok = 0, has_body = 0;
+    zmq_msg_init(&body);
+    while (more) {
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, api->router, 0) < 0) {
+            zmq_msg_close(&part);
+            break;
+        }
+        more = zmq_msg_more(&part);
+        nframes++;
+        if (nframes == 1 && zmq_msg_size(&part) == 0) {
+            delimiter_ok = 1;
+            zmq_msg_close(&part);
+        } else if (nframes == 2 && delimiter_ok) {
+            zmq_msg_close(&body);
+            body = part;
+            has_body = 1;
+        } else {
+            zmq_msg_close(&part);
+        }
+    }
+    json_t *reply;
+    if (!delimiter_ok)
+        reply = pbrd_api_error("missing empty delimiter frame: send [empty][request]");
+    else if (!has_body || nframes != 2)
+        reply = pbrd_api_error("a request is exactly one frame after the empty delimiter");
+    else if (zmq_msg_size(&body) > API_MAX_REQUEST)
+        reply = pbrd_api_error("request of %zu bytes is too large", zmq_msg_size(&body));
+    else
+        reply = dispatch(api, zmq_msg_data(&body), zmq_msg_size(&body), "finance");
+    send_reply(api, &ident, reply);
+    json_decref(reply);
+    zmq_msg_close(&body);
+    zmq_msg_close(&ident);
+    return 1;
+}
+
+int pbrd_api_serve(pbrd_api *api)
+{
+    int n = 0;
+    while (n < API_MAX_PER_WAKEUP) {
+        int rc = serve_one(api);
+        if (rc < 0)
+            return n > 0 ? n : -1;
+        if (rc == 0)
+            break;
+        n++;
+    }
+    return n;
+}
+
+int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json)
+{
+    if (zmq_send(api->pub, topic, strlen(topic), ZMQ_SNDMORE) < 0)
+        return -1;
+    return zmq_send(api->pub, json, strlen(json), 0) < 0 ? -1 : 0;
+}
+
+/* ---- AUTH ----------------------------------------------------------------
+ * Today: with auth.server_secret_key configured, every socket is a CURVE
+ * server (encrypted; any client key is accepted). TODO(settlement service):
+ * start a ZAP handler (inproc://zeromq.zap.01) that checks the client key
+ * against auth.clients and returns the role as the ZAP User-Id; read it
+ * here with zmq_msg_gets(&body, "User-Id") and pass it as pbrd_api_call.role
+ * instead of "finance".
+ */
+int pbrd_api_secure(void *sock, const char *curve_secret, char *err, size_t errlen)
+{
+    int one = 1;
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0)
+        return pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_CURVE_SERVER): %s", zmq_strerror(errno));
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, curve_secret, 40) != 0)
+        return pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_CURVE_SECRETKEY): %s", zmq_strerror(errno));
+    return 0;
+}
+
+int pbrd_read_key_file(const char *path, char out[41], char *err, size_t errlen)
+{
+    size_t len = 0;
+    char *text = pbr_read_file(path, &len, err, errlen);
+    if (!text)
+        return -1;
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+        len--;
+    int ok = len == 40;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = text[i] > ' ' && text[i] < 0x7f;
+    if (ok)
+        memcpy(out, text, 41), out[40] = '\0';
+    free(text);
+    if (!ok)
+        return pbr_errf(err, errlen, "%s: not a Z85 key (expected 40 characters and a newline)", path);
+    return 0;
+}
+
+/* Creates, secures and binds one socket. Returns it or NULL with err. */
+static void *open_socket(void *zctx, int type, const char *endpoint, const char *curve_secret, char *err,
+                         size_t errlen)
+{
+    void *s = zmq_socket(zctx, type);
+    if (!s) {
+        pbr_errf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    int linger = 1000;
+    if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0) {
+        pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_LINGER): %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (type == ZMQ_ROUTER) {
+        int64_t maxmsg = API_MAX_REQUEST;
+        if (zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
+            pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_MAXMSGSIZE): %s", zmq_strerror(errno));
+            goto fail;
+        }
+    }
+    if (curve_secret && pbrd_api_secure(s, curve_secret, err, errlen) < 0)
+        goto fail;
+    if (zmq_bind(s, endpoint) != 0) {
+        pbr_errf(err, errlen, "zmq_bind(%s): %s", endpoint, zmq_strerror(errno));
+        goto fail;
+    }
+    return s;
+fail:
+    zmq_close(s);
+    return NULL;
+}
+
+int pbrd_api_open(pbrd_api *api, void *zctx, pbr_store *store, const pbrd_config *cfg, const char *curve_secret,
+                  char *err, size_t errlen)
+{
+    memset(api, 0, sizeof *api);
+    api->zctx = zctx;
+    api->store = store;
+    api->cfg = cfg;
+    api->router = open_socket(zctx, ZMQ_ROUTER, cfg->api, curve_secret, err, errlen);
+    if (!api->router)
+        return -1;
+    api->pub = open_socket(zctx, ZMQ_PUB, cfg->publish, curve_secret, err, errlen);
+    if (!api->pub) {
+        zmq_close(api->router);
+        api->router = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void pbrd_api_close(pbrd_api *api)
+{
+    if (api->pub)
+        zmq_close(api->pub);
+    if (api->router)
+        zmq_close(api->router);
+    api->pub = api->router = NULL;
+}

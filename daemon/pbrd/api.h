@@ -1,0 +1,77 @@
+/* api.h -- the query/control API (ROUTER, SPEC.md section 7) and the PUB
+ * socket, both served from the main thread.
+ *
+ * Requests arrive in the REQ envelope [identity][empty][{"op":…}] and every
+ * reply is one JSON object ({"error":"message"} on failure).
+ *
+ * Adding an op: write one function
+ *     static json_t *op_NAME(const pbrd_api_call *call);
+ * returning a new reference (the reply object; build errors with
+ * pbrd_api_error()), and add one row {"NAME", op_NAME} to the `ops` table
+ * in api.c (replacing its op_not_available row if it has one). Nothing
+ * else changes: dispatch, envelopes, JSON parsing and "unknown op" are done
+ * once for all ops.
+ *
+ * Auth: see the "AUTH" section of api.c (CURVE server key now; the ZAP
+ * handler that maps client keys to roles comes with the settlement service
+ * and fills pbrd_api_call.role).
+ */
+#ifndef PBRD_API_H
+#define PBRD_API_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "pbr/store.h"
+#include "pbrd/config.h"
+
+typedef struct pbrd_api {
+    void *zctx;
+    void *router;            /* API ROUTER socket */
+    void *pub;               /* PUB socket */
+    pbr_store *store;        /* shared with the ingest thread */
+    const pbrd_config *cfg;
+    void *service;           /* for the settlement service (contracts, evaluator); NULL for now */
+    int reload_requested;    /* set by SIGHUP, consumed by pbrd_api_reload */
+} pbrd_api;
+
+/* One call of an op: the request object and who asked. */
+typedef struct pbrd_api_call {
+    pbrd_api *api;
+    json_t *req;             /* the request object (borrowed) */
+    const char *role;        /* "finance" without auth (loopback only); from ZAP later */
+} pbrd_api_call;
+
+typedef json_t *(*pbrd_api_op_fn)(const pbrd_api_call *call);
+
+/* Creates and binds the API ROUTER and the PUB socket. curve_secret is the
+ * Z85 server secret key or NULL (no auth). Returns 0, or -1 with err naming
+ * the failing call; on failure nothing is left open. */
+int pbrd_api_open(pbrd_api *api, void *zctx, pbr_store *store, const pbrd_config *cfg, const char *curve_secret,
+                  char *err, size_t errlen);
+
+/* Serves every request readable on the router now (bounded). Returns the
+ * number served, or -1 on a socket error. */
+int pbrd_api_serve(pbrd_api *api);
+
+/* Sends [topic][json] on the PUB socket. Returns 0 or -1 (errno). */
+int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json);
+
+/* RELOAD HOOK: reloads contracts_dir (SIGHUP and the "reload" op). Today it
+ * only logs; the settlement service replaces its body. Returns the reply
+ * object of the "reload" op (new reference). */
+json_t *pbrd_api_reload(pbrd_api *api);
+
+/* Returns a new {"error": formatted} object. */
+json_t *pbrd_api_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Applies CURVE server options to sock. Returns 0 or -1 with err. */
+int pbrd_api_secure(void *sock, const char *curve_secret, char *err, size_t errlen);
+
+/* Reads a key file holding one Z85 key (40 characters and a newline) into
+ * out[41]. Returns 0 or -1 with err. */
+int pbrd_read_key_file(const char *path, char out[41], char *err, size_t errlen);
+
+void pbrd_api_close(pbrd_api *api);
+
+#endif

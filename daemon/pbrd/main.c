@@ -1,0 +1,317 @@
+/* main.c -- owns pbrd's process life: options and configuration, the
+ * loopback-only rule without auth, daemonising, signals (signalfd in the
+ * main poll loop), startup order (store, ingest thread, API, READY) and the
+ * orderly shutdown (STOPPING, drain ingest, close, exit 0). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "pbr/event.h"
+#include "pbr/store.h"
+#include "pbr/util.h"
+#include "pbrd/api.h"
+#include "pbrd/config.h"
+#include "pbrd/ingest.h"
+#include "pbrd/log.h"
+#include "pbrd/notify.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: pbrd [-c CONFIG] [--data DIR] [--contracts DIR] [--statements DIR]\n"
+               "            [--ingest E] [--api E] [--publish E] [--now YYYY-MM-DD] [--foreground]\n");
+}
+
+enum { OPT_DATA = 256, OPT_CONTRACTS, OPT_STATEMENTS, OPT_INGEST, OPT_API, OPT_PUBLISH, OPT_NOW, OPT_FG };
+
+/* Loads defaults, then -c CONFIG, then the flags over it. Returns 0, or 2
+ * (usage/config error, message printed), or 1 with --help handled (exit 0). */
+static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},      {"data", required_argument, NULL, OPT_DATA},
+        {"contracts", required_argument, NULL, OPT_CONTRACTS},
+        {"statements", required_argument, NULL, OPT_STATEMENTS},
+        {"ingest", required_argument, NULL, OPT_INGEST}, {"api", required_argument, NULL, OPT_API},
+        {"publish", required_argument, NULL, OPT_PUBLISH}, {"now", required_argument, NULL, OPT_NOW},
+        {"foreground", no_argument, NULL, OPT_FG},     {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    char err[PBR_ERR_MAX];
+    const char *config_path = NULL;
+    int c;
+    *help = 0;
+    /* first pass: only -c, so flags override the file whatever their order */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1)
+        if (c == 'c')
+            config_path = optarg;
+    if (pbrd_config_defaults(cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "pbrd: %s\n", err);
+        return 2;
+    }
+    if (config_path && pbrd_config_load(cfg, config_path, err, sizeof err) < 0) {
+        fprintf(stderr, "pbrd: %s\n", err);
+        return 2;
+    }
+    optind = 1;
+    opterr = 1;
+    int rc = 0;
+    while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        char **field = NULL;
+        switch (c) {
+        case 'c': continue;
+        case 'h': *help = 1; return 0;
+        case OPT_DATA: field = &cfg->data_dir; break;
+        case OPT_CONTRACTS: field = &cfg->contracts_dir; break;
+        case OPT_STATEMENTS: field = &cfg->statements_dir; break;
+        case OPT_INGEST: field = &cfg->ingest; break;
+        case OPT_API: field = &cfg->api; break;
+        case OPT_PUBLISH: field = &cfg->publish; break;
+        case OPT_NOW: field = &cfg->now; break;
+        case OPT_FG: cfg->foreground = 1; continue;
+        default: usage(stderr); return 2;
+        }
+        rc = pbrd_config_set(field, optarg, err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, "pbrd: %s\n", err);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "pbrd: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (pbrd_config_finish(cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "pbrd: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+/* 1 if endpoint can only be reached from this host. */
+static int endpoint_is_local(const char *e)
+{
+    if (!strncmp(e, "ipc://", 6) || !strncmp(e, "inproc://", 9))
+        return 1;
+    if (strncmp(e, "tcp://", 6) != 0)
+        return 0;
+    const char *h = e + 6;
+    return !strncmp(h, "127.", 4) || !strncmp(h, "localhost:", 10) || !strncmp(h, "[::1]:", 6);
+}
+
+/* Without auth, every endpoint must be loopback. Returns 0 or 2 (logged). */
+static int check_endpoints(const pbrd_config *cfg)
+{
+    if (cfg->server_secret_key)
+        return 0;
+    const char *names[] = {"ingest", "api", "publish"};
+    const char *eps[] = {cfg->ingest, cfg->api, cfg->publish};
+    for (int i = 0; i < 3; i++) {
+        if (!endpoint_is_local(eps[i])) {
+            pbrd_log(PBRD_LOG_ERROR, "refusing to bind a non-loopback endpoint without auth",
+                     "socket=%s endpoint=%s hint=\"set auth.server_secret_key or use tcp://127.0.0.1\"", names[i],
+                     eps[i]);
+            return 2;
+        }
+    }
+    pbrd_log(PBRD_LOG_WARN, "API is unauthenticated, loopback only", "api=%s", cfg->api);
+    return 0;
+}
+
+/* Forks: the parent waits until the child is ready (a byte on the pipe) and
+ * exits 0, or exits with the child's status if it dies first. Returns the
+ * write end of the pipe in the child, or -1 on failure (logged). */
+static int daemonize(void)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        pbrd_log(PBRD_LOG_ERROR, "daemonize failed", "call=pipe error=\"%s\"", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        pbrd_log(PBRD_LOG_ERROR, "daemonize failed", "call=fork error=\"%s\"", strerror(errno));
+        return -1;
+    }
+    if (pid > 0) {
+        close(fds[1]);
+        char b;
+        ssize_t n = read(fds[0], &b, 1);
+        if (n == 1)
+            _exit(0);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+    }
+    close(fds[0]);
+    if (setsid() < 0)
+        pbrd_log(PBRD_LOG_WARN, "setsid failed", "error=\"%s\"", strerror(errno));
+    return fds[1];
+}
+
+/* Blocks the signals we handle (before any thread starts, so every thread
+ * inherits the mask) and returns a signalfd for them, or -1. */
+static int open_signalfd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Reads pending signals: returns 1 when asked to stop; sets the reload flag on SIGHUP. */
+static int handle_signals(int sfd, pbrd_api *api)
+{
+    struct signalfd_siginfo si;
+    int stop = 0;
+    while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            pbrd_log(PBRD_LOG_INFO, "SIGHUP received", "action=reload");
+            api->reload_requested = 1;
+        } else {
+            pbrd_log(PBRD_LOG_INFO, "shutdown requested", "signal=%s",
+                     si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            stop = 1;
+        }
+    }
+    return stop;
+}
+
+/* Polls the API socket and the signalfd until a stop signal. Returns 0 or 1. */
+static int serve(pbrd_api *api, int sfd)
+{
+    zmq_pollitem_t items[2] = {{api->router, 0, ZMQ_POLLIN, 0}, {NULL, sfd, ZMQ_POLLIN, 0}};
+    for (;;) {
+        items[0].revents = items[1].revents = 0;
+        if (zmq_poll(items, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            pbrd_log(PBRD_LOG_ERROR, "poll failed", "call=zmq_poll error=\"%s\"", zmq_strerror(errno));
+            return 1;
+        }
+        if ((items[1].revents & ZMQ_POLLIN) && handle_signals(sfd, api))
+            return 0;
+        if (api->reload_requested) {
+            json_t *r = pbrd_api_reload(api);
+            json_decref(r);
+        }
+        if ((items[0].revents & ZMQ_POLLIN) && pbrd_api_serve(api) < 0)
+            pbrd_log(PBRD_LOG_WARN, "api receive failed", "call=zmq_msg_recv error=\"%s\"", zmq_strerror(errno));
+    }
+}
+
+/* Runs the daemon on a finished configuration. Returns the exit status. */
+static int run(pbrd_config *cfg)
+{
+    char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
+    char secret[41];
+    const char *curve = NULL;
+    int rc = 1, ready_fd = -1;
+
+    if (check_endpoints(cfg) != 0)
+        return 2;
+    if (cfg->server_secret_key) {
+        if (pbrd_read_key_file(cfg->server_secret_key, secret, err, sizeof err) < 0) {
+            pbrd_log(PBRD_LOG_ERROR, "reading the server secret key failed", "error=\"%s\"",
+                     pbrd_log_quote(err, q, sizeof q));
+            return 2;
+        }
+        curve = secret;
+        pbrd_log(PBRD_LOG_INFO, "CURVE enabled", "key=%s clients=%s", cfg->server_secret_key,
+                 cfg->clients ? cfg->clients : "(none)");
+    }
+    if (!cfg->foreground && (ready_fd = daemonize()) < 0)
+        return 1;
+    int sfd = open_signalfd();
+    if (sfd < 0) {
+        pbrd_log(PBRD_LOG_ERROR, "signal setup failed", "call=signalfd error=\"%s\"", strerror(errno));
+        return 1;
+    }
+    if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+        pbrd_log(PBRD_LOG_ERROR, "cannot create data dir", "call=mkdir dir=%s error=\"%s\"", cfg->data_dir,
+                 strerror(errno));
+        goto out_sfd;
+    }
+    pbr_store *store = NULL;
+    if (pbr_store_open(cfg->data_dir, &store, err, sizeof err) != 0) {
+        pbrd_log(PBRD_LOG_ERROR, "store open failed", "dir=%s error=\"%s\"", cfg->data_dir,
+                 pbrd_log_quote(err, q, sizeof q));
+        goto out_sfd;
+    }
+    pbrd_log(PBRD_LOG_INFO, "store opened", "dir=%s", cfg->data_dir);
+    void *zctx = zmq_ctx_new();
+    if (!zctx) {
+        pbrd_log(PBRD_LOG_ERROR, "zmq_ctx_new failed", "error=\"%s\"", zmq_strerror(errno));
+        goto out_store;
+    }
+    pbrd_ingest_opts io = {zctx, store, cfg->ingest, cfg->max_frame_bytes, curve};
+    pbrd_ingest *ing = NULL;
+    if (pbrd_ingest_start(&io, &ing, err, sizeof err) != 0) {
+        pbrd_log(PBRD_LOG_ERROR, "ingest start failed", "error=\"%s\"", pbrd_log_quote(err, q, sizeof q));
+        goto out_ctx;
+    }
+    pbrd_log(PBRD_LOG_INFO, "ingest bound", "endpoint=%s max_frame_bytes=%llu", cfg->ingest,
+             (unsigned long long)cfg->max_frame_bytes);
+    pbrd_api api;
+    if (pbrd_api_open(&api, zctx, store, cfg, curve, err, sizeof err) != 0) {
+        pbrd_log(PBRD_LOG_ERROR, "api start failed", "error=\"%s\"", pbrd_log_quote(err, q, sizeof q));
+        goto out_ingest;
+    }
+    pbrd_log(PBRD_LOG_INFO, "api bound", "endpoint=%s", cfg->api);
+    pbrd_log(PBRD_LOG_INFO, "publish bound", "endpoint=%s", cfg->publish);
+    pbrd_notify_ready();
+    if (ready_fd >= 0) {
+        ssize_t w = write(ready_fd, "R", 1);
+        (void)w;
+        close(ready_fd);
+        ready_fd = -1;
+    }
+    pbrd_log(PBRD_LOG_INFO, "ready", "pid=%ld now=%s", (long)getpid(), cfg->now ? cfg->now : "(clock)");
+    rc = serve(&api, sfd);
+    pbrd_notify_stopping();
+    pbrd_api_close(&api);
+out_ingest:
+    pbrd_ingest_stop(ing);
+out_ctx:
+    zmq_ctx_term(zctx);
+out_store:
+    pbr_store_close(store);
+out_sfd:
+    close(sfd);
+    if (ready_fd >= 0)
+        close(ready_fd);
+    pbrd_log(PBRD_LOG_INFO, "exiting", "status=%d", rc);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    pbrd_config cfg;
+    int help = 0;
+    int rc = parse_options(argc, argv, &cfg, &help);
+    if (rc != 0) {
+        pbrd_config_free(&cfg);
+        return rc;
+    }
+    if (help) {
+        usage(stdout);
+        pbrd_config_free(&cfg);
+        return 0;
+    }
+    rc = run(&cfg);
+    pbrd_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,841 @@
+/* test_ingest.c -- integration tests of pbrd's ingest and API: the daemon
+ * is started from $PBR_BUILD/pbrd on a fresh temporary data dir and random
+ * free loopback ports, and driven over ZeroMQ like a real client.
+ *
+ * Expected counts come from the batches the tests build (SPEC.md sections 3
+ * and 7), never from the daemon's own output.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "check_main.h"
+#include "pbr/store.h"
+
+/* ---- daemon control ------------------------------------------------------ */
+
+typedef struct daemon_t {
+    char dir[64];       /* data dir (mkdtemp) */
+    char ingest[64], api[64], publish[64];
+    char config[300];   /* "" or a config file path */
+    pid_t pid;
+    void *ctx;
+} daemon_t;
+
+/* A free loopback TCP port (bound to port 0 and released). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Sends body on a fresh DEALER (with the empty delimiter unless raw) and
+ * waits up to timeout_ms for the reply body. Returns a malloc'd string or
+ * NULL on timeout. */
+static char *request_frames(void *ctx, const char *endpoint, const void *const *frames, const size_t *lens,
+                            int nframes, int timeout_ms)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    ck_assert_ptr_nonnull(s);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    ck_assert_int_eq(zmq_connect(s, endpoint), 0);
+    for (int i = 0; i < nframes; i++)
+        ck_assert_int_ge(zmq_send(s, frames[i], lens[i], i + 1 < nframes ? ZMQ_SNDMORE : 0), 0);
+    char *out = NULL;
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) == 1) {
+        int more = 1, n = 0;
+        while (more) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            ck_assert_int_ge(zmq_msg_recv(&m, s, 0), 0);
+            more = zmq_msg_more(&m);
+            if (++n == 2) {
+                out = malloc(zmq_msg_size(&m) + 1);
+                memcpy(out, zmq_msg_data(&m), zmq_msg_size(&m));
+                out[zmq_msg_size(&m)] = '\0';
+            } else {
+                ck_assert_int_eq((int)zmq_msg_size(&m), 0); /* the delimiter */
+            }
+            zmq_msg_close(&m);
+        }
+    }
+    zmq_close(s);
+    return out;
+}
+
+/* [empty][body] request. */
+static char *request(void *ctx, const char *endpoint, const char *body, size_t len, int timeout_ms)
+{
+    const void *frames[2] = {"", body};
+    size_t lens[2] = {0, len};
+    return request_frames(ctx, endpoint, frames, lens, 2, timeout_ms);
+}
+
+/* Parses a reply; fails the test if it is not a JSON object. */
+static json_t *parse_reply(char *text)
+{
+    ck_assert_msg(text != NULL, "no reply");
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    ck_assert_msg(json_is_object(j), "reply is not a JSON object: %s", text);
+    free(text);
+    return j;
+}
+
+static json_t *api_call(daemon_t *d, const char *req)
+{
+    return parse_reply(request(d->ctx, d->api, req, strlen(req), 5000));
+}
+
+static json_t *ingest_batch(daemon_t *d, const char *body)
+{
+    return parse_reply(request(d->ctx, d->ingest, body, strlen(body), 10000));
+}
+
+static json_int_t geti(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    ck_assert_msg(json_is_integer(v), "field %s missing", k);
+    return json_integer_value(v);
+}
+
+/* Starts pbrd on d (dir and ports already set) and waits until it answers
+ * status. */
+static void daemon_start(daemon_t *d)
+{
+    char bin[512], log[300];
+    snprintf(bin, sizeof bin, "%s/pbrd", pbr_test_build());
+    snprintf(log, sizeof log, "%s.log", d->dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0)
+            dup2(fd, STDERR_FILENO);
+        char *argv[20];
+        int n = 0;
+        argv[n++] = bin;
+        if (d->config[0]) {
+            argv[n++] = "-c";
+            argv[n++] = d->config;
+        }
+        argv[n++] = "--foreground";
+        argv[n++] = "--data";
+        argv[n++] = d->dir;
+        argv[n++] = "--ingest";
+        argv[n++] = d->ingest;
+        argv[n++] = "--api";
+        argv[n++] = d->api;
+        argv[n++] = "--publish";
+        argv[n++] = d->publish;
+        argv[n++] = "--contracts";
+        argv[n++] = d->dir;
+        argv[n++] = "--now";
+        argv[n++] = "2020-06-30";
+        argv[n] = NULL;
+        execv(bin, argv);
+        _exit(127);
+    }
+    d->pid = pid;
+    for (int i = 0; i < 100; i++) {
+        char *r = request(d->ctx, d->api, "{\"op\":\"status\"}", 15, 100);
+        if (r) {
+            free(r);
+            return;
+        }
+        int st;
+        ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "pbrd exited early (see %s)", log);
+    }
+    ck_abort_msg("pbrd did not answer status within 10 s (see %s)", log);
+}
+
+/* A fresh data dir, ports and context; starts the daemon unless config_text
+ * is given (then it is written to a config file first and used). */
+static void daemon_init(daemon_t *d, const char *config_text)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->dir, sizeof d->dir, "/tmp/pbrd-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(d->dir));
+    snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%d", free_port());
+    snprintf(d->api, sizeof d->api, "tcp://127.0.0.1:%d", free_port());
+    snprintf(d->publish, sizeof d->publish, "tcp://127.0.0.1:%d", free_port());
+    if (config_text) {
+        snprintf(d->config, sizeof d->config, "%s.yaml", d->dir);
+        FILE *f = fopen(d->config, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(config_text, f);
+        fclose(f);
+    }
+    d->ctx = zmq_ctx_new();
+    ck_assert_ptr_nonnull(d->ctx);
+    daemon_start(d);
+}
+
+/* Sends sig and waits (up to 15 s) for the exit; returns the wait status. */
+static int daemon_signal_wait(daemon_t *d, int sig)
+{
+    kill(d->pid, sig);
+    for (int i = 0; i < 1500; i++) {
+        int st;
+        pid_t r = waitpid(d->pid, &st, WNOHANG);
+        if (r == d->pid) {
+            d->pid = 0;
+            return st;
+        }
+        usleep(10000);
+    }
+    kill(d->pid, SIGKILL);
+    ck_abort_msg("pbrd did not exit within 15 s of signal %d", sig);
+    return -1;
+}
+
+static void remove_tree(const char *dir)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s.log' '%s.yaml'", dir, dir, dir);
+    int rc = system(cmd);
+    (void)rc;
+}
+
+/* Stops the daemon with SIGTERM (must exit 0) and removes everything. */
+static void daemon_finish(daemon_t *d)
+{
+    if (d->pid > 0) {
+        int st = daemon_signal_wait(d, SIGTERM);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "pbrd did not exit 0 on SIGTERM");
+    }
+    zmq_ctx_term(d->ctx);
+    remove_tree(d->dir);
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+/* Appends one valid release line with the given id. */
+static void add_release(char *buf, size_t n, const char *id, const char *area)
+{
+    size_t len = strlen(buf);
+    snprintf(buf + len, n - len,
+             "{\"id\":\"%s\",\"type\":\"release\",\"offender\":\"o-%s\",\"date\":\"2020-01-15\",\"area\":\"%s\","
+             "\"establishment\":\"HMP-X\",\"sentence_days\":100,\"age\":30,\"gender\":\"M\"}\n",
+             id, id, area);
+}
+
+static void add_void(char *buf, size_t n, const char *id, const char *target)
+{
+    size_t len = strlen(buf);
+    snprintf(buf + len, n - len,
+             "{\"id\":\"%s\",\"type\":\"void\",\"date\":\"2020-02-01\",\"target\":\"%s\",\"reason\":\"typo\"}\n", id,
+             target);
+}
+
+/* The error text for batch line k in a reply, or NULL. */
+static const char *error_for_line(json_t *reply, json_int_t k)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(reply, "errors"), i, e) {
+        if (json_integer_value(json_object_get(e, "line")) == k)
+            return json_string_value(json_object_get(e, "error"));
+    }
+    return NULL;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+START_TEST(batch_counts)
+{
+    daemon_t d;
+    daemon_init(&d, NULL);
+    char buf[8192] = "";
+    char id[16];
+    for (int i = 1; i <= 10; i++) {
+        snprintf(id, sizeof id, "r%d", i);
+        add_release(buf, sizeof buf, id, "X");
+    }
+    json_t *r = ingest_batch(&d, buf);
+    ck_assert_int_eq(geti(r, "accepted"), 10);
+    ck_assert_int_eq(geti(r, "duplicates"), 0);
+    ck_assert_int_eq(geti(r, "rejected"), 0);
+    ck_assert_int_eq(geti(r, "last_seq"), 10);
+    ck_assert_int_eq((int)json_array_size(json_object_get(r, "errors")), 0);
+    json_decref(r);
+    r = api_call(&d, "{\"op\":\"status\"}");
+    ck_assert_int_eq(geti(r, "events"), 10);
+    ck_assert_int_eq(geti(r, "quarantined"), 0);
+    ck_assert_int_eq(geti(r, "last_seq"), 10);
+    ck_assert_int_eq(geti(r, "contracts"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "now")), "2020-06-30");
+    json_decref(r);
+    daemon_finish(&d);
+}
+END_TEST
+
+START_TEST(idempotent_resend)
+{
+    daemon_t d;
+    daemon_init(&d, NULL);
+    static char buf[65536];
+    buf[0] = '\0';
+    char id[16];
+    for (int i = 1; i <= 50; i++) {
+        snprintf(id, sizeof id, "r%d", i);
+        add_release(buf, sizeof buf, id, "X");
+    }
+    json_t *r = ingest_batch(&d, buf);
+    ck_assert_int_eq(geti(r, "accepted"), 50);
+    json_decref(r);
+    r = ingest_batch(&d, buf); /* the same file again */
+    ck_assert_int_eq(geti(r, "accepted"), 0);
+    ck_assert_int_eq(geti(r, "duplicates"), 50);
+    ck_assert_int_eq(geti(r, "rejected"), 0);
+    ck_assert_int_eq(geti(r, "last_seq"), 50);
+    json_decref(r);
+    char conflict[1024] = "";
+    add_release(conflict, sizeof conflict, "r7", "Y"); /* same id, different area */
+    r = ingest_batch(&d, conflict);
+    ck_assert_int_eq(geti(r, "accepted"), 0);
+    ck_assert_int_eq(geti(r, "rejected"), 1);
+    const char *msg = error_for_line(r, 1);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_str_eq(msg, "line 1: event \"r7\": id exists with different content");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(r, "errors"), 0), "id")),
+                     "r7");
+    json_decref(r);
+    r = api_call(&d, "{\"op\":\"status\"}");
+    ck_assert_int_eq(geti(r, "events"), 50);
+    ck_assert_int_eq(geti(r, "quarantined"), 1);
+    json_decref(r);
+    r = api_call(&d, "{\"op\":\"quarantine\"}");
+    json_t *recs = json_object_get(r, "records");
+    ck_assert_int_eq((int)json_array_size(recs), 1);
+    json_t *rec = json_array_get(recs, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(rec, "error")),
+                     "event \"r7\": id exists with different content");
+    conflict[strlen(conflict) - 1] = '\0'; /* raw text is the line without its newline */
+    ck_assert_str_eq(json_string_value(json_object_get(rec, "raw")), conflict);
+    json_decref(r);
+    daemon_finish(&d);
+}
+END_TEST
+
+START_TEST(mixed_batch_keeps_good_lines)
+{
+    daemon_t d;
+    daemon_init(&d, NULL);
+    char buf[8192] = "";
+    add_release(buf, sizeof buf, "g1", "X");                           /* line 1 good */
+    strcat(buf, "{\"id\":\"b1\",\"type\":\"release\",\"date\":\"2020-01-01\"}\n"); /* line 2 bad */
+    add_release(buf, sizeof buf, "g2", "X");                           /* line 3 good */
+    strcat(buf, "not json at all\n");                                  /* line 4 bad */
+    strcat(buf, "\n");                                                 /* line 5 blank */
+    add_release(buf, sizeof buf, "g3", "X");                           /* line 6 good */
+    strcat(buf, "{\"id\":\"b2\",\"type\":\"teleport\",\"offender\":\"o\",\"date\":\"2020-01-01\"}\n"); /* 7 bad */
+    add_release(buf, sizeof buf, "g4", "X");                           /* line 8 good, no newline: */
+    buf[strlen(buf) - 1] = '\0';
+    json_t *r = ingest_batch(&d, buf);
+    ck_assert_int_eq(geti(r, "accepted"), 4);
+    ck_assert_int_eq(geti(r, "rejected"), 3);
+    ck_assert_int_eq(geti(r, "duplicates"), 0);
+    ck_assert_ptr_nonnull(error_for_line(r, 2));
+    ck_assert_ptr_nonnull(error_for_line(r, 4));
+    ck_assert_ptr_nonnull(error_for_line(r, 7));
+    ck_assert_ptr_null(error_for_line(r, 5));
+    ck_assert(strncmp(error_for_line(r, 2), "line 2: ", 8) == 0);
+    ck_assert(strstr(error_for_line(r, 2), "offender") != NULL); /* names the missing field */
+    ck_assert(strstr(error_for_line(r, 7), "type") != NULL);
+    json_t *e4 = json_array_get(json_object_get(r, "errors"), 1);
+    ck_assert(json_is_null(json_object_get(e4, "id"))); /* no id in a non-JSON line */
+    json_t *e2 = json_array_get(json_object_get(r, "errors"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(e2, "id")), "b1");
+    json_decref(r);
+    r = api_call(&d, "{\"op\":\"status\"}");
+    ck_assert_int_eq(geti(r, "events"), 4);
+    ck_assert_int_eq(geti(r, "quarantined"), 3);
+    json_decref(r);
+    daemon_finish(&d);
+}
+END_TEST
+
+START_TEST(void_target_rules)
+{
+    daemon_t d;
+    daemon_init(&d, NULL);
+    char buf[8192] = "";
+    add_release(buf, sizeof buf, "stored", "X");
+    json_t *r = ingest_batch(&d, buf);
+    ck_assert_int_eq(geti(r, "accepted"), 1);
+    json_decref(r);
+
+    buf[0] = '\0';
+    add_void(buf, sizeof buf, "v-early", "later");  /* 1: target comes later in the batch: rejected */
+    add_release(buf, sizeof buf, "later", "X");     /* 2 */
+    add_void(buf, sizeof buf, "v-later", "later");  /* 3: target earlier in the batch: ok */
+    add_void(buf, sizeof buf, "v-stored", "stored");/* 4: target stored before: ok */
+    add_void(buf, sizeof buf, "v-v", "v-stored");   /* 5: void of a void: rejected */
+    add_void(buf, sizeof buf, "v-none", "nothing"); /* 6: unknown target: rejected */
+    r = ingest_batch(&d, buf);
+    ck_assert_int_eq(geti(r, "accepted"), 3);
+    ck_assert_int_eq(geti(r, "rejected"), 3);
+    ck_assert_ptr_nonnull(error_for_line(r, 1));
+    ck_assert_ptr_null(error_for_line(r, 3));
+    ck_assert_ptr_null(error_for_line(r, 4));
+    ck_assert_ptr_nonnull(error_for_line(r, 5));
+    ck_assert_ptr_nonnull(error_for_line(r, 6));
+    ck_assert(strstr(error_for_line(r, 1), "\"later\"") != NULL);
+    ck_assert(strstr(error_for_line(r, 5), "void") != NULL);
+    json_decref(r);
+    /* the early void is now valid: its target has been stored since */
+    buf[0] = '\0';
+    add_void(buf, sizeof buf, "v-early", "later");
+    r = ingest_batch(&d, buf);
+    ck_assert_int_eq(geti(r, "accepted"), 1);
+    json_decref(r);
+    daemon_finish(&d);
+}
+END_TEST
+
+START_TEST(status_quarantine_and_ops)
+{
+    daemon_t d;
+    daemon_init(&d, NULL);
+    json_t *r = api_call(&d, "{\"op\":\"status\"}");
+    ck_assert_int_eq(geti(r, "events"), 0);
+    ck_assert_int_eq(geti(r, "quarantined"), 0);
+    ck_assert_int_eq(geti(r, "last_seq"), 0);
+    json_decref(r);
+    r = ingest_batch(&d, "bad-a\nbad-b\nbad-c\n");
+    ck_assert_int_eq(geti(r, "rejected"), 3);
+    json_decref(r);
+    r = api_call(&d, "{\"op\":\"quarantine\",\"limit\":2}");
+    json_t *recs = json_object_get(r, "records");
+    ck_assert_int_eq((int)json_array_size(recs), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(recs, 0), "raw")), "bad-c");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(recs, 1), "raw")), "bad-b");
+    ck_assert(json_is_integer(json_object_get(json_array_get(recs, 0), "at")));
+    json_decref(r);
+    r = api_call(&d, "{\"op\":\"quarantine\"}");
+    ck_assert_int_eq((int)json_array_size(json_object_get(r, "records")), 3);
+    json_decref(r);
+    r = api_call(&d, "{\"op\":\"frobnicate\"}");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "error")), "unknown op \"frobnicate\"");
+    json_decref(r);
+    r = api_call(&d, "{\"op\":\"verify\"}");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "error")), "op \"verify\" is not available yet");
+    json_decref(r);
+    r = api_call(&d, "{\"op\":");
+    ck_assert(strncmp(json_string_value(json_object_get(r, "error")), "request is not a JSON object: ", 30) == 0);
+    json_decref(r);
+    r = api_call(&d, "[1]");
+    ck_assert(strncmp(json_string_value(json_object_get(r, "error")), "request is not a JSON object", 28) == 0);
+    json_decref(r);
+    daemon_finish(&d);
+}
+END_TEST
+
+/* Expects an {"error":…} reply containing needle. */
+static void expect_error(char *text, const char *needle)
+{
+    json_t *r = parse_reply(text);
+    const char *e = json_string_value(json_object_get(r, "error"));
+    ck_assert_msg(e && strstr(e, needle), "expected an error with \"%s\"", needle);
+    json_decref(r);
+}
+
+static void expect_alive(daemon_t *d)
+{
+    json_t *r = api_call(d, "{\"op\":\"status\"}");
+    ck_assert(json_is_integer(json_object_get(r, "events")));
+    json_decref(r);
+}
+
+START_TEST(bad_transport)
+{
+    daemon_t d;
+    daemon_init(&d, "max_frame_bytes: 1048576\n");
+    expect_error(request(d.ctx, d.ingest, "", 0, 5000), "empty batch");
+    expect_alive(&d);
+    {   /* DEALER that forgets the delimiter */
+        const void *f[1] = {"{\"id\":\"x\"}"};
+        size_t l[1] = {10};
+        expect_error(request_frames(d.ctx, d.ingest, f, l, 1, 5000), "delimiter");
+    }
+    {   /* extra frames */
+        const void *f[3] = {"", "a\n", "b\n"};
+        size_t l[3] = {0, 2, 2};
+        expect_error(request_frames(d.ctx, d.ingest, f, l, 3, 5000), "frames");
+    }
+    json_t *r = ingest_batch(&d, "\xff\xfe{\"id\":\"u\"}\n");
+    ck_assert_int_eq(geti(r, "rejected"), 1);
+    ck_assert(strstr(error_for_line(r, 1), "UTF-8") != NULL);
+    json_decref(r);
+    r = ingest_batch(&d, "[{\"id\":\"a\"},{\"id\":\"b\"}]");
+    ck_assert_int_eq(geti(r, "rejected"), 1);
+    ck_assert_int_eq(geti(r, "accepted"), 0);
+    json_decref(r);
+    r = ingest_batch(&d, "this is\nnot json\n");
+    ck_assert_int_eq(geti(r, "rejected"), 2);
+    json_decref(r);
+    expect_alive(&d);
+
+    /* one frame over the configured 1 MiB: libzmq drops it (no reply) or we answer an error */
+    size_t big = 1048576 + 1;
+    char *blob = malloc(big);
+    ck_assert_ptr_nonnull(blob);
+    memset(blob, 'a', big);
+    char *reply = request(d.ctx, d.ingest, blob, big, 1500);
+    if (reply)
+        expect_error(reply, "max_frame_bytes");
+    free(blob);
+    expect_alive(&d);
+    r = api_call(&d, "{\"op\":\"status\"}");
+    ck_assert_int_eq(geti(r, "events"), 0);
+    json_decref(r);
+    daemon_finish(&d);
+}
+END_TEST
+
+START_TEST(huge_frame_default_limit)
+{
+    daemon_t d;
+    daemon_init(&d, NULL);
+    size_t big = 50u << 20;
+    char *blob = malloc(big);
+    ck_assert_ptr_nonnull(blob);
+    memset(blob, '{', big);
+    char *reply = request(d.ctx, d.ingest, blob, big, 2000);
+    if (reply)
+        expect_error(reply, "max_frame_bytes");
+    free(blob);
+    expect_alive(&d);
+    char buf[1024] = "";
+    add_release(buf, sizeof buf, "after", "X");
+    json_t *r = ingest_batch(&d, buf);
+    ck_assert_int_eq(geti(r, "accepted"), 1);
+    json_decref(r);
+    daemon_finish(&d);
+}
+END_TEST
+
+/* ---- durability under SIGKILL ---------------------------------------------- */
+
+#define DUR_BATCH 50
+#define DUR_MAX_IDS 400000
+
+typedef struct dur_client {
+    daemon_t *d;
+    uint64_t next_id;          /* first id of the next batch */
+    uint8_t *acked;            /* acked[i] = 1 when id d-i was acknowledged */
+    volatile uint64_t acks;    /* acknowledged batches in this round */
+    volatile int stop;
+} dur_client;
+
+/* Sends numbered batches with up to 4 in flight until the daemon stops
+ * answering (killed) or stop is set; records every acknowledged id. */
+static void *dur_client_main(void *arg)
+{
+    dur_client *c = arg;
+    void *s = zmq_socket(c->d->ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(s, c->d->ingest);
+    uint64_t first[4];
+    int head = 0, inflight = 0;
+    static char buf[DUR_BATCH * 300];
+    while (!c->stop) {
+        while (inflight < 4 && c->next_id + DUR_BATCH < DUR_MAX_IDS) {
+            buf[0] = '\0';
+            char id[32];
+            for (int i = 0; i < DUR_BATCH; i++) {
+                snprintf(id, sizeof id, "d-%llu", (unsigned long long)(c->next_id + (uint64_t)i));
+                add_release(buf, sizeof buf, id, "X");
+            }
+            zmq_send(s, "", 0, ZMQ_SNDMORE);
+            zmq_send(s, buf, strlen(buf), 0);
+            first[(head + inflight) % 4] = c->next_id;
+            inflight++;
+            c->next_id += DUR_BATCH;
+        }
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 1000) != 1)
+            break; /* daemon gone */
+        zmq_msg_t m;
+        int n = 0, more = 1;
+        json_t *r = NULL;
+        while (more) {
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, s, 0) < 0)
+                break;
+            more = zmq_msg_more(&m);
+            if (++n == 2)
+                r = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
+            zmq_msg_close(&m);
+        }
+        if (r && json_integer_value(json_object_get(r, "accepted")) +
+                         json_integer_value(json_object_get(r, "duplicates")) == DUR_BATCH)
+            for (int i = 0; i < DUR_BATCH; i++)
+                c->acked[first[head] + (uint64_t)i] = 1;
+        json_decref(r);
+        head = (head + 1) % 4;
+        inflight--;
+        c->acks++;
+    }
+    zmq_close(s);
+    return NULL;
+}
+
+/* Counts each id of the log in ctx (an array of DUR_MAX_IDS counters). */
+static int count_ids(void *ctx, uint64_t seq, const char *json, size_t len)
+{
+    (void)seq;
+    uint8_t *counts = ctx;
+    json_t *j = json_loadb(json, len, 0, NULL);
+    const char *id = json_string_value(json_object_get(j, "id"));
+    ck_assert_ptr_nonnull(id);
+    ck_assert(strncmp(id, "d-", 2) == 0);
+    unsigned long long k = strtoull(id + 2, NULL, 10);
+    ck_assert(k < DUR_MAX_IDS);
+    counts[k]++;
+    json_decref(j);
+    return 0;
+}
+
+START_TEST(durability_sigkill)
+{
+    daemon_t d;
+    daemon_init(&d, NULL);
+    dur_client c;
+    memset(&c, 0, sizeof c);
+    c.d = &d;
+    c.acked = calloc(DUR_MAX_IDS, 1);
+    ck_assert_ptr_nonnull(c.acked);
+    const uint64_t kill_after[] = {1, 5, 20, 0 /* 0: mid-stream, after 150 ms */};
+    for (size_t round = 0; round < 4; round++) {
+        if (round > 0)
+            daemon_start(&d); /* restart on the same data dir: must open cleanly */
+        c.acks = 0;
+        c.stop = 0;
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, dur_client_main, &c), 0);
+        if (kill_after[round]) {
+            for (int i = 0; i < 2000 && c.acks < kill_after[round]; i++)
+                usleep(1000);
+            ck_assert_uint_ge(c.acks, kill_after[round]);
+        } else {
+            usleep(150000);
+        }
+        kill(d.pid, SIGKILL);
+        int st;
+        waitpid(d.pid, &st, 0);
+        d.pid = 0;
+        c.stop = 1;
+        pthread_join(t, NULL);
+    }
+    daemon_start(&d);
+    expect_alive(&d);
+    int st = daemon_signal_wait(&d, SIGTERM);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    pbr_store *store = NULL;
+    char err[512];
+    ck_assert_msg(pbr_store_open(d.dir, &store, err, sizeof err) == 0, "store open: %s", err);
+    uint8_t *counts = calloc(DUR_MAX_IDS, 1);
+    ck_assert_int_eq(pbr_store_foreach_event(store, 1, UINT64_MAX, count_ids, counts, err, sizeof err), 0);
+    uint64_t acked = 0;
+    for (uint64_t i = 0; i < DUR_MAX_IDS; i++) {
+        ck_assert_msg(counts[i] <= 1, "id d-%llu stored %d times", (unsigned long long)i, counts[i]);
+        if (c.acked[i]) {
+            acked++;
+            ck_assert_msg(counts[i] == 1, "acknowledged id d-%llu is missing", (unsigned long long)i);
+        }
+    }
+    ck_assert_uint_ge(acked, (1 + 5 + 20) * DUR_BATCH);
+    pbr_store_close(store);
+    free(counts);
+    free(c.acked);
+    zmq_ctx_term(d.ctx);
+    remove_tree(d.dir);
+}
+END_TEST
+
+/* ---- shutdown ------------------------------------------------------------------ */
+
+START_TEST(sigterm_drains)
+{
+    daemon_t d;
+    daemon_init(&d, NULL);
+    void *s = zmq_socket(d.ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    ck_assert_int_eq(zmq_connect(s, d.ingest), 0);
+    static char buf[200 * 300];
+    char id[32];
+    const int nbatches = 20;
+    for (int b = 0; b < nbatches; b++) {
+        buf[0] = '\0';
+        for (int i = 0; i < 200; i++) {
+            snprintf(id, sizeof id, "t-%d-%d", b, i);
+            add_release(buf, sizeof buf, id, "X");
+        }
+        zmq_send(s, "", 0, ZMQ_SNDMORE);
+        zmq_send(s, buf, strlen(buf), 0);
+    }
+    /* wait for the first ack so the connection is up, then SIGTERM */
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    ck_assert_int_eq(zmq_poll(&it, 1, 10000), 1);
+    kill(d.pid, SIGTERM);
+    int acked = 0;
+    for (;;) {
+        zmq_msg_t m;
+        int more = 1, n = 0;
+        while (more) {
+            zmq_msg_init(&m);
+            ck_assert_int_ge(zmq_msg_recv(&m, s, 0), 0);
+            more = zmq_msg_more(&m);
+            if (++n == 2) {
+                json_t *r = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
+                ck_assert_int_eq(json_integer_value(json_object_get(r, "accepted")), 200);
+                json_decref(r);
+            }
+            zmq_msg_close(&m);
+        }
+        acked++;
+        if (zmq_poll(&it, 1, 2000) != 1)
+            break;
+    }
+    zmq_close(s);
+    int st = daemon_signal_wait(&d, SIGTERM);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+    /* everything acknowledged is stored */
+    pbr_store *store = NULL;
+    char err[512];
+    ck_assert_int_eq(pbr_store_open(d.dir, &store, err, sizeof err), 0);
+    pbr_store_stats stats;
+    ck_assert_int_eq(pbr_store_get_stats(store, &stats, err, sizeof err), 0);
+    ck_assert_uint_ge(stats.events, (uint64_t)acked * 200);
+    ck_assert_uint_eq(stats.events % 200, 0); /* whole batches only */
+    pbr_store_close(store);
+    zmq_ctx_term(d.ctx);
+    remove_tree(d.dir);
+}
+END_TEST
+
+/* ---- configuration ---------------------------------------------------------------- */
+
+/* Runs pbrd with args and returns its exit status; its stderr goes to errfile. */
+static int run_pbrd(char *const extra[], const char *errfile)
+{
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/pbrd", pbr_test_build());
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0)
+            dup2(fd, STDERR_FILENO);
+        char *argv[16];
+        int n = 0;
+        argv[n++] = bin;
+        for (int i = 0; extra[i] && n < 15; i++)
+            argv[n++] = extra[i];
+        argv[n] = NULL;
+        execv(bin, argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int file_contains(const char *path, const char *needle)
+{
+    char buf[8192];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+START_TEST(config_errors)
+{
+    char dir[] = "/tmp/pbrd-cfg-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char cfg[300], errf[300];
+    snprintf(cfg, sizeof cfg, "%s/pbrd.yaml", dir);
+    snprintf(errf, sizeof errf, "%s/err", dir);
+    FILE *f = fopen(cfg, "w");
+    fputs("data_dir: /tmp/x\nauth:\n  colour: blue\n", f);
+    fclose(f);
+    char *a1[] = {"-c", cfg, "--foreground", NULL};
+    ck_assert_int_eq(run_pbrd(a1, errf), 2);
+    char want[400];
+    snprintf(want, sizeof want, "%s:3:3: unknown key \"auth.colour\"", cfg);
+    ck_assert_msg(file_contains(errf, want), "expected \"%s\"", want);
+
+    f = fopen(cfg, "w");
+    fputs("max_frame_bytes: lots\n", f);
+    fclose(f);
+    ck_assert_int_eq(run_pbrd(a1, errf), 2);
+    snprintf(want, sizeof want, "%s:1:18:", cfg);
+    ck_assert_msg(file_contains(errf, want), "expected \"%s\"", want);
+
+    /* no auth: a non-loopback endpoint is refused */
+    char data[300];
+    snprintf(data, sizeof data, "%s/data", dir);
+    char *a2[] = {"--foreground", "--data", data, "--ingest", "tcp://0.0.0.0:7301", NULL};
+    ck_assert_int_eq(run_pbrd(a2, errf), 2);
+    ck_assert(file_contains(errf, "non-loopback"));
+    remove_tree(dir);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("ingest");
+    TCase *tc = tcase_create("daemon");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, batch_counts);
+    tcase_add_test(tc, idempotent_resend);
+    tcase_add_test(tc, mixed_batch_keeps_good_lines);
+    tcase_add_test(tc, void_target_rules);
+    tcase_add_test(tc, status_quarantine_and_ops);
+    tcase_add_test(tc, bad_transport);
+    tcase_add_test(tc, huge_frame_default_limit);
+    tcase_add_test(tc, durability_sigkill);
+    tcase_add_test(tc, sigterm_drains);
+    tcase_add_test(tc, config_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+PBR_CHECK_MAIN(make_suite)
