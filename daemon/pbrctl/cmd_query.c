@@ -1,6 +1,7 @@
 /* cmd_query.c -- owns the API commands of pbrctl: status and quarantine as
- * readable text (or --format json), and contracts, statement, cohorts,
- * settle, reload, verify as a request printing the JSON reply. */
+ * readable text (or --format json); contracts, cohorts, settle, reload and
+ * verify as text tables (or --format json); statement as the canonical
+ * JSON the daemon stored, byte for byte, or rendered as yaml, csv or text. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <time.h>
 
 #include "pbr/event.h"
+#include "pbr/num.h"
+#include "pbr/statement.h"
 #include "pbrctl/client.h"
 #include "pbrctl/pbrctl.h"
 
@@ -192,14 +195,6 @@ int cmd_quarantine(const pbrctl_opts *o, int argc, char **argv)
     return 0;
 }
 
-/* A command that sends req and prints the JSON reply. */
-static int request_and_print(const pbrctl_opts *o, const char *cmd, json_t *req)
-{
-    int st;
-    json_t *r = call_api(o, cmd, req, &st);
-    return r ? print_json(r) : st;
-}
-
 /* Checks the number of positional arguments. Returns 0 or 2. */
 static int need_args(const char *cmd, const query_args *a, int n, const char *usage)
 {
@@ -210,60 +205,230 @@ static int need_args(const char *cmd, const query_args *a, int n, const char *us
     return 0;
 }
 
+/* Checks --format is one of the names in allowed (NULL-terminated). Returns 0 or 2. */
+static int check_format_in(const char *cmd, const query_args *a, const char *const *allowed)
+{
+    if (a->format == NULL)
+        return 0;
+    for (size_t i = 0; allowed[i]; i++) {
+        if (!strcmp(a->format, allowed[i]))
+            return 0;
+    }
+    fprintf(stderr, "pbrctl %s: unknown --format \"%s\"\n", cmd, a->format);
+    return 2;
+}
+
+static int wants_json(const query_args *a)
+{
+    return a->format && !strcmp(a->format, "json");
+}
+
+static const char *const text_or_json[] = {"text", "json", NULL};
+static const char *const all_formats[] = {"text", "json", "yaml", "csv", NULL};
+
+static const char *str_field(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
+}
+
 int cmd_contracts(const pbrctl_opts *o, int argc, char **argv)
 {
     query_args a;
     int st = parse_query_args(argc, argv, 0, &a);
-    if (st)
+    if (st || (st = check_format_in(argv[0], &a, text_or_json)))
         return st;
-    return request_and_print(o, argv[0], json_pack("{ss}", "op", "contracts"));
+    json_t *r = call_api(o, argv[0], json_pack("{ss}", "op", "contracts"), &st);
+    if (!r)
+        return st;
+    if (wants_json(&a))
+        return print_json(r);
+    printf("%-20s %-16s %-12s %-14s %s\n", "CONTRACT", "PROVIDER", "LAST", "SHA256", "TITLE");
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(r, "contracts"), i, c)
+    {
+        printf("%-20s %-16s %-12s %-14.12s %s\n", str_field(c, "contract"), str_field(c, "provider"),
+               str_field(c, "last_statement"), str_field(c, "sha256"), str_field(c, "title"));
+    }
+    json_decref(r);
+    return 0;
+}
+
+/* Sends req (stolen) on the API and returns the raw reply text (malloc'd),
+ * or NULL after printing why (*status set). An {"error":…} reply is printed
+ * and returns NULL with status 1. */
+static char *call_api_raw(const pbrctl_opts *o, const char *cmd, json_t *req, int *status)
+{
+    char err[PBR_ERR_MAX], *body = json_dumps(req, JSON_COMPACT), *out = NULL;
+    size_t len;
+    json_decref(req);
+    pbrctl_client c;
+    *status = 2;
+    if (body == NULL || pbrctl_client_open(&c, o, o->api, err, sizeof err) != 0) {
+        fprintf(stderr, "pbrctl %s: %s\n", cmd, body ? err : "out of memory");
+        free(body);
+        return NULL;
+    }
+    if (pbrctl_client_send(&c, body, strlen(body), err, sizeof err) != 0 ||
+        pbrctl_client_recv(&c, &out, &len, err, sizeof err) != 0) {
+        fprintf(stderr, "pbrctl %s: %s\n", cmd, err);
+        out = NULL;
+    }
+    pbrctl_client_close(&c);
+    free(body);
+    if (out == NULL)
+        return NULL;
+    json_t *j = json_loads(out, 0, NULL);
+    const char *e = json_string_value(json_object_get(j, "error"));
+    if (e != NULL) {
+        fprintf(stderr, "pbrctl %s: %s\n", cmd, e);
+        json_decref(j);
+        free(out);
+        *status = 1;
+        return NULL;
+    }
+    json_decref(j);
+    *status = 0;
+    return out;
 }
 
 int cmd_statement(const pbrctl_opts *o, int argc, char **argv)
 {
     query_args a;
     int st = parse_query_args(argc, argv, 2, &a);
-    if (st || (st = need_args(argv[0], &a, 2, "CONTRACT QUARTER [--format json|yaml|csv|text]")))
+    if (st || (st = need_args(argv[0], &a, 2, "CONTRACT QUARTER [--format json|yaml|csv|text]")) ||
+        (st = check_format_in(argv[0], &a, all_formats)))
         return st;
-    return request_and_print(o, argv[0],
-                             json_pack("{ss ss ss}", "op", "statement", "contract", a.pos[0], "quarter", a.pos[1]));
+    char *raw = call_api_raw(
+        o, argv[0], json_pack("{ss ss ss}", "op", "statement", "contract", a.pos[0], "quarter", a.pos[1]), &st);
+    if (raw == NULL)
+        return st;
+    int fmt = a.format ? pbr_format_from_name(a.format) : PBR_FMT_JSON;
+    char err[PBR_ERR_MAX];
+    char *out = pbr_statement_render(raw, strlen(raw), (pbr_format)fmt, err, sizeof err);
+    free(raw);
+    if (out == NULL) {
+        fprintf(stderr, "pbrctl %s: %s\n", argv[0], err);
+        return 1;
+    }
+    fputs(out, stdout);
+    if (fmt == PBR_FMT_JSON)
+        putchar('\n');
+    free(out);
+    return 0;
+}
+
+/* One provisional line as a text row. */
+static void print_line_row(json_t *l)
+{
+    const json_t *seg = json_object_get(l, "segment");
+    printf("%-16s %-12s %-10s %8lld %8lld %10s %10s %s %12lld\n", str_field(l, "component"), str_field(l, "period"),
+           json_is_string(seg) ? json_string_value(seg) : "-", (long long)int_field(l, "members"),
+           (long long)int_field(l, "reoffenders"), str_field(l, "actual"), str_field(l, "baseline"),
+           json_is_false(json_object_get(l, "threshold_met")) ? "missed" : "met   ",
+           (long long)int_field(l, "amount_pence"));
 }
 
 int cmd_cohorts(const pbrctl_opts *o, int argc, char **argv)
 {
     query_args a;
     int st = parse_query_args(argc, argv, 1, &a);
-    if (st || (st = need_args(argv[0], &a, 1, "CONTRACT")))
+    if (st || (st = need_args(argv[0], &a, 1, "CONTRACT [--format text|json]")) ||
+        (st = check_format_in(argv[0], &a, text_or_json)))
         return st;
-    return request_and_print(o, argv[0], json_pack("{ss ss}", "op", "cohorts", "contract", a.pos[0]));
+    json_t *r = call_api(o, argv[0], json_pack("{ss ss}", "op", "cohorts", "contract", a.pos[0]), &st);
+    if (!r)
+        return st;
+    if (wants_json(&a))
+        return print_json(r);
+    printf("provisional figures of %s as of %s (not payable)\n", str_field(r, "contract"), str_field(r, "as_of"));
+    printf("%-16s %-12s %-10s %8s %8s %10s %10s %s %12s\n", "COMPONENT", "PERIOD", "SEGMENT", "MEMBERS", "REOFF",
+           "ACTUAL", "BASELINE", "GATE  ", "PENCE");
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(r, "provisional"), i, l) print_line_row(l);
+    json_decref(r);
+    return 0;
 }
 
 int cmd_settle(const pbrctl_opts *o, int argc, char **argv)
 {
     query_args a;
     int st = parse_query_args(argc, argv, 1, &a);
-    if (st || (st = need_args(argv[0], &a, 1, "QUARTER [--contract C]")))
+    if (st || (st = need_args(argv[0], &a, 1, "QUARTER [--contract C] [--format text|json]")) ||
+        (st = check_format_in(argv[0], &a, text_or_json)))
         return st;
     json_t *req = json_pack("{ss ss}", "op", "settle", "quarter", a.pos[0]);
     if (req && a.contract)
         json_object_set_new(req, "contract", json_string(a.contract));
-    return request_and_print(o, argv[0], req);
+    json_t *r = call_api(o, argv[0], req, &st);
+    if (!r)
+        return st;
+    if (wants_json(&a))
+        return print_json(r);
+    json_t *issued = json_object_get(r, "issued");
+    printf("issued %zu statement(s)\n", json_array_size(issued));
+    size_t i;
+    json_t *s;
+    json_array_foreach(issued, i, s)
+    {
+        char money[32];
+        pbr_format_pence((int64_t)int_field(s, "total_pence"), money, sizeof money);
+        printf("  %-20s %s  total %s\n", str_field(s, "contract"), str_field(s, "quarter"), money);
+    }
+    json_decref(r);
+    return 0;
 }
 
 int cmd_reload(const pbrctl_opts *o, int argc, char **argv)
 {
     query_args a;
     int st = parse_query_args(argc, argv, 0, &a);
-    if (st)
+    if (st || (st = check_format_in(argv[0], &a, text_or_json)))
         return st;
-    return request_and_print(o, argv[0], json_pack("{ss}", "op", "reload"));
+    json_t *r = call_api(o, argv[0], json_pack("{ss}", "op", "reload"), &st);
+    if (!r)
+        return st;
+    size_t nerr = json_array_size(json_object_get(r, "errors"));
+    if (wants_json(&a)) {
+        print_json(r);
+        return nerr ? 1 : 0;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(r, "loaded"), i, v) printf("loaded %s\n", json_string_value(v));
+    json_array_foreach(json_object_get(r, "errors"), i, v)
+    {
+        fprintf(stderr, "%s:%lld:%lld: %s (previous version stays in force)\n", str_field(v, "file"),
+                (long long)int_field(v, "line"), (long long)int_field(v, "column"), str_field(v, "message"));
+    }
+    json_decref(r);
+    return nerr ? 1 : 0;
 }
 
 int cmd_verify(const pbrctl_opts *o, int argc, char **argv)
 {
     query_args a;
     int st = parse_query_args(argc, argv, 0, &a);
-    if (st)
+    if (st || (st = check_format_in(argv[0], &a, text_or_json)))
         return st;
-    return request_and_print(o, argv[0], json_pack("{ss}", "op", "verify"));
+    json_t *r = call_api(o, argv[0], json_pack("{ss}", "op", "verify"), &st);
+    if (!r)
+        return st;
+    size_t ndiff = json_array_size(json_object_get(r, "differences"));
+    if (wants_json(&a)) {
+        print_json(r);
+        return ndiff ? 1 : 0;
+    }
+    printf("checked %lld issued statement(s): %zu difference(s)\n", (long long)int_field(r, "checked"), ndiff);
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(r, "differences"), i, d)
+    {
+        printf("  %s %s [%s] %s\n", str_field(d, "contract"), str_field(d, "quarter"), str_field(d, "where"),
+               str_field(d, "detail"));
+    }
+    json_decref(r);
+    return ndiff ? 1 : 0;
 }

@@ -34,23 +34,6 @@ json_t *pbrd_api_error(const char *fmt, ...)
 
 /* ---- ops ---------------------------------------------------------------- */
 
-/* Number of *.yaml files in dir (0 when it cannot be read). */
-static long count_contract_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    long n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (e->d_name[0] != '.' && len > 5 && !strcmp(e->d_name + len - 5, ".yaml"))
-            n++;
-    }
-    closedir(d);
-    return n;
-}
-
 /* The configured --now, or today's UTC date, into out[PBR_DATE_STRLEN]. */
 static void current_date(const pbrd_config *cfg, char *out)
 {
@@ -64,16 +47,26 @@ static void current_date(const pbrd_config *cfg, char *out)
     strftime(out, PBR_DATE_STRLEN, "%Y-%m-%d", &tm);
 }
 
-static json_t *op_status(const pbrd_api_call *call)
+pbr_date pbrd_api_today(const pbrd_api *api)
+{
+    char today[PBR_DATE_STRLEN];
+    pbr_date d = 0;
+    current_date(api->cfg, today);
+    pbr_date_parse(today, strlen(today), &d);
+    return d;
+}
+
+static json_t *op_status(pbrd_api_call *call)
 {
     pbr_store_stats st;
     char err[PBR_ERR_MAX], today[PBR_DATE_STRLEN];
     if (pbr_store_get_stats(call->api->store, &st, err, sizeof err) != 0)
         return pbrd_api_error("status: %s", err);
     current_date(call->api->cfg, today);
+    size_t ncontracts = call->api->service ? pbrd_service_ncontracts(call->api->service) : 0;
     return json_pack("{sI sI sI sI ss}", "events", (json_int_t)st.events, "quarantined",
                      (json_int_t)st.quarantined, "last_seq", (json_int_t)st.last_seq, "contracts",
-                     (json_int_t)count_contract_files(call->api->cfg->contracts_dir), "now", today);
+                     (json_int_t)ncontracts, "now", today);
 }
 
 /* Appends one quarantine record (JSON text) to the array ctx. */
@@ -87,7 +80,7 @@ static int append_record(void *ctx, uint64_t seq, const char *json, size_t len)
     return rec && json_array_append_new(ctx, rec) == 0 ? 0 : -1;
 }
 
-static json_t *op_quarantine(const pbrd_api_call *call)
+static json_t *op_quarantine(pbrd_api_call *call)
 {
     json_int_t limit = QUARANTINE_DEFAULT_LIMIT;
     json_t *l = json_object_get(call->req, "limit");
@@ -109,46 +102,112 @@ static json_t *op_quarantine(const pbrd_api_call *call)
     return json_pack("{so}", "records", records);
 }
 
-static json_t *op_reload(const pbrd_api_call *call)
+/* The string field `key` of the request, or NULL. */
+static const char *req_string(const pbrd_api_call *call, const char *key)
+{
+    return json_string_value(json_object_get(call->req, key));
+}
+
+/* Parses the request's date field `key` into *out. Returns 0 or -1. */
+static int req_date(const pbrd_api_call *call, const char *key, pbr_date *out)
+{
+    const char *s = req_string(call, key);
+    return s && pbr_date_parse(s, strlen(s), out) == 0 ? 0 : -1;
+}
+
+static json_t *op_contracts(pbrd_api_call *call)
+{
+    const char *provider = NULL;
+    if (strncmp(call->role, "provider:", 9) == 0)
+        provider = call->role + 9;
+    return pbrd_service_contracts(call->api->service, provider);
+}
+
+static json_t *op_statement(pbrd_api_call *call)
+{
+    const char *contract = req_string(call, "contract"), *quarter = req_string(call, "quarter");
+    pbr_date q;
+    if (contract == NULL || req_date(call, "quarter", &q) != 0)
+        return pbrd_api_error("statement: needs \"contract\" and \"quarter\" (YYYY-MM-DD)");
+    char err[PBR_ERR_MAX];
+    call->raw_reply = pbrd_service_statement(call->api->service, contract, quarter, err, sizeof err);
+    return call->raw_reply ? json_object() : pbrd_api_error("%s", err);
+}
+
+static json_t *op_cohorts(pbrd_api_call *call)
+{
+    const char *contract = req_string(call, "contract");
+    if (contract == NULL)
+        return pbrd_api_error("cohorts: needs \"contract\"");
+    return pbrd_service_cohorts(call->api->service, contract, pbrd_api_today(call->api));
+}
+
+static json_t *op_settle(pbrd_api_call *call)
+{
+    pbr_date q;
+    if (req_date(call, "quarter", &q) != 0)
+        return pbrd_api_error("settle: needs \"quarter\" (YYYY-MM-DD, the first day of a quarter)");
+    json_t *c = json_object_get(call->req, "contract");
+    if (c != NULL && !json_is_null(c) && !json_is_string(c))
+        return pbrd_api_error("settle: \"contract\" must be a string");
+    return pbrd_service_settle(call->api->service, q, json_string_value(c), pbrd_api_today(call->api));
+}
+
+static json_t *op_verify(pbrd_api_call *call)
+{
+    return pbrd_service_verify(call->api->service);
+}
+
+static json_t *op_reload(pbrd_api_call *call)
 {
     return pbrd_api_reload(call->api);
 }
 
-/* Placeholder for the ops the settlement service brings. */
-static json_t *op_not_available(const pbrd_api_call *call)
-{
-    const char *op = json_string_value(json_object_get(call->req, "op"));
-    return pbrd_api_error("op \"%s\" is not available yet", op ? op : "?");
-}
-
-/* The dispatch table: one row per op (see api.h). */
+/* The dispatch table: one row per op (see api.h). needs_service: the op
+ * works on contracts and statements. */
 static const struct {
     const char *name;
     pbrd_api_op_fn fn;
+    int needs_service;
 } ops[] = {
-    {"status", op_status},
-    {"quarantine", op_quarantine},
-    {"contracts", op_not_available},
-    {"statement", op_not_available},
-    {"cohorts", op_not_available},
-    {"settle", op_not_available},
-    {"reload", op_reload},
-    {"verify", op_not_available},
+    {"status", op_status, 0},     {"quarantine", op_quarantine, 0}, {"contracts", op_contracts, 1},
+    {"statement", op_statement, 1}, {"cohorts", op_cohorts, 1},     {"settle", op_settle, 1},
+    {"reload", op_reload, 1},     {"verify", op_verify, 1},
 };
 
 json_t *pbrd_api_reload(pbrd_api *api)
 {
     api->reload_requested = 0;
-    pbrd_log(PBRD_LOG_INFO, "reload requested", "contracts_dir=%s status=\"contract reload not implemented yet\"",
-             api->cfg->contracts_dir);
-    return pbrd_api_error("op \"reload\" is not available yet");
+    if (api->auth != NULL && api->cfg->clients != NULL) {
+        char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
+        if (pbrd_auth_reload_file(api->auth, api->cfg->clients, err, sizeof err) != 0)
+            pbrd_log(PBRD_LOG_ERROR, "clients file not reloaded", "error=\"%s\"", pbrd_log_quote(err, q, sizeof q));
+        else
+            pbrd_log(PBRD_LOG_INFO, "clients reloaded", "keys=%zu", pbrd_auth_nclients(api->auth));
+    }
+    if (api->service == NULL)
+        return pbrd_api_error("reload: the settlement service is not running");
+    return pbrd_service_reload(api->service);
 }
 
-/* Parses the request text and runs its op. Returns the reply (new reference). */
-static json_t *dispatch(pbrd_api *api, const char *text, size_t len, const char *role)
+/* Is the caller's role allowed to run this request? Logs refusals. */
+static int request_allowed(pbrd_api *api, const char *op, json_t *req, const char *role)
+{
+    const char *contract = json_string_value(json_object_get(req, "contract"));
+    const char *provider = contract && api->service ? pbrd_service_provider_of(api->service, contract) : NULL;
+    if (pbrd_role_allows(role, op, provider))
+        return 1;
+    pbrd_log(PBRD_LOG_WARN, "request forbidden", "role=%s op=%s contract=%s", role, op, contract ? contract : "-");
+    return 0;
+}
+
+/* Parses the request text and runs its op. Returns the reply (new
+ * reference); *raw is set when the op replies with exact bytes. */
+static json_t *dispatch(pbrd_api *api, const char *text, size_t len, const char *role, char **raw)
 {
     json_error_t jerr;
     json_t *req = json_loadb(text, len, 0, &jerr);
+    *raw = NULL;
     if (!req || !json_is_object(req)) {
         json_t *e = req ? pbrd_api_error("request is not a JSON object: got a JSON %s",
                                          json_is_array(req) ? "array" : "scalar")
@@ -156,24 +215,30 @@ static json_t *dispatch(pbrd_api *api, const char *text, size_t len, const char 
         json_decref(req);
         return e;
     }
-    json_t *reply;
+    json_t *reply = NULL;
     const char *op = json_string_value(json_object_get(req, "op"));
     if (!op) {
         reply = pbrd_api_error("request has no \"op\" string");
-    } else {
-        reply = NULL;
-        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-            if (!strcmp(ops[i].name, op)) {
-                pbrd_api_call call = {api, req, role};
-                reply = ops[i].fn(&call);
-                if (!reply)
-                    reply = pbrd_api_error("op \"%s\" failed: out of memory", op);
-                break;
-            }
-        }
-        if (!reply)
-            reply = pbrd_api_error("unknown op \"%s\"", op);
+        goto out;
     }
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (strcmp(ops[i].name, op) != 0)
+            continue;
+        if (!request_allowed(api, op, req, role)) {
+            reply = json_pack("{ss}", "error", "forbidden");
+        } else if (ops[i].needs_service && api->service == NULL) {
+            reply = pbrd_api_error("op \"%s\": the settlement service is not running", op);
+        } else {
+            pbrd_api_call call = {api, req, role, NULL};
+            reply = ops[i].fn(&call);
+            *raw = call.raw_reply;
+            if (!reply)
+                reply = pbrd_api_error("op \"%s\" failed: out of memory", op);
+        }
+        goto out;
+    }
+    reply = pbrd_api_error("unknown op \"%s\"", op);
+out:
     json_decref(req);
     return reply;
 }
@@ -181,9 +246,9 @@ static json_t *dispatch(pbrd_api *api, const char *text, size_t len, const char 
 /* ---- transport ---------------------------------------------------------- */
 
 /* Sends [ident][empty][reply as JSON]. */
-static void send_reply(pbrd_api *api, zmq_msg_t *ident, json_t *reply)
+static void send_reply(pbrd_api *api, zmq_msg_t *ident, json_t *reply, const char *raw)
 {
-    char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    char *text = raw ? strdup(raw) : reply ? json_dumps(reply, JSON_COMPACT) : NULL;
     const char *out = text ? text : "{\"error\":\"out of memory\"}";
     if (zmq_send(api->router, zmq_msg_data(ident), zmq_msg_size(ident), ZMQ_SNDMORE) < 0 ||
         zmq_send(api->router, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(api->router, out, strlen(out), 0) < 0)
@@ -222,15 +287,19 @@ static int serve_one(pbrd_api *api)
         }
     }
     json_t *reply;
+    char *raw = NULL, role[PBRD_ROLE_MAX];
     if (!delimiter_ok)
         reply = pbrd_api_error("missing empty delimiter frame: send [empty][request]");
     else if (!has_body || nframes != 2)
         reply = pbrd_api_error("a request is exactly one frame after the empty delimiter");
     else if (zmq_msg_size(&body) > API_MAX_REQUEST)
         reply = pbrd_api_error("request of %zu bytes is too large", zmq_msg_size(&body));
+    else if (pbrd_auth_peer_role(api->auth, &body, role, sizeof role) != 0)
+        reply = json_pack("{ss}", "error", "forbidden");
     else
-        reply = dispatch(api, zmq_msg_data(&body), zmq_msg_size(&body), "finance");
-    send_reply(api, &ident, reply);
+        reply = dispatch(api, zmq_msg_data(&body), zmq_msg_size(&body), role, &raw);
+    send_reply(api, &ident, reply, raw);
+    free(raw);
     json_decref(reply);
     zmq_msg_close(&body);
     zmq_msg_close(&ident);
@@ -259,12 +328,10 @@ int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json)
 }
 
 /* ---- AUTH ----------------------------------------------------------------
- * Today: with auth.server_secret_key configured, every socket is a CURVE
- * server (encrypted; any client key is accepted). TODO(settlement service):
- * start a ZAP handler (inproc://zeromq.zap.01) that checks the client key
- * against auth.clients and returns the role as the ZAP User-Id; read it
- * here with zmq_msg_gets(&body, "User-Id") and pass it as pbrd_api_call.role
- * instead of "finance".
+ * With auth.server_secret_key configured every socket is a CURVE server and
+ * the ZAP handler of auth.c (started before any socket binds) admits only
+ * the keys of auth.clients; each request's role is read from its frames
+ * (pbrd_auth_peer_role) and checked per op (request_allowed).
  */
 int pbrd_api_secure(void *sock, const char *curve_secret, char *err, size_t errlen)
 {

@@ -5,16 +5,16 @@
  * reply is one JSON object ({"error":"message"} on failure).
  *
  * Adding an op: write one function
- *     static json_t *op_NAME(const pbrd_api_call *call);
+ *     static json_t *op_NAME(pbrd_api_call *call);
  * returning a new reference (the reply object; build errors with
  * pbrd_api_error()), and add one row {"NAME", op_NAME} to the `ops` table
  * in api.c (replacing its op_not_available row if it has one). Nothing
  * else changes: dispatch, envelopes, JSON parsing and "unknown op" are done
  * once for all ops.
  *
- * Auth: see the "AUTH" section of api.c (CURVE server key now; the ZAP
- * handler that maps client keys to roles comes with the settlement service
- * and fills pbrd_api_call.role).
+ * Auth: with auth configured every request's role comes from its client
+ * key (auth.h); before an op runs, pbrd_role_allows(role, op, provider of
+ * the named contract) must agree, else {"error":"forbidden"} and a log line.
  */
 #ifndef PBRD_API_H
 #define PBRD_API_H
@@ -22,8 +22,11 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "pbr/date.h"
 #include "pbr/store.h"
+#include "pbrd/auth.h"
 #include "pbrd/config.h"
+#include "pbrd/service.h"
 
 typedef struct pbrd_api {
     void *zctx;
@@ -31,7 +34,8 @@ typedef struct pbrd_api {
     void *pub;               /* PUB socket */
     pbr_store *store;        /* shared with the ingest thread */
     const pbrd_config *cfg;
-    void *service;           /* for the settlement service (contracts, evaluator); NULL for now */
+    pbrd_service *service;   /* contracts, statements, evaluation (NULL: only status/quarantine) */
+    pbrd_auth *auth;         /* ZAP handler and client roles; NULL without auth (loopback only) */
     int reload_requested;    /* set by SIGHUP, consumed by pbrd_api_reload */
 } pbrd_api;
 
@@ -39,10 +43,14 @@ typedef struct pbrd_api {
 typedef struct pbrd_api_call {
     pbrd_api *api;
     json_t *req;             /* the request object (borrowed) */
-    const char *role;        /* "finance" without auth (loopback only); from ZAP later */
+    const char *role;        /* "finance" without auth (loopback only); else the client key's role */
+    char *raw_reply;         /* set by an op (malloc'd) to reply with exact bytes instead of a JSON object */
 } pbrd_api_call;
 
-typedef json_t *(*pbrd_api_op_fn)(const pbrd_api_call *call);
+typedef json_t *(*pbrd_api_op_fn)(pbrd_api_call *call);
+
+/* The daemon's date: the configured now, or today's UTC date. */
+pbr_date pbrd_api_today(const pbrd_api *api);
 
 /* Creates and binds the API ROUTER and the PUB socket. curve_secret is the
  * Z85 server secret key or NULL (no auth). Returns 0, or -1 with err naming
@@ -57,9 +65,9 @@ int pbrd_api_serve(pbrd_api *api);
 /* Sends [topic][json] on the PUB socket. Returns 0 or -1 (errno). */
 int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json);
 
-/* RELOAD HOOK: reloads contracts_dir (SIGHUP and the "reload" op). Today it
- * only logs; the settlement service replaces its body. Returns the reply
- * object of the "reload" op (new reference). */
+/* Reloads contracts_dir (and the clients file when auth is configured):
+ * SIGHUP and the "reload" op. Returns the reply object of the "reload" op
+ * (new reference). */
 json_t *pbrd_api_reload(pbrd_api *api);
 
 /* Returns a new {"error": formatted} object. */

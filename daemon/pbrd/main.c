@@ -190,13 +190,29 @@ static int handle_signals(int sfd, pbrd_api *api)
     return stop;
 }
 
-/* Polls the API socket and the signalfd until a stop signal. Returns 0 or 1. */
+#define TICK_MS 10000 /* how often auto-settle looks at the clock */
+
+/* Issues every statement that has become due (auto_settle). */
+static void settle_due(pbrd_api *api)
+{
+    if (api->service != NULL && api->cfg->auto_settle)
+        pbrd_service_tick(api->service, pbrd_api_today(api));
+}
+
+/* Polls the API socket and the signalfd until a stop signal, settling due
+ * quarters every TICK_MS. Returns 0 or 1. */
 static int serve(pbrd_api *api, int sfd)
 {
     zmq_pollitem_t items[2] = {{api->router, 0, ZMQ_POLLIN, 0}, {NULL, sfd, ZMQ_POLLIN, 0}};
+    settle_due(api);
     for (;;) {
         items[0].revents = items[1].revents = 0;
-        if (zmq_poll(items, 2, -1) < 0) {
+        int n = zmq_poll(items, 2, TICK_MS);
+        if (n == 0) {
+            settle_due(api);
+            continue;
+        }
+        if (n < 0) {
             if (errno == EINTR)
                 continue;
             pbrd_log(PBRD_LOG_ERROR, "poll failed", "call=zmq_poll error=\"%s\"", zmq_strerror(errno));
@@ -211,6 +227,32 @@ static int serve(pbrd_api *api, int sfd)
         if ((items[0].revents & ZMQ_POLLIN) && pbrd_api_serve(api) < 0)
             pbrd_log(PBRD_LOG_WARN, "api receive failed", "call=zmq_msg_recv error=\"%s\"", zmq_strerror(errno));
     }
+}
+
+/* The service's publish callback: [topic][json] on the PUB socket. */
+static void publish_to_api(void *ctx, const char *topic, const char *json)
+{
+    if (pbrd_api_publish(ctx, topic, json) != 0)
+        pbrd_log(PBRD_LOG_WARN, "publish failed", "topic=%s error=\"%s\"", topic, zmq_strerror(errno));
+}
+
+/* Loads the clients file and starts the ZAP handler (before any CURVE socket
+ * binds). Returns 0, or -1 (logged). */
+static int start_auth(const pbrd_config *cfg, void *zctx, pbrd_auth **out)
+{
+    char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
+    pbrd_auth_clients *clients = NULL;
+    if (cfg->clients == NULL) {
+        pbrd_log(PBRD_LOG_ERROR, "auth.clients is required with auth.server_secret_key", NULL);
+        return -1;
+    }
+    if (pbrd_auth_clients_load(cfg->clients, &clients, err, sizeof err) != 0 ||
+        pbrd_auth_start(zctx, clients, out, err, sizeof err) != 0) {
+        pbrd_log(PBRD_LOG_ERROR, "auth start failed", "error=\"%s\"", pbrd_log_quote(err, q, sizeof q));
+        return -1;
+    }
+    pbrd_log(PBRD_LOG_INFO, "ZAP handler started", "clients=%s keys=%zu", cfg->clients, pbrd_auth_nclients(*out));
+    return 0;
 }
 
 /* Runs the daemon on a finished configuration. Returns the exit status. */
@@ -257,6 +299,9 @@ static int run(pbrd_config *cfg)
         pbrd_log(PBRD_LOG_ERROR, "zmq_ctx_new failed", "error=\"%s\"", zmq_strerror(errno));
         goto out_store;
     }
+    pbrd_auth *auth = NULL;
+    if (curve != NULL && start_auth(cfg, zctx, &auth) != 0)
+        goto out_ctx;
     pbrd_ingest_opts io = {zctx, store, cfg->ingest, cfg->max_frame_bytes, curve};
     pbrd_ingest *ing = NULL;
     if (pbrd_ingest_start(&io, &ing, err, sizeof err) != 0) {
@@ -272,6 +317,15 @@ static int run(pbrd_config *cfg)
     }
     pbrd_log(PBRD_LOG_INFO, "api bound", "endpoint=%s", cfg->api);
     pbrd_log(PBRD_LOG_INFO, "publish bound", "endpoint=%s", cfg->publish);
+    api.auth = auth;
+    pbrd_service *svc = NULL;
+    if (pbrd_service_open(&svc, store, cfg->contracts_dir, cfg->statements_dir, publish_to_api, &api, err,
+                          sizeof err) != 0) {
+        pbrd_log(PBRD_LOG_ERROR, "settlement service failed to start", "error=\"%s\"",
+                 pbrd_log_quote(err, q, sizeof q));
+        goto out_api;
+    }
+    api.service = svc;
     pbrd_notify_ready();
     if (ready_fd >= 0) {
         ssize_t w = write(ready_fd, "R", 1);
@@ -282,9 +336,12 @@ static int run(pbrd_config *cfg)
     pbrd_log(PBRD_LOG_INFO, "ready", "pid=%ld now=%s", (long)getpid(), cfg->now ? cfg->now : "(clock)");
     rc = serve(&api, sfd);
     pbrd_notify_stopping();
+    pbrd_service_close(svc);
+out_api:
     pbrd_api_close(&api);
 out_ingest:
     pbrd_ingest_stop(ing);
+    pbrd_auth_stop(auth);
 out_ctx:
     zmq_ctx_term(zctx);
 out_store:

@@ -555,8 +555,22 @@ json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *con
     return json_pack("{so}", "issued", issued);
 }
 
+/* Is any contract's next quarter due (A(Q) < today, within its range)? */
+static int any_due(const pbrd_service *svc, pbr_date today)
+{
+    for (size_t i = 0; i < svc->n; i++) {
+        const loaded *l = &svc->contracts[i];
+        pbr_date q = next_quarter_of(l);
+        if (q <= pbr_contract_last_quarter(l->c) && pbr_issue_date(l->c, q) < today)
+            return 1;
+    }
+    return 0;
+}
+
 int pbrd_service_tick(pbrd_service *svc, pbr_date today)
 {
+    if (!any_due(svc, today))
+        return 0;
     json_t *r = pbrd_service_settle(svc, PBR_DATE_MAX, NULL, today);
     int n = -1;
     if (json_is_array(json_object_get(r, "issued")))
