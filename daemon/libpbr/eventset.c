@@ -344,7 +344,8 @@ static int rank_offenders(pbr_eventset *s)
         s->evs[i].offender = s->rank_to_tab[s->evs[i].offender];
     for (size_t i = 0; i < n; i++)
         order[i] = (uint32_t)i;
-    qsort_r(order, n, sizeof *order, cmp_offender_names, &s->offenders);
+    if (n > 1)
+        qsort_r(order, n, sizeof *order, cmp_offender_names, &s->offenders);
     for (size_t r = 0; r < n; r++)
         rank[order[r]] = (uint32_t)r;
     for (size_t i = 0; i < s->nevs; i++)
@@ -483,7 +484,8 @@ int pbr_eventset_finish(pbr_eventset *s, int strict, char *err, size_t errlen)
 {
     if (rank_offenders(s) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
-    qsort_r(s->evs, s->nevs, sizeof *s->evs, cmp_events, s);
+    if (s->nevs > 1)
+        qsort_r(s->evs, s->nevs, sizeof *s->evs, cmp_events, s);
     if (build_offender_starts(s) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
     if (strict && check_unique_ids(s, err, errlen) != 0)

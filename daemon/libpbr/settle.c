@@ -392,7 +392,8 @@ static int build_statement(const pbr_contract *c, pbr_version_fn versions, void 
     /* a shallow copy: the cache's array may move when other versions are added */
     const clines nowc = *nowp, *now = &nowc;
     /* fees: file order, then date */
-    qsort(fees.v, fees.n, sizeof *fees.v, cmp_fee);
+    if (fees.n > 1)
+        qsort(fees.v, fees.n, sizeof *fees.v, cmp_fee);
     for (size_t i = 0; i < fees.n; i++) {
         pbr_line *l = &fees.v[i].line;
         if (l->final_on > qnext || ledger_find(nl, l) != NULL)
@@ -411,7 +412,8 @@ static int build_statement(const pbr_contract *c, pbr_version_fn versions, void 
             *x = *cl;
         }
     }
-    qsort(fresh.v, fresh.n, sizeof *fresh.v, cline_cmp);
+    if (fresh.n > 1)
+        qsort(fresh.v, fresh.n, sizeof *fresh.v, cline_cmp);
     for (size_t i = 0; i < fresh.n; i++) {
         pbr_line *l = &fresh.v[i].line;
         l->amount_pence = capped(c, cap_pence, &nl->computed_total, l->computed_pence);
@@ -463,7 +465,8 @@ static int build_statement(const pbr_contract *c, pbr_version_fn versions, void 
             x->line.amount_pence = x->line.computed_pence;
         }
     }
-    qsort(prov.v, prov.n, sizeof *prov.v, cline_cmp);
+    if (prov.n > 1)
+        qsort(prov.v, prov.n, sizeof *prov.v, cline_cmp);
     for (size_t i = 0; i < prov.n; i++) {
         if (push_line(&s->provisional, &s->nprovisional, &pcap, &prov.v[i].line) != 0) {
             clines_free(&prov);
@@ -534,7 +537,8 @@ int pbr_provisional_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_
         clines_free(&all);
         return -1;
     }
-    qsort(all.v, all.n, sizeof *all.v, cline_cmp);
+    if (all.n > 1)
+        qsort(all.v, all.n, sizeof *all.v, cline_cmp);
     size_t cap = 0;
     for (size_t i = 0; i < all.n; i++) {
         cline *cl = &all.v[i];
