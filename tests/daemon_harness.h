@@ -1,0 +1,286 @@
+/* daemon_harness.h -- starts pbrd from $PBR_BUILD/pbrd on a fresh temporary
+ * data dir and free loopback ports, and talks to it over ZeroMQ like a real
+ * client (plain or CURVE). Included by the integration tests; everything is
+ * static so each test program gets its own copy.
+ */
+#ifndef PBR_DAEMON_HARNESS_H
+#define PBR_DAEMON_HARNESS_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "check_main.h"
+
+/* Not every test program uses every helper. */
+#define HARNESS static __attribute__((unused))
+
+/* ---- daemon control ------------------------------------------------------ */
+
+typedef struct daemon_t {
+    char dir[64];       /* data dir (mkdtemp) */
+    char ingest[64], api[64], publish[64];
+    char config[300];   /* "" or a config file path */
+    char contracts[300]; /* --contracts (default: the data dir) */
+    char now[16];       /* --now (default 2020-06-30) */
+    char curve_server[41], curve_public[41], curve_secret[41]; /* client CURVE keys ("" = plain) */
+    pid_t pid;
+    void *ctx;
+} daemon_t;
+
+/* CURVE options for the harness's own requests (all "" = plain). */
+typedef struct harness_keys {
+    const char *server, *public_key, *secret;
+} harness_keys;
+
+/* A free loopback TCP port (bound to port 0 and released). */
+HARNESS int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Sends body on a fresh DEALER (with the empty delimiter unless raw) and
+ * waits up to timeout_ms for the reply body. Returns a malloc'd string or
+ * NULL on timeout. */
+HARNESS char *request_frames_keys(void *ctx, const char *endpoint, const void *const *frames, const size_t *lens,
+                                 int nframes, int timeout_ms, const harness_keys *keys)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    ck_assert_ptr_nonnull(s);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (keys != NULL && keys->server != NULL && keys->server[0]) {
+        ck_assert_int_eq(zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, keys->server, 40), 0);
+        ck_assert_int_eq(zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, keys->public_key, 40), 0);
+        ck_assert_int_eq(zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, keys->secret, 40), 0);
+    }
+    ck_assert_int_eq(zmq_connect(s, endpoint), 0);
+    for (int i = 0; i < nframes; i++)
+        ck_assert_int_ge(zmq_send(s, frames[i], lens[i], i + 1 < nframes ? ZMQ_SNDMORE : 0), 0);
+    char *out = NULL;
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) == 1) {
+        int more = 1, n = 0;
+        while (more) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            ck_assert_int_ge(zmq_msg_recv(&m, s, 0), 0);
+            more = zmq_msg_more(&m);
+            if (++n == 2) {
+                out = malloc(zmq_msg_size(&m) + 1);
+                memcpy(out, zmq_msg_data(&m), zmq_msg_size(&m));
+                out[zmq_msg_size(&m)] = '\0';
+            } else {
+                ck_assert_int_eq((int)zmq_msg_size(&m), 0); /* the delimiter */
+            }
+            zmq_msg_close(&m);
+        }
+    }
+    zmq_close(s);
+    return out;
+}
+
+HARNESS char *request_frames(void *ctx, const char *endpoint, const void *const *frames, const size_t *lens,
+                            int nframes, int timeout_ms)
+{
+    return request_frames_keys(ctx, endpoint, frames, lens, nframes, timeout_ms, NULL);
+}
+
+/* [empty][body] request with the given client keys (NULL = plain). */
+HARNESS char *request_keys(void *ctx, const char *endpoint, const char *body, size_t len, int timeout_ms,
+                          const harness_keys *keys)
+{
+    const void *frames[2] = {"", body};
+    size_t lens[2] = {0, len};
+    return request_frames_keys(ctx, endpoint, frames, lens, 2, timeout_ms, keys);
+}
+
+/* The daemon's own client keys (finance, for the harness). */
+HARNESS harness_keys daemon_keys(const daemon_t *d)
+{
+    harness_keys k = {d->curve_server, d->curve_public, d->curve_secret};
+    return k;
+}
+
+/* [empty][body] request, with the daemon's harness keys when it runs CURVE. */
+HARNESS char *request_d(const daemon_t *d, const char *endpoint, const char *body, size_t len, int timeout_ms)
+{
+    harness_keys k = daemon_keys(d);
+    return request_keys(d->ctx, endpoint, body, len, timeout_ms, &k);
+}
+
+/* [empty][body] request without keys. */
+HARNESS char *request(void *ctx, const char *endpoint, const char *body, size_t len, int timeout_ms)
+{
+    return request_keys(ctx, endpoint, body, len, timeout_ms, NULL);
+}
+
+/* Parses a reply; fails the test if it is not a JSON object. */
+HARNESS json_t *parse_reply(char *text)
+{
+    ck_assert_msg(text != NULL, "no reply");
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    ck_assert_msg(json_is_object(j), "reply is not a JSON object: %s", text);
+    free(text);
+    return j;
+}
+
+HARNESS json_t *api_call(daemon_t *d, const char *req)
+{
+    return parse_reply(request_d(d, d->api, req, strlen(req), 30000));
+}
+
+HARNESS json_t *ingest_batch(daemon_t *d, const char *body)
+{
+    return parse_reply(request_d(d, d->ingest, body, strlen(body), 10000));
+}
+
+HARNESS json_int_t geti(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    ck_assert_msg(json_is_integer(v), "field %s missing", k);
+    return json_integer_value(v);
+}
+
+/* Starts pbrd on d (dir and ports already set) and waits until it answers
+ * status. */
+HARNESS void daemon_start(daemon_t *d)
+{
+    char bin[512], log[300];
+    snprintf(bin, sizeof bin, "%s/pbrd", pbr_test_build());
+    snprintf(log, sizeof log, "%s.log", d->dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0)
+            dup2(fd, STDERR_FILENO);
+        char *argv[20];
+        int n = 0;
+        argv[n++] = bin;
+        if (d->config[0]) {
+            argv[n++] = "-c";
+            argv[n++] = d->config;
+        }
+        argv[n++] = "--foreground";
+        argv[n++] = "--data";
+        argv[n++] = d->dir;
+        argv[n++] = "--ingest";
+        argv[n++] = d->ingest;
+        argv[n++] = "--api";
+        argv[n++] = d->api;
+        argv[n++] = "--publish";
+        argv[n++] = d->publish;
+        argv[n++] = "--contracts";
+        argv[n++] = d->contracts[0] ? d->contracts : d->dir;
+        argv[n++] = "--now";
+        argv[n++] = d->now[0] ? d->now : "2020-06-30";
+        argv[n] = NULL;
+        execv(bin, argv);
+        _exit(127);
+    }
+    d->pid = pid;
+    for (int i = 0; i < 100; i++) {
+        char *r = request_d(d, d->api, "{\"op\":\"status\"}", 15, 100);
+        if (r) {
+            free(r);
+            return;
+        }
+        int st;
+        ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "pbrd exited early (see %s)", log);
+    }
+    ck_abort_msg("pbrd did not answer status within 10 s (see %s)", log);
+}
+
+/* A fresh data dir, ports and context, and the config file when
+ * config_text is given; does not start the daemon. */
+HARNESS void daemon_prepare(daemon_t *d, const char *config_text)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->dir, sizeof d->dir, "/tmp/pbrd-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(d->dir));
+    snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%d", free_port());
+    snprintf(d->api, sizeof d->api, "tcp://127.0.0.1:%d", free_port());
+    snprintf(d->publish, sizeof d->publish, "tcp://127.0.0.1:%d", free_port());
+    if (config_text) {
+        snprintf(d->config, sizeof d->config, "%s.yaml", d->dir);
+        FILE *f = fopen(d->config, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(config_text, f);
+        fclose(f);
+    }
+    d->ctx = zmq_ctx_new();
+    ck_assert_ptr_nonnull(d->ctx);
+}
+
+/* daemon_prepare, then starts the daemon. */
+HARNESS void daemon_init(daemon_t *d, const char *config_text)
+{
+    daemon_prepare(d, config_text);
+    daemon_start(d);
+}
+
+/* Sends sig and waits (up to 15 s) for the exit; returns the wait status. */
+HARNESS int daemon_signal_wait(daemon_t *d, int sig)
+{
+    kill(d->pid, sig);
+    for (int i = 0; i < 1500; i++) {
+        int st;
+        pid_t r = waitpid(d->pid, &st, WNOHANG);
+        if (r == d->pid) {
+            d->pid = 0;
+            return st;
+        }
+        usleep(10000);
+    }
+    kill(d->pid, SIGKILL);
+    ck_abort_msg("pbrd did not exit within 15 s of signal %d", sig);
+    return -1;
+}
+
+HARNESS void remove_tree(const char *dir)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s.log' '%s.yaml'", dir, dir, dir);
+    int rc = system(cmd);
+    (void)rc;
+}
+
+/* Stops the daemon with SIGTERM (must exit 0) and removes everything. */
+HARNESS void daemon_finish(daemon_t *d)
+{
+    if (d->pid > 0) {
+        int st = daemon_signal_wait(d, SIGTERM);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "pbrd did not exit 0 on SIGTERM");
+    }
+    zmq_ctx_term(d->ctx);
+    remove_tree(d->dir);
+}
+
+
+#endif

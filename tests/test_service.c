@@ -1,0 +1,551 @@
+/* test_service.c -- the settlement service driven over real sockets: a
+ * real pbrd (tests/daemon_harness.h), real contract files, real events.
+ *
+ * Expected statements come from the spec's worked examples (hand-derived
+ * in the spec's example/example*.md) and from `simulate`'s code path run
+ * in-process on the same inputs; the daemon must match them byte for byte.
+ */
+#include <sys/stat.h>
+
+#include "daemon_harness.h"
+#include "pbr/contract.h"
+#include "pbr/eventset.h"
+#include "pbr/settle.h"
+#include "pbr/util.h"
+
+/* ---- fixtures ------------------------------------------------------------------ */
+
+static const char *spec_file(char *buf, size_t n, const char *file)
+{
+    const char *spec = getenv("PBR_SPEC");
+    if (spec && *spec)
+        snprintf(buf, n, "%s/example/%s", spec, file);
+    else
+        snprintf(buf, n, "%s/../shared/spec/example/%s", pbr_test_root(), file);
+    return buf;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t len;
+    char err[PBR_ERR_MAX];
+    char *text = pbr_read_file(from, &len, err, sizeof err);
+    ck_assert_msg(text != NULL, "%s", err);
+    FILE *f = fopen(to, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    fclose(f);
+    free(text);
+}
+
+/* A contracts dir <data>.contracts holding the named spec examples. */
+static void make_contracts_dir(daemon_t *d, const char *const *examples)
+{
+    snprintf(d->contracts, sizeof d->contracts, "%s.contracts", d->dir);
+    ck_assert_int_eq(mkdir(d->contracts, 0700), 0);
+    for (size_t i = 0; examples[i]; i++) {
+        char from[1024], to[1024];
+        snprintf(to, sizeof to, "%s/%s", d->contracts, examples[i]);
+        copy_file(spec_file(from, sizeof from, examples[i]), to);
+    }
+}
+
+static void cleanup(daemon_t *d)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->contracts);
+    int rc = system(cmd);
+    (void)rc;
+    daemon_finish(d);
+}
+
+/* The lines of a file, without the one whose id field matches skip_id. */
+static char *read_events_without(const char *path, const char *skip_id)
+{
+    char err[PBR_ERR_MAX];
+    char *text = pbr_read_file(path, NULL, err, sizeof err);
+    ck_assert_msg(text != NULL, "%s", err);
+    if (skip_id == NULL)
+        return text;
+    char needle[128];
+    snprintf(needle, sizeof needle, "\"id\": \"%s\"", skip_id);
+    char *hit = strstr(text, needle);
+    ck_assert_ptr_nonnull(hit);
+    char *line = hit;
+    while (line > text && line[-1] != '\n')
+        line--;
+    char *next = strchr(hit, '\n');
+    memmove(line, next + 1, strlen(next + 1) + 1);
+    return text;
+}
+
+static void send_events(daemon_t *d, const char *body, json_int_t expect_accepted)
+{
+    json_t *r = ingest_batch(d, body);
+    ck_assert_msg(geti(r, "accepted") == expect_accepted, "accepted %lld, want %lld",
+                  (long long)geti(r, "accepted"), (long long)expect_accepted);
+    ck_assert_int_eq(geti(r, "rejected"), 0);
+    json_decref(r);
+}
+
+/* The raw reply of an API request (a statement comes back byte for byte). */
+static char *api_raw(daemon_t *d, const char *req)
+{
+    char *r = request_d(d, d->api, req, strlen(req), 30000);
+    ck_assert_msg(r != NULL, "no reply to %s", req);
+    return r;
+}
+
+static char *statement_of(daemon_t *d, const char *contract, const char *quarter)
+{
+    char req[256];
+    snprintf(req, sizeof req, "{\"op\":\"statement\",\"contract\":\"%s\",\"quarter\":\"%s\"}", contract, quarter);
+    return api_raw(d, req);
+}
+
+static json_t *settle(daemon_t *d, const char *quarter)
+{
+    char req[128];
+    snprintf(req, sizeof req, "{\"op\":\"settle\",\"quarter\":\"%s\"}", quarter);
+    json_t *r = api_call(d, req);
+    ck_assert_msg(json_is_array(json_object_get(r, "issued")), "settle %s failed", quarter);
+    return r;
+}
+
+/* Line i (0-based) of a JSON Lines text, malloc'd. */
+static char *nth_line(const char *text, int i)
+{
+    const char *p = text;
+    for (; i > 0 && p; i--) {
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    ck_assert_ptr_nonnull(p);
+    const char *e = strchr(p, '\n');
+    return strndup(p, e ? (size_t)(e - p) : strlen(p));
+}
+
+/* Settles contract over the events file offline (simulate's code path). */
+static char *simulate_all(const char *contract_path, const char *events_path)
+{
+    pbr_contract *c;
+    pbr_diag dg;
+    char err[PBR_ERR_MAX];
+    ck_assert_int_eq(pbr_contract_load(contract_path, &c, &dg), 0);
+    pbr_eventset *set = pbr_eventset_new();
+    uint64_t n;
+    ck_assert_msg(pbr_eventset_read_jsonl(set, events_path, NULL, NULL, &n, err, sizeof err) == 0, "%s", err);
+    pbr_ledger *l = pbr_ledger_new();
+    size_t cap = 1 << 16, len = 0;
+    char *all = calloc(1, cap);
+    for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c); q = pbr_add_months(q, 3)) {
+        pbr_statement *s;
+        ck_assert_int_eq(pbr_settle_quarter(c, NULL, NULL, set, n, q, l, &s, err, sizeof err), 0);
+        char *j = pbr_statement_to_json(s, NULL);
+        size_t jl = strlen(j);
+        while (len + jl + 2 > cap)
+            all = realloc(all, cap *= 2);
+        memcpy(all + len, j, jl);
+        len += jl;
+        all[len++] = '\n';
+        all[len] = '\0';
+        free(j);
+        pbr_statement_free(s);
+        free(s);
+    }
+    pbr_ledger_free(l);
+    pbr_eventset_free(set);
+    pbr_contract_free(c);
+    return all;
+}
+
+/* ---- scenario: the daemon issues what simulate computes --------------------------- */
+
+/* Both example contracts over the union of both event files: the daemon is
+ * advanced quarter by quarter with `settle` and every issued statement must
+ * equal simulate's output for the same contract file and events, byte for
+ * byte, in the store, over the API and in the statement file. */
+START_TEST(scenario_daemon_matches_simulate)
+{
+    static const char *const examples[] = {"example.yaml", "example2.yaml", NULL};
+    daemon_t d;
+    daemon_prepare(&d, "auto_settle: false\n");
+    snprintf(d.now, sizeof d.now, "2030-01-01");
+    make_contracts_dir(&d, examples);
+    daemon_start(&d);
+    char p1[1024], p2[1024], all_events[1024];
+    char *e1 = read_events_without(spec_file(p1, sizeof p1, "example.jsonl"), NULL);
+    char *e2 = read_events_without(spec_file(p2, sizeof p2, "example2.jsonl"), NULL);
+    size_t l1 = strlen(e1), l2 = strlen(e2);
+    char *both = malloc(l1 + l2 + 1);
+    memcpy(both, e1, l1);
+    memcpy(both + l1, e2, l2 + 1);
+    send_events(&d, both, 21); /* 12 + 9 events */
+    snprintf(all_events, sizeof all_events, "%s.events.jsonl", d.dir);
+    FILE *f = fopen(all_events, "w");
+    fputs(both, f);
+    fclose(f);
+
+    char c1[1024], c2[1024];
+    snprintf(c1, sizeof c1, "%s/example.yaml", d.contracts);
+    snprintf(c2, sizeof c2, "%s/example2.yaml", d.contracts);
+    char *sim1 = simulate_all(c1, all_events), *sim2 = simulate_all(c2, all_events);
+    const char *ids[2] = {"example", "example2"};
+    const char *sims[2] = {sim1, sim2};
+    /* example: 2020-04-01 .. 2023-01-01 (12); example2: 2021-01-01 .. 2023-07-01 (11) */
+    const char *firsts[2] = {"2020-04-01", "2021-01-01"};
+    const int counts[2] = {12, 11};
+    int issued_total = 0;
+    pbr_date q0, q;
+    pbr_date_parse("2020-04-01", 10, &q0);
+    for (q = q0; issued_total < 23; q = pbr_add_months(q, 3)) {
+        char qs[PBR_DATE_STRLEN];
+        pbr_date_format(q, qs);
+        json_t *r = settle(&d, qs);
+        issued_total += (int)json_array_size(json_object_get(r, "issued"));
+        json_decref(r);
+        for (int k = 0; k < 2; k++) {
+            pbr_date first;
+            pbr_date_parse(firsts[k], 10, &first);
+            int idx = 0;
+            for (pbr_date x = first; x < q; x = pbr_add_months(x, 3))
+                idx++;
+            if (q < first || idx >= counts[k])
+                continue;
+            char *want = nth_line(sims[k], idx), *got = statement_of(&d, ids[k], qs);
+            ck_assert_str_eq(got, want);
+            char path[1024];
+            snprintf(path, sizeof path, "%s/statements/%s/%s.json", d.dir, ids[k], qs);
+            char *file = pbr_read_file(path, NULL, NULL, 0);
+            ck_assert_msg(file != NULL, "missing %s", path);
+            ck_assert_uint_eq(strlen(file), strlen(want) + 1);
+            ck_assert_int_eq(strncmp(file, want, strlen(want)), 0);
+            free(file);
+            free(got);
+            free(want);
+        }
+    }
+    ck_assert_int_eq(issued_total, 23);
+    /* asking again returns the stored statement byte for byte; nothing more to issue */
+    char *again = statement_of(&d, "example", "2022-01-01"), *want = nth_line(sim1, 7);
+    ck_assert_str_eq(again, want);
+    json_t *r = settle(&d, "2030-01-01");
+    ck_assert_uint_eq(json_array_size(json_object_get(r, "issued")), 0);
+    json_decref(r);
+    free(again);
+    free(want);
+    unlink(all_events);
+    free(sim1);
+    free(sim2);
+    free(both);
+    free(e1);
+    free(e2);
+    cleanup(&d);
+}
+END_TEST
+
+/* ---- late data ------------------------------------------------------------------------- */
+
+/* example.yaml without C's late conviction e07. Settled through 2021-10-01,
+ * the 2020-04-01 window pays 22220 (example.md: A reoffends, 1/3, points
+ * 16.666667, units 6.666667 x 33.33 = 222.20). Then a conviction of B
+ * recorded 2022-02-01 arrives (offence 2021-01-10 inside B's follow-up
+ * [2020-05-31, 2021-05-31), convicted 2021-06-01 before 2021-11-30): as of
+ * A(2022-01-01) = 2022-05-01 the window has 2 reoffenders of 3, points
+ * (0.5 - 2/3) x 100 = -16.67 < 10, so the line is `below` = -250.00:
+ * adjustment -25000 - 22220 = -47220 with previous_pence 22220, total
+ * 99990 - 47220 = 52770. The 2021-10-01 statement stays as issued. */
+START_TEST(late_conviction_adjusts_next_statement)
+{
+    static const char *const examples[] = {"example.yaml", NULL};
+    daemon_t d;
+    daemon_prepare(&d, "auto_settle: false\n");
+    snprintf(d.now, sizeof d.now, "2030-01-01");
+    make_contracts_dir(&d, examples);
+    daemon_start(&d);
+    char p[1024];
+    char *events = read_events_without(spec_file(p, sizeof p, "example.jsonl"), "e07");
+    send_events(&d, events, 11);
+    json_decref(settle(&d, "2021-10-01"));
+    char *before = statement_of(&d, "example", "2021-10-01");
+    ck_assert_ptr_nonnull(strstr(before, "\"period\": \"2020-04-01\", \"segment\": null, \"final_on\": \"2022-01-01\""));
+    ck_assert_ptr_nonnull(strstr(before, "\"total_pence\": 22220}"));
+    send_events(&d,
+                "{\"id\": \"late1\", \"type\": \"conviction\", \"offender\": \"B\", \"date\": \"2021-06-01\", "
+                "\"offence_date\": \"2021-01-10\", \"recorded\": \"2022-02-01\"}\n",
+                1);
+    json_decref(settle(&d, "2022-01-01"));
+    char *after = statement_of(&d, "example", "2021-10-01");
+    ck_assert_str_eq(after, before);
+    char *next = statement_of(&d, "example", "2022-01-01");
+    ck_assert_ptr_nonnull(strstr(next, "{\"kind\": \"adjustment\", \"component\": \"reoffending\", \"period\": "
+                                       "\"2020-04-01\", \"segment\": null, \"previous_pence\": 22220, "
+                                       "\"amount_pence\": -47220}"));
+    ck_assert_ptr_nonnull(strstr(next, "\"total_pence\": 52770}"));
+    ck_assert_ptr_nonnull(strstr(next, "\"events_through\": 12,"));
+    free(before);
+    free(after);
+    free(next);
+    free(events);
+    cleanup(&d);
+}
+END_TEST
+
+/* ---- reload ---------------------------------------------------------------------------------- */
+
+/* A broken edit is reported with file:line:column and the previous version
+ * stays in force; a valid edit (SIGHUP) replaces it; issued statements keep
+ * the version they were issued under. */
+START_TEST(reload_keeps_previous_version_on_error)
+{
+    static const char *const examples[] = {"example.yaml", NULL};
+    daemon_t d;
+    daemon_prepare(&d, "auto_settle: false\n");
+    snprintf(d.now, sizeof d.now, "2030-01-01");
+    make_contracts_dir(&d, examples);
+    daemon_start(&d);
+    json_t *c = api_call(&d, "{\"op\":\"contracts\"}");
+    char *sha0 =
+        strdup(json_string_value(json_object_get(json_array_get(json_object_get(c, "contracts"), 0), "sha256")));
+    ck_assert_str_eq(sha0, "0606e6233c202ef5023d57fd754c4b49baad6e1c39dd0782134f8d14af53122f");
+    json_decref(c);
+    json_decref(settle(&d, "2020-04-01"));
+
+    char path[1024];
+    snprintf(path, sizeof path, "%s/example.yaml", d.contracts);
+    FILE *f = fopen(path, "w");
+    fputs("contract: example\ntitle: broken\nprovider: demo-provider\nstart: 2020-02-30\nend: 2020-09-30\n", f);
+    fclose(f);
+    json_t *r = api_call(&d, "{\"op\":\"reload\"}");
+    json_t *e = json_array_get(json_object_get(r, "errors"), 0);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "file")), path);
+    ck_assert_int_eq(json_integer_value(json_object_get(e, "line")), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(e, "column")), 8);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(e, "message")), "2020-02-30"));
+    json_decref(r);
+    c = api_call(&d, "{\"op\":\"contracts\"}");
+    json_t *first = json_array_get(json_object_get(c, "contracts"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(first, "sha256")),
+                     "0606e6233c202ef5023d57fd754c4b49baad6e1c39dd0782134f8d14af53122f");
+    ck_assert_str_eq(json_string_value(json_object_get(first, "last_statement")), "2020-04-01");
+    json_decref(c);
+
+    /* a valid edit, by SIGHUP: the fee doubles from the next statement on */
+    char from[1024];
+    copy_file(spec_file(from, sizeof from, "example.yaml"), path);
+    char *text = pbr_read_file(path, NULL, NULL, 0);
+    char *fee = strstr(text, "per_quarter: 1000.00");
+    ck_assert_ptr_nonnull(fee);
+    memcpy(fee, "per_quarter: 2000.00", 20);
+    f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    kill(d.pid, SIGHUP);
+    char *sha1 = NULL;
+    for (int i = 0; i < 100 && sha1 == NULL; i++) {
+        usleep(50000);
+        c = api_call(&d, "{\"op\":\"contracts\"}");
+        const char *s = json_string_value(
+            json_object_get(json_array_get(json_object_get(c, "contracts"), 0), "sha256"));
+        if (s && strcmp(s, sha0) != 0)
+            sha1 = strdup(s);
+        json_decref(c);
+    }
+    ck_assert_msg(sha1 != NULL, "SIGHUP did not reload the edited contract");
+    json_decref(settle(&d, "2020-07-01"));
+    char *s1 = statement_of(&d, "example", "2020-04-01"), *s2 = statement_of(&d, "example", "2020-07-01");
+    ck_assert_ptr_nonnull(strstr(s1, sha0));
+    ck_assert_ptr_nonnull(strstr(s1, "\"amount_pence\": 100000}"));
+    ck_assert_ptr_nonnull(strstr(s2, sha1));
+    ck_assert_ptr_nonnull(strstr(s2, "\"amount_pence\": 200000}"));
+    free(s1);
+    free(s2);
+    free(sha1);
+    free(sha0);
+    cleanup(&d);
+}
+END_TEST
+
+/* ---- verify ------------------------------------------------------------------------------------ */
+
+START_TEST(verify_clean_then_detects_tampered_file)
+{
+    static const char *const examples[] = {"example.yaml", "example2.yaml", NULL};
+    daemon_t d;
+    daemon_prepare(&d, "auto_settle: true\n");
+    snprintf(d.now, sizeof d.now, "2021-06-01");
+    make_contracts_dir(&d, examples);
+    daemon_start(&d);
+    char p[1024];
+    char *events = read_events_without(spec_file(p, sizeof p, "example.jsonl"), NULL);
+    send_events(&d, events, 12);
+    /* with now 2021-06-01 auto-settle has issued the quarters with A(Q) < now:
+       example 2020-04-01 .. 2021-01-01 (A = 2021-05-01), example2 2021-01-01 (A = 2021-05-01) */
+    json_decref(settle(&d, "2030-01-01"));
+    json_t *v = api_call(&d, "{\"op\":\"verify\"}");
+    ck_assert_int_eq(geti(v, "checked"), 5);
+    ck_assert_uint_eq(json_array_size(json_object_get(v, "differences")), 0);
+    json_decref(v);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/statements/example/2020-07-01.json", d.dir);
+    char *text = pbr_read_file(path, NULL, NULL, 0);
+    ck_assert_ptr_nonnull(text);
+    char *amount = strstr(text, "100000");
+    ck_assert_ptr_nonnull(amount);
+    amount[0] = '9';
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    v = api_call(&d, "{\"op\":\"verify\"}");
+    json_t *diffs = json_object_get(v, "differences");
+    ck_assert_uint_eq(json_array_size(diffs), 1);
+    json_t *diff = json_array_get(diffs, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(diff, "contract")), "example");
+    ck_assert_str_eq(json_string_value(json_object_get(diff, "quarter")), "2020-07-01");
+    ck_assert_str_eq(json_string_value(json_object_get(diff, "where")), "file");
+    json_decref(v);
+    free(events);
+    cleanup(&d);
+}
+END_TEST
+
+/* ---- CURVE roles ------------------------------------------------------------------------------- */
+
+typedef struct keypair {
+    char pub[41], sec[41];
+} keypair;
+
+static void new_keypair(keypair *k)
+{
+    ck_assert_int_eq(zmq_curve_keypair(k->pub, k->sec), 0);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static json_t *call_as(daemon_t *d, const keypair *k, const char *req)
+{
+    harness_keys hk = {d->curve_server, k->pub, k->sec};
+    char *r = request_keys(d->ctx, d->api, req, strlen(req), 5000, &hk);
+    ck_assert_msg(r != NULL, "no reply to %s", req);
+    return parse_reply(r);
+}
+
+static int is_forbidden(json_t *r)
+{
+    const char *e = json_string_value(json_object_get(r, "error"));
+    int f = e != NULL && strcmp(e, "forbidden") == 0;
+    json_decref(r);
+    return f;
+}
+
+START_TEST(curve_roles_isolate_providers)
+{
+    static const char *const examples[] = {"example.yaml", NULL};
+    keypair server, finance, operator_, prov_a, prov_b, stranger;
+    new_keypair(&server);
+    new_keypair(&finance);
+    new_keypair(&operator_);
+    new_keypair(&prov_a);
+    new_keypair(&prov_b);
+    new_keypair(&stranger);
+    daemon_t d;
+    daemon_prepare(&d, NULL);
+    char secret_path[300], clients_path[300], config[2048], clients[2048];
+    snprintf(secret_path, sizeof secret_path, "%s/server.key_secret", d.dir);
+    snprintf(clients_path, sizeof clients_path, "%s/clients.yaml", d.dir);
+    char keyline[64];
+    snprintf(keyline, sizeof keyline, "%s\n", server.sec);
+    write_text(secret_path, keyline);
+    snprintf(clients, sizeof clients,
+             "- {key: \"%s\", role: finance, name: treasury}\n- {key: \"%s\", role: operator}\n"
+             "- {key: \"%s\", role: \"provider:demo-provider\"}\n- {key: \"%s\", role: \"provider:other\"}\n",
+             finance.pub, operator_.pub, prov_a.pub, prov_b.pub);
+    write_text(clients_path, clients);
+    snprintf(config, sizeof config, "auto_settle: false\nauth:\n  server_secret_key: %s\n  clients: %s\n",
+             secret_path, clients_path);
+    snprintf(d.config, sizeof d.config, "%s.yaml", d.dir);
+    write_text(d.config, config);
+    snprintf(d.curve_server, sizeof d.curve_server, "%s", server.pub);
+    snprintf(d.curve_public, sizeof d.curve_public, "%s", finance.pub);
+    snprintf(d.curve_secret, sizeof d.curve_secret, "%s", finance.sec);
+    snprintf(d.now, sizeof d.now, "2030-01-01");
+    make_contracts_dir(&d, examples);
+    daemon_start(&d);
+    char p[1024];
+    char *events = read_events_without(spec_file(p, sizeof p, "example.jsonl"), NULL);
+    send_events(&d, events, 12);
+    free(events);
+
+    /* finance: everything */
+    json_t *r = call_as(&d, &finance, "{\"op\":\"settle\",\"quarter\":\"2020-07-01\"}");
+    ck_assert_uint_eq(json_array_size(json_object_get(r, "issued")), 2);
+    json_decref(r);
+    const char *all_ops[] = {"{\"op\":\"status\"}", "{\"op\":\"contracts\"}", "{\"op\":\"quarantine\"}",
+                             "{\"op\":\"verify\"}", "{\"op\":\"reload\"}",
+                             "{\"op\":\"cohorts\",\"contract\":\"example\"}",
+                             "{\"op\":\"statement\",\"contract\":\"example\",\"quarter\":\"2020-04-01\"}"};
+    for (size_t i = 0; i < sizeof all_ops / sizeof *all_ops; i++)
+        ck_assert_msg(!is_forbidden(call_as(&d, &finance, all_ops[i])), "finance refused %s", all_ops[i]);
+
+    /* provider B: sees nothing of demo-provider's contract */
+    r = call_as(&d, &prov_b, "{\"op\":\"contracts\"}");
+    ck_assert_uint_eq(json_array_size(json_object_get(r, "contracts")), 0);
+    json_decref(r);
+    const char *b_refused[] = {"{\"op\":\"statement\",\"contract\":\"example\",\"quarter\":\"2020-04-01\"}",
+                               "{\"op\":\"cohorts\",\"contract\":\"example\"}",
+                               "{\"op\":\"settle\",\"quarter\":\"2020-10-01\"}", "{\"op\":\"reload\"}",
+                               "{\"op\":\"quarantine\"}", "{\"op\":\"verify\"}",
+                               "{\"op\":\"statement\",\"contract\":\"no-such\",\"quarter\":\"2020-04-01\"}"};
+    for (size_t i = 0; i < sizeof b_refused / sizeof *b_refused; i++)
+        ck_assert_msg(is_forbidden(call_as(&d, &prov_b, b_refused[i])), "provider B allowed %s", b_refused[i]);
+
+    /* provider A: its own contract only, read-only */
+    r = call_as(&d, &prov_a, "{\"op\":\"contracts\"}");
+    ck_assert_uint_eq(json_array_size(json_object_get(r, "contracts")), 1);
+    json_decref(r);
+    r = call_as(&d, &prov_a, "{\"op\":\"statement\",\"contract\":\"example\",\"quarter\":\"2020-04-01\"}");
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "total_pence")), 100000);
+    json_decref(r);
+    ck_assert(!is_forbidden(call_as(&d, &prov_a, "{\"op\":\"cohorts\",\"contract\":\"example\"}")));
+    ck_assert(is_forbidden(call_as(&d, &prov_a, "{\"op\":\"settle\",\"quarter\":\"2020-10-01\"}")));
+    ck_assert(is_forbidden(call_as(&d, &prov_a, "{\"op\":\"quarantine\"}")));
+
+    /* operator: reload and read, not settle */
+    ck_assert(!is_forbidden(call_as(&d, &operator_, "{\"op\":\"reload\"}")));
+    ck_assert(is_forbidden(call_as(&d, &operator_, "{\"op\":\"settle\",\"quarter\":\"2020-10-01\"}")));
+
+    /* an unknown key never gets a reply; a plain client neither */
+    harness_keys hk = {d.curve_server, stranger.pub, stranger.sec};
+    char *none = request_keys(d.ctx, d.api, "{\"op\":\"status\"}", 15, 1500, &hk);
+    ck_assert_ptr_null(none);
+    none = request(d.ctx, d.api, "{\"op\":\"status\"}", 15, 1500);
+    ck_assert_ptr_null(none);
+    cleanup(&d);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("service");
+    TCase *tc = tcase_create("daemon");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, scenario_daemon_matches_simulate);
+    tcase_add_test(tc, late_conviction_adjusts_next_statement);
+    tcase_add_test(tc, reload_keeps_previous_version_on_error);
+    tcase_add_test(tc, verify_clean_then_detects_tampered_file);
+    tcase_add_test(tc, curve_roles_isolate_providers);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+PBR_CHECK_MAIN(make_suite)
