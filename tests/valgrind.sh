@@ -1,0 +1,42 @@
+#!/bin/sh
+# valgrind.sh BUILD -- a short pbrd run under valgrind (memcheck): start,
+# ingest the spec's example events plus a generated stream, settle, query,
+# verify, reload, SIGTERM. Fails when valgrind reports an error or a leak.
+set -eu
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/$build"
+command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is not installed"; exit 2; }
+tmp=$(mktemp -d /tmp/pbrd-valgrind-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+mkdir "$tmp/contracts"
+spec="${PBR_SPEC:-$root/../shared/spec}"
+cp "$spec/example/example.yaml" "$spec/example/example2.yaml" "$tmp/contracts/"
+base=$((30000 + $$ % 20000))
+ingest="tcp://127.0.0.1:$base"; api="tcp://127.0.0.1:$((base + 1))"; pub="tcp://127.0.0.1:$((base + 2))"
+ctl() { "$bin/pbrctl" --ingest "$ingest" --api "$api" --timeout 60000 "$@"; }
+printf 'auto_settle: false\n' > "$tmp/pbrd.yaml"
+valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+    --error-exitcode=99 --log-file="$tmp/valgrind.log" \
+    "$bin/pbrd" -c "$tmp/pbrd.yaml" --foreground --data "$tmp/data" --contracts "$tmp/contracts" \
+    --ingest "$ingest" --api "$api" --publish "$pub" --now 2030-01-01 2> "$tmp/pbrd.log" &
+pid=$!
+i=0
+until ctl --timeout 500 status >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -lt 120 ] || { echo "pbrd did not start under valgrind"; cat "$tmp/pbrd.log"; kill $pid; exit 1; }
+done
+ctl send "$spec/example/example.jsonl" >/dev/null 2>&1
+"$bin/pbrgen" --seed 3 --offenders 300 --malformed 0.01 -o "$tmp/gen.jsonl" 2>/dev/null
+ctl send "$tmp/gen.jsonl" >/dev/null 2>&1 || true
+ctl settle 2030-01-01 >/dev/null
+ctl statement example 2022-01-01 --format text >/dev/null
+ctl cohorts example >/dev/null
+ctl quarantine >/dev/null
+ctl verify >/dev/null
+ctl reload >/dev/null
+kill -TERM $pid
+rc=0; wait $pid || rc=$?
+if [ $rc -ne 0 ] || [ -s "$tmp/valgrind.log" ]; then
+    echo "valgrind.sh: pbrd exited $rc; valgrind says:"; cat "$tmp/valgrind.log"; exit 1
+fi
+echo "valgrind.sh: pbrd is valgrind-clean (no errors, no leaks)"
