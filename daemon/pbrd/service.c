@@ -28,6 +28,9 @@ typedef struct loaded {
     char *file;               /* the file it was loaded from */
     pbr_ledger *ledger;       /* history after its last issued statement */
     char last_quarter[PBR_DATE_STRLEN]; /* "" before the first */
+    json_t *cohorts;          /* cached reply of the cohorts op, or NULL */
+    uint64_t cohorts_seq;     /* ... computed over the events up to this seq */
+    pbr_date cohorts_day;     /* ... as of this date */
 } loaded;
 
 typedef struct version {
@@ -282,6 +285,7 @@ static int store_contract_version(pbrd_service *svc, const pbr_contract *c, char
 
 static void loaded_free(loaded *l)
 {
+    json_decref(l->cohorts);
     pbr_contract_free(l->c);
     pbr_ledger_free(l->ledger);
     free(l->file);
@@ -350,6 +354,7 @@ static void reload_file(pbrd_service *svc, const char *name, loaded *next, size_
                 svc->contracts[i].c = NULL;
                 svc->contracts[i].ledger = NULL;
                 svc->contracts[i].file = NULL;
+                svc->contracts[i].cohorts = NULL;
             }
         }
         return;
@@ -634,14 +639,19 @@ char *pbrd_service_statement(pbrd_service *svc, const char *contract, const char
     return st;
 }
 
+/* The cohorts reply is a pure function of (contract, events, date): it is
+ * computed once per (event log position, date) and then served from the
+ * cache until an event arrives, the date changes or the contract reloads. */
 json_t *pbrd_service_cohorts(pbrd_service *svc, const char *contract, pbr_date today)
 {
     char err[PBR_ERR_MAX], asof[PBR_DATE_STRLEN];
-    const loaded *l = find_loaded(svc, contract);
+    loaded *l = find_loaded(svc, contract);
     if (l == NULL)
         return json_pack("{ss}", "error", "cohorts: no such contract");
     if (refresh_events(svc, err, sizeof err) != 0)
         return json_pack("{ss}", "error", err);
+    if (l->cohorts != NULL && l->cohorts_seq == svc->loaded_seq && l->cohorts_day == today)
+        return json_incref(l->cohorts);
     pbr_line *lines;
     size_t n;
     if (pbr_provisional_lines(l->c, svc->ev, pbr_eventset_last_seq(svc->ev), today, &lines, &n, err, sizeof err) != 0)
@@ -656,7 +666,14 @@ json_t *pbrd_service_cohorts(pbrd_service *svc, const char *contract, pbr_date t
     }
     free(lines);
     pbr_date_format(today, asof);
-    return json_pack("{ss ss so}", "contract", contract, "as_of", asof, "provisional", arr);
+    json_t *reply = json_pack("{ss ss so}", "contract", contract, "as_of", asof, "provisional", arr);
+    if (reply != NULL) {
+        json_decref(l->cohorts);
+        l->cohorts = json_incref(reply);
+        l->cohorts_seq = svc->loaded_seq;
+        l->cohorts_day = today;
+    }
+    return reply;
 }
 
 /* ---- verify --------------------------------------------------------------------------------------- */

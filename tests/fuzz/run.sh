@@ -8,6 +8,8 @@
 #             where new inputs accumulate, so the repository's seeds stay small)
 #   crashes   tests/fuzz/regress/<target>/ (crash-*, leak-*, timeout-*, oom-*):
 #             tests/test_fuzz_regress replays every file there
+#   slow      inputs slower than 10 s go to build-fuzz/slow/<target>/ (reported,
+#             not failures; tests/fuzz/known-slow/ keeps the ones reported)
 #
 # Prints executions and coverage (cov: and ft: of libFuzzer's last report)
 # per target; exits non-zero if any target crashed, leaked, hung or failed
@@ -83,6 +85,11 @@ for t in $targets; do
         -print_final_stats=1 -artifact_prefix="tests/fuzz/regress/$t/" $dict \
         "$out/corpus/$t" >"$log" 2>&1
     rc=$?
+    # slow inputs are not crashes: kept aside in build-fuzz/slow/<target>/
+    for f in "tests/fuzz/regress/$t"/slow-unit-*; do
+        [ -f "$f" ] || continue
+        mkdir -p "$out/slow/$t" && mv "$f" "$out/slow/$t/" && echo "fuzz_$t: slow input kept in $out/slow/$t/$(basename "$f")"
+    done
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     last=$(grep -E '^#[0-9]+' "$log" | grep -E 'cov: ' | tail -n 1)
     cov=$(echo "$last" | sed -nE 's/.*cov: ([0-9]+).*/\1/p')
