@@ -10,58 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check_main.h"
-#include "pbr/contract.h"
-#include "pbr/eventset.h"
-#include "pbr/settle.h"
-#include "pbr/util.h"
-
-/* The spec lives beside the repository: $PBR_SPEC or ../shared/spec. */
-static const char *spec_path(char *buf, size_t n, const char *file)
-{
-    const char *spec = getenv("PBR_SPEC");
-    if (spec && *spec)
-        snprintf(buf, n, "%s/example/%s", spec, file);
-    else
-        snprintf(buf, n, "%s/../shared/spec/example/%s", pbr_test_root(), file);
-    return buf;
-}
-
-/* Settles every quarter of contract over events and returns all statements
- * as JSON Lines (malloc'd). */
-static char *settle_all(const char *contract_path, const char *events_path)
-{
-    pbr_contract *c;
-    pbr_diag d;
-    char err[PBR_ERR_MAX];
-    ck_assert_msg(pbr_contract_load(contract_path, &c, &d) == 0, "%s:%d:%d: %s", d.file, d.line, d.column,
-                  d.message);
-    pbr_eventset *set = pbr_eventset_new();
-    uint64_t n;
-    ck_assert_msg(pbr_eventset_read_jsonl(set, events_path, NULL, NULL, &n, err, sizeof err) == 0, "%s", err);
-    pbr_ledger *ledger = pbr_ledger_new();
-    size_t cap = 1 << 16, len = 0;
-    char *all = malloc(cap);
-    for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c); q = pbr_add_months(q, 3)) {
-        pbr_statement *s;
-        ck_assert_msg(pbr_settle_quarter(c, NULL, NULL, set, n, q, ledger, &s, err, sizeof err) == 0, "%s", err);
-        size_t jl;
-        char *j = pbr_statement_to_json(s, &jl);
-        while (len + jl + 2 > cap)
-            all = realloc(all, cap *= 2);
-        memcpy(all + len, j, jl);
-        len += jl;
-        all[len++] = '\n';
-        all[len] = '\0';
-        free(j);
-        pbr_statement_free(s);
-        free(s);
-    }
-    pbr_ledger_free(ledger);
-    pbr_eventset_free(set);
-    pbr_contract_free(c);
-    return all;
-}
+#include "settle_helpers.h"
 
 /* Writes the lines of src into a temp file in the order given by perm. */
 static void write_permuted(const char *src, const int *perm, size_t nperm, char *out_path)
@@ -88,13 +37,13 @@ static void write_permuted(const char *src, const int *perm, size_t nperm, char 
 static void check_example(const char *yaml, const char *events, const char *expected_file)
 {
     char cp[1024], ep[1024], xp[1024];
-    spec_path(cp, sizeof cp, yaml);
-    spec_path(ep, sizeof ep, events);
-    spec_path(xp, sizeof xp, expected_file);
+    spec_example(cp, sizeof cp, yaml);
+    spec_example(ep, sizeof ep, events);
+    spec_example(xp, sizeof xp, expected_file);
     char err[PBR_ERR_MAX];
     char *expected = pbr_read_file(xp, NULL, err, sizeof err);
     ck_assert_msg(expected != NULL, "%s", err);
-    char *got = settle_all(cp, ep);
+    char *got = simulate_jsonl(cp, ep);
     ck_assert_str_eq(got, expected);
     free(got);
     free(expected);
@@ -119,16 +68,16 @@ START_TEST(example1_shuffled_is_byte_identical)
     static const int reversed[12] = {11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
     static const int mixed[12] = {6, 11, 0, 9, 3, 10, 1, 8, 5, 2, 7, 4};
     char cp[1024], ep[1024], xp[1024], tmp[64];
-    spec_path(cp, sizeof cp, "example.yaml");
-    spec_path(ep, sizeof ep, "example.jsonl");
-    spec_path(xp, sizeof xp, "example.expected.jsonl");
+    spec_example(cp, sizeof cp, "example.yaml");
+    spec_example(ep, sizeof ep, "example.jsonl");
+    spec_example(xp, sizeof xp, "example.expected.jsonl");
     char err[PBR_ERR_MAX];
     char *expected = pbr_read_file(xp, NULL, err, sizeof err);
     ck_assert_msg(expected != NULL, "%s", err);
     const int *perms[2] = {reversed, mixed};
     for (int p = 0; p < 2; p++) {
         write_permuted(ep, perms[p], 12, tmp);
-        char *got = settle_all(cp, tmp);
+        char *got = simulate_jsonl(cp, tmp);
         unlink(tmp);
         ck_assert_str_eq(got, expected);
         free(got);
@@ -141,14 +90,14 @@ START_TEST(example2_shuffled_is_byte_identical)
 {
     static const int reversed[9] = {8, 7, 6, 5, 4, 3, 2, 1, 0};
     char cp[1024], ep[1024], xp[1024], tmp[64];
-    spec_path(cp, sizeof cp, "example2.yaml");
-    spec_path(ep, sizeof ep, "example2.jsonl");
-    spec_path(xp, sizeof xp, "example2.expected.jsonl");
+    spec_example(cp, sizeof cp, "example2.yaml");
+    spec_example(ep, sizeof ep, "example2.jsonl");
+    spec_example(xp, sizeof xp, "example2.expected.jsonl");
     char err[PBR_ERR_MAX];
     char *expected = pbr_read_file(xp, NULL, err, sizeof err);
     ck_assert_msg(expected != NULL, "%s", err);
     write_permuted(ep, reversed, 9, tmp);
-    char *got = settle_all(cp, tmp);
+    char *got = simulate_jsonl(cp, tmp);
     unlink(tmp);
     ck_assert_str_eq(got, expected);
     free(got);
@@ -160,14 +109,9 @@ END_TEST
 START_TEST(quarters_must_be_settled_in_order)
 {
     char cp[1024], ep[1024], err[PBR_ERR_MAX];
-    pbr_contract *c;
-    pbr_diag d;
-    ck_assert_int_eq(pbr_contract_load(spec_path(cp, sizeof cp, "example.yaml"), &c, &d), 0);
-    pbr_eventset *set = pbr_eventset_new();
+    pbr_contract *c = load_contract_or_fail(spec_example(cp, sizeof cp, "example.yaml"));
     uint64_t n;
-    ck_assert_int_eq(pbr_eventset_read_jsonl(set, spec_path(ep, sizeof ep, "example.jsonl"), NULL, NULL, &n, err,
-                                             sizeof err),
-                     0);
+    pbr_eventset *set = load_events_or_fail(spec_example(ep, sizeof ep, "example.jsonl"), &n);
     pbr_ledger *l = pbr_ledger_new();
     pbr_statement *s;
     pbr_date q2 = pbr_add_months(pbr_contract_first_quarter(c), 3);
@@ -186,15 +130,10 @@ END_TEST
 START_TEST(ledger_round_trip_resumes_identically)
 {
     char cp[1024], ep[1024], xp[1024], err[PBR_ERR_MAX];
-    pbr_contract *c;
-    pbr_diag d;
-    ck_assert_int_eq(pbr_contract_load(spec_path(cp, sizeof cp, "example.yaml"), &c, &d), 0);
-    pbr_eventset *set = pbr_eventset_new();
+    pbr_contract *c = load_contract_or_fail(spec_example(cp, sizeof cp, "example.yaml"));
     uint64_t n;
-    ck_assert_int_eq(pbr_eventset_read_jsonl(set, spec_path(ep, sizeof ep, "example.jsonl"), NULL, NULL, &n, err,
-                                             sizeof err),
-                     0);
-    char *expected = pbr_read_file(spec_path(xp, sizeof xp, "example.expected.jsonl"), NULL, err, sizeof err);
+    pbr_eventset *set = load_events_or_fail(spec_example(ep, sizeof ep, "example.jsonl"), &n);
+    char *expected = pbr_read_file(spec_example(xp, sizeof xp, "example.expected.jsonl"), NULL, err, sizeof err);
     pbr_ledger *l = pbr_ledger_new();
     char *line = expected;
     for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c); q = pbr_add_months(q, 3)) {

@@ -8,22 +8,9 @@
 #include <sys/stat.h>
 
 #include "daemon_harness.h"
-#include "pbr/contract.h"
-#include "pbr/eventset.h"
-#include "pbr/settle.h"
-#include "pbr/util.h"
+#include "settle_helpers.h"
 
 /* ---- fixtures ------------------------------------------------------------------ */
-
-static const char *spec_file(char *buf, size_t n, const char *file)
-{
-    const char *spec = getenv("PBR_SPEC");
-    if (spec && *spec)
-        snprintf(buf, n, "%s/example/%s", spec, file);
-    else
-        snprintf(buf, n, "%s/../shared/spec/example/%s", pbr_test_root(), file);
-    return buf;
-}
 
 static void copy_file(const char *from, const char *to)
 {
@@ -46,8 +33,19 @@ static void make_contracts_dir(daemon_t *d, const char *const *examples)
     for (size_t i = 0; examples[i]; i++) {
         char from[1024], to[1024];
         snprintf(to, sizeof to, "%s/%s", d->contracts, examples[i]);
-        copy_file(spec_file(from, sizeof from, examples[i]), to);
+        copy_file(spec_example(from, sizeof from, examples[i]), to);
     }
+}
+
+/* Starts pbrd with config_text, the clock at now and the named examples
+ * as its contracts. */
+static void start_with_examples(daemon_t *d, const char *config_text, const char *now,
+                                const char *const *examples)
+{
+    daemon_prepare(d, config_text);
+    snprintf(d->now, sizeof d->now, "%s", now);
+    make_contracts_dir(d, examples);
+    daemon_start(d);
 }
 
 static void cleanup(daemon_t *d)
@@ -126,40 +124,6 @@ static char *nth_line(const char *text, int i)
     return strndup(p, e ? (size_t)(e - p) : strlen(p));
 }
 
-/* Settles contract over the events file offline (simulate's code path). */
-static char *simulate_all(const char *contract_path, const char *events_path)
-{
-    pbr_contract *c;
-    pbr_diag dg;
-    char err[PBR_ERR_MAX];
-    ck_assert_int_eq(pbr_contract_load(contract_path, &c, &dg), 0);
-    pbr_eventset *set = pbr_eventset_new();
-    uint64_t n;
-    ck_assert_msg(pbr_eventset_read_jsonl(set, events_path, NULL, NULL, &n, err, sizeof err) == 0, "%s", err);
-    pbr_ledger *l = pbr_ledger_new();
-    size_t cap = 1 << 16, len = 0;
-    char *all = calloc(1, cap);
-    for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c); q = pbr_add_months(q, 3)) {
-        pbr_statement *s;
-        ck_assert_int_eq(pbr_settle_quarter(c, NULL, NULL, set, n, q, l, &s, err, sizeof err), 0);
-        char *j = pbr_statement_to_json(s, NULL);
-        size_t jl = strlen(j);
-        while (len + jl + 2 > cap)
-            all = realloc(all, cap *= 2);
-        memcpy(all + len, j, jl);
-        len += jl;
-        all[len++] = '\n';
-        all[len] = '\0';
-        free(j);
-        pbr_statement_free(s);
-        free(s);
-    }
-    pbr_ledger_free(l);
-    pbr_eventset_free(set);
-    pbr_contract_free(c);
-    return all;
-}
-
 /* ---- scenario: the daemon issues what simulate computes --------------------------- */
 
 /* Both example contracts over the union of both event files: the daemon is
@@ -170,13 +134,10 @@ START_TEST(scenario_daemon_matches_simulate)
 {
     static const char *const examples[] = {"example.yaml", "example2.yaml", NULL};
     daemon_t d;
-    daemon_prepare(&d, "auto_settle: false\n");
-    snprintf(d.now, sizeof d.now, "2030-01-01");
-    make_contracts_dir(&d, examples);
-    daemon_start(&d);
+    start_with_examples(&d, "auto_settle: false\n", "2030-01-01", examples);
     char p1[1024], p2[1024], all_events[1024];
-    char *e1 = read_events_without(spec_file(p1, sizeof p1, "example.jsonl"), NULL);
-    char *e2 = read_events_without(spec_file(p2, sizeof p2, "example2.jsonl"), NULL);
+    char *e1 = read_events_without(spec_example(p1, sizeof p1, "example.jsonl"), NULL);
+    char *e2 = read_events_without(spec_example(p2, sizeof p2, "example2.jsonl"), NULL);
     size_t l1 = strlen(e1), l2 = strlen(e2);
     char *both = malloc(l1 + l2 + 1);
     memcpy(both, e1, l1);
@@ -190,7 +151,7 @@ START_TEST(scenario_daemon_matches_simulate)
     char c1[1024], c2[1024];
     snprintf(c1, sizeof c1, "%s/example.yaml", d.contracts);
     snprintf(c2, sizeof c2, "%s/example2.yaml", d.contracts);
-    char *sim1 = simulate_all(c1, all_events), *sim2 = simulate_all(c2, all_events);
+    char *sim1 = simulate_jsonl(c1, all_events), *sim2 = simulate_jsonl(c2, all_events);
     const char *ids[2] = {"example", "example2"};
     const char *sims[2] = {sim1, sim2};
     /* example: 2020-04-01 .. 2023-01-01 (12); example2: 2021-01-01 .. 2023-07-01 (11) */
@@ -260,12 +221,9 @@ START_TEST(late_conviction_adjusts_next_statement)
 {
     static const char *const examples[] = {"example.yaml", NULL};
     daemon_t d;
-    daemon_prepare(&d, "auto_settle: false\n");
-    snprintf(d.now, sizeof d.now, "2030-01-01");
-    make_contracts_dir(&d, examples);
-    daemon_start(&d);
+    start_with_examples(&d, "auto_settle: false\n", "2030-01-01", examples);
     char p[1024];
-    char *events = read_events_without(spec_file(p, sizeof p, "example.jsonl"), "e07");
+    char *events = read_events_without(spec_example(p, sizeof p, "example.jsonl"), "e07");
     send_events(&d, events, 11);
     json_decref(settle(&d, "2021-10-01"));
     char *before = statement_of(&d, "example", "2021-10-01");
@@ -301,10 +259,7 @@ START_TEST(reload_keeps_previous_version_on_error)
 {
     static const char *const examples[] = {"example.yaml", NULL};
     daemon_t d;
-    daemon_prepare(&d, "auto_settle: false\n");
-    snprintf(d.now, sizeof d.now, "2030-01-01");
-    make_contracts_dir(&d, examples);
-    daemon_start(&d);
+    start_with_examples(&d, "auto_settle: false\n", "2030-01-01", examples);
     json_t *c = api_call(&d, "{\"op\":\"contracts\"}");
     char *sha0 =
         strdup(json_string_value(json_object_get(json_array_get(json_object_get(c, "contracts"), 0), "sha256")));
@@ -334,7 +289,7 @@ START_TEST(reload_keeps_previous_version_on_error)
 
     /* a valid edit, by SIGHUP: the fee doubles from the next statement on */
     char from[1024];
-    copy_file(spec_file(from, sizeof from, "example.yaml"), path);
+    copy_file(spec_example(from, sizeof from, "example.yaml"), path);
     char *text = pbr_read_file(path, NULL, NULL, 0);
     char *fee = strstr(text, "per_quarter: 1000.00");
     ck_assert_ptr_nonnull(fee);
@@ -375,12 +330,9 @@ START_TEST(verify_clean_then_detects_tampered_file)
 {
     static const char *const examples[] = {"example.yaml", "example2.yaml", NULL};
     daemon_t d;
-    daemon_prepare(&d, "auto_settle: true\n");
-    snprintf(d.now, sizeof d.now, "2021-06-01");
-    make_contracts_dir(&d, examples);
-    daemon_start(&d);
+    start_with_examples(&d, "auto_settle: true\n", "2021-06-01", examples);
     char p[1024];
-    char *events = read_events_without(spec_file(p, sizeof p, "example.jsonl"), NULL);
+    char *events = read_events_without(spec_example(p, sizeof p, "example.jsonl"), NULL);
     send_events(&d, events, 12);
     /* with now 2021-06-01 auto-settle has issued the quarters with A(Q) < now:
        example 2020-04-01 .. 2021-01-01 (A = 2021-05-01), example2 2021-01-01 (A = 2021-05-01) */
@@ -482,7 +434,7 @@ START_TEST(curve_roles_isolate_providers)
     make_contracts_dir(&d, examples);
     daemon_start(&d);
     char p[1024];
-    char *events = read_events_without(spec_file(p, sizeof p, "example.jsonl"), NULL);
+    char *events = read_events_without(spec_example(p, sizeof p, "example.jsonl"), NULL);
     send_events(&d, events, 12);
     free(events);
 

@@ -17,16 +17,6 @@ typedef struct seen_table {
     size_t n, nslots;
 } seen_table;
 
-static uint64_t fnv(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static void seen_free(seen_table *t)
 {
     for (size_t i = 0; i < t->nslots; i++)
@@ -48,7 +38,7 @@ static int seen_grow(seen_table *t)
     for (size_t i = 0; i < t->nslots; i++) {
         if (t->ids[i] == NULL)
             continue;
-        size_t h = (size_t)fnv(t->ids[i], strlen(t->ids[i])) & (nslots - 1);
+        size_t h = (size_t)pbr_hash_bytes(t->ids[i], strlen(t->ids[i])) & (nslots - 1);
         while (ids[h] != NULL)
             h = (h + 1) & (nslots - 1);
         ids[h] = t->ids[i];
@@ -67,7 +57,7 @@ static int seen_check(seen_table *t, const char *id, uint64_t content)
 {
     if ((t->n + 1) * 2 > t->nslots && seen_grow(t) != 0)
         return -1;
-    size_t h = (size_t)fnv(id, strlen(id)) & (t->nslots - 1);
+    size_t h = (size_t)pbr_hash_bytes(id, strlen(id)) & (t->nslots - 1);
     while (t->ids[h] != NULL) {
         if (strcmp(t->ids[h], id) == 0)
             return t->hashes[h] == content ? 1 : 2;
@@ -104,7 +94,7 @@ static int read_line(pbr_eventset *set, seen_table *seen, const char *text, size
         pbr_errf(err, errlen, "read events: out of memory");
         goto out;
     }
-    int s = seen_check(seen, ev.id, fnv(canon, clen));
+    int s = seen_check(seen, ev.id, pbr_hash_bytes(canon, clen));
     if (s < 0) {
         pbr_errf(err, errlen, "read events: out of memory");
         goto out;

@@ -24,16 +24,6 @@ typedef struct strtab {
     size_t nslots;       /* power of two */
 } strtab;
 
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h ^ (h >> 29);
-}
-
 static void strtab_free(strtab *t)
 {
     free(t->arena);
@@ -55,7 +45,7 @@ static int strtab_rehash(strtab *t, size_t nslots)
         return -1;
     for (size_t i = 0; i < t->n; i++) {
         const char *s = strtab_str(t, (uint32_t)i);
-        size_t h = (size_t)hash_bytes(s, strlen(s)) & (nslots - 1);
+        size_t h = (size_t)pbr_hash_bytes(s, strlen(s)) & (nslots - 1);
         while (slots[h] != 0)
             h = (h + 1) & (nslots - 1);
         slots[h] = (uint32_t)i + 1;
@@ -72,7 +62,7 @@ static int64_t strtab_find(const strtab *t, const char *s)
     if (t->nslots == 0)
         return -1;
     size_t len = strlen(s);
-    size_t h = (size_t)hash_bytes(s, len) & (t->nslots - 1);
+    size_t h = (size_t)pbr_hash_bytes(s, len) & (t->nslots - 1);
     while (t->slots[h] != 0) {
         uint32_t i = t->slots[h] - 1;
         if (strcmp(strtab_str(t, i), s) == 0)
@@ -103,18 +93,12 @@ static int64_t strtab_intern(strtab *t, const char *s)
         t->arena = a;
         t->arena_cap = cap;
     }
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 1024;
-        uint32_t *o = realloc(t->offs, cap * sizeof *o);
-        if (o == NULL)
-            return -1;
-        t->offs = o;
-        t->cap = cap;
-    }
+    if (pbr_grow((void **)&t->offs, &t->cap, t->n + 1, sizeof *t->offs) != 0)
+        return -1;
     memcpy(t->arena + t->arena_len, s, len);
     t->offs[t->n] = (uint32_t)t->arena_len;
     t->arena_len += len;
-    size_t h = (size_t)hash_bytes(s, len - 1) & (t->nslots - 1);
+    size_t h = (size_t)pbr_hash_bytes(s, len - 1) & (t->nslots - 1);
     while (t->slots[h] != 0)
         h = (h + 1) & (t->nslots - 1);
     t->slots[h] = (uint32_t)t->n + 1;
@@ -190,29 +174,13 @@ void pbr_eventset_free(pbr_eventset *s)
     free(s);
 }
 
-/* Grows *p (elements of size sz) to hold need elements. Returns 0 or -1. */
-static int grow(void **p, size_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? *cap : 256;
-    while (nc < need)
-        nc *= 2;
-    void *np = realloc(*p, nc * sz);
-    if (np == NULL)
-        return -1;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-
 /* Copies an id into the arena; returns its offset or -1. */
 static int64_t store_id(pbr_eventset *s, const char *id)
 {
     size_t len = strlen(id) + 1;
     if (s->ids_len + len > UINT32_MAX)
         return -1;
-    if (grow((void **)&s->ids, &s->ids_cap, s->ids_len + len, 1) != 0)
+    if (pbr_grow((void **)&s->ids, &s->ids_cap, s->ids_len + len, 1) != 0)
         return -1;
     memcpy(s->ids + s->ids_len, id, len);
     s->ids_len += len;
@@ -233,8 +201,8 @@ static int64_t add_flag_list(pbr_eventset *s, const pbr_event *ev)
 {
     if (ev->nflags == 0)
         return 0;
-    if (grow((void **)&s->flag_syms, &s->flag_syms_cap, s->nflag_syms + ev->nflags, sizeof(pbr_sym)) != 0 ||
-        grow((void **)&s->flag_lists, &s->flag_lists_cap, 2 * (s->nflag_lists + 1), sizeof(uint32_t)) != 0)
+    if (pbr_grow((void **)&s->flag_syms, &s->flag_syms_cap, s->nflag_syms + ev->nflags, sizeof(pbr_sym)) != 0 ||
+        pbr_grow((void **)&s->flag_lists, &s->flag_lists_cap, 2 * (s->nflag_lists + 1), sizeof(uint32_t)) != 0)
         return -1;
     size_t base = s->nflag_syms;
     for (size_t i = 0; i < ev->nflags; i++) {
@@ -250,7 +218,7 @@ static int64_t add_flag_list(pbr_eventset *s, const pbr_event *ev)
 
 static int add_void(pbr_eventset *s, const pbr_event *ev, uint64_t seq, char *err, size_t errlen)
 {
-    if (grow((void **)&s->pending, &s->pending_cap, s->npending + 1, sizeof *s->pending) != 0)
+    if (pbr_grow((void **)&s->pending, &s->pending_cap, s->npending + 1, sizeof *s->pending) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
     int64_t id = store_id(s, ev->id), target = store_id(s, ev->target);
     if (id < 0 || target < 0)
@@ -270,7 +238,7 @@ int pbr_eventset_add(pbr_eventset *s, const pbr_event *ev, uint64_t seq, char *e
         s->last_seq = seq;
     if (ev->type == PBR_EV_VOID)
         return add_void(s, ev, seq, err, errlen);
-    if (grow((void **)&s->evs, &s->cap, s->nevs + 1, sizeof *s->evs) != 0)
+    if (pbr_grow((void **)&s->evs, &s->cap, s->nevs + 1, sizeof *s->evs) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
     pbr_ev *e = &s->evs[s->nevs];
     memset(e, 0, sizeof *e);
@@ -390,7 +358,7 @@ static int build_id_index(const pbr_eventset *s, id_index *ix)
     ix->nslots = nslots;
     for (size_t i = 0; i < s->nevs; i++) {
         const char *id = s->ids + s->evs[i].id;
-        size_t h = (size_t)hash_bytes(id, strlen(id)) & (nslots - 1);
+        size_t h = (size_t)pbr_hash_bytes(id, strlen(id)) & (nslots - 1);
         while (ix->slots[h] != 0)
             h = (h + 1) & (nslots - 1);
         ix->slots[h] = (uint32_t)i + 1;
@@ -401,7 +369,7 @@ static int build_id_index(const pbr_eventset *s, id_index *ix)
 /* Returns the index of the event with this id, or -1. */
 static int64_t find_event(const pbr_eventset *s, const id_index *ix, const char *id)
 {
-    size_t h = (size_t)hash_bytes(id, strlen(id)) & (ix->nslots - 1);
+    size_t h = (size_t)pbr_hash_bytes(id, strlen(id)) & (ix->nslots - 1);
     while (ix->slots[h] != 0) {
         uint32_t i = ix->slots[h] - 1;
         if (strcmp(s->ids + s->evs[i].id, id) == 0)

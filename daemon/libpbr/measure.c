@@ -18,14 +18,8 @@
 
 cline *clines_push(clines *l)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        cline *v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return NULL;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (pbr_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) != 0)
+        return NULL;
     cline *c = &l->v[l->n++];
     memset(c, 0, sizeof *c);
     c->line.members = c->line.excluded = c->line.reoffenders = c->line.reoffences = -1;

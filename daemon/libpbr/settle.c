@@ -70,14 +70,8 @@ static ledger_key *ledger_find(const pbr_ledger *l, const pbr_line *line)
 
 static int ledger_add(pbr_ledger *l, const pbr_line *line, const char *version, int fee)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        ledger_key *k = realloc(l->keys, cap * sizeof *k);
-        if (k == NULL)
-            return -1;
-        l->keys = k;
-        l->cap = cap;
-    }
+    if (pbr_grow((void **)&l->keys, &l->cap, l->n + 1, sizeof *l->keys) != 0)
+        return -1;
     ledger_key *k = &l->keys[l->n++];
     memset(k, 0, sizeof *k);
     snprintf(k->component, sizeof k->component, "%s", line->component);
@@ -345,14 +339,8 @@ static int64_t capped(const pbr_contract *c, int64_t cap_pence, int64_t *u, int6
 
 static int push_line(pbr_line **v, size_t *n, size_t *cap, const pbr_line *l)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        pbr_line *nv = realloc(*v, nc * sizeof *nv);
-        if (nv == NULL)
-            return -1;
-        *v = nv;
-        *cap = nc;
-    }
+    if (pbr_grow((void **)v, cap, *n + 1, sizeof **v) != 0)
+        return -1;
     (*v)[(*n)++] = *l;
     return 0;
 }
@@ -525,6 +513,30 @@ int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vct
     free(nl);
     *out = s;
     return 0;
+}
+
+int pbr_settle_all(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date through,
+                   pbr_statement_fn fn, void *ctx, char *err, size_t errlen)
+{
+    pbr_ledger *ledger = pbr_ledger_new();
+    if (ledger == NULL)
+        return pbr_errf(err, errlen, "settle %s: out of memory", c->id);
+    pbr_date last = pbr_contract_last_quarter(c);
+    if (through < last)
+        last = through;
+    int rc = 0;
+    for (pbr_date q = pbr_contract_first_quarter(c); q <= last && rc == 0; q = pbr_add_months(q, 3)) {
+        pbr_statement *s;
+        if (pbr_settle_quarter(c, NULL, NULL, ev, events_through, q, ledger, &s, err, errlen) != 0) {
+            rc = -1;
+            break;
+        }
+        rc = fn(ctx, s);
+        pbr_statement_free(s);
+        free(s);
+    }
+    pbr_ledger_free(ledger);
+    return rc;
 }
 
 int pbr_provisional_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date d,

@@ -99,31 +99,38 @@ static void print_rejected(void *ctx, size_t line, const char *message)
     fprintf(stderr, "line %zu: %s (skipped)\n", line, message);
 }
 
+typedef struct print_ctx {
+    pbr_format fmt;
+    int first;
+} print_ctx;
+
 /* Prints one statement in the chosen format; CSV keeps one header. */
-static int print_statement(const pbr_statement *s, pbr_format fmt, int first)
+static int print_statement(void *ctx, const pbr_statement *s)
 {
+    print_ctx *p = ctx;
     size_t len;
     char *json = pbr_statement_to_json(s, &len);
     char err[PBR_ERR_MAX];
-    char *out = json ? pbr_statement_render(json, len, fmt, err, sizeof err) : NULL;
+    char *out = json ? pbr_statement_render(json, len, p->fmt, err, sizeof err) : NULL;
     free(json);
     if (out == NULL) {
         fprintf(stderr, "pbrctl simulate: %s\n", json ? err : "out of memory");
-        return -1;
+        return 1;
     }
     const char *text = out;
-    if (fmt == PBR_FMT_CSV && !first) {
+    if (p->fmt == PBR_FMT_CSV && !p->first) {
         const char *nl = strchr(out, '\n');
         text = nl ? nl + 1 : out;
     }
-    if (fmt == PBR_FMT_YAML)
+    if (p->fmt == PBR_FMT_YAML)
         printf("---\n");
-    else if (fmt == PBR_FMT_TEXT && !first)
+    else if (p->fmt == PBR_FMT_TEXT && !p->first)
         printf("\n");
     fputs(text, stdout);
-    if (fmt == PBR_FMT_JSON)
+    if (p->fmt == PBR_FMT_JSON)
         putchar('\n');
     free(out);
+    p->first = 0;
     return 0;
 }
 
@@ -145,9 +152,8 @@ int cmd_simulate(const pbrctl_opts *o, int argc, char **argv)
     char err[PBR_ERR_MAX];
     size_t rejected = 0;
     uint64_t nread = 0;
-    pbr_ledger *ledger = pbr_ledger_new();
     pbr_eventset *set = pbr_eventset_new();
-    if (ledger == NULL || set == NULL) {
+    if (set == NULL) {
         fprintf(stderr, "pbrctl simulate: out of memory\n");
         goto out;
     }
@@ -157,27 +163,17 @@ int cmd_simulate(const pbrctl_opts *o, int argc, char **argv)
     }
     if (rejected > 0)
         fprintf(stderr, "pbrctl simulate: %zu line(s) of %s rejected and skipped\n", rejected, so.events);
-    pbr_date last = pbr_contract_last_quarter(c);
-    if (so.through != PBR_DATE_NONE && so.through < last)
-        last = so.through;
-    int first = 1;
-    for (pbr_date q = pbr_contract_first_quarter(c); q <= last; q = pbr_add_months(q, 3)) {
-        pbr_statement *s;
-        if (pbr_settle_quarter(c, NULL, NULL, set, nread, q, ledger, &s, err, sizeof err) != 0) {
+    print_ctx pc = {so.format, 1};
+    int src = pbr_settle_all(c, set, nread, so.through == PBR_DATE_NONE ? PBR_DATE_MAX : so.through,
+                             print_statement, &pc, err, sizeof err);
+    if (src != 0) {
+        if (src < 0)
             fprintf(stderr, "pbrctl simulate: %s\n", err);
-            goto out;
-        }
-        int prc = print_statement(s, so.format, first);
-        pbr_statement_free(s);
-        free(s);
-        if (prc != 0)
-            goto out;
-        first = 0;
+        goto out;
     }
     rc = 0;
 out:
     pbr_eventset_free(set);
-    pbr_ledger_free(ledger);
     pbr_contract_free(c);
     return rc;
 }

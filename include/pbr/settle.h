@@ -51,6 +51,17 @@ int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vct
                        uint64_t events_through, pbr_date q, pbr_ledger *ledger, pbr_statement **out, char *err,
                        size_t errlen);
 
+/* Receives each statement of pbr_settle_all in quarter order (borrowed:
+ * valid during the call). Returns 0 to go on, non-zero to stop. */
+typedef int (*pbr_statement_fn)(void *ctx, const pbr_statement *s);
+
+/* Settles every quarter of c, from the first through min(through, the last
+ * of its range) (through = PBR_DATE_MAX for all), with a fresh ledger, over
+ * events up to events_through: what `pbrctl simulate` prints. Returns 0,
+ * the callback's non-zero value, or -1 with err. */
+int pbr_settle_all(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date through,
+                   pbr_statement_fn fn, void *ctx, char *err, size_t errlen);
+
 /* Provisional figures as of date d (the `cohorts` query): every binary,
  * frequency and disposals line whose period has begun by d and which is not
  * yet final, computed as of d. Returns 0 and a malloc'd array (free each

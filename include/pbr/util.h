@@ -20,6 +20,14 @@ char *pbr_read_file(const char *path, size_t *len, char *err, size_t errlen);
  * Returns 0 or -1 with err. */
 int pbr_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
+/* Grows the array *p (elements of elem bytes, capacity *cap) to hold at
+ * least need elements, doubling (first capacity 16). Returns 0, or -1 on
+ * allocation failure (*p and *cap unchanged). */
+int pbr_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+/* FNV-1a 64-bit hash of len bytes, with a final mix. */
+uint64_t pbr_hash_bytes(const void *data, size_t len);
+
 /* snprintf into err (if err != NULL and errlen > 0). Returns -1 so callers can
  * write `return pbr_errf(err, n, "...")`. */
 int pbr_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
