@@ -8,6 +8,7 @@
 
 #include "check_main.h"
 #include "pbr/event.h"
+#include "pbr/gen.h"
 
 /* Parses a NUL-terminated line; fails the test with the error if invalid. */
 static void parse_ok(const char *json, pbr_event *ev)
@@ -589,6 +590,277 @@ START_TEST(mutations_never_crash)
 }
 END_TEST
 
+/* ---- fast path == reference parser ------------------------------------- */
+
+/* Returns 1 if two optional strings are equal (both NULL or same bytes). */
+static int same_string(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Parses json[0..len) with pbr_event_parse and with the jansson reference
+ * parser and fails unless they agree: same result, same error text, same
+ * fields and same canonical bytes. Returns 1 if the line was valid. */
+static int check_same_as_reference(const char *json, size_t len)
+{
+    char err1[PBR_ERR_MAX], err2[PBR_ERR_MAX];
+    pbr_event a, b;
+    int ra = pbr_event_parse(json, len, &a, err1, sizeof err1);
+    int rb = pbr_event_parse_reference(json, len, &b, err2, sizeof err2);
+    ck_assert_msg(ra == rb, "fast %d (%s) vs reference %d (%s) for %.*s", ra, err1, rb, err2, (int)len, json);
+    ck_assert_msg(strcmp(err1, err2) == 0, "error \"%s\" vs reference \"%s\" for %.*s", err1, err2, (int)len, json);
+    if (ra != 0) {
+        ck_assert_ptr_null(a.id);
+        ck_assert_ptr_null(a.flags);
+        return 0;
+    }
+    ck_assert(same_string(a.id, b.id) && same_string(a.offender, b.offender) && same_string(a.area, b.area));
+    ck_assert(same_string(a.provider, b.provider) && same_string(a.establishment, b.establishment));
+    ck_assert(same_string(a.order, b.order) && same_string(a.category, b.category));
+    ck_assert(same_string(a.target, b.target) && same_string(a.reason, b.reason));
+    ck_assert_int_eq(a.type, b.type);
+    ck_assert_int_eq(a.date, b.date);
+    ck_assert_int_eq(a.recorded, b.recorded);
+    ck_assert_int_eq(a.offence_date, b.offence_date);
+    ck_assert_int_eq(a.sentence_days, b.sentence_days);
+    ck_assert_int_eq(a.age, b.age);
+    ck_assert_int_eq(a.gender, b.gender);
+    ck_assert_int_eq(a.ogrs, b.ogrs);
+    ck_assert_int_eq(a.prior_sanctions, b.prior_sanctions);
+    ck_assert_int_eq(a.offences, b.offences);
+    ck_assert_int_eq(a.disposal, b.disposal);
+    ck_assert_uint_eq(a.nflags, b.nflags);
+    for (size_t i = 0; i < a.nflags; i++)
+        ck_assert_str_eq(a.flags[i], b.flags[i]);
+    size_t la, lb;
+    char *ca = pbr_event_canonical(&a, &la), *cb = pbr_event_canonical(&b, &lb);
+    ck_assert_ptr_nonnull(ca);
+    ck_assert_ptr_nonnull(cb);
+    ck_assert_uint_eq(la, lb);
+    ck_assert_uint_eq(strlen(ca), la);
+    ck_assert_str_eq(ca, cb);
+    free(ca);
+    free(cb);
+    pbr_event_free(&a);
+    pbr_event_free(&b);
+    return 1;
+}
+
+static int check_line_same(const char *json)
+{
+    return check_same_as_reference(json, strlen(json));
+}
+
+/* Generated streams with malformed lines, and byte mutations of each line:
+ * both parsers agree on every one. */
+START_TEST(fast_path_matches_reference_on_generated_lines)
+{
+    pbr_gen_opts o;
+    pbr_gen_defaults(&o);
+    o.seed = 7;
+    o.offenders = 300;
+    o.malformed_rate = 0.1;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *fp = open_memstream(&text, &size);
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_int_gt(pbr_gen_write(&o, fp), 0);
+    ck_assert_int_eq(fclose(fp), 0);
+    static const char alphabet[] = "{}[]\",:0123456789.-+eE\\u/ \t\x00\x7f\xc3\xa9\xed\xa0\x80\xf0\x9f"
+                                   "abcdefMFXnrt";
+    size_t lines = 0, valid = 0, mutated_valid = 0;
+    uint64_t x = 99;
+    char buf[1024];
+    for (char *p = text; p < text + size;) {
+        char *nl = memchr(p, '\n', (size_t)(text + size - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(text + size - p);
+        lines++;
+        valid += (size_t)check_same_as_reference(p, len);
+        if (len < sizeof buf) {
+            for (int it = 0; it < 8; it++) {
+                memcpy(buf, p, len);
+                for (int m = 0; m < 1 + it % 2; m++) {
+                    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                    buf[(x >> 33) % len] = alphabet[(x >> 13) % (sizeof alphabet - 1)];
+                }
+                mutated_valid += (size_t)check_same_as_reference(buf, len);
+            }
+        }
+        p = nl ? nl + 1 : text + size;
+    }
+    free(text);
+    /* the stream exercises both outcomes: mostly valid, some malformed */
+    ck_assert_uint_gt(lines, 1000);
+    ck_assert_uint_gt(valid, lines / 2);
+    ck_assert_uint_lt(valid, lines);
+    ck_assert_uint_gt(mutated_valid, 0);
+}
+END_TEST
+
+#define FP_REL "{\"id\":\"r1\",\"type\":\"release\",\"offender\":\"A\",\"date\":\"2020-04-15\",\"area\":\"N\"," \
+               "\"establishment\":\"H\",\"sentence_days\":1,\"age\":30,\"gender\":\"M\""
+
+/* Hand-picked corners of JSON strings, numbers and structure: the fast path
+ * agrees with the reference; the expected outcome is from RFC 8259 and the
+ * spec's field rules. */
+START_TEST(fast_path_matches_reference_on_json_corners)
+{
+    static const struct {
+        const char *json;
+        int valid;
+    } cases[] = {
+        /* string escapes decode to the same bytes */
+        {FP_REL ",\"provider\":\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"}", 1},
+        {FP_REL ",\"provider\":\"\\u00e9\\u4e2d\\ud83d\\ude00\"}", 1},
+        {FP_REL ",\"provider\":\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\"}", 1},
+        {FP_REL ",\"provider\":\"\\u0001\"}", 1},
+        {FP_REL ",\"provider\":\"\\u0000\"}", 0},            /* NUL: jansson refuses */
+        {FP_REL ",\"provider\":\"\\ud800\"}", 0},            /* lone high surrogate */
+        {FP_REL ",\"provider\":\"\\udc00\"}", 0},            /* lone low surrogate */
+        {FP_REL ",\"provider\":\"\\ud800\\u0041\"}", 0},     /* high + non-low */
+        {FP_REL ",\"provider\":\"\\x41\"}", 0},              /* no such escape */
+        {FP_REL ",\"provider\":\"\\u12G4\"}", 0},            /* bad hex */
+        {FP_REL ",\"provider\":\"a\tb\"}", 0},               /* raw control character */
+        {FP_REL ",\"provider\":\"\xc0\xaf\"}", 0},           /* overlong */
+        {FP_REL ",\"provider\":\"\xed\xa0\x80\"}", 0},       /* encoded surrogate */
+        {FP_REL ",\"provider\":\"\xf4\x90\x80\x80\"}", 0},   /* above U+10FFFF */
+        {FP_REL ",\"provider\":\"\xe4\xb8\"}", 0},           /* truncated sequence */
+        {FP_REL ",\"provider\":\"\"}", 0},                   /* empty string */
+        /* keys: escaped names are the same field; duplicates are refused */
+        {FP_REL ",\"\\u0070rovider\":\"p\"}", 1},
+        {FP_REL ",\"provider\":\"p\",\"provider\":\"p\"}", 0},
+        {FP_REL ",\"age\":31}", 0},
+        {FP_REL ",\"Provider\":\"p\"}", 0},
+        /* numbers */
+        {FP_REL ",\"prior_sanctions\":0}", 1},
+        {FP_REL ",\"prior_sanctions\":-0}", 1},
+        {FP_REL ",\"prior_sanctions\":2147483647}", 1},
+        {FP_REL ",\"prior_sanctions\":2147483648}", 0},
+        {FP_REL ",\"prior_sanctions\":99999999999999999999999}", 0}, /* too big for jansson */
+        {FP_REL ",\"prior_sanctions\":007}", 0},
+        {FP_REL ",\"prior_sanctions\":1.0}", 0},
+        {FP_REL ",\"prior_sanctions\":1e2}", 0},
+        {FP_REL ",\"prior_sanctions\":-1}", 0},
+        {FP_REL ",\"prior_sanctions\":+1}", 0},
+        {FP_REL ",\"prior_sanctions\":1.}", 0},
+        {FP_REL ",\"ogrs\":0.1234}", 1},
+        {FP_REL ",\"ogrs\":1}", 1},
+        {FP_REL ",\"ogrs\":-0.0}", 1},
+        {FP_REL ",\"ogrs\":5E-1}", 1},
+        {FP_REL ",\"ogrs\":0.00001e+1}", 1},
+        {FP_REL ",\"ogrs\":0e999}", 1},
+        {FP_REL ",\"ogrs\":1e400}", 0},
+        {FP_REL ",\"ogrs\":0.12345}", 0},
+        {FP_REL ",\"ogrs\":.5}", 0},
+        {FP_REL ",\"ogrs\":\"0.5\"}", 0},
+        /* values of the wrong JSON type */
+        {FP_REL ",\"provider\":null}", 0},
+        {FP_REL ",\"provider\":true}", 0},
+        {FP_REL ",\"provider\":[\"p\"]}", 0},
+        {FP_REL ",\"provider\":{}}", 0},
+        {FP_REL ",\"flags\":[]}", 1},
+        {FP_REL ",\"flags\":[ \"a\" , \"\\u00e9\" ]}", 1},
+        {FP_REL ",\"flags\":[\"a\",]}", 0},
+        {FP_REL ",\"flags\":[\"a\",1]}", 0},
+        {FP_REL ",\"flags\":[[\"a\"]]}", 0},
+        {FP_REL ",\"flags\":[\"\"]}", 0},
+        {FP_REL ",\"flags\":\"PPO\"}", 0},
+        /* structure and whitespace */
+        {" \t\r\n" FP_REL " } \r\n\t", 1},
+        {"{ \"id\" : \"r1\" , \"type\" : \"discharge\" , \"offender\" : \"A\" , \"date\" : \"2020-04-15\" }", 1},
+        {FP_REL "}x", 0},
+        {FP_REL "}}", 0},
+        {FP_REL ",}", 0},
+        {FP_REL "", 0},
+        {"{}", 0},
+        {"", 0},
+        {"[]", 0},
+        {FP_REL "}\f", 0},
+        {"\xef\xbb\xbf" FP_REL "}", 0}, /* byte order mark */
+        /* rules between fields */
+        {FP_REL ",\"recorded\":\"2020-04-14\"}", 0},
+        {FP_REL ",\"recorded\":\"2020-04-15\"}", 1},
+        {"{\"id\":\"c1\",\"type\":\"conviction\",\"offender\":\"A\",\"date\":\"2021-03-01\","
+         "\"offence_date\":\"2021-03-02\"}", 0},
+        {"{\"id\":\"c1\",\"type\":\"conviction\",\"offender\":\"A\",\"date\":\"2021-03-01\","
+         "\"offence_date\":\"2021-03-01\",\"disposal\":\"fine\",\"offences\":2,\"category\":\"x\"}", 1},
+        {"{\"id\":\"c1\",\"type\":\"conviction\",\"offender\":\"A\",\"date\":\"2021-03-01\","
+         "\"offence_date\":\"2021-03-01\",\"disposal\":\"fin\"}", 0},
+        {"{\"id\":\"v1\",\"type\":\"void\",\"date\":\"2020-09-01\",\"target\":\"e11\",\"reason\":\"r\"}", 1},
+        {"{\"id\":\"v1\",\"type\":\"void\",\"date\":\"2020-09-01\",\"target\":\"e 11\",\"reason\":\"r\"}", 0},
+        {"{\"id\":\"r 1\",\"type\":\"discharge\",\"offender\":\"A\",\"date\":\"2020-04-15\"}", 0},
+        {"{\"id\":\"r1\",\"type\":\"discharge\",\"offender\":\"A\",\"date\":\"2020-02-30\"}", 0},
+        {"{\"id\":\"r1\",\"type\":\"Discharge\",\"offender\":\"A\",\"date\":\"2020-02-03\"}", 0},
+        {"{\"type\":\"discharge\",\"id\":\"r1\",\"offender\":\"A\",\"date\":\"2020-02-03\"}", 1},
+        {FP_REL ",\"gender\":\"F\"}", 0},
+        {"{\"id\":\"r1\",\"type\":\"release\",\"offender\":\"A\",\"date\":\"2020-04-15\",\"area\":\"N\","
+         "\"establishment\":\"H\",\"sentence_days\":1,\"age\":30,\"gender\":\"Q\"}", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ck_assert_msg(check_line_same(cases[i].json) == cases[i].valid, "case %zu: %s", i, cases[i].json);
+}
+END_TEST
+
+/* Long lines (decoded off the stack), string and flag limits, and lines
+ * that are not NUL terminated. */
+START_TEST(fast_path_matches_reference_on_limits)
+{
+    char big[12000], s256[257], s257[258];
+    memset(s256, 'p', 256);
+    s256[256] = '\0';
+    memset(s257, 'p', 257);
+    s257[257] = '\0';
+    snprintf(big, sizeof big, FP_REL ",\"provider\":\"%s\"}", s256);
+    ck_assert_int_eq(check_line_same(big), 1);
+    snprintf(big, sizeof big, FP_REL ",\"provider\":\"%s\"}", s257);
+    ck_assert_int_eq(check_line_same(big), 0);
+    /* 32 flags of 256 bytes: a ~8 KB line, valid; 33 flags are too many */
+    for (int nflags = 31; nflags <= 33; nflags++) {
+        size_t n = (size_t)snprintf(big, sizeof big, "%s", FP_REL ",\"flags\":[");
+        for (int i = 0; i < nflags; i++)
+            n += (size_t)snprintf(big + n, sizeof big - n, "%s\"%s\"", i ? "," : "", s256);
+        snprintf(big + n, sizeof big - n, "]}");
+        ck_assert_int_eq(check_line_same(big), nflags <= 32);
+    }
+    /* a 64-byte id is the limit */
+    char id[80];
+    memset(id, 'i', 65);
+    id[65] = '\0';
+    snprintf(big, sizeof big, "{\"id\":\"%s\",\"type\":\"discharge\",\"offender\":\"A\",\"date\":\"2020-04-15\"}", id);
+    ck_assert_int_eq(check_line_same(big), 0);
+    id[64] = '\0';
+    snprintf(big, sizeof big, "{\"id\":\"%s\",\"type\":\"discharge\",\"offender\":\"A\",\"date\":\"2020-04-15\"}", id);
+    ck_assert_int_eq(check_line_same(big), 1);
+    /* every prefix of a valid line, not NUL terminated: only the whole parses */
+    const char *line = FP_REL ",\"ogrs\":0.25,\"flags\":[\"PPO\",\"\\u00e9\"]}";
+    size_t len = strlen(line);
+    for (size_t cut = 0; cut <= len; cut++) {
+        char *copy = malloc(cut ? cut : 1);
+        memcpy(copy, line, cut);
+        ck_assert_int_eq(check_same_as_reference(copy, cut), cut == len);
+        free(copy);
+    }
+}
+END_TEST
+
+/* pbr_event_free releases events of both parsers (ASan checks the frees). */
+START_TEST(free_handles_both_parsers)
+{
+    const char *line = FP_REL ",\"provider\":\"P\",\"flags\":[\"a\",\"b\"]}";
+    char err[PBR_ERR_MAX];
+    pbr_event a, b;
+    ck_assert_int_eq(pbr_event_parse(line, strlen(line), &a, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_event_parse_reference(line, strlen(line), &b, err, sizeof err), 0);
+    ck_assert_str_eq(a.provider, "P");
+    ck_assert_str_eq(b.flags[1], "b");
+    pbr_event_free(&a);
+    pbr_event_free(&b);
+    ck_assert_ptr_null(a.id);
+    ck_assert_ptr_null(b.flags);
+    pbr_event_free(&a);
+}
+END_TEST
+
 /* ---- fixtures -------------------------------------------------------- */
 
 /* Reads a fixture file into lines (caller frees each and the array). */
@@ -791,6 +1063,13 @@ static Suite *make_suite(void)
     tcase_add_test(tc, canonical_exact_text);
     tcase_add_test(tc, canonical_same_for_same_content);
     tcase_add_test(tc, canonical_differs_for_different_content);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fast_path");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, fast_path_matches_reference_on_generated_lines);
+    tcase_add_test(tc, fast_path_matches_reference_on_json_corners);
+    tcase_add_test(tc, fast_path_matches_reference_on_limits);
+    tcase_add_test(tc, free_handles_both_parsers);
     suite_add_tcase(s, tc);
     return s;
 }

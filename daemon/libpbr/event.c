@@ -15,9 +15,18 @@
  * decimal exponent. The value must equal k/10000 for an integer k in
  * 0..10000 (so 0.1234, 0.5, 1, 0, 1.0 and 5e-1 are accepted; 0.12345 has
  * too many decimal places; 1.5 is out of range).
+ *
+ * Speed: pbr_event_parse first tries a single-pass scanner (the "fast path"
+ * below) that accepts only fully valid lines and builds the event with one
+ * allocation for all its strings; anything else goes to the jansson-based
+ * reference parser, which alone writes error messages. The canonical form is
+ * written into one exactly-sized buffer without printf.
  */
 #include <jansson.h>
+#include <malloc.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -708,9 +717,9 @@ static int check_field_relations(const parse_ctx *c, pbr_event *ev)
     return 0;
 }
 
-/* Parses and validates one JSON object. Returns 0, or -1 with err set and
- * *out left empty. */
-int pbr_event_parse(const char *json, size_t len, pbr_event *out, char *err, size_t errlen)
+/* The reference parser: jansson validates the JSON, then the field readers
+ * above apply every rule. Returns 0, or -1 with err set and *out left empty. */
+int pbr_event_parse_reference(const char *json, size_t len, pbr_event *out, char *err, size_t errlen)
 {
     parse_ctx c = {err, errlen, NULL, NULL};
     json_error_t jerr;
@@ -750,194 +759,793 @@ done:
     return rc;
 }
 
-/* Releases the strings of ev and zeroes it. Safe on a zeroed event and NULL. */
+/* ---- fast path --------------------------------------------------------
+ *
+ * One pass over the line, no jansson, no allocation until the event is
+ * known to be valid. It accepts only what the reference parser accepts and
+ * builds the identical event: strict RFC 8259 syntax (strings with every
+ * escape and \u surrogate pairs, strict UTF-8, the number grammar), every
+ * member a known field at most once, and every per-field rule. Anything
+ * else -- any error, and anything it does not bother with (true/false/null,
+ * objects, \u0000, integers of more than 10 digits) -- makes it give up, and
+ * pbr_event_parse then runs the reference parser, so error messages come
+ * from one place only. */
+
+#define FAST_STACK_SCRATCH 2048 /* lines up to this size decode on the stack */
+
+typedef enum { V_NONE = 0, V_STRING, V_INTEGER, V_REAL, V_ARRAY } fast_kind;
+
+/* A member value: V_STRING has its decoded bytes at scratch[off..off+len);
+ * V_INTEGER/V_REAL its number token at line[off..off+len); V_ARRAY (flags)
+ * has items item_off/item_len[0..len). */
+typedef struct {
+    fast_kind kind;
+    size_t off, len;
+} fast_value;
+
+typedef struct {
+    const unsigned char *s; /* the line */
+    size_t len, p;          /* its length and the read position */
+    char *scratch;          /* decoded strings; never more bytes than the line */
+    size_t used;
+    uint32_t seen;          /* B(field) of every member read */
+    fast_value v[F_COUNT];
+    size_t item_off[PBR_FLAGS_MAX], item_len[PBR_FLAGS_MAX];
+} fast_scan;
+
+static void fast_skip_ws(fast_scan *fs)
+{
+    while (fs->p < fs->len &&
+           (fs->s[fs->p] == ' ' || fs->s[fs->p] == '\t' || fs->s[fs->p] == '\n' || fs->s[fs->p] == '\r'))
+        fs->p++;
+}
+
+/* Returns the length (2..4) of the strict UTF-8 sequence at s (left bytes
+ * available), or 0 if it is not one: no overlong forms, no surrogates,
+ * nothing above U+10FFFF. */
+static size_t utf8_sequence_length(const unsigned char *s, size_t left)
+{
+    unsigned char c = s[0];
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1Fu;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0Fu;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07u;
+    else
+        return 0;
+    if (left < n)
+        return 0;
+    for (size_t k = 1; k < n; k++) {
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[k] & 0x3Fu);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* Reads 4 hex digits at s[p]. Returns the value, or -1. */
+static long read_hex4(const unsigned char *s, size_t len, size_t p)
+{
+    long v = 0;
+    if (len < 4 || p > len - 4)
+        return -1;
+    for (size_t i = 0; i < 4; i++) {
+        int h = hex_value((char)s[p + i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* Writes code point cp (not a surrogate, <= 0x10FFFF) as UTF-8 at o.
+ * Returns the position after it. */
+static char *put_utf8(char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        *o++ = (char)cp;
+    } else if (cp < 0x800) {
+        *o++ = (char)(0xC0 | (cp >> 6));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *o++ = (char)(0xE0 | (cp >> 12));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (char)(0xF0 | (cp >> 18));
+        *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    }
+    return o;
+}
+
+/* Decodes the \u escape whose hex digits start at s[*p] (a surrogate pair
+ * takes the following \uXXXX too) into *cp and moves *p past it. Returns 0,
+ * or -1 for what jansson rejects: bad hex, \u0000, a lone surrogate. */
+static int read_unicode_escape(const unsigned char *s, size_t len, size_t *p, uint32_t *cp)
+{
+    long hi = read_hex4(s, len, *p), lo;
+    if (hi <= 0 || (hi >= 0xDC00 && hi <= 0xDFFF))
+        return -1;
+    *p += 4;
+    if (hi < 0xD800 || hi > 0xDBFF) {
+        *cp = (uint32_t)hi;
+        return 0;
+    }
+    if (*p + 2 > len || s[*p] != '\\' || s[*p + 1] != 'u')
+        return -1;
+    lo = read_hex4(s, len, *p + 2);
+    if (lo < 0xDC00 || lo > 0xDFFF)
+        return -1;
+    *p += 6;
+    *cp = 0x10000u + (((uint32_t)hi - 0xD800u) << 10) + ((uint32_t)lo - 0xDC00u);
+    return 0;
+}
+
+/* Decodes the JSON string at the read position (its opening quote) into the
+ * scratch buffer; *off and *n say where. Returns 0, or -1 on anything that
+ * is not a valid string (control characters, bad escapes, bad UTF-8). */
+static int fast_string(fast_scan *fs, size_t *off, size_t *n)
+{
+    const unsigned char *s = fs->s;
+    size_t p = fs->p + 1, len = fs->len;
+    char *start = fs->scratch + fs->used, *o = start;
+    for (;;) {
+        if (p >= len)
+            return -1;
+        unsigned char c = s[p];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            p++;
+        } else if (c == '"') {
+            break;
+        } else if (c >= 0x80) {
+            size_t k = utf8_sequence_length(s + p, len - p);
+            if (k == 0)
+                return -1;
+            memcpy(o, s + p, k);
+            o += k;
+            p += k;
+        } else if (c == '\\' && p + 1 < len) {
+            uint32_t cp;
+            c = s[p + 1];
+            p += 2;
+            switch (c) {
+            case '"': case '\\': case '/': *o++ = (char)c; break;
+            case 'b': *o++ = '\b'; break;
+            case 'f': *o++ = '\f'; break;
+            case 'n': *o++ = '\n'; break;
+            case 'r': *o++ = '\r'; break;
+            case 't': *o++ = '\t'; break;
+            case 'u':
+                if (read_unicode_escape(s, len, &p, &cp) < 0)
+                    return -1;
+                o = put_utf8(o, cp);
+                break;
+            default: return -1;
+            }
+        } else {
+            return -1; /* control character, or a backslash at the end */
+        }
+    }
+    fs->p = p + 1;
+    *off = (size_t)(start - fs->scratch);
+    *n = (size_t)(o - start);
+    fs->used += *n;
+    return 0;
+}
+
+/* Scans an RFC 8259 number token at the read position. Returns V_INTEGER
+ * (no fraction, no exponent) or V_REAL with the token in *off and *n, or -1. */
+static int fast_number(fast_scan *fs, size_t *off, size_t *n)
+{
+    const unsigned char *s = fs->s;
+    size_t p = fs->p, len = fs->len;
+    int kind = V_INTEGER;
+    if (p < len && s[p] == '-')
+        p++;
+    if (p >= len || s[p] < '0' || s[p] > '9')
+        return -1;
+    if (s[p] == '0')
+        p++;
+    else
+        while (p < len && s[p] >= '0' && s[p] <= '9')
+            p++;
+    if (p < len && s[p] == '.') {
+        kind = V_REAL;
+        if (++p >= len || s[p] < '0' || s[p] > '9')
+            return -1;
+        while (p < len && s[p] >= '0' && s[p] <= '9')
+            p++;
+    }
+    if (p < len && (s[p] == 'e' || s[p] == 'E')) {
+        kind = V_REAL;
+        p++;
+        if (p < len && (s[p] == '+' || s[p] == '-'))
+            p++;
+        if (p >= len || s[p] < '0' || s[p] > '9')
+            return -1;
+        while (p < len && s[p] >= '0' && s[p] <= '9')
+            p++;
+    }
+    *off = fs->p;
+    *n = p - fs->p;
+    fs->p = p;
+    return kind;
+}
+
+/* Reads the flags array of strings at the read position ('['). Returns 0
+ * with the item count in *n, or -1 (not strings, more than PBR_FLAGS_MAX). */
+static int fast_flags(fast_scan *fs, size_t *n)
+{
+    *n = 0;
+    fs->p++;
+    fast_skip_ws(fs);
+    if (fs->p < fs->len && fs->s[fs->p] == ']') {
+        fs->p++;
+        return 0;
+    }
+    for (;;) {
+        if (*n >= PBR_FLAGS_MAX || fs->p >= fs->len || fs->s[fs->p] != '"')
+            return -1;
+        if (fast_string(fs, &fs->item_off[*n], &fs->item_len[*n]) < 0)
+            return -1;
+        (*n)++;
+        fast_skip_ws(fs);
+        if (fs->p >= fs->len)
+            return -1;
+        if (fs->s[fs->p] == ']') {
+            fs->p++;
+            return 0;
+        }
+        if (fs->s[fs->p] != ',')
+            return -1;
+        fs->p++;
+        fast_skip_ws(fs);
+    }
+}
+
+/* Returns the field named by key (len bytes), or -1. */
+static int field_from_key(const char *key, size_t len)
+{
+    static const uint8_t name_len[F_COUNT] = {
+        [F_ID] = 2, [F_TYPE] = 4, [F_OFFENDER] = 8, [F_DATE] = 4, [F_RECORDED] = 8, [F_AREA] = 4,
+        [F_ESTABLISHMENT] = 13, [F_PROVIDER] = 8, [F_ORDER] = 5, [F_SENTENCE_DAYS] = 13, [F_AGE] = 3,
+        [F_GENDER] = 6, [F_OGRS] = 4, [F_PRIOR_SANCTIONS] = 15, [F_FLAGS] = 5, [F_OFFENCE_DATE] = 12,
+        [F_OFFENCES] = 8, [F_CATEGORY] = 8, [F_DISPOSAL] = 8, [F_TARGET] = 6, [F_REASON] = 6,
+    };
+    for (int i = 0; i < F_COUNT; i++)
+        if (name_len[i] == len && fields[i].name[0] == key[0] && memcmp(fields[i].name, key, len) == 0)
+            return i;
+    return -1;
+}
+
+/* Reads one member ("key": value) at the read position into fs->v.
+ * Returns 0, or -1 (unknown or repeated key, or a value the fast path does
+ * not take). */
+static int fast_member(fast_scan *fs)
+{
+    size_t koff, klen;
+    if (fs->p >= fs->len || fs->s[fs->p] != '"' || fast_string(fs, &koff, &klen) < 0 || klen == 0)
+        return -1;
+    int f = field_from_key(fs->scratch + koff, klen);
+    fs->used = koff; /* the key's bytes are not needed any more */
+    if (f < 0 || (fs->seen & B(f)))
+        return -1;
+    fs->seen |= B(f);
+    fast_skip_ws(fs);
+    if (fs->p >= fs->len || fs->s[fs->p] != ':')
+        return -1;
+    fs->p++;
+    fast_skip_ws(fs);
+    if (fs->p >= fs->len)
+        return -1;
+    fast_value *v = &fs->v[f];
+    unsigned char c = fs->s[fs->p];
+    if (c == '"') {
+        v->kind = V_STRING;
+        return fast_string(fs, &v->off, &v->len);
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        int kind = fast_number(fs, &v->off, &v->len);
+        if (kind < 0)
+            return -1;
+        v->kind = (fast_kind)kind;
+        return 0;
+    }
+    if (c == '[' && f == F_FLAGS) {
+        v->kind = V_ARRAY;
+        return fast_flags(fs, &v->len);
+    }
+    return -1;
+}
+
+/* Scans the whole line as one object of members. Returns 0 or -1. */
+static int fast_scan_object(fast_scan *fs)
+{
+    fast_skip_ws(fs);
+    if (fs->p >= fs->len || fs->s[fs->p] != '{')
+        return -1;
+    fs->p++;
+    for (;;) {
+        fast_skip_ws(fs);
+        if (fast_member(fs) < 0)
+            return -1;
+        fast_skip_ws(fs);
+        if (fs->p >= fs->len)
+            return -1;
+        if (fs->s[fs->p] == '}')
+            break;
+        if (fs->s[fs->p] != ',')
+            return -1;
+        fs->p++;
+    }
+    fs->p++;
+    fast_skip_ws(fs);
+    return fs->p == fs->len ? 0 : -1;
+}
+
+/* Returns the decoded bytes of a V_STRING value. */
+static const char *fast_text(const fast_scan *fs, field_id f)
+{
+    return fs->scratch + fs->v[f].off;
+}
+
+/* Returns the index of the name (len bytes) in names[0..n), or -1. */
+static int name_index(const char *const *names, int n, const char *s, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        if (strncmp(names[i], s, len) == 0 && names[i][len] == '\0')
+            return i;
+    return -1;
+}
+
+/* Reads an integer token of at most 10 digits into *out. Returns 0 or -1. */
+static int fast_integer(const char *s, size_t len, int64_t *out)
+{
+    size_t p = s[0] == '-';
+    int64_t v = 0;
+    if (len - p > 10)
+        return -1;
+    for (; p < len; p++)
+        v = v * 10 + (s[p] - '0');
+    *out = s[0] == '-' ? -v : v;
+    return 0;
+}
+
+/* Checks one present field of the scan against the rules and stores its
+ * non-string value in ev (strings are copied later). Returns 0 or -1. */
+static int fast_check_field(const fast_scan *fs, field_id f, pbr_event *ev)
+{
+    const fast_value *v = &fs->v[f];
+    const field_def *d = &fields[f];
+    const char *raw = (const char *)fs->s + v->off;
+    int64_t x;
+    switch (d->kind) {
+    case K_TYPE:
+        return 0;
+    case K_IDENT:
+        return v->kind == V_STRING && is_identifier(fast_text(fs, f), v->len) ? 0 : -1;
+    case K_STRING:
+        return v->kind == V_STRING && v->len >= 1 && v->len <= PBR_STRING_MAX ? 0 : -1;
+    case K_DATE: {
+        pbr_date *out = f == F_DATE ? &ev->date : f == F_RECORDED ? &ev->recorded : &ev->offence_date;
+        return v->kind == V_STRING && pbr_date_parse(fast_text(fs, f), v->len, out) == 0 ? 0 : -1;
+    }
+    case K_INT: {
+        int32_t *out = f == F_SENTENCE_DAYS ? &ev->sentence_days
+                       : f == F_AGE         ? &ev->age
+                       : f == F_OFFENCES    ? &ev->offences
+                                            : &ev->prior_sanctions;
+        if (v->kind != V_INTEGER || fast_integer(raw, v->len, &x) < 0 || x < d->min || x > d->max)
+            return -1;
+        *out = (int32_t)x;
+        return 0;
+    }
+    case K_GENDER:
+        if (v->kind != V_STRING || v->len != 1 || !strchr("MFX", fast_text(fs, f)[0]) || !fast_text(fs, f)[0])
+            return -1;
+        ev->gender = fast_text(fs, f)[0];
+        return 0;
+    case K_OGRS:
+        return (v->kind == V_INTEGER || v->kind == V_REAL) && ogrs_from_text(raw, v->len, &ev->ogrs) == 0 ? 0 : -1;
+    case K_FLAGS:
+        if (v->kind != V_ARRAY)
+            return -1;
+        for (size_t i = 0; i < v->len; i++)
+            if (fs->item_len[i] < 1 || fs->item_len[i] > PBR_STRING_MAX)
+                return -1;
+        return 0;
+    case K_DISPOSAL: {
+        int disp = v->kind == V_STRING ? name_index(disposal_names, PBR_DISP_COUNT, fast_text(fs, f), v->len) : -1;
+        if (disp < 0)
+            return -1;
+        ev->disposal = (pbr_disposal)disp;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+/* The string fields of an event, in arena order (id first: the arena
+ * starts with it, so free(ev->id) releases the whole block). */
+static const field_id string_fields[] = {
+    F_ID, F_OFFENDER, F_AREA, F_ESTABLISHMENT, F_PROVIDER, F_ORDER, F_CATEGORY, F_TARGET, F_REASON,
+};
+
+/* Returns where ev keeps string field f. */
+static char **string_slot(pbr_event *ev, field_id f)
+{
+    switch (f) {
+    case F_OFFENDER: return &ev->offender;
+    case F_AREA: return &ev->area;
+    case F_ESTABLISHMENT: return &ev->establishment;
+    case F_PROVIDER: return &ev->provider;
+    case F_ORDER: return &ev->order;
+    case F_CATEGORY: return &ev->category;
+    case F_TARGET: return &ev->target;
+    case F_REASON: return &ev->reason;
+    default: return &ev->id;
+    }
+}
+
+/* Copies the event's strings (and the flags pointer array) into one malloc'd
+ * block starting with the id. Returns 0, or -1 when out of memory. */
+static int fast_copy_strings(const fast_scan *fs, pbr_event *ev)
+{
+    size_t total = 0, nflags = fs->seen & B(F_FLAGS) ? fs->v[F_FLAGS].len : 0;
+    for (size_t i = 0; i < sizeof string_fields / sizeof string_fields[0]; i++)
+        if (fs->seen & B(string_fields[i]))
+            total += fs->v[string_fields[i]].len + 1;
+    for (size_t i = 0; i < nflags; i++)
+        total += fs->item_len[i] + 1;
+    size_t ptrs = (total + sizeof(char *) - 1) / sizeof(char *) * sizeof(char *);
+    char *block = malloc(ptrs + nflags * sizeof(char *));
+    if (!block)
+        return -1;
+    char *o = block;
+    for (size_t i = 0; i < sizeof string_fields / sizeof string_fields[0]; i++) {
+        field_id f = string_fields[i];
+        if (!(fs->seen & B(f)))
+            continue;
+        *string_slot(ev, f) = o;
+        memcpy(o, fast_text(fs, f), fs->v[f].len);
+        o += fs->v[f].len;
+        *o++ = '\0';
+    }
+    if (nflags > 0) {
+        ev->flags = (char **)(void *)(block + ptrs);
+        for (size_t i = 0; i < nflags; i++) {
+            ev->flags[i] = o;
+            memcpy(o, fs->scratch + fs->item_off[i], fs->item_len[i]);
+            o += fs->item_len[i];
+            *o++ = '\0';
+        }
+        ev->nflags = nflags;
+    }
+    return 0;
+}
+
+/* Builds the event from a scanned line if every rule holds. Returns 0, or
+ * -1 with *ev untouched by allocation (nothing to free). */
+static int fast_build(const fast_scan *fs, pbr_event *ev)
+{
+    if ((fs->seen & (B(F_ID) | B(F_TYPE))) != (B(F_ID) | B(F_TYPE)) || fs->v[F_TYPE].kind != V_STRING)
+        return -1;
+    int t = name_index(type_names, PBR_EV_TYPE_COUNT, fast_text(fs, F_TYPE), fs->v[F_TYPE].len);
+    if (t < 0 || (fs->seen & ~allowed_fields[t]) || (fs->seen & required_fields[t]) != required_fields[t])
+        return -1;
+    ev->type = (pbr_event_type)t;
+    for (int f = 0; f < F_COUNT; f++)
+        if ((fs->seen & B(f)) && fast_check_field(fs, (field_id)f, ev) < 0)
+            return -1;
+    if (ev->recorded == PBR_DATE_NONE)
+        ev->recorded = ev->date;
+    if (ev->recorded < ev->date || (ev->type == PBR_EV_CONVICTION && ev->offence_date > ev->date))
+        return -1;
+    return fast_copy_strings(fs, ev);
+}
+
+/* The fast path. Returns 0 with *out built, or -1 (give up: *out is then
+ * reset and nothing was allocated). */
+static int fast_parse(const char *json, size_t len, pbr_event *out)
+{
+    char stack[FAST_STACK_SCRATCH];
+    fast_scan fs;
+    int rc;
+    memset(&fs, 0, offsetof(fast_scan, v) + sizeof fs.v);
+    fs.s = (const unsigned char *)json;
+    fs.len = len;
+    fs.scratch = len <= sizeof stack ? stack : malloc(len);
+    if (!fs.scratch)
+        return -1;
+    init_event(out);
+    rc = fast_scan_object(&fs) == 0 ? fast_build(&fs, out) : -1;
+    if (rc != 0)
+        init_event(out);
+    if (fs.scratch != stack)
+        free(fs.scratch);
+    return rc;
+}
+
+/* Parses and validates one JSON object: the fast path, or the reference
+ * parser for anything the fast path gives up on (every error included).
+ * Returns 0, or -1 with err set and *out left empty. */
+int pbr_event_parse(const char *json, size_t len, pbr_event *out, char *err, size_t errlen)
+{
+    if (json && fast_parse(json, len, out) == 0) {
+        if (err && errlen)
+            err[0] = '\0';
+        return 0;
+    }
+    return pbr_event_parse_reference(json, len, out, err, errlen);
+}
+
+/* Frees p unless it lies inside the block [base, base + size). */
+static void free_unless_inside(void *p, const char *base, size_t size)
+{
+    uintptr_t x = (uintptr_t)p, b = (uintptr_t)base;
+    if (!(size > 0 && x >= b && x < b + size))
+        free(p);
+}
+
+/* Releases the strings of ev and zeroes it. Safe on a zeroed event and NULL.
+ * An event from the fast path keeps all its strings and its flags array in
+ * one block that starts at ev->id; one from the reference parser has one
+ * allocation each. Live allocations never overlap, so a pointer inside the
+ * id's block belongs to that block. */
 void pbr_event_free(pbr_event *ev)
 {
     if (!ev)
         return;
-    free(ev->id);
-    free(ev->offender);
-    free(ev->area);
-    free(ev->provider);
-    free(ev->establishment);
-    free(ev->order);
+    const char *base = ev->id;
+    size_t size = base ? malloc_usable_size(ev->id) : 0;
+    free_unless_inside(ev->offender, base, size);
+    free_unless_inside(ev->area, base, size);
+    free_unless_inside(ev->provider, base, size);
+    free_unless_inside(ev->establishment, base, size);
+    free_unless_inside(ev->order, base, size);
     for (size_t i = 0; i < ev->nflags; i++)
-        free(ev->flags[i]);
-    free(ev->flags);
-    free(ev->category);
-    free(ev->target);
-    free(ev->reason);
+        free_unless_inside(ev->flags[i], base, size);
+    free_unless_inside(ev->flags, base, size);
+    free_unless_inside(ev->category, base, size);
+    free_unless_inside(ev->target, base, size);
+    free_unless_inside(ev->reason, base, size);
+    free(ev->id);
     memset(ev, 0, sizeof *ev);
 }
 
-/* ---- canonical form -------------------------------------------------- */
+/* ---- canonical form --------------------------------------------------
+ *
+ * Written once into one buffer sized from the strings' exact escaped sizes
+ * plus a bound for everything else (keys, numbers, dates, punctuation). No
+ * printf, no realloc in practice: if the bound were ever short, the writer
+ * only counts past the end and the text is written again at its exact size. */
+
+#define CANON_FIXED_MAX 512 /* keys, numbers, dates and punctuation of any event: about 300 bytes */
 
 typedef struct {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} sbuf;
+    char *out;
+    size_t n, cap; /* bytes written (or needed) and room in out */
+} cwriter;
 
-/* Appends n bytes; on allocation failure marks the buffer failed. */
-static void sb_put(sbuf *b, const char *s, size_t n)
+static void cw_put(cwriter *w, const char *s, size_t n)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->buf, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->buf = p;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
+    if (w->n + n <= w->cap)
+        memcpy(w->out + w->n, s, n);
+    w->n += n;
 }
 
-static void sb_puts(sbuf *b, const char *s)
+/* Returns the size of s as a JSON string literal, quotes included. */
+static size_t json_string_size(const char *s)
 {
-    sb_put(b, s, strlen(s));
+    size_t n = 2;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += *p >= 0x20 && *p != '"' && *p != '\\' ? 1 : *p >= 0x20 ? 2 : 6;
+    return n;
 }
 
-/* Appends s as a JSON string literal (UTF-8 kept, controls escaped). */
-static void sb_json_string(sbuf *b, const char *s)
+/* Appends s as a JSON string literal (UTF-8 kept, controls as \u00xx). */
+static void cw_json_string(cwriter *w, const char *s, size_t len)
 {
-    char esc[8];
-    sb_put(b, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+    cw_put(w, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        cw_put(w, s + run, i - run);
+        run = i + 1;
         if (ch == '"' || ch == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)ch;
-            sb_put(b, esc, 2);
-        } else if (ch < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", ch);
-            sb_put(b, esc, 6);
+            char esc[2] = {'\\', (char)ch};
+            cw_put(w, esc, 2);
         } else {
-            sb_put(b, (const char *)p, 1);
+            char esc[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            cw_put(w, esc, 6);
         }
     }
-    sb_put(b, "\"", 1);
+    cw_put(w, s + run, len - run);
+    cw_put(w, "\"", 1);
 }
 
 /* Appends ,"key": (no comma before the first key). */
-static void sb_key(sbuf *b, const char *key)
+static void cw_key(cwriter *w, const char *key, size_t keylen)
 {
-    sb_put(b, b->len > 1 ? ",\"" : "\"", b->len > 1 ? 2 : 1);
-    sb_puts(b, key);
-    sb_put(b, "\":", 2);
+    if (w->n > 1)
+        cw_put(w, ",", 1);
+    cw_put(w, "\"", 1);
+    cw_put(w, key, keylen);
+    cw_put(w, "\":", 2);
 }
 
-static void sb_str_field(sbuf *b, const char *key, const char *v)
+#define CW_KEY(w, lit) cw_key((w), (lit), sizeof(lit) - 1)
+
+static void cw_str_field(cwriter *w, const char *key, size_t keylen, const char *v)
 {
     if (!v)
         return;
-    sb_key(b, key);
-    sb_json_string(b, v);
+    cw_key(w, key, keylen);
+    cw_json_string(w, v, strlen(v));
 }
 
-static void sb_int_field(sbuf *b, const char *key, int32_t v)
+#define CW_STR(w, lit, v) cw_str_field((w), (lit), sizeof(lit) - 1, (v))
+
+/* Appends v in decimal (v >= 0), zero-padded to at least width digits. */
+static void cw_uint(cwriter *w, uint32_t v, int width)
 {
-    char num[16];
+    char digits[12];
+    int n = 0;
+    do {
+        digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0 || n < width);
+    cw_put(w, digits + sizeof digits - n, (size_t)n);
+}
+
+static void cw_int_field(cwriter *w, const char *key, size_t keylen, int32_t v)
+{
     if (v < 0)
         return;
-    sb_key(b, key);
-    snprintf(num, sizeof num, "%d", (int)v);
-    sb_puts(b, num);
+    cw_key(w, key, keylen);
+    cw_uint(w, (uint32_t)v, 1);
 }
 
-static void sb_date_field(sbuf *b, const char *key, pbr_date d)
+#define CW_INT(w, lit, v) cw_int_field((w), (lit), sizeof(lit) - 1, (v))
+
+/* Appends d as "YYYY-MM-DD" (pbr_date_format's text). */
+static void cw_date_field(cwriter *w, const char *key, size_t keylen, pbr_date d)
 {
-    char s[PBR_DATE_STRLEN];
+    int y, m, dd;
     if (d == PBR_DATE_NONE)
         return;
-    pbr_date_format(d, s);
-    sb_key(b, key);
-    sb_json_string(b, s);
+    cw_key(w, key, keylen);
+    pbr_date_to_ymd(d, &y, &m, &dd);
+    if (y < 0 || y > 9999) {
+        char s[PBR_DATE_STRLEN];
+        pbr_date_format(d, s);
+        cw_json_string(w, s, strlen(s));
+        return;
+    }
+    char text[12] = {'"', (char)('0' + y / 1000), (char)('0' + y / 100 % 10), (char)('0' + y / 10 % 10),
+                     (char)('0' + y % 10), '-', (char)('0' + m / 10), (char)('0' + m % 10), '-',
+                     (char)('0' + dd / 10), (char)('0' + dd % 10), '"'};
+    cw_put(w, text, sizeof text);
 }
 
-/* Writes ten-thousandths as the shortest exact decimal: 0, 1, 0.25, 0.1234. */
-static void sb_ogrs_field(sbuf *b, int32_t v)
+#define CW_DATE(w, lit, v) cw_date_field((w), (lit), sizeof(lit) - 1, (v))
+
+/* Appends ten-thousandths as the shortest exact decimal: 0, 1, 0.25, 0.1234. */
+static void cw_ogrs_field(cwriter *w, int32_t v)
 {
-    char num[16];
     if (v < 0)
         return;
-    sb_key(b, "ogrs");
-    if (v % 10000 == 0) {
-        snprintf(num, sizeof num, "%d", (int)(v / 10000));
-    } else {
-        int frac = (int)(v % 10000), places = 4;
-        while (frac % 10 == 0) {
-            frac /= 10;
-            places--;
-        }
-        snprintf(num, sizeof num, "%d.%0*d", (int)(v / 10000), places, frac);
+    CW_KEY(w, "ogrs");
+    cw_uint(w, (uint32_t)(v / 10000), 1);
+    int frac = (int)(v % 10000), places = 4;
+    if (frac == 0)
+        return;
+    while (frac % 10 == 0) {
+        frac /= 10;
+        places--;
     }
-    sb_puts(b, num);
+    cw_put(w, ".", 1);
+    cw_uint(w, (uint32_t)frac, places);
+}
+
+/* Writes the canonical JSON of ev through w. */
+static void write_canonical(cwriter *w, const pbr_event *ev)
+{
+    char g[2] = {ev->gender, '\0'};
+    cw_put(w, "{", 1);
+    CW_STR(w, "id", ev->id);
+    CW_STR(w, "type", pbr_event_type_name(ev->type));
+    CW_STR(w, "offender", ev->offender);
+    CW_DATE(w, "date", ev->date);
+    CW_DATE(w, "recorded", ev->recorded == PBR_DATE_NONE ? ev->date : ev->recorded);
+    switch (ev->type) {
+    case PBR_EV_RELEASE:
+    case PBR_EV_COMMUNITY_START:
+    case PBR_EV_RECEPTION:
+        CW_STR(w, "area", ev->area);
+        CW_STR(w, "establishment", ev->establishment);
+        CW_STR(w, "provider", ev->provider);
+        CW_STR(w, "order", ev->order);
+        CW_INT(w, "sentence_days", ev->sentence_days);
+        CW_INT(w, "age", ev->age);
+        CW_STR(w, "gender", ev->gender ? g : NULL);
+        cw_ogrs_field(w, ev->ogrs);
+        CW_INT(w, "prior_sanctions", ev->prior_sanctions);
+        if (ev->nflags > 0) {
+            CW_KEY(w, "flags");
+            cw_put(w, "[", 1);
+            for (size_t i = 0; i < ev->nflags; i++) {
+                if (i)
+                    cw_put(w, ",", 1);
+                cw_json_string(w, ev->flags[i], strlen(ev->flags[i]));
+            }
+            cw_put(w, "]", 1);
+        }
+        break;
+    case PBR_EV_CONVICTION:
+        CW_DATE(w, "offence_date", ev->offence_date);
+        CW_INT(w, "offences", ev->offences);
+        CW_STR(w, "category", ev->category);
+        CW_STR(w, "disposal", pbr_disposal_name(ev->disposal));
+        CW_STR(w, "area", ev->area);
+        break;
+    case PBR_EV_VOID:
+        CW_STR(w, "target", ev->target);
+        CW_STR(w, "reason", ev->reason);
+        break;
+    default:
+        break;
+    }
+    cw_put(w, "}", 1);
+}
+
+/* Returns a bound on the canonical size of ev: its strings exactly, the
+ * rest by CANON_FIXED_MAX. */
+static size_t canonical_bound(const pbr_event *ev)
+{
+    const char *strings[] = {ev->id, ev->offender, ev->area, ev->establishment, ev->provider,
+                             ev->order, ev->category, ev->target, ev->reason};
+    size_t n = CANON_FIXED_MAX;
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+        if (strings[i])
+            n += json_string_size(strings[i]);
+    for (size_t i = 0; i < ev->nflags; i++)
+        n += json_string_size(ev->flags[i]) + 1;
+    return n;
 }
 
 /* Returns the canonical JSON of ev (malloc'd, caller frees) with *len, or
  * NULL on allocation failure. */
 char *pbr_event_canonical(const pbr_event *ev, size_t *len)
 {
-    sbuf b = {0};
-    char g[2] = {ev->gender, '\0'};
-    sb_put(&b, "{", 1);
-    sb_str_field(&b, "id", ev->id);
-    sb_str_field(&b, "type", pbr_event_type_name(ev->type));
-    sb_str_field(&b, "offender", ev->offender);
-    sb_date_field(&b, "date", ev->date);
-    sb_date_field(&b, "recorded", ev->recorded == PBR_DATE_NONE ? ev->date : ev->recorded);
-    switch (ev->type) {
-    case PBR_EV_RELEASE:
-    case PBR_EV_COMMUNITY_START:
-    case PBR_EV_RECEPTION:
-        sb_str_field(&b, "area", ev->area);
-        sb_str_field(&b, "establishment", ev->establishment);
-        sb_str_field(&b, "provider", ev->provider);
-        sb_str_field(&b, "order", ev->order);
-        sb_int_field(&b, "sentence_days", ev->sentence_days);
-        sb_int_field(&b, "age", ev->age);
-        sb_str_field(&b, "gender", ev->gender ? g : NULL);
-        sb_ogrs_field(&b, ev->ogrs);
-        sb_int_field(&b, "prior_sanctions", ev->prior_sanctions);
-        if (ev->nflags > 0) {
-            sb_key(&b, "flags");
-            sb_put(&b, "[", 1);
-            for (size_t i = 0; i < ev->nflags; i++) {
-                if (i)
-                    sb_put(&b, ",", 1);
-                sb_json_string(&b, ev->flags[i]);
-            }
-            sb_put(&b, "]", 1);
-        }
-        break;
-    case PBR_EV_CONVICTION:
-        sb_date_field(&b, "offence_date", ev->offence_date);
-        sb_int_field(&b, "offences", ev->offences);
-        sb_str_field(&b, "category", ev->category);
-        sb_str_field(&b, "disposal", pbr_disposal_name(ev->disposal));
-        sb_str_field(&b, "area", ev->area);
-        break;
-    case PBR_EV_VOID:
-        sb_str_field(&b, "target", ev->target);
-        sb_str_field(&b, "reason", ev->reason);
-        break;
-    default:
-        break;
-    }
-    sb_put(&b, "}", 1);
-    if (b.failed) {
-        free(b.buf);
+    cwriter w = {NULL, 0, canonical_bound(ev)};
+    if (!(w.out = malloc(w.cap + 1)))
         return NULL;
+    write_canonical(&w, ev);
+    if (w.n > w.cap) { /* the bound was short: write again at the exact size */
+        char *bigger = realloc(w.out, w.n + 1);
+        if (!bigger) {
+            free(w.out);
+            return NULL;
+        }
+        w.out = bigger;
+        w.cap = w.n;
+        w.n = 0;
+        write_canonical(&w, ev);
     }
+    w.out[w.n] = '\0';
     if (len)
-        *len = b.len;
-    return b.buf;
+        *len = w.n;
+    return w.out;
 }

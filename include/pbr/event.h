@@ -87,6 +87,11 @@ int pbr_disposal_from_name(const char *s);
  * Cross-event rules (void targets, duplicates) are the caller's. */
 int pbr_event_parse(const char *json, size_t len, pbr_event *out, char *err, size_t errlen);
 
+/* The jansson-based reference parser that pbr_event_parse falls back to for
+ * every line its single-pass scanner does not accept (all errors included).
+ * Same contract and, by design, the same results; for tests and fuzzing. */
+int pbr_event_parse_reference(const char *json, size_t len, pbr_event *out, char *err, size_t errlen);
+
 /* Releases the strings of ev and zeroes it. Safe on a zeroed event. */
 void pbr_event_free(pbr_event *ev);
 
