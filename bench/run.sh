@@ -1,0 +1,45 @@
+#!/bin/sh
+# run.sh BUILD -- runs every benchmark binary in BUILD/bench/ (builds
+# nothing: `make bench` builds them first) with modest defaults and prints
+# their output. Exits non-zero if any benchmark failed.
+#
+#   BENCH_OFFENDERS  offenders for the settle benchmark (default 200000;
+#                    the national-scale figure is --offenders 1000000)
+#   BENCH_EVENTS     events for the ingest benchmark (default 200000)
+#   BENCH_ARGS_<name> extra arguments for benchmark <name>, replacing the
+#                    defaults below (e.g. BENCH_ARGS_settle="--offenders 1000000")
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 2
+if [ ! -d "$build/bench" ]; then
+    echo "bench: no $build/bench (run make BUILD=$build first)" >&2
+    exit 2
+fi
+
+# Modest default arguments per benchmark; unknown benchmarks run with none.
+default_args() {
+    case $1 in
+    settle) echo "--offenders ${BENCH_OFFENDERS:-200000} --contracts contracts" ;;
+    ingest) echo "$build/pbrd --events ${BENCH_EVENTS:-200000} --latency-seconds 5" ;;
+    *) echo "" ;;
+    esac
+}
+
+export PBR_BUILD="$build"
+status=0
+ran=0
+for b in "$build"/bench/*; do
+    [ -f "$b" ] && [ -x "$b" ] || continue
+    name=$(basename "$b")
+    override=$(eval "printf '%s' \"\${BENCH_ARGS_$(echo "$name" | tr -c 'A-Za-z0-9_\n' '_'):-}\"")
+    args=${override:-$(default_args "$name")}
+    echo "== bench $name $args"
+    # shellcheck disable=SC2086
+    if ! "$b" $args; then
+        echo "bench: $name failed" >&2
+        status=1
+    fi
+    ran=$((ran + 1))
+done
+[ $ran -gt 0 ] || echo "bench: no benchmarks in $build/bench" >&2
+exit $status
