@@ -1,12 +1,15 @@
 /* test_num_date.c -- dates and month arithmetic (SPEC.md 5.1), exact
- * decimals and half-even rounding (5.5.5, section 6), SHA-256.
+ * decimals and half-even rounding (5.5.5, section 6), SHA-256, the
+ * interning string table.
  * Every expected value is worked out by hand in the comments.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "check_main.h"
 #include "pbr/date.h"
 #include "pbr/num.h"
+#include "pbr/strtab.h"
 #include "pbr/util.h"
 
 static pbr_date D(const char *s)
@@ -176,6 +179,37 @@ START_TEST(sha256_test_vectors)
 }
 END_TEST
 
+/* Interning: dense indexes in first-seen order, the same index for the same
+ * string, growth through many rehashes keeps every string findable. */
+START_TEST(strtab_interns_dense_indexes)
+{
+    pbr_strtab t;
+    memset(&t, 0, sizeof t);
+    int added = -1;
+    ck_assert_int_eq(pbr_strtab_find(&t, "a"), -1);
+    ck_assert_int_eq(pbr_strtab_intern(&t, "north", &added), 0);
+    ck_assert_int_eq(added, 1);
+    ck_assert_int_eq(pbr_strtab_intern(&t, "", &added), 1);
+    ck_assert_int_eq(pbr_strtab_intern(&t, "north", &added), 0);
+    ck_assert_int_eq(added, 0);
+    char buf[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(buf, sizeof buf, "offender-%d", i);
+        ck_assert_int_eq(pbr_strtab_intern(&t, buf, NULL), i + 2);
+    }
+    for (int i = 19999; i >= 0; i -= 7) {
+        snprintf(buf, sizeof buf, "offender-%d", i);
+        ck_assert_int_eq(pbr_strtab_find(&t, buf), i + 2);
+        ck_assert_str_eq(pbr_strtab_str(&t, (uint32_t)i + 2), buf);
+    }
+    ck_assert_str_eq(pbr_strtab_str(&t, 0), "north");
+    ck_assert_str_eq(pbr_strtab_str(&t, 1), "");
+    ck_assert_int_eq(pbr_strtab_find(&t, "offender-20000"), -1);
+    pbr_strtab_free(&t);
+    ck_assert_uint_eq(t.n, 0);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("num_date");
@@ -188,6 +222,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, decimal_parse_is_exact_and_strict);
     tcase_add_test(tc, pence_format);
     tcase_add_test(tc, sha256_test_vectors);
+    tcase_add_test(tc, strtab_interns_dense_indexes);
     suite_add_tcase(s, tc);
     return s;
 }

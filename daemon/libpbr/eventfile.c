@@ -9,91 +9,34 @@
 #include <string.h>
 
 #include "pbr/eventset.h"
+#include "pbr/strtab.h"
 #include "pbr/util.h"
 
-/* id -> hash of the canonical form, to recognise re-sent events. Ids live
- * in one arena (no allocation per id): a national-scale file has millions. */
+/* id -> hash of the canonical form, to recognise re-sent events. Ids are
+ * interned in one arena (a national-scale file has millions). */
 typedef struct seen_table {
-    char *arena;         /* NUL-terminated ids */
-    size_t arena_len, arena_cap;
-    uint32_t *id_off;    /* entry i: offset of its id in arena */
-    uint64_t *content;   /* entry i: hash of its canonical form */
-    size_t n, cap;
-    uint32_t *slots;     /* entry index + 1, 0 = empty */
-    size_t nslots;       /* power of two */
+    pbr_strtab ids;
+    uint64_t *content;   /* content[i]: hash of the canonical form of id i */
+    size_t cap;
 } seen_table;
 
 static void seen_free(seen_table *t)
 {
-    free(t->arena);
-    free(t->id_off);
+    pbr_strtab_free(&t->ids);
     free(t->content);
-    free(t->slots);
     memset(t, 0, sizeof *t);
-}
-
-static const char *seen_id(const seen_table *t, size_t i)
-{
-    return t->arena + t->id_off[i];
-}
-
-/* Doubles the slot array. Returns 0 or -1 on allocation failure. */
-static int seen_rehash(seen_table *t)
-{
-    size_t nslots = t->nslots ? t->nslots * 2 : 4096;
-    uint32_t *slots = calloc(nslots, sizeof *slots);
-    if (slots == NULL)
-        return -1;
-    for (size_t i = 0; i < t->n; i++) {
-        const char *id = seen_id(t, i);
-        size_t h = (size_t)pbr_hash_bytes(id, strlen(id)) & (nslots - 1);
-        while (slots[h] != 0)
-            h = (h + 1) & (nslots - 1);
-        slots[h] = (uint32_t)i + 1;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->nslots = nslots;
-    return 0;
-}
-
-/* Appends id with its content hash as entry n. Returns 0 or -1 (memory, or
- * more than 4 GiB of ids). */
-static int seen_append(seen_table *t, const char *id, size_t len, uint64_t content)
-{
-    if (t->arena_len + len + 1 > UINT32_MAX || t->n + 1 > UINT32_MAX - 1)
-        return -1;
-    if (pbr_grow((void **)&t->arena, &t->arena_cap, t->arena_len + len + 1, 1) != 0 ||
-        pbr_grow((void **)&t->id_off, &t->cap, t->n + 1, sizeof *t->id_off) != 0)
-        return -1;
-    uint64_t *c = realloc(t->content, t->cap * sizeof *c);
-    if (c == NULL)
-        return -1;
-    t->content = c;
-    memcpy(t->arena + t->arena_len, id, len + 1);
-    t->id_off[t->n] = (uint32_t)t->arena_len;
-    t->content[t->n] = content;
-    t->arena_len += len + 1;
-    return 0;
 }
 
 /* Returns 0 (new, remembered), 1 (identical duplicate), 2 (conflict), -1 (memory). */
 static int seen_check(seen_table *t, const char *id, uint64_t content)
 {
-    if ((t->n + 1) * 2 > t->nslots && seen_rehash(t) != 0)
+    int added;
+    int64_t i = pbr_strtab_intern(&t->ids, id, &added);
+    if (i < 0 || pbr_grow((void **)&t->content, &t->cap, (size_t)i + 1, sizeof *t->content) != 0)
         return -1;
-    size_t len = strlen(id);
-    size_t h = (size_t)pbr_hash_bytes(id, len) & (t->nslots - 1);
-    while (t->slots[h] != 0) {
-        uint32_t i = t->slots[h] - 1;
-        if (strcmp(seen_id(t, i), id) == 0)
-            return t->content[i] == content ? 1 : 2;
-        h = (h + 1) & (t->nslots - 1);
-    }
-    if (seen_append(t, id, len, content) != 0)
-        return -1;
-    t->slots[h] = (uint32_t)t->n + 1;
-    t->n++;
+    if (!added)
+        return t->content[i] == content ? 1 : 2;
+    t->content[i] = content;
     return 0;
 }
 

@@ -10,100 +10,8 @@
 #include <string.h>
 
 #include "pbr/eventset.h"
+#include "pbr/strtab.h"
 #include "pbr/util.h"
-
-/* ---- an interning string table -------------------------------------------------
- * Strings live in one arena; slots hold index+1 of the string (0 = empty). */
-
-typedef struct strtab {
-    char *arena;
-    size_t arena_len, arena_cap;
-    uint32_t *offs;      /* offset of string i */
-    size_t n, cap;
-    uint32_t *slots;
-    size_t nslots;       /* power of two */
-} strtab;
-
-static void strtab_free(strtab *t)
-{
-    free(t->arena);
-    free(t->offs);
-    free(t->slots);
-    memset(t, 0, sizeof *t);
-}
-
-static const char *strtab_str(const strtab *t, uint32_t i)
-{
-    return t->arena + t->offs[i];
-}
-
-/* Returns 0 or -1 on allocation failure. */
-static int strtab_rehash(strtab *t, size_t nslots)
-{
-    uint32_t *slots = calloc(nslots, sizeof *slots);
-    if (slots == NULL)
-        return -1;
-    for (size_t i = 0; i < t->n; i++) {
-        const char *s = strtab_str(t, (uint32_t)i);
-        size_t h = (size_t)pbr_hash_bytes(s, strlen(s)) & (nslots - 1);
-        while (slots[h] != 0)
-            h = (h + 1) & (nslots - 1);
-        slots[h] = (uint32_t)i + 1;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->nslots = nslots;
-    return 0;
-}
-
-/* Finds s; returns its index, or -1 when absent. */
-static int64_t strtab_find(const strtab *t, const char *s)
-{
-    if (t->nslots == 0)
-        return -1;
-    size_t len = strlen(s);
-    size_t h = (size_t)pbr_hash_bytes(s, len) & (t->nslots - 1);
-    while (t->slots[h] != 0) {
-        uint32_t i = t->slots[h] - 1;
-        if (strcmp(strtab_str(t, i), s) == 0)
-            return i;
-        h = (h + 1) & (t->nslots - 1);
-    }
-    return -1;
-}
-
-/* Interns s; returns its index, or -1 on allocation failure. */
-static int64_t strtab_intern(strtab *t, const char *s)
-{
-    int64_t found = strtab_find(t, s);
-    if (found >= 0)
-        return found;
-    if ((t->n + 1) * 2 > t->nslots && strtab_rehash(t, t->nslots ? t->nslots * 2 : 1024) != 0)
-        return -1;
-    size_t len = strlen(s) + 1;
-    if (t->arena_len + len > UINT32_MAX)
-        return -1;
-    if (t->arena_len + len > t->arena_cap) {
-        size_t cap = t->arena_cap ? t->arena_cap * 2 : 65536;
-        while (cap < t->arena_len + len)
-            cap *= 2;
-        char *a = realloc(t->arena, cap);
-        if (a == NULL)
-            return -1;
-        t->arena = a;
-        t->arena_cap = cap;
-    }
-    if (pbr_grow((void **)&t->offs, &t->cap, t->n + 1, sizeof *t->offs) != 0)
-        return -1;
-    memcpy(t->arena + t->arena_len, s, len);
-    t->offs[t->n] = (uint32_t)t->arena_len;
-    t->arena_len += len;
-    size_t h = (size_t)pbr_hash_bytes(s, len - 1) & (t->nslots - 1);
-    while (t->slots[h] != 0)
-        h = (h + 1) & (t->nslots - 1);
-    t->slots[h] = (uint32_t)t->n + 1;
-    return (int64_t)t->n++;
-}
 
 /* ---- the set ------------------------------------------------------------------------- */
 
@@ -119,8 +27,8 @@ struct pbr_eventset {
     size_t nevs, cap;
     char *ids;                /* id arena */
     size_t ids_len, ids_cap;
-    strtab syms;              /* symbol k is syms index k-1 */
-    strtab offenders;
+    pbr_strtab syms;              /* symbol k is syms index k-1 */
+    pbr_strtab offenders;
     uint32_t *offender_rank;  /* offender table index -> rank by name (after finish) */
     uint32_t *rank_to_tab;    /* rank -> offender table index */
     size_t *offender_start;   /* events of rank r: [start[r], start[r+1]) */
@@ -162,8 +70,8 @@ void pbr_eventset_free(pbr_eventset *s)
         return;
     free(s->evs);
     free(s->ids);
-    strtab_free(&s->syms);
-    strtab_free(&s->offenders);
+    pbr_strtab_free(&s->syms);
+    pbr_strtab_free(&s->offenders);
     free(s->offender_rank);
     free(s->rank_to_tab);
     free(s->offender_start);
@@ -192,7 +100,7 @@ static int64_t intern_sym(pbr_eventset *s, const char *str)
 {
     if (str == NULL)
         return 0;
-    int64_t i = strtab_intern(&s->syms, str);
+    int64_t i = pbr_strtab_intern(&s->syms, str, NULL);
     return i < 0 ? -1 : i + 1;
 }
 
@@ -243,7 +151,7 @@ int pbr_eventset_add(pbr_eventset *s, const pbr_event *ev, uint64_t seq, char *e
     pbr_ev *e = &s->evs[s->nevs];
     memset(e, 0, sizeof *e);
     int64_t id = store_id(s, ev->id);
-    int64_t off = strtab_intern(&s->offenders, ev->offender ? ev->offender : "");
+    int64_t off = pbr_strtab_intern(&s->offenders, ev->offender ? ev->offender : "", NULL);
     int64_t area = intern_sym(s, ev->area), est = intern_sym(s, ev->establishment);
     int64_t prov = intern_sym(s, ev->provider), ord = intern_sym(s, ev->order);
     int64_t cat = intern_sym(s, ev->category), flags = add_flag_list(s, ev);
@@ -278,8 +186,8 @@ int pbr_eventset_add(pbr_eventset *s, const pbr_event *ev, uint64_t seq, char *e
 
 static int cmp_offender_names(const void *a, const void *b, void *ctx)
 {
-    const strtab *t = ctx;
-    return strcmp(strtab_str(t, *(const uint32_t *)a), strtab_str(t, *(const uint32_t *)b));
+    const pbr_strtab *t = ctx;
+    return strcmp(pbr_strtab_str(t, *(const uint32_t *)a), pbr_strtab_str(t, *(const uint32_t *)b));
 }
 
 static int cmp_events(const void *a, const void *b, void *ctx)
@@ -487,7 +395,7 @@ const pbr_ev *pbr_eventset_offender_events(const pbr_eventset *s, uint32_t r, si
 
 const char *pbr_eventset_offender_name(const pbr_eventset *s, uint32_t r)
 {
-    return strtab_str(&s->offenders, s->rank_to_tab[r]);
+    return pbr_strtab_str(&s->offenders, s->rank_to_tab[r]);
 }
 
 const pbr_ev *pbr_eventset_all(const pbr_eventset *s, size_t *n)
@@ -503,13 +411,13 @@ const char *pbr_eventset_id(const pbr_eventset *s, const pbr_ev *ev)
 
 pbr_sym pbr_eventset_lookup(const pbr_eventset *s, const char *str)
 {
-    int64_t i = strtab_find(&s->syms, str);
+    int64_t i = pbr_strtab_find(&s->syms, str);
     return i < 0 ? 0 : (pbr_sym)(i + 1);
 }
 
 const char *pbr_eventset_symbol(const pbr_eventset *s, pbr_sym sym)
 {
-    return sym == 0 ? NULL : strtab_str(&s->syms, sym - 1);
+    return sym == 0 ? NULL : pbr_strtab_str(&s->syms, sym - 1);
 }
 
 const pbr_sym *pbr_eventset_flags(const pbr_eventset *s, uint32_t f, size_t *n)
