@@ -196,7 +196,7 @@ static void scalar_text(const json_t *v, char *out, size_t n)
         out[0] = '\0';
 }
 
-/* YAML scalar: null, numbers and booleans plain; strings double-quoted. */
+/* YAML scalar: null, numbers and booleans plain; strings in "quotes". */
 static void yaml_scalar(sbuf *b, const json_t *v)
 {
     if (json_is_null(v) || v == NULL) {
