@@ -7,6 +7,7 @@
 #include <check.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "check_main.h"
 #include "pbr/contract.h"
@@ -678,6 +679,117 @@ START_TEST(prefixes_never_crash)
 }
 END_TEST
 
+/* ---- size limits (fuzzing: tests/fuzz/regress/contract/) ------------------------- */
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Parses yaml, expecting failure with message want; returns the seconds taken. */
+static double parse_fails(const char *yaml, size_t len, const char *want)
+{
+    pbr_contract *c = NULL;
+    pbr_diag d;
+    char got[1024];
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = pbr_contract_parse("c.yaml", yaml, len, &c, &d);
+    double secs = seconds_since(&t0);
+    pbr_diag_format(&d, got, sizeof got);
+    ck_assert_msg(rc == -1, "loaded, wanted %s", want);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strcmp(got, want) == 0, "\n got  %s\n want %s", got, want);
+    return secs;
+}
+
+/* A cohort of quarterly periods over 8,648 years (found by fuzz_contract:
+ * 34,594 window keys appended one realloc at a time took 23 s under ASan)
+ * is refused at once: at most 1000 cohort windows. Exactly 1000 load. */
+START_TEST(cohort_window_limit)
+{
+    const char *slow = "contract: edge-pooled\ntitle: T\nprovider: test\nstart: 1011-01-01\nend: 9659-06-30\n"
+                       "year_start: 1\ncohort:\n  index: release\n  period: quarter\n"
+                       "outcomes:\n  - {id: r, measure: binary, baseline: {rate: 0.5}, pay: {price: 1.00}}\n";
+    double secs = parse_fails(slow, strlen(slow),
+                              "c.yaml:8:3: cohort: 1011-01-01 to 9659-06-30 makes 34594 quarterly cohorts; "
+                              "at most 1000 are supported");
+    ck_assert_msg(secs < 1.0, "refusing took %.2f s", secs);
+    /* yearly (year_start 4): 1000-04-01 .. 2000-03-31 is exactly 1000 years; one day more is 1001 */
+    const char *years = "contract: t\ntitle: T\nprovider: p\nstart: 1000-04-01\nend: 2000-03-31\n"
+                        "cohort: {index: release}\n"
+                        "outcomes:\n  - {id: r, measure: binary, baseline: {rate: 0.5}, pay: {price: 1.00}}\n";
+    pbr_contract *c = parse_ok(years);
+    pbr_contract_free(c);
+    const char *more = "contract: t\ntitle: T\nprovider: p\nstart: 1000-04-01\nend: 2000-04-01\n"
+                       "cohort: {index: release}\n"
+                       "outcomes:\n  - {id: r, measure: binary, baseline: {rate: 0.5}, pay: {price: 1.00}}\n";
+    parse_fails(more, strlen(more),
+                "c.yaml:6:9: cohort: 1000-04-01 to 2000-04-01 makes 1001 yearly cohorts; at most 1000 are supported");
+}
+END_TEST
+
+/* 1000 quarterly cohorts with a rate for each load quickly (the rates map's
+ * duplicate check is a hash table above 16 keys, not a scan of the earlier
+ * keys); a rates map of 60,000 keys with a duplicate at the end is refused
+ * at that duplicate, quickly. */
+START_TEST(rates_map_scales)
+{
+    size_t cap = 4 << 20, n = 0;
+    char *y = malloc(cap);
+    ck_assert_ptr_nonnull(y);
+    n += (size_t)snprintf(y + n, cap - n,
+                          "contract: t\ntitle: T\nprovider: p\nstart: 2000-01-01\nend: 2249-12-31\nyear_start: 1\n"
+                          "cohort: {index: release, period: quarter}\n"
+                          "outcomes:\n  - id: r\n    measure: binary\n    pay: {price: 1.00}\n"
+                          "    baseline:\n      rates:\n");
+    size_t head = n;
+    for (int yr = 2000; yr < 2250; yr++)
+        for (int m = 1; m <= 10; m += 3)
+            n += (size_t)snprintf(y + n, cap - n, "        %04d-%02d-01: 0.5\n", yr, m);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pbr_contract *c = parse_ok(y);
+    double secs = seconds_since(&t0);
+    ck_assert_uint_eq(c->outcomes[0].baseline.nrates, 1000);
+    pbr_contract_free(c);
+    ck_assert_msg(secs < 2.0, "1000 rates took %.2f s", secs);
+    /* 60,000 distinct keys then a repeat of the first: reported at its line */
+    n = head;
+    for (int i = 0; i < 60000; i++)
+        n += (size_t)snprintf(y + n, cap - n, "        k%d: 0.5\n", i);
+    n += (size_t)snprintf(y + n, cap - n, "        k0: 0.5\n");
+    secs = parse_fails(y, n, "c.yaml:60014:9: duplicate key \"k0\" in rates");
+    ck_assert_msg(secs < 5.0, "refusing 60,001 rates took %.2f s", secs);
+    free(y);
+}
+END_TEST
+
+/* Fee, outcome and segment ids are checked pairwise: lists are capped at
+ * 1000 items (50,000 fees took 4.6 s to load before). */
+START_TEST(list_limits)
+{
+    size_t cap = 1 << 20, n = 0;
+    char *y = malloc(cap);
+    ck_assert_ptr_nonnull(y);
+    n += (size_t)snprintf(y, cap, HEAD "fees:\n");
+    for (int i = 0; i < 1000; i++)
+        n += (size_t)snprintf(y + n, cap - n, "  - {id: f%d, on: 2013-01-01, amount: 1.00}\n", i);
+    pbr_contract *c = parse_ok(y);
+    ck_assert_uint_eq(c->nfees, 1000);
+    pbr_contract_free(c);
+    n += (size_t)snprintf(y + n, cap - n, "  - {id: f1000, on: 2013-01-01, amount: 1.00}\n");
+    parse_fails(y, n, "c.yaml:7:3: fees: 1001 fees; at most 1000 are supported");
+    n = (size_t)snprintf(y, cap, HEAD "outcomes:\n");
+    for (int i = 0; i < 1001; i++)
+        n += (size_t)snprintf(y + n, cap - n, "  - {id: o%d, measure: custody_nights, pay: {price: 1.00}}\n", i);
+    parse_fails(y, n, "c.yaml:7:3: outcomes: 1001 outcomes; at most 1000 are supported");
+    free(y);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("contract");
@@ -699,6 +811,9 @@ static Suite *make_suite(void)
     tcase_add_loop_test(bad, bad_contract, 0, (int)(sizeof BAD / sizeof BAD[0]));
     tcase_add_test(bad, syntax_error_position);
     tcase_add_test(bad, prefixes_never_crash);
+    tcase_add_test(bad, cohort_window_limit);
+    tcase_add_test(bad, rates_map_scales);
+    tcase_add_test(bad, list_limits);
     suite_add_tcase(s, bad);
     return s;
 }

@@ -9,8 +9,8 @@
  *   tests/fuzz/corpus/<target>/invalid-*  must be rejected cleanly
  *   tests/fuzz/corpus/<target>/other      must not crash (odd-*: behaviour
  *                                         the spec leaves open)
- * <target> is event, contract or statement. Each directory is one Check
- * test, each file one assertion that names the file.
+ * <target> is event, contract, statement or api. Each directory is one
+ * Check test, each file one assertion that names the file.
  */
 #include <dirent.h>
 #include <string.h>
@@ -18,6 +18,11 @@
 #include "check_main.h"
 #include "fuzz/fuzz_entry.h"
 #include "pbr/util.h"
+
+/* The api entry point's daemon code (not in libpbr). */
+#include "pbrd/api_request.c"
+#include "pbrd/auth.c"
+#include "pbrd/log.c"
 
 typedef enum { EXPECT_NOTHING = 0, EXPECT_ACCEPT, EXPECT_REJECT } expectation;
 
@@ -97,6 +102,13 @@ START_TEST(corpus_statement)
 }
 END_TEST
 
+START_TEST(corpus_api)
+{
+    /* the 10 requests pbrctl sends, others of SPEC.md section 7, every error reply */
+    ck_assert_uint_ge(replay_directory("corpus", "api"), 30);
+}
+END_TEST
+
 START_TEST(regress_event)
 {
     replay_directory("regress", "event");
@@ -112,6 +124,12 @@ END_TEST
 START_TEST(regress_statement)
 {
     replay_directory("regress", "statement");
+}
+END_TEST
+
+START_TEST(regress_api)
+{
+    replay_directory("regress", "api");
 }
 END_TEST
 
@@ -142,7 +160,12 @@ START_TEST(entry_points_classify)
     ck_assert_int_eq(pbr_fuzz_statement((const uint8_t *)"[]", 2, why, sizeof why), 0);
     const char *yaml = "contract: [";
     ck_assert_int_eq(pbr_fuzz_contract((const uint8_t *)yaml, strlen(yaml), why, sizeof why), 0);
-    ck_assert_ptr_null(pbr_fuzz_entry("api"));
+    const char *req = "{\"op\":\"statement\",\"contract\":\"doncaster\",\"quarter\":\"2012-01-01\"}";
+    ck_assert_int_eq(pbr_fuzz_api((const uint8_t *)req, strlen(req), why, sizeof why), 1);
+    const char *noq = "{\"op\":\"statement\",\"contract\":\"doncaster\"}";
+    ck_assert_int_eq(pbr_fuzz_api((const uint8_t *)noq, strlen(noq), why, sizeof why), 0);
+    ck_assert_int_eq(pbr_fuzz_api((const uint8_t *)"[]", 2, why, sizeof why), 0);
+    ck_assert_ptr_null(pbr_fuzz_entry("requests"));
 }
 END_TEST
 
@@ -156,9 +179,11 @@ static Suite *make_suite(void)
     tcase_add_test(tc, corpus_event);
     tcase_add_test(tc, corpus_contract);
     tcase_add_test(tc, corpus_statement);
+    tcase_add_test(tc, corpus_api);
     tcase_add_test(tc, regress_event);
     tcase_add_test(tc, regress_contract);
     tcase_add_test(tc, regress_statement);
+    tcase_add_test(tc, regress_api);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -14,6 +14,7 @@
  */
 #include "pbr/contract.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +30,9 @@
 #define MAX_SETTLE_DAYS 3660   /* settle_after_days */
 #define MAX_RUN_OFF 400        /* run_off */
 #define MAX_HISTORY 100        /* baseline history years */
+#define MAX_COHORT_WINDOWS 1000 /* cohort windows: listed, or periods from start to end (250 years of quarters) */
+#define MAX_LIST_ITEMS 1000    /* fees, outcomes, segments of one outcome (ids are checked pairwise) */
+#define KEYS_LINEAR_MAX 16     /* mappings with more keys find duplicates through a hash table */
 #define BOUND_LIMIT ((int64_t)1 << 62) /* where bounds are clamped to +-2^62 */
 
 /* ---- loader context and diagnostics --------------------------------------- */
@@ -40,7 +44,7 @@ typedef struct lctx {
     int failed;
     pbr_contract *c;
     char **wkeys;   /* period keys of the cohort windows (5.7), for rates */
-    size_t nwkeys;
+    size_t nwkeys, wkeys_cap;
 } lctx;
 
 static int fail_mark(lctx *x, const yaml_mark_t *m, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -152,23 +156,52 @@ static int same_scalar(const yaml_node_t *a, const yaml_node_t *b)
     return is_scalar(a) && is_scalar(b) && slen(a) == slen(b) && memcmp(stext(a), stext(b), slen(a)) == 0;
 }
 
+static int oom(lctx *x, const yaml_node_t *n);
+
 /* Checks that every key of map is a scalar, appears once, and (when allowed
  * is not NULL) is one of allowed. `in` names the mapping for messages.
- * Returns 0 or -1 (diag set). */
+ * Reports the first offending key in document order. Mappings of more than
+ * KEYS_LINEAR_MAX keys (rates: one per cohort window) look for earlier
+ * equal keys in a hash table instead of a linear scan, so the check stays
+ * linear. Returns 0 or -1 (diag set). */
 static int check_keys(lctx *x, const yaml_node_t *map, const char *const *allowed, const char *in)
 {
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    size_t n = map_size(map), mask = 0;
+    yaml_node_t **seen = NULL; /* open addressing, capacity a power of two >= 2n */
+    if (n > KEYS_LINEAR_MAX) {
+        size_t cap = 64;
+        while (cap < 2 * n)
+            cap *= 2;
+        if (!(seen = calloc(cap, sizeof *seen)))
+            return oom(x, map);
+        mask = cap - 1;
+    }
+    int rc = 0;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top && rc == 0; p++) {
         yaml_node_t *k = node_at(x, p->key);
         char q[QBUF];
-        if (!k || !is_scalar(k))
-            return FAIL(x, k ? k : map, "%s: keys must be plain strings", in);
-        if (allowed && !in_names(allowed, k))
-            return FAIL(x, k, "unknown key %s in %s", Q(k, q), in);
-        for (yaml_node_pair_t *e = map->data.mapping.pairs.start; e < p; e++)
-            if (same_scalar(node_at(x, e->key), k))
-                return FAIL(x, k, "duplicate key %s in %s", Q(k, q), in);
+        if (!k || !is_scalar(k)) {
+            rc = FAIL(x, k ? k : map, "%s: keys must be plain strings", in);
+        } else if (allowed && !in_names(allowed, k)) {
+            rc = FAIL(x, k, "unknown key %s in %s", Q(k, q), in);
+        } else if (seen == NULL) {
+            for (yaml_node_pair_t *e = map->data.mapping.pairs.start; e < p; e++)
+                if (same_scalar(node_at(x, e->key), k)) {
+                    rc = FAIL(x, k, "duplicate key %s in %s", Q(k, q), in);
+                    break;
+                }
+        } else {
+            size_t h = (size_t)pbr_hash_bytes(stext(k), slen(k)) & mask;
+            while (seen[h] != NULL && !same_scalar(seen[h], k))
+                h = (h + 1) & mask;
+            if (seen[h] != NULL)
+                rc = FAIL(x, k, "duplicate key %s in %s", Q(k, q), in);
+            else
+                seen[h] = k;
+        }
     }
-    return 0;
+    free(seen);
+    return rc;
 }
 
 /* Returns the value node for key in map (NULL when absent); *keynode gets the
@@ -760,16 +793,34 @@ static int parse_where(lctx *x, const yaml_node_t *n, const char *key, pbr_where
 
 /* ---- cohort ------------------------------------------------------------------------------ */
 
+/* Appends a window's period key (the array grows by doubling). */
 static int add_wkey(lctx *x, const yaml_node_t *at, const char *key)
 {
-    char **k = realloc(x->wkeys, (x->nwkeys + 1) * sizeof *k);
-    if (!k)
+    if (pbr_grow((void **)&x->wkeys, &x->wkeys_cap, x->nwkeys + 1, sizeof *x->wkeys) != 0)
         return oom(x, at);
-    x->wkeys = k;
-    if (!(k[x->nwkeys] = strdup(key)))
+    if (!(x->wkeys[x->nwkeys] = strdup(key)))
         return oom(x, at);
     x->nwkeys++;
     return 0;
+}
+
+/* Fails at the cohort node when start..end holds more than
+ * MAX_COHORT_WINDOWS periods (quarters or years from `first`). */
+static int check_period_count(lctx *x, const yaml_node_t *at, pbr_date first, int months, const char *what)
+{
+    const pbr_contract *c = x->c;
+    /* periods from first (<= start) through end: whole months between them / months, plus one */
+    int y0, m0, d0, y1, m1, d1;
+    pbr_date_to_ymd(first, &y0, &m0, &d0);
+    pbr_date_to_ymd(c->end, &y1, &m1, &d1);
+    int64_t span = ((int64_t)y1 - y0) * 12 + m1 - m0;
+    if (span / months + 1 <= MAX_COHORT_WINDOWS)
+        return 0;
+    char s[PBR_DATE_STRLEN], e[PBR_DATE_STRLEN];
+    pbr_date_format(c->start, s);
+    pbr_date_format(c->end, e);
+    return FAIL(x, at, "cohort: %s to %s makes %" PRId64 " %s cohorts; at most %d are supported", s, e,
+                span / months + 1, what, MAX_COHORT_WINDOWS);
 }
 
 /* Computes the period keys of every cohort window (5.2, 5.7) into x->wkeys. */
@@ -779,6 +830,8 @@ static int compute_window_keys(lctx *x, const yaml_node_t *at)
     char buf[PBR_ID_MAX + 16];
     switch (c->cohort.period) {
     case PBR_PERIOD_QUARTER:
+        if (check_period_count(x, at, pbr_quarter_of(c->start, c->year_start), 3, "quarterly"))
+            return -1;
         for (pbr_date q = pbr_quarter_of(c->start, c->year_start); q <= c->end; q = pbr_add_months(q, 3)) {
             pbr_date_format(q, buf);
             if (add_wkey(x, at, buf))
@@ -786,6 +839,8 @@ static int compute_window_keys(lctx *x, const yaml_node_t *at)
         }
         return 0;
     case PBR_PERIOD_YEAR:
+        if (check_period_count(x, at, pbr_year_of(c->start, c->year_start), 12, "yearly"))
+            return -1;
         for (pbr_date y = pbr_year_of(c->start, c->year_start); y <= c->end; y = pbr_add_months(y, 12)) {
             pbr_year_label(y, c->year_start, buf, sizeof buf);
             if (add_wkey(x, at, buf))
@@ -812,6 +867,8 @@ static int parse_windows(lctx *x, const yaml_node_t *n, pbr_cohort *co)
     size_t cnt = seq_size(n);
     if (cnt == 0)
         return FAIL(x, n, "windows: an empty list has no cohorts");
+    if (cnt > MAX_COHORT_WINDOWS)
+        return FAIL(x, n, "windows: %zu windows; at most %d are supported", cnt, MAX_COHORT_WINDOWS);
     co->windows = calloc(cnt, sizeof *co->windows);
     if (!co->windows)
         return oom(x, n);
@@ -938,6 +995,8 @@ static int parse_fees(lctx *x, const yaml_node_t *n)
     if (need_seq(x, n, "fees"))
         return -1;
     size_t cnt = seq_size(n);
+    if (cnt > MAX_LIST_ITEMS)
+        return FAIL(x, n, "fees: %zu fees; at most %d are supported", cnt, MAX_LIST_ITEMS);
     c->fees = calloc(cnt ? cnt : 1, sizeof *c->fees);
     if (!c->fees)
         return oom(x, n);
@@ -1340,6 +1399,8 @@ static int parse_segments(lctx *x, const yaml_node_t *n, pbr_outcome *o)
     size_t cnt = seq_size(n);
     if (cnt == 0)
         return FAIL(x, n, "segments: an empty list excludes every member");
+    if (cnt > MAX_LIST_ITEMS)
+        return FAIL(x, n, "segments: %zu segments; at most %d are supported", cnt, MAX_LIST_ITEMS);
     o->segments = calloc(cnt, sizeof *o->segments);
     if (!o->segments)
         return oom(x, n);
@@ -1474,6 +1535,8 @@ static int parse_outcomes(lctx *x, const yaml_node_t *n)
     if (need_seq(x, n, "outcomes"))
         return -1;
     size_t cnt = seq_size(n);
+    if (cnt > MAX_LIST_ITEMS)
+        return FAIL(x, n, "outcomes: %zu outcomes; at most %d are supported", cnt, MAX_LIST_ITEMS);
     c->outcomes = calloc(cnt ? cnt : 1, sizeof *c->outcomes);
     if (!c->outcomes)
         return oom(x, n);

@@ -1,12 +1,11 @@
 /* api.c -- owns the query/control API: the ROUTER and PUB sockets, request
- * envelopes, the op dispatch table and the ops implemented so far (status,
- * quarantine). */
+ * envelopes, the op dispatch table and the ops (requests are parsed and
+ * validated by api_request.c). */
 #include "pbrd/api.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +19,6 @@
 
 #define API_MAX_PER_WAKEUP 256  /* requests served per pbrd_api_serve call */
 #define API_MAX_REQUEST (1u << 20)
-#define QUARANTINE_DEFAULT_LIMIT 100
-
-json_t *pbrd_api_error(const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return json_pack("{ss}", "error", msg);
-}
 
 /* ---- ops ---------------------------------------------------------------- */
 
@@ -82,13 +70,7 @@ static int append_record(void *ctx, uint64_t seq, const char *json, size_t len)
 
 static json_t *op_quarantine(pbrd_api_call *call)
 {
-    json_int_t limit = QUARANTINE_DEFAULT_LIMIT;
-    json_t *l = json_object_get(call->req, "limit");
-    if (l && !json_is_null(l)) {
-        if (!json_is_integer(l) || json_integer_value(l) < 1)
-            return pbrd_api_error("quarantine: limit must be a positive integer");
-        limit = json_integer_value(l);
-    }
+    json_int_t limit = call->args->limit;
     json_t *records = json_array();
     if (!records)
         return pbrd_api_error("quarantine: out of memory");
@@ -102,19 +84,6 @@ static json_t *op_quarantine(pbrd_api_call *call)
     return json_pack("{so}", "records", records);
 }
 
-/* The string field `key` of the request, or NULL. */
-static const char *req_string(const pbrd_api_call *call, const char *key)
-{
-    return json_string_value(json_object_get(call->req, key));
-}
-
-/* Parses the request's date field `key` into *out. Returns 0 or -1. */
-static int req_date(const pbrd_api_call *call, const char *key, pbr_date *out)
-{
-    const char *s = req_string(call, key);
-    return s && pbr_date_parse(s, strlen(s), out) == 0 ? 0 : -1;
-}
-
 static json_t *op_contracts(pbrd_api_call *call)
 {
     const char *provider = NULL;
@@ -125,32 +94,21 @@ static json_t *op_contracts(pbrd_api_call *call)
 
 static json_t *op_statement(pbrd_api_call *call)
 {
-    const char *contract = req_string(call, "contract"), *quarter = req_string(call, "quarter");
-    pbr_date q;
-    if (contract == NULL || req_date(call, "quarter", &q) != 0)
-        return pbrd_api_error("statement: needs \"contract\" and \"quarter\" (YYYY-MM-DD)");
     char err[PBR_ERR_MAX];
-    call->raw_reply = pbrd_service_statement(call->api->service, contract, quarter, err, sizeof err);
+    call->raw_reply =
+        pbrd_service_statement(call->api->service, call->args->contract, call->args->quarter, err, sizeof err);
     return call->raw_reply ? json_object() : pbrd_api_error("%s", err);
 }
 
 static json_t *op_cohorts(pbrd_api_call *call)
 {
-    const char *contract = req_string(call, "contract");
-    if (contract == NULL)
-        return pbrd_api_error("cohorts: needs \"contract\"");
-    return pbrd_service_cohorts(call->api->service, contract, pbrd_api_today(call->api));
+    return pbrd_service_cohorts(call->api->service, call->args->contract, pbrd_api_today(call->api));
 }
 
 static json_t *op_settle(pbrd_api_call *call)
 {
-    pbr_date q;
-    if (req_date(call, "quarter", &q) != 0)
-        return pbrd_api_error("settle: needs \"quarter\" (YYYY-MM-DD, the first day of a quarter)");
-    json_t *c = json_object_get(call->req, "contract");
-    if (c != NULL && !json_is_null(c) && !json_is_string(c))
-        return pbrd_api_error("settle: \"contract\" must be a string");
-    return pbrd_service_settle(call->api->service, q, json_string_value(c), pbrd_api_today(call->api));
+    return pbrd_service_settle(call->api->service, call->args->quarter_date, call->args->contract,
+                               pbrd_api_today(call->api));
 }
 
 static json_t *op_verify(pbrd_api_call *call)
@@ -163,16 +121,12 @@ static json_t *op_reload(pbrd_api_call *call)
     return pbrd_api_reload(call->api);
 }
 
-/* The dispatch table: one row per op (see api.h). needs_service: the op
- * works on contracts and statements. */
-static const struct {
-    const char *name;
-    pbrd_api_op_fn fn;
-    int needs_service;
-} ops[] = {
-    {"status", op_status, 0},     {"quarantine", op_quarantine, 0}, {"contracts", op_contracts, 1},
-    {"statement", op_statement, 1}, {"cohorts", op_cohorts, 1},     {"settle", op_settle, 1},
-    {"reload", op_reload, 1},     {"verify", op_verify, 1},
+/* The dispatch table, indexed by pbrd_api_op: op_NAME for every op of
+ * PBRD_API_OPS (api_request.h). */
+static const pbrd_api_op_fn op_fns[PBRD_OP_COUNT] = {
+#define OP_FN(name, needs_service) op_##name,
+    PBRD_API_OPS(OP_FN)
+#undef OP_FN
 };
 
 json_t *pbrd_api_reload(pbrd_api *api)
@@ -190,56 +144,61 @@ json_t *pbrd_api_reload(pbrd_api *api)
     return pbrd_service_reload(api->service);
 }
 
-/* Is the caller's role allowed to run this request? Logs refusals. */
-static int request_allowed(pbrd_api *api, const char *op, json_t *req, const char *role)
+/* The request's contract name for a log value: as it is when it is a plain
+ * token, else quoted and escaped (it is the client's text: it must not be
+ * able to add keys or lines to the log). */
+static const char *log_contract(const char *contract, char *out, size_t n)
 {
-    const char *contract = json_string_value(json_object_get(req, "contract"));
-    const char *provider = contract && api->service ? pbrd_service_provider_of(api->service, contract) : NULL;
-    if (pbrd_role_allows(role, op, provider))
+    if (contract == NULL)
+        return "-";
+    int plain = contract[0] != '\0' && strlen(contract) < n;
+    for (const char *c = contract; plain && *c; c++)
+        plain = (unsigned char)*c > ' ' && *c != '"' && *c != '\\' && *c != '=' && (unsigned char)*c != 0x7f;
+    if (plain) {
+        snprintf(out, n, "%s", contract);
+    } else {
+        char q[256];
+        snprintf(out, n, "\"%s\"", pbrd_log_quote(contract, q, sizeof q));
+    }
+    return out;
+}
+
+/* Is the caller's role allowed to run this request? Logs refusals. */
+static int request_allowed(pbrd_api *api, const pbrd_api_request *r, const char *role)
+{
+    const char *provider = r->contract && api->service ? pbrd_service_provider_of(api->service, r->contract) : NULL;
+    if (pbrd_role_allows(role, r->op_name, provider))
         return 1;
-    pbrd_log(PBRD_LOG_WARN, "request forbidden", "role=%s op=%s contract=%s", role, op, contract ? contract : "-");
+    char c[300];
+    pbrd_log(PBRD_LOG_WARN, "request forbidden", "role=%s op=%s contract=%s", role, r->op_name,
+             log_contract(r->contract, c, sizeof c));
     return 0;
 }
 
 /* Parses the request text and runs its op. Returns the reply (new
- * reference); *raw is set when the op replies with exact bytes. */
+ * reference; NULL only when out of memory); *raw is set when the op
+ * replies with exact bytes. The order of the checks is api_request.h's. */
 static json_t *dispatch(pbrd_api *api, const char *text, size_t len, const char *role, char **raw)
 {
-    json_error_t jerr;
-    json_t *req = json_loadb(text, len, 0, &jerr);
-    *raw = NULL;
-    if (!req || !json_is_object(req)) {
-        json_t *e = req ? pbrd_api_error("request is not a JSON object: got a JSON %s",
-                                         json_is_array(req) ? "array" : "scalar")
-                        : pbrd_api_error("request is not a JSON object: %s", jerr.text);
-        json_decref(req);
-        return e;
-    }
+    pbrd_api_request r;
     json_t *reply = NULL;
-    const char *op = json_string_value(json_object_get(req, "op"));
-    if (!op) {
-        reply = pbrd_api_error("request has no \"op\" string");
-        goto out;
+    *raw = NULL;
+    if (pbrd_api_request_parse(text, len, &r, &reply) != 0)
+        return reply;
+    if (!request_allowed(api, &r, role)) {
+        reply = json_pack("{ss}", "error", "forbidden");
+    } else if (r.needs_service && api->service == NULL) {
+        reply = pbrd_api_error("op \"%s\": the settlement service is not running", r.op_name);
+    } else if (r.arg_error != NULL) {
+        reply = pbrd_api_error("%s", r.arg_error);
+    } else {
+        pbrd_api_call call = {api, r.req, &r, role, NULL};
+        reply = op_fns[r.op](&call);
+        *raw = call.raw_reply;
+        if (!reply)
+            reply = pbrd_api_error("op \"%s\" failed: out of memory", r.op_name);
     }
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        if (strcmp(ops[i].name, op) != 0)
-            continue;
-        if (!request_allowed(api, op, req, role)) {
-            reply = json_pack("{ss}", "error", "forbidden");
-        } else if (ops[i].needs_service && api->service == NULL) {
-            reply = pbrd_api_error("op \"%s\": the settlement service is not running", op);
-        } else {
-            pbrd_api_call call = {api, req, role, NULL};
-            reply = ops[i].fn(&call);
-            *raw = call.raw_reply;
-            if (!reply)
-                reply = pbrd_api_error("op \"%s\" failed: out of memory", op);
-        }
-        goto out;
-    }
-    reply = pbrd_api_error("unknown op \"%s\"", op);
-out:
-    json_decref(req);
+    pbrd_api_request_free(&r);
     return reply;
 }
 

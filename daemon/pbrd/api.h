@@ -4,13 +4,14 @@
  * Requests arrive in the REQ envelope [identity][empty][{"op":…}] and every
  * reply is one JSON object ({"error":"message"} on failure).
  *
- * Adding an op: write one function
+ * Adding an op: add X(NAME, needs_service) to PBRD_API_OPS in
+ * api_request.h (and its argument checks, if any, to check_arguments in
+ * api_request.c), and write one function
  *     static json_t *op_NAME(pbrd_api_call *call);
- * returning a new reference (the reply object; build errors with
- * pbrd_api_error()), and add one row {"NAME", op_NAME} to the `ops` table
- * in api.c (replacing its op_not_available row if it has one). Nothing
- * else changes: dispatch, envelopes, JSON parsing and "unknown op" are done
- * once for all ops.
+ * in api.c returning a new reference (the reply object; build errors with
+ * pbrd_api_error()). Nothing else changes: dispatch, envelopes, JSON
+ * parsing and "unknown op" are done once for all ops, the parsing in
+ * api_request.c (pure, fuzzed by tests/fuzz/fuzz_api.c).
  *
  * Auth: with auth configured every request's role comes from its client
  * key (auth.h); before an op runs, pbrd_role_allows(role, op, provider of
@@ -24,6 +25,7 @@
 
 #include "pbr/date.h"
 #include "pbr/store.h"
+#include "pbrd/api_request.h"
 #include "pbrd/auth.h"
 #include "pbrd/config.h"
 #include "pbrd/service.h"
@@ -43,6 +45,7 @@ typedef struct pbrd_api {
 typedef struct pbrd_api_call {
     pbrd_api *api;
     json_t *req;             /* the request object (borrowed) */
+    const pbrd_api_request *args; /* the parsed request: op and arguments (borrowed) */
     const char *role;        /* "finance" without auth (loopback only); else the client key's role */
     char *raw_reply;         /* set by an op (malloc'd) to reply with exact bytes instead of a JSON object */
 } pbrd_api_call;
@@ -69,9 +72,6 @@ int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json);
  * SIGHUP and the "reload" op. Returns the reply object of the "reload" op
  * (new reference). */
 json_t *pbrd_api_reload(pbrd_api *api);
-
-/* Returns a new {"error": formatted} object. */
-json_t *pbrd_api_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Applies CURVE server options to sock. Returns 0 or -1 with err. */
 int pbrd_api_secure(void *sock, const char *curve_secret, char *err, size_t errlen);

@@ -20,7 +20,17 @@
  *   statement: rendering never fails on a valid statement (an object with a
  *              "lines" array is the renderer's own test of validity), and
  *              JSON rendering returns the input bytes unchanged.
- * Header-only (static functions): include it in exactly one .c file.
+ *   api:       the request parser (daemon/pbrd/api_request.c) either fails
+ *              with exactly {"error": string} that serialises (as the daemon
+ *              sends it), or names a known op with the request's own "op",
+ *              "contract" and "quarter", and complete arguments unless it
+ *              gives an argument error; the role check agrees with the role
+ *              table of auth.h for finance, operator, provider:serco and
+ *              ingest, and for "provider:" + the request's contract.
+ *              Accepted = parsed with no argument error.
+ * Header-only (static functions): include it in exactly one .c file. The
+ * api entry needs daemon/pbrd/api_request.c, auth.c and log.c linked in
+ * (tests/fuzz/run.sh links them; tests/test_fuzz_regress.c includes them).
  */
 #ifndef PBR_FUZZ_ENTRY_H
 #define PBR_FUZZ_ENTRY_H
@@ -35,6 +45,8 @@
 #include "pbr/eventset.h"
 #include "pbr/settle.h"
 #include "pbr/statement.h"
+#include "pbrd/api_request.h"
+#include "pbrd/auth.h"
 
 #define PBR_FUZZ_MAX_SPAN_DAYS (20 * 366) /* contracts longer than this are skipped */
 
@@ -255,8 +267,142 @@ static inline int pbr_fuzz_statement(const uint8_t *data, size_t size, char *why
     return accepted;
 }
 
+/* Checks that reply is {"error": string} and serialises as the daemon sends
+ * it. Returns 0 or -1 with why. */
+static inline int pbr_fuzz_error_reply(json_t *reply, char *why, size_t n)
+{
+    if (reply == NULL) {
+        snprintf(why, n, "no error reply (pbrd_api_error returned NULL: the daemon would say \"out of memory\")");
+        return -1;
+    }
+    if (!json_is_object(reply) || json_object_size(reply) != 1 || !json_is_string(json_object_get(reply, "error"))) {
+        snprintf(why, n, "error reply is not {\"error\": string}");
+        return -1;
+    }
+    char *text = json_dumps(reply, JSON_COMPACT);
+    if (text == NULL) {
+        snprintf(why, n, "error reply does not serialise");
+        return -1;
+    }
+    free(text);
+    return 0;
+}
+
+/* The provider of a contract, as the service would answer it (NULL:
+ * unknown contract). */
+static inline const char *pbr_fuzz_provider_of(const char *contract)
+{
+    if (contract == NULL)
+        return NULL;
+    if (strcmp(contract, "doncaster") == 0 || strcmp(contract, "peterborough") == 0)
+        return "serco";
+    if (strcmp(contract, "lewisham") == 0)
+        return "other";
+    return NULL;
+}
+
+/* The role table of auth.h, for op (a known op) and a valid role. */
+static inline int pbr_fuzz_role_expect(const char *role, const char *op, const char *provider)
+{
+    int list_op = strcmp(op, "status") == 0 || strcmp(op, "contracts") == 0;
+    int contract_op = strcmp(op, "statement") == 0 || strcmp(op, "cohorts") == 0;
+    if (strcmp(role, "finance") == 0)
+        return 1;
+    if (strcmp(role, "operator") == 0)
+        return strcmp(op, "settle") != 0;
+    if (strcmp(role, "ingest") == 0)
+        return 0;
+    /* provider:NAME */
+    return list_op || (contract_op && provider != NULL && strcmp(provider, role + 9) == 0);
+}
+
+/* API request parser and the role check. */
+static inline int pbr_fuzz_api(const uint8_t *data, size_t size, char *why, size_t n)
+{
+    static const char *const roles[] = {"finance", "operator", "provider:serco", "ingest"};
+    pbrd_api_request r;
+    json_t *reply = (json_t *)1;
+    if (pbrd_api_request_parse((const char *)data, size, &r, &reply) != 0) {
+        int bad = pbr_fuzz_error_reply(reply, why, n);
+        json_decref(reply);
+        if (bad == 0 && (r.req != NULL || r.op_name != NULL || r.contract != NULL)) {
+            snprintf(why, n, "a failed parse left a request behind");
+            bad = -1;
+        }
+        return bad < 0 ? -1 : 0;
+    }
+    int rc = -1;
+    const char *op = json_string_value(json_object_get(r.req, "op"));
+    if (reply != NULL) {
+        snprintf(why, n, "an accepted request came with a reply");
+        goto out;
+    }
+    if (!json_is_object(r.req) || r.op >= PBRD_OP_COUNT || op == NULL || strcmp(op, r.op_name) != 0 ||
+        strcmp(pbrd_api_op_name(r.op), r.op_name) != 0 || pbrd_api_op_of(r.op_name) != r.op) {
+        snprintf(why, n, "op \"%s\" parsed as %d \"%s\"", op ? op : "(none)", (int)r.op, r.op_name);
+        goto out;
+    }
+    if (r.contract != json_string_value(json_object_get(r.req, "contract")) ||
+        r.quarter != json_string_value(json_object_get(r.req, "quarter"))) {
+        snprintf(why, n, "contract/quarter are not the request's strings");
+        goto out;
+    }
+    if (r.arg_error != NULL) {
+        json_t *e = pbrd_api_error("%s", r.arg_error);
+        int bad = pbr_fuzz_error_reply(e, why, n);
+        json_decref(e);
+        if (bad < 0)
+            goto out;
+    } else {
+        int needs_date = r.op == PBRD_OP_statement || r.op == PBRD_OP_settle;
+        int needs_contract = r.op == PBRD_OP_statement || r.op == PBRD_OP_cohorts;
+        json_t *c = json_object_get(r.req, "contract");
+        char d[PBR_DATE_STRLEN];
+        if (needs_date)
+            pbr_date_format(r.quarter_date, d);
+        if ((needs_contract && r.contract == NULL) || (needs_date && (r.quarter == NULL || strcmp(d, r.quarter) != 0)) ||
+            (r.op == PBRD_OP_settle && c != NULL && !json_is_null(c) && !json_is_string(c)) || r.limit < 1) {
+            snprintf(why, n, "op %s accepted with incomplete arguments", r.op_name);
+            goto out;
+        }
+    }
+    const char *provider = pbr_fuzz_provider_of(r.contract);
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        int got = pbrd_role_allows(roles[i], r.op_name, provider);
+        if (got != pbr_fuzz_role_expect(roles[i], r.op_name, provider)) {
+            snprintf(why, n, "role %s op %s provider %s: pbrd_role_allows says %d", roles[i], r.op_name,
+                     provider ? provider : "(none)", got);
+            goto out;
+        }
+    }
+    if (r.contract != NULL && strlen(r.contract) < 200) {
+        /* "provider:" + the contract name, as the role and as the provider */
+        char role[256];
+        snprintf(role, sizeof role, "provider:%s", r.contract);
+        size_t len = strlen(r.contract);
+        int valid = len >= 1 && len <= 64;
+        for (size_t i = 0; valid && i < len; i++)
+            valid = (unsigned char)r.contract[i] > 0x20 && (unsigned char)r.contract[i] < 0x7f;
+        if (pbrd_role_is_valid(role) != valid) {
+            snprintf(why, n, "pbrd_role_is_valid(\"%.80s\") is %d", role, !valid);
+            goto out;
+        }
+        int got = pbrd_role_allows(role, r.op_name, r.contract);
+        int want = valid && pbr_fuzz_role_expect(role, r.op_name, r.contract);
+        if (got != want) {
+            snprintf(why, n, "role \"%.80s\" op %s on its own contract: pbrd_role_allows says %d", role, r.op_name,
+                     got);
+            goto out;
+        }
+    }
+    rc = r.arg_error == NULL ? 1 : 0;
+out:
+    pbrd_api_request_free(&r);
+    return rc;
+}
+
 /* The entry point for a corpus directory name ("event", "contract",
- * "statement"), or NULL. */
+ * "statement", "api"), or NULL. */
 typedef int (*pbr_fuzz_fn)(const uint8_t *data, size_t size, char *why, size_t n);
 
 static inline pbr_fuzz_fn pbr_fuzz_entry(const char *target)
@@ -267,6 +413,8 @@ static inline pbr_fuzz_fn pbr_fuzz_entry(const char *target)
         return pbr_fuzz_contract;
     if (strcmp(target, "statement") == 0)
         return pbr_fuzz_statement;
+    if (strcmp(target, "api") == 0)
+        return pbr_fuzz_api;
     return NULL;
 }
 

@@ -3,25 +3,25 @@
 # (-fsanitize=fuzzer,address,undefined) into build-fuzz/ and runs each target
 # for SECONDS (default 60), one after the other.
 #
-#   targets   fuzz_event, fuzz_contract, fuzz_statement (tests/fuzz/fuzz_*.c)
+#   targets   fuzz_event, fuzz_contract, fuzz_statement, fuzz_api (tests/fuzz/fuzz_*.c)
 #   seeds     tests/fuzz/corpus/<target>/ (copied to build-fuzz/corpus/<target>/,
 #             where new inputs accumulate, so the repository's seeds stay small)
 #   crashes   tests/fuzz/regress/<target>/ (crash-*, leak-*, timeout-*, oom-*):
 #             tests/test_fuzz_regress replays every file there
 #   slow      inputs slower than 10 s go to build-fuzz/slow/<target>/ (reported,
-#             not failures; tests/fuzz/known-slow/ keeps the ones reported)
+#             not failures; once fixed, they go to tests/fuzz/regress/<target>/)
 #
 # Prints executions and coverage (cov: and ft: of libFuzzer's last report)
 # per target; exits non-zero if any target crashed, leaked, hung or failed
 # to build. Environment: FUZZ_CC (default clang), FUZZ_TARGETS (default
-# "event contract statement"), FUZZ_SAN_EXTRA (extra sanitizer flags, e.g.
+# "event contract statement api"), FUZZ_SAN_EXTRA (extra sanitizer flags, e.g.
 # -fno-sanitize=nonnull-attribute to fuzz past a known report).
 set -u
 seconds=${1:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 2
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-"event contract statement"}
+targets=${FUZZ_TARGETS:-"event contract statement api"}
 out=build-fuzz
 san="-fsanitize=address,undefined -fno-sanitize-recover=all ${FUZZ_SAN_EXTRA:-}"
 cflags="-std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Iinclude -Idaemon $san"
@@ -47,12 +47,13 @@ if [ "$(cat "$out/obj/flags" 2>/dev/null)" != "$cc $cflags" ]; then
     echo "$cc $cflags" >"$out/obj/flags"
 fi
 
-# The library, compiled directly (the Makefile's BUILD is not used), with
-# coverage instrumentation but without libFuzzer's main.
+# The library, and the daemon's API request parser with the role check it
+# needs (fuzz_api), compiled directly (the Makefile's BUILD is not used),
+# with coverage instrumentation but without libFuzzer's main.
 objs=""
-for src in daemon/libpbr/*.c; do
+for src in daemon/libpbr/*.c daemon/pbrd/api_request.c daemon/pbrd/auth.c daemon/pbrd/log.c; do
     obj="$out/obj/$(basename "$src" .c).o"
-    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find include/pbr daemon/libpbr -name '*.h' -newer "$obj" 2>/dev/null)" ]; then
+    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find include/pbr daemon/libpbr daemon/pbrd -name '*.h' -newer "$obj" 2>/dev/null)" ]; then
         # shellcheck disable=SC2086
         "$cc" $cflags -fsanitize=fuzzer-no-link -c "$src" -o "$obj" || { echo "fuzz: compiling $src failed" >&2; exit 2; }
     fi
@@ -64,6 +65,7 @@ max_len_of() {
     event) echo 4096 ;;
     contract) echo 16384 ;;
     statement) echo 16384 ;;
+    api) echo 4096 ;;
     esac
 }
 
