@@ -7,6 +7,7 @@
 #define PBR_DAEMON_HARNESS_H
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -282,5 +283,112 @@ HARNESS void daemon_finish(daemon_t *d)
     remove_tree(d->dir);
 }
 
+
+
+/* ---- process figures ------------------------------------------------------ */
+
+/* Resident set size of pid in kB (VmRSS of /proc/PID/status), or -1. */
+HARNESS long pid_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* Number of open file descriptors of pid (entries of /proc/PID/fd), or -1. */
+HARNESS int pid_fd_count(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(dir);
+    return n;
+}
+
+/* 1 while the daemon process runs; 0 once it has exited (then it is
+ * reaped, the wait status printed and d->pid cleared). */
+HARNESS int daemon_alive(daemon_t *d)
+{
+    if (d->pid <= 0)
+        return 0;
+    int st;
+    pid_t r = waitpid(d->pid, &st, WNOHANG);
+    if (r == 0)
+        return 1;
+    if (r == d->pid) {
+        if (WIFSIGNALED(st))
+            printf("pbrd (pid %ld) died of signal %d (see %s.log)\n", (long)d->pid, WTERMSIG(st), d->dir);
+        else
+            printf("pbrd (pid %ld) exited with status %d (see %s.log)\n", (long)d->pid, WEXITSTATUS(st), d->dir);
+        fflush(stdout);
+        d->pid = 0;
+    }
+    return 0;
+}
+
+/* ---- CURVE daemons ---------------------------------------------------------- */
+
+typedef struct harness_keypair {
+    char pub[41], sec[41];
+} harness_keypair;
+
+HARNESS harness_keypair harness_keypair_new(void)
+{
+    harness_keypair k;
+    ck_assert_int_eq(zmq_curve_keypair(k.pub, k.sec), 0);
+    return k;
+}
+
+HARNESS void harness_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "fopen %s: %s", path, strerror(errno));
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* daemon_prepare for a CURVE daemon: writes the server's secret key file,
+ * the clients file (clients_yaml, the auth.clients list) and a config of
+ * config_extra (may be NULL) plus the auth: section into the data dir, and
+ * makes the harness's own requests (request_d, api_call, ingest_batch,
+ * daemon_start's status probe) use client, which clients_yaml must list
+ * (normally as finance). Does not start the daemon. */
+HARNESS void daemon_prepare_curve(daemon_t *d, const char *config_extra, const harness_keypair *server,
+                                  const harness_keypair *client, const char *clients_yaml)
+{
+    daemon_prepare(d, NULL);
+    char secret_path[300], clients_path[300], line[64];
+    snprintf(secret_path, sizeof secret_path, "%s/server.key_secret", d->dir);
+    snprintf(clients_path, sizeof clients_path, "%s/clients.yaml", d->dir);
+    snprintf(line, sizeof line, "%s\n", server->sec);
+    harness_write_text(secret_path, line);
+    harness_write_text(clients_path, clients_yaml);
+    size_t n = (config_extra ? strlen(config_extra) : 0) + 2 * sizeof secret_path + 64;
+    char *config = malloc(n);
+    ck_assert_ptr_nonnull(config);
+    snprintf(config, n, "%sauth:\n  server_secret_key: %s\n  clients: %s\n", config_extra ? config_extra : "",
+             secret_path, clients_path);
+    snprintf(d->config, sizeof d->config, "%s.yaml", d->dir);
+    harness_write_text(d->config, config);
+    free(config);
+    snprintf(d->curve_server, sizeof d->curve_server, "%s", server->pub);
+    snprintf(d->curve_public, sizeof d->curve_public, "%s", client->pub);
+    snprintf(d->curve_secret, sizeof d->curve_secret, "%s", client->sec);
+}
 
 #endif

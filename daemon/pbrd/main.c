@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -255,6 +256,30 @@ static int start_auth(const pbrd_config *cfg, void *zctx, pbrd_auth **out)
     return 0;
 }
 
+#define NOFILE_TARGET 65536 /* open files wanted (systemd/pbrd.service: LimitNOFILE=65536) */
+
+/* Raises the soft limit on open files towards the hard limit (at most
+ * NOFILE_TARGET). Every client connection holds a descriptor: at the usual
+ * soft default of 1024, a thousand idle connections are enough to leave no
+ * descriptor for anyone else (libzmq then cannot accept a connection, and
+ * its I/O thread spins on the listening socket until one is closed). */
+static void raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > NOFILE_TARGET) ? NOFILE_TARGET : rl.rlim_max;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return;
+    unsigned long long was = (unsigned long long)rl.rlim_cur;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        pbrd_log(PBRD_LOG_WARN, "open file limit not raised", "soft=%llu hard=%llu error=\"%s\"", was,
+                 (unsigned long long)rl.rlim_max, strerror(errno));
+    else
+        pbrd_log(PBRD_LOG_INFO, "open file limit raised", "from=%llu to=%llu", was, (unsigned long long)want);
+}
+
 /* Runs the daemon on a finished configuration. Returns the exit status. */
 static int run(pbrd_config *cfg)
 {
@@ -265,6 +290,7 @@ static int run(pbrd_config *cfg)
 
     if (check_endpoints(cfg) != 0)
         return 2;
+    raise_nofile_limit();
     if (cfg->server_secret_key) {
         if (pbrd_read_key_file(cfg->server_secret_key, secret, err, sizeof err) < 0) {
             pbrd_log(PBRD_LOG_ERROR, "reading the server secret key failed", "error=\"%s\"",
