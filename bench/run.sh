@@ -6,6 +6,13 @@
 #   BENCH_OFFENDERS  offenders for the settle benchmark (default 200000;
 #                    the national-scale figure is --offenders 1000000)
 #   BENCH_EVENTS     events for the ingest benchmark (default 200000)
+#   BENCH_QUERY_OFFENDERS  offenders for the query benchmark (default 100000;
+#                    the figure is --offenders 1000000)
+#   BENCH_SOAK_SECONDS  length of the soak run (default 30, with a reload
+#                    every 10 s and a settle every 15 s; the full soak is
+#                    `bench/soak --seconds 600`, plotted by bench/plot-soak.sh).
+#                    The short run writes bench/out/soak-short.csv so it does
+#                    not overwrite a full run's bench/out/soak.csv.
 #   BENCH_ARGS_<name> extra arguments for benchmark <name>, replacing the
 #                    defaults below (e.g. BENCH_ARGS_settle="--offenders 1000000")
 build=${1:-build}
@@ -21,6 +28,8 @@ default_args() {
     case $1 in
     settle) echo "--offenders ${BENCH_OFFENDERS:-200000} --contracts contracts" ;;
     ingest) echo "$build/pbrd --events ${BENCH_EVENTS:-200000} --latency-seconds 5" ;;
+    query) echo "$build/pbrd --offenders ${BENCH_QUERY_OFFENDERS:-100000} --seconds 3 --contracts contracts" ;;
+    soak) echo "--pbrd $build/pbrd --seconds ${BENCH_SOAK_SECONDS:-30} --reload-every 10 --settle-every 15 --contracts contracts --csv bench/out/soak-short.csv" ;;
     *) echo "" ;;
     esac
 }
