@@ -17,15 +17,17 @@
 /* Not every test program uses every helper. */
 #define SETTLE_HELPER static __attribute__((unused))
 
-/* A file of the spec's example/ folder: $PBR_SPEC/example/FILE, or
- * ../shared/spec/example/FILE beside the repository. Returns buf. */
+/* A file of the spec's worked examples: $PBR_SPEC/example/FILE, or the copy
+ * of ../shared/spec/example/ kept in tests/spec-example/ (so that a clean
+ * checkout tests itself; test_example checks the copy is still identical
+ * when the spec is beside the repository). Returns buf. */
 SETTLE_HELPER const char *spec_example(char *buf, size_t n, const char *file)
 {
     const char *spec = getenv("PBR_SPEC");
     if (spec && *spec)
         snprintf(buf, n, "%s/example/%s", spec, file);
     else
-        snprintf(buf, n, "%s/../shared/spec/example/%s", pbr_test_root(), file);
+        snprintf(buf, n, "%s/tests/spec-example/%s", pbr_test_root(), file);
     return buf;
 }
 

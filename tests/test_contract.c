@@ -73,7 +73,7 @@ static const pbr_cond *cond_of(const pbr_where *w, pbr_field f)
 
 START_TEST(example_loads)
 {
-    pbr_contract *c = load_ok("../shared/spec/example/example.yaml");
+    pbr_contract *c = load_ok("tests/spec-example/example.yaml");
     ck_assert_str_eq(c->id, "example");
     ck_assert_str_eq(c->provider, "demo-provider");
     ck_assert_ptr_null(c->commissioner);
@@ -137,7 +137,7 @@ END_TEST
 
 START_TEST(example2_loads)
 {
-    pbr_contract *c = load_ok("../shared/spec/example/example2.yaml");
+    pbr_contract *c = load_ok("tests/spec-example/example2.yaml");
     ck_assert_str_eq(c->id, "example2");
     ck_assert_int_eq(c->year_start, 1);
     ck_assert_int_eq(c->cohort.index, PBR_EV_COMMUNITY_START);

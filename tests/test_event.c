@@ -182,7 +182,7 @@ END_TEST
 
 START_TEST(example_files_parse)
 {
-    const char *files[] = {"../shared/spec/example/example.jsonl", "../shared/spec/example/example2.jsonl"};
+    const char *files[] = {"tests/spec-example/example.jsonl", "tests/spec-example/example2.jsonl"};
     for (size_t f = 0; f < 2; f++) {
         char path[1024];
         pbr_test_path(path, sizeof path, files[f]);

@@ -1,11 +1,15 @@
 /* test_example.c -- the spec's two worked examples, end to end.
  *
- * ../shared/spec/example/example*.md derive every figure by hand; the
+ * ../shared/spec/example/example*.md derive every figure by hand (a copy
+ * of that folder is kept in tests/spec-example/ so a clean checkout can run
+ * these tests; the first test checks the copy against the spec when the spec
+ * is beside the repository); the
  * expected statements (example*.expected.jsonl) come with the spec, not from
  * this program. Settling each contract over its events quarter by quarter
  * must reproduce those files byte for byte, with the events read in file
  * order and in shuffled orders (evaluation never depends on arrival order).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -161,10 +165,40 @@ START_TEST(ledger_round_trip_resumes_identically)
 }
 END_TEST
 
+/* The copy in tests/spec-example/ is the spec's folder, byte for byte, when
+ * ../shared/spec/example/ is there (skipped on a checkout without it). */
+START_TEST(spec_example_copy_is_current)
+{
+    static const char *const files[] = {"example.yaml", "example.jsonl", "example.expected.jsonl",
+                                        "example2.yaml", "example2.jsonl", "example2.expected.jsonl"};
+    char spec[1024];
+    snprintf(spec, sizeof spec, "%s/../shared/spec/example", pbr_test_root());
+    if (access(spec, R_OK) != 0) {
+        printf("test_example: %s not found; the copy in tests/spec-example is not compared\n", spec);
+        return;
+    }
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char a[1200], b[1200], err[PBR_ERR_MAX];
+        size_t la, lb;
+        snprintf(a, sizeof a, "%s/%s", spec, files[i]);
+        snprintf(b, sizeof b, "%s/tests/spec-example/%s", pbr_test_root(), files[i]);
+        char *x = pbr_read_file(a, &la, err, sizeof err);
+        ck_assert_msg(x != NULL, "%s", err);
+        char *y = pbr_read_file(b, &lb, err, sizeof err);
+        ck_assert_msg(y != NULL, "%s", err);
+        ck_assert_msg(la == lb && memcmp(x, y, la) == 0, "tests/spec-example/%s differs from %s: copy it again",
+                      files[i], a);
+        free(x);
+        free(y);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("example");
     TCase *tc = tcase_create("worked examples");
+    tcase_add_test(tc, spec_example_copy_is_current);
     tcase_add_test(tc, example1_quarterly_binary_gate_late_conviction);
     tcase_add_test(tc, example2_clean_period_and_custody_nights);
     tcase_add_test(tc, example1_shuffled_is_byte_identical);

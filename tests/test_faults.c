@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "daemon_harness.h"
+#include "settle_helpers.h"
 #include "pbr/store.h"
 #include "pbr/util.h"
 
@@ -58,16 +59,6 @@ static void sleep_ms(unsigned ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static const char *spec_file(char *buf, size_t n, const char *file)
-{
-    const char *spec = getenv("PBR_SPEC");
-    if (spec && *spec)
-        snprintf(buf, n, "%s/example/%s", spec, file);
-    else
-        snprintf(buf, n, "%s/../shared/spec/example/%s", pbr_test_root(), file);
-    return buf;
 }
 
 static char *read_text(const char *path)
@@ -358,7 +349,7 @@ static void make_fault_contracts(daemon_t *d)
     static const char *const ids[2] = {"example", "example2"};
     for (int e = 0; e < 2; e++) {
         char from[1024];
-        char *text = read_text(spec_file(from, sizeof from, examples[e]));
+        char *text = read_text(spec_example(from, sizeof from, examples[e]));
         char needle[64];
         snprintf(needle, sizeof needle, "\ncontract: %s\n", ids[e]);
         char *hit = strstr(text, needle);
@@ -535,8 +526,8 @@ static void start_epoch(fault_run *r)
     make_fault_contracts(&r->d);
     daemon_start(&r->d);
     char p[1024];
-    char *e1 = read_text(spec_file(p, sizeof p, "example.jsonl"));
-    char *e2 = read_text(spec_file(p, sizeof p, "example2.jsonl"));
+    char *e1 = read_text(spec_example(p, sizeof p, "example.jsonl"));
+    char *e2 = read_text(spec_example(p, sizeof p, "example2.jsonl"));
     json_t *rep = ingest_batch(&r->d, e1);
     ck_assert_int_eq(geti(rep, "accepted"), 12);
     json_decref(rep);
@@ -747,7 +738,7 @@ START_TEST(full_tmpfs_data_dir)
     ck_assert_int_eq(mkdir(d.contracts, 0700), 0);
     {
         char from[1024], to[1024];
-        char *text = read_text(spec_file(from, sizeof from, "example.yaml"));
+        char *text = read_text(spec_example(from, sizeof from, "example.yaml"));
         snprintf(to, sizeof to, "%s/example.yaml", d.contracts);
         FILE *f = fopen(to, "w");
         ck_assert_ptr_nonnull(f);

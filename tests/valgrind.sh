@@ -10,8 +10,9 @@ command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is not installed
 tmp=$(mktemp -d /tmp/pbrd-valgrind-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/contracts"
-spec="${PBR_SPEC:-$root/../shared/spec}"
-cp "$spec/example/example.yaml" "$spec/example/example2.yaml" "$tmp/contracts/"
+ex="${PBR_SPEC:+$PBR_SPEC/example}"
+ex="${ex:-$root/tests/spec-example}"
+cp "$ex/example.yaml" "$ex/example2.yaml" "$tmp/contracts/"
 base=$((30000 + $$ % 20000))
 ingest="tcp://127.0.0.1:$base"; api="tcp://127.0.0.1:$((base + 1))"; pub="tcp://127.0.0.1:$((base + 2))"
 ctl() { "$bin/pbrctl" --ingest "$ingest" --api "$api" --timeout 60000 "$@"; }
@@ -25,7 +26,7 @@ i=0
 until ctl --timeout 500 status >/dev/null 2>&1; do
     i=$((i + 1)); [ $i -lt 120 ] || { echo "pbrd did not start under valgrind"; cat "$tmp/pbrd.log"; kill $pid; exit 1; }
 done
-ctl send "$spec/example/example.jsonl" >/dev/null 2>&1
+ctl send "$ex/example.jsonl" >/dev/null 2>&1
 "$bin/pbrgen" --seed 3 --offenders 300 --malformed 0.01 -o "$tmp/gen.jsonl" 2>/dev/null
 ctl send "$tmp/gen.jsonl" >/dev/null 2>&1 || true
 ctl settle 2030-01-01 >/dev/null

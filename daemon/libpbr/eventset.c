@@ -43,6 +43,10 @@ struct pbr_eventset {
     uint64_t last_seq;
     int sorted;               /* events are in (offender rank, date, id) order */
     size_t nranked;           /* the first nranked events carry ranks, not table indexes */
+    size_t nranked_offenders; /* offenders ranked by the last finish */
+    size_t npending_done;     /* pending voids attached (or found targetless) by a finish */
+    pending_void *unresolved; /* voids whose target was not in the set (non-strict) */
+    size_t nunresolved, unresolved_cap;
 };
 
 pbr_eventset *pbr_eventset_new(void)
@@ -72,6 +76,7 @@ void pbr_eventset_free(pbr_eventset *s)
     free(s->ids);
     pbr_strtab_free(&s->syms);
     pbr_strtab_free(&s->offenders);
+    free(s->unresolved);
     free(s->offender_rank);
     free(s->rank_to_tab);
     free(s->offender_start);
@@ -231,6 +236,7 @@ static int rank_offenders(pbr_eventset *s)
     s->offender_rank = rank;
     s->rank_to_tab = order;
     s->nranked = s->nevs;
+    s->nranked_offenders = n;
     return 0;
 }
 
@@ -297,12 +303,25 @@ static int cmp_pending(const void *a, const void *b, void *ctx)
     return c != 0 ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
 }
 
+/* Keeps a copy of a void whose target is not (yet) in the set, so that a
+ * later incremental finish can attach it. Returns 0 or -1 on allocation
+ * failure. */
+static int remember_unresolved(pbr_eventset *s, const pending_void *pv)
+{
+    if (pbr_grow((void **)&s->unresolved, &s->unresolved_cap, s->nunresolved + 1, sizeof *s->unresolved) != 0)
+        return -1;
+    s->unresolved[s->nunresolved++] = *pv;
+    return 0;
+}
+
 /* Attaches every void to its target. Returns 0 or -1 with err. */
 static int resolve_voids(pbr_eventset *s, int strict, char *err, size_t errlen)
 {
     for (size_t i = 0; i < s->nevs; i++)
         s->evs[i].void_ix = 0;
     s->nvoids = 1;
+    s->nunresolved = 0;
+    s->npending_done = s->npending;
     if (s->npending == 0)
         return 0;
     pbr_evvoid *v = realloc(s->voids, (s->npending + 1) * sizeof *v);
@@ -318,8 +337,13 @@ static int resolve_voids(pbr_eventset *s, int strict, char *err, size_t errlen)
         const pending_void *pv = &s->pending[i];
         int64_t t = find_event(s, &ix, s->ids + pv->target);
         if (t < 0) {
-            if (!strict)
+            if (!strict) {
+                if (remember_unresolved(s, pv) != 0) {
+                    free(ix.slots);
+                    return pbr_errf(err, errlen, "eventset: out of memory");
+                }
                 continue;
+            }
             int is_void = 0;
             for (size_t j = 0; j < s->npending; j++)
                 is_void |= strcmp(s->ids + s->pending[j].id, s->ids + pv->target) == 0;
@@ -356,8 +380,168 @@ static int check_unique_ids(const pbr_eventset *s, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- incremental finish --------------------------------------------------------------
+ * After a finish, pbr_eventset_add only appends: the first nranked events are
+ * sorted and carry ranks; the rest carry offender table indexes. The
+ * incremental finish merges the new offenders into the name order, sorts the
+ * new events alone and merges them in, and attaches only the new voids. The
+ * result is the same event order and the same visibility as a full finish
+ * (the order of a target's void chain may differ; visibility does not
+ * depend on it), at a cost proportional to the new events plus one pass
+ * over the old ones, instead of a sort and an id hash of everything. */
+
+/* Merges the offenders added since the last finish into the rank order and
+ * renumbers every event's offender to its new rank. Returns 0 or -1. */
+static int rank_new_offenders(pbr_eventset *s)
+{
+    size_t n_old = s->nranked_offenders, n = s->offenders.n, k = n - n_old;
+    if (k == 0) {
+        for (size_t i = s->nranked; i < s->nevs; i++)
+            s->evs[i].offender = s->offender_rank[s->evs[i].offender];
+        s->nranked = s->nevs;
+        return 0;
+    }
+    uint32_t *fresh = malloc(k * sizeof *fresh), *order = malloc(n * sizeof *order);
+    uint32_t *rank = malloc(n * sizeof *rank), *remap = malloc((n_old + 1) * sizeof *remap);
+    if (fresh == NULL || order == NULL || rank == NULL || remap == NULL) {
+        free(fresh);
+        free(order);
+        free(rank);
+        free(remap);
+        return -1;
+    }
+    for (size_t j = 0; j < k; j++)
+        fresh[j] = (uint32_t)(n_old + j);
+    if (k > 1)
+        qsort_r(fresh, k, sizeof *fresh, cmp_offender_names, &s->offenders);
+    size_t i = 0, j = 0;
+    for (size_t r = 0; r < n; r++) {
+        int take_fresh = j < k && (i == n_old || strcmp(pbr_strtab_str(&s->offenders, fresh[j]),
+                                                        pbr_strtab_str(&s->offenders, s->rank_to_tab[i])) < 0);
+        if (take_fresh) {
+            order[r] = fresh[j++];
+        } else {
+            remap[i] = (uint32_t)r;
+            order[r] = s->rank_to_tab[i++];
+        }
+        rank[order[r]] = (uint32_t)r;
+    }
+    for (size_t e = 0; e < s->nranked; e++)
+        s->evs[e].offender = remap[s->evs[e].offender];
+    for (size_t e = s->nranked; e < s->nevs; e++)
+        s->evs[e].offender = rank[s->evs[e].offender];
+    free(fresh);
+    free(remap);
+    free(s->offender_rank);
+    free(s->rank_to_tab);
+    s->offender_rank = rank;
+    s->rank_to_tab = order;
+    s->nranked = s->nevs;
+    s->nranked_offenders = n;
+    return 0;
+}
+
+/* The number of events in sorted evs[0, n) that order before *e. */
+static size_t count_before(const pbr_eventset *s, size_t n, const pbr_ev *e)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_events(&s->evs[mid], e, (void *)s) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Sorts the events [nold, nevs) and merges them into the sorted [0, nold),
+ * moving runs of old events with memmove from the back. Returns 0 or -1. */
+static int merge_new_events(pbr_eventset *s, size_t nold)
+{
+    size_t k = s->nevs - nold;
+    if (k == 0)
+        return 0;
+    if (k > 1)
+        qsort_r(s->evs + nold, k, sizeof *s->evs, cmp_events, s);
+    pbr_ev *fresh = malloc(k * sizeof *fresh);
+    if (fresh == NULL)
+        return -1;
+    memcpy(fresh, s->evs + nold, k * sizeof *fresh);
+    size_t end = s->nevs, old_end = nold;
+    for (size_t j = k; j-- > 0;) {
+        size_t lo = count_before(s, old_end, &fresh[j]);
+        size_t run = old_end - lo;
+        memmove(s->evs + end - run, s->evs + lo, run * sizeof *s->evs);
+        end -= run;
+        old_end = lo;
+        s->evs[--end] = fresh[j];
+    }
+    free(fresh);
+    return 0;
+}
+
+/* Attaches the voids added since the last finish, and retries those whose
+ * target was missing, to their targets. Builds the id hash only when there
+ * is such a void. Returns 0 or -1 with err. */
+static int resolve_new_voids(pbr_eventset *s, char *err, size_t errlen)
+{
+    size_t nnew = s->npending - s->npending_done, nretry = s->nunresolved;
+    if (nnew + nretry == 0)
+        return 0;
+    pbr_evvoid *v = realloc(s->voids, (s->nvoids + nnew + nretry) * sizeof *v);
+    if (v == NULL)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    s->voids = v;
+    id_index ix;
+    if (build_id_index(s, &ix) != 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    size_t kept = 0;
+    for (size_t i = 0; i < nretry + nnew; i++) {
+        pending_void pv = i < nretry ? s->unresolved[i] : s->pending[s->npending_done + i - nretry];
+        int64_t t = find_event(s, &ix, s->ids + pv.target);
+        if (t < 0) {
+            if (i < nretry) {
+                s->unresolved[kept++] = pv;
+            } else {
+                s->nunresolved = kept;
+                if (remember_unresolved(s, &pv) != 0) {
+                    free(ix.slots);
+                    return pbr_errf(err, errlen, "eventset: out of memory");
+                }
+                kept = s->nunresolved;
+            }
+            continue;
+        }
+        pbr_evvoid *nv = &s->voids[s->nvoids];
+        nv->seq = pv.seq;
+        nv->recorded = pv.recorded;
+        nv->next = s->evs[t].void_ix;
+        s->evs[t].void_ix = (uint32_t)s->nvoids++;
+    }
+    s->nunresolved = kept;
+    s->npending_done = s->npending;
+    free(ix.slots);
+    return 0;
+}
+
+/* The incremental finish (see above). Returns 0 or -1 with err. */
+static int finish_incrementally(pbr_eventset *s, char *err, size_t errlen)
+{
+    size_t nold = s->nranked;
+    if (rank_new_offenders(s) != 0 || merge_new_events(s, nold) != 0 || build_offender_starts(s) != 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    if (resolve_new_voids(s, err, errlen) != 0)
+        return -1;
+    s->sorted = 1;
+    return 0;
+}
+
 int pbr_eventset_finish(pbr_eventset *s, int strict, char *err, size_t errlen)
 {
+    /* a set finished before, and not strict: only what was added needs work */
+    if (!strict && s->offender_start != NULL)
+        return finish_incrementally(s, err, errlen);
     if (rank_offenders(s) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
     if (s->nevs > 1)
