@@ -11,6 +11,7 @@
  * between the two is repaired at open: files are rewritten from the store.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -825,6 +826,44 @@ static int repair_one(void *ctx, uint64_t seq, const char *json, size_t len)
     return 0;
 }
 
+/* Removes the temporary files a crash left in statements/<contract>/ (the
+ * "NAME.tmpXXXXXX" of pbr_write_file_atomic, never renamed into place).
+ * Returns the number removed; problems are logged, never fatal. */
+static size_t remove_stale_temp_files(const char *statements_dir)
+{
+    size_t removed = 0;
+    DIR *top = opendir(statements_dir);
+    if (top == NULL)
+        return 0;
+    struct dirent *c;
+    while ((c = readdir(top)) != NULL) {
+        if (c->d_name[0] == '.')
+            continue;
+        char dir[4096];
+        if ((size_t)snprintf(dir, sizeof dir, "%s/%s", statements_dir, c->d_name) >= sizeof dir)
+            continue;
+        DIR *d = opendir(dir);
+        if (d == NULL)
+            continue;
+        struct dirent *f;
+        while ((f = readdir(d)) != NULL) {
+            const char *tmp = strstr(f->d_name, ".tmp");
+            if (tmp == NULL || strlen(tmp) != 10)
+                continue;
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", dir, f->d_name);
+            if (unlink(path) == 0)
+                removed++;
+            else
+                pbrd_log(PBRD_LOG_WARN, "cannot remove a temporary statement file", "file=%s error=\"%s\"", path,
+                         strerror(errno));
+        }
+        closedir(d);
+    }
+    closedir(top);
+    return removed;
+}
+
 int pbrd_service_open(pbrd_service **out, pbr_store *store, const char *contracts_dir, const char *statements_dir,
                       pbrd_publish_fn publish, void *publish_ctx, char *err, size_t errlen)
 {
@@ -849,6 +888,9 @@ int pbrd_service_open(pbrd_service **out, pbr_store *store, const char *contract
     pbrd_log(PBRD_LOG_INFO, "event log mirrored", "events=%zu last_seq=%llu", pbr_eventset_count(svc->ev),
              (unsigned long long)svc->loaded_seq);
     json_decref(pbrd_service_reload(svc));
+    size_t stale = remove_stale_temp_files(svc->statements_dir);
+    if (stale > 0)
+        pbrd_log(PBRD_LOG_INFO, "temporary statement files of an interrupted write removed", "files=%zu", stale);
     if (pbr_store_foreach_statement(store, NULL, repair_one, svc, err, errlen) != 0) {
         pbrd_service_close(svc);
         return -1;
