@@ -7,8 +7,10 @@
  *   (d) p50/p99 acknowledgement latency at a steady 10,000 events/s
  *       (100-event batches every 10 ms; target p99 < 5 ms);
  *   (e) pbrd's peak RSS (VmHWM).
- * usage: bench/ingest [PBRD] [--events N] [--latency-seconds S]
+ * usage: bench/ingest [PBRD] [--events N] [--latency-seconds S] [--rate-only]
+ * --rate-only: just (a), (b), (c) and (e), for quick A/B runs.
  * PBRD defaults to $PBR_BUILD/pbrd (PBR_BUILD defaults to "build").
+ * PBR_BENCH_PBRD_LOG=FILE keeps pbrd's log (stderr) in FILE.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,6 +54,12 @@ static int event_line(char *out, size_t n, const char *prefix, uint64_t i)
                     prefix, (unsigned long long)i, (unsigned long long)(i % 100000));
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* ---- (a) raw LMDB ------------------------------------------------------------ */
 
 static int check_mdb(int rc, const char *call)
@@ -63,17 +71,44 @@ static int check_mdb(int rc, const char *call)
     return 0;
 }
 
+/* qsort_r comparator: orders record numbers by offender id (ctx: the ids;
+ * memcmp order, shorter first on a tie, as LMDB compares keys), then by
+ * number. */
+static int cmp_off(const void *a, const void *b, void *ctx)
+{
+    char (*sort_offs)[24] = ctx;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    size_t lx = strlen(sort_offs[x]), ly = strlen(sort_offs[y]);
+    int c = memcmp(sort_offs[x], sort_offs[y], lx < ly ? lx : ly);
+    if (c != 0)
+        return c;
+    if (lx != ly)
+        return lx < ly ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
 /* Appends the canonical form of every event in 10k-record durable
- * transactions; returns records per second. */
-static double raw_lmdb_rate(uint64_t n)
+ * transactions; returns records per second. Each record is the canonical
+ * JSON plus its NUL, exactly the value pbrd's events log stores.
+ * With `indexed`, also maintains pbrd's two indexes the way store.c does
+ * (ids: id -> 9-byte value with MDB_NOOVERWRITE, in arrival order;
+ * offenders: MDB_DUPSORT offender -> big-endian seq, a transaction's
+ * entries in key order before its commit): not the baseline, an
+ * informational figure of what LMDB alone costs for pbrd's schema, before
+ * any parsing or networking. With keep, the environment is left in place
+ * and its directory written there (the caller removes it). */
+static double raw_lmdb_rate(uint64_t n, int indexed, char keep[64])
 {
     char dir[] = "/tmp/pbrd-bench-lmdb-XXXXXX";
     if (!mkdtemp(dir))
         die("mkdtemp failed");
-    /* canonical records prepared before timing */
+    /* canonical records (and ids, offenders) prepared before timing */
     char **canon = malloc(n * sizeof *canon);
     size_t *lens = malloc(n * sizeof *lens);
-    if (!canon || !lens)
+    char (*ids)[24] = indexed ? malloc(n * sizeof *ids) : NULL;
+    char (*offs)[24] = indexed ? malloc(n * sizeof *offs) : NULL;
+    uint64_t *order = indexed ? malloc(10000 * sizeof *order) : NULL;
+    if (!canon || !lens || (indexed && (!ids || !offs || !order)))
         die("out of memory");
     char line[512], err[PBR_ERR_MAX];
     for (uint64_t i = 0; i < n; i++) {
@@ -82,24 +117,59 @@ static double raw_lmdb_rate(uint64_t n)
         if (pbr_event_parse(line, (size_t)len - 1, &ev, err, sizeof err) != 0)
             die(err);
         canon[i] = pbr_event_canonical(&ev, &lens[i]);
+        if (indexed) {
+            snprintf(ids[i], sizeof ids[i], "%s", ev.id);
+            snprintf(offs[i], sizeof offs[i], "%s", ev.offender);
+        }
         pbr_event_free(&ev);
         if (!canon[i])
             die("pbr_event_canonical failed");
+        lens[i]++; /* the NUL, as stored */
     }
     MDB_env *env;
-    MDB_dbi dbi;
+    MDB_dbi dbi, ids_dbi = 0, offs_dbi = 0;
     check_mdb(mdb_env_create(&env), "mdb_env_create");
+    check_mdb(mdb_env_set_maxdbs(env, 4), "mdb_env_set_maxdbs");
     check_mdb(mdb_env_set_mapsize(env, (size_t)8 << 30), "mdb_env_set_mapsize");
     check_mdb(mdb_env_open(env, dir, 0, 0600), "mdb_env_open");
     double t0 = now_s();
     for (uint64_t i = 0; i < n;) {
         MDB_txn *txn;
+        uint64_t first = i;
         check_mdb(mdb_txn_begin(env, NULL, 0, &txn), "mdb_txn_begin");
-        check_mdb(mdb_dbi_open(txn, NULL, MDB_INTEGERKEY, &dbi), "mdb_dbi_open");
+        /* the baseline keeps its log in the main database; with indexes the
+         * main database holds the names, so the log is a named one as in pbrd */
+        check_mdb(mdb_dbi_open(txn, indexed ? "events" : NULL, MDB_INTEGERKEY | (indexed ? MDB_CREATE : 0), &dbi),
+                  "mdb_dbi_open");
+        if (indexed) {
+            check_mdb(mdb_dbi_open(txn, "ids", MDB_CREATE, &ids_dbi), "mdb_dbi_open(ids)");
+            check_mdb(mdb_dbi_open(txn, "offenders", MDB_CREATE | MDB_DUPSORT, &offs_dbi), "mdb_dbi_open(off)");
+        }
         for (uint64_t k = 0; k < 10000 && i < n; k++, i++) {
             uint64_t seq = i + 1;
             MDB_val key = {sizeof seq, &seq}, val = {lens[i], canon[i]};
             check_mdb(mdb_put(txn, dbi, &key, &val, MDB_APPEND), "mdb_put");
+            if (indexed) {
+                unsigned char idval[9];
+                memcpy(idval, &seq, 8);
+                idval[8] = 0;
+                MDB_val ik = {strlen(ids[i]), ids[i]}, iv = {sizeof idval, idval};
+                check_mdb(mdb_put(txn, ids_dbi, &ik, &iv, MDB_NOOVERWRITE), "mdb_put(ids)");
+            }
+        }
+        if (indexed) { /* offenders entries in key order at commit, as store.c writes them */
+            uint64_t cnt = i - first;
+            for (uint64_t k = 0; k < cnt; k++)
+                order[k] = first + k;
+            qsort_r(order, cnt, sizeof *order, cmp_off, offs);
+            for (uint64_t k = 0; k < cnt; k++) {
+                uint64_t seq = order[k] + 1;
+                unsigned char be[8];
+                for (int b = 0; b < 8; b++)
+                    be[b] = (unsigned char)(seq >> (56 - 8 * b));
+                MDB_val ok = {strlen(offs[order[k]]), offs[order[k]]}, ov = {sizeof be, be};
+                check_mdb(mdb_put(txn, offs_dbi, &ok, &ov, 0), "mdb_put(offenders)");
+            }
         }
         check_mdb(mdb_txn_commit(txn), "mdb_txn_commit");
     }
@@ -109,11 +179,93 @@ static double raw_lmdb_rate(uint64_t n)
         free(canon[i]);
     free(canon);
     free(lens);
+    free(ids);
+    free(offs);
+    free(order);
+    if (keep) { /* the caller removes it */
+        snprintf(keep, 64, "%s", dir);
+        return (double)n / t;
+    }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "bench/ingest: could not remove %s\n", dir);
     return (double)n / t;
+}
+
+/* The disk's floor under (d): commits a 100-record durable transaction
+ * every 10 ms for `seconds` into the environment `dir` that
+ * raw_lmdb_rate(n, 1, ...) left (pbrd's schema, n records already, as
+ * pbrd's store after (b)): log records of canonical size, ids and
+ * offenders entries as store.c writes them. Fills p50/p99 of the commit
+ * time in ms. Every acknowledgement waits for one such commit (LMDB:
+ * write the dirty pages, fdatasync, then a synchronous meta page write). */
+static void raw_lmdb_latency(const char *dir, uint64_t n, double seconds, double *p50, double *p99)
+{
+    size_t nt = (size_t)(seconds * 100);
+    double *lat = malloc(nt * sizeof *lat);
+    char val[260];
+    if (!lat)
+        die("out of memory");
+    memset(val, 'x', sizeof val - 1);
+    val[sizeof val - 1] = '\0';
+    MDB_env *env;
+    MDB_dbi dbi, ids_dbi, offs_dbi;
+    check_mdb(mdb_env_create(&env), "mdb_env_create");
+    check_mdb(mdb_env_set_maxdbs(env, 4), "mdb_env_set_maxdbs");
+    check_mdb(mdb_env_set_mapsize(env, (size_t)8 << 30), "mdb_env_set_mapsize");
+    check_mdb(mdb_env_open(env, dir, 0, 0600), "mdb_env_open");
+    double start = now_s();
+    uint64_t seq = n;
+    char (*offs)[24] = malloc(100 * sizeof *offs);
+    uint64_t order[100];
+    if (!offs)
+        die("out of memory");
+    for (size_t t = 0; t < nt; t++) {
+        double wait = start + (double)t * 0.010 - now_s();
+        if (wait > 0) {
+            struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+            nanosleep(&ts, NULL);
+        }
+        MDB_txn *txn;
+        double t0 = now_s();
+        check_mdb(mdb_txn_begin(env, NULL, 0, &txn), "mdb_txn_begin");
+        check_mdb(mdb_dbi_open(txn, "events", MDB_INTEGERKEY, &dbi), "mdb_dbi_open(events)");
+        check_mdb(mdb_dbi_open(txn, "ids", 0, &ids_dbi), "mdb_dbi_open(ids)");
+        check_mdb(mdb_dbi_open(txn, "offenders", MDB_DUPSORT, &offs_dbi), "mdb_dbi_open(offenders)");
+        uint64_t first = seq;
+        for (int k = 0; k < 100; k++) {
+            seq++;
+            char id[32];
+            unsigned char idval[9];
+            MDB_val key = {sizeof seq, &seq}, v = {sizeof val, val};
+            check_mdb(mdb_put(txn, dbi, &key, &v, MDB_APPEND), "mdb_put");
+            snprintf(id, sizeof id, "f-%llu", (unsigned long long)seq);
+            memcpy(idval, &seq, 8);
+            idval[8] = 0;
+            MDB_val ik = {strlen(id), id}, iv = {sizeof idval, idval};
+            check_mdb(mdb_put(txn, ids_dbi, &ik, &iv, MDB_NOOVERWRITE), "mdb_put(ids)");
+            snprintf(offs[k], sizeof offs[k], "o-%llu", (unsigned long long)(seq % 100000));
+            order[k] = (uint64_t)k;
+        }
+        qsort_r(order, 100, sizeof *order, cmp_off, offs);
+        for (int k = 0; k < 100; k++) {
+            uint64_t s = first + order[k] + 1;
+            unsigned char be[8];
+            for (int b = 0; b < 8; b++)
+                be[b] = (unsigned char)(s >> (56 - 8 * b));
+            MDB_val ok = {strlen(offs[order[k]]), offs[order[k]]}, ov = {sizeof be, be};
+            check_mdb(mdb_put(txn, offs_dbi, &ok, &ov, 0), "mdb_put(offenders)");
+        }
+        check_mdb(mdb_txn_commit(txn), "mdb_txn_commit");
+        lat[t] = (now_s() - t0) * 1000.0;
+    }
+    mdb_env_close(env);
+    free(offs);
+    qsort(lat, nt, sizeof *lat, cmp_double);
+    *p50 = lat[nt / 2];
+    *p99 = lat[(nt * 99) / 100];
+    free(lat);
 }
 
 /* ---- pbrd ---------------------------------------------------------------------- */
@@ -186,7 +338,8 @@ static void start_pbrd(pbrd_proc *p, const char *bin, void *ctx)
         die("fork failed");
     if (p->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open("/dev/null", O_WRONLY);
+        const char *log = getenv("PBR_BENCH_PBRD_LOG"); /* keep pbrd's log there, for diagnosis */
+        int fd = open(log && *log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd >= 0)
             dup2(fd, STDERR_FILENO);
         execl(bin, bin, "--foreground", "--data", p->dir, "--ingest", p->ingest, "--api", p->api, "--publish",
@@ -249,12 +402,6 @@ static double pbrd_rate(void *ctx, const pbrd_proc *p, uint64_t n)
     return (double)n / t;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* 100-event batches every 10 ms for seconds s; fills p50/p99 in ms. */
 static void latency(void *ctx, const pbrd_proc *p, double seconds, double *p50, double *p99)
 {
@@ -290,6 +437,24 @@ static void latency(void *ctx, const pbrd_proc *p, double seconds, double *p50, 
     free(batch);
 }
 
+/* CPU seconds (user + system, all threads) pid has used so far, or -1. */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* after the command name */
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* VmHWM of pid in kB, or -1. */
 static long peak_rss_kb(pid_t pid)
 {
@@ -313,46 +478,68 @@ int main(int argc, char **argv)
     snprintf(bin, sizeof bin, "%s/pbrd", build && *build ? build : "build");
     uint64_t n = 1000000;
     double lat_seconds = 10;
+    int rate_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--events") && i + 1 < argc)
             n = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--latency-seconds") && i + 1 < argc)
             lat_seconds = strtod(argv[++i], NULL);
+        else if (!strcmp(argv[i], "--rate-only"))
+            rate_only = 1;
         else if (argv[i][0] != '-')
             snprintf(bin, sizeof bin, "%s", argv[i]);
         else {
-            fprintf(stderr, "usage: bench/ingest [PBRD] [--events N] [--latency-seconds S]\n");
+            fprintf(stderr, "usage: bench/ingest [PBRD] [--events N] [--latency-seconds S] [--rate-only]\n");
             return 2;
         }
     }
     if (n == 0 || lat_seconds <= 0.1)
         die("--events and --latency-seconds must be positive");
 
-    double a = raw_lmdb_rate(n);
+    double a = raw_lmdb_rate(n, 0, NULL);
     printf("(a) raw LMDB append:       %10.0f records/s  (%llu records, 10k-record durable txns)\n", a,
            (unsigned long long)n);
     fflush(stdout);
+    char schema_dir[64] = ""; /* (info) environment, reused for the floor under (d) */
+    if (!rate_only) {
+        double a2 = raw_lmdb_rate(n, 1, schema_dir);
+        printf("    (info) raw LMDB + pbrd's ids and offenders indexes: %.0f records/s (%.2f of a)\n", a2, a2 / a);
+        fflush(stdout);
+    }
 
     void *ctx = zmq_ctx_new();
     pbrd_proc p;
     start_pbrd(&p, bin, ctx);
+    double cpu0 = cpu_seconds(p.pid);
     double b = pbrd_rate(ctx, &p, n);
+    double cpu = cpu_seconds(p.pid) - cpu0;
     printf("(b) pbrd durable ingest:   %10.0f events/s   (%llu events, 1000-event batches, 16 in flight)\n", b,
            (unsigned long long)n);
+    printf("    (info) pbrd CPU time: %.2f s, %.2f us/event (all threads)\n", cpu, cpu * 1e6 / (double)n);
     printf("(c) ratio b/a:             %10.2f            (target >= 0.40)\n", b / a);
     fflush(stdout);
+    if (rate_only) {
+        printf("(e) pbrd peak RSS (VmHWM): %10ld kB\n", peak_rss_kb(p.pid));
+        goto stop;
+    }
     double p50, p99;
     latency(ctx, &p, lat_seconds, &p50, &p99);
     printf("(d) ack latency @10k ev/s: p50 %.2f ms, p99 %.2f ms  (target p99 < 5 ms; %.0f s)\n", p50, p99,
            lat_seconds);
     printf("(e) pbrd peak RSS (VmHWM): %10ld kB\n", peak_rss_kb(p.pid));
+    raw_lmdb_latency(schema_dir, n, lat_seconds, &p50, &p99);
+    printf("    (info) floor under (d): raw LMDB, pbrd's schema, %llu records, 100-record durable commits: "
+           "p50 %.2f ms, p99 %.2f ms\n",
+           (unsigned long long)n, p50, p99);
+stop:
     kill(p.pid, SIGTERM);
     int st;
     waitpid(p.pid, &st, 0);
     zmq_ctx_term(ctx);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p.dir);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'%s%s%s", p.dir, schema_dir[0] ? " '" : "", schema_dir,
+             schema_dir[0] ? "'" : "");
     if (system(cmd) != 0)
-        fprintf(stderr, "bench/ingest: could not remove %s\n", p.dir);
+        fprintf(stderr, "bench/ingest: could not remove %s %s\n", p.dir, schema_dir);
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }

@@ -1006,6 +1006,51 @@ START_TEST(canonical_differs_for_different_content)
 }
 END_TEST
 
+START_TEST(canonical_to_matches_canonical)
+{
+    /* 30 flags of 40 bytes: a canonical form longer than 1 KiB */
+    char longflags[2048] = REL_HEAD REL_BODY ",\"flags\":[";
+    for (int i = 0; i < 30; i++) {
+        size_t n = strlen(longflags);
+        snprintf(longflags + n, sizeof longflags - n, "%s\"flag-%02d-%.31s\"", i ? "," : "", i,
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    }
+    strcat(longflags, "]}");
+    const char *lines[] = {
+        REL_HEAD REL_BODY ",\"ogrs\":0.250,\"flags\":[\"PPO\",\"a\\\"b\"],\"provider\":\"serco\"}",
+        CONV_HEAD "\"offence_date\":\"2021-01-05\"}",
+        "{\"type\":\"void\",\"reason\":\"said \\\"no\\\"\\n\\u00e9\",\"target\":\"e1\",\"date\":\"2020-09-01\",\"id\":\"v1\"}",
+        longflags,
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        pbr_event ev;
+        char err[PBR_ERR_MAX];
+        ck_assert_msg(pbr_event_parse(lines[i], strlen(lines[i]), &ev, err, sizeof err) == 0, "%s", err);
+        size_t len = 0;
+        char *c = pbr_event_canonical(&ev, &len);
+        ck_assert_ptr_nonnull(c);
+        /* measuring: nothing written, the exact length returned */
+        ck_assert_uint_eq(pbr_event_canonical_to(&ev, NULL, 0), len);
+        char *buf = malloc(len + 16);
+        ck_assert_ptr_nonnull(buf);
+        /* one byte short (no room for the NUL): the length, and not a byte past cap */
+        memset(buf, '#', len + 16);
+        ck_assert_uint_eq(pbr_event_canonical_to(&ev, buf, len), len);
+        for (size_t k = len; k < len + 16; k++)
+            ck_assert_int_eq(buf[k], '#');
+        /* exact fit and roomy: the same bytes as pbr_event_canonical, NUL-terminated */
+        ck_assert_uint_eq(pbr_event_canonical_to(&ev, buf, len + 1), len);
+        ck_assert_str_eq(buf, c);
+        memset(buf, '#', len + 16);
+        ck_assert_uint_eq(pbr_event_canonical_to(&ev, buf, len + 16), len);
+        ck_assert_str_eq(buf, c);
+        free(buf);
+        free(c);
+        pbr_event_free(&ev);
+    }
+}
+END_TEST
+
 START_TEST(name_tables)
 {
     const char *types[] = {"release", "community_start", "conviction", "reception", "discharge", "void"};
@@ -1063,6 +1108,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, canonical_exact_text);
     tcase_add_test(tc, canonical_same_for_same_content);
     tcase_add_test(tc, canonical_differs_for_different_content);
+    tcase_add_test(tc, canonical_to_matches_canonical);
     suite_add_tcase(s, tc);
     tc = tcase_create("fast_path");
     tcase_set_timeout(tc, 60);

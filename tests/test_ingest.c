@@ -544,6 +544,103 @@ START_TEST(sigterm_drains)
 }
 END_TEST
 
+/* Many batches sent back to back on one DEALER, so that the daemon validates
+ * some while it commits others and stores several per group: every batch
+ * is answered, in sending order, with its own counts; rules that look at
+ * the store (duplicates, conflicts, void targets) see events of earlier
+ * batches whichever group they landed in; a bad envelope among them is
+ * answered with an error in its place and stores nothing. */
+START_TEST(pipelined_batches_in_order)
+{
+    daemon_t d;
+    daemon_init(&d, NULL);
+    void *s = zmq_socket(d.ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    ck_assert_int_eq(zmq_connect(s, d.ingest), 0);
+    enum { NB = 60, PER = 40 };
+    static char buf[PER * 400 + 4096];
+    char id[32], prev[32], line[512];
+    json_int_t want_acc[NB], want_dup[NB], want_rej[NB];
+    int bad_envelope[NB];
+    json_int_t total = 0;
+    for (int b = 0; b < NB; b++) {
+        buf[0] = '\0';
+        want_acc[b] = want_dup[b] = want_rej[b] = 0;
+        bad_envelope[b] = b % 13 == 7;
+        if (bad_envelope[b]) {
+            zmq_send(s, "", 0, ZMQ_SNDMORE);
+            zmq_send(s, "", 0, 0); /* empty batch */
+            continue;
+        }
+        for (int i = 0; i < PER; i++) {
+            snprintf(id, sizeof id, "p-%d-%d", b, i);
+            add_release(buf, sizeof buf, id, "X");
+            want_acc[b]++;
+        }
+        int pb = b - 1;
+        while (pb >= 0 && bad_envelope[pb])
+            pb--;
+        if (pb >= 0) {
+            snprintf(prev, sizeof prev, "p-%d-0", pb);
+            add_release(buf, sizeof buf, prev, "X"); /* same content: duplicate */
+            want_dup[b]++;
+            snprintf(prev, sizeof prev, "p-%d-1", pb);
+            add_release(buf, sizeof buf, prev, "Y"); /* same id, other area: rejected */
+            want_rej[b]++;
+            snprintf(id, sizeof id, "v-%d", b);
+            snprintf(prev, sizeof prev, "p-%d-2", pb);
+            add_void(buf, sizeof buf, id, prev); /* target in an earlier batch: accepted */
+            want_acc[b]++;
+        }
+        snprintf(line, sizeof line, "{\"id\":\"bad-%d\",\"type\":\"release\"}\n", b); /* rejected */
+        strcat(buf, line);
+        want_rej[b]++;
+        snprintf(id, sizeof id, "v2-%d", b);
+        add_void(buf, sizeof buf, id, "p-nowhere"); /* no such target: rejected */
+        want_rej[b]++;
+        total += want_acc[b];
+        zmq_send(s, "", 0, ZMQ_SNDMORE);
+        zmq_send(s, buf, strlen(buf), 0);
+    }
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    json_int_t last_seq = 0;
+    for (int b = 0; b < NB; b++) {
+        ck_assert_int_eq(zmq_poll(&it, 1, 20000), 1);
+        zmq_msg_t m;
+        int more = 1, n = 0;
+        json_t *r = NULL;
+        while (more) {
+            zmq_msg_init(&m);
+            ck_assert_int_ge(zmq_msg_recv(&m, s, 0), 0);
+            more = zmq_msg_more(&m);
+            if (++n == 2)
+                r = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
+            zmq_msg_close(&m);
+        }
+        ck_assert_ptr_nonnull(r);
+        if (bad_envelope[b]) {
+            ck_assert_msg(json_is_string(json_object_get(r, "error")), "batch %d: expected an error reply", b);
+        } else {
+            ck_assert_msg(geti(r, "accepted") == want_acc[b] && geti(r, "duplicates") == want_dup[b] &&
+                              geti(r, "rejected") == want_rej[b],
+                          "batch %d: accepted %lld duplicates %lld rejected %lld", b, (long long)geti(r, "accepted"),
+                          (long long)geti(r, "duplicates"), (long long)geti(r, "rejected"));
+            ck_assert_int_eq((json_int_t)json_array_size(json_object_get(r, "errors")), want_rej[b]);
+            ck_assert_int_ge(geti(r, "last_seq"), last_seq); /* answered in commit order */
+            last_seq = geti(r, "last_seq");
+        }
+        json_decref(r);
+    }
+    zmq_close(s);
+    ck_assert_int_eq(last_seq, total);
+    json_t *r = api_call(&d, "{\"op\":\"status\"}");
+    ck_assert_int_eq(geti(r, "events"), total);
+    json_decref(r);
+    daemon_finish(&d);
+}
+END_TEST
+
 /* ---- configuration ---------------------------------------------------------------- */
 
 /* Runs pbrd with args and returns its exit status; its stderr goes to errfile. */
@@ -631,6 +728,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, huge_frame_default_limit);
     tcase_add_test(tc, durability_sigkill);
     tcase_add_test(tc, sigterm_drains);
+    tcase_add_test(tc, pipelined_batches_in_order);
     tcase_add_test(tc, config_errors);
     suite_add_tcase(s, tc);
     return s;

@@ -259,6 +259,114 @@ START_TEST(test_conflict_different_bytes)
 }
 END_TEST
 
+/* The id index is claimed first when an event is added: a duplicate or a
+ * conflict must leave no trace (no log record, no index entry, no seq
+ * used), and the same transaction goes on normally, quarantine and id
+ * lookups included. */
+START_TEST(test_duplicate_and_conflict_write_nothing)
+{
+    const char *other = "{\"id\":\"e1\",\"type\":\"release\",\"offender\":\"A\",\"date\":\"2024-01-09\"}";
+    pbr_store_txn *txn;
+    uint64_t seq = 0;
+    pbr_event_type t;
+    collected c = {0};
+    pbr_event e1 = make_event("e1", PBR_EV_RELEASE, "A");
+    pbr_event e1b = make_event("e1", PBR_EV_RELEASE, "C");
+    pbr_event e2 = make_event("e2", PBR_EV_CONVICTION, "B");
+
+    open_store();
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_put_event(txn, &e1, E1, strlen(E1), &seq, err, sizeof err), PBR_STORE_ADDED);
+    ck_assert_uint_eq(seq, 1);
+    ck_assert_int_eq(pbr_store_put_event(txn, &e1b, other, strlen(other), &seq, err, sizeof err),
+                     PBR_STORE_CONFLICT);
+    ck_assert_int_eq(pbr_store_put_quarantine(txn, other, strlen(other), "conflict", 7, err, sizeof err), 0);
+    seq = 0;
+    ck_assert_int_eq(pbr_store_put_event(txn, &e1, E1, strlen(E1), &seq, err, sizeof err), PBR_STORE_DUPLICATE);
+    ck_assert_uint_eq(seq, 1);
+    ck_assert_int_eq(pbr_store_put_event(txn, &e2, E2, strlen(E2), &seq, err, sizeof err), PBR_STORE_ADDED);
+    ck_assert_uint_eq(seq, 2); /* no seq was used up by the conflict or the duplicate */
+    ck_assert_int_eq(pbr_store_txn_find_id(txn, "e2", &t, err, sizeof err), PBR_STORE_OK);
+    ck_assert_int_eq(t, PBR_EV_CONVICTION);
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+
+    pbr_store_stats s = stats_now();
+    ck_assert_uint_eq(s.events, 2);
+    ck_assert_uint_eq(s.last_seq, 2);
+    ck_assert_uint_eq(s.quarantined, 1);
+    ck_assert_int_eq(pbr_store_foreach_event(st, 1, UINT64_MAX, collect, &c, err, sizeof err), 0);
+    ck_assert_uint_eq(c.n, 2);
+    ck_assert_str_eq(c.v[0].json, E1);
+    ck_assert_str_eq(c.v[1].json, E2);
+    collected_free(&c);
+    /* the conflicting event's offender got no index entry */
+    ck_assert_int_eq(pbr_store_foreach_offender_event(st, "C", collect, &c, err, sizeof err), 0);
+    ck_assert_uint_eq(c.n, 0);
+    collected_free(&c);
+    ck_assert_int_eq(pbr_store_foreach_offender_event(st, "A", collect, &c, err, sizeof err), 0);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_uint_eq(c.v[0].seq, 1);
+    collected_free(&c);
+    /* and the id still maps to the first event */
+    ck_assert_int_eq(put_one("e1", PBR_EV_RELEASE, "A", E1, &seq), PBR_STORE_DUPLICATE);
+    ck_assert_uint_eq(seq, 1);
+}
+END_TEST
+
+/* The offenders index entries of a transaction are written at commit, in
+ * key order: whatever the arrival order, each offender lists exactly its
+ * events in seq order; the caller's strings may be gone by then; an abort
+ * leaves no entry behind. */
+START_TEST(test_offender_index_deferred_to_commit)
+{
+    enum { N = 600, NOFF = 37 };
+    pbr_store_txn *txn;
+    char id[32], json[96];
+    uint64_t seq;
+    collected c = {0};
+
+    open_store();
+    /* an aborted transaction first: none of its entries may survive */
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    pbr_event gone = make_event("gone", PBR_EV_RELEASE, "o-1");
+    ck_assert_int_eq(pbr_store_put_event(txn, &gone, "{}", 2, &seq, err, sizeof err), PBR_STORE_ADDED);
+    pbr_store_abort(txn);
+
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    for (int i = 0; i < N; i++) {
+        char *off = malloc(16); /* freed right after the put */
+        ck_assert_ptr_nonnull(off);
+        snprintf(off, 16, "o-%d", (i * 7919) % NOFF);
+        snprintf(id, sizeof id, "d%d", i);
+        snprintf(json, sizeof json, "{\"id\":\"%s\"}", id);
+        pbr_event ev = make_event(id, PBR_EV_RELEASE, off);
+        ck_assert_int_eq(pbr_store_put_event(txn, &ev, json, strlen(json), &seq, err, sizeof err),
+                         PBR_STORE_ADDED);
+        ck_assert_uint_eq(seq, (uint64_t)i + 1);
+        memset(off, 'z', 15);
+        free(off);
+    }
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+
+    uint64_t total = 0;
+    for (int o = 0; o < NOFF; o++) {
+        char off[16];
+        snprintf(off, sizeof off, "o-%d", o);
+        ck_assert_int_eq(pbr_store_foreach_offender_event(st, off, collect, &c, err, sizeof err), 0);
+        uint64_t prev = 0;
+        for (size_t k = 0; k < c.n; k++) {
+            int i = (int)c.v[k].seq - 1;
+            ck_assert_int_eq((i * 7919) % NOFF, o);
+            ck_assert_uint_gt(c.v[k].seq, prev);
+            prev = c.v[k].seq;
+        }
+        total += c.n;
+        collected_free(&c);
+    }
+    ck_assert_uint_eq(total, N);
+}
+END_TEST
+
 START_TEST(test_offender_index)
 {
     /* offenders in order A, AB, A, B, A, Z: A's events are seqs 1, 3, 5 */
@@ -940,6 +1048,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_append_and_read_back);
     tcase_add_test(tc, test_duplicate_same_bytes);
     tcase_add_test(tc, test_conflict_different_bytes);
+    tcase_add_test(tc, test_duplicate_and_conflict_write_nothing);
+    tcase_add_test(tc, test_offender_index_deferred_to_commit);
     tcase_add_test(tc, test_offender_index);
     tcase_add_test(tc, test_offender_index_orders_seqs_numerically);
     tcase_add_test(tc, test_void_has_no_offender);

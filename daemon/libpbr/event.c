@@ -1337,7 +1337,7 @@ typedef struct {
 
 static void cw_put(cwriter *w, const char *s, size_t n)
 {
-    if (w->n + n <= w->cap)
+    if (n > 0 && w->n + n <= w->cap)
         memcpy(w->out + w->n, s, n);
     w->n += n;
 }
@@ -1523,6 +1523,18 @@ static size_t canonical_bound(const pbr_event *ev)
     for (size_t i = 0; i < ev->nflags; i++)
         n += json_string_size(ev->flags[i]) + 1;
     return n;
+}
+
+/* Writes the canonical JSON of ev and a NUL into buf if they fit in cap
+ * bytes; returns the canonical length (NUL not counted) either way. Nothing
+ * is allocated; buf is not owned. */
+size_t pbr_event_canonical_to(const pbr_event *ev, char *buf, size_t cap)
+{
+    cwriter w = {buf, 0, cap > 0 ? cap - 1 : 0};
+    write_canonical(&w, ev);
+    if (w.n < cap)
+        buf[w.n] = '\0';
+    return w.n;
 }
 
 /* Returns the canonical JSON of ev (malloc'd, caller frees) with *len, or

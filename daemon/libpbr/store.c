@@ -78,6 +78,27 @@ struct pbr_store_txn {
     uint64_t last_seq;
     int have_qseq;     /* last_qseq loaded from quarantine */
     uint64_t last_qseq;
+    /* Cursors of pbr_store_put_event, opened on first use and closed by
+     * LMDB when the txn ends. A positioned cursor skips the descent from the
+     * root when the next key falls on the same leaf page (sequential seqs,
+     * ids and offenders of one batch often do). */
+    MDB_cursor *cur_events, *cur_ids, *cur_offenders;
+    /* The offenders index entries of this txn, written in key order when it
+     * commits (see flush_offenders): inserts in key order touch each leaf
+     * page once and split pages at their ends, so the commit writes far
+     * fewer pages than inserts in arrival order. Nothing reads the index
+     * inside a write txn, so deferring is invisible. */
+    struct pending_offender *pend;
+    size_t npend, pend_cap;
+    char *pend_keys;          /* the offender ids, back to back */
+    size_t keys_len, keys_cap;
+};
+
+/* One deferred offenders entry: key pend_keys[off, off + len), value seq. */
+struct pending_offender {
+    size_t off, len;
+    uint64_t seq;
+    const char *key;          /* set just before sorting */
 };
 
 /* ---- errors -------------------------------------------------------------- */
@@ -582,11 +603,16 @@ static int finish_txn(pbr_store_txn *t, char *err, size_t errlen)
     if (t->must_grow)
         rc = double_map(st, 0, err, errlen);
     pthread_mutex_unlock(&st->write_lock);
+    free(t->pend);
+    free(t->pend_keys);
     free(t);
     return rc;
 }
 
-/* Commits (durably: fsync before returning). Returns 0; PBR_STORE_RETRY if
+static int flush_offenders(pbr_store_txn *t, char *err, size_t errlen);
+
+/* Commits (durably: fsync before returning), after writing the deferred
+ * offenders index entries. Returns 0; PBR_STORE_RETRY if
  * the map was full (it has been grown: replay the transaction); or -1 with
  * err, e.g. "mdb_txn_commit(DIR): No space left on device (the transaction
  * was not stored)" -- LMDB aborts the txn, the meta pages are
@@ -595,7 +621,10 @@ static int finish_txn(pbr_store_txn *t, char *err, size_t errlen)
 int pbr_store_commit(pbr_store_txn *txn, char *err, size_t errlen)
 {
     int rc, ret = 0;
-    if (txn->failed) {
+    if (!txn->failed && (rc = flush_offenders(txn, err, errlen)) != 0) {
+        mdb_txn_abort(txn->txn); /* flush_offenders marked the txn failed and wrote err */
+        ret = rc;
+    } else if (txn->failed) {
         mdb_txn_abort(txn->txn);
         if (txn->must_grow)
             ret = txn_usable(txn, err, errlen);
@@ -719,16 +748,97 @@ static int compare_stored_event(pbr_store_txn *t, uint64_t seq, const char *id, 
     return PBR_STORE_CONFLICT;
 }
 
-/* Appends ev unless its id exists. Returns PBR_STORE_ADDED (*seq),
- * PBR_STORE_DUPLICATE (*seq of the stored event), PBR_STORE_CONFLICT (err
- * says so), PBR_STORE_RETRY or -1 (err). */
+/* Opens *cur on dbi in t if it is not open yet. Returns 0 or -1 (err; the
+ * txn is then marked failed). */
+static int txn_cursor(pbr_store_txn *t, MDB_dbi dbi, const char *db, MDB_cursor **cur, char *err, size_t errlen)
+{
+    int rc;
+    if (*cur != NULL)
+        return 0;
+    if ((rc = mdb_cursor_open(t->txn, dbi, cur)) != 0) {
+        *cur = NULL;
+        return write_failed(t, "mdb_cursor_open", db, rc, err, errlen);
+    }
+    return 0;
+}
+
+/* Orders deferred offenders entries as LMDB orders the keys (memcmp, the
+ * shorter first on a tie), then by seq. */
+static int cmp_pending(const void *a, const void *b)
+{
+    const struct pending_offender *x = a, *y = b;
+    int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+    if (c != 0)
+        return c;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Makes room for one more deferred offenders entry with a key of keylen
+ * bytes, so that recording it after the event is stored cannot fail.
+ * Returns 0 or -1 (err; nothing changed). */
+static int reserve_pending(pbr_store_txn *t, size_t keylen, char *err, size_t errlen)
+{
+    if (t->npend == t->pend_cap) {
+        size_t cap = t->pend_cap ? t->pend_cap * 2 : 256;
+        struct pending_offender *p = realloc(t->pend, cap * sizeof *p);
+        if (p == NULL)
+            return pbr_errf(err, errlen, "realloc: out of memory (offenders index)");
+        t->pend = p;
+        t->pend_cap = cap;
+    }
+    if (t->keys_cap - t->keys_len < keylen) {
+        size_t cap = t->keys_cap ? t->keys_cap : 4096;
+        while (cap - t->keys_len < keylen)
+            cap *= 2;
+        char *p = realloc(t->pend_keys, cap);
+        if (p == NULL)
+            return pbr_errf(err, errlen, "realloc: out of memory (offenders index)");
+        t->pend_keys = p;
+        t->keys_cap = cap;
+    }
+    return 0;
+}
+
+/* Writes the deferred offenders entries in key order. Returns 0, or
+ * PBR_STORE_RETRY / -1 with the txn marked failed (err). */
+static int flush_offenders(pbr_store_txn *t, char *err, size_t errlen)
+{
+    unsigned char be[8];
+    MDB_val k, v;
+    int rc;
+    if (t->npend == 0)
+        return 0;
+    for (size_t i = 0; i < t->npend; i++)
+        t->pend[i].key = t->pend_keys + t->pend[i].off;
+    qsort(t->pend, t->npend, sizeof *t->pend, cmp_pending);
+    if ((rc = txn_cursor(t, t->st->offenders, "offenders", &t->cur_offenders, err, errlen)) != 0)
+        return rc;
+    for (size_t i = 0; i < t->npend; i++) {
+        put_be64(be, t->pend[i].seq);
+        k.mv_size = t->pend[i].len;
+        k.mv_data = (void *)t->pend[i].key;
+        v.mv_size = sizeof be;
+        v.mv_data = be;
+        if ((rc = mdb_cursor_put(t->cur_offenders, &k, &v, 0)) != 0)
+            return write_failed(t, "mdb_put", "offenders", rc, err, errlen);
+    }
+    t->npend = t->keys_len = 0;
+    return 0;
+}
+
+/* Appends ev unless its id exists. The id is inserted first (MDB_NOOVERWRITE
+ * with the next seq): one descent of the ids tree both checks and claims it;
+ * if the id exists LMDB hands back the stored value and nothing is written.
+ * Returns PBR_STORE_ADDED (*seq), PBR_STORE_DUPLICATE (*seq of the stored
+ * event), PBR_STORE_CONFLICT (err says so), PBR_STORE_RETRY or -1 (err). */
 int pbr_store_put_event(pbr_store_txn *txn, const pbr_event *ev, const char *canon, size_t len, uint64_t *seq,
                         char *err, size_t errlen)
 {
     pbr_store *st = txn->st;
-    uint64_t found, next;
-    pbr_event_type ftype;
-    unsigned char idval[IDS_VALUE_SIZE], be[8];
+    uint64_t next;
+    unsigned char idval[IDS_VALUE_SIZE];
     MDB_val k, v;
     int rc, index_offender;
 
@@ -742,15 +852,9 @@ int pbr_store_put_event(pbr_store_txn *txn, const pbr_event *ev, const char *can
     if (index_offender && (ev->offender == NULL ||
                            check_key(st, "offender", strlen(ev->offender), err, errlen) != 0))
         return pbr_errf(err, errlen, "event \"%s\": offender missing, empty or too long", ev->id);
-
-    rc = lookup_id(txn->txn, st, ev->id, &found, &ftype, err, errlen);
-    if (rc == 0) {
-        rc = compare_stored_event(txn, found, ev->id, canon, len, err, errlen);
-        if (rc == PBR_STORE_DUPLICATE && seq != NULL)
-            *seq = found;
-        return rc;
-    }
-    if (rc != PBR_STORE_NOTFOUND)
+    k.mv_size = strlen(ev->id);
+    k.mv_data = ev->id;
+    if (check_key(st, "event id", k.mv_size, err, errlen) != 0)
         return -1;
 
     if (!txn->have_seq) {
@@ -758,30 +862,48 @@ int pbr_store_put_event(pbr_store_txn *txn, const pbr_event *ev, const char *can
             return -1;
         txn->have_seq = 1;
     }
-    next = txn->last_seq + 1;
-
-    k.mv_size = sizeof next;
-    k.mv_data = &next;
-    if ((rc = put_text(txn, st->events, "events", &k, canon, len, MDB_APPEND, NULL, err, errlen)) != 0)
+    if ((rc = txn_cursor(txn, st->ids, "ids", &txn->cur_ids, err, errlen)) != 0 ||
+        (rc = txn_cursor(txn, st->events, "events", &txn->cur_events, err, errlen)) != 0)
         return rc;
+    if (index_offender && reserve_pending(txn, strlen(ev->offender), err, errlen) != 0)
+        return -1;
+    next = txn->last_seq + 1;
 
     memcpy(idval, &next, sizeof next);
     idval[8] = (unsigned char)ev->type;
-    k.mv_size = strlen(ev->id);
-    k.mv_data = ev->id;
     v.mv_size = sizeof idval;
     v.mv_data = idval;
-    if ((rc = mdb_put(txn->txn, st->ids, &k, &v, MDB_NOOVERWRITE)) != 0)
+    rc = mdb_cursor_put(txn->cur_ids, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) { /* v is the stored value */
+        uint64_t found;
+        if (v.mv_size != IDS_VALUE_SIZE)
+            return pbr_errf(err, errlen, "store: ids value for \"%s\" has %zu bytes, expected %d", ev->id,
+                            v.mv_size, IDS_VALUE_SIZE);
+        found = get_u64(v.mv_data);
+        rc = compare_stored_event(txn, found, ev->id, canon, len, err, errlen);
+        if (rc == PBR_STORE_DUPLICATE && seq != NULL)
+            *seq = found;
+        return rc;
+    }
+    if (rc != 0)
         return write_failed(txn, "mdb_put", "ids", rc, err, errlen);
 
-    if (index_offender) {
-        put_be64(be, next);
-        k.mv_size = strlen(ev->offender);
-        k.mv_data = ev->offender;
-        v.mv_size = sizeof be;
-        v.mv_data = be;
-        if ((rc = mdb_put(txn->txn, st->offenders, &k, &v, 0)) != 0)
-            return write_failed(txn, "mdb_put", "offenders", rc, err, errlen);
+    k.mv_size = sizeof next;
+    k.mv_data = &next;
+    v.mv_size = len + 1;
+    v.mv_data = NULL;
+    if ((rc = mdb_cursor_put(txn->cur_events, &k, &v, MDB_APPEND | MDB_RESERVE)) != 0)
+        return write_failed(txn, "mdb_put", "events", rc, err, errlen);
+    memcpy(v.mv_data, canon, len);
+    ((char *)v.mv_data)[len] = '\0';
+
+    if (index_offender) { /* room reserved above: cannot fail */
+        struct pending_offender *p = &txn->pend[txn->npend++];
+        p->off = txn->keys_len;
+        p->len = strlen(ev->offender);
+        p->seq = next;
+        memcpy(txn->pend_keys + txn->keys_len, ev->offender, p->len);
+        txn->keys_len += p->len;
     }
     txn->last_seq = next;
     if (seq != NULL)
@@ -793,8 +915,8 @@ int pbr_store_put_event(pbr_store_txn *txn, const pbr_event *ev, const char *can
  * PBR_STORE_OK with *type, PBR_STORE_NOTFOUND, or -1 (err). */
 int pbr_store_txn_find_id(pbr_store_txn *txn, const char *id, pbr_event_type *type, char *err, size_t errlen)
 {
-    uint64_t seq;
-    pbr_event_type t;
+    uint64_t seq = 0;
+    pbr_event_type t = PBR_EV_RELEASE;
     int rc;
     if (txn->failed) {
         txn_usable(txn, err, errlen);

@@ -1,5 +1,5 @@
 /* ingest.h -- the ingest service: a ROUTER socket taking JSON Lines batches
- * (SPEC.md section 7), run in its own thread so API queries never delay an
+ * (SPEC.md section 7), run in its own threads so API queries never delay an
  * acknowledgement.
  *
  * Envelope: [identity][empty][body] (REQ clients as they are; DEALER clients
@@ -9,9 +9,14 @@
  * or {"error":"…"} for a bad envelope, an empty batch, an oversized frame or
  * a failed commit (then nothing of that batch is acknowledged).
  *
- * Group commit: every request readable at once (up to PBRD_INGEST_GROUP_BATCHES
- * batches or PBRD_INGEST_GROUP_BYTES bytes) is processed in ONE write
- * transaction, committed, and only then are the replies sent.
+ * Pipeline and group commit: a socket thread reads each request, splits and
+ * validates its lines and encodes the canonical forms, then hands it to a
+ * commit thread. That one stores each batch as soon as it is handed over,
+ * all the batches of a burst (requests that arrived together; at most
+ * PBRD_INGEST_GROUP_BATCHES batches or PBRD_INGEST_GROUP_BYTES bytes) in ONE
+ * write transaction, commits it durably, and only then are the replies sent
+ * (by the socket thread, in commit order). Validation overlaps storing and
+ * the fsync of the previous group.
  *
  * Frame size: ZMQ_MAXMSGSIZE is set to max_frame_bytes, so over TCP/IPC
  * libzmq itself drops a peer that sends a bigger frame (the peer sees no
@@ -40,7 +45,7 @@ typedef struct pbrd_ingest_opts {
 } pbrd_ingest_opts;
 
 /* Creates and binds the ROUTER socket in the calling thread (so a bind error
- * is reported before READY), then starts the ingest thread. Returns 0 and
+ * is reported before READY), then starts the commit and socket threads. Returns 0 and
  * *out, or -1 with err naming the failing call. Stop with pbrd_ingest_stop. */
 int pbrd_ingest_start(const pbrd_ingest_opts *opts, pbrd_ingest **out, char *err, size_t errlen);
 

@@ -102,4 +102,12 @@ void pbr_event_free(pbr_event *ev);
  * *len, or NULL on allocation failure. */
 char *pbr_event_canonical(const pbr_event *ev, size_t *len);
 
+/* The same bytes written into a caller's buffer, for callers that encode
+ * many events without a malloc each: writes the canonical JSON and a NUL
+ * into buf when both fit in cap bytes, and returns the canonical length
+ * (without the NUL) in every case, so a return value >= cap means "nothing
+ * usable was written: call again with at least that + 1 bytes". buf may be
+ * NULL when cap is 0. Allocates nothing. */
+size_t pbr_event_canonical_to(const pbr_event *ev, char *buf, size_t cap);
+
 #endif

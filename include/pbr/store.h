@@ -45,14 +45,18 @@ void pbr_store_close(pbr_store *st);
 
 /* Write transactions. pbr_store_begin returns 0 or -1 (err). A transaction
  * must end with commit or abort; commit returns 0, PBR_STORE_RETRY or -1 and
- * frees the transaction in every case. */
+ * frees the transaction in every case (RETRY may also come from writing the
+ * deferred offenders index entries: replay as for any other). */
 int pbr_store_begin(pbr_store *st, pbr_store_txn **out, char *err, size_t errlen);
 int pbr_store_commit(pbr_store_txn *txn, char *err, size_t errlen);
 void pbr_store_abort(pbr_store_txn *txn);
 
 /* Appends ev (canonical bytes canon/len) unless its id exists. Returns
  * PBR_STORE_ADDED (and *seq), PBR_STORE_DUPLICATE (and *seq of the stored
- * one), PBR_STORE_CONFLICT, PBR_STORE_RETRY or PBR_STORE_ERROR. */
+ * one), PBR_STORE_CONFLICT, PBR_STORE_RETRY or PBR_STORE_ERROR. A duplicate
+ * or conflict writes nothing. The event's offenders index entry is written
+ * by pbr_store_commit (all of a transaction's, in key order: far fewer
+ * pages than in arrival order); ev need not outlive this call. */
 int pbr_store_put_event(pbr_store_txn *txn, const pbr_event *ev, const char *canon, size_t len,
                         uint64_t *seq, char *err, size_t errlen);
 
