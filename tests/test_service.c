@@ -482,6 +482,21 @@ START_TEST(curve_roles_isolate_providers)
     ck_assert_ptr_null(none);
     none = request(d.ctx, d.api, "{\"op\":\"status\"}", 15, 1500);
     ck_assert_ptr_null(none);
+
+    /* ingest: only finance (and the ingest role) may feed events; a provider
+     * key is refused at the handshake of the ingest socket (ZAP domain
+     * "ingest"), so its batch is never stored */
+    static const char batch[] = "{\"id\": \"forged\", \"type\": \"release\", \"offender\": \"Z\", "
+                                "\"date\": \"2020-04-15\", \"area\": \"X\", \"establishment\": \"HMP-X\", "
+                                "\"sentence_days\": 120, \"age\": 30, \"gender\": \"M\"}\n";
+    harness_keys pk = {d.curve_server, prov_a.pub, prov_a.sec};
+    none = request_keys(d.ctx, d.ingest, batch, strlen(batch), 1500, &pk);
+    ck_assert_ptr_null(none);
+    r = call_as(&d, &finance, "{\"op\":\"status\"}");
+    json_t *nevents = json_object_get(r, "events");
+    ck_assert_msg(nevents != NULL, "status has no \"events\"");
+    ck_assert_int_eq(json_integer_value(nevents), 12);
+    json_decref(r);
     cleanup(&d);
 }
 END_TEST

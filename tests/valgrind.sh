@@ -13,7 +13,7 @@ mkdir "$tmp/contracts"
 ex="${PBR_SPEC:+$PBR_SPEC/example}"
 ex="${ex:-$root/tests/spec-example}"
 cp "$ex/example.yaml" "$ex/example2.yaml" "$tmp/contracts/"
-base=$((30000 + $$ % 20000))
+base=$((20000 + $$ % 3333 * 3))  # 20000-29998: below the ephemeral range (32768-), so never a port in use by an outgoing connection
 ingest="tcp://127.0.0.1:$base"; api="tcp://127.0.0.1:$((base + 1))"; pub="tcp://127.0.0.1:$((base + 2))"
 ctl() { "$bin/pbrctl" --ingest "$ingest" --api "$api" --timeout 60000 "$@"; }
 printf 'auto_settle: false\n' > "$tmp/pbrd.yaml"
