@@ -209,6 +209,19 @@ static int cmp_events(const void *a, const void *b, void *ctx)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Replaces the rank tables with rank (table index -> rank) and order (rank
+ * -> table index) of n offenders, now carried by every event; takes
+ * ownership of both. */
+static void install_ranks(pbr_eventset *s, uint32_t *rank, uint32_t *order, size_t n)
+{
+    free(s->offender_rank);
+    free(s->rank_to_tab);
+    s->offender_rank = rank;
+    s->rank_to_tab = order;
+    s->nranked = s->nevs;
+    s->nranked_offenders = n;
+}
+
 /* Renumbers every event's offender to its rank by name. Events that were
  * ranked by an earlier finish (the first nranked) are first mapped back to
  * table indexes. Returns 0 or -1. */
@@ -231,12 +244,7 @@ static int rank_offenders(pbr_eventset *s)
         rank[order[r]] = (uint32_t)r;
     for (size_t i = 0; i < s->nevs; i++)
         s->evs[i].offender = rank[s->evs[i].offender];
-    free(s->offender_rank);
-    free(s->rank_to_tab);
-    s->offender_rank = rank;
-    s->rank_to_tab = order;
-    s->nranked = s->nevs;
-    s->nranked_offenders = n;
+    install_ranks(s, rank, order, n);
     return 0;
 }
 
@@ -432,12 +440,7 @@ static int rank_new_offenders(pbr_eventset *s)
         s->evs[e].offender = rank[s->evs[e].offender];
     free(fresh);
     free(remap);
-    free(s->offender_rank);
-    free(s->rank_to_tab);
-    s->offender_rank = rank;
-    s->rank_to_tab = order;
-    s->nranked = s->nevs;
-    s->nranked_offenders = n;
+    install_ranks(s, rank, order, n);
     return 0;
 }
 

@@ -1,5 +1,5 @@
 /* util.c -- small shared helpers: SHA-256 (FIPS 180-4), whole-file reads,
- * atomic file writes, error formatting.
+ * atomic file writes, error formatting (also FILE:LINE:COL for YAML nodes).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <yaml.h>
 
 #include "pbr/util.h"
 
@@ -278,4 +280,14 @@ fail_fd:
 fail_tmp:
     free(tmp);
     return -1;
+}
+
+int pbr_yaml_errf(char *err, size_t errlen, const char *path, const struct yaml_node_s *n, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return pbr_errf(err, errlen, "%s:%zu:%zu: %s", path, n->start_mark.line + 1, n->start_mark.column + 1, msg);
 }

@@ -135,19 +135,6 @@ const pbrd_auth_client *pbrd_auth_clients_find(const pbrd_auth_clients *clients,
     return NULL;
 }
 
-/* Formats "NAME:LINE:COL: message" for node n. Returns -1. */
-static int node_errf(char *err, size_t errlen, const char *name, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int node_errf(char *err, size_t errlen, const char *name, const yaml_node_t *n, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return pbr_errf(err, errlen, "%s:%zu:%zu: %s", name, n->start_mark.line + 1, n->start_mark.column + 1, msg);
-}
-
 /* Whether n is a plain null scalar ("", ~, null). */
 static int scalar_is_null(const yaml_node_t *n)
 {
@@ -178,17 +165,17 @@ typedef struct clients_parse {
 static int read_client_key(clients_parse *p, const yaml_node_t *v, pbrd_auth_client *c)
 {
     if (v->type != YAML_SCALAR_NODE || scalar_is_null(v))
-        return node_errf(p->err, p->errlen, p->name, v,
+        return pbr_yaml_errf(p->err, p->errlen, p->name, v,
                          "key must be a Z85 public key (40 characters, in quotes: key: \"<key>\")");
     const char *z = (const char *)v->data.scalar.value;
     if (decode_key(z, c->key) < 0)
-        return node_errf(p->err, p->errlen, p->name, v,
+        return pbr_yaml_errf(p->err, p->errlen, p->name, v,
                          "key is not a Z85 CURVE public key (40 characters of the Z85 alphabet; zmq_z85_decode "
                          "failed)");
     memcpy(c->key_z85, z, 41);
     for (size_t i = 0; i < p->out->n; i++)
         if (!memcmp(p->out->v[i].key, c->key, 32))
-            return node_errf(p->err, p->errlen, p->name, v, "duplicate key (already given at line %zu)",
+            return pbr_yaml_errf(p->err, p->errlen, p->name, v, "duplicate key (already given at line %zu)",
                              p->out->v[i].line);
     return 0;
 }
@@ -199,7 +186,7 @@ static int read_client_role(clients_parse *p, const yaml_node_t *v, pbrd_auth_cl
     const char *r = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : NULL;
     if (!r || !pbrd_role_is_valid(r)) {
         char q[128];
-        return node_errf(p->err, p->errlen, p->name, v,
+        return pbr_yaml_errf(p->err, p->errlen, p->name, v,
                          "unknown role \"%s\" (expected finance, operator, ingest or provider:NAME)",
                          r ? pbrd_log_quote(r, q, sizeof q) : "(not a string)");
     }
@@ -216,7 +203,7 @@ static int read_client_name(clients_parse *p, const yaml_node_t *v, pbrd_auth_cl
     for (size_t i = 0; ok && i < len; i++)
         ok = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f;
     if (!ok)
-        return node_errf(p->err, p->errlen, p->name, v, "name must be 1-64 printable ASCII characters");
+        return pbr_yaml_errf(p->err, p->errlen, p->name, v, "name must be 1-64 printable ASCII characters");
     memcpy(c->name, s, len + 1);
     return 0;
 }
@@ -225,7 +212,7 @@ static int read_client_name(clients_parse *p, const yaml_node_t *v, pbrd_auth_cl
 static int read_client(clients_parse *p, const yaml_node_t *item)
 {
     if (item->type != YAML_MAPPING_NODE)
-        return node_errf(p->err, p->errlen, p->name, item, "each client must be a mapping {key, role, name}");
+        return pbr_yaml_errf(p->err, p->errlen, p->name, item, "each client must be a mapping {key, role, name}");
     pbrd_auth_client c;
     memset(&c, 0, sizeof c);
     c.line = item->start_mark.line + 1;
@@ -234,17 +221,17 @@ static int read_client(clients_parse *p, const yaml_node_t *item)
         yaml_node_t *k = yaml_document_get_node(p->doc, pr->key);
         yaml_node_t *v = yaml_document_get_node(p->doc, pr->value);
         if (!k || !v || k->type != YAML_SCALAR_NODE)
-            return node_errf(p->err, p->errlen, p->name, k ? k : item, "field names must be strings");
+            return pbr_yaml_errf(p->err, p->errlen, p->name, k ? k : item, "field names must be strings");
         const char *f = (const char *)k->data.scalar.value;
         int *seen = !strcmp(f, "key") ? &have_key : !strcmp(f, "role") ? &have_role : !strcmp(f, "name") ? &have_name
                                                                                                           : NULL;
         if (!seen) {
             char q[128];
-            return node_errf(p->err, p->errlen, p->name, k, "unknown field \"%s\" (expected key, role, name)",
+            return pbr_yaml_errf(p->err, p->errlen, p->name, k, "unknown field \"%s\" (expected key, role, name)",
                              pbrd_log_quote(f, q, sizeof q));
         }
         if (*seen)
-            return node_errf(p->err, p->errlen, p->name, k, "field \"%s\" given twice", f);
+            return pbr_yaml_errf(p->err, p->errlen, p->name, k, "field \"%s\" given twice", f);
         *seen = 1;
         int rc = seen == &have_key    ? read_client_key(p, v, &c)
                  : seen == &have_role ? read_client_role(p, v, &c)
@@ -253,9 +240,9 @@ static int read_client(clients_parse *p, const yaml_node_t *item)
             return -1;
     }
     if (!have_key)
-        return node_errf(p->err, p->errlen, p->name, item, "client has no \"key\"");
+        return pbr_yaml_errf(p->err, p->errlen, p->name, item, "client has no \"key\"");
     if (!have_role)
-        return node_errf(p->err, p->errlen, p->name, item, "client has no \"role\"");
+        return pbr_yaml_errf(p->err, p->errlen, p->name, item, "client has no \"role\"");
     p->out->v[p->out->n++] = c;
     return 0;
 }
@@ -267,7 +254,7 @@ static int read_clients_root(clients_parse *p)
     if (!root || scalar_is_null(root))
         return 0;
     if (root->type != YAML_SEQUENCE_NODE)
-        return node_errf(p->err, p->errlen, p->name, root,
+        return pbr_yaml_errf(p->err, p->errlen, p->name, root,
                          "the clients file must be a list of {key, role, name} mappings");
     size_t n = (size_t)(root->data.sequence.items.top - root->data.sequence.items.start);
     p->out->v = calloc(n ? n : 1, sizeof *p->out->v);

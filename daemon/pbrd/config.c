@@ -73,19 +73,6 @@ void pbrd_config_free(pbrd_config *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
-/* Formats "PATH:LINE:COL: message" for node n. Returns -1. */
-static int node_errf(char *err, size_t errlen, const char *path, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int node_errf(char *err, size_t errlen, const char *path, const yaml_node_t *n, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return pbr_errf(err, errlen, "%s:%zu:%zu: %s", path, n->start_mark.line + 1, n->start_mark.column + 1, msg);
-}
-
 static int scalar_is_null(const yaml_node_t *n)
 {
     if (n->type != YAML_SCALAR_NODE)
@@ -103,7 +90,7 @@ static int read_string(const char *path, const char *key, const yaml_node_t *n, 
     if (nullable && scalar_is_null(n))
         return pbrd_config_set(field, NULL, err, errlen);
     if (n->type != YAML_SCALAR_NODE || scalar_is_null(n))
-        return node_errf(err, errlen, path, n, "%s must be a string", key);
+        return pbr_yaml_errf(err, errlen, path, n, "%s must be a string", key);
     return pbrd_config_set(field, (const char *)n->data.scalar.value, err, errlen);
 }
 
@@ -121,7 +108,7 @@ static int read_bool(const char *path, const char *key, const yaml_node_t *n, in
             if (!strcmp(v, no[i]))
                 return *out = 0, 0;
     }
-    return node_errf(err, errlen, path, n, "%s must be true or false", key);
+    return pbr_yaml_errf(err, errlen, path, n, "%s must be true or false", key);
 }
 
 /* Reads a positive integer scalar. Returns 0 or -1. */
@@ -138,7 +125,7 @@ static int read_size(const char *path, const char *key, const yaml_node_t *n, ui
             return 0;
         }
     }
-    return node_errf(err, errlen, path, n, "%s must be an integer between 1 and 2147483648", key);
+    return pbr_yaml_errf(err, errlen, path, n, "%s must be an integer between 1 and 2147483648", key);
 }
 
 /* Reads the auth: mapping. Returns 0 or -1. */
@@ -151,12 +138,12 @@ static int read_auth(pbrd_config *cfg, const char *path, yaml_document_t *doc, y
         return pbrd_config_set(&cfg->clients, NULL, err, errlen);
     }
     if (map->type != YAML_MAPPING_NODE)
-        return node_errf(err, errlen, path, map, "auth must be a mapping");
+        return pbr_yaml_errf(err, errlen, path, map, "auth must be a mapping");
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
         yaml_node_t *v = yaml_document_get_node(doc, p->value);
         if (!k || !v || k->type != YAML_SCALAR_NODE)
-            return node_errf(err, errlen, path, k ? k : map, "auth keys must be strings");
+            return pbr_yaml_errf(err, errlen, path, k ? k : map, "auth keys must be strings");
         const char *key = (const char *)k->data.scalar.value;
         int rc;
         if (!strcmp(key, "server_secret_key"))
@@ -164,7 +151,7 @@ static int read_auth(pbrd_config *cfg, const char *path, yaml_document_t *doc, y
         else if (!strcmp(key, "clients"))
             rc = read_string(path, "auth.clients", v, 1, &cfg->clients, err, errlen);
         else
-            rc = node_errf(err, errlen, path, k, "unknown key \"auth.%s\"", key);
+            rc = pbr_yaml_errf(err, errlen, path, k, "unknown key \"auth.%s\"", key);
         if (rc < 0)
             return -1;
     }
@@ -195,14 +182,14 @@ static int read_key(pbrd_config *cfg, const char *path, yaml_document_t *doc, ya
             return -1;
         pbr_date d;
         if (cfg->now && pbr_date_parse(cfg->now, strlen(cfg->now), &d) != 0)
-            return node_errf(err, errlen, path, v, "now must be a date YYYY-MM-DD or null");
+            return pbr_yaml_errf(err, errlen, path, v, "now must be a date YYYY-MM-DD or null");
         return 0;
     }
     if (!strcmp(key, "auto_settle"))
         return read_bool(path, key, v, &cfg->auto_settle, err, errlen);
     if (!strcmp(key, "auth"))
         return read_auth(cfg, path, doc, v, err, errlen);
-    return node_errf(err, errlen, path, k, "unknown key \"%s\"", key);
+    return pbr_yaml_errf(err, errlen, path, k, "unknown key \"%s\"", key);
 }
 
 int pbrd_config_load(pbrd_config *cfg, const char *path, char *err, size_t errlen)
@@ -229,14 +216,14 @@ int pbrd_config_load(pbrd_config *cfg, const char *path, char *err, size_t errle
         goto out_doc;
     }
     if (root->type != YAML_MAPPING_NODE) {
-        node_errf(err, errlen, path, root, "the configuration must be a mapping");
+        pbr_yaml_errf(err, errlen, path, root, "the configuration must be a mapping");
         goto out_doc;
     }
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(&doc, p->key);
         yaml_node_t *v = yaml_document_get_node(&doc, p->value);
         if (!k || !v || k->type != YAML_SCALAR_NODE) {
-            node_errf(err, errlen, path, k ? k : root, "keys must be strings");
+            pbr_yaml_errf(err, errlen, path, k ? k : root, "keys must be strings");
             goto out_doc;
         }
         if (read_key(cfg, path, &doc, k, v, err, errlen) < 0)

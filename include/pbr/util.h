@@ -32,4 +32,11 @@ uint64_t pbr_hash_bytes(const void *data, size_t len);
  * write `return pbr_errf(err, n, "...")`. */
 int pbr_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Formats "PATH:LINE:COL: message" (1-based, from a libyaml node's start
+ * mark) into err, for errors in YAML files. Returns -1, so that callers can
+ * `return pbr_yaml_errf(...)`. */
+struct yaml_node_s;
+int pbr_yaml_errf(char *err, size_t errlen, const char *path, const struct yaml_node_s *n, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 #endif
