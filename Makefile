@@ -8,6 +8,8 @@
 #   make valgrind  a short daemon run under valgrind, failing on leaks or errors
 #   make bench     build and run the benchmarks (prints figures)
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (clang)
+#   make install   install pbrd, pbrctl, pbrgen, the systemd unit, a config and the
+#                  contracts (PREFIX=/usr/local, DESTDIR for staging; keeps existing config)
 
 CC      ?= cc
 BUILD   ?= build
@@ -38,7 +40,11 @@ CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps demo check test asan valgrind bench fuzz clean
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /etc/systemd/system
+
+.PHONY: all deps demo check test asan valgrind bench fuzz install clean
 all: $(BUILD)/libpbr.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen $(TEST_BIN) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/pbr/*.h daemon/*/*.h)
@@ -63,7 +69,7 @@ $(BUILD)/tests/%: tests/%.c tests/check_main.h tests/daemon_harness.h tests/sett
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libpbr.a
+$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpbr.a $(LIBS) -lm
 
@@ -96,6 +102,21 @@ bench: all
 
 fuzz:
 	./tests/fuzz/run.sh $${FUZZ_SECONDS:-60}
+
+# The unit runs $(PREFIX)/bin/pbrd -c $(SYSCONFDIR)/pbrd/pbrd.yaml; an existing
+# config and contracts directory are left as they are.
+install: $(BUILD)/pbrd $(BUILD)/pbrctl
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/pbrd
+	install -m 0755 $(BUILD)/pbrd $(BUILD)/pbrctl $(DESTDIR)$(PREFIX)/bin/
+	ln -sf pbrctl $(DESTDIR)$(PREFIX)/bin/pbrgen
+	sed 's|/usr/local/bin/pbrd|$(PREFIX)/bin/pbrd|; s|/etc/pbrd/|$(SYSCONFDIR)/pbrd/|g' systemd/pbrd.service \
+	  > $(DESTDIR)$(UNITDIR)/pbrd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/pbrd.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/pbrd/pbrd.yaml ] || \
+	  printf 'contracts_dir: $(SYSCONFDIR)/pbrd/contracts\n' > $(DESTDIR)$(SYSCONFDIR)/pbrd/pbrd.yaml
+	[ -e $(DESTDIR)$(SYSCONFDIR)/pbrd/contracts ] || \
+	  { install -d $(DESTDIR)$(SYSCONFDIR)/pbrd/contracts && install -m 0644 contracts/*.yaml $(DESTDIR)$(SYSCONFDIR)/pbrd/contracts/; }
+	@echo "installed; then: systemctl daemon-reload && systemctl enable --now pbrd"
 
 clean:
 	rm -rf build build-asan build-fuzz
