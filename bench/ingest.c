@@ -12,31 +12,20 @@
  * PBRD defaults to $PBR_BUILD/pbrd (PBR_BUILD defaults to "build").
  * PBR_BENCH_PBRD_LOG=FILE keeps pbrd's log (stderr) in FILE.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <lmdb.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "bench_util.h"
 #include "pbr/event.h"
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static void die(const char *what)
 {
@@ -52,12 +41,6 @@ static int event_line(char *out, size_t n, const char *prefix, uint64_t i)
                     "\"area\":\"X\",\"establishment\":\"HMP-X\",\"sentence_days\":100,\"age\":30,\"gender\":\"M\","
                     "\"ogrs\":0.4321}\n",
                     prefix, (unsigned long long)i, (unsigned long long)(i % 100000));
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* ---- (a) raw LMDB ------------------------------------------------------------ */
@@ -85,6 +68,35 @@ static int cmp_off(const void *a, const void *b, void *ctx)
     if (lx != ly)
         return lx < ly ? -1 : 1;
     return x < y ? -1 : x > y;
+}
+
+/* An LMDB environment in dir as pbrd opens its store (4 named databases,
+ * an 8 GiB map). Exits on failure. */
+static MDB_env *open_env(const char *dir)
+{
+    MDB_env *env;
+    check_mdb(mdb_env_create(&env), "mdb_env_create");
+    check_mdb(mdb_env_set_maxdbs(env, 4), "mdb_env_set_maxdbs");
+    check_mdb(mdb_env_set_mapsize(env, (size_t)8 << 30), "mdb_env_set_mapsize");
+    check_mdb(mdb_env_open(env, dir, 0, 0600), "mdb_env_open");
+    return env;
+}
+
+/* Puts the offenders index entries of a transaction's cnt records the way
+ * store.c writes them, in key order before the commit: offs[order[k]] ->
+ * big-endian seq base + order[k] + 1, order[0..cnt) sorted here. */
+static void put_offenders(MDB_txn *txn, MDB_dbi offs_dbi, char (*offs)[24], uint64_t *order, uint64_t cnt,
+                          uint64_t base)
+{
+    qsort_r(order, cnt, sizeof *order, cmp_off, offs);
+    for (uint64_t k = 0; k < cnt; k++) {
+        uint64_t seq = base + order[k] + 1;
+        unsigned char be[8];
+        for (int b = 0; b < 8; b++)
+            be[b] = (unsigned char)(seq >> (56 - 8 * b));
+        MDB_val ok = {strlen(offs[order[k]]), offs[order[k]]}, ov = {sizeof be, be};
+        check_mdb(mdb_put(txn, offs_dbi, &ok, &ov, 0), "mdb_put(offenders)");
+    }
 }
 
 /* Appends the canonical form of every event in 10k-record durable
@@ -126,13 +138,9 @@ static double raw_lmdb_rate(uint64_t n, int indexed, char keep[64])
             die("pbr_event_canonical failed");
         lens[i]++; /* the NUL, as stored */
     }
-    MDB_env *env;
+    MDB_env *env = open_env(dir);
     MDB_dbi dbi, ids_dbi = 0, offs_dbi = 0;
-    check_mdb(mdb_env_create(&env), "mdb_env_create");
-    check_mdb(mdb_env_set_maxdbs(env, 4), "mdb_env_set_maxdbs");
-    check_mdb(mdb_env_set_mapsize(env, (size_t)8 << 30), "mdb_env_set_mapsize");
-    check_mdb(mdb_env_open(env, dir, 0, 0600), "mdb_env_open");
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint64_t i = 0; i < n;) {
         MDB_txn *txn;
         uint64_t first = i;
@@ -161,19 +169,11 @@ static double raw_lmdb_rate(uint64_t n, int indexed, char keep[64])
             uint64_t cnt = i - first;
             for (uint64_t k = 0; k < cnt; k++)
                 order[k] = first + k;
-            qsort_r(order, cnt, sizeof *order, cmp_off, offs);
-            for (uint64_t k = 0; k < cnt; k++) {
-                uint64_t seq = order[k] + 1;
-                unsigned char be[8];
-                for (int b = 0; b < 8; b++)
-                    be[b] = (unsigned char)(seq >> (56 - 8 * b));
-                MDB_val ok = {strlen(offs[order[k]]), offs[order[k]]}, ov = {sizeof be, be};
-                check_mdb(mdb_put(txn, offs_dbi, &ok, &ov, 0), "mdb_put(offenders)");
-            }
+            put_offenders(txn, offs_dbi, offs, order, cnt, 0);
         }
         check_mdb(mdb_txn_commit(txn), "mdb_txn_commit");
     }
-    double t = now_s() - t0;
+    double t = bench_now_s() - t0;
     mdb_env_close(env);
     for (uint64_t i = 0; i < n; i++)
         free(canon[i]);
@@ -186,9 +186,8 @@ static double raw_lmdb_rate(uint64_t n, int indexed, char keep[64])
         snprintf(keep, 64, "%s", dir);
         return (double)n / t;
     }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
+    const char *paths[1] = {dir};
+    if (bench_remove(paths, 1) != 0)
         fprintf(stderr, "bench/ingest: could not remove %s\n", dir);
     return (double)n / t;
 }
@@ -209,26 +208,18 @@ static void raw_lmdb_latency(const char *dir, uint64_t n, double seconds, double
         die("out of memory");
     memset(val, 'x', sizeof val - 1);
     val[sizeof val - 1] = '\0';
-    MDB_env *env;
+    MDB_env *env = open_env(dir);
     MDB_dbi dbi, ids_dbi, offs_dbi;
-    check_mdb(mdb_env_create(&env), "mdb_env_create");
-    check_mdb(mdb_env_set_maxdbs(env, 4), "mdb_env_set_maxdbs");
-    check_mdb(mdb_env_set_mapsize(env, (size_t)8 << 30), "mdb_env_set_mapsize");
-    check_mdb(mdb_env_open(env, dir, 0, 0600), "mdb_env_open");
-    double start = now_s();
+    double start = bench_now_s();
     uint64_t seq = n;
     char (*offs)[24] = malloc(100 * sizeof *offs);
     uint64_t order[100];
     if (!offs)
         die("out of memory");
     for (size_t t = 0; t < nt; t++) {
-        double wait = start + (double)t * 0.010 - now_s();
-        if (wait > 0) {
-            struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
-            nanosleep(&ts, NULL);
-        }
+        bench_sleep_s(start + (double)t * 0.010 - bench_now_s());
         MDB_txn *txn;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         check_mdb(mdb_txn_begin(env, NULL, 0, &txn), "mdb_txn_begin");
         check_mdb(mdb_dbi_open(txn, "events", MDB_INTEGERKEY, &dbi), "mdb_dbi_open(events)");
         check_mdb(mdb_dbi_open(txn, "ids", 0, &ids_dbi), "mdb_dbi_open(ids)");
@@ -248,41 +239,18 @@ static void raw_lmdb_latency(const char *dir, uint64_t n, double seconds, double
             snprintf(offs[k], sizeof offs[k], "o-%llu", (unsigned long long)(seq % 100000));
             order[k] = (uint64_t)k;
         }
-        qsort_r(order, 100, sizeof *order, cmp_off, offs);
-        for (int k = 0; k < 100; k++) {
-            uint64_t s = first + order[k] + 1;
-            unsigned char be[8];
-            for (int b = 0; b < 8; b++)
-                be[b] = (unsigned char)(s >> (56 - 8 * b));
-            MDB_val ok = {strlen(offs[order[k]]), offs[order[k]]}, ov = {sizeof be, be};
-            check_mdb(mdb_put(txn, offs_dbi, &ok, &ov, 0), "mdb_put(offenders)");
-        }
+        put_offenders(txn, offs_dbi, offs, order, 100, first);
         check_mdb(mdb_txn_commit(txn), "mdb_txn_commit");
-        lat[t] = (now_s() - t0) * 1000.0;
+        lat[t] = (bench_now_s() - t0) * 1000.0;
     }
     mdb_env_close(env);
     free(offs);
-    qsort(lat, nt, sizeof *lat, cmp_double);
-    *p50 = lat[nt / 2];
-    *p99 = lat[(nt * 99) / 100];
+    *p50 = bench_percentile(lat, nt, 50);
+    *p99 = bench_percentile(lat, nt, 99);
     free(lat);
 }
 
 /* ---- pbrd ---------------------------------------------------------------------- */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &len))
-        die("finding a free port failed");
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 typedef struct pbrd_proc {
     pid_t pid;
@@ -290,37 +258,28 @@ typedef struct pbrd_proc {
     char ingest[64], api[64], publish[64];
 } pbrd_proc;
 
-/* Waits up to timeout_ms for a reply on s; returns 1 if one was read. */
+/* Waits up to timeout_ms for a reply on s; returns 1 if one was read, its
+ * body (truncated to n - 1 bytes) into body. */
 static int recv_reply(void *s, int timeout_ms, char *body, size_t n)
 {
-    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) != 1)
-        return 0;
-    int more = 1, k = 0;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, s, 0) < 0)
-            die("zmq_msg_recv failed");
-        more = zmq_msg_more(&m);
-        if (++k == 2 && body) {
-            size_t len = zmq_msg_size(&m) < n - 1 ? zmq_msg_size(&m) : n - 1;
-            memcpy(body, zmq_msg_data(&m), len);
-            body[len] = '\0';
-        }
-        zmq_msg_close(&m);
+    char *text;
+    size_t size;
+    int rc = bench_recv(s, timeout_ms, &text, &size, NULL);
+    if (rc < 0)
+        die("zmq_msg_recv failed");
+    if (rc == 1) {
+        size_t len = size < n - 1 ? size : n - 1;
+        memcpy(body, text, len);
+        body[len] = '\0';
+        free(text);
     }
-    return 1;
+    return rc;
 }
 
 static void *dealer(void *ctx, const char *endpoint)
 {
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    int zero = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
-    if (zmq_connect(s, endpoint) != 0)
+    void *s = bench_dealer(ctx, endpoint);
+    if (s == NULL)
         die("zmq_connect failed");
     return s;
 }
@@ -330,32 +289,16 @@ static void start_pbrd(pbrd_proc *p, const char *bin, void *ctx)
     snprintf(p->dir, sizeof p->dir, "/tmp/pbrd-bench-XXXXXX");
     if (!mkdtemp(p->dir))
         die("mkdtemp failed");
-    snprintf(p->ingest, sizeof p->ingest, "tcp://127.0.0.1:%d", free_port());
-    snprintf(p->api, sizeof p->api, "tcp://127.0.0.1:%d", free_port());
-    snprintf(p->publish, sizeof p->publish, "tcp://127.0.0.1:%d", free_port());
-    p->pid = fork();
+    if (bench_endpoints(p->ingest, p->api, p->publish) != 0)
+        die("finding a free port failed");
+    const char *log = getenv("PBR_BENCH_PBRD_LOG"); /* keep pbrd's log there, for diagnosis */
+    char *argv[] = {(char *)bin, "--foreground", "--data", p->dir, "--ingest", p->ingest, "--api", p->api,
+                    "--publish", p->publish, NULL};
+    p->pid = bench_spawn(argv, log && *log ? log : "/dev/null", 0);
     if (p->pid < 0)
         die("fork failed");
-    if (p->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        const char *log = getenv("PBR_BENCH_PBRD_LOG"); /* keep pbrd's log there, for diagnosis */
-        int fd = open(log && *log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0)
-            dup2(fd, STDERR_FILENO);
-        execl(bin, bin, "--foreground", "--data", p->dir, "--ingest", p->ingest, "--api", p->api, "--publish",
-              p->publish, (char *)NULL);
-        _exit(127);
-    }
-    void *s = dealer(ctx, p->api);
-    for (int i = 0; i < 100; i++) {
-        zmq_send(s, "", 0, ZMQ_SNDMORE);
-        zmq_send(s, "{\"op\":\"status\"}", 15, 0);
-        if (recv_reply(s, 100, NULL, 0)) {
-            zmq_close(s);
-            return;
-        }
-    }
-    die("pbrd did not answer status");
+    if (bench_wait_status(ctx, p->api, p->pid, 100) != 1)
+        die("pbrd did not answer status");
 }
 
 /* Sends n events as 1000-event batches, 16 in flight; returns events/s. */
@@ -380,11 +323,10 @@ static double pbrd_rate(void *ctx, const pbrd_proc *p, uint64_t n)
     void *s = dealer(ctx, p->ingest);
     uint64_t sent = 0, acked = 0;
     char reply[4096];
-    double t0 = now_s();
+    double t0 = bench_now_s();
     while (acked < nb) {
         while (sent < nb && sent - acked < (uint64_t)window) {
-            zmq_send(s, "", 0, ZMQ_SNDMORE);
-            zmq_send(s, batches[sent], lens[sent], 0);
+            bench_send(s, batches[sent], lens[sent]);
             sent++;
         }
         if (!recv_reply(s, 30000, reply, sizeof reply))
@@ -393,7 +335,7 @@ static double pbrd_rate(void *ctx, const pbrd_proc *p, uint64_t n)
             fprintf(stderr, "bench/ingest: unexpected reply %s\n", reply);
         acked++;
     }
-    double t = now_s() - t0;
+    double t = bench_now_s() - t0;
     zmq_close(s);
     for (uint64_t b = 0; b < nb; b++)
         free(batches[b]);
@@ -411,64 +353,23 @@ static void latency(void *ctx, const pbrd_proc *p, double seconds, double *p50, 
     if (!lat || !batch)
         die("out of memory");
     void *s = dealer(ctx, p->ingest);
-    double start = now_s();
+    double start = bench_now_s();
     for (size_t b = 0; b < nb; b++) {
         size_t len = 0;
         for (uint64_t i = 0; i < 100; i++)
             len += (size_t)event_line(batch + len, 300, "l", b * 100 + i);
-        double due = start + (double)b * 0.010;
-        double wait = due - now_s();
-        if (wait > 0) {
-            struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
-            nanosleep(&ts, NULL);
-        }
-        double t0 = now_s();
-        zmq_send(s, "", 0, ZMQ_SNDMORE);
-        zmq_send(s, batch, len, 0);
+        bench_sleep_s(start + (double)b * 0.010 - bench_now_s());
+        double t0 = bench_now_s();
+        bench_send(s, batch, len);
         if (!recv_reply(s, 30000, reply, sizeof reply))
             die("no ingest reply within 30 s");
-        lat[b] = (now_s() - t0) * 1000.0;
+        lat[b] = (bench_now_s() - t0) * 1000.0;
     }
     zmq_close(s);
-    qsort(lat, nb, sizeof *lat, cmp_double);
-    *p50 = lat[nb / 2];
-    *p99 = lat[(nb * 99) / 100];
+    *p50 = bench_percentile(lat, nb, 50);
+    *p99 = bench_percentile(lat, nb, 99);
     free(lat);
     free(batch);
-}
-
-/* CPU seconds (user + system, all threads) pid has used so far, or -1. */
-static double cpu_seconds(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* after the command name */
-    unsigned long long ut, st;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* VmHWM of pid in kB, or -1. */
-static long peak_rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
 }
 
 int main(int argc, char **argv)
@@ -510,36 +411,32 @@ int main(int argc, char **argv)
     void *ctx = zmq_ctx_new();
     pbrd_proc p;
     start_pbrd(&p, bin, ctx);
-    double cpu0 = cpu_seconds(p.pid);
+    double cpu0 = bench_cpu_s(p.pid);
     double b = pbrd_rate(ctx, &p, n);
-    double cpu = cpu_seconds(p.pid) - cpu0;
+    double cpu = bench_cpu_s(p.pid) - cpu0;
     printf("(b) pbrd durable ingest:   %10.0f events/s   (%llu events, 1000-event batches, 16 in flight)\n", b,
            (unsigned long long)n);
     printf("    (info) pbrd CPU time: %.2f s, %.2f us/event (all threads)\n", cpu, cpu * 1e6 / (double)n);
     printf("(c) ratio b/a:             %10.2f            (target >= 0.40)\n", b / a);
     fflush(stdout);
     if (rate_only) {
-        printf("(e) pbrd peak RSS (VmHWM): %10ld kB\n", peak_rss_kb(p.pid));
+        printf("(e) pbrd peak RSS (VmHWM): %10ld kB\n", bench_status_kb(p.pid, "VmHWM"));
         goto stop;
     }
     double p50, p99;
     latency(ctx, &p, lat_seconds, &p50, &p99);
     printf("(d) ack latency @10k ev/s: p50 %.2f ms, p99 %.2f ms  (target p99 < 5 ms; %.0f s)\n", p50, p99,
            lat_seconds);
-    printf("(e) pbrd peak RSS (VmHWM): %10ld kB\n", peak_rss_kb(p.pid));
+    printf("(e) pbrd peak RSS (VmHWM): %10ld kB\n", bench_status_kb(p.pid, "VmHWM"));
     raw_lmdb_latency(schema_dir, n, lat_seconds, &p50, &p99);
     printf("    (info) floor under (d): raw LMDB, pbrd's schema, %llu records, 100-record durable commits: "
            "p50 %.2f ms, p99 %.2f ms\n",
            (unsigned long long)n, p50, p99);
-stop:
-    kill(p.pid, SIGTERM);
-    int st;
-    waitpid(p.pid, &st, 0);
+stop:;
+    int clean = bench_stop(p.pid, NULL);
     zmq_ctx_term(ctx);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'%s%s%s", p.dir, schema_dir[0] ? " '" : "", schema_dir,
-             schema_dir[0] ? "'" : "");
-    if (system(cmd) != 0)
+    const char *paths[2] = {p.dir, schema_dir};
+    if (bench_remove(paths, schema_dir[0] ? 2 : 1) != 0)
         fprintf(stderr, "bench/ingest: could not remove %s %s\n", p.dir, schema_dir);
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+    return clean ? 0 : 1;
 }

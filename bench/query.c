@@ -23,26 +23,20 @@
  * $PBR_ROOT/contracts (PBR_ROOT defaults to "."). Doubles are used only for
  * timings, never for anything settled.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "bench_util.h"
 #include "pbr/date.h"
 #include "pbr/gen.h"
 
@@ -109,14 +103,6 @@ typedef struct client_arg {
 
 /* ---- small helpers ----------------------------------------------------------------- */
 
-/* Monotonic seconds. */
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* Prints "bench/query: <message>" and exits 1. */
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -130,20 +116,13 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-/* qsort order of doubles. */
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Sorts lat in place and summarises it (nearest-rank percentiles). */
 static summary summarise(double *lat, size_t n)
 {
     summary s = {n, 0, 0, 0, 0};
     if (n == 0)
         return s;
-    qsort(lat, n, sizeof *lat, cmp_double);
+    qsort(lat, n, sizeof *lat, bench_cmp_double);
     double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += lat[i];
@@ -154,57 +133,12 @@ static summary summarise(double *lat, size_t n)
     return s;
 }
 
-/* "Key:  N kB" of /proc/PID/status in kB, or -1. */
-static long proc_status_kb(pid_t pid, const char *key)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    long v = -1;
-    size_t klen = strlen(key);
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-            v = strtol(line + klen + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    return v;
-}
-
-/* User + system CPU seconds of pid (from /proc/PID/stat), or -1. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    unsigned long long ut = 0, st = 0;
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* The 1/5/15-minute load averages as `uptime` prints them. */
 static void print_load(const char *when)
 {
-    char buf[128] = "?";
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f != NULL) {
-        if (fgets(buf, sizeof buf, f) == NULL)
-            snprintf(buf, sizeof buf, "?");
-        fclose(f);
-    }
-    double a = 0, b = 0, c = 0;
-    sscanf(buf, "%lf %lf %lf", &a, &b, &c);
-    printf("  machine load %-14s load average: %.2f, %.2f, %.2f  (%ld CPUs)\n", when, a, b, c,
+    double load[3] = {0, 0, 0};
+    bench_loadavg(load, 3);
+    printf("  machine load %-14s load average: %.2f, %.2f, %.2f  (%ld CPUs)\n", when, load[0], load[1], load[2],
            sysconf(_SC_NPROCESSORS_ONLN));
 }
 
@@ -213,51 +147,11 @@ static void print_load(const char *when)
 static void print_daemon_memory(pid_t pid, const char *when)
 {
     printf("  pbrd memory %-15s VmRSS %8.1f MB (anon %.1f, file %.1f)   VmHWM %8.1f MB\n", when,
-           proc_status_kb(pid, "VmRSS") / 1024.0, proc_status_kb(pid, "RssAnon") / 1024.0,
-           proc_status_kb(pid, "RssFile") / 1024.0, proc_status_kb(pid, "VmHWM") / 1024.0);
+           bench_status_kb(pid, "VmRSS") / 1024.0, bench_status_kb(pid, "RssAnon") / 1024.0,
+           bench_status_kb(pid, "RssFile") / 1024.0, bench_status_kb(pid, "VmHWM") / 1024.0);
 }
 
 /* ---- ZeroMQ client side ----------------------------------------------------------------- */
-
-/* A free loopback TCP port (racy, but fine for a benchmark); dies on failure. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        die("finding a free port failed: %s", strerror(errno));
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* A connected DEALER with no linger and unbounded queues; NULL on failure. */
-static void *open_dealer(void *zctx, const char *endpoint)
-{
-    void *s = zmq_socket(zctx, ZMQ_DEALER);
-    if (s == NULL)
-        return NULL;
-    int zero = 0;
-    if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
-        zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero) != 0 ||
-        zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero) != 0 || zmq_connect(s, endpoint) != 0) {
-        zmq_close(s);
-        return NULL;
-    }
-    return s;
-}
-
-/* Sends [empty][body]. Returns 0 or -1. */
-static int send_request(void *s, const char *body, size_t len)
-{
-    if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0)
-        return -1;
-    return zmq_send(s, body, len, 0) < 0 ? -1 : 0;
-}
 
 /* Waits up to timeout_ms for one [empty][body] reply. Returns 1 with *out
  * filled (out->body malloc'd when want_body; caller frees), 0 on timeout,
@@ -265,51 +159,18 @@ static int send_request(void *s, const char *body, size_t len)
 static int recv_reply(void *s, int timeout_ms, int want_body, reply_info *out)
 {
     memset(out, 0, sizeof *out);
-    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-    int rc = zmq_poll(&it, 1, timeout_ms);
-    if (rc <= 0)
-        return rc == 0 ? 0 : -1;
-    int more = 1, k = 0, ok = 1;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, s, 0) < 0) {
-            zmq_msg_close(&m);
-            return -1;
-        }
-        more = zmq_msg_more(&m);
-        k++;
-        size_t size = zmq_msg_size(&m);
-        if (k == 1 && size != 0)
-            ok = 0;
-        if (k == 2) {
-            const char *d = zmq_msg_data(&m);
-            out->bytes = size;
-            out->error = size >= 8 && memcmp(d, "{\"error\"", 8) == 0;
-            if (want_body && (out->body = malloc(size + 1)) != NULL) {
-                memcpy(out->body, d, size);
-                out->body[size] = '\0';
-            }
-        }
-        zmq_msg_close(&m);
-    }
-    if (!ok || k != 2) {
-        free(out->body);
-        out->body = NULL;
-        return -1;
-    }
-    return 1;
+    return bench_recv(s, timeout_ms, want_body ? &out->body : NULL, &out->bytes, &out->error);
 }
 
 /* One request/reply round trip; returns the latency in ms or dies on
  * timeout. */
 static double timed_call(void *s, const char *req, int timeout_ms, int want_body, reply_info *out)
 {
-    double t0 = now_s();
-    if (send_request(s, req, strlen(req)) != 0)
+    double t0 = bench_now_s();
+    if (bench_send(s, req, strlen(req)) != 0)
         die("zmq_send failed: %s", zmq_strerror(errno));
     int rc = recv_reply(s, timeout_ms, want_body, out);
-    double ms = (now_s() - t0) * 1000.0;
+    double ms = (bench_now_s() - t0) * 1000.0;
     if (rc == 0)
         die("no reply within the timeout to %s", req);
     if (rc < 0)
@@ -318,17 +179,6 @@ static double timed_call(void *s, const char *req, int timeout_ms, int want_body
 }
 
 /* ---- the daemon ------------------------------------------------------------------------ */
-
-/* Writes d->config (auto_settle off). Dies on failure. */
-static void write_config(const daemon_proc *d)
-{
-    FILE *f = fopen(d->config, "w");
-    if (f == NULL)
-        die("fopen %s failed", d->config);
-    fputs("# bench/query: settlement only on request\nauto_settle: false\n", f);
-    if (fclose(f) != 0)
-        die("writing %s failed", d->config);
-}
 
 /* Starts pbrd (config with auto_settle off, --now o->now) and waits up
  * to 10 s until it answers status. Dies on failure. */
@@ -340,60 +190,21 @@ static void start_daemon(daemon_proc *d, const options *o, void *zctx)
     snprintf(d->data, sizeof d->data, "%s/data", d->dir);
     snprintf(d->config, sizeof d->config, "%s/pbrd.yaml", d->dir);
     snprintf(d->log, sizeof d->log, "%s/pbrd.log", d->dir);
-    snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%d", free_port());
-    snprintf(d->api, sizeof d->api, "tcp://127.0.0.1:%d", free_port());
-    snprintf(d->publish, sizeof d->publish, "tcp://127.0.0.1:%d", free_port());
-    write_config(d);
-    d->pid = fork();
+    if (bench_endpoints(d->ingest, d->api, d->publish) != 0)
+        die("finding a free port failed: %s", strerror(errno));
+    if (bench_write_text(d->config, "# bench/query: settlement only on request\nauto_settle: false\n") != 0)
+        die("writing %s failed", d->config);
+    char *argv[] = {(char *)o->pbrd, "-c", d->config, "--foreground", "--data", d->data,
+                    "--contracts", (char *)o->contracts, "--ingest", d->ingest, "--api", d->api,
+                    "--publish", d->publish, "--now", (char *)o->now, NULL};
+    d->pid = bench_spawn(argv, d->log, 1);
     if (d->pid < 0)
         die("fork failed: %s", strerror(errno));
-    if (d->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0)
-            dup2(fd, STDERR_FILENO);
-        execl(o->pbrd, o->pbrd, "-c", d->config, "--foreground", "--data", d->data, "--contracts", o->contracts,
-              "--ingest", d->ingest, "--api", d->api, "--publish", d->publish, "--now", o->now, (char *)NULL);
-        _exit(127);
-    }
-    void *s = open_dealer(zctx, d->api);
-    if (s == NULL)
-        die("connecting to the api failed: %s", zmq_strerror(errno));
-    for (int i = 0; i < 100; i++) {
-        reply_info r;
-        if (send_request(s, "{\"op\":\"status\"}", 15) == 0 && recv_reply(s, 100, 0, &r) == 1) {
-            zmq_close(s);
-            return;
-        }
-        int st;
-        if (waitpid(d->pid, &st, WNOHANG) == d->pid)
-            die("pbrd exited at startup (see %s)", d->log);
-    }
-    die("pbrd did not answer status within 10 s (see %s)", d->log);
-}
-
-/* SIGTERM and wait (30 s, then SIGKILL). Returns 1 if it exited 0. */
-static int stop_daemon(daemon_proc *d)
-{
-    kill(d->pid, SIGTERM);
-    for (int i = 0; i < 3000; i++) {
-        int st;
-        if (waitpid(d->pid, &st, WNOHANG) == d->pid)
-            return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        usleep(10000);
-    }
-    kill(d->pid, SIGKILL);
-    waitpid(d->pid, NULL, 0);
-    return 0;
-}
-
-/* rm -rf dir (a warning if that fails). */
-static void remove_dir(const char *dir)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench/query: could not remove %s\n", dir);
+    int rc = bench_wait_status(zctx, d->api, d->pid, 100);
+    if (rc < 0)
+        die("pbrd exited at startup (see %s)", d->log);
+    if (rc == 0)
+        die("pbrd did not answer status within 10 s (see %s)", d->log);
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */
@@ -475,7 +286,7 @@ static void count_ingest_reply(const reply_info *r, ingest_totals *t)
  * one DEALER (so batches commit in file order). Dies on failure. */
 static void send_events(void *zctx, const char *endpoint, FILE *f, ingest_totals *t)
 {
-    void *s = open_dealer(zctx, endpoint);
+    void *s = bench_dealer(zctx, endpoint);
     if (s == NULL)
         die("connecting to ingest failed: %s", zmq_strerror(errno));
     char *buf = NULL;
@@ -490,7 +301,7 @@ static void send_events(void *zctx, const char *endpoint, FILE *f, ingest_totals
                 eof = 1;
                 break;
             }
-            if (send_request(s, buf, len) != 0)
+            if (bench_send(s, buf, len) != 0)
                 die("zmq_send (ingest) failed: %s", zmq_strerror(errno));
             sent++;
         }
@@ -656,7 +467,7 @@ static void ingest_one(void *s, const char *offender, int k)
 static void *client_main(void *p)
 {
     client_arg *a = p;
-    void *s = open_dealer(a->zctx, a->endpoint);
+    void *s = bench_dealer(a->zctx, a->endpoint);
     if (s == NULL) {
         a->failed = 1;
         pthread_barrier_wait(a->start);
@@ -664,8 +475,8 @@ static void *client_main(void *p)
     }
     char req[256];
     pthread_barrier_wait(a->start);
-    double end = now_s() + a->seconds;
-    for (size_t i = a->offset; now_s() < end; i++) {
+    double end = bench_now_s() + a->seconds;
+    for (size_t i = a->offset; bench_now_s() < end; i++) {
         if (a->n == a->cap) {
             size_t ncap = a->cap ? a->cap * 2 : 4096;
             double *nl = realloc(a->lat, ncap * sizeof *nl);
@@ -677,13 +488,13 @@ static void *client_main(void *p)
             a->cap = ncap;
         }
         statement_request(&a->pairs[i % a->npairs], req, sizeof req);
-        double t0 = now_s();
+        double t0 = bench_now_s();
         reply_info r;
-        if (send_request(s, req, strlen(req)) != 0 || recv_reply(s, REPLY_TIMEOUT_MS, 0, &r) != 1) {
+        if (bench_send(s, req, strlen(req)) != 0 || recv_reply(s, REPLY_TIMEOUT_MS, 0, &r) != 1) {
             a->failed = 1;
             break;
         }
-        a->lat[a->n++] = (now_s() - t0) * 1000.0;
+        a->lat[a->n++] = (bench_now_s() - t0) * 1000.0;
         a->errors += (size_t)r.error;
     }
     zmq_close(s);
@@ -708,10 +519,10 @@ static size_t concurrent_statements(void *zctx, const char *endpoint, const pair
             die("pthread_create failed");
     }
     pthread_barrier_wait(&start);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; i < nclients; i++)
         pthread_join(th[i], NULL);
-    double elapsed = now_s() - t0;
+    double elapsed = bench_now_s() - t0;
     pthread_barrier_destroy(&start);
     size_t total = 0, errors = 0;
     for (int i = 0; i < nclients; i++) {
@@ -859,14 +670,14 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     /* 1. generate */
-    double t0 = now_s();
+    double t0 = bench_now_s();
     int64_t lines;
     FILE *events = generate_year(&o, &lines);
     long fbytes = fseek(events, 0, SEEK_END) == 0 ? ftell(events) : -1;
     if (fbytes < 0)
         die("sizing the generated events failed: %s", strerror(errno));
     rewind(events);
-    printf("  generate                     %8.2f s  %lld events, %.1f MB JSON Lines\n", now_s() - t0,
+    printf("  generate                     %8.2f s  %lld events, %.1f MB JSON Lines\n", bench_now_s() - t0,
            (long long)lines, (double)fbytes / 1e6);
     fflush(stdout);
 
@@ -876,11 +687,11 @@ int main(int argc, char **argv)
         die("zmq_ctx_new failed");
     daemon_proc d;
     start_daemon(&d, &o, zctx);
-    double cpu0 = proc_cpu_s(d.pid);
-    t0 = now_s();
+    double cpu0 = bench_cpu_s(d.pid);
+    t0 = bench_now_s();
     ingest_totals it;
     send_events(zctx, d.ingest, events, &it);
-    double load_s = now_s() - t0, cpu1 = proc_cpu_s(d.pid);
+    double load_s = bench_now_s() - t0, cpu1 = bench_cpu_s(d.pid);
     printf("  load (ingest)                %8.2f s  %.0f events/s, %llu batches of %d, %d in flight; pbrd CPU %.1f s\n",
            load_s, (double)lines / load_s, (unsigned long long)it.batches, BATCH_EVENTS, INGEST_WINDOW,
            cpu1 - cpu0);
@@ -894,8 +705,8 @@ int main(int argc, char **argv)
     first_offender(events, offender, sizeof offender);
     fclose(events);
 
-    void *api = open_dealer(zctx, d.api);
-    void *ing = open_dealer(zctx, d.ingest);
+    void *api = bench_dealer(zctx, d.api);
+    void *ing = bench_dealer(zctx, d.ingest);
     if (api == NULL || ing == NULL)
         die("connecting to pbrd failed: %s", zmq_strerror(errno));
 
@@ -904,13 +715,13 @@ int main(int argc, char **argv)
     reply_info r;
     char req[256];
     snprintf(req, sizeof req, "{\"op\":\"settle\",\"quarter\":\"%s\"}", o.now);
-    cpu0 = proc_cpu_s(d.pid);
+    cpu0 = bench_cpu_s(d.pid);
     double settle_ms = timed_call(api, req, SETTLE_TIMEOUT_MS, 1, &r);
     long long total_pence;
     size_t npairs = issued_pairs(r.body, pairs, sizeof pairs / sizeof pairs[0], &total_pence);
     free(r.body);
     printf("  settle (all due by %s)  %8.2f s  %zu statements issued (sum of totals %lld pence); pbrd CPU %.1f s\n",
-           o.now, settle_ms / 1000.0, npairs, total_pence, proc_cpu_s(d.pid) - cpu0);
+           o.now, settle_ms / 1000.0, npairs, total_pence, bench_cpu_s(d.pid) - cpu0);
     print_daemon_memory(d.pid, "after settle");
     if (npairs == 0)
         die("settle issued no statements; nothing to query (see %s)", d.log);
@@ -934,9 +745,9 @@ int main(int argc, char **argv)
     print_row("status (transport floor)", &s_status, "");
 
     statement_calls(api, pairs, npairs, npairs < 100 ? 100 : npairs, lat, &bytes); /* warm-up, not counted */
-    cpu0 = proc_cpu_s(d.pid);
+    cpu0 = bench_cpu_s(d.pid);
     errors = statement_calls(api, pairs, npairs, o.requests, lat, &bytes);
-    double stmt_cpu = proc_cpu_s(d.pid) - cpu0;
+    double stmt_cpu = bench_cpu_s(d.pid) - cpu0;
     summary s_stmt = summarise(lat, o.requests);
     char note[200];
     snprintf(note, sizeof note, "%zu pairs, mean reply %zu B, %zu errors, pbrd CPU %.0f us/request", npairs, bytes,
@@ -969,9 +780,9 @@ int main(int argc, char **argv)
     if (inv == NULL || first == NULL || ing_ms == NULL)
         die("out of memory");
     for (int round = 0; round < o.rounds; round++) {
-        double t_ing = now_s();
+        double t_ing = bench_now_s();
         ingest_one(ing, offender, round);
-        ing_ms[round] = (now_s() - t_ing) * 1000.0;
+        ing_ms[round] = (bench_now_s() - t_ing) * 1000.0;
         for (size_t i = 0; i < ncontracts; i++) {
             inv[k] = cohorts_call(api, names[i], &bytes, NULL);
             if (i == 0)
@@ -989,9 +800,9 @@ int main(int argc, char **argv)
     /* concurrent clients */
     double rate;
     summary s_conc;
-    cpu0 = proc_cpu_s(d.pid);
+    cpu0 = bench_cpu_s(d.pid);
     errors = concurrent_statements(zctx, d.api, pairs, npairs, o.clients, o.seconds, &rate, &s_conc);
-    double conc_cpu = proc_cpu_s(d.pid) - cpu0;
+    double conc_cpu = bench_cpu_s(d.pid) - cpu0;
     snprintf(note, sizeof note, "%.0f requests/s, %zu errors, pbrd CPU %.0f%% of one core", rate, errors,
              conc_cpu * 100.0 / o.seconds);
     char what[64];
@@ -1013,7 +824,7 @@ int main(int argc, char **argv)
     printf("    throughput, %d clients:        %.0f statement requests/s\n", o.clients, rate);
     printf("\n");
     print_daemon_memory(d.pid, "at end");
-    printf("  pbrd CPU total               %8.1f s\n", proc_cpu_s(d.pid));
+    printf("  pbrd CPU total               %8.1f s\n", bench_cpu_s(d.pid));
     print_load("at end");
 
     free(lat);
@@ -1022,13 +833,13 @@ int main(int argc, char **argv)
     free(ing_ms);
     zmq_close(api);
     zmq_close(ing);
-    int clean = stop_daemon(&d);
+    int clean = bench_stop(d.pid, NULL);
     zmq_ctx_term(zctx);
     if (!clean)
         fprintf(stderr, "bench/query: pbrd did not exit 0 on SIGTERM (see %s)\n", d.log);
     if (o.keep || !clean)
         printf("  kept %s (data, config, pbrd.log)\n", d.dir);
-    else
-        remove_dir(d.dir);
+    else if (bench_remove((const char *const[]){d.dir}, 1) != 0)
+        fprintf(stderr, "bench/query: could not remove %s\n", d.dir);
     return clean ? 0 : 1;
 }

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "pbr/contract.h"
 #include "pbr/eventset.h"
 #include "pbr/gen.h"
@@ -65,13 +66,6 @@ typedef struct load_counts {
     size_t by_type[PBR_EV_TYPE_COUNT];
 } load_counts;
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* CPU time of this process: unlike wall time, not inflated when other
  * processes share the machine's cores. */
 static double cpu_seconds(void)
@@ -79,26 +73,6 @@ static double cpu_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Returns the value in kB of a "Key:  N kB" line of /proc/self/status, or
- * -1 when it cannot be read. */
-static long proc_status_kb(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL)
-        return -1;
-    char line[256];
-    long v = -1;
-    size_t klen = strlen(key);
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-            v = strtol(line + klen + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    return v;
 }
 
 static long peak_rss_kb(void)
@@ -111,8 +85,8 @@ static long peak_rss_kb(void)
 
 static void print_memory(const char *phase)
 {
-    printf("  memory after %-10s VmRSS %7.1f MB   VmHWM %7.1f MB\n", phase, proc_status_kb("VmRSS") / 1024.0,
-           proc_status_kb("VmHWM") / 1024.0);
+    printf("  memory after %-10s VmRSS %7.1f MB   VmHWM %7.1f MB\n", phase, bench_status_kb(0, "VmRSS") / 1024.0,
+           bench_status_kb(0, "VmHWM") / 1024.0);
 }
 
 static void usage(void)
@@ -400,21 +374,21 @@ int main(int argc, char **argv)
 
     printf("settle benchmark: %" PRIu64 " offenders, seed %" PRIu64 ", contracts %s, loader %s\n", o.offenders,
            o.seed, o.contracts_dir, o.direct ? "parse+add+finish" : "pbr_eventset_read_jsonl");
-    double t0 = now_seconds(), c0 = cpu_seconds();
+    double t0 = bench_now_s(), c0 = cpu_seconds();
     if (generate_events(&o, path, sizeof path, &lc) != 0)
         return 1;
-    printf("  generate   %8.3f s wall %8.3f s CPU\n", now_seconds() - t0, cpu_seconds() - c0);
+    printf("  generate   %8.3f s wall %8.3f s CPU\n", bench_now_s() - t0, cpu_seconds() - c0);
 
     pbr_eventset *set = pbr_eventset_new();
     if (set == NULL) {
         fprintf(stderr, "settle: pbr_eventset_new: out of memory\n");
         goto out;
     }
-    t0 = now_seconds();
+    t0 = bench_now_s();
     c0 = cpu_seconds();
     int loaded = o.direct ? load_direct(set, path, &lc, err, sizeof err)
                           : pbr_eventset_read_jsonl(set, path, count_reject, &lc, &lc.read, err, sizeof err);
-    double t_load = now_seconds() - t0, c_load = cpu_seconds() - c0;
+    double t_load = bench_now_s() - t0, c_load = cpu_seconds() - c0;
     if (loaded != 0) {
         fprintf(stderr, "settle: load %s: %s\n", path, err);
         goto out;
@@ -424,10 +398,10 @@ int main(int argc, char **argv)
     print_counts(&lc, set);
     print_memory("load:");
 
-    t0 = now_seconds();
+    t0 = bench_now_s();
     c0 = cpu_seconds();
     rc = settle_all(&o, set) == 0 ? 0 : 1;
-    printf("  settle (all contracts, all quarters) %.3f s wall %.3f s CPU\n", now_seconds() - t0,
+    printf("  settle (all contracts, all quarters) %.3f s wall %.3f s CPU\n", bench_now_s() - t0,
            cpu_seconds() - c0);
     print_memory("settle:");
     printf("  peak RSS (getrusage ru_maxrss) %.1f MB (target < 500 MB)\n", peak_rss_kb() / 1024.0);

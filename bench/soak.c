@@ -17,24 +17,19 @@
  * fails, or pbrd does not exit 0 on SIGTERM. Latencies are measured in
  * floating point (they are timings, never money).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "bench_util.h"
 #include "pbr/date.h"
 #include "pbr/gen.h"
 
@@ -42,23 +37,6 @@
 #define GEN_OFFENDERS 5000     /* offenders per generated chunk (~21k events) */
 #define MAX_INFLIGHT 64        /* pipelined batches before the sender waits */
 #define QUERY_PAUSE_MS 50      /* pause between query rounds */
-
-/* Monotonic seconds. */
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* Sleeps s seconds (nothing when s <= 0). */
-static void sleep_s(double s)
-{
-    if (s <= 0)
-        return;
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
 
 /* Prints "bench/soak: what" and exits 1. */
 static void die(const char *what) __attribute__((noreturn));
@@ -90,21 +68,10 @@ static void samples_add(samples *s, double x)
     s->v[s->n++] = x;
 }
 
-/* qsort order of doubles. */
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The p-th percentile (0..100) of s (sorted in place), or 0 when empty. */
 static double percentile(samples *s, int p)
 {
-    if (s->n == 0)
-        return 0;
-    qsort(s->v, s->n, sizeof *s->v, cmp_double);
-    size_t i = (s->n * (size_t)p) / 100;
-    return s->v[i < s->n ? i : s->n - 1];
+    return bench_percentile(s->v, s->n, p);
 }
 
 /* ---- shared state (owned by main, passed to the threads) ------------------------ */
@@ -130,32 +97,12 @@ typedef struct soak {
 
 /* ---- pbrd ------------------------------------------------------------------------- */
 
-/* A free loopback TCP port (racy, but fine for a benchmark). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &len))
-        die("finding a free port failed");
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* A DEALER connected to endpoint with no high-water marks (the caller
  * closes it). Exits on failure. */
 static void *dealer(void *ctx, const char *endpoint)
 {
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    void *s = bench_dealer(ctx, endpoint);
     if (s == NULL)
-        die("zmq_socket failed");
-    int zero = 0;
-    if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
-        zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero) != 0 ||
-        zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero) != 0 || zmq_connect(s, endpoint) != 0)
         die("setting up a DEALER socket failed");
     return s;
 }
@@ -164,7 +111,7 @@ static void *dealer(void *ctx, const char *endpoint)
  * high-water mark, so a send only fails when something is broken). */
 static void send_request(void *s, const char *body, size_t len)
 {
-    if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(s, body, len, 0) < 0)
+    if (bench_send(s, body, len) != 0)
         die("zmq_send failed");
 }
 
@@ -172,26 +119,9 @@ static void send_request(void *s, const char *body, size_t len)
  * or NULL after timeout_ms. */
 static char *recv_reply(void *s, int timeout_ms)
 {
-    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) != 1)
-        return NULL;
-    char *body = NULL;
-    int more = 1, k = 0;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, s, 0) < 0)
-            die("zmq_msg_recv failed");
-        more = zmq_msg_more(&m);
-        if (++k == 2) {
-            body = malloc(zmq_msg_size(&m) + 1);
-            if (body == NULL)
-                die("out of memory");
-            memcpy(body, zmq_msg_data(&m), zmq_msg_size(&m));
-            body[zmq_msg_size(&m)] = '\0';
-        }
-        zmq_msg_close(&m);
-    }
+    char *body;
+    if (bench_recv(s, timeout_ms, &body, NULL, NULL) < 0)
+        die("zmq_msg_recv failed");
     return body;
 }
 
@@ -211,19 +141,7 @@ typedef struct rss {
 /* Reads VmRSS, RssAnon and RssFile of pid. */
 static rss rss_of(pid_t pid)
 {
-    char path[64], line[256];
-    rss r = {-1, -1, -1};
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return r;
-    while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "VmRSS: %ld kB", &r.total) == 1 || sscanf(line, "RssAnon: %ld kB", &r.anon) == 1)
-            continue;
-        if (sscanf(line, "RssFile: %ld kB", &r.file) == 1)
-            break;
-    }
-    fclose(f);
+    rss r = {bench_status_kb(pid, "VmRSS"), bench_status_kb(pid, "RssAnon"), bench_status_kb(pid, "RssFile")};
     return r;
 }
 
@@ -238,38 +156,22 @@ static pid_t start_pbrd(soak *s, const char *bin, const char *contracts, char *d
     char config[128], log[128], publish[64];
     snprintf(config, sizeof config, "%s.yaml", dir);
     snprintf(log, sizeof log, "%s.log", dir);
-    FILE *f = fopen(config, "w");
-    if (f == NULL || fputs("auto_settle: false\n", f) < 0 || fclose(f) != 0)
+    if (bench_write_text(config, "auto_settle: false\n") != 0)
         die("writing the config failed");
-    snprintf(s->ingest, sizeof s->ingest, "tcp://127.0.0.1:%d", free_port());
-    snprintf(s->api, sizeof s->api, "tcp://127.0.0.1:%d", free_port());
-    snprintf(publish, sizeof publish, "tcp://127.0.0.1:%d", free_port());
-    pid_t pid = fork();
+    if (bench_endpoints(s->ingest, s->api, publish) != 0)
+        die("finding a free port failed");
+    char *argv[] = {(char *)bin, "-c", config, "--foreground", "--data", dir, "--ingest", s->ingest,
+                    "--api", s->api, "--publish", publish, "--contracts", (char *)contracts, "--now", "2030-01-01",
+                    NULL};
+    pid_t pid = bench_spawn(argv, log, 0);
     if (pid < 0)
         die("fork failed");
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0)
-            dup2(fd, STDERR_FILENO);
-        execl(bin, bin, "-c", config, "--foreground", "--data", dir, "--ingest", s->ingest, "--api", s->api,
-              "--publish", publish, "--contracts", contracts, "--now", "2030-01-01", (char *)NULL);
-        _exit(127);
-    }
-    void *sock = dealer(s->ctx, s->api);
-    for (int i = 0; i < 300; i++) {
-        char *r = call(sock, "{\"op\":\"status\"}", 100);
-        if (r != NULL) {
-            free(r);
-            zmq_close(sock);
-            return pid;
-        }
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            die("pbrd exited at startup (see its .log beside the data dir)");
-    }
-    die("pbrd did not answer status within 30 s");
-    return -1;
+    int rc = bench_wait_status(s->ctx, s->api, pid, 300);
+    if (rc < 0)
+        die("pbrd exited at startup (see its .log beside the data dir)");
+    if (rc == 0)
+        die("pbrd did not answer status within 30 s");
+    return pid;
 }
 
 /* ---- events ------------------------------------------------------------------------- */
@@ -374,7 +276,7 @@ static uint64_t json_count(const char *reply, const char *key)
 /* Records one ingest reply (NULL: none) to a batch sent at t_sent. */
 static void note_ack(soak *s, const char *reply, double t_sent)
 {
-    double ms = (now_s() - t_sent) * 1000.0;
+    double ms = (bench_now_s() - t_sent) * 1000.0;
     pthread_mutex_lock(&s->lock);
     samples_add(&s->ack, ms);
     samples_add(&s->all_ack, ms);
@@ -404,14 +306,14 @@ static void *ingest_main(void *arg)
     size_t head = 0, inflight = 0;
     if (buf == NULL)
         die("out of memory");
-    double interval = (double)s->batch / s->rate, start = now_s();
+    double interval = (double)s->batch / s->rate, start = bench_now_s();
     uint64_t nsent = 0;
     while (!s->stop || inflight > 0) {
         double due = start + (double)nsent * interval;
-        if (!s->stop && inflight < MAX_INFLIGHT && now_s() >= due) {
+        if (!s->stop && inflight < MAX_INFLIGHT && bench_now_s() >= due) {
             size_t len = source_take(&src, s->batch, buf, cap);
             size_t slot = (head + inflight) % MAX_INFLIGHT;
-            sent_at[slot] = now_s();
+            sent_at[slot] = bench_now_s();
             send_request(sock, buf, len);
             inflight++;
             nsent++;
@@ -419,11 +321,11 @@ static void *ingest_main(void *arg)
         }
         int wait_ms = 100;
         if (!s->stop && inflight < MAX_INFLIGHT) {
-            double w = (due - now_s()) * 1000.0;
+            double w = (due - bench_now_s()) * 1000.0;
             wait_ms = w < 0 ? 0 : w > 100 ? 100 : (int)w + 1;
         }
         if (inflight == 0) {
-            sleep_s((double)wait_ms / 1000.0);
+            bench_sleep_s((double)wait_ms / 1000.0);
             continue;
         }
         char *reply = recv_reply(sock, s->stop ? 30000 : wait_ms);
@@ -450,9 +352,9 @@ static void *ingest_main(void *arg)
  * frees) or NULL after 120 s. */
 static char *timed_call(soak *s, void *sock, const char *req, int op, double *ms_out)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     char *r = call(sock, req, 120000);
-    double ms = (now_s() - t0) * 1000.0;
+    double ms = (bench_now_s() - t0) * 1000.0;
     if (ms_out)
         *ms_out = ms;
     pthread_mutex_lock(&s->lock);
@@ -509,7 +411,7 @@ static void *query_main(void *arg)
                                             "lewisham", "national-tariffs", "peterborough", "rising-share"};
     soak *s = arg;
     void *sock = dealer(s->ctx, s->api);
-    double start = now_s(), next_reload = start + s->reload_every, next_settle = start + s->settle_every;
+    double start = bench_now_s(), next_reload = start + s->reload_every, next_settle = start + s->settle_every;
     pbr_date quarter;
     pbr_date_parse("2011-04-01", 10, &quarter);
     char req[256], qs[PBR_DATE_STRLEN];
@@ -527,7 +429,7 @@ static void *query_main(void *arg)
         pthread_mutex_unlock(&s->lock);
         if (have)
             free(timed_call(s, sock, req, OP_STATEMENT, NULL));
-        if (now_s() >= next_reload) {
+        if (bench_now_s() >= next_reload) {
             free(timed_call(s, sock, "{\"op\":\"reload\"}", -1, &ms));
             pthread_mutex_lock(&s->lock);
             s->reloads++;
@@ -536,7 +438,7 @@ static void *query_main(void *arg)
             pthread_mutex_unlock(&s->lock);
             next_reload += s->reload_every;
         }
-        if (now_s() >= next_settle) {
+        if (bench_now_s() >= next_settle) {
             pbr_date_format(quarter, qs);
             snprintf(req, sizeof req, "{\"op\":\"settle\",\"quarter\":\"%s\"}", qs);
             char *r = timed_call(s, sock, req, -1, &ms);
@@ -552,7 +454,7 @@ static void *query_main(void *arg)
             next_settle += s->settle_every;
         }
         round++;
-        sleep_s(QUERY_PAUSE_MS / 1000.0);
+        bench_sleep_s(QUERY_PAUSE_MS / 1000.0);
     }
     zmq_close(sock);
     return NULL;
@@ -639,12 +541,7 @@ static void print_op(const char *name, samples *v)
 static double load1(void)
 {
     double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f != NULL) {
-        if (fscanf(f, "%lf", &l) != 1)
-            l = -1;
-        fclose(f);
-    }
+    bench_loadavg(&l, 1);
     return l;
 }
 
@@ -677,11 +574,11 @@ int main(int argc, char **argv)
     pthread_t ti, tq;
     if (pthread_create(&ti, NULL, ingest_main, &s) != 0 || pthread_create(&tq, NULL, query_main, &s) != 0)
         die("pthread_create failed");
-    double start = now_s();
+    double start = bench_now_s();
     uint64_t last_events = 0;
     int crashed = 0;
     for (int k = 1; (double)(k * REPORT_SECONDS) <= o.seconds + 0.001; k++) {
-        sleep_s(start + k * REPORT_SECONDS - now_s());
+        bench_sleep_s(start + k * REPORT_SECONDS - bench_now_s());
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             fprintf(stderr, "bench/soak: pbrd died (status %d) at t=%d s\n", st, k * REPORT_SECONDS);
@@ -714,7 +611,7 @@ int main(int argc, char **argv)
     s.stop = 1;
     pthread_join(ti, NULL);
     pthread_join(tq, NULL);
-    double elapsed = now_s() - start;
+    double elapsed = bench_now_s() - start;
     rss rend = {-1, -1, -1};
     if (!crashed)
         rend = rss_of(pid);
@@ -745,19 +642,20 @@ int main(int argc, char **argv)
     }
     int status = crashed || s.ack_errors > 0 || s.query_errors > 0 || s.control_errors > 0;
     if (!crashed) {
-        kill(pid, SIGTERM);
         int st = 0;
-        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (!bench_stop(pid, &st)) {
             fprintf(stderr, "bench/soak: pbrd did not exit 0 on SIGTERM (status %d)\n", st);
             status = 1;
         }
     }
     zmq_ctx_term(s.ctx);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s.yaml' '%s.log'", dir, dir, dir);
+    char config[80], log[80];
+    snprintf(config, sizeof config, "%s.yaml", dir);
+    snprintf(log, sizeof log, "%s.log", dir);
+    const char *paths[3] = {dir, config, log};
     if (status)
         fprintf(stderr, "bench/soak: kept %s (and its .yaml, .log)\n", dir);
-    else if (system(cmd) != 0)
+    else if (bench_remove(paths, 3) != 0)
         fprintf(stderr, "bench/soak: could not remove %s\n", dir);
     free(s.ack.v);
     free(s.query.v);

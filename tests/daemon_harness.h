@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -47,6 +48,44 @@ typedef struct harness_keys {
     const char *server, *public_key, *secret;
 } harness_keys;
 
+/* ---- small helpers ------------------------------------------------------- */
+
+/* Monotonic milliseconds. */
+HARNESS double mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
+}
+
+HARNESS void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* xorshift64*: reproducible randomness from a seed the test prints. */
+HARNESS uint64_t prng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Writes text to path (failing the test if it cannot). */
+HARNESS void harness_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "fopen %s: %s", path, strerror(errno));
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* ---- ZeroMQ client side ---------------------------------------------------- */
+
 /* A free loopback TCP port (bound to port 0 and released). */
 HARNESS int free_port(void)
 {
@@ -63,43 +102,92 @@ HARNESS int free_port(void)
     return ntohs(a.sin_port);
 }
 
-/* Sends body on a fresh DEALER (with the empty delimiter unless raw) and
- * waits up to timeout_ms for the reply body. Returns a malloc'd string or
- * NULL on timeout. */
-HARNESS char *request_frames_keys(void *ctx, const char *endpoint, const void *const *frames, const size_t *lens,
-                                 int nframes, int timeout_ms, const harness_keys *keys)
+/* A DEALER with no linger connected to endpoint, with the given client
+ * CURVE keys (NULL or an empty server key = plain). The caller closes it. */
+HARNESS void *harness_dealer_keys(void *ctx, const char *endpoint, const harness_keys *keys)
 {
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     ck_assert_ptr_nonnull(s);
     int linger = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    ck_assert_int_eq(zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger), 0);
     if (keys != NULL && keys->server != NULL && keys->server[0]) {
         ck_assert_int_eq(zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, keys->server, 40), 0);
         ck_assert_int_eq(zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, keys->public_key, 40), 0);
         ck_assert_int_eq(zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, keys->secret, 40), 0);
     }
     ck_assert_int_eq(zmq_connect(s, endpoint), 0);
+    return s;
+}
+
+/* A plain DEALER with no linger connected to endpoint. */
+HARNESS void *harness_dealer(void *ctx, const char *endpoint)
+{
+    return harness_dealer_keys(ctx, endpoint, NULL);
+}
+
+/* Sends [empty][body] on s. Returns 0, or -1 if a send failed. */
+HARNESS int send_body(void *s, const void *body, size_t len)
+{
+    if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0)
+        return -1;
+    return zmq_send(s, body, len, 0) < 0 ? -1 : 0;
+}
+
+/* Reads the reply waiting on s ([empty][body]): *body gets its second frame
+ * (malloc'd and NUL-terminated; NULL when there was none). Returns 0, or -1
+ * when a receive failed (*body keeps what was read before) or a frame
+ * other than the body was not an empty delimiter. */
+HARNESS int recv_body(void *s, char **body)
+{
+    int more = 1, n = 0, rc = 0;
+    *body = NULL;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s, 0) < 0) {
+            zmq_msg_close(&m);
+            return -1;
+        }
+        more = zmq_msg_more(&m);
+        if (++n == 2) {
+            *body = malloc(zmq_msg_size(&m) + 1);
+            ck_assert_ptr_nonnull(*body);
+            memcpy(*body, zmq_msg_data(&m), zmq_msg_size(&m));
+            (*body)[zmq_msg_size(&m)] = '\0';
+        } else if (zmq_msg_size(&m) != 0) {
+            rc = -1; /* not a delimiter */
+        }
+        zmq_msg_close(&m);
+    }
+    return rc;
+}
+
+/* recv_body, parsed: the reply's JSON, or NULL when there was no body or it
+ * is not JSON. With must_receive, fails the test when receiving failed. */
+HARNESS json_t *recv_json(void *s, int must_receive)
+{
+    char *text;
+    int rc = recv_body(s, &text);
+    if (must_receive)
+        ck_assert_msg(rc == 0, "receiving a reply failed");
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return j;
+}
+
+/* Sends body on a fresh DEALER (with the empty delimiter unless raw) and
+ * waits up to timeout_ms for the reply body. Returns a malloc'd string or
+ * NULL on timeout. */
+HARNESS char *request_frames_keys(void *ctx, const char *endpoint, const void *const *frames, const size_t *lens,
+                                 int nframes, int timeout_ms, const harness_keys *keys)
+{
+    void *s = harness_dealer_keys(ctx, endpoint, keys);
     for (int i = 0; i < nframes; i++)
         ck_assert_int_ge(zmq_send(s, frames[i], lens[i], i + 1 < nframes ? ZMQ_SNDMORE : 0), 0);
     char *out = NULL;
     zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) == 1) {
-        int more = 1, n = 0;
-        while (more) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            ck_assert_int_ge(zmq_msg_recv(&m, s, 0), 0);
-            more = zmq_msg_more(&m);
-            if (++n == 2) {
-                out = malloc(zmq_msg_size(&m) + 1);
-                memcpy(out, zmq_msg_data(&m), zmq_msg_size(&m));
-                out[zmq_msg_size(&m)] = '\0';
-            } else {
-                ck_assert_int_eq((int)zmq_msg_size(&m), 0); /* the delimiter */
-            }
-            zmq_msg_close(&m);
-        }
-    }
+    if (zmq_poll(&it, 1, timeout_ms) == 1)
+        ck_assert_msg(recv_body(s, &out) == 0, "receiving the reply failed or its delimiter was not empty");
     zmq_close(s);
     return out;
 }
@@ -155,6 +243,16 @@ HARNESS json_t *api_call(daemon_t *d, const char *req)
     return parse_reply(request_d(d, d->api, req, strlen(req), 30000));
 }
 
+/* An API request as the client with keys pub and sec (to the daemon's
+ * server key); fails the test without a reply within timeout_ms. */
+HARNESS json_t *api_call_as(daemon_t *d, const char *pub, const char *sec, const char *req, int timeout_ms)
+{
+    harness_keys hk = {d->curve_server, pub, sec};
+    char *r = request_keys(d->ctx, d->api, req, strlen(req), timeout_ms, &hk);
+    ck_assert_msg(r != NULL, "no reply to %s", req);
+    return parse_reply(r);
+}
+
 HARNESS json_t *ingest_batch(daemon_t *d, const char *body)
 {
     return parse_reply(request_d(d, d->ingest, body, strlen(body), 10000));
@@ -167,44 +265,59 @@ HARNESS json_int_t geti(json_t *o, const char *k)
     return json_integer_value(v);
 }
 
-/* Starts pbrd on d (dir and ports already set) and waits until it answers
- * status. */
-HARNESS void daemon_start(daemon_t *d)
+/* Forks $PBR_BUILD/pbrd with the arguments args (NULL-terminated, at most
+ * 30) as a child that dies with the test, its stderr going to log
+ * (appended to when append, else truncated). Returns its pid. */
+HARNESS pid_t spawn_pbrd(char *const args[], const char *log, int append)
 {
-    char bin[512], log[300];
+    char bin[512];
+    char *argv[32];
+    int n = 0;
     snprintf(bin, sizeof bin, "%s/pbrd", pbr_test_build());
-    snprintf(log, sizeof log, "%s.log", d->dir);
+    argv[n++] = bin;
+    for (int i = 0; args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        int fd = open(log, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
         if (fd >= 0)
             dup2(fd, STDERR_FILENO);
-        char *argv[20];
-        int n = 0;
-        argv[n++] = bin;
-        if (d->config[0]) {
-            argv[n++] = "-c";
-            argv[n++] = d->config;
-        }
-        argv[n++] = "--foreground";
-        argv[n++] = "--data";
-        argv[n++] = d->dir;
-        argv[n++] = "--ingest";
-        argv[n++] = d->ingest;
-        argv[n++] = "--api";
-        argv[n++] = d->api;
-        argv[n++] = "--publish";
-        argv[n++] = d->publish;
-        argv[n++] = "--contracts";
-        argv[n++] = d->contracts[0] ? d->contracts : d->dir;
-        argv[n++] = "--now";
-        argv[n++] = d->now[0] ? d->now : "2020-06-30";
-        argv[n] = NULL;
         execv(bin, argv);
         _exit(127);
     }
+    return pid;
+}
+
+/* Starts pbrd on d (dir and ports already set) and waits until it answers
+ * status. */
+HARNESS void daemon_start(daemon_t *d)
+{
+    char log[300];
+    snprintf(log, sizeof log, "%s.log", d->dir);
+    char *argv[20];
+    int n = 0;
+    if (d->config[0]) {
+        argv[n++] = "-c";
+        argv[n++] = d->config;
+    }
+    argv[n++] = "--foreground";
+    argv[n++] = "--data";
+    argv[n++] = d->dir;
+    argv[n++] = "--ingest";
+    argv[n++] = d->ingest;
+    argv[n++] = "--api";
+    argv[n++] = d->api;
+    argv[n++] = "--publish";
+    argv[n++] = d->publish;
+    argv[n++] = "--contracts";
+    argv[n++] = d->contracts[0] ? d->contracts : d->dir;
+    argv[n++] = "--now";
+    argv[n++] = d->now[0] ? d->now : "2020-06-30";
+    argv[n] = NULL;
+    pid_t pid = spawn_pbrd(argv, log, 1);
     d->pid = pid;
     for (int i = 0; i < 100; i++) {
         char *r = request_d(d, d->api, "{\"op\":\"status\"}", 15, 100);
@@ -230,10 +343,7 @@ HARNESS void daemon_prepare(daemon_t *d, const char *config_text)
     snprintf(d->publish, sizeof d->publish, "tcp://127.0.0.1:%d", free_port());
     if (config_text) {
         snprintf(d->config, sizeof d->config, "%s.yaml", d->dir);
-        FILE *f = fopen(d->config, "w");
-        ck_assert_ptr_nonnull(f);
-        fputs(config_text, f);
-        fclose(f);
+        harness_write_text(d->config, config_text);
     }
     d->ctx = zmq_ctx_new();
     ck_assert_ptr_nonnull(d->ctx);
@@ -287,20 +397,27 @@ HARNESS void daemon_finish(daemon_t *d)
 
 /* ---- process figures ------------------------------------------------------ */
 
-/* Resident set size of pid in kB (VmRSS of /proc/PID/status), or -1. */
-HARNESS long pid_rss_kb(pid_t pid)
+/* The number read by the sscanf format fmt (one %ld) from the first line
+ * of /proc/PID/FILE it matches, or -1. */
+HARNESS long pid_proc_long(pid_t pid, const char *file, const char *fmt)
 {
     char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, file);
     FILE *f = fopen(path, "r");
-    long kb = -1;
+    long v = -1;
     if (!f)
         return -1;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+        if (sscanf(line, fmt, &v) == 1)
             break;
     fclose(f);
-    return kb;
+    return v;
+}
+
+/* Resident set size of pid in kB (VmRSS of /proc/PID/status), or -1. */
+HARNESS long pid_rss_kb(pid_t pid)
+{
+    return pid_proc_long(pid, "status", "VmRSS: %ld kB");
 }
 
 /* Number of open file descriptors of pid (entries of /proc/PID/fd), or -1. */
@@ -352,14 +469,6 @@ HARNESS harness_keypair harness_keypair_new(void)
     harness_keypair k;
     ck_assert_int_eq(zmq_curve_keypair(k.pub, k.sec), 0);
     return k;
-}
-
-HARNESS void harness_write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "fopen %s: %s", path, strerror(errno));
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
 }
 
 /* daemon_prepare for a CURVE daemon: writes the server's secret key file,

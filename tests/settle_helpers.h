@@ -1,16 +1,20 @@
 /* settle_helpers.h -- shared by the settlement tests: the spec's example
- * files, and settling a contract file over an event file exactly as
- * `pbrctl simulate --format json` does (pbr_settle_all), as JSON Lines.
+ * files, pbrgen's generated streams, and settling a contract file over an
+ * event file exactly as `pbrctl simulate --format json` does
+ * (pbr_settle_all), as JSON Lines.
  */
 #ifndef PBR_SETTLE_HELPERS_H
 #define PBR_SETTLE_HELPERS_H
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check_main.h"
 #include "pbr/contract.h"
 #include "pbr/eventset.h"
+#include "pbr/gen.h"
 #include "pbr/settle.h"
 #include "pbr/util.h"
 
@@ -29,6 +33,24 @@ SETTLE_HELPER const char *spec_example(char *buf, size_t n, const char *file)
     else
         snprintf(buf, n, "%s/tests/spec-example/%s", pbr_test_root(), file);
     return buf;
+}
+
+/* pbrgen's stream for o generated into memory: malloc'd and NUL-terminated,
+ * *len bytes; *lines (when not NULL) gets the lines written. Fails the test
+ * unless some were. */
+SETTLE_HELPER char *gen_text(const pbr_gen_opts *o, size_t *len, int64_t *lines)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    ck_assert_ptr_nonnull(f);
+    int64_t n = pbr_gen_write(o, f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_gt(n, 0);
+    *len = size;
+    if (lines)
+        *lines = n;
+    return text;
 }
 
 typedef struct jsonl_buf {

@@ -27,18 +27,9 @@
 #include "pbrd/auth.c"
 #include "pbrd/log.c"
 
+#include "daemon_harness.h"
+
 /* ---- helpers ---------------------------------------------------------------- */
-
-typedef struct keypair {
-    char pub[41], sec[41];
-} keypair;
-
-static keypair new_keypair(void)
-{
-    keypair k;
-    ck_assert_int_eq(zmq_curve_keypair(k.pub, k.sec), 0);
-    return k;
-}
 
 /* Parses text as a clients file named "clients.yaml". Returns the rc. */
 static int parse(const char *text, pbrd_auth_clients **out, char *err, size_t errlen)
@@ -70,7 +61,8 @@ static void write_temp(const char *text, char *path)
 
 START_TEST(test_clients_good_file)
 {
-    keypair a = new_keypair(), b = new_keypair(), c = new_keypair(), d = new_keypair();
+    harness_keypair a = harness_keypair_new(), b = harness_keypair_new(), c = harness_keypair_new(),
+                    d = harness_keypair_new();
     char text[1024], path[64], err[512] = "";
     snprintf(text, sizeof text,
              "# pbrd clients\n"
@@ -105,7 +97,7 @@ START_TEST(test_clients_good_file)
         ck_assert_ptr_eq(pbrd_auth_clients_find(t, bin), &t->v[i]);
     }
     uint8_t other[32];
-    ck_assert_ptr_nonnull(zmq_z85_decode(other, new_keypair().pub));
+    ck_assert_ptr_nonnull(zmq_z85_decode(other, harness_keypair_new().pub));
     ck_assert_ptr_null(pbrd_auth_clients_find(t, other));
     pbrd_auth_clients_free(t);
 }
@@ -126,7 +118,7 @@ END_TEST
 
 START_TEST(test_clients_errors)
 {
-    keypair a = new_keypair(), b = new_keypair();
+    harness_keypair a = harness_keypair_new(), b = harness_keypair_new();
     char text[512], want[512];
 
     /* "- key: " is 7 columns, so a key value starts at column 8; "  role: " is
@@ -340,7 +332,7 @@ static int recv_frames(void *s, char f[8][256], size_t len[8])
 
 START_TEST(test_zap_protocol)
 {
-    keypair a = new_keypair(), u = new_keypair();
+    harness_keypair a = harness_keypair_new(), u = harness_keypair_new();
     char text[256], err[512] = "";
     snprintf(text, sizeof text, "- key: \"%s\"\n  role: provider:serco\n  name: Serco CRC\n", a.pub);
     pbrd_auth_clients *t = NULL;
@@ -445,7 +437,7 @@ typedef struct server {
     void *router;
     void *mon;                  /* PAIR reading the router's monitor events */
     char endpoint[64];
-    keypair key;
+    harness_keypair key;
     pbrd_auth *auth;
 } server;
 
@@ -455,7 +447,7 @@ static void server_start(server *s, const char *clients_text)
 {
     char err[512] = "";
     memset(s, 0, sizeof *s);
-    s->key = new_keypair();
+    s->key = harness_keypair_new();
     s->ctx = zmq_ctx_new();
     ck_assert_ptr_nonnull(s->ctx);
     pbrd_auth_clients *t = NULL;
@@ -515,19 +507,10 @@ static int wait_event(server *s, int mask, int ms, uint32_t *value)
 }
 
 /* A DEALER client; with key != NULL a CURVE client of the server. */
-static void *client_open(server *s, const keypair *key)
+static void *client_open(server *s, const harness_keypair *key)
 {
-    void *c = zmq_socket(s->ctx, ZMQ_DEALER);
-    ck_assert_ptr_nonnull(c);
-    int linger = 0;
-    ck_assert_int_eq(zmq_setsockopt(c, ZMQ_LINGER, &linger, sizeof linger), 0);
-    if (key) {
-        ck_assert_int_eq(zmq_setsockopt(c, ZMQ_CURVE_SERVERKEY, s->key.pub, 40), 0);
-        ck_assert_int_eq(zmq_setsockopt(c, ZMQ_CURVE_PUBLICKEY, key->pub, 40), 0);
-        ck_assert_int_eq(zmq_setsockopt(c, ZMQ_CURVE_SECRETKEY, key->sec, 40), 0);
-    }
-    ck_assert_int_eq(zmq_connect(c, s->endpoint), 0);
-    return c;
+    harness_keys k = {s->key.pub, key ? key->pub : NULL, key ? key->sec : NULL};
+    return harness_dealer_keys(s->ctx, s->endpoint, key ? &k : NULL);
 }
 
 /* Sends [empty][body] from a DEALER (the REQ envelope). */
@@ -592,7 +575,7 @@ static int server_serve(server *s, int ms, seen *out)
 
 START_TEST(test_curve_known_keys_get_their_roles)
 {
-    keypair fin = new_keypair(), prov = new_keypair();
+    harness_keypair fin = harness_keypair_new(), prov = harness_keypair_new();
     char text[512];
     snprintf(text, sizeof text,
              "- key: \"%s\"\n  role: finance\n  name: finance desk\n"
@@ -642,7 +625,7 @@ END_TEST
  * metadata: the properties from the ZAP reply are the ones messages carry. */
 START_TEST(test_curve_client_metadata_cannot_forge_identity)
 {
-    keypair fin = new_keypair(), prov = new_keypair();
+    harness_keypair fin = harness_keypair_new(), prov = harness_keypair_new();
     char text[512];
     snprintf(text, sizeof text, "- key: \"%s\"\n  role: finance\n- key: \"%s\"\n  role: provider:serco\n", fin.pub,
              prov.pub);
@@ -673,7 +656,7 @@ END_TEST
 
 START_TEST(test_curve_unknown_key_refused_and_logged)
 {
-    keypair fin = new_keypair(), stranger = new_keypair();
+    harness_keypair fin = harness_keypair_new(), stranger = harness_keypair_new();
     char text[256];
     snprintf(text, sizeof text, "- key: \"%s\"\n  role: finance\n", fin.pub);
     server s;
@@ -725,7 +708,7 @@ END_TEST
 
 START_TEST(test_curve_plain_client_gets_nothing_through)
 {
-    keypair fin = new_keypair();
+    harness_keypair fin = harness_keypair_new();
     char text[256];
     snprintf(text, sizeof text, "- key: \"%s\"\n  role: finance\n", fin.pub);
     server s;
@@ -744,7 +727,7 @@ END_TEST
 
 START_TEST(test_curve_reload_adds_and_removes_keys)
 {
-    keypair a = new_keypair(), b = new_keypair(), c = new_keypair();
+    harness_keypair a = harness_keypair_new(), b = harness_keypair_new(), c = harness_keypair_new();
     char text[512], err[512];
     snprintf(text, sizeof text, "- key: \"%s\"\n  role: finance\n- key: \"%s\"\n  role: provider:serco\n", a.pub,
              b.pub);

@@ -17,6 +17,7 @@
 #include "pbr/event.h"
 #include "pbr/eventset.h"
 #include "pbr/gen.h"
+#include "settle_helpers.h"
 
 typedef struct stream {
     pbr_event *evs;
@@ -30,12 +31,8 @@ static stream generate(unsigned offenders, uint64_t seed)
     pbr_gen_defaults(&g);
     g.offenders = offenders;
     g.seed = seed;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_gt(pbr_gen_write(&g, f), 0);
-    ck_assert_int_eq(fclose(f), 0);
+    size_t len;
+    char *text = gen_text(&g, &len, NULL);
     stream s = {NULL, 0};
     size_t cap = 0;
     char err[PBR_ERR_MAX];

@@ -38,19 +38,35 @@ static void write_permuted(const char *src, const int *perm, size_t nperm, char 
     free(text);
 }
 
-static void check_example(const char *yaml, const char *events, const char *expected_file)
+/* Settles the spec example contract yaml over its events and expects
+ * exactly the bytes of expected_file: over the events as they are when
+ * nperms is 0, else over the events reordered by each of perms[0..nperms)
+ * (permutations of the file's nlines lines). */
+static void check_permuted(const char *yaml, const char *events, const char *expected_file, const int *const *perms,
+                           int nperms, size_t nlines)
 {
-    char cp[1024], ep[1024], xp[1024];
+    char cp[1024], ep[1024], xp[1024], tmp[64];
     spec_example(cp, sizeof cp, yaml);
     spec_example(ep, sizeof ep, events);
     spec_example(xp, sizeof xp, expected_file);
     char err[PBR_ERR_MAX];
     char *expected = pbr_read_file(xp, NULL, err, sizeof err);
     ck_assert_msg(expected != NULL, "%s", err);
-    char *got = simulate_jsonl(cp, ep);
-    ck_assert_str_eq(got, expected);
-    free(got);
+    for (int p = 0; p < (nperms > 0 ? nperms : 1); p++) {
+        if (nperms > 0)
+            write_permuted(ep, perms[p], nlines, tmp);
+        char *got = simulate_jsonl(cp, nperms > 0 ? tmp : ep);
+        if (nperms > 0)
+            unlink(tmp);
+        ck_assert_str_eq(got, expected);
+        free(got);
+    }
     free(expected);
+}
+
+static void check_example(const char *yaml, const char *events, const char *expected_file)
+{
+    check_permuted(yaml, events, expected_file, NULL, 0, 0);
 }
 
 START_TEST(example1_quarterly_binary_gate_late_conviction)
@@ -71,41 +87,16 @@ START_TEST(example1_shuffled_is_byte_identical)
 {
     static const int reversed[12] = {11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
     static const int mixed[12] = {6, 11, 0, 9, 3, 10, 1, 8, 5, 2, 7, 4};
-    char cp[1024], ep[1024], xp[1024], tmp[64];
-    spec_example(cp, sizeof cp, "example.yaml");
-    spec_example(ep, sizeof ep, "example.jsonl");
-    spec_example(xp, sizeof xp, "example.expected.jsonl");
-    char err[PBR_ERR_MAX];
-    char *expected = pbr_read_file(xp, NULL, err, sizeof err);
-    ck_assert_msg(expected != NULL, "%s", err);
     const int *perms[2] = {reversed, mixed};
-    for (int p = 0; p < 2; p++) {
-        write_permuted(ep, perms[p], 12, tmp);
-        char *got = simulate_jsonl(cp, tmp);
-        unlink(tmp);
-        ck_assert_str_eq(got, expected);
-        free(got);
-    }
-    free(expected);
+    check_permuted("example.yaml", "example.jsonl", "example.expected.jsonl", perms, 2, 12);
 }
 END_TEST
 
 START_TEST(example2_shuffled_is_byte_identical)
 {
     static const int reversed[9] = {8, 7, 6, 5, 4, 3, 2, 1, 0};
-    char cp[1024], ep[1024], xp[1024], tmp[64];
-    spec_example(cp, sizeof cp, "example2.yaml");
-    spec_example(ep, sizeof ep, "example2.jsonl");
-    spec_example(xp, sizeof xp, "example2.expected.jsonl");
-    char err[PBR_ERR_MAX];
-    char *expected = pbr_read_file(xp, NULL, err, sizeof err);
-    ck_assert_msg(expected != NULL, "%s", err);
-    write_permuted(ep, reversed, 9, tmp);
-    char *got = simulate_jsonl(cp, tmp);
-    unlink(tmp);
-    ck_assert_str_eq(got, expected);
-    free(got);
-    free(expected);
+    const int *perms[1] = {reversed};
+    check_permuted("example2.yaml", "example2.jsonl", "example2.expected.jsonl", perms, 1, 9);
 }
 END_TEST
 

@@ -37,30 +37,6 @@
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
-/* xorshift64*: the test's only randomness, seeded and printed. */
-static uint64_t prng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static double mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static char *read_text(const char *path)
 {
     char err[PBR_ERR_MAX];
@@ -86,7 +62,7 @@ static size_t add_numbered_release(char *buf, size_t cap, size_t len, const char
  * NULL. */
 static char *ask_raw(void *s, const char *body, volatile int *stop, int max_ms)
 {
-    if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(s, body, strlen(body), 0) < 0)
+    if (send_body(s, body, strlen(body)) != 0)
         return NULL;
     zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
     for (int waited = 0; waited < max_ms; waited += 20) {
@@ -94,24 +70,8 @@ static char *ask_raw(void *s, const char *body, volatile int *stop, int max_ms)
             return NULL;
         if (zmq_poll(&it, 1, 20) != 1)
             continue;
-        char *out = NULL;
-        int more = 1, n = 0;
-        while (more) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, s, 0) < 0) {
-                zmq_msg_close(&m);
-                break;
-            }
-            more = zmq_msg_more(&m);
-            if (++n == 2) {
-                out = malloc(zmq_msg_size(&m) + 1);
-                ck_assert_ptr_nonnull(out);
-                memcpy(out, zmq_msg_data(&m), zmq_msg_size(&m));
-                out[zmq_msg_size(&m)] = '\0';
-            }
-            zmq_msg_close(&m);
-        }
+        char *out;
+        recv_body(s, &out); /* a failed receive leaves what was read */
         return out;
     }
     return NULL;
@@ -124,16 +84,6 @@ static json_t *ask(void *s, const char *body, volatile int *stop, int max_ms)
     json_t *r = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
     return r;
-}
-
-static void *open_dealer(void *ctx, const char *endpoint)
-{
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    ck_assert_ptr_nonnull(s);
-    int linger = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    ck_assert_int_eq(zmq_connect(s, endpoint), 0);
-    return s;
 }
 
 /* ---- statements seen ---------------------------------------------------------------- */
@@ -213,8 +163,7 @@ static void send_batch(void *s, uint64_t first)
     size_t len = 0;
     for (uint64_t i = 0; i < FAULT_BATCH; i++)
         len = add_numbered_release(buf, cap, len, "f", first + i);
-    zmq_send(s, "", 0, ZMQ_SNDMORE);
-    zmq_send(s, buf, len, 0);
+    send_body(s, buf, len);
     free(buf);
 }
 
@@ -225,7 +174,7 @@ static void send_batch(void *s, uint64_t first)
 static void *ingest_client(void *arg)
 {
     fault_run *r = arg;
-    void *s = open_dealer(r->d.ctx, r->d.ingest);
+    void *s = harness_dealer(r->d.ctx, r->d.ingest);
     uint64_t queue[FAULT_INFLIGHT];
     int head = 0, inflight = 0, sent = 0;
     int resend = r->npending;
@@ -252,23 +201,10 @@ static void *ingest_client(void *arg)
             sleep_ms(2);
             continue;
         }
-        json_t *rep = NULL;
         zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&it, 1, 20) != 1)
             continue;
-        int more = 1, n = 0;
-        while (more) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, s, 0) < 0) {
-                zmq_msg_close(&m);
-                break;
-            }
-            more = zmq_msg_more(&m);
-            if (++n == 2)
-                rep = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
-            zmq_msg_close(&m);
-        }
+        json_t *rep = recv_json(s, 0);
         uint64_t first = queue[head];
         ck_assert_msg(rep != NULL && json_object_get(rep, "error") == NULL, "ingest error reply for batch f-%llu",
                       (unsigned long long)first);
@@ -300,7 +236,7 @@ static void *settle_client(void *arg)
         sleep_ms(5);
     if (r->stop || r->next_quarter > r->last_quarter)
         return NULL;
-    void *s = open_dealer(r->d.ctx, r->d.api);
+    void *s = harness_dealer(r->d.ctx, r->d.api);
     char q[PBR_DATE_STRLEN], req[256];
     pbr_date_format(r->next_quarter, q);
     snprintf(req, sizeof req, "{\"op\":\"settle\",\"quarter\":\"%s\"}", q);
@@ -391,18 +327,27 @@ static int collect_statement(void *ctx, uint64_t seq, const char *json, size_t l
     return 0;
 }
 
-static int count_fault_ids(void *ctx, uint64_t seq, const char *json, size_t len)
+/* Counts the events "prefix-K" of a store (foreach callback): counts[K] = 1,
+ * failing the test when an id is missing or stored twice. */
+typedef struct prefix_count {
+    const char *prefix;
+    uint8_t *counts;
+    uint64_t max;
+} prefix_count;
+
+static int count_prefixed(void *ctx, uint64_t seq, const char *json, size_t len)
 {
     (void)seq;
-    uint8_t *counts = ctx;
+    prefix_count *pc = ctx;
     json_t *j = json_loadb(json, len, 0, NULL);
     const char *id = json_string_value(json_object_get(j, "id"));
-    ck_assert_ptr_nonnull(id);
-    if (strncmp(id, "f-", 2) == 0) {
-        unsigned long long k = strtoull(id + 2, NULL, 10);
-        ck_assert(k < FAULT_MAX_IDS);
-        ck_assert_msg(counts[k] == 0, "event %s stored twice", id);
-        counts[k]++;
+    ck_assert_msg(id != NULL, "stored event without an id");
+    size_t pl = strlen(pc->prefix);
+    if (strncmp(id, pc->prefix, pl) == 0 && id[pl] == '-') {
+        unsigned long long k = strtoull(id + pl + 1, NULL, 10);
+        ck_assert(k < pc->max);
+        ck_assert_msg(pc->counts[k] == 0, "event %s stored twice", id);
+        pc->counts[k] = 1;
     }
     json_decref(j);
     return 0;
@@ -416,13 +361,13 @@ static void check_store_after_kill(fault_run *r, statement_list *stored)
     pbr_store *store = NULL;
     char err[512];
     ck_assert_msg(pbr_store_open(r->d.dir, &store, err, sizeof err) == 0, "store open: %s", err);
-    uint8_t *counts = calloc(FAULT_MAX_IDS, 1);
-    ck_assert_ptr_nonnull(counts);
-    ck_assert_int_eq(pbr_store_foreach_event(store, 1, UINT64_MAX, count_fault_ids, counts, err, sizeof err), 0);
+    prefix_count pc = {"f", calloc(FAULT_MAX_IDS, 1), FAULT_MAX_IDS};
+    ck_assert_ptr_nonnull(pc.counts);
+    ck_assert_int_eq(pbr_store_foreach_event(store, 1, UINT64_MAX, count_prefixed, &pc, err, sizeof err), 0);
     for (uint64_t i = 0; i < r->next_id; i++)
-        ck_assert_msg(!r->acked[i] || counts[i] == 1, "acknowledged event f-%llu is missing after SIGKILL",
+        ck_assert_msg(!r->acked[i] || pc.counts[i] == 1, "acknowledged event f-%llu is missing after SIGKILL",
                       (unsigned long long)i);
-    free(counts);
+    free(pc.counts);
     clear_statements(stored);
     ck_assert_int_eq(pbr_store_foreach_statement(store, NULL, collect_statement, stored, err, sizeof err), 0);
     pbr_store_close(store);
@@ -661,29 +606,6 @@ static json_t *ingest_numbered(daemon_t *d, const char *prefix, uint64_t first, 
     return r;
 }
 
-typedef struct prefix_count {
-    const char *prefix;
-    uint8_t *counts;
-    uint64_t max;
-} prefix_count;
-
-static int count_prefixed(void *ctx, uint64_t seq, const char *json, size_t len)
-{
-    (void)seq;
-    prefix_count *pc = ctx;
-    json_t *j = json_loadb(json, len, 0, NULL);
-    const char *id = json_string_value(json_object_get(j, "id"));
-    size_t pl = strlen(pc->prefix);
-    if (id && strncmp(id, pc->prefix, pl) == 0 && id[pl] == '-') {
-        unsigned long long k = strtoull(id + pl + 1, NULL, 10);
-        ck_assert(k < pc->max);
-        ck_assert_msg(pc->counts[k] == 0, "%s stored twice", id);
-        pc->counts[k] = 1;
-    }
-    json_decref(j);
-    return 0;
-}
-
 /* Opens the (stopped) daemon's store and checks every acked id is there. */
 static uint64_t check_acked_stored(const char *dir, const char *prefix, const uint8_t *acked, uint64_t max)
 {
@@ -703,21 +625,6 @@ static uint64_t check_acked_stored(const char *dir, const char *prefix, const ui
     free(pc.counts);
     pbr_store_close(store);
     return n;
-}
-
-static long rss_kb_of(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
 }
 
 #define DISK_MAX_IDS 200000
@@ -741,10 +648,7 @@ START_TEST(full_tmpfs_data_dir)
         char from[1024], to[1024];
         char *text = read_text(spec_example(from, sizeof from, "example.yaml"));
         snprintf(to, sizeof to, "%s/example.yaml", d.contracts);
-        FILE *f = fopen(to, "w");
-        ck_assert_ptr_nonnull(f);
-        fputs(text, f);
-        fclose(f);
+        harness_write_text(to, text);
         free(text);
     }
     daemon_start(&d);
@@ -838,7 +742,7 @@ START_TEST(small_map_grows_without_loss)
     const int nbatches = 150, inflight_max = 8; /* 30,000 events of ~200 bytes + indexes */
     uint8_t *acked = calloc(DISK_MAX_IDS, 1);
     ck_assert_ptr_nonnull(acked);
-    void *s = open_dealer(d.ctx, d.ingest);
+    void *s = harness_dealer(d.ctx, d.ingest);
     uint64_t firsts[8];
     int head = 0, inflight = 0, sent = 0, answered = 0;
     size_t cap = DISK_BATCH * 300;
@@ -849,25 +753,14 @@ START_TEST(small_map_grows_without_loss)
             size_t len = 0;
             for (int i = 0; i < DISK_BATCH; i++)
                 len = add_numbered_release(buf, cap, len, "m", (uint64_t)sent * DISK_BATCH + (uint64_t)i);
-            zmq_send(s, "", 0, ZMQ_SNDMORE);
-            zmq_send(s, buf, len, 0);
+            send_body(s, buf, len);
             firsts[(head + inflight) % 8] = (uint64_t)sent * DISK_BATCH;
             inflight++;
             sent++;
         }
         zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
         ck_assert_msg(zmq_poll(&it, 1, 20000) == 1, "no ingest reply within 20 s");
-        json_t *rep = NULL;
-        int more = 1, n = 0;
-        while (more) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            ck_assert_int_ge(zmq_msg_recv(&m, s, 0), 0);
-            more = zmq_msg_more(&m);
-            if (++n == 2)
-                rep = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
-            zmq_msg_close(&m);
-        }
+        json_t *rep = recv_json(s, 1);
         ck_assert_msg(rep && json_object_get(rep, "error") == NULL, "ingest failed with a small map");
         ck_assert_int_eq(json_integer_value(json_object_get(rep, "accepted")), DISK_BATCH);
         for (int i = 0; i < DISK_BATCH; i++)
@@ -879,7 +772,7 @@ START_TEST(small_map_grows_without_loss)
     }
     free(buf);
     zmq_close(s);
-    long rss = rss_kb_of(d.pid);
+    long rss = pid_rss_kb(d.pid);
     int status = daemon_signal_wait(&d, SIGTERM);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     uint64_t n = check_acked_stored(d.dir, "m", acked, DISK_MAX_IDS);

@@ -9,6 +9,7 @@
 #include "check_main.h"
 #include "pbr/event.h"
 #include "pbr/gen.h"
+#include "settle_helpers.h"
 
 typedef struct {
     char *buf;
@@ -20,11 +21,7 @@ typedef struct {
 static stream generate(const pbr_gen_opts *o)
 {
     stream s = {NULL, 0, 0};
-    FILE *f = open_memstream(&s.buf, &s.len);
-    ck_assert_ptr_nonnull(f);
-    s.lines = pbr_gen_write(o, f);
-    ck_assert_int_eq(fclose(f), 0);
-    ck_assert_int_gt(s.lines, 0);
+    s.buf = gen_text(o, &s.len, &s.lines);
     return s;
 }
 

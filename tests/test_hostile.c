@@ -60,30 +60,7 @@ static int scaled(int n, int div)
     return sanitized() ? n / div : n;
 }
 
-static double mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* xorshift64*: the garbage bytes are reproducible. */
-static uint64_t prng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
+/* Reproducible garbage bytes (prng_next). */
 static void fill_random(uint64_t *seed, unsigned char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -474,17 +451,7 @@ static int wait_fds(daemon_t *d, int ge, int n, int ms)
 /* The soft limit on open files of pid ("Max open files" of /proc/PID/limits), or -1. */
 static long pid_nofile_soft(pid_t pid)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/limits", (long)pid);
-    FILE *f = fopen(path, "r");
-    long soft = -1;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Max open files %ld", &soft) == 1)
-            break;
-    fclose(f);
-    return soft;
+    return pid_proc_long(pid, "limits", "Max open files %ld");
 }
 
 /* daemon_init with the daemon inheriting a soft limit of `soft` open files
@@ -1133,10 +1100,7 @@ static void make_two_provider_contracts(daemon_t *d)
 
 static json_t *call_as(daemon_t *d, const harness_keypair *k, const char *req)
 {
-    harness_keys hk = {d->curve_server, k->pub, k->sec};
-    char *r = request_keys(d->ctx, d->api, req, strlen(req), HOSTILE_SERVE_MS, &hk);
-    ck_assert_msg(r != NULL, "no reply to %s", req);
-    return parse_reply(r);
+    return api_call_as(d, k->pub, k->sec, req, HOSTILE_SERVE_MS);
 }
 
 START_TEST(provider_key_tries_every_op)

@@ -359,10 +359,7 @@ typedef struct dur_client {
 static void *dur_client_main(void *arg)
 {
     dur_client *c = arg;
-    void *s = zmq_socket(c->d->ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_connect(s, c->d->ingest);
+    void *s = harness_dealer(c->d->ctx, c->d->ingest);
     uint64_t first[4];
     int head = 0, inflight = 0;
     static char buf[DUR_BATCH * 300];
@@ -374,8 +371,7 @@ static void *dur_client_main(void *arg)
                 snprintf(id, sizeof id, "d-%llu", (unsigned long long)(c->next_id + (uint64_t)i));
                 add_release(buf, sizeof buf, id, "X");
             }
-            zmq_send(s, "", 0, ZMQ_SNDMORE);
-            zmq_send(s, buf, strlen(buf), 0);
+            send_body(s, buf, strlen(buf));
             first[(head + inflight) % 4] = c->next_id;
             inflight++;
             c->next_id += DUR_BATCH;
@@ -383,18 +379,7 @@ static void *dur_client_main(void *arg)
         zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&it, 1, 1000) != 1)
             break; /* daemon gone */
-        zmq_msg_t m;
-        int n = 0, more = 1;
-        json_t *r = NULL;
-        while (more) {
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, s, 0) < 0)
-                break;
-            more = zmq_msg_more(&m);
-            if (++n == 2)
-                r = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
-            zmq_msg_close(&m);
-        }
+        json_t *r = recv_json(s, 0);
         if (r && json_integer_value(json_object_get(r, "accepted")) +
                          json_integer_value(json_object_get(r, "duplicates")) == DUR_BATCH)
             for (int i = 0; i < DUR_BATCH; i++)
@@ -488,10 +473,7 @@ START_TEST(sigterm_drains)
 {
     daemon_t d;
     daemon_init(&d, NULL);
-    void *s = zmq_socket(d.ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    ck_assert_int_eq(zmq_connect(s, d.ingest), 0);
+    void *s = harness_dealer(d.ctx, d.ingest);
     static char buf[200 * 300];
     char id[32];
     const int nbatches = 20;
@@ -501,8 +483,7 @@ START_TEST(sigterm_drains)
             snprintf(id, sizeof id, "t-%d-%d", b, i);
             add_release(buf, sizeof buf, id, "X");
         }
-        zmq_send(s, "", 0, ZMQ_SNDMORE);
-        zmq_send(s, buf, strlen(buf), 0);
+        send_body(s, buf, strlen(buf));
     }
     /* wait for the first ack so the connection is up, then SIGTERM */
     zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
@@ -510,19 +491,9 @@ START_TEST(sigterm_drains)
     kill(d.pid, SIGTERM);
     int acked = 0;
     for (;;) {
-        zmq_msg_t m;
-        int more = 1, n = 0;
-        while (more) {
-            zmq_msg_init(&m);
-            ck_assert_int_ge(zmq_msg_recv(&m, s, 0), 0);
-            more = zmq_msg_more(&m);
-            if (++n == 2) {
-                json_t *r = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
-                ck_assert_int_eq(json_integer_value(json_object_get(r, "accepted")), 200);
-                json_decref(r);
-            }
-            zmq_msg_close(&m);
-        }
+        json_t *r = recv_json(s, 1);
+        ck_assert_int_eq(json_integer_value(json_object_get(r, "accepted")), 200);
+        json_decref(r);
         acked++;
         if (zmq_poll(&it, 1, 2000) != 1)
             break;
@@ -554,10 +525,7 @@ START_TEST(pipelined_batches_in_order)
 {
     daemon_t d;
     daemon_init(&d, NULL);
-    void *s = zmq_socket(d.ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    ck_assert_int_eq(zmq_connect(s, d.ingest), 0);
+    void *s = harness_dealer(d.ctx, d.ingest);
     enum { NB = 60, PER = 40 };
     static char buf[PER * 400 + 4096];
     char id[32], prev[32], line[512];
@@ -569,8 +537,7 @@ START_TEST(pipelined_batches_in_order)
         want_acc[b] = want_dup[b] = want_rej[b] = 0;
         bad_envelope[b] = b % 13 == 7;
         if (bad_envelope[b]) {
-            zmq_send(s, "", 0, ZMQ_SNDMORE);
-            zmq_send(s, "", 0, 0); /* empty batch */
+            send_body(s, "", 0); /* empty batch */
             continue;
         }
         for (int i = 0; i < PER; i++) {
@@ -600,24 +567,13 @@ START_TEST(pipelined_batches_in_order)
         add_void(buf, sizeof buf, id, "p-nowhere"); /* no such target: rejected */
         want_rej[b]++;
         total += want_acc[b];
-        zmq_send(s, "", 0, ZMQ_SNDMORE);
-        zmq_send(s, buf, strlen(buf), 0);
+        send_body(s, buf, strlen(buf));
     }
     zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
     json_int_t last_seq = 0;
     for (int b = 0; b < NB; b++) {
         ck_assert_int_eq(zmq_poll(&it, 1, 20000), 1);
-        zmq_msg_t m;
-        int more = 1, n = 0;
-        json_t *r = NULL;
-        while (more) {
-            zmq_msg_init(&m);
-            ck_assert_int_ge(zmq_msg_recv(&m, s, 0), 0);
-            more = zmq_msg_more(&m);
-            if (++n == 2)
-                r = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
-            zmq_msg_close(&m);
-        }
+        json_t *r = recv_json(s, 1);
         ck_assert_ptr_nonnull(r);
         if (bad_envelope[b]) {
             ck_assert_msg(json_is_string(json_object_get(r, "error")), "batch %d: expected an error reply", b);
@@ -646,24 +602,7 @@ END_TEST
 /* Runs pbrd with args and returns its exit status; its stderr goes to errfile. */
 static int run_pbrd(char *const extra[], const char *errfile)
 {
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/pbrd", pbr_test_build());
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0)
-            dup2(fd, STDERR_FILENO);
-        char *argv[16];
-        int n = 0;
-        argv[n++] = bin;
-        for (int i = 0; extra[i] && n < 15; i++)
-            argv[n++] = extra[i];
-        argv[n] = NULL;
-        execv(bin, argv);
-        _exit(127);
-    }
+    pid_t pid = spawn_pbrd(extra, errfile, 0);
     int st;
     waitpid(pid, &st, 0);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -688,18 +627,14 @@ START_TEST(config_errors)
     char cfg[300], errf[300];
     snprintf(cfg, sizeof cfg, "%s/pbrd.yaml", dir);
     snprintf(errf, sizeof errf, "%s/err", dir);
-    FILE *f = fopen(cfg, "w");
-    fputs("data_dir: /tmp/x\nauth:\n  colour: blue\n", f);
-    fclose(f);
+    harness_write_text(cfg, "data_dir: /tmp/x\nauth:\n  colour: blue\n");
     char *a1[] = {"-c", cfg, "--foreground", NULL};
     ck_assert_int_eq(run_pbrd(a1, errf), 2);
     char want[400];
     snprintf(want, sizeof want, "%s:3:3: unknown key \"auth.colour\"", cfg);
     ck_assert_msg(file_contains(errf, want), "expected \"%s\"", want);
 
-    f = fopen(cfg, "w");
-    fputs("max_frame_bytes: lots\n", f);
-    fclose(f);
+    harness_write_text(cfg, "max_frame_bytes: lots\n");
     ck_assert_int_eq(run_pbrd(a1, errf), 2);
     snprintf(want, sizeof want, "%s:1:18:", cfg);
     ck_assert_msg(file_contains(errf, want), "expected \"%s\"", want);

@@ -144,9 +144,7 @@ START_TEST(scenario_daemon_matches_simulate)
     memcpy(both + l1, e2, l2 + 1);
     send_events(&d, both, 21); /* 12 + 9 events */
     snprintf(all_events, sizeof all_events, "%s.events.jsonl", d.dir);
-    FILE *f = fopen(all_events, "w");
-    fputs(both, f);
-    fclose(f);
+    harness_write_text(all_events, both);
 
     char c1[1024], c2[1024];
     snprintf(c1, sizeof c1, "%s/example.yaml", d.contracts);
@@ -269,9 +267,8 @@ START_TEST(reload_keeps_previous_version_on_error)
 
     char path[1024];
     snprintf(path, sizeof path, "%s/example.yaml", d.contracts);
-    FILE *f = fopen(path, "w");
-    fputs("contract: example\ntitle: broken\nprovider: demo-provider\nstart: 2020-02-30\nend: 2020-09-30\n", f);
-    fclose(f);
+    harness_write_text(path, "contract: example\ntitle: broken\nprovider: demo-provider\nstart: 2020-02-30\n"
+                             "end: 2020-09-30\n");
     json_t *r = api_call(&d, "{\"op\":\"reload\"}");
     json_t *e = json_array_get(json_object_get(r, "errors"), 0);
     ck_assert_ptr_nonnull(e);
@@ -294,9 +291,7 @@ START_TEST(reload_keeps_previous_version_on_error)
     char *fee = strstr(text, "per_quarter: 1000.00");
     ck_assert_ptr_nonnull(fee);
     memcpy(fee, "per_quarter: 2000.00", 20);
-    f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
+    harness_write_text(path, text);
     free(text);
     kill(d.pid, SIGHUP);
     char *sha1 = NULL;
@@ -348,9 +343,7 @@ START_TEST(verify_clean_then_detects_tampered_file)
     char *amount = strstr(text, "100000");
     ck_assert_ptr_nonnull(amount);
     amount[0] = '9';
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
+    harness_write_text(path, text);
     free(text);
     v = api_call(&d, "{\"op\":\"verify\"}");
     json_t *diffs = json_object_get(v, "differences");
@@ -367,29 +360,9 @@ END_TEST
 
 /* ---- CURVE roles ------------------------------------------------------------------------------- */
 
-typedef struct keypair {
-    char pub[41], sec[41];
-} keypair;
-
-static void new_keypair(keypair *k)
+static json_t *call_as(daemon_t *d, const harness_keypair *k, const char *req)
 {
-    ck_assert_int_eq(zmq_curve_keypair(k->pub, k->sec), 0);
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static json_t *call_as(daemon_t *d, const keypair *k, const char *req)
-{
-    harness_keys hk = {d->curve_server, k->pub, k->sec};
-    char *r = request_keys(d->ctx, d->api, req, strlen(req), 5000, &hk);
-    ck_assert_msg(r != NULL, "no reply to %s", req);
-    return parse_reply(r);
+    return api_call_as(d, k->pub, k->sec, req, 5000);
 }
 
 static int is_forbidden(json_t *r)
@@ -403,33 +376,16 @@ static int is_forbidden(json_t *r)
 START_TEST(curve_roles_isolate_providers)
 {
     static const char *const examples[] = {"example.yaml", NULL};
-    keypair server, finance, operator_, prov_a, prov_b, stranger;
-    new_keypair(&server);
-    new_keypair(&finance);
-    new_keypair(&operator_);
-    new_keypair(&prov_a);
-    new_keypair(&prov_b);
-    new_keypair(&stranger);
-    daemon_t d;
-    daemon_prepare(&d, NULL);
-    char secret_path[300], clients_path[300], config[2048], clients[2048];
-    snprintf(secret_path, sizeof secret_path, "%s/server.key_secret", d.dir);
-    snprintf(clients_path, sizeof clients_path, "%s/clients.yaml", d.dir);
-    char keyline[64];
-    snprintf(keyline, sizeof keyline, "%s\n", server.sec);
-    write_text(secret_path, keyline);
+    harness_keypair server = harness_keypair_new(), finance = harness_keypair_new(),
+                    operator_ = harness_keypair_new(), prov_a = harness_keypair_new(), prov_b = harness_keypair_new(),
+                    stranger = harness_keypair_new();
+    char clients[2048];
     snprintf(clients, sizeof clients,
              "- {key: \"%s\", role: finance, name: treasury}\n- {key: \"%s\", role: operator}\n"
              "- {key: \"%s\", role: \"provider:demo-provider\"}\n- {key: \"%s\", role: \"provider:other\"}\n",
              finance.pub, operator_.pub, prov_a.pub, prov_b.pub);
-    write_text(clients_path, clients);
-    snprintf(config, sizeof config, "auto_settle: false\nauth:\n  server_secret_key: %s\n  clients: %s\n",
-             secret_path, clients_path);
-    snprintf(d.config, sizeof d.config, "%s.yaml", d.dir);
-    write_text(d.config, config);
-    snprintf(d.curve_server, sizeof d.curve_server, "%s", server.pub);
-    snprintf(d.curve_public, sizeof d.curve_public, "%s", finance.pub);
-    snprintf(d.curve_secret, sizeof d.curve_secret, "%s", finance.sec);
+    daemon_t d;
+    daemon_prepare_curve(&d, "auto_settle: false\n", &server, &finance, clients);
     snprintf(d.now, sizeof d.now, "2030-01-01");
     make_contracts_dir(&d, examples);
     daemon_start(&d);
