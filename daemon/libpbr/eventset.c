@@ -322,6 +322,20 @@ static int remember_unresolved(pbr_eventset *s, const pending_void *pv)
     return 0;
 }
 
+/* Makes room for `cap` entries in s->voids and builds the id hash into ix
+ * (the caller frees ix->slots). Returns 0, or -1 with err and nothing to
+ * free. */
+static int prepare_void_resolution(pbr_eventset *s, size_t cap, id_index *ix, char *err, size_t errlen)
+{
+    pbr_evvoid *v = realloc(s->voids, cap * sizeof *v);
+    if (v == NULL)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    s->voids = v;
+    if (build_id_index(s, ix) != 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    return 0;
+}
+
 /* Attaches every void to its target. Returns 0 or -1 with err. */
 static int resolve_voids(pbr_eventset *s, int strict, char *err, size_t errlen)
 {
@@ -332,13 +346,9 @@ static int resolve_voids(pbr_eventset *s, int strict, char *err, size_t errlen)
     s->npending_done = s->npending;
     if (s->npending == 0)
         return 0;
-    pbr_evvoid *v = realloc(s->voids, (s->npending + 1) * sizeof *v);
-    if (v == NULL)
-        return pbr_errf(err, errlen, "eventset: out of memory");
-    s->voids = v;
     id_index ix;
-    if (build_id_index(s, &ix) != 0)
-        return pbr_errf(err, errlen, "eventset: out of memory");
+    if (prepare_void_resolution(s, s->npending + 1, &ix, err, errlen) != 0)
+        return -1;
     /* a stable order, so the chains do not depend on arrival order */
     qsort_r(s->pending, s->npending, sizeof *s->pending, cmp_pending, s);
     for (size_t i = s->npending; i-- > 0;) {
@@ -492,13 +502,9 @@ static int resolve_new_voids(pbr_eventset *s, char *err, size_t errlen)
     size_t nnew = s->npending - s->npending_done, nretry = s->nunresolved;
     if (nnew + nretry == 0)
         return 0;
-    pbr_evvoid *v = realloc(s->voids, (s->nvoids + nnew + nretry) * sizeof *v);
-    if (v == NULL)
-        return pbr_errf(err, errlen, "eventset: out of memory");
-    s->voids = v;
     id_index ix;
-    if (build_id_index(s, &ix) != 0)
-        return pbr_errf(err, errlen, "eventset: out of memory");
+    if (prepare_void_resolution(s, s->nvoids + nnew + nretry, &ix, err, errlen) != 0)
+        return -1;
     size_t kept = 0;
     for (size_t i = 0; i < nretry + nnew; i++) {
         pending_void pv = i < nretry ? s->unresolved[i] : s->pending[s->npending_done + i - nretry];
