@@ -28,13 +28,15 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 DEB_PACKAGES = build-essential pkg-config libzmq3-dev liblmdb-dev lmdb-utils libyaml-dev check \
                libjansson-dev libgmp-dev libsystemd-dev valgrind python3
 
-LIB_SRC   := $(sort $(wildcard daemon/libpbr/*.c))
+EVAL_SRC  := $(sort $(wildcard daemon/libpbr/eval/*.c))
+LIB_SRC   := $(sort $(wildcard daemon/libpbr/*.c)) $(EVAL_SRC)
 PBRD_SRC  := $(sort $(wildcard daemon/pbrd/*.c))
 CTL_SRC   := $(sort $(wildcard daemon/pbrctl/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+EVAL_OBJ  := $(EVAL_SRC:%.c=$(BUILD)/%.o)
 PBRD_OBJ  := $(PBRD_SRC:%.c=$(BUILD)/%.o)
 CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -44,12 +46,15 @@ PREFIX     ?= /usr/local
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /etc/systemd/system
 
-.PHONY: all deps demo check test asan valgrind bench fuzz install clean
+.PHONY: all deps demo check check-layers test asan valgrind bench fuzz install clean
 all: $(BUILD)/libpbr.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen $(TEST_BIN) $(BENCH_BIN)
 
-$(BUILD)/%.o: %.c $(wildcard include/pbr/*.h daemon/*/*.h)
+# -MMD -MP: each object depends on exactly the headers it includes.
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(LIB_OBJ:.o=.d) $(PBRD_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
 
 $(BUILD)/libpbr.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -82,8 +87,23 @@ deps:
 demo: deps all
 	./scripts/demo.sh $(BUILD)
 
-check: deps all
+# check needs the Debian packages (`make deps` installs them); it never runs
+# apt-get itself, so it works offline and without root.
+check: all check-layers
 	PBR_BUILD=$(BUILD) ./tests/run-tests.sh $(BUILD)
+
+# The evaluator (daemon/libpbr/eval/) is a pure function of contract, events
+# and quarter: its objects may reference only the symbols scripts/check-layers.sh
+# allows (no store, ZeroMQ, LMDB, JSON, files or clock).
+# tests/layers/planted.c (time, fopen, mdb_*, zmq_*, pbr_store_*, json_*) must
+# be refused, naming each symbol, or the check itself is broken.
+check-layers: $(EVAL_OBJ) $(BUILD)/tests/layers/planted.o
+	./scripts/check-layers.sh $(EVAL_OBJ)
+	@out=$$(./scripts/check-layers.sh $(BUILD)/tests/layers/planted.o 2>&1); rc=$$?; \
+	for s in time fopen fclose mdb_env_open zmq_send pbr_store_open json_loads; do \
+	  echo "$$out" | grep -q "references $$s:" || { echo "check-layers self-test: planted $$s not reported"; exit 1; }; \
+	done; [ $$rc -eq 1 ] || { echo "check-layers self-test: exit $$rc, expected 1"; exit 1; }; \
+	echo "check-layers self-test: planted clock, file, LMDB, ZeroMQ, store and JSON references all refused"
 
 test: all
 	PBR_BUILD=$(BUILD) ./tests/run-tests.sh $(BUILD)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "pbr/eventset.h"
+#include "pbr/ledger_json.h"
 #include "pbr/settle.h"
 #include "pbr/statement.h"
 #include "pbr/util.h"
@@ -475,9 +476,7 @@ static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, json_t *issue
 {
     char quarter[PBR_DATE_STRLEN];
     pbr_date_format(q, quarter);
-    char *lj = pbr_ledger_to_json(l->ledger);
-    pbr_ledger *work = lj ? pbr_ledger_from_json(lj, strlen(lj), err, errlen) : NULL;
-    free(lj);
+    pbr_ledger *work = pbr_ledger_copy(l->ledger);
     if (work == NULL)
         return pbr_errf(err, errlen, "issuing %s %s: out of memory", l->c->id, quarter);
     pbr_statement *s = NULL;
