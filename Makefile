@@ -34,6 +34,9 @@ PBRD_SRC  := $(sort $(wildcard daemon/pbrd/*.c))
 CTL_SRC   := $(sort $(wildcard daemon/pbrctl/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
+# The evaluator before issue 12's optimisation, every symbol renamed ref_*:
+# the reference of tests/test_diffeval.c only.
+REF_SRC   := $(sort $(wildcard tests/ref_eval/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 EVAL_OBJ  := $(EVAL_SRC:%.c=$(BUILD)/%.o)
@@ -41,6 +44,7 @@ PBRD_OBJ  := $(PBRD_SRC:%.c=$(BUILD)/%.o)
 CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+REF_OBJ   := $(REF_SRC:%.c=$(BUILD)/%.o)
 
 PREFIX     ?= /usr/local
 SYSCONFDIR ?= /etc
@@ -73,6 +77,13 @@ $(BUILD)/pbrgen: $(BUILD)/pbrctl
 $(BUILD)/tests/%: tests/%.c tests/check_main.h tests/daemon_harness.h tests/settle_helpers.h $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
+
+$(REF_OBJ): CFLAGS += -include tests/ref_eval/rename.h
+$(REF_OBJ): tests/ref_eval/rename.h tests/ref_eval/eval.h
+
+$(BUILD)/tests/test_diffeval: tests/test_diffeval.c tests/check_main.h $(REF_OBJ) $(BUILD)/libpbr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(REF_OBJ) $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
