@@ -2,7 +2,7 @@
  * apart from the per-contract table of settle.c:
  *
  *   settle --national [--events FILE] [--contract FILE] [--offenders N]
- *          [--contracts DIR] [--daemon] [--no-simulate]
+ *          [--contracts DIR] [--daemon] [--no-simulate] [--series-only]
  *
  * 1. The stream: FILE (default bench/out/national-1m.jsonl), generated with
  *    the library generator (pbrgen --offenders N, default 1,000,000) when it
@@ -21,6 +21,7 @@
  *    FILE`, then `pbrctl settle 2019-07-01`: the settle op's wall time and
  *    pbrd's CPU for it, per statement, and pbrd's peak RSS.
  *
+ * --series-only skips 2 and the other contracts of 3 (for profiling).
  * Every phase prints the load average, since the machine is shared.
  */
 #ifndef PBR_BENCH_NATIONAL_H
@@ -39,6 +40,7 @@ typedef struct national_opts {
     uint64_t seed;
     int daemon;
     int simulate;
+    int others;
 } national_opts;
 
 static double national_cpu_s(void)
@@ -351,7 +353,7 @@ static int national_main(const national_opts *o)
     printf("  per statement: p50 %.3f s, series %.3f s wall (targets <= 0.2 s, <= 4.5 s); digest %s\n",
            bench_percentile(s.wall, s.n, 50), s.wall_total, s.digest);
     national_load_line("after the series");
-    if (national_others(o, set) != 0)
+    if (o->others && national_others(o, set) != 0)
         goto out;
     printf("  in-process peak RSS %.1f MB\n", bench_status_kb(0, "VmHWM") / 1024.0);
     size_t nstatements = s.n;

@@ -54,6 +54,7 @@ typedef struct options {
     int national;       /* the national-cohort mode (bench/national.h) */
     int daemon;         /* --national: also through pbrd */
     int no_simulate;    /* --national: skip pbrctl simulate */
+    int series_only;    /* --national: only the national series */
     const char *events; /* --national: the stream */
     const char *contract; /* --national: the contract */
 } options;
@@ -105,7 +106,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: settle [--offenders N] [--seed S] [--contracts DIR] [--direct] [--keep FILE]\n"
                     "       settle --national [--events FILE] [--contract FILE] [--offenders N] [--contracts DIR]"
-                    " [--daemon] [--no-simulate]\n");
+                    " [--daemon] [--no-simulate] [--series-only]\n");
 }
 
 /* Parses argv into *o. Returns 0, or -1 after printing usage. */
@@ -116,7 +117,7 @@ static int parse_options(int argc, char **argv, options *o)
     o->contracts_dir = "contracts";
     o->keep = NULL;
     o->direct = 0;
-    o->national = o->daemon = o->no_simulate = 0;
+    o->national = o->daemon = o->no_simulate = o->series_only = 0;
     o->events = NATIONAL_EVENTS;
     o->contract = NATIONAL_CONTRACT;
     for (int i = 1; i < argc; i++) {
@@ -126,6 +127,7 @@ static int parse_options(int argc, char **argv, options *o)
                     : !strcmp(a, "--national")    ? &o->national
                     : !strcmp(a, "--daemon")      ? &o->daemon
                     : !strcmp(a, "--no-simulate") ? &o->no_simulate
+                    : !strcmp(a, "--series-only") ? &o->series_only
                                                   : NULL;
         if (flag != NULL) {
             *flag = 1;
@@ -395,7 +397,8 @@ int main(int argc, char **argv)
     if (parse_options(argc, argv, &o) != 0)
         return 2;
     if (o.national) {
-        national_opts no = {o.events, o.contract, o.contracts_dir, o.offenders, o.seed, o.daemon, !o.no_simulate};
+        national_opts no = {o.events,    o.contract, o.contracts_dir, o.offenders, o.seed, o.daemon,
+                            !o.no_simulate && !o.series_only, !o.series_only};
         return national_main(&no);
     }
     char path[4096];

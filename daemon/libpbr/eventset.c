@@ -4,7 +4,8 @@
  * intern tables (symbols for strings such as areas; offender ids), the flag
  * lists and the void table. pbr_eventset_finish renumbers offenders in name
  * order and sorts events by (offender, date, id), so nothing that evaluation
- * reads depends on the order in which events were added.
+ * reads depends on the order in which events were added, and indexes the
+ * positions of each type, so a measure reads only the events it uses.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ struct pbr_eventset {
     uint32_t *offender_rank;  /* offender table index -> rank by name (after finish) */
     uint32_t *rank_to_tab;    /* rank -> offender table index */
     size_t *offender_start;   /* events of rank r: [start[r], start[r+1]) */
+    uint32_t *type_pos;       /* positions in evs grouped by type, ascending within a type */
+    size_t type_start[PBR_EV_TYPE_COUNT + 1]; /* type t: type_pos[type_start[t] .. type_start[t+1]) */
     pbr_sym *flag_syms;       /* flag lists: concatenated symbols */
     size_t nflag_syms, flag_syms_cap;
     uint32_t *flag_lists;     /* list k (k >= 1): flag_syms[flag_lists[2k] .. +flag_lists[2k+1]] */
@@ -80,6 +83,7 @@ void pbr_eventset_free(pbr_eventset *s)
     free(s->offender_rank);
     free(s->rank_to_tab);
     free(s->offender_start);
+    free(s->type_pos);
     free(s->flag_syms);
     free(s->flag_lists);
     free(s->pending);
@@ -260,6 +264,28 @@ static int build_offender_starts(pbr_eventset *s)
         start[r + 1] += start[r];
     free(s->offender_start);
     s->offender_start = start;
+    return 0;
+}
+
+/* Builds the per-type position index (a stable counting sort of the
+ * positions by type), so measures read only the events of the types they
+ * use, still in (offender, date, id) order. Returns 0 or -1. */
+static int build_type_index(pbr_eventset *s)
+{
+    uint32_t *pos = malloc((s->nevs ? s->nevs : 1) * sizeof *pos);
+    if (pos == NULL)
+        return -1;
+    size_t next[PBR_EV_TYPE_COUNT + 1];
+    memset(s->type_start, 0, sizeof s->type_start);
+    for (size_t i = 0; i < s->nevs; i++)
+        s->type_start[s->evs[i].type + 1]++;
+    for (int t = 0; t < PBR_EV_TYPE_COUNT; t++)
+        s->type_start[t + 1] += s->type_start[t];
+    memcpy(next, s->type_start, sizeof next);
+    for (size_t i = 0; i < s->nevs; i++)
+        pos[next[s->evs[i].type]++] = (uint32_t)i;
+    free(s->type_pos);
+    s->type_pos = pos;
     return 0;
 }
 
@@ -538,7 +564,8 @@ static int resolve_new_voids(pbr_eventset *s, char *err, size_t errlen)
 static int finish_incrementally(pbr_eventset *s, char *err, size_t errlen)
 {
     size_t nold = s->nranked;
-    if (rank_new_offenders(s) != 0 || merge_new_events(s, nold) != 0 || build_offender_starts(s) != 0)
+    if (rank_new_offenders(s) != 0 || merge_new_events(s, nold) != 0 || build_offender_starts(s) != 0 ||
+        build_type_index(s) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
     if (resolve_new_voids(s, err, errlen) != 0)
         return -1;
@@ -555,7 +582,7 @@ int pbr_eventset_finish(pbr_eventset *s, int strict, char *err, size_t errlen)
         return pbr_errf(err, errlen, "eventset: out of memory");
     if (s->nevs > 1)
         qsort_r(s->evs, s->nevs, sizeof *s->evs, cmp_events, s);
-    if (build_offender_starts(s) != 0)
+    if (build_offender_starts(s) != 0 || build_type_index(s) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
     if (strict && check_unique_ids(s, err, errlen) != 0)
         return -1;
@@ -595,6 +622,16 @@ const pbr_ev *pbr_eventset_all(const pbr_eventset *s, size_t *n)
 {
     *n = s->nevs;
     return s->evs;
+}
+
+const uint32_t *pbr_eventset_of_type(const pbr_eventset *s, int type, size_t *n)
+{
+    if (s->type_pos == NULL || type < 0 || type >= PBR_EV_TYPE_COUNT) {
+        *n = 0;
+        return NULL;
+    }
+    *n = s->type_start[type + 1] - s->type_start[type];
+    return s->type_pos + s->type_start[type];
 }
 
 const char *pbr_eventset_id(const pbr_eventset *s, const pbr_ev *ev)

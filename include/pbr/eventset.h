@@ -82,6 +82,11 @@ const char *pbr_eventset_offender_name(const pbr_eventset *set, uint32_t offende
 /* All (non-void) events in offender order. */
 const pbr_ev *pbr_eventset_all(const pbr_eventset *set, size_t *n);
 
+/* The positions (indexes into pbr_eventset_all) of the events of one type,
+ * ascending, so in (offender, date, id) order; valid until the next finish.
+ * NULL with *n = 0 before the first finish or for an unknown type. */
+const uint32_t *pbr_eventset_of_type(const pbr_eventset *set, int type, size_t *n);
+
 /* The id string of an event. */
 const char *pbr_eventset_id(const pbr_eventset *set, const pbr_ev *ev);
 
