@@ -64,6 +64,19 @@ void pbr_eventset_free(pbr_eventset *set);
  * (err says so). */
 int pbr_eventset_add(pbr_eventset *set, const pbr_event *ev, uint64_t seq, char *err, size_t errlen);
 
+/* Adds ev like pbr_eventset_add, but as a member of a set (reading a file):
+ * an id added by this function before is not added again. content is the
+ * hash of ev's canonical form (pbr_hash_bytes of pbr_event_canonical).
+ * Returns 0 (added), 1 (the id is known with the same content: skipped), 2
+ * (the id is known with different content: not added) or -1 on allocation
+ * failure (err). When every event came through this function, a strict
+ * finish knows the ids are unique without checking them again. */
+int pbr_eventset_add_unique(pbr_eventset *set, const pbr_event *ev, uint64_t seq, uint64_t content, char *err,
+                            size_t errlen);
+/* Frees the id table of pbr_eventset_add_unique (call before finish, whose
+ * sort needs the memory). */
+void pbr_eventset_end_unique(pbr_eventset *set);
+
 /* Resolves voids and sorts. With strict_voids, a void whose target is not in
  * the set, or which targets a void, is an error (simulate: "a void must
  * target an event of the file"): returns -1 with err naming the void's id.
