@@ -197,33 +197,45 @@ static int push_member(member **m, size_t *n, size_t *cap, const pbr_ev *e, uint
     return 0;
 }
 
-/* Member order of the size cap: (window, date, event id). */
-static int cmp_member(const void *a, const void *b, void *ctx)
+/* A member with its event id, for the order of the size cap. */
+typedef struct ranked {
+    member m;
+    const char *id;
+} ranked;
+
+/* The order of the size cap: (window, date, event id). */
+static int cmp_ranked(const void *a, const void *b)
 {
-    const pbr_eventset *ev = ctx;
-    const member *x = a, *y = b;
-    if (x->window != y->window)
-        return x->window < y->window ? -1 : 1;
-    if (x->index->date != y->index->date)
-        return x->index->date < y->index->date ? -1 : 1;
-    return strcmp(pbr_eventset_id(ev, x->index), pbr_eventset_id(ev, y->index));
+    const ranked *x = a, *y = b;
+    if (x->m.window != y->m.window)
+        return x->m.window < y->m.window ? -1 : 1;
+    if (x->m.index->date != y->m.index->date)
+        return x->m.index->date < y->m.index->date ? -1 : 1;
+    return strcmp(x->id, y->id);
 }
 
 /* The size cap: the first `size` members of each window by (date, id).
- * Sorts m into (window, date, id) order and compacts it; returns the new
- * count. */
-static size_t cap_windows(const pbr_eventset *ev, member *m, size_t n, int64_t size)
+ * Puts m into (window, date, id) order and compacts it; returns the new
+ * count, or -1 on allocation failure. */
+static int64_t cap_windows(const pbr_eventset *ev, member *m, size_t n, int64_t size)
 {
-    if (n > 1)
-        qsort_r(m, n, sizeof *m, cmp_member, (void *)ev);
+    ranked *r = malloc((n ? n : 1) * sizeof *r);
+    if (r == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        r[i].m = m[i];
+        r[i].id = pbr_eventset_id(ev, m[i].index);
+    }
+    qsort(r, n, sizeof *r, cmp_ranked);
     size_t k = 0, in_window = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && m[i].window != m[i - 1].window)
+        if (i > 0 && r[i].m.window != r[i - 1].m.window)
             in_window = 0;
         if ((int64_t)in_window++ < size)
-            m[k++] = m[i];
+            m[k++] = r[i].m;
     }
-    return k;
+    free(r);
+    return (int64_t)k;
 }
 
 /* The index events are read per offender in (date, id) order (the event
@@ -262,8 +274,12 @@ int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_s
                 goto fail;
         }
     }
-    if (c->cohort.size > 0)
-        k = cap_windows(ev, m, k, c->cohort.size);
+    if (c->cohort.size > 0) {
+        int64_t capped = cap_windows(ev, m, k, c->cohort.size);
+        if (capped < 0)
+            goto fail;
+        k = (size_t)capped;
+    }
     free(taken);
     cwhere_free(&where);
     *out = m;
