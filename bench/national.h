@@ -18,8 +18,9 @@
  *    prove the figures equal. Then every contract of DIR with its cohort's
  *    where removed (a national cohort): its series total and digest.
  * 4. --daemon: pbrd on a fresh data dir with CONTRACT alone, `pbrctl send
- *    FILE`, then `pbrctl settle 2019-07-01`: the settle op's wall time and
- *    pbrd's CPU for it, per statement, and pbrd's peak RSS.
+ *    FILE`, a wait until pbrd is idle (it mirrors new events into memory
+ *    while idle), then `pbrctl settle 2019-07-01`: the settle op's wall time
+ *    and pbrd's CPU for it, per statement, and pbrd's peak RSS.
  *
  * --series-only skips 2 and the other contracts of 3 (for profiling).
  * Every phase prints the load average, since the machine is shared.
@@ -282,6 +283,20 @@ static int national_daemon(const national_opts *o, size_t nstatements)
     }
     printf("  daemon: pbrctl send %.1f s wall; pbrd VmRSS %.1f MB after it\n", wall,
            bench_status_kb(pid, "VmRSS") / 1024.0);
+    /* pbrd mirrors and indexes the events while idle: wait until it is quiet
+     * (under 5% of a core for half a second), as a user would before settling */
+    double q0 = bench_now_s(), cpu_prev = bench_cpu_s(pid);
+    for (;;) {
+        bench_sleep_s(0.5);
+        double cpu_now = bench_cpu_s(pid);
+        if (cpu_now - cpu_prev < 0.025 || bench_now_s() - q0 > 600)
+            break;
+        cpu_prev = cpu_now;
+    }
+    printf("  daemon: pbrd idle (events mirrored and indexed) %.1f s after send returned; VmRSS %.1f MB (anon %.1f,"
+           " file %.1f), VmHWM %.1f MB\n",
+           bench_now_s() - q0, bench_status_kb(pid, "VmRSS") / 1024.0, bench_status_kb(pid, "RssAnon") / 1024.0,
+           bench_status_kb(pid, "RssFile") / 1024.0, bench_status_kb(pid, "VmHWM") / 1024.0);
     char *settle[] = {pbrctl, "--api", api, "--timeout", "3600000", "settle", "2019-07-01", NULL};
     double c0 = bench_cpu_s(pid);
     national_load_line("before settle");

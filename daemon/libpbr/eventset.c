@@ -338,6 +338,8 @@ static int rank_offenders(pbr_eventset *s)
 static int build_offender_starts(pbr_eventset *s)
 {
     size_t n = s->offenders.n;
+    free(s->offender_start); /* first: the peak of a finish is what counts */
+    s->offender_start = NULL;
     size_t *start = calloc(n + 1, sizeof *start);
     if (start == NULL)
         return -1;
@@ -345,7 +347,6 @@ static int build_offender_starts(pbr_eventset *s)
         start[s->evs[i].offender + 1]++;
     for (size_t r = 0; r < n; r++)
         start[r + 1] += start[r];
-    free(s->offender_start);
     s->offender_start = start;
     return 0;
 }
@@ -355,6 +356,8 @@ static int build_offender_starts(pbr_eventset *s)
  * use, still in (offender, date, id) order. Returns 0 or -1. */
 static int build_type_index(pbr_eventset *s)
 {
+    free(s->type_pos); /* first: the peak of a finish is what counts */
+    s->type_pos = NULL;
     uint32_t *pos = malloc((s->nevs ? s->nevs : 1) * sizeof *pos);
     if (pos == NULL)
         return -1;
@@ -367,7 +370,6 @@ static int build_type_index(pbr_eventset *s)
     memcpy(next, s->type_start, sizeof next);
     for (size_t i = 0; i < s->nevs; i++)
         pos[next[s->evs[i].type]++] = (uint32_t)i;
-    free(s->type_pos);
     s->type_pos = pos;
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -192,6 +193,14 @@ static int handle_signals(int sfd, pbrd_api *api)
 }
 
 #define TICK_MS 10000 /* how often auto-settle looks at the clock */
+#define IDLE_MS 250   /* how often idle work (mirroring new events) looks at the store */
+
+static double monotonic_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
 
 /* Issues every statement that has become due (auto_settle). */
 static void settle_due(pbrd_api *api)
@@ -201,16 +210,24 @@ static void settle_due(pbrd_api *api)
 }
 
 /* Polls the API socket and the signalfd until a stop signal, settling due
- * quarters every TICK_MS. Returns 0 or 1. */
+ * quarters every TICK_MS and, when no request waits, mirroring new events
+ * into memory (pbrd_service_idle) so a settle need not parse them. Returns
+ * 0 or 1. */
 static int serve(pbrd_api *api, int sfd)
 {
     zmq_pollitem_t items[2] = {{api->router, 0, ZMQ_POLLIN, 0}, {NULL, sfd, ZMQ_POLLIN, 0}};
     settle_due(api);
+    double next_tick = monotonic_ms() + TICK_MS;
+    int busy = 0;
     for (;;) {
         items[0].revents = items[1].revents = 0;
-        int n = zmq_poll(items, 2, TICK_MS);
+        int n = zmq_poll(items, 2, busy ? 0 : IDLE_MS);
         if (n == 0) {
-            settle_due(api);
+            busy = api->service != NULL && pbrd_service_idle(api->service) > 0;
+            if (monotonic_ms() >= next_tick) {
+                settle_due(api);
+                next_tick = monotonic_ms() + TICK_MS;
+            }
             continue;
         }
         if (n < 0) {
