@@ -33,7 +33,7 @@ static const struct {
      "  --format F     text (default) or json\n"
      "exit status: 1 when a contract file has an error (its previous version stays in force)\n"},
     {"quarantine", "[--limit N] [--format text|json]", "rejected input, newest first",
-     "  --limit N      at most N records\n"
+     "  --limit N      the newest N records (default 100)\n"
      "  --format F     text (default) or json\n"},
     {"verify", "[--format text|json]", "recompute every issued statement from the event log and compare",
      "  --format F     text (default) or json\n"
