@@ -604,6 +604,28 @@ void pbr_store_abort(pbr_store_txn *txn)
     finish_txn(txn, NULL, 0);
 }
 
+int pbr_store_write(pbr_store *st, pbr_store_work_fn work, void *ctx, char *err, size_t errlen)
+{
+    for (int replay = 0; replay < PBR_STORE_MAX_REPLAYS; replay++) {
+        pbr_store_txn *txn;
+        if (pbr_store_begin(st, &txn, err, errlen) != 0)
+            return -1;
+        int rc = work(txn, ctx, err, errlen);
+        if (rc != PBR_STORE_OK) {
+            pbr_store_abort(txn);
+            if (rc == PBR_STORE_RETRY)
+                continue;
+            return rc == PBR_STORE_ERROR ? -1 : rc;
+        }
+        rc = pbr_store_commit(txn, err, errlen);
+        if (rc == PBR_STORE_RETRY)
+            continue;
+        return rc == 0 ? 0 : -1;
+    }
+    return pbr_errf(err, errlen, "store: the map was still full after %d replays of one transaction",
+                    PBR_STORE_MAX_REPLAYS);
+}
+
 /* Checks that a key is storable (1..maxkeysize bytes). Returns 0 or -1. */
 static int check_key(pbr_store *st, const char *what, size_t len, char *err, size_t errlen)
 {

@@ -40,7 +40,6 @@
  * INGEST_SNDHWM messages, so such a client cannot grow pbrd's memory. */
 #define INGEST_RCVHWM 1000
 #define INGEST_SNDHWM 10000
-#define MAX_REPLAYS 16         /* map-grown replays of one group before giving up */
 #define READ_BURST 16          /* requests read (and prepared) per socket wake-up */
 #define CANON_HEADROOM 1024    /* free arena bytes ensured before encoding an event */
 /* The socket thread stops reading new requests while this much is prepared
@@ -367,37 +366,41 @@ static void reset_results(batch *b)
         json_array_clear(b->errors);
 }
 
+typedef struct group_work {
+    group_ctx *g;
+    batch *group;
+} group_work;
+
+/* pbr_store_work_fn: stores every line of every batch of the group (the
+ * results are reset first, since a replay starts over). */
+static int store_group(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
+{
+    group_work *w = ctx;
+    group_ctx *g = w->g;
+    g->txn = txn;
+    for (batch *b = w->group; b; b = b->next)
+        reset_results(b);
+    int rc = 0;
+    for (batch *b = w->group; b && rc == 0; b = b->next)
+        if (!b->transport_error[0])
+            for (size_t i = 0; i < b->nitems && rc == 0; i++)
+                rc = store_item(g, b, &b->items[i]);
+    if (rc != 0 && rc != PBR_STORE_RETRY) {
+        pbr_errf(err, errlen, "%s", g->err);
+        return PBR_STORE_ERROR;
+    }
+    return rc;
+}
+
 /* Stores every prepared batch of the list `group` in one transaction and
- * commits it, replaying on PBR_STORE_RETRY. Returns 0 or -1 with err
- * (nothing was committed). */
+ * commits it (pbr_store_write replays it when the map grows). Returns 0 or
+ * -1 with err (nothing was committed). */
 static int commit_group(pbrd_ingest *ing, batch *group, char *err, size_t errlen)
 {
     group_ctx g;
     g.now = (int64_t)time(NULL);
-    for (int attempt = 0; attempt < MAX_REPLAYS; attempt++) {
-        for (batch *b = group; b; b = b->next)
-            reset_results(b);
-        if (pbr_store_begin(ing->store, &g.txn, g.err, sizeof g.err) != 0)
-            return pbr_errf(err, errlen, "%s", g.err);
-        int rc = 0;
-        for (batch *b = group; b && rc == 0; b = b->next)
-            if (!b->transport_error[0])
-                for (size_t i = 0; i < b->nitems && rc == 0; i++)
-                    rc = store_item(&g, b, &b->items[i]);
-        if (rc != 0) {
-            pbr_store_abort(g.txn);
-            if (rc == PBR_STORE_RETRY)
-                continue;
-            return pbr_errf(err, errlen, "%s", g.err);
-        }
-        rc = pbr_store_commit(g.txn, g.err, sizeof g.err);
-        if (rc == PBR_STORE_RETRY)
-            continue;
-        if (rc != 0)
-            return pbr_errf(err, errlen, "%s", g.err);
-        return 0;
-    }
-    return pbr_errf(err, errlen, "the store map kept filling up after %d replays", MAX_REPLAYS);
+    group_work w = {&g, group};
+    return pbr_store_write(ing->store, store_group, &w, err, errlen) == 0 ? 0 : -1;
 }
 
 /* Body bytes of b (0 when it has none). */
