@@ -1179,7 +1179,8 @@ static int fast_copy_strings(const fast_scan *fs, pbr_event *ev)
     for (size_t i = 0; i < nflags; i++)
         total += fs->item_len[i] + 1;
     size_t ptrs = (total + sizeof(char *) - 1) / sizeof(char *) * sizeof(char *);
-    char *block = malloc(ptrs + nflags * sizeof(char *));
+    size_t flag_slots = nflags * sizeof(const char *); /* the flags pointer array after the text */
+    char *block = malloc(ptrs + flag_slots);
     if (!block)
         return -1;
     char *o = block;
