@@ -721,3 +721,15 @@ int pbrd_auth_peer_role(pbrd_auth *auth, const zmq_msg_t *msg, char *role, size_
     pthread_mutex_unlock(&auth->lock);
     return rc;
 }
+
+int pbrd_auth_curve_server(void *sock, const char *secret_z85, const char *domain, char *err, size_t errlen)
+{
+    int one = 1;
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0)
+        return pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_CURVE_SERVER): %s", zmq_strerror(errno));
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, secret_z85, 40) != 0)
+        return pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_CURVE_SECRETKEY): %s", zmq_strerror(errno));
+    if (domain != NULL && zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0)
+        return pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_ZAP_DOMAIN %s): %s", domain, zmq_strerror(errno));
+    return 0;
+}

@@ -886,19 +886,11 @@ int pbrd_ingest_start(const pbrd_ingest_opts *opts, pbrd_ingest **out, char *err
         goto fail;
     if (opts->curve_secret) {
         /* CURVE: encryption with the server key. Client authorisation is
-         * the ZAP handler's (auth.c), asked with this socket's domain. */
-        if (set_int_opt(ing->sock, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER", err, errlen) < 0)
+         * the ZAP handler's (auth.c), asked with this socket's domain: for
+         * it the handler admits only roles that may push events (auth.h);
+         * without it any known key could ingest */
+        if (pbrd_auth_curve_server(ing->sock, opts->curve_secret, PBRD_ZAP_DOMAIN_INGEST, err, errlen) < 0)
             goto fail;
-        if (zmq_setsockopt(ing->sock, ZMQ_CURVE_SECRETKEY, opts->curve_secret, 40) != 0) {
-            pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_CURVE_SECRETKEY): %s", zmq_strerror(errno));
-            goto fail;
-        }
-        /* for this domain the ZAP handler admits only roles that may push
-         * events (auth.h): without it any known key could ingest */
-        if (zmq_setsockopt(ing->sock, ZMQ_ZAP_DOMAIN, PBRD_ZAP_DOMAIN_INGEST, strlen(PBRD_ZAP_DOMAIN_INGEST)) != 0) {
-            pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_ZAP_DOMAIN): %s", zmq_strerror(errno));
-            goto fail;
-        }
     }
     if (zmq_bind(ing->sock, opts->endpoint) != 0) {
         pbr_errf(err, errlen, "zmq_bind(%s): %s", opts->endpoint, zmq_strerror(errno));
