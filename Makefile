@@ -39,6 +39,9 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 EVAL_OBJ  := $(EVAL_SRC:%.c=$(BUILD)/%.o)
 PBRD_OBJ  := $(PBRD_SRC:%.c=$(BUILD)/%.o)
+# the daemon's modules but main.c, as a library: tests drive the settlement
+# service, API and ingest in-process
+PBRD_LIB_OBJ := $(filter-out $(BUILD)/daemon/pbrd/main.o,$(PBRD_OBJ))
 CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -48,7 +51,7 @@ SYSCONFDIR ?= /etc
 UNITDIR    ?= /etc/systemd/system
 
 .PHONY: all deps demo check check-layers lint test asan valgrind bench fuzz install clean
-all: $(BUILD)/libpbr.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen $(TEST_BIN) $(BENCH_BIN)
+all: $(BUILD)/libpbr.a $(BUILD)/libpbrd.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen $(TEST_BIN) $(BENCH_BIN)
 
 # -MMD -MP: each object depends on exactly the headers it includes.
 $(BUILD)/%.o: %.c
@@ -61,7 +64,11 @@ $(BUILD)/libpbr.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-$(BUILD)/pbrd: $(PBRD_OBJ) $(BUILD)/libpbr.a
+$(BUILD)/libpbrd.a: $(PBRD_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+$(BUILD)/pbrd: $(BUILD)/daemon/pbrd/main.o $(BUILD)/libpbrd.a $(BUILD)/libpbr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/pbrctl: $(CTL_OBJ) $(BUILD)/libpbr.a
@@ -71,9 +78,9 @@ $(BUILD)/pbrctl: $(CTL_OBJ) $(BUILD)/libpbr.a
 $(BUILD)/pbrgen: $(BUILD)/pbrctl
 	ln -sf pbrctl $@
 
-$(BUILD)/tests/%: tests/%.c tests/check_main.h tests/daemon_harness.h tests/settle_helpers.h $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbr.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbrd.a $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbrd.a $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
