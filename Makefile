@@ -3,8 +3,9 @@
 #   make deps      install the Debian packages (needs root; skipped when present)
 #   make           build libpbr, pbrd, pbrctl, the tests and the benchmarks
 #   make demo      deps + build + run the demo (temp data dir, example contracts, generated events)
-#   make check     deps + build + the whole test suite (Check)
+#   make check     build + layer check + the whole test suite (Check); needs `make deps` first
 #   make asan      the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make lint      static analysis (cppcheck)
 #   make valgrind  a short daemon run under valgrind, failing on leaks or errors
 #   make bench     build and run the benchmarks (prints figures)
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (clang)
@@ -37,14 +38,19 @@ DEB_PACKAGES = build-essential pkg-config libzmq3-dev liblmdb-dev lmdb-utils lib
 # what `make deb` needs on top
 DEB_BUILD_PACKAGES = debhelper dpkg-dev fakeroot lintian
 
-LIB_SRC   := $(sort $(wildcard daemon/libpbr/*.c))
+EVAL_SRC  := $(sort $(wildcard daemon/libpbr/eval/*.c))
+LIB_SRC   := $(sort $(wildcard daemon/libpbr/*.c)) $(EVAL_SRC)
 PBRD_SRC  := $(sort $(wildcard daemon/pbrd/*.c))
 CTL_SRC   := $(sort $(wildcard daemon/pbrctl/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+EVAL_OBJ  := $(EVAL_SRC:%.c=$(BUILD)/%.o)
 PBRD_OBJ  := $(PBRD_SRC:%.c=$(BUILD)/%.o)
+# the daemon's modules but main.c, as a library: tests drive the settlement
+# service, API and ingest in-process
+PBRD_LIB_OBJ := $(filter-out $(BUILD)/daemon/pbrd/main.o,$(PBRD_OBJ))
 CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -63,23 +69,33 @@ MAN_OUT := $(MAN_SRC:man/%=$(BUILD)/man/%)
 SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
             -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@EXAMPLESDIR@|$(EXAMPLESDIR)|g'
 
-.PHONY: all programs deps demo check check-man man test asan valgrind bench fuzz install uninstall deb clean
-all: programs $(TEST_BIN) $(BENCH_BIN) $(MAN_OUT)
+.PHONY: all programs deps demo check check-layers check-man man lint test asan valgrind bench fuzz install \
+        uninstall deb clean
+all: programs $(BUILD)/libpbrd.a $(TEST_BIN) $(BENCH_BIN) $(MAN_OUT)
 programs: $(BUILD)/libpbr.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen
 
-$(BUILD)/%.o: %.c $(wildcard include/pbr/*.h daemon/*/*.h)
+
+# -MMD -MP: each object depends on exactly the headers it includes.
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(LIB_OBJ:.o=.d) $(PBRD_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
 
 # --version: only the two main.o files see the version, and follow its source.
 $(BUILD)/daemon/pbrd/main.o $(BUILD)/daemon/pbrctl/main.o: CFLAGS += -DPBR_VERSION='"$(VERSION)"'
 $(BUILD)/daemon/pbrd/main.o $(BUILD)/daemon/pbrctl/main.o: debian/changelog
 
+
 $(BUILD)/libpbr.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-$(BUILD)/pbrd: $(PBRD_OBJ) $(BUILD)/libpbr.a
+$(BUILD)/libpbrd.a: $(PBRD_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+$(BUILD)/pbrd: $(BUILD)/daemon/pbrd/main.o $(BUILD)/libpbrd.a $(BUILD)/libpbr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/pbrctl: $(CTL_OBJ) $(BUILD)/libpbr.a
@@ -89,9 +105,9 @@ $(BUILD)/pbrctl: $(CTL_OBJ) $(BUILD)/libpbr.a
 $(BUILD)/pbrgen: $(BUILD)/pbrctl
 	ln -sf pbrctl $@
 
-$(BUILD)/tests/%: tests/%.c tests/check_main.h tests/daemon_harness.h tests/settle_helpers.h $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbr.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbrd.a $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbrd.a $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
@@ -106,9 +122,23 @@ deps:
 demo: deps all
 	./scripts/demo.sh $(BUILD)
 
-check: deps all check-man
+# check needs the Debian packages (`make deps` installs them); it never runs
+# apt-get itself, so it works offline and without root.
+check: all check-layers check-man
 	PBR_BUILD=$(BUILD) ./tests/run-tests.sh $(BUILD)
 
+# The evaluator (daemon/libpbr/eval/) is a pure function of contract, events
+# and quarter: its objects may reference only the symbols scripts/check-layers.sh
+# allows (no store, ZeroMQ, LMDB, JSON, files or clock).
+# tests/layers/planted.c (time, fopen, mdb_*, zmq_*, pbr_store_*, json_*) must
+# be refused, naming each symbol, or the check itself is broken.
+check-layers: $(EVAL_OBJ) $(BUILD)/tests/layers/planted.o
+	./scripts/check-layers.sh $(EVAL_OBJ)
+	@out=$$(./scripts/check-layers.sh $(BUILD)/tests/layers/planted.o 2>&1); rc=$$?; \
+	for s in time fopen fclose mdb_env_open zmq_send pbr_store_open json_loads; do \
+	  echo "$$out" | grep -q "references $$s:" || { echo "check-layers self-test: planted $$s not reported"; exit 1; }; \
+	done; [ $$rc -eq 1 ] || { echo "check-layers self-test: exit $$rc, expected 1"; exit 1; }; \
+	echo "check-layers self-test: planted clock, file, LMDB, ZeroMQ, store and JSON references all refused"
 $(BUILD)/man/%: man/% debian/changelog Makefile
 	@mkdir -p $(dir $@)
 	$(SUBST) $< > $@
@@ -119,6 +149,7 @@ man: $(MAN_OUT)
 check-man: $(MAN_OUT) $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen
 	./tests/docs-check.sh $(BUILD)
 
+
 test: all
 	PBR_BUILD=$(BUILD) ./tests/run-tests.sh $(BUILD)
 
@@ -127,6 +158,12 @@ asan:
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  PBR_BUILD=build-asan PBR_SANITIZED=1 ./tests/run-tests.sh build-asan
+
+# Static analysis (cppcheck): warnings fail. jansson's iteration macros are
+# unknown to cppcheck without its headers, hence unknownMacro.
+lint:
+	cppcheck --quiet --enable=warning,performance,portability --std=c11 --error-exitcode=1 \
+	  -Iinclude -Idaemon -D_GNU_SOURCE --suppress=missingIncludeSystem --suppress=unknownMacro daemon
 
 valgrind: all
 	./tests/valgrind.sh $(BUILD)

@@ -46,10 +46,13 @@ done
 # every string in the `keys[]` arrays of the contract loader
 keys=$(tr '\n' ' ' < "$root/daemon/libpbr/contract.c" |
     grep -o 'const keys\[\] = {[^}]*}' | grep -o '"[a-z_]*"' | tr -d '"' | sort -u)
+[ -n "$keys" ] || bad "found no keys[] arrays in contract.c: update docs-check.sh"
 for k in $keys; do
     grep -q -E "(Cm |\{)$k\b" "$root/man/pbrd-contract.5" || bad "pbrd-contract(5) does not document the key $k"
 done
-for k in $(grep -o 'strcmp(key, "[a-z_]*")' "$root/daemon/pbrd/config.c" | grep -o '"[a-z_]*"' | tr -d '"'); do
+ckeys=$(grep -o 'strcmp(key, "[a-z_]*")' "$root/daemon/pbrd/config.c" | grep -o '"[a-z_]*"' | tr -d '"')
+[ -n "$ckeys" ] || bad "found no keys in config.c: update docs-check.sh"
+for k in $ckeys; do
     grep -q "Cm $k\b" "$root/man/pbrd.yaml.5" || bad "pbrd.yaml(5) does not document the key $k"
 done
 for o in $("$build/pbrd" --help | grep -o -- '--[a-z-]*' | sort -u); do
