@@ -31,12 +31,14 @@ DEB_PACKAGES = build-essential pkg-config libzmq3-dev liblmdb-dev lmdb-utils lib
 
 EVAL_SRC  := $(sort $(wildcard daemon/libpbr/eval/*.c))
 LIB_SRC   := $(sort $(wildcard daemon/libpbr/*.c)) $(EVAL_SRC)
+GEN_SRC   := $(sort $(wildcard daemon/gen/*.c))
 PBRD_SRC  := $(sort $(wildcard daemon/pbrd/*.c))
 CTL_SRC   := $(sort $(wildcard daemon/pbrctl/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+GEN_OBJ   := $(GEN_SRC:%.c=$(BUILD)/%.o)
 EVAL_OBJ  := $(EVAL_SRC:%.c=$(BUILD)/%.o)
 PBRD_OBJ  := $(PBRD_SRC:%.c=$(BUILD)/%.o)
 # the daemon's modules but main.c, as a library: tests drive the settlement
@@ -51,40 +53,46 @@ SYSCONFDIR ?= /etc
 UNITDIR    ?= /etc/systemd/system
 
 .PHONY: all deps demo check check-layers lint test asan valgrind bench fuzz install clean
-all: $(BUILD)/libpbr.a $(BUILD)/libpbrd.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen $(TEST_BIN) $(BENCH_BIN)
+all: $(BUILD)/libpbr.a $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen $(TEST_BIN) $(BENCH_BIN)
 
 # -MMD -MP: each object depends on exactly the headers it includes.
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
--include $(LIB_OBJ:.o=.d) $(PBRD_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(GEN_OBJ:.o=.d) $(PBRD_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
 
 $(BUILD)/libpbr.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
+
+# the synthetic event generator (pbrgen), outside the core library: only
+# pbrctl, the tests and the benchmarks link it
+$(BUILD)/libpbrgen.a: $(GEN_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libpbrd.a: $(PBRD_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/pbrd: $(BUILD)/daemon/pbrd/main.o $(BUILD)/libpbrd.a $(BUILD)/libpbr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/pbrctl: $(CTL_OBJ) $(BUILD)/libpbr.a
+$(BUILD)/pbrctl: $(CTL_OBJ) $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # pbrgen is pbrctl's `gen` command under its own name.
 $(BUILD)/pbrgen: $(BUILD)/pbrctl
 	ln -sf pbrctl $@
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbrd.a $(BUILD)/libpbr.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbrd.a $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(BUILD)/libpbr.a
+$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpbr.a $(LIBS) -lm
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) -lm
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
