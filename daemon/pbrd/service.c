@@ -501,8 +501,7 @@ static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, json_t *issue
     rc = 0;
 out:
     if (s != NULL) {
-        pbr_statement_free(s);
-        free(s);
+        pbr_statement_destroy(&s);
     }
     free(json);
     free(ledger_json);
@@ -752,8 +751,7 @@ static int verify_one(void *ctx, uint64_t seq, const char *json, size_t len)
     if (again == NULL || strcmp(again, r.statement) != 0)
         add_diff(v, contract, quarter, "store", "recomputing from the event log gives a different statement");
     free(again);
-    pbr_statement_free(s);
-    free(s);
+    pbr_statement_destroy(&s);
 out:
     json_decref(st);
     record_free(&r);
