@@ -39,7 +39,7 @@
  * Roles (pbrd_role_allows):
  *   finance        every op
  *   operator       status, contracts, statement, cohorts, reload,
- *                  quarantine, verify (all contracts); not settle
+ *                  quarantine, verify, backup (all contracts); not settle
  *   provider:NAME  status, contracts (the caller filters the list with
  *                  pbrd_role_can_see_contract), and statement/cohorts of
  *                  contracts whose provider is NAME; nothing else
