@@ -26,7 +26,7 @@ SAN     ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
            -Wstrict-prototypes -Wmissing-prototypes -Iinclude -Idaemon $(SAN)
 LDFLAGS += $(SAN)
-LIBS     = -lzmq -llmdb -lyaml -ljansson -lgmp -lpthread $(SYSTEMD_LIBS)
+LIBS     = -lzmq -llmdb -lyaml -ljansson -lgmp -lmicrohttpd -lpthread $(SYSTEMD_LIBS)
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null)
 ifneq ($(SYSTEMD_LIBS),)
 CFLAGS  += -DPBR_HAVE_SYSTEMD=1
@@ -34,7 +34,8 @@ endif
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 
 DEB_PACKAGES = build-essential pkg-config libzmq3-dev liblmdb-dev lmdb-utils libyaml-dev check \
-               libjansson-dev libgmp-dev libsystemd-dev valgrind python3 mandoc
+               libjansson-dev libgmp-dev libsystemd-dev valgrind python3 mandoc \
+               libmicrohttpd-dev python3-jsonschema
 # what `make deb` needs on top
 DEB_BUILD_PACKAGES = debhelper dpkg-dev fakeroot lintian
 
