@@ -26,7 +26,7 @@ SAN     ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
            -Wstrict-prototypes -Wmissing-prototypes -Iinclude -Idaemon $(SAN)
 LDFLAGS += $(SAN)
-LIBS     = -lzmq -llmdb -lyaml -ljansson -lgmp -lpthread $(SYSTEMD_LIBS)
+LIBS     = -lzmq -llmdb -lyaml -ljansson -lgmp -lmicrohttpd -lpthread $(SYSTEMD_LIBS)
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null)
 ifneq ($(SYSTEMD_LIBS),)
 CFLAGS  += -DPBR_HAVE_SYSTEMD=1
@@ -34,18 +34,21 @@ endif
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 
 DEB_PACKAGES = build-essential pkg-config libzmq3-dev liblmdb-dev lmdb-utils libyaml-dev check \
-               libjansson-dev libgmp-dev libsystemd-dev valgrind python3 mandoc
+               libjansson-dev libgmp-dev libsystemd-dev valgrind python3 mandoc \
+               libmicrohttpd-dev python3-jsonschema
 # what `make deb` needs on top
 DEB_BUILD_PACKAGES = debhelper dpkg-dev fakeroot lintian
 
 EVAL_SRC  := $(sort $(wildcard daemon/libpbr/eval/*.c))
 LIB_SRC   := $(sort $(wildcard daemon/libpbr/*.c)) $(EVAL_SRC)
+GEN_SRC   := $(sort $(wildcard daemon/gen/*.c))
 PBRD_SRC  := $(sort $(wildcard daemon/pbrd/*.c))
 CTL_SRC   := $(sort $(wildcard daemon/pbrctl/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+GEN_OBJ   := $(GEN_SRC:%.c=$(BUILD)/%.o)
 EVAL_OBJ  := $(EVAL_SRC:%.c=$(BUILD)/%.o)
 PBRD_OBJ  := $(PBRD_SRC:%.c=$(BUILD)/%.o)
 # the daemon's modules but main.c, as a library: tests drive the settlement
@@ -69,49 +72,52 @@ MAN_OUT := $(MAN_SRC:man/%=$(BUILD)/man/%)
 SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
             -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@EXAMPLESDIR@|$(EXAMPLESDIR)|g'
 
-.PHONY: all programs deps demo check check-layers check-man man lint test asan valgrind bench fuzz install \
-        uninstall deb clean
-all: programs $(BUILD)/libpbrd.a $(TEST_BIN) $(BENCH_BIN) $(MAN_OUT)
-programs: $(BUILD)/libpbr.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen
-
+.PHONY: all programs deps demo check check-layers check-man lint man test asan valgrind bench fuzz install uninstall deb clean
+all: programs $(TEST_BIN) $(BENCH_BIN) $(MAN_OUT)
+programs: $(BUILD)/libpbr.a $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen
 
 # -MMD -MP: each object depends on exactly the headers it includes.
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
--include $(LIB_OBJ:.o=.d) $(PBRD_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(GEN_OBJ:.o=.d) $(PBRD_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
 
 # --version: only the two main.o files see the version, and follow its source.
 $(BUILD)/daemon/pbrd/main.o $(BUILD)/daemon/pbrctl/main.o: CFLAGS += -DPBR_VERSION='"$(VERSION)"'
 $(BUILD)/daemon/pbrd/main.o $(BUILD)/daemon/pbrctl/main.o: debian/changelog
 
-
 $(BUILD)/libpbr.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
+
+# the synthetic event generator (pbrgen), outside the core library: only
+# pbrctl, the tests and the benchmarks link it
+$(BUILD)/libpbrgen.a: $(GEN_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libpbrd.a: $(PBRD_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/pbrd: $(BUILD)/daemon/pbrd/main.o $(BUILD)/libpbrd.a $(BUILD)/libpbr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/pbrctl: $(CTL_OBJ) $(BUILD)/libpbr.a
+$(BUILD)/pbrctl: $(CTL_OBJ) $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # pbrgen is pbrctl's `gen` command under its own name.
 $(BUILD)/pbrgen: $(BUILD)/pbrctl
 	ln -sf pbrctl $@
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbrd.a $(BUILD)/libpbr.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbrd.a $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(BUILD)/libpbr.a
+$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpbr.a $(LIBS) -lm
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) -lm
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -139,6 +145,7 @@ check-layers: $(EVAL_OBJ) $(BUILD)/tests/layers/planted.o
 	  echo "$$out" | grep -q "references $$s:" || { echo "check-layers self-test: planted $$s not reported"; exit 1; }; \
 	done; [ $$rc -eq 1 ] || { echo "check-layers self-test: exit $$rc, expected 1"; exit 1; }; \
 	echo "check-layers self-test: planted clock, file, LMDB, ZeroMQ, store and JSON references all refused"
+
 $(BUILD)/man/%: man/% debian/changelog Makefile
 	@mkdir -p $(dir $@)
 	$(SUBST) $< > $@
@@ -148,7 +155,6 @@ man: $(MAN_OUT)
 # mandoc -T lint clean, and the pages, --help and the completion agree.
 check-man: $(MAN_OUT) $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen
 	./tests/docs-check.sh $(BUILD)
-
 
 test: all
 	PBR_BUILD=$(BUILD) ./tests/run-tests.sh $(BUILD)
