@@ -53,6 +53,8 @@ for p in pbrd pbrctl pbrgen; do
 done
 
 step "pbrd --check"
+# pbrd --check CONFIG (validate the configuration and contracts, then exit)
+# is being added in another branch: run it once this pbrd has it.
 if pbrd --help | grep -q -- '--check'; then
     pbrd --check /etc/pbrd/pbrd.yaml
 else
