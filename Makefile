@@ -70,7 +70,7 @@ $(BUILD)/pbrctl: $(CTL_OBJ) $(BUILD)/libpbr.a
 $(BUILD)/pbrgen: $(BUILD)/pbrctl
 	ln -sf pbrctl $@
 
-$(BUILD)/tests/%: tests/%.c tests/check_main.h tests/daemon_harness.h tests/settle_helpers.h $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbr.a
+$(BUILD)/tests/%: tests/%.c tests/check_main.h tests/daemon_harness.h tests/settle_helpers.h tests/scheme_harness.h $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
 
