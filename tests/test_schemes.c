@@ -997,7 +997,7 @@ START_TEST(test_edge_clean_period_boundaries)
      * C released 2023-02-28: offence 2023-06-15 restarts the clock after the
      *   contract's end (2023-03-31): C never succeeds.
      * One line: quarter 2024-04-01, final on 2024-07-01, members 2, 200.00.
-     * Range: quarter containing add_months(add_months(2023-03-31, 12), 3) =
+     * Range: quarter containing add_months(2023-03-31, 12 + 3) =
      * 2024-06-30, i.e. 2024-04-01, run_off 0: 6 statements. */
     run r;
     run_load(&r, "tests/data/schemes/edge-clean.yaml", "tests/data/schemes/edge-clean.jsonl", ORDER_FILE);

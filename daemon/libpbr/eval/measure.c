@@ -302,11 +302,11 @@ static int emit_pooled_line(clines *out, const pbr_outcome *o, size_t seg, const
         pbr_date f = pbr_add_months(w[i].to, o->follow_up + o->waiting);
         final_on = f > final_on ? f : final_on;
         const cohort_acc *a = &accs[i * nseg + seg];
+        ex += excluded[i]; /* every pooled window, those without a line too (ruled 2026-12-02) */
         if (a->n == 0)
             continue;
         p.n += a->n, p.r += a->r, p.f += a->f, p.wn += a->wn, p.wr += a->wr, p.wf += a->wf;
         p.ogrs_sum += a->ogrs_sum;
-        ex += excluded[i];
         mpq_t actual_w;
         mpq_init(actual_w);
         cohort_actual(o, a, actual_w, denom);
@@ -431,7 +431,8 @@ static int clean_success(const pbr_contract *c, const pbr_outcome *o, const cwhe
     int first = 1;
     for (;;) {
         pbr_date s = pbr_add_months(clock, o->follow_up);
-        pbr_date f = pbr_add_months(s, o->waiting);
+        /* one month addition (ruled 2026-12-02): at month ends F is not S + waiting */
+        pbr_date f = pbr_add_months(clock, o->follow_up + o->waiting);
         pbr_date earliest = PBR_DATE_MAX;
         for (size_t i = 0; i < n; i++) {
             const pbr_ev *e = &es[i];
@@ -612,6 +613,32 @@ static int history_years(const pbr_outcome *o)
     return h;
 }
 
+/* The position in es[0, n) of step k of the custody walk (5.3, ruled
+ * 2026-12-02): events by date, and on one date the discharges (by id)
+ * before the receptions (by id). es is sorted by (date, id), so a date's
+ * events are contiguous; *grp is the first index of the current date's group
+ * and *pass the pass over it (0: discharges, 1: everything else). */
+static size_t custody_step(const pbr_ev *es, size_t n, size_t *i, size_t *grp, int *pass)
+{
+    for (;;) {
+        if (*i >= n || es[*i].date != es[*grp].date) {
+            if (*pass == 0) {
+                *pass = 1;
+                *i = *grp;
+                continue;
+            }
+            if (*i >= n)
+                return n;
+            *grp = *i;
+            *pass = 0;
+            continue;
+        }
+        size_t at = (*i)++;
+        if ((es[at].type == PBR_EV_DISCHARGE) == (*pass == 0))
+            return at;
+    }
+}
+
 /* Walks one offender's receptions and discharges (visible as of d) into
  * spells, adding those whose reception matches. */
 static void offender_spells(const pbr_outcome *o, const cwhere *where, const cwhere *segs, const pbr_eventset *ev,
@@ -621,8 +648,11 @@ static void offender_spells(const pbr_outcome *o, const cwhere *where, const cwh
     size_t nseg = o->nsegments ? o->nsegments : 1;
     const pbr_evvoid *voids = pbr_eventset_voids(ev);
     const pbr_ev *open = NULL;
-    for (size_t i = 0; i <= n; i++) {
-        const pbr_ev *e = i < n ? &es[i] : NULL;
+    size_t next = 0, grp = 0;
+    int pass = 0;
+    for (size_t step = 0; step <= n; step++) {
+        size_t at = n > 0 ? custody_step(es, n, &next, &grp, &pass) : n;
+        const pbr_ev *e = at < n ? &es[at] : NULL;
         if (e != NULL && e->type != PBR_EV_RECEPTION && e->type != PBR_EV_DISCHARGE)
             continue;
         if (e != NULL && !pbr_ev_visible(e, voids, d, max_seq))

@@ -167,7 +167,8 @@ static pbr_date latest(pbr_date a, pbr_date b)
 static pbr_date last_final_on(const pbr_contract *c)
 {
     pbr_date end_q_next = pbr_add_months(pbr_quarter_of(c->end, c->year_start), 3);
-    pbr_date last = PBR_DATE_NONE;
+    /* always at least the quarter containing end (ruled 2026-12-02) */
+    pbr_date last = end_q_next;
     for (size_t i = 0; i < c->nfees; i++)
         last = latest(last, c->fees[i].dated ? c->fees[i].on : end_q_next);
     size_t nw = 0;
@@ -181,18 +182,18 @@ static pbr_date last_final_on(const pbr_contract *c)
                 last = latest(last, pbr_add_months(w[k].to, o->follow_up + o->waiting));
             break;
         case PBR_M_CLEAN_PERIOD: {
-            pbr_date f = pbr_add_months(pbr_add_months(c->end, o->follow_up), o->waiting);
+            pbr_date f = pbr_add_months(c->end, o->follow_up + o->waiting);
             last = latest(last, pbr_add_months(pbr_quarter_of(f, c->year_start), 3));
             break;
         }
-        case PBR_M_CUSTODY_NIGHTS: last = latest(last, end_q_next); break;
+        case PBR_M_CUSTODY_NIGHTS: break; /* the quarter containing end, already counted */
         case PBR_M_DISPOSALS:
             last = latest(last, pbr_add_months(pbr_add_months(pbr_year_of(c->end, c->year_start), 12), o->waiting));
             break;
         }
     }
     free(w);
-    return last == PBR_DATE_NONE ? end_q_next : last;
+    return last;
 }
 
 pbr_date pbr_contract_last_quarter(const pbr_contract *c)
