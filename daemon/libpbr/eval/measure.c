@@ -122,6 +122,7 @@ static void metrics_init(metrics *m)
 {
     mpq_inits(m->points, m->percent, m->avoided, NULL);
     m->has_points = 1;
+    m->significant = 0;
 }
 
 static void metrics_clear(metrics *m)
@@ -278,6 +279,8 @@ static int emit_cohort_line(clines *out, const pbr_outcome *o, size_t seg, const
     mpq_inits(actual, denom, amount, NULL);
     cohort_actual(o, a, actual, denom);
     improvement(&m, b, actual, denom);
+    if (o->pay.has_threshold && o->pay.threshold_metric == PBR_METRIC_SIGNIFICANT)
+        m.significant = eval_significant(o->pay.threshold, a->n, actual, b, o->measure == PBR_M_BINARY);
     show_metrics(&cl->line, &m, actual, b);
     pay_line(&o->pay, segment_price(o, seg), &m, 0, 0, 0, NULL, &cl->line, amount);
     mpq_clears(actual, denom, amount, NULL);
@@ -286,9 +289,11 @@ static int emit_cohort_line(clines *out, const pbr_outcome *o, size_t seg, const
 }
 
 /* The pooled line of one segment (5.6), given the windows' accumulators and
- * baselines; window_pence is the sum of the segment's window lines. */
+ * baselines; window_pence is the sum of the segment's window lines; period
+ * "pooled" (period_first PBR_DATE_MAX) or a settlement year's label (5.9.2). */
 static int emit_pooled_line(clines *out, const pbr_outcome *o, size_t seg, const ewindow *w, size_t nw,
-                            const cohort_acc *accs, const int64_t *excluded, mpq_t *baselines, int64_t window_pence)
+                            const cohort_acc *accs, const int64_t *excluded, mpq_t *baselines, int64_t window_pence,
+                            const char *period, pbr_date period_first)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
     cohort_acc p = {0, 0, 0, 0, 0, 0, 0};
@@ -324,6 +329,8 @@ static int emit_pooled_line(clines *out, const pbr_outcome *o, size_t seg, const
     metrics_init(&m);
     cohort_actual(o, &p, actual, denom);
     improvement(&m, b, actual, denom);
+    if (o->pooled_metric == PBR_METRIC_SIGNIFICANT)
+        m.significant = eval_significant(o->pooled_threshold, p.n, actual, b, o->measure == PBR_M_BINARY);
     pbr_line tmp;
     memset(&tmp, 0, sizeof tmp);
     pay_line(&o->pay, segment_price(o, seg), &m, 0, 1, o->pooled_metric, (const mpq_t *)&o->pooled_threshold,
@@ -333,7 +340,7 @@ static int emit_pooled_line(clines *out, const pbr_outcome *o, size_t seg, const
         if (cl == NULL) {
             rc = -1;
         } else {
-            name_line(cl, o, seg, PBR_DATE_MAX, "pooled", final_on);
+            name_line(cl, o, seg, period_first, period, final_on);
             cl->pooled = 1;
             cl->line.kind = PBR_LINE_POOLED;
             cl->line.members = p.n;
@@ -353,18 +360,49 @@ done:
     return rc;
 }
 
-/* Binary and frequency lines (and pooled) of component o. Returns 0 or -1. */
-static int eval_cohort_component(const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                                 const ewindow *w, size_t nw, const member *m, size_t nm, clines *out)
+/* The pooled lines of segment seg of o: one over every window (5.6), or
+ * one per settlement year over the windows whose first day falls in it
+ * (over: year, 5.9.2). pence holds each window line's computed pence (0
+ * without a line). Returns 0 or -1. */
+static int emit_pooled_lines(const pbr_contract *c, clines *out, const pbr_outcome *o, size_t seg, const ewindow *w,
+                             size_t nw, const cohort_acc *accs, const int64_t *excluded, mpq_t *baselines,
+                             const int64_t *pence)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
+    for (size_t i = 0; i < nw;) {
+        pbr_date y = pbr_year_of(w[i].from, c->year_start);
+        size_t j = i;
+        int64_t sum = 0;
+        while (j < nw && (!o->pooled_over_year || pbr_year_of(w[j].from, c->year_start) == y))
+            sum += pence[j++ * nseg + seg];
+        char label[32];
+        if (o->pooled_over_year)
+            pbr_year_label(y, c->year_start, label, sizeof label);
+        if (emit_pooled_line(out, o, seg, w + i, j - i, accs + i * nseg, excluded + i, baselines + i * nseg, sum,
+                             o->pooled_over_year ? label : "pooled", o->pooled_over_year ? y : PBR_DATE_MAX) != 0)
+            return -1;
+        i = j;
+    }
+    return 0;
+}
+
+/* Binary and frequency lines (and pooled) of component o. A frequency
+ * component with a hurdle (5.9.1) reads the hurdle's lines from out, so the
+ * hurdle is evaluated first. Returns 0 or -1. */
+static int eval_cohort_component(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev,
+                                 uint64_t max_seq, pbr_date d, const ewindow *w, size_t nw, const member *m,
+                                 size_t nm, clines *out)
+{
+    size_t nseg = o->nsegments ? o->nsegments : 1;
+    const pbr_outcome *hurdle = o->has_hurdle ? &c->outcomes[o->hurdle] : NULL;
     int rc = -1;
     cwhere exclude = {NULL, 0};
     cwhere *segs = compile_segments(o, ev);
     cohort_acc *accs = calloc(nw * nseg + 1, sizeof *accs);
     int64_t *excluded = calloc(nw + 1, sizeof *excluded);
+    int64_t *pence = calloc(nw * nseg + 1, sizeof *pence);
     mpq_t *baselines = calloc(nw * nseg + 1, sizeof *baselines);
-    if (segs == NULL || accs == NULL || excluded == NULL || baselines == NULL ||
+    if (segs == NULL || accs == NULL || excluded == NULL || pence == NULL || baselines == NULL ||
         cwhere_compile(&o->exclude, ev, &exclude) != 0)
         goto out;
     for (size_t i = 0; i < nm; i++) {
@@ -390,17 +428,27 @@ static int eval_cohort_component(const pbr_outcome *o, const pbr_eventset *ev, u
     for (size_t i = 0; i < nw * nseg; i++)
         mpq_init(baselines[i]);
     for (size_t s = 0; s < nseg; s++) {
-        int64_t window_pence = 0;
         for (size_t i = 0; i < nw; i++) {
-            const cohort_acc *a = &accs[i * nseg + s];
+            cohort_acc *a = &accs[i * nseg + s];
             if (a->n == 0)
                 continue;
+            int hurdle_met = 1;
+            if (hurdle != NULL) {
+                const cline *h = eval_hurdle_line(out, hurdle, w[i].key, o->nsegments ? o->segments[s].name : NULL);
+                if (h == NULL) { /* no hurdle line: no line, and nothing to pool */
+                    memset(a, 0, sizeof *a);
+                    continue;
+                }
+                hurdle_met = h->line.threshold_met != 0;
+            }
             cohort_baseline(segment_baseline(o, s), w[i].key, a, baselines[i * nseg + s]);
             if (emit_cohort_line(out, o, s, &w[i], a, excluded[i], baselines[i * nseg + s]) != 0)
                 goto clear;
-            window_pence += out->v[out->n - 1].line.computed_pence;
+            if (!hurdle_met)
+                eval_hurdle_missed(o, &out->v[out->n - 1].line);
+            pence[i * nseg + s] = out->v[out->n - 1].line.computed_pence;
         }
-        if (o->has_pooled && emit_pooled_line(out, o, s, w, nw, accs, excluded, baselines, window_pence) != 0)
+        if (o->has_pooled && emit_pooled_lines(c, out, o, s, w, nw, accs, excluded, baselines, pence) != 0)
             goto clear;
     }
     rc = 0;
@@ -412,6 +460,7 @@ out:
     if (segs != NULL)
         free_segments(segs, o->nsegments);
     free(baselines);
+    free(pence);
     free(excluded);
     free(accs);
     return rc;
@@ -902,11 +951,14 @@ int evaluate_outcomes(const pbr_contract *c, const pbr_eventset *ev, uint64_t ma
         goto oom;
     if (c->has_cohort && cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0)
         goto oom;
-    for (size_t i = 0; i < c->noutcomes; i++) {
-        const pbr_outcome *o = &c->outcomes[i];
+    /* two passes: a component with a hurdle (5.9.1) after all the others */
+    for (size_t k = 0; k < 2 * c->noutcomes; k++) {
+        const pbr_outcome *o = &c->outcomes[k % c->noutcomes];
+        if ((k < c->noutcomes) == (o->has_hurdle != 0))
+            continue;
         switch (o->measure) {
         case PBR_M_BINARY:
-        case PBR_M_FREQUENCY: rc = eval_cohort_component(o, ev, max_seq, d, w, nw, m, nm, out); break;
+        case PBR_M_FREQUENCY: rc = eval_cohort_component(c, o, ev, max_seq, d, w, nw, m, nm, out); break;
         case PBR_M_CLEAN_PERIOD: rc = eval_clean_component(c, o, ev, max_seq, d, m, nm, out); break;
         case PBR_M_CUSTODY_NIGHTS: rc = eval_custody_component(c, o, ev, max_seq, d, out); break;
         case PBR_M_DISPOSALS: rc = eval_disposals_component(c, o, ev, max_seq, d, out); break;
@@ -914,6 +966,8 @@ int evaluate_outcomes(const pbr_contract *c, const pbr_eventset *ev, uint64_t ma
         if (rc != 0)
             goto oom;
     }
+    if (eval_volume_lines(c, ev, max_seq, d, out) != 0)
+        goto oom;
     free(m);
     free(w);
     return 0;
