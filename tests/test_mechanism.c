@@ -10,10 +10,13 @@
  * with Q.next = F.
  */
 #include <check.h>
+#include <sys/stat.h>
 
 #include "check_main.h"
+#include "daemon_harness.h"
 #include "libpbr/eval/eval.h"
 #include "scheme_harness.h"
+#include "settle_helpers.h"
 
 #define DATA "tests/data/mechanism/"
 
@@ -214,6 +217,8 @@ START_TEST(test_volume_band)
      *   final 2017-07-01.
      * 2017-18: c = 0 < 2: (0 - 2) x 50.00 = -100.00 (below: a clawback);
      *   final 2018-07-01, statement 2018-04-01 (the range covers it).
+     * The contract cap of 0.01 does not touch them: volume lines and their
+     * adjustments are fee lines, outside contract_cap.
      * 13 statements 2015-04-01 .. 2018-04-01; 12 + 3 + 1 = 16 lines;
      * 12 x 100000 + 0 + 5000 + 10000 - 10000 = 1205000. */
     run r;
@@ -245,13 +250,15 @@ START_TEST(test_foundation_advance)
      * waiting 3: window final = add_months(window.to, 6): Q1 2023-10-01,
      * Q2 2024-01-01. Fee foundation 100.00 a quarter, advance_of reoff: each
      * quarter's advance is recovered (-100.00) on its window's final_on.
-     * Q1: A, B no reoffence: points 50 x 10.00 = 500.00; its recovery line
-     *   2023-01-01-recovery, -100.00, is in the same statement (2023-07-01),
-     *   among the fees, before the outcome line: total 400.00.
+     * Q1: A, B no reoffence: points 50 x 10.00 = 500.00 computed; the
+     *   contract cap of 400.00 pays min(0 + 500, 400) - min(0, 400) =
+     *   400.00. Its recovery line 2023-01-01-recovery, -100.00, outside the
+     *   cap, is in the same statement (2023-07-01), among the fees, before
+     *   the outcome line: total 300.00.
      * Q2: C reoffends: actual 1, points -50, units 0: 0.00; recovery
      *   2023-04-01-recovery -100.00 in statement 2023-10-01.
      * Quarterly advances: 2023-01-01 and 2023-04-01, 100.00 each.
-     * 4 statements; 6 lines; 100 + 100 - 100 - 100 + 500 + 0 = 500.00. */
+     * 4 statements; 6 lines; 100 + 100 - 100 - 100 + 400 + 0 = 400.00. */
     run r;
     run_load(&r, DATA "advance.yaml", DATA "advance.jsonl", ORDER_FILE);
     expect_line(&r, &(want){.quarter = "2023-01-01", .kind = FEE, .component = "foundation", .period = "2023-01-01",
@@ -259,15 +266,148 @@ START_TEST(test_foundation_advance)
     expect_line(&r, &(want){.quarter = "2023-07-01", .kind = FEE, .component = "foundation",
                             .period = "2023-01-01-recovery", .final_on = "2023-10-01", .amount_pence = -10000});
     expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "reoff", .period = "2023-01-01",
-                            .final_on = "2023-10-01", .amount_pence = 50000});
+                            .final_on = "2023-10-01", .amount_pence = 40000});
     const pbr_statement *s = statement_for(&r, "2023-07-01");
     EXPECT(&r, s && s->nlines == 2 && s->lines[0].kind == FEE && s->lines[1].kind == OUT,
            "2023-07-01: the recovery line (a fee) first, then its window's outcome line");
-    expect_statement(&r, "2023-07-01", 2, 40000);
+    expect_statement(&r, "2023-07-01", 2, 30000);
     expect_line(&r, &(want){.quarter = "2023-10-01", .kind = FEE, .component = "foundation",
                             .period = "2023-04-01-recovery", .final_on = "2024-01-01", .amount_pence = -10000});
-    expect_run(&r, 4, "2023-01-01", "2023-10-01", 6, 50000);
+    expect_run(&r, 4, "2023-01-01", "2023-10-01", 6, 40000);
     run_free(&r);
+}
+END_TEST
+
+/* ---- renderings --------------------------------------------------------------------- */
+
+/* Renders the statement for quarter of r in fmt (malloc'd). */
+static char *render(const run *r, const char *quarter, pbr_format fmt)
+{
+    const pbr_statement *s = statement_for(r, quarter);
+    ck_assert_ptr_nonnull(s);
+    size_t len;
+    char err[PBR_ERR_MAX], *json = pbr_statement_to_json(s, &len);
+    ck_assert_ptr_nonnull(json);
+    char *out = pbr_statement_render(json, len, fmt, err, sizeof err);
+    ck_assert_msg(out != NULL, "%s", err);
+    free(json);
+    return out;
+}
+
+START_TEST(test_renderings)
+{
+    /* The CRC contract's statements with the 5.9 fee lines in every format
+     * (figures from test_crc in test_schemes.c): 2016-07-01 holds the volume
+     * adjustment (+250.00 on -444,750.00), 2016-10-01 the recovery
+     * -50,000.00 (final on 2017-01-01) beside its window's outcome line. */
+    run r;
+    run_load(&r, "contracts/crc.yaml", "tests/data/schemes/crc.jsonl", ORDER_FILE);
+    char *json = render(&r, "2016-10-01", PBR_FMT_JSON);
+    ck_assert_ptr_nonnull(strstr(json, "{\"kind\": \"fee\", \"component\": \"foundation\", \"period\": "
+                                       "\"2015-04-01-recovery\", \"final_on\": \"2017-01-01\", \"amount_pence\": -5000000}"));
+    char *csv = render(&r, "2016-10-01", PBR_FMT_CSV);
+    ck_assert_ptr_nonnull(strstr(csv, "\ncrc,2016-10-01,lines,fee,foundation,2015-04-01-recovery,,2017-01-01,"));
+    ck_assert_ptr_nonnull(strstr(csv, ",-5000000\n"));
+    char *yaml = render(&r, "2016-10-01", PBR_FMT_YAML);
+    ck_assert_ptr_nonnull(strstr(yaml, "    period: \"2015-04-01-recovery\"\n    final_on: \"2017-01-01\"\n"
+                                       "    amount_pence: -5000000\n"));
+    char *text = render(&r, "2016-10-01", PBR_FMT_TEXT);
+    /* the period column widens to the recovery period (19 characters) */
+    ck_assert_ptr_nonnull(strstr(text, "  fee        foundation           2015-04-01-recovery -               -50000.00\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  outcome    reoffending          2015-04-01          -                11280.00"));
+    char *adj = render(&r, "2016-07-01", PBR_FMT_TEXT);
+    ck_assert_ptr_nonnull(
+        strstr(adj, "  adjustment service              2015-16-volume -                  250.00   (previously -444750.00)\n"));
+    char *adjcsv = render(&r, "2016-07-01", PBR_FMT_CSV);
+    ck_assert_ptr_nonnull(strstr(adjcsv, "\ncrc,2016-07-01,lines,adjustment,service,2015-16-volume,"));
+    ck_assert_ptr_nonnull(strstr(adjcsv, ",-44475000,25000\n"));
+    free(json);
+    free(csv);
+    free(yaml);
+    free(text);
+    free(adj);
+    free(adjcsv);
+    run_free(&r);
+}
+END_TEST
+
+/* ---- the daemon ----------------------------------------------------------------------- */
+
+/* The daemon's statement (raw API reply) of contract for quarter. */
+static char *daemon_statement(daemon_t *d, const char *contract, const char *quarter)
+{
+    char req[256];
+    snprintf(req, sizeof req, "{\"op\":\"statement\",\"contract\":\"%s\",\"quarter\":\"%s\"}", contract, quarter);
+    char *r = request_d(d, d->api, req, strlen(req), 30000);
+    ck_assert_msg(r != NULL, "no reply to %s", req);
+    return r;
+}
+
+static size_t settle_through(daemon_t *d, const char *quarter)
+{
+    char req[128];
+    snprintf(req, sizeof req, "{\"op\":\"settle\",\"quarter\":\"%s\"}", quarter);
+    json_t *r = api_call(d, req);
+    ck_assert_msg(json_is_array(json_object_get(r, "issued")), "settle %s failed", quarter);
+    size_t n = json_array_size(json_object_get(r, "issued"));
+    json_decref(r);
+    return n;
+}
+
+START_TEST(test_daemon_crc)
+{
+    /* pbrd with contracts/crc.yaml and crc.jsonl ingested (25 events): the
+     * 18 statements it issues equal simulate's, byte for byte, with a
+     * restart between the 2015-16 volume line (statement 2016-04-01) and
+     * its adjustment (2016-07-01), so the adjustment comes from the ledger
+     * stored with the statements; verify then finds no difference. */
+    daemon_t d;
+    char path[1024], err[PBR_ERR_MAX], contract[1024], events[1024];
+    daemon_prepare(&d, "auto_settle: false\n");
+    snprintf(d.now, sizeof d.now, "2030-01-01");
+    snprintf(d.contracts, sizeof d.contracts, "%s.contracts", d.dir);
+    ck_assert_int_eq(mkdir(d.contracts, 0700), 0);
+    char *yaml = pbr_read_file(pbr_test_path(path, sizeof path, "contracts/crc.yaml"), NULL, err, sizeof err);
+    ck_assert_msg(yaml != NULL, "%s", err);
+    snprintf(contract, sizeof contract, "%s/crc.yaml", d.contracts);
+    harness_write_text(contract, yaml);
+    free(yaml);
+    daemon_start(&d);
+    pbr_test_path(events, sizeof events, "tests/data/schemes/crc.jsonl");
+    char *body = pbr_read_file(events, NULL, err, sizeof err);
+    ck_assert_msg(body != NULL, "%s", err);
+    json_t *r = ingest_batch(&d, body);
+    ck_assert_int_eq(geti(r, "accepted"), 25);
+    json_decref(r);
+    free(body);
+
+    ck_assert_uint_eq(settle_through(&d, "2016-04-01"), 5); /* 2015-04-01 .. 2016-04-01 */
+    ck_assert_int_eq(daemon_signal_wait(&d, SIGTERM), 0);
+    daemon_start(&d);
+    ck_assert_uint_eq(settle_through(&d, "2030-01-01"), 13); /* .. 2019-07-01 */
+
+    char *sim = simulate_jsonl(contract, events), *line = sim;
+    pbr_date q;
+    pbr_date_parse("2015-04-01", 10, &q);
+    for (int i = 0; i < 18; i++, q = pbr_add_months(q, 3)) {
+        char qs[PBR_DATE_STRLEN], *nl = strchr(line, '\n');
+        ck_assert_ptr_nonnull(nl);
+        *nl = '\0';
+        pbr_date_format(q, qs);
+        char *got = daemon_statement(&d, "crc", qs);
+        ck_assert_msg(strcmp(got, line) == 0, "statement %s differs:\ndaemon:   %s\nsimulate: %s", qs, got, line);
+        free(got);
+        line = nl + 1;
+    }
+    ck_assert_str_eq(line, "");
+    free(sim);
+    json_t *v = api_call(&d, "{\"op\":\"verify\"}");
+    ck_assert_int_eq(geti(v, "checked"), 18);
+    ck_assert_uint_eq(json_array_size(json_object_get(v, "differences")), 0);
+    json_decref(v);
+    unlink(contract);
+    rmdir(d.contracts);
+    daemon_finish(&d);
 }
 END_TEST
 
@@ -541,12 +681,18 @@ static Suite *make_suite(void)
     tcase_add_test(k, test_significance_exact);
     tcase_add_test(k, test_volume_band);
     tcase_add_test(k, test_foundation_advance);
+    tcase_add_test(k, test_renderings);
     suite_add_tcase(s, k);
 
     TCase *l = tcase_create("loader");
     tcase_add_loop_test(l, test_load_errors, 0, (int)(sizeof BAD / sizeof BAD[0]));
     tcase_add_test(l, test_load_model);
     suite_add_tcase(s, l);
+
+    TCase *dm = tcase_create("daemon");
+    tcase_set_timeout(dm, 120);
+    tcase_add_test(dm, test_daemon_crc);
+    suite_add_tcase(s, dm);
 
     TCase *d = tcase_create("determinism");
     tcase_set_timeout(d, 60);

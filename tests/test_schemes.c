@@ -35,8 +35,8 @@
 
 START_TEST(test_contracts_load)
 {
-    static const char *const ids[] = {"peterborough", "doncaster",    "lewisham",   "gm-fim",
-                                      "ippr-custody", "accelerator", "rising-share", "national-tariffs"};
+    static const char *const ids[] = {"peterborough", "doncaster",    "lewisham",         "gm-fim", "ippr-custody",
+                                      "accelerator",  "rising-share", "national-tariffs", "crc"};
     static const char *const edges[] = {"edge-binary", "edge-pay", "edge-cap", "edge-pooled", "edge-ogrs", "edge-misc",
                                         "edge-gone", "edge-disposals", "edge-freq-pooled",
                                         "edge-clean"};
@@ -1008,6 +1008,90 @@ START_TEST(test_edge_clean_period_boundaries)
 }
 END_TEST
 
+/* ---- Community Rehabilitation Company (SPEC 5.9) --------------------------------------- */
+
+START_TEST(test_crc)
+{
+    /* contracts/crc.yaml over crc.jsonl: settlement years from April;
+     * quarterly community_start cohorts of provider crc-north; follow_up 12,
+     * waiting 6: window final_on = add_months(window.to, 18).
+     * reoffending: binary, b = 0.34, significance z = 1.96: z^2 V = 3.8416 x
+     *   0.34 x 0.66 = 0.86205504; 3,000.00 per reoffender avoided; annual
+     *   top-up with the same gate.
+     * frequency: per reoffender, b = 2.6, 700.00 per reoffence avoided,
+     *   hurdle reoffending.
+     *
+     * Window 2015-04-01 (final 2017-01-01, statement 2016-10-01): 14 members
+     *   (M1 twice: one membership; N01 is another provider's). R1 reoffends
+     *   with 2 offences. a = 1/14; (0.34 - 1/14)^2 x 14 = 3.76^2 / 14 =
+     *   1.009829 >= 0.862055: met. points 26.857143, percent 3.76 / 4.76 x
+     *   100 = 78.991597, avoided 0.34 x 14 - 1 = 3.76: 11,280.00.
+     *   frequency: hurdle met; F 2, reoffenders 1: actual 2, avoided
+     *   (2.6 - 2) x 1 = 0.6: 420.00.
+     *   The foundation's 2015-04-01-recovery (-50,000.00, final 2017-01-01)
+     *   is in the same statement, among the fees.
+     * Window 2015-07-01 (final 2017-04-01, statement 2017-01-01): 6 members,
+     *   R2 reoffends (4 offences): (0.34 - 1/6)^2 x 6 = 1.04^2 / 6 =
+     *   0.180267 < 0.862055: missed, 0.00 (below 0). frequency: hurdle
+     *   missed: 0.00, threshold_met false, units null.
+     * Window 2015-10-01: no members, no lines.
+     * Window 2016-01-01 (final 2017-10-01, statement 2017-07-01): L01, late
+     *   (recorded 2016-09-01): n 1, a 0: 0.34^2 = 0.1156 < 0.862055: missed.
+     *   frequency: hurdle missed, 0.00.
+     * Pooled 2015-16 (final on the latest, 2017-10-01): n 21, reoffenders 2,
+     *   a = 2/21: (0.34 - 2/21)^2 x 21 = 5.14^2 / 21 = 1.258076 >= 0.862055:
+     *   met; points 24.476190; avoided 7.14 - 2 = 5.14: 15,420.00, net of
+     *   the year's window lines (11,280.00 + 0 + 0): 4,140.00.
+     * Volume (community starts of crc-north, every event; band 1800..2200,
+     *   250.00 an order): 2015-16 at A(2016-04-01) = 2016-07-31: 15 + 6 =
+     *   21 (L01 not yet recorded): (21 - 1800) x 250 = -444,750.00, final
+     *   add_months(2016-04-01, 3) = 2016-07-01; at A(2016-07-01) =
+     *   2016-10-31, 22: -444,500.00: an adjustment of +250.00 (outside the
+     *   cap). 2016-17: 0: -1800 x 250 = -450,000.00, final 2017-07-01.
+     * Range: the last final_on is window 2017-01-01's, add_months(2017-04-01,
+     *   18) = 2018-10-01 (also the last recovery's): quarter 2018-07-01 + 4
+     *   run-off quarters: 2015-04-01 .. 2019-07-01, 18 statements.
+     * Lines: service 8 + foundation 8 + recovery 8 + volume 2 + volume
+     *   adjustment 1 + reoffending 3 + frequency 3 + pooled 1 = 34.
+     * Sum (pence): 8 x 60,000,000 + (8 - 8) x 5,000,000 - 44,475,000 +
+     *   25,000 - 45,000,000 + 1,128,000 + 42,000 + 414,000 = 392,134,000. */
+    run r;
+    run_load(&r, "contracts/crc.yaml", "tests/data/schemes/crc.jsonl", ORDER_FILE);
+    expect_line(&r, &(want){.quarter = "2016-10-01", .kind = OUT, .component = "reoffending", .period = "2015-04-01",
+                            .final_on = "2017-01-01", .members = "14", .excluded = "0", .reoffenders = "1",
+                            .reoffences = "2", .actual = "0.071429", .baseline = "0.340000", .points = "26.857143",
+                            .percent = "78.991597", .avoided = "3.760000", .threshold_met = "true",
+                            .units = "3.760000", .amount_pence = 1128000});
+    expect_line(&r, &(want){.quarter = "2016-10-01", .kind = OUT, .component = "frequency", .period = "2015-04-01",
+                            .members = "14", .reoffenders = "1", .reoffences = "2", .actual = "2.000000",
+                            .baseline = "2.600000", .avoided = "0.600000", .threshold_met = "true",
+                            .units = "0.600000", .amount_pence = 42000});
+    expect_line(&r, &(want){.quarter = "2016-10-01", .kind = FEE, .component = "foundation",
+                            .period = "2015-04-01-recovery", .final_on = "2017-01-01", .amount_pence = -5000000});
+    expect_line(&r, &(want){.quarter = "2017-01-01", .kind = OUT, .component = "reoffending", .period = "2015-07-01",
+                            .members = "6", .reoffenders = "1", .avoided = "1.040000", .threshold_met = "false",
+                            .units = "null", .amount_pence = 0});
+    expect_line(&r, &(want){.quarter = "2017-01-01", .kind = OUT, .component = "frequency", .period = "2015-07-01",
+                            .members = "6", .reoffences = "4", .threshold_met = "false", .units = "null",
+                            .amount_pence = 0});
+    expect_line(&r, &(want){.quarter = "2017-07-01", .kind = OUT, .component = "frequency", .period = "2016-01-01",
+                            .members = "1", .threshold_met = "false", .amount_pence = 0});
+    expect_line(&r, &(want){.quarter = "2017-07-01", .kind = POOL, .component = "reoffending", .period = "2015-16",
+                            .final_on = "2017-10-01", .members = "21", .excluded = "0", .reoffenders = "2",
+                            .points = "24.476190", .avoided = "5.140000", .threshold_met = "true",
+                            .units = "5.140000", .amount_pence = 414000});
+    expect_line(&r, &(want){.quarter = "2016-04-01", .kind = FEE, .component = "service", .period = "2015-16-volume",
+                            .final_on = "2016-07-01", .amount_pence = -44475000});
+    expect_line(&r, &(want){.quarter = "2016-07-01", .kind = ADJ, .component = "service", .period = "2015-16-volume",
+                            .previous_pence = "-44475000", .amount_pence = 25000});
+    expect_line(&r, &(want){.quarter = "2017-04-01", .kind = FEE, .component = "service", .period = "2016-17-volume",
+                            .final_on = "2017-07-01", .amount_pence = -45000000});
+    EXPECT(&r, count_issues(&r, OUT, "reoffending", "2015-10-01", NULL) == 0, "an empty window has no line");
+    expect_run(&r, 18, "2015-04-01", "2019-07-01", 34, 392134000);
+    run_free(&r);
+}
+END_TEST
+
 /* ---- Determinism: the event file is a set ------------------------------------------------ */
 
 START_TEST(test_determinism_doncaster)
@@ -1020,6 +1104,12 @@ START_TEST(test_determinism_void_before_target)
 {
     /* Reversed, the voids come before their targets. */
     expect_same_statements("tests/data/schemes/edge-binary.yaml", "tests/data/schemes/edge-void.jsonl");
+}
+END_TEST
+
+START_TEST(test_determinism_crc)
+{
+    expect_same_statements("contracts/crc.yaml", "tests/data/schemes/crc.jsonl");
 }
 END_TEST
 
@@ -1043,6 +1133,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_accelerator);
     tcase_add_test(t, test_rising_share);
     tcase_add_test(t, test_national_tariffs);
+    tcase_add_test(t, test_crc);
     suite_add_tcase(s, t);
 
     TCase *e = tcase_create("edges");
@@ -1072,6 +1163,7 @@ static Suite *make_suite(void)
     tcase_add_test(d, test_determinism_doncaster);
     tcase_add_test(d, test_determinism_void_before_target);
     tcase_add_test(d, test_determinism_lewisham);
+    tcase_add_test(d, test_determinism_crc);
     suite_add_tcase(s, d);
     return s;
 }
