@@ -35,6 +35,9 @@ static const struct {
     {"quarantine", "[--limit N] [--format text|json]", "rejected input, newest first",
      "  --limit N      the newest N records (default 100)\n"
      "  --format F     text (default) or json\n"},
+    {"backup", "DIR [--format text|json]", "the daemon copies its store and statements into DIR (on its machine)",
+     "  DIR            an absolute path on the daemon's machine; created 0700, must be absent or empty\n"
+     "  --format F     text (default) or json\n"},
     {"verify", "[--format text|json]", "recompute every issued statement from the event log and compare",
      "  --format F     text (default) or json\n"
      "exit status: 1 when any statement differs\n"},
