@@ -188,8 +188,7 @@ static int national_series(const pbr_contract *c, const pbr_eventset *set, serie
             free(json);
         }
         s->n++;
-        pbr_statement_free(st);
-        free(st);
+        pbr_statement_destroy(&st);
     }
     pbr_sha256_hex(hexes, 64 * s->n, s->digest);
     free(hexes);

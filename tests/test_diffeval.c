@@ -450,10 +450,8 @@ static size_t compare_series(const pbr_contract *c, const pbr_eventset *set, uin
         same_text("statement", ja, jb, yaml);
         free(ja);
         free(jb);
-        pbr_statement_free(sa);
-        free(sa);
-        pbr_statement_free(sb);
-        free(sb);
+        pbr_statement_destroy(&sa);
+        pbr_statement_destroy(&sb);
         n++;
     }
     pbr_ledger_free(a);
@@ -558,8 +556,7 @@ START_TEST(random_contracts_pay_something)
                     nonzero_lines++;
                 }
             }
-            pbr_statement_free(s);
-            free(s);
+            pbr_statement_destroy(&s);
         }
         paying += any;
         pbr_ledger_free(l);

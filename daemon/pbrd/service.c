@@ -54,6 +54,8 @@ struct pbrd_service {
     int quiet;                /* the last idle call found the store unchanged */
     pbrd_publish_fn publish;
     void *publish_ctx;
+    pbrd_metrics *metrics;    /* settle and reload counters, or NULL */
+    size_t last_load_errors;  /* files that failed at the last (re)load */
 };
 
 /* ---- events ------------------------------------------------------------------- */
@@ -311,28 +313,19 @@ static int restore_ledger(pbrd_service *svc, loaded *l, char *err, size_t errlen
     return 0;
 }
 
+/* pbr_store_work_fn: stores one contract version; an identical stored
+ * version (CONFLICT from the content-addressed put) is success. */
+static int put_contract_version(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
+{
+    const pbr_contract *c = ctx;
+    int rc = pbr_store_put_contract(txn, c->sha256, c->bytes, c->nbytes, err, errlen);
+    return rc == PBR_STORE_CONFLICT ? PBR_STORE_OK : rc;
+}
+
 /* Stores the contract's bytes as a version (idempotent). Returns 0 or -1. */
 static int store_contract_version(pbrd_service *svc, const pbr_contract *c, char *err, size_t errlen)
 {
-    for (int attempt = 0; attempt < 8; attempt++) {
-        pbr_store_txn *txn;
-        if (pbr_store_begin(svc->store, &txn, err, errlen) != 0)
-            return -1;
-        int rc = pbr_store_put_contract(txn, c->sha256, c->bytes, c->nbytes, err, errlen);
-        if (rc == PBR_STORE_RETRY) {
-            pbr_store_abort(txn);
-            continue;
-        }
-        if (rc != PBR_STORE_OK && rc != PBR_STORE_CONFLICT) {
-            pbr_store_abort(txn);
-            return -1;
-        }
-        rc = pbr_store_commit(txn, err, errlen);
-        if (rc == PBR_STORE_RETRY)
-            continue;
-        return rc == 0 ? 0 : -1;
-    }
-    return pbr_errf(err, errlen, "storing contract %s: the map kept filling up", c->id);
+    return pbr_store_write(svc->store, put_contract_version, (void *)c, err, errlen) == 0 ? 0 : -1;
 }
 
 static void loaded_free(loaded *l)
@@ -465,6 +458,8 @@ json_t *pbrd_service_reload(pbrd_service *svc)
     free(svc->contracts);
     svc->contracts = next;
     svc->n = nnext;
+    svc->last_load_errors = json_array_size(errors);
+    pbrd_metrics_reload(svc->metrics, nnext, svc->last_load_errors, 0);
     json_t *reply = json_pack("{so so}", "loaded", ok, "errors", errors);
     char *body = json_dumps(reply, JSON_COMPACT);
     pbrd_log(PBRD_LOG_INFO, "contracts reloaded", "dir=%s loaded=%zu errors=%zu", svc->contracts_dir, nnext,
@@ -477,32 +472,32 @@ json_t *pbrd_service_reload(pbrd_service *svc)
 
 /* ---- issuing ---------------------------------------------------------------------------------- */
 
+typedef struct statement_record {
+    const pbr_contract *c;
+    const char *quarter;
+    const char *rec;
+} statement_record;
+
+/* pbr_store_work_fn: the contract version the statement was issued under,
+ * then the statement record (CONFLICT if the quarter is already issued). */
+static int put_statement_record(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
+{
+    const statement_record *r = ctx;
+    int rc = put_contract_version(txn, (void *)r->c, err, errlen);
+    if (rc == PBR_STORE_OK)
+        rc = pbr_store_put_statement(txn, r->c->id, r->quarter, r->rec, strlen(r->rec), err, errlen);
+    return rc;
+}
+
 /* Commits one statement record. Returns 0, or -1 with err. */
 static int commit_record(pbrd_service *svc, const pbr_contract *c, const char *quarter, const char *rec,
                          char *err, size_t errlen)
 {
-    for (int attempt = 0; attempt < 8; attempt++) {
-        pbr_store_txn *txn;
-        if (pbr_store_begin(svc->store, &txn, err, errlen) != 0)
-            return -1;
-        int rc = pbr_store_put_contract(txn, c->sha256, c->bytes, c->nbytes, err, errlen);
-        if (rc == PBR_STORE_OK || rc == PBR_STORE_CONFLICT)
-            rc = pbr_store_put_statement(txn, c->id, quarter, rec, strlen(rec), err, errlen);
-        if (rc == PBR_STORE_RETRY) {
-            pbr_store_abort(txn);
-            continue;
-        }
-        if (rc != PBR_STORE_OK) {
-            pbr_store_abort(txn);
-            return rc == PBR_STORE_CONFLICT ? pbr_errf(err, errlen, "statement %s %s is already issued", c->id, quarter)
-                                            : -1;
-        }
-        rc = pbr_store_commit(txn, err, errlen);
-        if (rc == PBR_STORE_RETRY)
-            continue;
-        return rc == 0 ? 0 : -1;
-    }
-    return pbr_errf(err, errlen, "issuing %s %s: the map kept filling up", c->id, quarter);
+    statement_record r = {c, quarter, rec};
+    int rc = pbr_store_write(svc->store, put_statement_record, &r, err, errlen);
+    if (rc == PBR_STORE_CONFLICT)
+        return pbr_errf(err, errlen, "statement %s %s is already issued", c->id, quarter);
+    return rc == 0 ? 0 : -1;
 }
 
 static void publish_statement(pbrd_service *svc, const char *contract, const char *quarter, int64_t total,
@@ -560,8 +555,7 @@ static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, json_t *issue
     rc = 0;
 out:
     if (s != NULL) {
-        pbr_statement_free(s);
-        free(s);
+        pbr_statement_destroy(&s);
     }
     free(json);
     free(ledger_json);
@@ -590,7 +584,8 @@ static int settle_contract(pbrd_service *svc, loaded *l, pbr_date through, pbr_d
     return 0;
 }
 
-json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
+/* pbrd_service_settle without the metrics. */
+static json_t *settle_run(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
 {
     char err[PBR_ERR_MAX];
     if (contract != NULL && find_loaded(svc, contract) == NULL)
@@ -608,6 +603,16 @@ json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *con
         }
     }
     return json_pack("{so}", "issued", issued);
+}
+
+json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
+{
+    uint64_t start = pbrd_metrics_now_ns();
+    json_t *r = settle_run(svc, through, contract, today);
+    json_t *issued = json_object_get(r, "issued");
+    pbrd_metrics_settle(svc->metrics, pbrd_metrics_now_ns() - start, json_is_array(issued),
+                        json_array_size(issued));
+    return r;
 }
 
 /* Is any contract's next quarter due (A(Q) < today, within its range)? */
@@ -811,8 +816,7 @@ static int verify_one(void *ctx, uint64_t seq, const char *json, size_t len)
     if (again == NULL || strcmp(again, r.statement) != 0)
         add_diff(v, contract, quarter, "store", "recomputing from the event log gives a different statement");
     free(again);
-    pbr_statement_free(s);
-    free(s);
+    pbr_statement_destroy(&s);
 out:
     json_decref(st);
     record_free(&r);
@@ -946,6 +950,12 @@ int pbrd_service_open(pbrd_service **out, pbr_store *store, const char *contract
     }
     *out = svc;
     return 0;
+}
+
+void pbrd_service_set_metrics(pbrd_service *svc, pbrd_metrics *m)
+{
+    svc->metrics = m;
+    pbrd_metrics_reload(m, svc->n, svc->last_load_errors, 1);
 }
 
 void pbrd_service_close(pbrd_service *svc)

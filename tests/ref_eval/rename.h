@@ -1,5 +1,6 @@
 /* rename.h -- forced into every file of tests/ref_eval/ (-include): the
- * evaluator as it was before issue 12's optimisation (commit 995c530),
+ * evaluator as it was before issue 12's optimisation (commit 995c530, plus
+ * the features merged into it since, such as mechanism.c of SPEC 5.9),
  * kept verbatim as the reference of tests/test_diffeval.c. Every external
  * symbol gets a ref_ prefix so the reference links beside libpbr's
  * evaluator; the public declarations (pbr/settle.h) are renamed the same
@@ -15,6 +16,12 @@
 #define cwhere_compile ref_cwhere_compile
 #define cwhere_free ref_cwhere_free
 #define cwhere_match ref_cwhere_match
+#define eval_hurdle_line ref_eval_hurdle_line
+#define eval_hurdle_missed ref_eval_hurdle_missed
+#define eval_mechanism_last_final_on ref_eval_mechanism_last_final_on
+#define eval_recovery_lines ref_eval_recovery_lines
+#define eval_significant ref_eval_significant
+#define eval_volume_lines ref_eval_volume_lines
 #define evaluate_outcomes ref_evaluate_outcomes
 #define pay_line ref_pay_line
 #define pbr_contract_first_quarter ref_pbr_contract_first_quarter
