@@ -12,7 +12,9 @@
  * daemon), and settled over every events_through or a smaller one. The
  * contracts draw every measure, several outcomes, segments, exclusions,
  * pooled gates, tiers, caps, OGRS weights and baselines, every cohort
- * period and windows with a size, fees and a contract cap. The case count
+ * period and windows with a size, fees and a contract cap, and the keys
+ * of SPEC 5.9 (hurdles, annual pooled top-ups, significance gates,
+ * volume-reconciled and advanced fees). The case count
  * grows with PBR_DIFF_ROUNDS (default 40 contracts per case).
  */
 #include <check.h>
@@ -149,7 +151,7 @@ static void gate(rng *r, buf *b, const char *key, int custody)
 }
 
 /* pay for binary/frequency/clean/custody. */
-static void pay_block(rng *r, buf *b, const char *measure)
+static void pay_block(rng *r, buf *b, const char *measure, int significant_ok)
 {
     int custody = !strcmp(measure, "custody_nights"), clean = !strcmp(measure, "clean_period");
     static const char *const pers[] = {"point", "percent", "avoided"};
@@ -166,7 +168,12 @@ static void pay_block(rng *r, buf *b, const char *measure)
     int per = custody ? rint_(r, 1, 2) : rint_(r, 0, 2);
     int has_gate = chance(r, 60);
     int gm = custody ? rint_(r, 1, 2) : rint_(r, 0, 2);
-    if (has_gate) {
+    if (has_gate && significant_ok && chance(r, 25)) {
+        gm = 3; /* 5.9.3: a significance gate; from_threshold cannot apply */
+        put(b, "      threshold: {significant: %d.%02d}\n", rint_(r, 0, 2), rint_(r, 0, 99));
+        if (chance(r, 50))
+            put(b, "      below: -%d.00\n", rint_(r, 0, 500000));
+    } else if (has_gate) {
         int v = gm == 2 ? rint_(r, -40, 60) : rint_(r, -5, 15);
         put(b, "      threshold: {%s: %d%s}\n", gates[gm], v, chance(r, 30) ? ".25" : "");
         if (chance(r, 50))
@@ -190,9 +197,8 @@ static void pay_block(rng *r, buf *b, const char *measure)
         put(b, "      weight: ogrs\n");
 }
 
-static void segments(rng *r, buf *b, const char *measure, int disposals)
+static void segments(rng *r, buf *b, const char *measure, int disposals, int n)
 {
-    int n = rint_(r, 1, 3);
     put(b, "    segments:\n");
     for (int i = 0; i < n; i++) {
         put(b, "      - {name: s%d", i);
@@ -214,9 +220,15 @@ static void segments(rng *r, buf *b, const char *measure, int disposals)
     }
 }
 
-static void outcome(rng *r, buf *b, int k, const char *measure, const char *const wkeys[], int nw)
+/* Outcome k: nseg segments (0 = none); quarterly: the cohort is quarterly
+ * (5.9.2 pooled over: year); hurdle: the binary outcome a frequency outcome
+ * is paid under (5.9.1), or -1. */
+static void outcome(rng *r, buf *b, int k, const char *measure, const char *const wkeys[], int nw, int nseg,
+                    int quarterly, int hurdle)
 {
     put(b, "  - id: o%d\n    measure: %s\n", k, measure);
+    if (hurdle >= 0)
+        put(b, "    hurdle: o%d\n", hurdle);
     int binfreq = !strcmp(measure, "binary") || !strcmp(measure, "frequency");
     int clean = !strcmp(measure, "clean_period"), custody = !strcmp(measure, "custody_nights");
     int disposals = !strcmp(measure, "disposals");
@@ -226,8 +238,11 @@ static void outcome(rng *r, buf *b, int k, const char *measure, const char *cons
         put(b, "    waiting: %d\n", rint_(r, 0, 9));
     if (binfreq && chance(r, 50))
         put(b, "    counts: %s\n", chance(r, 50) ? "offences" : "convictions");
-    if (!strcmp(measure, "frequency") && chance(r, 50))
-        put(b, "    per: %s\n", chance(r, 50) ? "member" : "reoffender");
+    int per_reoffender = 0;
+    if (!strcmp(measure, "frequency") && chance(r, 50)) {
+        per_reoffender = chance(r, 50);
+        put(b, "    per: %s\n", per_reoffender ? "reoffender" : "member");
+    }
     if (!custody && chance(r, 35))
         put(b, "    exclude: {category: [%s]}\n", CATS[rint_(r, 0, 4)]);
     if (custody || disposals) {
@@ -266,15 +281,22 @@ static void outcome(rng *r, buf *b, int k, const char *measure, const char *cons
         put(b, "    pay:\n      prices: {custody: %d.00, sso: %d.00, community: %d.50, fine: %d.00}\n      share: %d\n",
             rint_(r, 1000, 9000), rint_(r, 100, 3000), rint_(r, 100, 3000), rint_(r, 10, 300), rint_(r, 10, 100));
     } else {
-        pay_block(r, b, measure);
+        pay_block(r, b, measure, binfreq && !per_reoffender);
     }
     if (binfreq && chance(r, 40)) {
-        put(b, "    pooled:\n      ");
-        gate(r, b, "threshold", 0);
-        put(b, "\n");
+        put(b, "    pooled:\n");
+        if (quarterly && chance(r, 50))
+            put(b, "      over: year\n");
+        if (!per_reoffender && chance(r, 25)) {
+            put(b, "      threshold: {significant: 1.%02d}\n", rint_(r, 0, 99));
+        } else {
+            put(b, "      ");
+            gate(r, b, "threshold", 0);
+            put(b, "\n");
+        }
     }
-    if (!clean && chance(r, 35))
-        segments(r, b, measure, disposals);
+    if (nseg > 0)
+        segments(r, b, measure, disposals, nseg);
 }
 
 /* A random contract's YAML (malloc'd). */
@@ -301,7 +323,7 @@ static char *random_contract(rng *r, int k)
     if (chance(r, 25))
         put(&b, "contract_cap: %d.00\n", rint_(r, 1000, 2000000));
     const char *wkeys[3] = {"W1", "W2", "W3"};
-    int nw = 0;
+    int nw = 0, quarterly = 0;
     if (cohort) {
         put(&b, "cohort:\n  index: %s\n", chance(r, 60) ? "release" : "community_start");
         int p = rint_(r, 0, 3);
@@ -318,6 +340,7 @@ static char *random_contract(rng *r, int k)
                 s0, s1, s1, s2, s2, s3);
         } else {
             put(&b, "  period: %s\n", p == 0 ? "quarter" : p == 1 ? "year" : "whole");
+            quarterly = p == 0;
         }
         if (chance(r, 25))
             put(&b, "  size: %d\n", rint_(r, 1, 40));
@@ -329,14 +352,43 @@ static char *random_contract(rng *r, int k)
             put(&b, "\n");
         }
     }
-    if (chance(r, 40)) {
-        put(&b, "fees:\n  - {id: f1, per_quarter: %d.00}\n", rint_(r, 100, 90000));
+    int nseg[3], binary_plain = -1, advanced = -1;
+    for (int i = 0; i < nout; i++) {
+        nseg[i] = meas[i] != 2 && chance(r, 35) ? rint_(r, 1, 3) : 0;
+        if (meas[i] == 0 && nseg[i] == 0 && binary_plain < 0)
+            binary_plain = i;
+        if (meas[i] <= 1 && advanced < 0)
+            advanced = i;
+    }
+    int fees = chance(r, 40), volume = chance(r, 20), advance = quarterly && advanced >= 0 && chance(r, 30);
+    if (fees || volume || advance)
+        put(&b, "fees:\n");
+    if (fees) {
+        put(&b, "  - {id: f1, per_quarter: %d.00}\n", rint_(r, 100, 90000));
         if (chance(r, 50))
             put(&b, "  - {id: f2, on: %s, amount: -%d.00}\n", de, rint_(r, 100, 9000));
     }
+    if (volume) { /* 5.9.4 */
+        int lo = rint_(r, 0, 60);
+        put(&b, "  - id: vol\n    per_quarter: %d.00\n    volume:\n      index: %s\n", rint_(r, 100, 9000),
+            chance(r, 50) ? "release" : "community_start");
+        if (chance(r, 60)) {
+            put(&b, "      where: ");
+            index_where(r, &b, 0);
+            put(&b, "\n");
+        }
+        put(&b, "      band: [%d, %d]\n      rate: %d.%02d\n", lo, lo + rint_(r, 0, 80), rint_(r, 1, 900),
+            rint_(r, 0, 99));
+    }
+    if (advance) /* 5.9.5 */
+        put(&b, "  - {id: adv, per_quarter: %d.00, advance_of: o%d}\n", rint_(r, 100, 20000), advanced);
     put(&b, "outcomes:\n");
-    for (int i = 0; i < nout; i++)
-        outcome(r, &b, i, measures[meas[i]], wkeys, nw);
+    for (int i = 0; i < nout; i++) {
+        int hurdle = meas[i] == 1 && nseg[i] == 0 && binary_plain >= 0 && binary_plain != i && chance(r, 50)
+                         ? binary_plain
+                         : -1;
+        outcome(r, &b, i, measures[meas[i]], wkeys, nw, nseg[i], quarterly, hurdle);
+    }
     return b.s;
 }
 
