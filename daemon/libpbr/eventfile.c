@@ -38,8 +38,9 @@ static int is_blank(const char *s, size_t n)
  * the memory; the caller parses a job itself when no parser has taken it. */
 
 #define NPARSERS 2
-#define NJOBS 8
-#define CHUNK (1u << 20)
+#define NJOBS 6
+#define CHUNK (1u << 19)
+#define PREFETCH_AHEAD 8 /* events the caller looks ahead in the id table */
 
 enum { JOB_FREE, JOB_READY, JOB_PARSING, JOB_PARSED };
 
@@ -47,6 +48,7 @@ typedef struct pitem {
     size_t line;        /* 0-based line number within the job */
     int ok;             /* 1: ev and content; 0: msg */
     pbr_event ev;
+    uint64_t id_hash;   /* hash of the id */
     uint64_t content;   /* hash of the canonical form */
     char *msg;          /* the rejection (malloc'd) */
 } pitem;
@@ -105,6 +107,7 @@ static void parse_job(job *j)
                 j->oom |= it->msg == NULL;
             } else {
                 it->ok = 1;
+                it->id_hash = pbr_hash_bytes(it->ev.id, strlen(it->ev.id));
                 size_t clen = pbr_event_canonical_to(&it->ev, canon, sizeof canon);
                 if (clen < sizeof canon) {
                     it->content = pbr_hash_bytes(canon, clen);
@@ -208,11 +211,13 @@ static int consume_job(pbr_eventset *set, job *j, size_t first_line, pbr_reject_
     for (size_t i = 0; i < j->nitems; i++) {
         pitem *it = &j->items[i];
         size_t lineno = first_line + it->line;
+        if (i + PREFETCH_AHEAD < j->nitems && j->items[i + PREFETCH_AHEAD].ok)
+            pbr_eventset_prefetch_id(set, j->items[i + PREFETCH_AHEAD].id_hash);
         if (!it->ok) {
             reject(on_reject, ctx, lineno, it->msg);
             continue;
         }
-        int s = pbr_eventset_add_unique(set, &it->ev, *nread + 1, it->content, err, errlen);
+        int s = pbr_eventset_add_unique(set, &it->ev, *nread + 1, it->id_hash, it->content, err, errlen);
         if (s < 0)
             return -1;
         if (s == 0)

@@ -243,13 +243,18 @@ static int urehash(pbr_eventset *s)
     return 0;
 }
 
-int pbr_eventset_add_unique(pbr_eventset *s, const pbr_event *ev, uint64_t seq, uint64_t content, char *err,
-                            size_t errlen)
+void pbr_eventset_prefetch_id(const pbr_eventset *s, uint64_t id_hash)
+{
+    if (s->nuslots > 0)
+        __builtin_prefetch(&s->uslots[(size_t)id_hash & (s->nuslots - 1)]);
+}
+
+int pbr_eventset_add_unique(pbr_eventset *s, const pbr_event *ev, uint64_t seq, uint64_t id_hash, uint64_t content,
+                            char *err, size_t errlen)
 {
     if ((s->nu + 1) * 2 > s->nuslots && urehash(s) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
-    size_t len = strlen(ev->id);
-    size_t slot = uslot_of(s, ev->id, len, pbr_hash_bytes(ev->id, len));
+    size_t slot = uslot_of(s, ev->id, strlen(ev->id), id_hash);
     if (s->uslots[slot] != 0)
         return s->ucontent[s->uslots[slot] - 1] == content ? 1 : 2;
     if (s->nu + 1 >= UINT32_MAX || pbr_grow((void **)&s->uid, &s->ucap, s->nu + 1, sizeof *s->uid) != 0 ||

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,7 +115,7 @@ static int refresh_events(pbrd_service *svc, char *err, size_t errlen)
 }
 
 #define IDLE_MIRROR_STEP 50000     /* events mirrored per idle call (about 0.1 s) */
-#define IDLE_FINISH_EVERY 500000   /* finish during a long burst: no one finish sorts (and copies) everything */
+#define IDLE_FINISH_EVERY 250000   /* finish during a long burst: no one finish sorts (and copies) much */
 
 int pbrd_service_idle(pbrd_service *svc)
 {
@@ -132,9 +133,13 @@ int pbrd_service_idle(pbrd_service *svc)
             goto fail;
         return 1;
     }
-    /* the store has stopped growing for one idle interval: index now */
-    if (svc->unfinished > 0 && svc->quiet && finish_events(svc, err, sizeof err) != 0)
-        goto fail;
+    /* the store has stopped growing for one idle interval: index now, and
+     * give back what the burst's parsing left free in the heaps */
+    if (svc->unfinished > 0 && svc->quiet) {
+        if (finish_events(svc, err, sizeof err) != 0)
+            goto fail;
+        malloc_trim(0);
+    }
     svc->quiet = 1;
     return 0;
 fail:
