@@ -480,14 +480,34 @@ static char *lines_json(const pbr_line *v, size_t n)
     return b.s;
 }
 
-/* Settles c's whole series with both evaluators; returns the statements
- * compared (fails the test at the first difference). */
+/* Collects the canonical JSON of each statement of a series. */
+typedef struct collected {
+    char **json;
+    size_t n;
+} collected;
+
+static int collect(void *ctx, const pbr_statement *s)
+{
+    collected *c = ctx;
+    c->json = realloc(c->json, (c->n + 1) * sizeof *c->json);
+    ck_assert_ptr_nonnull(c->json);
+    c->json[c->n] = pbr_statement_to_json(s, NULL);
+    ck_assert_ptr_nonnull(c->json[c->n]);
+    c->n++;
+    return 0;
+}
+
+/* Settles c's whole series with both evaluators, and with the parallel
+ * driver of pbrctl simulate; returns the statements compared (fails the
+ * test at the first difference). */
 static size_t compare_series(const pbr_contract *c, const pbr_eventset *set, uint64_t through, const char *yaml)
 {
-    char err[PBR_ERR_MAX], rerr[PBR_ERR_MAX];
+    char err[PBR_ERR_MAX], rerr[PBR_ERR_MAX], perr[PBR_ERR_MAX];
     pbr_ledger *a = pbr_ledger_new(), *b = ref_pbr_ledger_new();
     ck_assert(a != NULL && b != NULL);
     size_t n = 0;
+    collected par = {NULL, 0};
+    int prc = pbr_settle_all_parallel(c, set, through, PBR_DATE_MAX, 2, collect, &par, perr, sizeof perr);
     for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c); q = pbr_add_months(q, 3)) {
         pbr_statement *sa = NULL, *sb = NULL;
         int ra = pbr_settle_quarter(c, NULL, NULL, set, through, q, a, &sa, err, sizeof err);
@@ -495,17 +515,26 @@ static size_t compare_series(const pbr_contract *c, const pbr_eventset *set, uin
         ck_assert_int_eq(ra, rb);
         if (ra != 0) {
             ck_assert_str_eq(err, rerr);
+            ck_assert_int_eq(prc, -1);
+            ck_assert_str_eq(perr, err);
             break;
         }
         char *ja = pbr_statement_to_json(sa, NULL), *jb = pbr_statement_to_json(sb, NULL);
         ck_assert(ja != NULL && jb != NULL);
         same_text("statement", ja, jb, yaml);
+        ck_assert_uint_lt(n, par.n);
+        same_text("statement (parallel)", par.json[n], ja, yaml);
         free(ja);
         free(jb);
         pbr_statement_destroy(&sa);
         pbr_statement_destroy(&sb);
         n++;
     }
+    if (prc == 0)
+        ck_assert_uint_eq(par.n, n);
+    for (size_t i = 0; i < par.n; i++)
+        free(par.json[i]);
+    free(par.json);
     pbr_ledger_free(a);
     ref_pbr_ledger_free(b);
     return n;
