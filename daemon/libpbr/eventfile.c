@@ -171,7 +171,8 @@ static int fill_job(FILE *f, job *j, char **carry, size_t *carry_len, size_t *ca
         errno = ENOMEM;
         return -1;
     }
-    memcpy(j->text, *carry, *carry_len);
+    if (*carry_len > 0)
+        memcpy(j->text, *carry, *carry_len);
     j->len = *carry_len;
     *carry_len = 0;
     for (;;) {
