@@ -52,9 +52,11 @@ static json_t *op_status(pbrd_api_call *call)
         return pbrd_api_error("status: %s", err);
     current_date(call->api->cfg, today);
     size_t ncontracts = call->api->service ? pbrd_service_ncontracts(call->api->service) : 0;
-    return json_pack("{sI sI sI sI ss}", "events", (json_int_t)st.events, "quarantined",
+    size_t awaiting =
+        call->api->service ? pbrd_service_awaiting_settle(call->api->service, NULL, pbrd_api_today(call->api)) : 0;
+    return json_pack("{sI sI sI sI ss sI}", "events", (json_int_t)st.events, "quarantined",
                      (json_int_t)st.quarantined, "last_seq", (json_int_t)st.last_seq, "contracts",
-                     (json_int_t)ncontracts, "now", today);
+                     (json_int_t)ncontracts, "now", today, "awaiting_settle", (json_int_t)awaiting);
 }
 
 /* Appends one quarantine record (JSON text) to the array ctx. */
@@ -89,7 +91,7 @@ static json_t *op_contracts(pbrd_api_call *call)
     const char *provider = NULL;
     if (strncmp(call->role, "provider:", 9) == 0)
         provider = call->role + 9;
-    return pbrd_service_contracts(call->api->service, provider);
+    return pbrd_service_contracts(call->api->service, provider, pbrd_api_today(call->api));
 }
 
 static json_t *op_statement(pbrd_api_call *call)
@@ -141,7 +143,7 @@ json_t *pbrd_api_reload(pbrd_api *api)
     }
     if (api->service == NULL)
         return pbrd_api_error("reload: the settlement service is not running");
-    return pbrd_service_reload(api->service);
+    return pbrd_service_reload(api->service, pbrd_api_today(api));
 }
 
 /* The request's contract name for a log value: as it is when it is a plain

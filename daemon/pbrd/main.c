@@ -406,8 +406,9 @@ static int run(pbrd_config *cfg)
     pbrd_log(PBRD_LOG_INFO, "api bound", "endpoint=%s", cfg->api);
     pbrd_log(PBRD_LOG_INFO, "publish bound", "endpoint=%s", cfg->publish);
     r.api.auth = r.auth;
-    if (pbrd_service_open(&r.svc, r.store, cfg->contracts_dir, cfg->statements_dir, publish_to_api, &r.api, err,
-                          sizeof err) != 0) {
+    pbrd_service_opts so = {cfg->contracts_dir, cfg->statements_dir, publish_to_api, &r.api, cfg->auto_settle,
+                            pbrd_api_today(&r.api)};
+    if (pbrd_service_open(&r.svc, r.store, &so, err, sizeof err) != 0) {
         pbrd_log(PBRD_LOG_ERROR, "settlement service failed to start", "error=\"%s\"",
                  pbrd_log_quote(err, q, sizeof q));
         goto out;

@@ -30,6 +30,7 @@ typedef struct loaded {
     char *file;               /* the file it was loaded from */
     pbr_ledger *ledger;       /* history after its last issued statement */
     char last_quarter[PBR_DATE_STRLEN]; /* "" before the first */
+    pbr_date first_loaded;    /* the day its id was first loaded into this store */
     json_t *cohorts;          /* cached reply of the cohorts op, or NULL */
     uint64_t cohorts_seq;     /* ... computed over the events up to this seq */
     pbr_date cohorts_day;     /* ... as of this date */
@@ -52,6 +53,7 @@ struct pbrd_service {
     uint64_t loaded_seq;      /* events mirrored up to this seq */
     pbrd_publish_fn publish;
     void *publish_ctx;
+    int auto_settle;          /* the daemon settles due quarters by itself */
 };
 
 /* ---- events ------------------------------------------------------------------- */
@@ -261,14 +263,21 @@ static int restore_ledger(pbrd_service *svc, loaded *l, char *err, size_t errlen
     return 0;
 }
 
-/* Stores the contract's bytes as a version (idempotent). Returns 0 or -1. */
-static int store_contract_version(pbrd_service *svc, const pbr_contract *c, char *err, size_t errlen)
+/* Stores the contract's bytes as a version (idempotent) and, the first
+ * time its id is seen, today as its first-loaded day; *first_loaded gets
+ * the recorded day. Returns 0 or -1. */
+static int store_contract_version(pbrd_service *svc, const pbr_contract *c, pbr_date today,
+                                  pbr_date *first_loaded, char *err, size_t errlen)
 {
+    char day[PBR_DATE_STRLEN], first[PBR_STORE_DATE_LEN];
+    pbr_date_format(today, day);
     for (int attempt = 0; attempt < 8; attempt++) {
         pbr_store_txn *txn;
         if (pbr_store_begin(svc->store, &txn, err, errlen) != 0)
             return -1;
         int rc = pbr_store_put_contract(txn, c->sha256, c->bytes, c->nbytes, err, errlen);
+        if (rc == PBR_STORE_OK || rc == PBR_STORE_CONFLICT)
+            rc = pbr_store_put_first_loaded(txn, c->id, day, first, err, errlen);
         if (rc == PBR_STORE_RETRY) {
             pbr_store_abort(txn);
             continue;
@@ -280,7 +289,11 @@ static int store_contract_version(pbrd_service *svc, const pbr_contract *c, char
         rc = pbr_store_commit(txn, err, errlen);
         if (rc == PBR_STORE_RETRY)
             continue;
-        return rc == 0 ? 0 : -1;
+        if (rc != 0)
+            return -1;
+        if (pbr_date_parse(first, strlen(first), first_loaded) != 0)
+            return pbr_errf(err, errlen, "contract %s: stored first-loaded day \"%s\" is not a date", c->id, first);
+        return 0;
     }
     return pbr_errf(err, errlen, "storing contract %s: the map kept filling up", c->id);
 }
@@ -338,7 +351,8 @@ static json_t *diag_json(const pbr_diag *d)
 }
 
 /* Loads one file into the new table, keeping the old version on error. */
-static void reload_file(pbrd_service *svc, const char *name, loaded *next, size_t *nnext, json_t *ok, json_t *errors)
+static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loaded *next, size_t *nnext, json_t *ok,
+                        json_t *errors)
 {
     char path[4096], err[PBR_ERR_MAX];
     snprintf(path, sizeof path, "%s/%s", svc->contracts_dir, name);
@@ -371,7 +385,8 @@ static void reload_file(pbrd_service *svc, const char *name, loaded *next, size_
             return;
         }
     }
-    if (store_contract_version(svc, c, err, sizeof err) != 0) {
+    pbr_date first_loaded;
+    if (store_contract_version(svc, c, today, &first_loaded, err, sizeof err) != 0) {
         pbrd_log(PBRD_LOG_ERROR, "contract version not stored", "contract=%s error=\"%s\"", c->id, err);
         pbr_diag sd = {"", 0, 0, ""};
         snprintf(sd.file, sizeof sd.file, "%.250s", path);
@@ -383,13 +398,14 @@ static void reload_file(pbrd_service *svc, const char *name, loaded *next, size_
     loaded *l = &next[(*nnext)++];
     memset(l, 0, sizeof *l);
     l->c = c;
+    l->first_loaded = first_loaded;
     l->file = strdup(path);
     if (restore_ledger(svc, l, err, sizeof err) != 0)
         pbrd_log(PBRD_LOG_ERROR, "ledger not restored", "contract=%s error=\"%s\"", c->id, err);
     json_array_append_new(ok, json_string(c->id));
 }
 
-json_t *pbrd_service_reload(pbrd_service *svc)
+json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today)
 {
     size_t nfiles;
     char **files = list_contract_files(svc->contracts_dir, &nfiles);
@@ -406,7 +422,7 @@ json_t *pbrd_service_reload(pbrd_service *svc)
     }
     size_t nnext = 0;
     for (size_t i = 0; i < nfiles; i++) {
-        reload_file(svc, files[i], next, &nnext, ok, errors);
+        reload_file(svc, files[i], today, next, &nnext, ok, errors);
         free(files[i]);
     }
     free(files);
@@ -526,13 +542,23 @@ static pbr_date next_quarter_of(const loaded *l)
     return q == PBR_DATE_NONE ? pbr_contract_first_quarter(l->c) : q;
 }
 
-/* Issues l's quarters up to through whose A(Q) < today. Returns 0 or -1. */
-static int settle_contract(pbrd_service *svc, loaded *l, pbr_date through, pbr_date today, json_t *issued,
-                           char *err, size_t errlen)
+/* Whether auto-settle may issue quarter q of l: only a quarter that was
+ * not yet due (A(q) >= the day) when l's id was first loaded into this
+ * store. Older ones are a backlog that only an explicit settle issues: a
+ * new store must never fill with statements issued before any event came. */
+static int auto_may_issue(const loaded *l, pbr_date q)
+{
+    return pbr_issue_date(l->c, q) >= l->first_loaded;
+}
+
+/* Issues l's quarters up to through whose A(Q) < today (with is_auto, only
+ * those auto_may_issue allows). Returns 0 or -1. */
+static int settle_contract(pbrd_service *svc, loaded *l, pbr_date through, pbr_date today, int is_auto,
+                           json_t *issued, char *err, size_t errlen)
 {
     pbr_date last = pbr_contract_last_quarter(l->c);
     for (pbr_date q = next_quarter_of(l); q <= through && q <= last; q = next_quarter_of(l)) {
-        if (pbr_issue_date(l->c, q) >= today)
+        if (pbr_issue_date(l->c, q) >= today || (is_auto && !auto_may_issue(l, q)))
             break;
         if (issue_quarter(svc, l, q, issued, err, errlen) != 0)
             return -1;
@@ -540,7 +566,8 @@ static int settle_contract(pbrd_service *svc, loaded *l, pbr_date through, pbr_d
     return 0;
 }
 
-json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
+/* pbrd_service_settle, with is_auto for auto-settle's rule. */
+static json_t *settle_all(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today, int is_auto)
 {
     char err[PBR_ERR_MAX];
     if (contract != NULL && find_loaded(svc, contract) == NULL)
@@ -552,7 +579,7 @@ json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *con
         loaded *l = &svc->contracts[i];
         if (contract != NULL && strcmp(l->c->id, contract) != 0)
             continue;
-        if (settle_contract(svc, l, through, today, issued, err, sizeof err) != 0) {
+        if (settle_contract(svc, l, through, today, is_auto, issued, err, sizeof err) != 0) {
             json_decref(issued);
             return json_pack("{ss}", "error", err);
         }
@@ -560,13 +587,19 @@ json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *con
     return json_pack("{so}", "issued", issued);
 }
 
-/* Is any contract's next quarter due (A(Q) < today, within its range)? */
-static int any_due(const pbrd_service *svc, pbr_date today)
+json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
+{
+    return settle_all(svc, through, contract, today, 0);
+}
+
+/* Is any contract's next quarter due (A(Q) < today, within its range) and
+ * one auto-settle may issue? */
+static int any_auto_due(const pbrd_service *svc, pbr_date today)
 {
     for (size_t i = 0; i < svc->n; i++) {
         const loaded *l = &svc->contracts[i];
         pbr_date q = next_quarter_of(l);
-        if (q <= pbr_contract_last_quarter(l->c) && pbr_issue_date(l->c, q) < today)
+        if (q <= pbr_contract_last_quarter(l->c) && pbr_issue_date(l->c, q) < today && auto_may_issue(l, q))
             return 1;
     }
     return 0;
@@ -574,9 +607,9 @@ static int any_due(const pbrd_service *svc, pbr_date today)
 
 int pbrd_service_tick(pbrd_service *svc, pbr_date today)
 {
-    if (!any_due(svc, today))
+    if (!any_auto_due(svc, today))
         return 0;
-    json_t *r = pbrd_service_settle(svc, PBR_DATE_MAX, NULL, today);
+    json_t *r = settle_all(svc, PBR_DATE_MAX, NULL, today, 1);
     int n = -1;
     if (json_is_array(json_object_get(r, "issued")))
         n = (int)json_array_size(json_object_get(r, "issued"));
@@ -600,16 +633,58 @@ size_t pbrd_service_ncontracts(const pbrd_service *svc)
     return svc->n;
 }
 
-json_t *pbrd_service_contracts(pbrd_service *svc, const char *provider)
+/* The number of l's quarters that are due (A(Q) < today) and not issued;
+ * *held gets how many of them wait for an explicit settle (all of them
+ * when auto-settle is off or the next one was already due when l was
+ * first loaded: statements are issued in order). */
+static size_t due_quarters(const pbrd_service *svc, const loaded *l, pbr_date today, size_t *held)
+{
+    size_t n = 0;
+    pbr_date last = pbr_contract_last_quarter(l->c);
+    pbr_date first = next_quarter_of(l);
+    for (pbr_date q = first; q <= last && pbr_issue_date(l->c, q) < today; q = pbr_add_months(q, 3))
+        n++;
+    *held = n > 0 && (!svc->auto_settle || !auto_may_issue(l, first)) ? n : 0;
+    return n;
+}
+
+/* "up to date", "due" (auto-settle issues it at its next tick) or "due,
+ * awaiting settle" (only an explicit settle issues it). */
+static const char *settle_state(size_t due, size_t held)
+{
+    return due == 0 ? "up to date" : held > 0 ? "due, awaiting settle" : "due";
+}
+
+size_t pbrd_service_awaiting_settle(const pbrd_service *svc, const char *provider, pbr_date today)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < svc->n; i++) {
+        const loaded *l = &svc->contracts[i];
+        size_t held;
+        if (provider != NULL && strcmp(l->c->provider, provider) != 0)
+            continue;
+        due_quarters(svc, l, today, &held);
+        total += held;
+    }
+    return total;
+}
+
+json_t *pbrd_service_contracts(pbrd_service *svc, const char *provider, pbr_date today)
 {
     json_t *list = json_array();
     for (size_t i = 0; i < svc->n; i++) {
         const loaded *l = &svc->contracts[i];
         if (provider != NULL && strcmp(l->c->provider, provider) != 0)
             continue;
-        json_array_append_new(list, json_pack("{ss ss ss ss so}", "contract", l->c->id, "provider", l->c->provider,
-                                              "title", l->c->title, "sha256", l->c->sha256, "last_statement",
-                                              l->last_quarter[0] ? json_string(l->last_quarter) : json_null()));
+        char first[PBR_DATE_STRLEN];
+        size_t held, due = due_quarters(svc, l, today, &held);
+        pbr_date_format(l->first_loaded, first);
+        json_array_append_new(list, json_pack("{ss ss ss ss so ss sI ss}", "contract", l->c->id, "provider",
+                                              l->c->provider, "title", l->c->title, "sha256", l->c->sha256,
+                                              "last_statement",
+                                              l->last_quarter[0] ? json_string(l->last_quarter) : json_null(),
+                                              "first_loaded", first, "due", (json_int_t)due, "state",
+                                              settle_state(due, held)));
     }
     return json_pack("{so}", "contracts", list);
 }
@@ -863,19 +938,20 @@ static size_t remove_stale_temp_files(const char *statements_dir)
     return removed;
 }
 
-int pbrd_service_open(pbrd_service **out, pbr_store *store, const char *contracts_dir, const char *statements_dir,
-                      pbrd_publish_fn publish, void *publish_ctx, char *err, size_t errlen)
+int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_opts *opts, char *err,
+                      size_t errlen)
 {
     *out = NULL;
     pbrd_service *svc = calloc(1, sizeof *svc);
     if (svc == NULL)
         return pbr_errf(err, errlen, "service: out of memory");
     svc->store = store;
-    svc->contracts_dir = strdup(contracts_dir);
-    svc->statements_dir = strdup(statements_dir);
+    svc->contracts_dir = strdup(opts->contracts_dir);
+    svc->statements_dir = strdup(opts->statements_dir);
     svc->ev = pbr_eventset_new();
-    svc->publish = publish;
-    svc->publish_ctx = publish_ctx;
+    svc->publish = opts->publish;
+    svc->publish_ctx = opts->publish_ctx;
+    svc->auto_settle = opts->auto_settle;
     if (svc->contracts_dir == NULL || svc->statements_dir == NULL || svc->ev == NULL) {
         pbrd_service_close(svc);
         return pbr_errf(err, errlen, "service: out of memory");
@@ -886,7 +962,7 @@ int pbrd_service_open(pbrd_service **out, pbr_store *store, const char *contract
     }
     pbrd_log(PBRD_LOG_INFO, "event log mirrored", "events=%zu last_seq=%llu", pbr_eventset_count(svc->ev),
              (unsigned long long)svc->loaded_seq);
-    json_decref(pbrd_service_reload(svc));
+    json_decref(pbrd_service_reload(svc, opts->today));
     size_t stale = remove_stale_temp_files(svc->statements_dir);
     if (stale > 0)
         pbrd_log(PBRD_LOG_INFO, "temporary statement files of an interrupted write removed", "files=%zu", stale);

@@ -22,18 +22,29 @@ typedef struct pbrd_service pbrd_service;
  * "statement" or "reload" and a JSON body. */
 typedef void (*pbrd_publish_fn)(void *ctx, const char *topic, const char *json);
 
+typedef struct pbrd_service_opts {
+    const char *contracts_dir;
+    const char *statements_dir;
+    pbrd_publish_fn publish;  /* may be NULL */
+    void *publish_ctx;
+    int auto_settle;          /* the daemon settles due quarters by itself (tick) */
+    pbr_date today;           /* the day the contracts are loaded */
+} pbrd_service_opts;
+
 /* Opens the service: loads contracts_dir (errors are logged, valid files
  * load), mirrors the event log, checks that every issued statement's files
  * exist (rewriting missing ones from the store). Returns 0 and *out, or -1
  * with err. Free with pbrd_service_close. */
-int pbrd_service_open(pbrd_service **out, pbr_store *store, const char *contracts_dir, const char *statements_dir,
-                      pbrd_publish_fn publish, void *publish_ctx, char *err, size_t errlen);
+int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_opts *opts, char *err,
+                      size_t errlen);
 void pbrd_service_close(pbrd_service *svc);
 
 /* Re-reads contracts_dir. A file with an error keeps the contract's
- * previous version in force. Returns {"loaded":[ids],"errors":[{file,line,
+ * previous version in force. A contract id loaded for the first time into
+ * this store has today recorded as its first-loaded day (see
+ * pbrd_service_tick). Returns {"loaded":[ids],"errors":[{file,line,
  * column,message}]} and publishes it on "reload". */
-json_t *pbrd_service_reload(pbrd_service *svc);
+json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today);
 
 /* Issues, for every contract (or only `contract`), each unissued quarter up
  * to and including `through` whose issue date A(Q) is before `today`.
@@ -41,16 +52,26 @@ json_t *pbrd_service_reload(pbrd_service *svc);
  * {"error":…} (statements issued before the error stay issued). */
 json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today);
 
-/* Auto-settle: settle every quarter whose A(Q) < today. Returns the number
- * of statements issued, or -1 (logged). */
+/* Auto-settle: settle every quarter whose A(Q) < today, except a quarter
+ * that was already due (A(Q) < the day) when its contract was first loaded
+ * into this store: that backlog, and every later quarter of the contract,
+ * waits for an explicit pbrd_service_settle. Returns the number of
+ * statements issued, or -1 (logged). */
 int pbrd_service_tick(pbrd_service *svc, pbr_date today);
 
 /* The provider of a loaded contract, or NULL if no such contract. */
 const char *pbrd_service_provider_of(const pbrd_service *svc, const char *contract);
 
-/* {"contracts":[{contract,provider,title,sha256,last_statement}]}; when
- * provider is not NULL only that provider's contracts. */
-json_t *pbrd_service_contracts(pbrd_service *svc, const char *provider);
+/* {"contracts":[{contract,provider,title,sha256,last_statement,
+ * first_loaded,due,state}]}: due is the number of due, unissued quarters as
+ * of today; state "up to date", "due" or "due, awaiting settle" (only an
+ * explicit settle will issue them). When provider is not NULL only that
+ * provider's contracts. */
+json_t *pbrd_service_contracts(pbrd_service *svc, const char *provider, pbr_date today);
+
+/* The number of due quarters that wait for an explicit settle (of
+ * provider's contracts, or all when NULL). */
+size_t pbrd_service_awaiting_settle(const pbrd_service *svc, const char *provider, pbr_date today);
 
 /* The stored statement bytes of (contract, quarter "YYYY-MM-DD"): returns a
  * malloc'd canonical JSON string (caller frees) or NULL with err ("not
