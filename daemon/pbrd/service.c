@@ -54,6 +54,8 @@ struct pbrd_service {
     pbrd_publish_fn publish;
     void *publish_ctx;
     int auto_settle;          /* the daemon settles due quarters by itself */
+    pbrd_metrics *metrics;    /* settle and reload counters, or NULL */
+    size_t last_load_errors;  /* files that failed at the last (re)load */
 };
 
 /* ---- events ------------------------------------------------------------------- */
@@ -263,39 +265,47 @@ static int restore_ledger(pbrd_service *svc, loaded *l, char *err, size_t errlen
     return 0;
 }
 
+/* A contract version to store, the day it is loaded, and the first-loaded
+ * day read back. */
+typedef struct version_put {
+    const pbr_contract *c;
+    char day[PBR_DATE_STRLEN];
+    char first[PBR_STORE_DATE_LEN];
+} version_put;
+
+/* pbr_store_work_fn: stores one contract version; an identical stored
+ * version (CONFLICT from the content-addressed put) is success. */
+static int put_contract_version(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
+{
+    const pbr_contract *c = ctx;
+    int rc = pbr_store_put_contract(txn, c->sha256, c->bytes, c->nbytes, err, errlen);
+    return rc == PBR_STORE_CONFLICT ? PBR_STORE_OK : rc;
+}
+
+/* pbr_store_work_fn: put_contract_version, and the contract id's
+ * first-loaded day unless one is recorded. */
+static int put_version_first_loaded(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
+{
+    version_put *v = ctx;
+    int rc = put_contract_version(txn, (void *)v->c, err, errlen);
+    if (rc != PBR_STORE_OK)
+        return rc;
+    return pbr_store_put_first_loaded(txn, v->c->id, v->day, v->first, err, errlen);
+}
+
 /* Stores the contract's bytes as a version (idempotent) and, the first
  * time its id is seen, today as its first-loaded day; *first_loaded gets
  * the recorded day. Returns 0 or -1. */
 static int store_contract_version(pbrd_service *svc, const pbr_contract *c, pbr_date today,
                                   pbr_date *first_loaded, char *err, size_t errlen)
 {
-    char day[PBR_DATE_STRLEN], first[PBR_STORE_DATE_LEN];
-    pbr_date_format(today, day);
-    for (int attempt = 0; attempt < 8; attempt++) {
-        pbr_store_txn *txn;
-        if (pbr_store_begin(svc->store, &txn, err, errlen) != 0)
-            return -1;
-        int rc = pbr_store_put_contract(txn, c->sha256, c->bytes, c->nbytes, err, errlen);
-        if (rc == PBR_STORE_OK || rc == PBR_STORE_CONFLICT)
-            rc = pbr_store_put_first_loaded(txn, c->id, day, first, err, errlen);
-        if (rc == PBR_STORE_RETRY) {
-            pbr_store_abort(txn);
-            continue;
-        }
-        if (rc != PBR_STORE_OK && rc != PBR_STORE_CONFLICT) {
-            pbr_store_abort(txn);
-            return -1;
-        }
-        rc = pbr_store_commit(txn, err, errlen);
-        if (rc == PBR_STORE_RETRY)
-            continue;
-        if (rc != 0)
-            return -1;
-        if (pbr_date_parse(first, strlen(first), first_loaded) != 0)
-            return pbr_errf(err, errlen, "contract %s: stored first-loaded day \"%s\" is not a date", c->id, first);
-        return 0;
-    }
-    return pbr_errf(err, errlen, "storing contract %s: the map kept filling up", c->id);
+    version_put v = {c, "", ""};
+    pbr_date_format(today, v.day);
+    if (pbr_store_write(svc->store, put_version_first_loaded, &v, err, errlen) != 0)
+        return -1;
+    if (pbr_date_parse(v.first, strlen(v.first), first_loaded) != 0)
+        return pbr_errf(err, errlen, "contract %s: stored first-loaded day \"%s\" is not a date", c->id, v.first);
+    return 0;
 }
 
 static void loaded_free(loaded *l)
@@ -431,6 +441,8 @@ json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today)
     free(svc->contracts);
     svc->contracts = next;
     svc->n = nnext;
+    svc->last_load_errors = json_array_size(errors);
+    pbrd_metrics_reload(svc->metrics, nnext, svc->last_load_errors, 0);
     json_t *reply = json_pack("{so so}", "loaded", ok, "errors", errors);
     char *body = json_dumps(reply, JSON_COMPACT);
     pbrd_log(PBRD_LOG_INFO, "contracts reloaded", "dir=%s loaded=%zu errors=%zu", svc->contracts_dir, nnext,
@@ -443,32 +455,32 @@ json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today)
 
 /* ---- issuing ---------------------------------------------------------------------------------- */
 
+typedef struct statement_record {
+    const pbr_contract *c;
+    const char *quarter;
+    const char *rec;
+} statement_record;
+
+/* pbr_store_work_fn: the contract version the statement was issued under,
+ * then the statement record (CONFLICT if the quarter is already issued). */
+static int put_statement_record(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
+{
+    const statement_record *r = ctx;
+    int rc = put_contract_version(txn, (void *)r->c, err, errlen);
+    if (rc == PBR_STORE_OK)
+        rc = pbr_store_put_statement(txn, r->c->id, r->quarter, r->rec, strlen(r->rec), err, errlen);
+    return rc;
+}
+
 /* Commits one statement record. Returns 0, or -1 with err. */
 static int commit_record(pbrd_service *svc, const pbr_contract *c, const char *quarter, const char *rec,
                          char *err, size_t errlen)
 {
-    for (int attempt = 0; attempt < 8; attempt++) {
-        pbr_store_txn *txn;
-        if (pbr_store_begin(svc->store, &txn, err, errlen) != 0)
-            return -1;
-        int rc = pbr_store_put_contract(txn, c->sha256, c->bytes, c->nbytes, err, errlen);
-        if (rc == PBR_STORE_OK || rc == PBR_STORE_CONFLICT)
-            rc = pbr_store_put_statement(txn, c->id, quarter, rec, strlen(rec), err, errlen);
-        if (rc == PBR_STORE_RETRY) {
-            pbr_store_abort(txn);
-            continue;
-        }
-        if (rc != PBR_STORE_OK) {
-            pbr_store_abort(txn);
-            return rc == PBR_STORE_CONFLICT ? pbr_errf(err, errlen, "statement %s %s is already issued", c->id, quarter)
-                                            : -1;
-        }
-        rc = pbr_store_commit(txn, err, errlen);
-        if (rc == PBR_STORE_RETRY)
-            continue;
-        return rc == 0 ? 0 : -1;
-    }
-    return pbr_errf(err, errlen, "issuing %s %s: the map kept filling up", c->id, quarter);
+    statement_record r = {c, quarter, rec};
+    int rc = pbr_store_write(svc->store, put_statement_record, &r, err, errlen);
+    if (rc == PBR_STORE_CONFLICT)
+        return pbr_errf(err, errlen, "statement %s %s is already issued", c->id, quarter);
+    return rc == 0 ? 0 : -1;
 }
 
 static void publish_statement(pbrd_service *svc, const char *contract, const char *quarter, int64_t total,
@@ -526,8 +538,7 @@ static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, json_t *issue
     rc = 0;
 out:
     if (s != NULL) {
-        pbr_statement_free(s);
-        free(s);
+        pbr_statement_destroy(&s);
     }
     free(json);
     free(ledger_json);
@@ -566,8 +577,8 @@ static int settle_contract(pbrd_service *svc, loaded *l, pbr_date through, pbr_d
     return 0;
 }
 
-/* pbrd_service_settle, with is_auto for auto-settle's rule. */
-static json_t *settle_all(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today, int is_auto)
+/* pbrd_service_settle without the metrics; with is_auto, auto-settle's rule. */
+static json_t *settle_run(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today, int is_auto)
 {
     char err[PBR_ERR_MAX];
     if (contract != NULL && find_loaded(svc, contract) == NULL)
@@ -587,9 +598,21 @@ static json_t *settle_all(pbrd_service *svc, pbr_date through, const char *contr
     return json_pack("{so}", "issued", issued);
 }
 
+/* settle_run, counted in the metrics. */
+static json_t *settle_measured(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today,
+                               int is_auto)
+{
+    uint64_t start = pbrd_metrics_now_ns();
+    json_t *r = settle_run(svc, through, contract, today, is_auto);
+    json_t *issued = json_object_get(r, "issued");
+    pbrd_metrics_settle(svc->metrics, pbrd_metrics_now_ns() - start, json_is_array(issued),
+                        json_array_size(issued));
+    return r;
+}
+
 json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
 {
-    return settle_all(svc, through, contract, today, 0);
+    return settle_measured(svc, through, contract, today, 0);
 }
 
 /* Is any contract's next quarter due (A(Q) < today, within its range) and
@@ -609,7 +632,7 @@ int pbrd_service_tick(pbrd_service *svc, pbr_date today)
 {
     if (!any_auto_due(svc, today))
         return 0;
-    json_t *r = settle_all(svc, PBR_DATE_MAX, NULL, today, 1);
+    json_t *r = settle_measured(svc, PBR_DATE_MAX, NULL, today, 1);
     int n = -1;
     if (json_is_array(json_object_get(r, "issued")))
         n = (int)json_array_size(json_object_get(r, "issued"));
@@ -836,8 +859,7 @@ static int verify_one(void *ctx, uint64_t seq, const char *json, size_t len)
     if (again == NULL || strcmp(again, r.statement) != 0)
         add_diff(v, contract, quarter, "store", "recomputing from the event log gives a different statement");
     free(again);
-    pbr_statement_free(s);
-    free(s);
+    pbr_statement_destroy(&s);
 out:
     json_decref(st);
     record_free(&r);
@@ -972,6 +994,12 @@ int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_o
     }
     *out = svc;
     return 0;
+}
+
+void pbrd_service_set_metrics(pbrd_service *svc, pbrd_metrics *m)
+{
+    svc->metrics = m;
+    pbrd_metrics_reload(m, svc->n, svc->last_load_errors, 1);
 }
 
 void pbrd_service_close(pbrd_service *svc)

@@ -15,6 +15,7 @@
 #include "pbr/contract.h"
 #include "pbr/date.h"
 #include "pbr/store.h"
+#include "pbrd/metrics.h"
 
 typedef struct pbrd_service pbrd_service;
 
@@ -38,6 +39,10 @@ typedef struct pbrd_service_opts {
 int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_opts *opts, char *err,
                       size_t errlen);
 void pbrd_service_close(pbrd_service *svc);
+
+/* Counts settle runs and reloads in m from now on (NULL: not counted);
+ * records the contracts loaded at open as the initial load. */
+void pbrd_service_set_metrics(pbrd_service *svc, pbrd_metrics *m);
 
 /* Re-reads contracts_dir. A file with an error keeps the contract's
  * previous version in force. A contract id loaded for the first time into

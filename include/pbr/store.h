@@ -44,6 +44,17 @@ enum {
 int pbr_store_open(const char *dir, pbr_store **out, char *err, size_t errlen);
 void pbr_store_close(pbr_store *st);
 
+/* Opens an existing store read-only, without a lock file (MDB_RDONLY |
+ * MDB_NOLOCK): for inspecting a copy no process has open (a backup).
+ * Returns 0 and *out, or -1 with err. Only the read functions work on it. */
+int pbr_store_open_readonly(const char *dir, pbr_store **out, char *err, size_t errlen);
+
+/* Writes a consistent, compacted copy of the whole environment (LMDB
+ * mdb_env_copyfd2 with MDB_CP_COMPACT, one read transaction: writers go on
+ * meanwhile) to fd, the caller's open data file. Returns 0 or -1 with err.
+ * The caller syncs and closes fd. */
+int pbr_store_copy_compact(pbr_store *st, int fd, char *err, size_t errlen);
+
 /* Write transactions. pbr_store_begin returns 0 or -1 (err). A transaction
  * must end with commit or abort; commit returns 0, PBR_STORE_RETRY or -1 and
  * frees the transaction in every case (RETRY may also come from writing the
@@ -51,6 +62,24 @@ void pbr_store_close(pbr_store *st);
 int pbr_store_begin(pbr_store *st, pbr_store_txn **out, char *err, size_t errlen);
 int pbr_store_commit(pbr_store_txn *txn, char *err, size_t errlen);
 void pbr_store_abort(pbr_store_txn *txn);
+
+/* The work of one write transaction: its puts into txn. Returns
+ * PBR_STORE_OK to commit, PBR_STORE_RETRY when a put found the map full, or
+ * any other code to abort (err set for PBR_STORE_ERROR). */
+typedef int (*pbr_store_work_fn)(pbr_store_txn *txn, void *ctx, char *err, size_t errlen);
+
+/* How many times pbr_store_write replays a transaction whose map had to grow
+ * (the map doubles each time, so 16 replays cover any realistic batch). */
+#define PBR_STORE_MAX_REPLAYS 16
+
+/* Runs work in a new write transaction and commits it; when the map had to
+ * grow (PBR_STORE_RETRY from work or commit) the whole transaction is
+ * replayed from the start, so work must be repeatable. Returns 0 when
+ * committed; work's own code (e.g. PBR_STORE_CONFLICT), with nothing
+ * committed; or -1 with err (a failing call, or the map still full after
+ * PBR_STORE_MAX_REPLAYS replays). The one write path with a retry policy:
+ * ingest, statements and contract versions all go through it. */
+int pbr_store_write(pbr_store *st, pbr_store_work_fn work, void *ctx, char *err, size_t errlen);
 
 /* Appends ev (canonical bytes canon/len) unless its id exists. Returns
  * PBR_STORE_ADDED (and *seq), PBR_STORE_DUPLICATE (and *seq of the stored
@@ -76,6 +105,7 @@ typedef struct pbr_store_stats {
     uint64_t quarantined; /* quarantine records */
     uint64_t last_seq;    /* highest event seq (0 when empty) */
     uint64_t map_size;    /* bytes */
+    uint64_t map_used;    /* bytes of the map in use (pages up to the last used one) */
 } pbr_store_stats;
 int pbr_store_get_stats(pbr_store *st, pbr_store_stats *out, char *err, size_t errlen);
 
@@ -124,5 +154,11 @@ int pbr_store_foreach_statement(pbr_store *st, const char *contract, pbr_store_e
  * Returns PBR_STORE_OK, PBR_STORE_RETRY or -1 (err). */
 int pbr_store_put_first_loaded(pbr_store_txn *txn, const char *contract, const char *date,
                                char first[PBR_STORE_DATE_LEN], char *err, size_t errlen);
+
+/* Calls fn(ctx, contract, quarter) for the key of every issued statement,
+ * in (contract, quarter) order, without reading the records. fn returns 0
+ * to go on, non-zero to stop (that value is returned). Returns 0 or -1. */
+typedef int (*pbr_store_key_fn)(void *ctx, const char *contract, const char *quarter);
+int pbr_store_foreach_statement_key(pbr_store *st, pbr_store_key_fn fn, void *ctx, char *err, size_t errlen);
 
 #endif
