@@ -386,8 +386,12 @@ int cmd_settle(const pbrctl_opts *o, int argc, char **argv)
         pbr_format_pence((int64_t)int_field(s, "total_pence"), money, sizeof money);
         printf("  %-20s %s  total %s\n", str_field(s, "contract"), str_field(s, "quarter"), money);
     }
+    const char *interrupted = json_string_value(json_object_get(r, "interrupted"));
+    if (interrupted != NULL)
+        fprintf(stderr, "pbrctl settle: interrupted (%s) after %zu statement(s); run it again to continue\n",
+                interrupted, json_array_size(issued));
     json_decref(r);
-    return 0;
+    return interrupted != NULL ? 1 : 0;
 }
 
 int cmd_reload(const pbrctl_opts *o, int argc, char **argv)

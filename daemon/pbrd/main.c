@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -202,40 +204,51 @@ static int handle_signals(int sfd, pbrd_api *api)
 
 #define TICK_MS 10000 /* how often auto-settle looks at the clock */
 
-/* Issues every statement that has become due (auto_settle). */
-static void settle_due(pbrd_api *api)
+/* Monotonic milliseconds. */
+static int64_t mono_ms(void)
 {
-    if (api->service != NULL && api->cfg->auto_settle)
-        pbrd_service_tick(api->service, pbrd_api_today(api));
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* Polls the API socket and the signalfd until a stop signal, settling due
- * quarters every TICK_MS. Returns 0 or 1. */
+/* Polls the API socket and the signalfd until a stop signal. A settle (the
+ * settle op, or auto-settle every TICK_MS) runs one statement per turn of
+ * the loop, the sockets polled without waiting in between: requests are
+ * answered while it runs and SIGTERM ends the daemon between two
+ * statements (each one whole: committed with its files, or absent); the
+ * settle's client is told it was interrupted. Returns 0 or 1. */
 static int serve(pbrd_api *api, int sfd)
 {
     zmq_pollitem_t items[2] = {{api->router, 0, ZMQ_POLLIN, 0}, {NULL, sfd, ZMQ_POLLIN, 0}};
-    settle_due(api);
+    int64_t next_tick = mono_ms();
     for (;;) {
-        items[0].revents = items[1].revents = 0;
-        int n = zmq_poll(items, 2, TICK_MS);
-        if (n == 0) {
-            settle_due(api);
-            continue;
+        int64_t now = mono_ms();
+        if (now >= next_tick) {
+            pbrd_api_auto_settle(api);
+            next_tick = now + TICK_MS;
         }
+        long timeout = pbrd_api_settling(api) ? 0 : (long)(next_tick - now);
+        items[0].revents = items[1].revents = 0;
+        int n = zmq_poll(items, 2, timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             pbrd_log(PBRD_LOG_ERROR, "poll failed", "call=zmq_poll error=\"%s\"", zmq_strerror(errno));
+            pbrd_api_settle_interrupt(api, "pbrd failed");
             return 1;
         }
-        if ((items[1].revents & ZMQ_POLLIN) && handle_signals(sfd, api))
+        if ((items[1].revents & ZMQ_POLLIN) && handle_signals(sfd, api)) {
+            pbrd_api_settle_interrupt(api, "pbrd is stopping");
             return 0;
+        }
         if (api->reload_requested) {
             json_t *r = pbrd_api_reload(api);
             json_decref(r);
         }
         if ((items[0].revents & ZMQ_POLLIN) && pbrd_api_serve(api) < 0)
             pbrd_log(PBRD_LOG_WARN, "api receive failed", "call=zmq_msg_recv error=\"%s\"", zmq_strerror(errno));
+        pbrd_api_settle_step(api);
     }
 }
 

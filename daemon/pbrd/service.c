@@ -55,6 +55,7 @@ struct pbrd_service {
     void *publish_ctx;
     int auto_settle;          /* the daemon settles due quarters by itself */
     pbrd_metrics *metrics;    /* settle and reload counters, or NULL */
+    uint64_t generation;      /* bumped by every reload (settle jobs re-scan) */
     size_t last_load_errors;  /* files that failed at the last (re)load */
 };
 
@@ -441,6 +442,7 @@ json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today)
     free(svc->contracts);
     svc->contracts = next;
     svc->n = nnext;
+    svc->generation++;
     svc->last_load_errors = json_array_size(errors);
     pbrd_metrics_reload(svc->metrics, nnext, svc->last_load_errors, 0);
     json_t *reply = json_pack("{so so}", "loaded", ok, "errors", errors);
@@ -562,85 +564,139 @@ static int auto_may_issue(const loaded *l, pbr_date q)
     return pbr_issue_date(l->c, q) >= l->first_loaded;
 }
 
-/* Issues l's quarters up to through whose A(Q) < today (with is_auto, only
- * those auto_may_issue allows). Returns 0 or -1. */
-static int settle_contract(pbrd_service *svc, loaded *l, pbr_date through, pbr_date today, int is_auto,
-                           json_t *issued, char *err, size_t errlen)
+/* The quarter of l a settle issues next (its next unissued quarter, when
+ * it is within through and the contract's range, A(Q) < today and, with
+ * is_auto, auto_may_issue allows it), or PBR_DATE_NONE. */
+static pbr_date issuable_quarter(const loaded *l, pbr_date through, pbr_date today, int is_auto)
 {
-    pbr_date last = pbr_contract_last_quarter(l->c);
-    for (pbr_date q = next_quarter_of(l); q <= through && q <= last; q = next_quarter_of(l)) {
-        if (pbr_issue_date(l->c, q) >= today || (is_auto && !auto_may_issue(l, q)))
-            break;
-        if (issue_quarter(svc, l, q, issued, err, errlen) != 0)
+    pbr_date q = next_quarter_of(l);
+    if (q > through || q > pbr_contract_last_quarter(l->c) || pbr_issue_date(l->c, q) >= today)
+        return PBR_DATE_NONE;
+    if (is_auto && !auto_may_issue(l, q))
+        return PBR_DATE_NONE;
+    return q;
+}
+
+struct pbrd_settle_job {
+    pbr_date through;
+    char *contract;           /* only this contract, or NULL */
+    pbr_date today;
+    int is_auto;
+    size_t next;              /* index into svc->contracts to look at next */
+    uint64_t generation;      /* svc->generation when next was set */
+    json_t *issued;           /* [{contract,quarter,total_pence}] */
+    char *error;              /* the error that ended the job, or NULL */
+    uint64_t started_ns;      /* for the metrics */
+};
+
+pbrd_settle_job *pbrd_service_settle_begin(pbrd_service *svc, pbr_date through, const char *contract,
+                                           pbr_date today, int is_auto, json_t **reply)
+{
+    char err[PBR_ERR_MAX];
+    *reply = NULL;
+    if (contract != NULL && find_loaded(svc, contract) == NULL) {
+        *reply = json_pack("{ss}", "error", "settle: no such contract");
+        return NULL;
+    }
+    if (refresh_events(svc, err, sizeof err) != 0) {
+        *reply = json_pack("{ss}", "error", err);
+        return NULL;
+    }
+    pbrd_settle_job *job = calloc(1, sizeof *job);
+    if (job != NULL) {
+        job->issued = json_array();
+        job->contract = contract != NULL ? strdup(contract) : NULL;
+    }
+    if (job == NULL || job->issued == NULL || (contract != NULL && job->contract == NULL)) {
+        if (job != NULL) {
+            json_decref(job->issued);
+            free(job->contract);
+            free(job);
+        }
+        *reply = json_pack("{ss}", "error", "settle: out of memory");
+        return NULL;
+    }
+    job->through = through;
+    job->today = today;
+    job->is_auto = is_auto;
+    job->generation = svc->generation;
+    job->started_ns = pbrd_metrics_now_ns();
+    return job;
+}
+
+int pbrd_service_settle_step(pbrd_service *svc, pbrd_settle_job *job)
+{
+    char err[PBR_ERR_MAX];
+    if (job->error != NULL)
+        return -1;
+    if (job->generation != svc->generation) { /* a reload replaced the table: look again from the start */
+        job->next = 0;
+        job->generation = svc->generation;
+    }
+    for (; job->next < svc->n; job->next++) {
+        loaded *l = &svc->contracts[job->next];
+        if (job->contract != NULL && strcmp(l->c->id, job->contract) != 0)
+            continue;
+        pbr_date q = issuable_quarter(l, job->through, job->today, job->is_auto);
+        if (q == PBR_DATE_NONE)
+            continue;
+        if (issue_quarter(svc, l, q, job->issued, err, sizeof err) != 0) {
+            job->error = strdup(err);
             return -1;
+        }
+        return 1; /* the same contract may have more: looked at again next step */
     }
     return 0;
 }
 
-/* pbrd_service_settle without the metrics; with is_auto, auto-settle's rule. */
-static json_t *settle_run(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today, int is_auto)
+size_t pbrd_service_settle_issued(const pbrd_settle_job *job)
 {
-    char err[PBR_ERR_MAX];
-    if (contract != NULL && find_loaded(svc, contract) == NULL)
-        return json_pack("{ss}", "error", "settle: no such contract");
-    if (refresh_events(svc, err, sizeof err) != 0)
-        return json_pack("{ss}", "error", err);
-    json_t *issued = json_array();
-    for (size_t i = 0; i < svc->n; i++) {
-        loaded *l = &svc->contracts[i];
-        if (contract != NULL && strcmp(l->c->id, contract) != 0)
-            continue;
-        if (settle_contract(svc, l, through, today, is_auto, issued, err, sizeof err) != 0) {
-            json_decref(issued);
-            return json_pack("{ss}", "error", err);
-        }
-    }
-    return json_pack("{so}", "issued", issued);
+    return json_array_size(job->issued);
 }
 
-/* settle_run, counted in the metrics. */
-static json_t *settle_measured(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today,
-                               int is_auto)
+int pbrd_service_settle_is_auto(const pbrd_settle_job *job)
 {
-    uint64_t start = pbrd_metrics_now_ns();
-    json_t *r = settle_run(svc, through, contract, today, is_auto);
-    json_t *issued = json_object_get(r, "issued");
-    pbrd_metrics_settle(svc->metrics, pbrd_metrics_now_ns() - start, json_is_array(issued),
-                        json_array_size(issued));
-    return r;
+    return job->is_auto;
+}
+
+json_t *pbrd_service_settle_end(pbrd_service *svc, pbrd_settle_job *job, const char *interrupted)
+{
+    int ok = job->error == NULL && interrupted == NULL;
+    pbrd_metrics_settle(svc->metrics, pbrd_metrics_now_ns() - job->started_ns, job->error == NULL,
+                        json_array_size(job->issued));
+    json_t *reply;
+    if (job->error != NULL)
+        reply = json_pack("{ss so}", "error", job->error, "issued", job->issued);
+    else if (!ok)
+        reply = json_pack("{so ss}", "issued", job->issued, "interrupted", interrupted);
+    else
+        reply = json_pack("{so}", "issued", job->issued);
+    free(job->error);
+    free(job->contract);
+    free(job);
+    return reply;
 }
 
 json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
 {
-    return settle_measured(svc, through, contract, today, 0);
+    json_t *reply;
+    pbrd_settle_job *job = pbrd_service_settle_begin(svc, through, contract, today, 0, &reply);
+    if (job == NULL)
+        return reply;
+    while (pbrd_service_settle_step(svc, job) == 1)
+        ;
+    reply = pbrd_service_settle_end(svc, job, NULL);
+    if (json_object_get(reply, "error") != NULL) /* the statements issued before the error stay issued */
+        json_object_del(reply, "issued");
+    return reply;
 }
 
-/* Is any contract's next quarter due (A(Q) < today, within its range) and
- * one auto-settle may issue? */
-static int any_auto_due(const pbrd_service *svc, pbr_date today)
+int pbrd_service_auto_due(const pbrd_service *svc, pbr_date today)
 {
-    for (size_t i = 0; i < svc->n; i++) {
-        const loaded *l = &svc->contracts[i];
-        pbr_date q = next_quarter_of(l);
-        if (q <= pbr_contract_last_quarter(l->c) && pbr_issue_date(l->c, q) < today && auto_may_issue(l, q))
+    for (size_t i = 0; i < svc->n; i++)
+        if (issuable_quarter(&svc->contracts[i], PBR_DATE_MAX, today, 1) != PBR_DATE_NONE)
             return 1;
-    }
     return 0;
-}
-
-int pbrd_service_tick(pbrd_service *svc, pbr_date today)
-{
-    if (!any_auto_due(svc, today))
-        return 0;
-    json_t *r = settle_measured(svc, PBR_DATE_MAX, NULL, today, 1);
-    int n = -1;
-    if (json_is_array(json_object_get(r, "issued")))
-        n = (int)json_array_size(json_object_get(r, "issued"));
-    else
-        pbrd_log(PBRD_LOG_ERROR, "auto-settle failed", "error=\"%s\"",
-                 json_string_value(json_object_get(r, "error")));
-    json_decref(r);
-    return n;
 }
 
 /* ---- queries ------------------------------------------------------------------------------------- */

@@ -57,12 +57,36 @@ json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today);
  * {"error":…} (statements issued before the error stay issued). */
 json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today);
 
-/* Auto-settle: settle every quarter whose A(Q) < today, except a quarter
- * that was already due (A(Q) < the day) when its contract was first loaded
- * into this store: that backlog, and every later quarter of the contract,
- * waits for an explicit pbrd_service_settle. Returns the number of
- * statements issued, or -1 (logged). */
-int pbrd_service_tick(pbrd_service *svc, pbr_date today);
+/* A settle in steps, so the daemon can answer requests and honour
+ * SIGTERM between statements: each step issues at most one statement (a
+ * statement is atomic: committed whole with its files, or absent). */
+typedef struct pbrd_settle_job pbrd_settle_job;
+
+/* Starts a settle of every contract (or only `contract`) up to through, as
+ * of today. With is_auto, auto-settle's rule: a quarter that was already
+ * due (A(Q) < the day) when its contract was first loaded into this store
+ * is never issued, nor anything after it (that backlog waits for an
+ * explicit settle). Returns the job, or NULL with *reply an {"error":…}
+ * (no such contract, the event log unreadable, out of memory). */
+pbrd_settle_job *pbrd_service_settle_begin(pbrd_service *svc, pbr_date through, const char *contract,
+                                           pbr_date today, int is_auto, json_t **reply);
+
+/* Issues at most one statement. Returns 1 when more may follow, 0 when
+ * the job is done, -1 after an error (pbrd_service_settle_end reports it).
+ * A reload between steps is allowed (the job looks at the new table). */
+int pbrd_service_settle_step(pbrd_service *svc, pbrd_settle_job *job);
+
+/* Statements issued so far by the job; whether it is auto-settle's. */
+size_t pbrd_service_settle_issued(const pbrd_settle_job *job);
+int pbrd_service_settle_is_auto(const pbrd_settle_job *job);
+
+/* Ends the job and frees it. Returns {"issued":[…]}, or with an error
+ * {"error":…,"issued":[…]}, or when interrupted is not NULL (the daemon is
+ * stopping) {"issued":[…],"interrupted":interrupted}. */
+json_t *pbrd_service_settle_end(pbrd_service *svc, pbrd_settle_job *job, const char *interrupted);
+
+/* Whether auto-settle has a statement to issue today. */
+int pbrd_service_auto_due(const pbrd_service *svc, pbr_date today);
 
 /* The provider of a loaded contract, or NULL if no such contract. */
 const char *pbrd_service_provider_of(const pbrd_service *svc, const char *contract);
