@@ -226,6 +226,7 @@ static const struct {
     {"finance", "reload", 1, 1, 1},
     {"finance", "quarantine", 1, 1, 1},
     {"finance", "verify", 1, 1, 1},
+    {"finance", "backup", 1, 1, 1},
     /* operator: reload, quarantine, read all; not settle */
     {"operator", "status", 1, 1, 1},
     {"operator", "contracts", 1, 1, 1},
@@ -235,6 +236,7 @@ static const struct {
     {"operator", "reload", 1, 1, 1},
     {"operator", "quarantine", 1, 1, 1},
     {"operator", "verify", 1, 1, 1},
+    {"operator", "backup", 1, 1, 1},
     /* provider:serco: its own contracts only */
     {"provider:serco", "status", 1, 1, 1},
     {"provider:serco", "contracts", 1, 1, 1},
@@ -244,6 +246,7 @@ static const struct {
     {"provider:serco", "reload", 0, 0, 0},
     {"provider:serco", "quarantine", 0, 0, 0},
     {"provider:serco", "verify", 0, 0, 0},
+    {"provider:serco", "backup", 0, 0, 0},
     /* ingest feeds: no API op */
     {"ingest", "status", 0, 0, 0},
     {"ingest", "contracts", 0, 0, 0},
@@ -253,6 +256,7 @@ static const struct {
     {"ingest", "reload", 0, 0, 0},
     {"ingest", "quarantine", 0, 0, 0},
     {"ingest", "verify", 0, 0, 0},
+    {"ingest", "backup", 0, 0, 0},
 };
 
 START_TEST(test_policy_table)
@@ -270,7 +274,8 @@ END_TEST
 
 START_TEST(test_policy_edges)
 {
-    const char *ops[] = {"status", "contracts", "statement", "cohorts", "settle", "reload", "quarantine", "verify"};
+    const char *ops[] = {"status", "contracts", "statement", "cohorts", "settle",
+                         "reload", "quarantine", "verify",   "backup"};
     const char *bad_roles[] = {NULL, "", "admin", "Finance", "provider:", "provider", "provider:a b", "finance "};
     for (size_t r = 0; r < sizeof bad_roles / sizeof bad_roles[0]; r++)
         for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)

@@ -28,6 +28,7 @@
 #include "pbrd/api_request.h"
 #include "pbrd/auth.h"
 #include "pbrd/config.h"
+#include "pbrd/metrics.h"
 #include "pbrd/service.h"
 
 typedef struct pbrd_api {
@@ -39,6 +40,7 @@ typedef struct pbrd_api {
     pbrd_service *service;   /* contracts, statements, evaluation (NULL: only status/quarantine) */
     pbrd_auth *auth;         /* ZAP handler and client roles; NULL without auth (loopback only) */
     int reload_requested;    /* set by SIGHUP, consumed by pbrd_api_reload */
+    pbrd_metrics *metrics;   /* counters of ops that have them (backup), or NULL */
 } pbrd_api;
 
 /* One call of an op: the request object and who asked. */
@@ -72,13 +74,6 @@ int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json);
  * SIGHUP and the "reload" op. Returns the reply object of the "reload" op
  * (new reference). */
 json_t *pbrd_api_reload(pbrd_api *api);
-
-/* Applies CURVE server options to sock. Returns 0 or -1 with err. */
-int pbrd_api_secure(void *sock, const char *curve_secret, char *err, size_t errlen);
-
-/* Reads a key file holding one Z85 key (40 characters and a newline) into
- * out[41]. Returns 0 or -1 with err. */
-int pbrd_read_key_file(const char *path, char out[41], char *err, size_t errlen);
 
 void pbrd_api_close(pbrd_api *api);
 

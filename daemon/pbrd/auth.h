@@ -20,7 +20,7 @@
  * Wiring (main.c / api.c), in this order:
  *   1. pbrd_auth_clients_load(cfg->clients, &clients, …)
  *   2. pbrd_auth_start(zctx, clients, &auth, …)     BEFORE any CURVE socket binds
- *   3. open the CURVE sockets (pbrd_api_secure), serve; per request
+ *   3. open the CURVE sockets (pbrd_auth_curve_server), serve; per request
  *      pbrd_auth_peer_role(auth, &body, role, sizeof role) == 0 or refuse,
  *      then pbrd_role_allows(role, op, provider_of_contract_or_NULL).
  *   4. on reload: pbrd_auth_reload_file(auth, cfg->clients, …)
@@ -39,7 +39,7 @@
  * Roles (pbrd_role_allows):
  *   finance        every op
  *   operator       status, contracts, statement, cohorts, reload,
- *                  quarantine, verify (all contracts); not settle
+ *                  quarantine, verify, backup (all contracts); not settle
  *   provider:NAME  status, contracts (the caller filters the list with
  *                  pbrd_role_can_see_contract), and statement/cohorts of
  *                  contracts whose provider is NAME; nothing else
@@ -108,6 +108,14 @@ const pbrd_auth_client *pbrd_auth_clients_find(const pbrd_auth_clients *clients,
  * nothing is left open. */
 int pbrd_auth_start(void *zctx, pbrd_auth_clients *clients, pbrd_auth **out, char *err, size_t errlen);
 
+/* Called (on the ZAP thread) with each handshake's result: the admitted
+ * key's role, or NULL when the handshake was refused. */
+typedef void (*pbrd_auth_observer)(void *ctx, const char *role);
+
+/* Calls fn(ctx, …) for every handshake from now on (fn NULL: stop); the
+ * metrics count handshakes per role this way. Safe on auth NULL. */
+void pbrd_auth_set_observer(pbrd_auth *auth, pbrd_auth_observer fn, void *ctx);
+
 /* Replaces the clients table atomically (takes ownership of clients, frees
  * the old one). New handshakes and pbrd_auth_peer_role use the new table
  * from the moment this returns. */
@@ -157,5 +165,11 @@ int pbrd_role_may_ingest(const char *role);
 
 /* Whether s is a valid role string. Returns 1 or 0. */
 int pbrd_role_is_valid(const char *s);
+
+/* Makes sock a CURVE server with the Z85 secret key (40 characters) and,
+ * when domain is not NULL, sets its ZAP domain (PBRD_ZAP_DOMAIN_INGEST...),
+ * before it binds. The one place pbrd's sockets get their CURVE options.
+ * Returns 0, or -1 with err naming the failing zmq_setsockopt. */
+int pbrd_auth_curve_server(void *sock, const char *secret_z85, const char *domain, char *err, size_t errlen);
 
 #endif
