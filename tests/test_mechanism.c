@@ -46,8 +46,14 @@ START_TEST(test_hurdle)
      *     null.
      * Q3: D, no OGRS: excluded from bin (weight ogrs), so bin has no Q3
      *   line; freq has member D but no line (a hurdle line with no members).
-     * Range 2023-01-01 .. 2024-04-01: 6 statements; 4 lines;
-     * 16667 + 70000 - 2000 - 3000 = 81667. */
+     * freq's pooled rule (gate 0 avoided) pools the windows with a freq line
+     *   (README: a choice where 5.9 is silent), Q1 and Q2, not D's Q3:
+     *   n 5, F 4, actual 0.8, baseline 3, avoided (3 - 0.8) x 5 = 11
+     *   (= 7 + 4): 1,100.00, net of the window lines as paid after the hurdle
+     *   (700.00 - 30.00): 430.00. Final on the latest window's, 2024-07-01.
+     *   (Pooling D too would give (3 - 4/6) x 6 = 14.)
+     * Range 2023-01-01 .. 2024-04-01: 6 statements; 5 lines;
+     * 16667 + 70000 - 2000 - 3000 + 43000 = 124667. */
     run r;
     run_load(&r, DATA "hurdle.yaml", DATA "hurdle.jsonl", ORDER_FILE);
     expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "bin", .period = "2023-01-01",
@@ -64,8 +70,12 @@ START_TEST(test_hurdle)
                             .members = "2", .reoffences = "2", .actual = "1.000000", .avoided = "4.000000",
                             .threshold_met = "false", .units = "null", .amount_pence = -3000});
     EXPECT(&r, count_issues(&r, OUT, "freq", "2023-07-01", NULL) == 0, "freq has a line without its hurdle's");
-    expect_statement(&r, "2024-04-01", 0, 0);
-    expect_run(&r, 6, "2023-01-01", "2024-04-01", 4, 81667);
+    expect_line(&r, &(want){.quarter = "2024-04-01", .kind = POOL, .component = "freq", .period = "pooled",
+                            .final_on = "2024-07-01", .members = "5", .excluded = "0", .reoffences = "4",
+                            .actual = "0.800000", .baseline = "3.000000", .avoided = "11.000000",
+                            .amount_pence = 43000});
+    expect_statement(&r, "2024-04-01", 1, 43000);
+    expect_run(&r, 6, "2023-01-01", "2024-04-01", 5, 124667);
     run_free(&r);
 }
 END_TEST
