@@ -8,6 +8,8 @@
 #   make valgrind  a short daemon run under valgrind, failing on leaks or errors
 #   make bench     build and run the benchmarks (prints figures)
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (clang)
+#   make schemas   check docs/schema/ (JSON Schema 2020-12) against the fixtures; `make check`
+#                  also checks them against every reply the integration tests received
 #   make install   install pbrd, pbrctl, pbrgen, the systemd unit, a config and the
 #                  contracts (PREFIX=/usr/local, DESTDIR for staging; keeps existing config)
 
@@ -45,7 +47,7 @@ PREFIX     ?= /usr/local
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /etc/systemd/system
 
-.PHONY: all deps demo check test asan valgrind bench fuzz install clean
+.PHONY: all deps demo check test asan valgrind bench fuzz install clean schemas
 all: $(BUILD)/libpbr.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen $(TEST_BIN) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/pbr/*.h daemon/*/*.h)
@@ -95,6 +97,9 @@ asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  PBR_BUILD=build-asan PBR_SANITIZED=1 ./tests/run-tests.sh build-asan
 
+schemas:
+	/usr/bin/python3 tests/validate-schemas.py --root .
+
 valgrind: all
 	./tests/valgrind.sh $(BUILD)
 
@@ -109,6 +114,10 @@ fuzz:
 install: $(BUILD)/pbrd $(BUILD)/pbrctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/pbrd
 	install -m 0755 $(BUILD)/pbrd $(BUILD)/pbrctl $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/pbrd/schema/api $(DESTDIR)$(PREFIX)/share/pbrd/schema/ingest
+	install -m 0644 docs/schema/*.json $(DESTDIR)$(PREFIX)/share/pbrd/schema/
+	install -m 0644 docs/schema/api/*.json $(DESTDIR)$(PREFIX)/share/pbrd/schema/api/
+	install -m 0644 docs/schema/ingest/*.json $(DESTDIR)$(PREFIX)/share/pbrd/schema/ingest/
 	ln -sf pbrctl $(DESTDIR)$(PREFIX)/bin/pbrgen
 	sed 's|/usr/local/bin/pbrd|$(PREFIX)/bin/pbrd|; s|/etc/pbrd/|$(SYSCONFDIR)/pbrd/|g' systemd/pbrd.service \
 	  > $(DESTDIR)$(UNITDIR)/pbrd.service
