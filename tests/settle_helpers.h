@@ -15,6 +15,7 @@
 #include "pbr/contract.h"
 #include "pbr/eventset.h"
 #include "pbr/gen.h"
+#include "pbr/ledger_json.h"
 #include "pbr/settle.h"
 #include "pbr/util.h"
 

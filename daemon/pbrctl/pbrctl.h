@@ -8,12 +8,15 @@
  *   cmd_query.c    status, contracts, statement, cohorts, settle, reload,
  *                  quarantine, verify, backup
  *   cmd_keys.c     keygen
+ *   help.c         the per-command --help text
  * A command returns the process exit status: 0 success, 1 the operation
  * reported a problem (rejections, invalid contracts, differences), 2 usage
  * or connection errors.
  */
 #ifndef PBRCTL_H
 #define PBRCTL_H
+
+#include <stdio.h>
 
 typedef struct pbrctl_opts {
     const char *ingest;      /* --ingest E, default tcp://127.0.0.1:7301 */
@@ -40,5 +43,9 @@ int cmd_quarantine(const pbrctl_opts *o, int argc, char **argv);
 int cmd_verify(const pbrctl_opts *o, int argc, char **argv);
 int cmd_backup(const pbrctl_opts *o, int argc, char **argv);
 int cmd_keygen(const pbrctl_opts *o, int argc, char **argv);
+
+/* help.c: prints `pbrctl CMD --help` to f. Returns 0, or -1 for a command
+ * without an entry (gen prints its own). */
+int pbrctl_command_help(const char *cmd, FILE *f);
 
 #endif

@@ -16,8 +16,10 @@
 #include <zmq.h>
 
 #include "pbr/event.h"
+#include "pbr/keyfile.h"
 #include "pbr/store.h"
 #include "pbr/util.h"
+#include "pbr/version.h"
 #include "pbrd/api.h"
 #include "pbrd/config.h"
 #include "pbrd/ingest.h"
@@ -28,13 +30,16 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: pbrd [-c CONFIG] [--data DIR] [--contracts DIR] [--statements DIR]\n"
-               "            [--ingest E] [--api E] [--publish E] [--now YYYY-MM-DD] [--foreground]\n");
+               "            [--ingest E] [--api E] [--publish E] [--now YYYY-MM-DD] [--foreground]\n"
+               "       pbrd --help | --version\n"
+               "see pbrd(8) and pbrd.yaml(5)\n");
 }
 
 enum { OPT_DATA = 256, OPT_CONTRACTS, OPT_STATEMENTS, OPT_INGEST, OPT_API, OPT_PUBLISH, OPT_NOW, OPT_FG };
 
 /* Loads defaults, then -c CONFIG, then the flags over it. Returns 0, or 2
- * (usage/config error, message printed), or 1 with --help handled (exit 0). */
+ * (usage/config error, message printed). *help is 1 for --help, 2 for
+ * --version (the caller prints and exits 0). */
 static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
 {
     static const struct option longopts[] = {
@@ -44,6 +49,7 @@ static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
         {"ingest", required_argument, NULL, OPT_INGEST}, {"api", required_argument, NULL, OPT_API},
         {"publish", required_argument, NULL, OPT_PUBLISH}, {"now", required_argument, NULL, OPT_NOW},
         {"foreground", no_argument, NULL, OPT_FG},     {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     char err[PBR_ERR_MAX];
     const char *config_path = NULL;
@@ -70,6 +76,7 @@ static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
         switch (c) {
         case 'c': continue;
         case 'h': *help = 1; return 0;
+        case 'V': *help = 2; return 0;
         case OPT_DATA: field = &cfg->data_dir; break;
         case OPT_CONTRACTS: field = &cfg->contracts_dir; break;
         case OPT_STATEMENTS: field = &cfg->statements_dir; break;
@@ -319,7 +326,7 @@ static int run(pbrd_config *cfg)
         return 2;
     raise_nofile_limit();
     if (cfg->server_secret_key) {
-        if (pbrd_read_key_file(cfg->server_secret_key, secret, err, sizeof err) < 0) {
+        if (pbr_key_file_read(cfg->server_secret_key, secret, err, sizeof err) < 0) {
             pbrd_log(PBRD_LOG_ERROR, "reading the server secret key failed", "error=\"%s\"",
                      pbrd_log_quote(err, q, sizeof q));
             return 2;
@@ -425,6 +432,11 @@ int main(int argc, char **argv)
     if (rc != 0) {
         pbrd_config_free(&cfg);
         return rc;
+    }
+    if (help == 2) {
+        printf("pbrd %s\n", PBR_VERSION);
+        pbrd_config_free(&cfg);
+        return 0;
     }
     if (help) {
         usage(stdout);

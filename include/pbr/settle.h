@@ -25,10 +25,32 @@ typedef struct pbr_ledger pbr_ledger;
 /* Returns a ledger for a contract that has issued nothing, or NULL. */
 pbr_ledger *pbr_ledger_new(void);
 void pbr_ledger_free(pbr_ledger *l);
-/* JSON round trip. to_json returns malloc'd text or NULL; from_json returns
- * a new ledger or NULL with err set. */
-char *pbr_ledger_to_json(const pbr_ledger *l);
-pbr_ledger *pbr_ledger_from_json(const char *json, size_t len, char *err, size_t errlen);
+/* Returns a deep copy of l (free with pbr_ledger_free), or NULL when out of
+ * memory. */
+pbr_ledger *pbr_ledger_copy(const pbr_ledger *l);
+
+/* A read view of one key of a ledger (borrowed: valid while the ledger is
+ * unchanged). segment is NULL for a line without a segment. */
+typedef struct pbr_ledger_entry {
+    const char *component;
+    const char *period;
+    const char *segment;
+    int fee;             /* fee lines are never adjusted */
+    const char *version; /* contract sha256 the line was first issued under */
+    int64_t issued;      /* computed (uncapped) pence issued so far */
+} pbr_ledger_entry;
+
+/* The number of keys, in order of first issue, and the running computed
+ * sum U of 5.5.6. */
+size_t pbr_ledger_count(const pbr_ledger *l);
+int64_t pbr_ledger_computed_total(const pbr_ledger *l);
+/* Fills e with key i (i < pbr_ledger_count). */
+void pbr_ledger_entry_at(const pbr_ledger *l, size_t i, pbr_ledger_entry *e);
+/* Appends n entries to l (a new ledger) and sets its next quarter and U:
+ * how a stored ledger is rebuilt. Returns 0, or -1 when a field is too
+ * long or memory runs out (l is then unusable: free it). */
+int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, const pbr_ledger_entry *entries,
+                       size_t n);
 /* The first quarter not yet issued (PBR_DATE_NONE before the first). */
 pbr_date pbr_ledger_next_quarter(const pbr_ledger *l);
 
@@ -45,7 +67,7 @@ pbr_date pbr_issue_date(const pbr_contract *c, pbr_date quarter);
 
 /* Settles quarter q (must be the ledger's next quarter, or the first quarter
  * for a new ledger) as of A(q), seeing events with seq <= events_through.
- * On success returns 0, *out (free with pbr_statement_free + free) and
+ * On success returns 0, *out (free with pbr_statement_destroy(&out)) and
  * updates the ledger. On failure returns -1 with err, ledger untouched. */
 int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
                        uint64_t events_through, pbr_date q, pbr_ledger *ledger, pbr_statement **out, char *err,

@@ -3,7 +3,7 @@
  * a line was first issued under, the contract cap, provisional lines, the
  * statement range, and the ledger that carries history between quarters.
  */
-#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,7 +84,7 @@ static int ledger_add(pbr_ledger *l, const pbr_line *line, const char *version, 
     return 0;
 }
 
-static pbr_ledger *ledger_copy(const pbr_ledger *l)
+pbr_ledger *pbr_ledger_copy(const pbr_ledger *l)
 {
     pbr_ledger *c = pbr_ledger_new();
     if (c == NULL)
@@ -100,70 +100,50 @@ static pbr_ledger *ledger_copy(const pbr_ledger *l)
     return c;
 }
 
-char *pbr_ledger_to_json(const pbr_ledger *l)
+size_t pbr_ledger_count(const pbr_ledger *l)
 {
-    char next[PBR_DATE_STRLEN] = "";
-    if (l->next != PBR_DATE_NONE)
-        pbr_date_format(l->next, next);
-    json_t *keys = json_array();
-    for (size_t i = 0; i < l->n; i++) {
-        const ledger_key *k = &l->keys[i];
-        json_array_append_new(keys, json_pack("{s:s, s:s, s:o, s:b, s:s, s:I}", "component", k->component,
-                                              "period", k->period, "segment",
-                                              k->has_segment ? json_string(k->segment) : json_null(), "fee",
-                                              k->fee, "version", k->version, "issued", (json_int_t)k->issued));
-    }
-    json_t *root = json_pack("{s:s?, s:I, s:o}", "next", l->next == PBR_DATE_NONE ? NULL : next, "computed_total",
-                             (json_int_t)l->computed_total, "keys", keys);
-    char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    return s;
+    return l->n;
 }
 
-pbr_ledger *pbr_ledger_from_json(const char *json, size_t len, char *err, size_t errlen)
+int64_t pbr_ledger_computed_total(const pbr_ledger *l)
 {
-    json_error_t je;
-    json_t *root = json_loadb(json, len, 0, &je);
-    if (root == NULL) {
-        pbr_errf(err, errlen, "ledger: %s", je.text);
-        return NULL;
-    }
-    pbr_ledger *l = pbr_ledger_new();
-    json_t *keys = json_object_get(root, "keys"), *next = json_object_get(root, "next");
-    if (l == NULL || !json_is_array(keys))
-        goto bad;
-    if (json_is_string(next) &&
-        pbr_date_parse(json_string_value(next), json_string_length(next), &l->next) != 0)
-        goto bad;
-    l->computed_total = json_integer_value(json_object_get(root, "computed_total"));
-    size_t i;
-    json_t *k;
-    json_array_foreach(keys, i, k)
-    {
+    return l->computed_total;
+}
+
+void pbr_ledger_entry_at(const pbr_ledger *l, size_t i, pbr_ledger_entry *e)
+{
+    const ledger_key *k = &l->keys[i];
+    e->component = k->component;
+    e->period = k->period;
+    e->segment = k->has_segment ? k->segment : NULL;
+    e->fee = k->fee;
+    e->version = k->version;
+    e->issued = k->issued;
+}
+
+int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, const pbr_ledger_entry *entries,
+                       size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
         pbr_line line;
         memset(&line, 0, sizeof line);
-        const char *comp = json_string_value(json_object_get(k, "component"));
-        const char *period = json_string_value(json_object_get(k, "period"));
-        const char *version = json_string_value(json_object_get(k, "version"));
-        json_t *seg = json_object_get(k, "segment");
-        if (comp == NULL || period == NULL || version == NULL)
-            goto bad;
-        snprintf(line.component, sizeof line.component, "%s", comp);
-        snprintf(line.period, sizeof line.period, "%s", period);
-        line.has_segment = json_is_string(seg);
+        const pbr_ledger_entry *e = &entries[i];
+        if (strlen(e->component) >= sizeof line.component || strlen(e->period) >= sizeof line.period ||
+            (e->segment != NULL && strlen(e->segment) >= sizeof line.segment) ||
+            strlen(e->version) >= sizeof ((ledger_key *)0)->version)
+            return -1;
+        snprintf(line.component, sizeof line.component, "%s", e->component);
+        snprintf(line.period, sizeof line.period, "%s", e->period);
+        line.has_segment = e->segment != NULL;
         if (line.has_segment)
-            snprintf(line.segment, sizeof line.segment, "%s", json_string_value(seg));
-        line.computed_pence = json_integer_value(json_object_get(k, "issued"));
-        if (ledger_add(l, &line, version, json_is_true(json_object_get(k, "fee"))) != 0)
-            goto bad;
+            snprintf(line.segment, sizeof line.segment, "%s", e->segment);
+        line.computed_pence = e->issued;
+        if (ledger_add(l, &line, e->version, e->fee) != 0)
+            return -1;
     }
-    json_decref(root);
-    return l;
-bad:
-    pbr_errf(err, errlen, "ledger: malformed record");
-    pbr_ledger_free(l);
-    json_decref(root);
-    return NULL;
+    l->next = next;
+    l->computed_total = computed_total;
+    return 0;
 }
 
 /* ---- statement range ---------------------------------------------------------------- */
@@ -494,7 +474,7 @@ int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vct
         pbr_date_format(q, a);
         return pbr_errf(err, errlen, "settle %s: quarter %s is after the contract's last statement", c->id, a);
     }
-    pbr_ledger *nl = ledger_copy(ledger);
+    pbr_ledger *nl = pbr_ledger_copy(ledger);
     pbr_statement *s = calloc(1, sizeof *s);
     if (nl == NULL || s == NULL) {
         pbr_ledger_free(nl);
@@ -502,8 +482,7 @@ int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vct
         return pbr_errf(err, errlen, "settle %s: out of memory", c->id);
     }
     if (build_statement(c, versions, vctx, ev, events_through, q, nl, s, err, errlen) != 0) {
-        pbr_statement_free(s);
-        free(s);
+        pbr_statement_destroy(&s);
         pbr_ledger_free(nl);
         return -1;
     }
@@ -532,8 +511,7 @@ int pbr_settle_all(const pbr_contract *c, const pbr_eventset *ev, uint64_t event
             break;
         }
         rc = fn(ctx, s);
-        pbr_statement_free(s);
-        free(s);
+        pbr_statement_destroy(&s);
     }
     pbr_ledger_free(ledger);
     return rc;
