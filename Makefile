@@ -211,10 +211,8 @@ install: programs
 	for m in $(MAN_SRC); do n=$${m#man/}; \
 	  $(SUBST) $$m > $(DESTDIR)$(MANDIR)/man$${n##*.}/$$n && chmod 0644 $(DESTDIR)$(MANDIR)/man$${n##*.}/$$n; done
 	install -m 0644 completions/pbrctl $(DESTDIR)$(BASHCOMPDIR)/pbrctl
-	install -d $(DESTDIR)$(SCHEMADIR)/api $(DESTDIR)$(SCHEMADIR)/ingest
-	install -m 0644 docs/schema/*.json $(DESTDIR)$(SCHEMADIR)/
-	install -m 0644 docs/schema/api/*.json $(DESTDIR)$(SCHEMADIR)/api/
-	install -m 0644 docs/schema/ingest/*.json $(DESTDIR)$(SCHEMADIR)/ingest/
+	for d in . api ingest publish; do install -d $(DESTDIR)$(SCHEMADIR)/$$d && \
+	  install -m 0644 docs/schema/$$d/*.json $(DESTDIR)$(SCHEMADIR)/$$d/ || exit 1; done
 	ln -sf pbrctl $(DESTDIR)$(BASHCOMPDIR)/pbrgen
 	@echo "installed; example contracts in $(EXAMPLESDIR); copy the ones you run into" \
 	  "$(SYSCONFDIR)/pbrd/contracts, then: systemctl daemon-reload && systemctl enable --now pbrd"

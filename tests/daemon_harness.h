@@ -200,29 +200,39 @@ HARNESS void harness_register_endpoint(const char *endpoint, const char *kind)
     harness_endpoints[i].kind = kind;
 }
 
-/* Writes one request/reply record when PBR_SCHEMA_OUT is set and the
- * endpoint belongs to a prepared daemon. */
-HARNESS void harness_record_reply(const char *endpoint, const void *const *frames, const size_t *lens, int nframes,
-                                  const char *reply)
+/* Writes one record {"kind","frames","request","reply"} when
+ * PBR_SCHEMA_OUT is set (request may be NULL: null). */
+HARNESS void harness_record(const char *kind, int nframes, json_t *request, const char *reply)
 {
     const char *dir = getenv("PBR_SCHEMA_OUT");
-    const char *kind = NULL;
-    if (dir == NULL || *dir == '\0' || reply == NULL || harness_nrecorded >= SCHEMA_RECORD_MAX)
+    if (dir == NULL || *dir == '\0' || reply == NULL || harness_nrecorded >= SCHEMA_RECORD_MAX) {
+        json_decref(request);
         return;
-    for (int i = harness_nendpoints - 1; i >= 0 && kind == NULL; i--)
-        if (strcmp(harness_endpoints[i].endpoint, endpoint) == 0)
-            kind = harness_endpoints[i].kind;
-    if (kind == NULL)
-        return;
-    json_t *req = nframes > 0 ? json_stringn(frames[nframes - 1], lens[nframes - 1]) : NULL;
+    }
     json_t *rep = json_string(reply);
-    json_t *rec = json_pack("{ss si so so}", "kind", kind, "frames", nframes, "request", req ? req : json_null(),
-                            "reply", rep ? rep : json_null());
+    json_t *rec = json_pack("{ss si so so}", "kind", kind, "frames", nframes, "request",
+                            request ? request : json_null(), "reply", rep ? rep : json_null());
     char path[512];
     snprintf(path, sizeof path, "%s/%ld-%d.json", dir, (long)getpid(), harness_nrecorded++);
     if (rec)
         json_dump_file(rec, path, JSON_COMPACT);
     json_decref(rec);
+}
+
+/* Records a request and its reply when the endpoint belongs to a prepared
+ * daemon (kind "api" or "ingest"). */
+HARNESS void harness_record_reply(const char *endpoint, const void *const *frames, const size_t *lens, int nframes,
+                                  const char *reply)
+{
+    const char *kind = NULL;
+    if (getenv("PBR_SCHEMA_OUT") == NULL || reply == NULL)
+        return;
+    for (int i = harness_nendpoints - 1; i >= 0 && kind == NULL; i--)
+        if (strcmp(harness_endpoints[i].endpoint, endpoint) == 0)
+            kind = harness_endpoints[i].kind;
+    if (kind != NULL)
+        harness_record(kind, nframes, nframes > 0 ? json_stringn(frames[nframes - 1], lens[nframes - 1]) : NULL,
+                       reply);
 }
 
 /* Sends body on a fresh DEALER (with the empty delimiter unless raw) and

@@ -14,8 +14,9 @@ drift from the code:
      recorded (tests/daemon_harness.h writes them when PBR_SCHEMA_OUT is
      set) validates: an API reply against its op's reply schema (or
      api/error.json), the request of a successful op against its request
-     schema, an ingest reply against ingest/reply.json (or the error); and
-     every op's success reply, the ingest reply and the error reply must
+     schema, an ingest reply against ingest/reply.json (or the error), a
+     PUB message against publish/TOPIC.json; and every op's success
+     reply, the ingest reply, the error reply and both PUB topics must
      have been seen at least once.
 
 Usage: validate-schemas.py [--root DIR] [--replies DIR]
@@ -157,6 +158,13 @@ def check_replies(schemas, replies, c):
             if c.valid(schemas, "api/error.json", reply, name):
                 seen.add("error")
             continue
+        if rec["kind"] == "publish":
+            topic = rec.get("request")
+            if topic not in ("statement", "reload"):
+                c.fail(name, "unknown PUB topic %r" % topic)
+            elif c.valid(schemas, "publish/%s.json" % topic, reply, name):
+                seen.add("publish:" + topic)
+            continue
         if rec["kind"] == "ingest":
             if c.valid(schemas, "ingest/reply.json", reply, name):
                 seen.add("ingest")
@@ -173,7 +181,7 @@ def check_replies(schemas, replies, c):
         ok = c.valid(schemas, "api/%s.reply.json" % op, reply, name + " (%s reply)" % op) and ok
         if ok:
             seen.add(op)
-    missing = [k for k in OPS + ["ingest", "error"] if k not in seen]
+    missing = [k for k in OPS + ["ingest", "error", "publish:statement", "publish:reload"] if k not in seen]
     if files and missing:
         c.fail(replies, "no recorded reply of: %s (the tests must exercise every op)" % ", ".join(missing))
     if not files:
