@@ -6,7 +6,7 @@
 #      every scheme of contracts/ has one;
 #   3. every key the contract loader accepts (contract.c) is in
 #      pbrd-contract(5), every config key (config.c) in pbrd.yaml(5), every
-#      pbrd option (pbrd --help) and every metric (metrics.c) in pbrd(8);
+#      pbrd option (pbrd --help) in pbrd(8);
 #   4. every pbrctl command has --help, a section in pbrctl(1) naming each of
 #      its options, and the completion offers the same options;
 #   5. --version prints the version of debian/changelog;
@@ -37,6 +37,13 @@ awk -v dir="$tmp" '
 if ! "$build/pbrctl" check "$tmp"/*.yaml > "$tmp/check.out" 2>&1; then
     bad "an example in pbrd-contract(5) does not load: $(cat "$tmp/check.out")"
 fi
+# the page's "Checking a file": its doncaster example with a gate in two metrics
+mkdir "$tmp/bad"
+sed 's/threshold: {points: 5}/threshold: {points: 5, percent: 10}/' "$tmp/doncaster.yaml" > "$tmp/bad/doncaster.yaml"
+got=$(cd "$tmp/bad" && "$root/$build/pbrctl" check doncaster.yaml 2>&1)
+want=$(sed -n '/^\.Ss Checking a file/,/^\.Ed/p' "$root/man/pbrd-contract.5" | sed -n '/^\$ pbrctl check/,/^\.Ed/p' |
+    sed '1d;$d')
+[ "$got" = "$want" ] || bad "pbrd-contract(5), Checking a file, shows [$want]; pbrctl check prints [$got]"
 for c in "$root"/contracts/*.yaml; do
     n=$(basename "$c")
     grep -q "^\.Ss .*($n)\$" "$root/man/pbrd-contract.5" || bad "pbrd-contract(5) has no example for $n"
@@ -59,11 +66,6 @@ for k in $ckeys; do
 done
 for o in $("$build/pbrd" --help | grep -o -- '--[a-z-]*' | sort -u); do
     grep -q "Fl \\\\${o#-}\b" "$root/man/pbrd.8" || bad "pbrd(8) does not document $o"
-done
-
-for m in $(grep -o '"pbrd_[a-z_]*' "$root/daemon/pbrd/metrics.c" 2>/dev/null | tr -d '"' | sort -u); do
-    grep -q "$m(" "$root/daemon/pbrd/metrics.h" && continue # a function named in a message
-    grep -q "^\.It Li $m\$" "$root/man/pbrd.8" || bad "pbrd(8), METRICS, does not document the metric $m"
 done
 
 # 4. pbrctl commands: --help, the page, the completion
