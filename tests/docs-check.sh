@@ -9,8 +9,7 @@
 #      pbrd option (pbrd --help) in pbrd(8);
 #   4. every pbrctl command has --help, a section in pbrctl(1) naming each of
 #      its options, and the completion offers the same options;
-#   5. --version prints the version of debian/changelog;
-#   6. every metric of daemon/pbrd/metrics.c is in pbrd(8).
+#   5. --version prints the version of debian/changelog.
 # Prints one line per failure and exits 1 if any.
 set -u
 build=${1:-build}
@@ -104,11 +103,6 @@ v=$(head -n 1 "$root/debian/changelog" | cut -d ' ' -f 2 | tr -d '()')
 for p in pbrd pbrctl pbrgen; do
     got=$("$build/$p" --version)
     [ "$got" = "$p $v" ] || bad "$p --version says \"$got\", debian/changelog says $v"
-done
-
-# 6. every metric pbrd serves (the names in metrics.c) is in pbrd(8)
-for m in $(grep -o '"pbrd_[a-z_]*' "$root/daemon/pbrd/metrics.c" | tr -d '"' | grep -v '^pbrd_metrics_watch$' | sort -u); do
-    grep -q "^\.It Li $m " "$root/man/pbrd.8" || bad "pbrd(8) does not document the metric $m"
 done
 
 [ $fail -eq 0 ] && echo "docs-check: manual pages, completion and --help agree (mandoc -T lint clean)"
