@@ -2,11 +2,12 @@
 # docs-check.sh BUILD -- the manual pages and the bash completion agree with
 # the programs (run by `make check-man`, which `make check` depends on):
 #   1. mandoc -T lint -W warning prints nothing for any page;
-#   2. every example contract in pbrd-contract(5) passes `pbrctl check`, and
-#      every scheme of contracts/ has one;
+#   2. every example contract in pbrd-contract(5) passes `pbrctl check`,
+#      every scheme of contracts/ has one, and the page's example of an
+#      error is what pbrctl check prints;
 #   3. every key the contract loader accepts (contract.c) is in
 #      pbrd-contract(5), every config key (config.c) in pbrd.yaml(5), every
-#      pbrd option (pbrd --help) in pbrd(8);
+#      pbrd option (pbrd --help) and every metric (metrics.c) in pbrd(8);
 #   4. every pbrctl command has --help, a section in pbrctl(1) naming each of
 #      its options, and the completion offers the same options;
 #   5. --version prints the version of debian/changelog.
@@ -65,6 +66,11 @@ for k in $ckeys; do
 done
 for o in $("$build/pbrd" --help | grep -o -- '--[a-z-]*' | sort -u); do
     grep -q "Fl \\\\${o#-}\b" "$root/man/pbrd.8" || bad "pbrd(8) does not document $o"
+done
+
+for m in $(grep -o '"pbrd_[a-z_]*' "$root/daemon/pbrd/metrics.c" 2>/dev/null | tr -d '"' | sort -u); do
+    grep -q "$m(" "$root/daemon/pbrd/metrics.h" && continue # a function named in a message
+    grep -q "^\.It Li $m\$" "$root/man/pbrd.8" || bad "pbrd(8), METRICS, does not document the metric $m"
 done
 
 # 4. pbrctl commands: --help, the page, the completion
