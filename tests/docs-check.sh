@@ -2,8 +2,9 @@
 # docs-check.sh BUILD -- the manual pages and the bash completion agree with
 # the programs (run by `make check-man`, which `make check` depends on):
 #   1. mandoc -T lint -W warning prints nothing for any page;
-#   2. every example contract in pbrd-contract(5) passes `pbrctl check`, and
-#      every scheme of contracts/ has one;
+#   2. every example contract in pbrd-contract(5) passes `pbrctl check`,
+#      every scheme of contracts/ has one, and the page's example of an
+#      error is what pbrctl check prints;
 #   3. every key the contract loader accepts (contract.c) is in
 #      pbrd-contract(5), every config key (config.c) in pbrd.yaml(5), every
 #      pbrd option (pbrd --help) and every metric (metrics.c) in pbrd(8);
@@ -36,6 +37,13 @@ awk -v dir="$tmp" '
 if ! "$build/pbrctl" check "$tmp"/*.yaml > "$tmp/check.out" 2>&1; then
     bad "an example in pbrd-contract(5) does not load: $(cat "$tmp/check.out")"
 fi
+# the page's "Checking a file": its doncaster example with a gate in two metrics
+mkdir "$tmp/bad"
+sed 's/threshold: {points: 5}/threshold: {points: 5, percent: 10}/' "$tmp/doncaster.yaml" > "$tmp/bad/doncaster.yaml"
+got=$(cd "$tmp/bad" && "$root/$build/pbrctl" check doncaster.yaml 2>&1)
+want=$(sed -n '/^\.Ss Checking a file/,/^\.Ed/p' "$root/man/pbrd-contract.5" | sed -n '/^\$ pbrctl check/,/^\.Ed/p' |
+    sed '1d;$d')
+[ "$got" = "$want" ] || bad "pbrd-contract(5), Checking a file, shows [$want]; pbrctl check prints [$got]"
 for c in "$root"/contracts/*.yaml; do
     n=$(basename "$c")
     grep -q "^\.Ss .*($n)\$" "$root/man/pbrd-contract.5" || bad "pbrd-contract(5) has no example for $n"
