@@ -137,6 +137,33 @@ START_TEST(test_significance_at_equality)
 }
 END_TEST
 
+/* ---- 5.9.3 on an OGRS-weighted line ------------------------------------------------------- */
+
+START_TEST(test_significance_weighted)
+{
+    /* sig-ogrs.yaml: one quarterly window 2023-01-01 (follow_up 3, waiting
+     * 0: final on add_months(2023-04-01, 3) = 2023-07-01, statement
+     * 2023-04-01); b 0.5, gate significant 1, weight: ogrs, 100.00 per
+     * avoided. X (OGRS 0.2) reoffends; Y (0.3), Z (0.5) do not; W has no
+     * OGRS and is excluded (5.2).
+     *   Weighted: n_w = 1.0, r_w = 0.2, a = 0.2; points 30, percent 60,
+     *   avoided (0.5 - 0.2) x 1.0 = 0.3.
+     *   Gate (5.9.3, n = the line's unweighted members = 3): (0.5 - 0.2)^2 x
+     *   3 = 0.27 >= 1^2 x 0.5 x 0.5 = 0.25: met. (With the weighted n 1.0:
+     *   0.09, missed; with the unweighted a 1/3: 1/12, missed.)
+     *   Amount 0.3 x 100.00 = 30.00. Two statements, 1 line. */
+    run r;
+    run_load(&r, DATA "sig-ogrs.yaml", DATA "sig-ogrs.jsonl", ORDER_FILE);
+    expect_line(&r, &(want){.quarter = "2023-04-01", .kind = OUT, .component = "reoff", .period = "2023-01-01",
+                            .final_on = "2023-07-01", .members = "3", .excluded = "1", .reoffenders = "1",
+                            .actual = "0.200000", .baseline = "0.500000", .points = "30.000000",
+                            .percent = "60.000000", .avoided = "0.300000", .threshold_met = "true",
+                            .units = "0.300000", .amount_pence = 3000});
+    expect_run(&r, 2, "2023-01-01", "2023-04-01", 1, 3000);
+    run_free(&r);
+}
+END_TEST
+
 /* ---- 5.9.1 hurdles without a gate and with segments ------------------------------------ */
 
 START_TEST(test_hurdle_corners)
@@ -498,6 +525,7 @@ static Suite *make_suite(void)
     TCase *t = tcase_create("mechanism");
     tcase_set_timeout(t, 60);
     tcase_add_test(t, test_significance_at_equality);
+    tcase_add_test(t, test_significance_weighted);
     tcase_add_test(t, test_hurdle_corners);
     tcase_add_test(t, test_topup_edges);
     tcase_add_test(t, test_volume_edges);
