@@ -264,6 +264,49 @@ START_TEST(test_hurdle_corners)
 }
 END_TEST
 
+START_TEST(test_hurdle_missed_late)
+{
+    /* hurdle-flip.yaml: one quarterly window 2023-01-01, follow_up 3,
+     * waiting 0: final on add_months(2023-04-01, 3) = 2023-07-01, statement
+     * 2023-04-01 (A = 2023-07-31); run_off 2: statements 2023-01-01 ..
+     * 2023-10-01 (4). contract_cap 50.00 = 5000 pence.
+     * bin: b 0.5, gate 20 points, below -10.00, 100.00 per avoided. frq:
+     * hurdle bin, b 1 per member, below -2.00, 10.00 per avoided.
+     *   2023-04-01: A, B, C, D; A reoffends (1 offence). bin: a 0.25,
+     *     points 25 >= 20, avoided 1: computed 100.00; U 0 -> 10000, pays
+     *     min(10000, 5000) - 0 = 50.00. frq: hurdle met, F 1, a 0.25,
+     *     avoided (1 - 0.25) x 4 = 3: computed 30.00; U -> 13000, pays
+     *     min(13000, 5000) - 5000 = 0.00.
+     *   B's conviction (offence 2023-03-01, date 2023-04-10 <
+     *     add_months(2023-01-20, 3) = 2023-04-20) is recorded 2023-08-15:
+     *     visible at A(2023-07-01) = 2023-10-31. bin: a 0.5, points 0 < 20:
+     *     -10.00; adjustment previous 10000, computed -11000: U -> 2000, pays
+     *     min(2000, 5000) - min(13000, 5000) = -30.00. frq: its hurdle is
+     *     now missed: below -2.00; adjustment previous 3000, computed -3200:
+     *     U -> -1200, pays min(-1200, 5000) - min(2000, 5000) = -32.00.
+     *     Adjustments in the order the lines were first issued: bin, frq.
+     * Paid in all 50.00 + 0 - 30.00 - 32.00 = -12.00 = min(total computed
+     * 100 + 30 - 110 - 32 = -12.00, C) (5.5.6). */
+    run r;
+    run_load(&r, DATA "hurdle-flip.yaml", DATA "hurdle-flip.jsonl", ORDER_FILE);
+    expect_line(&r, &(want){.quarter = "2023-04-01", .kind = OUT, .component = "bin", .period = "2023-01-01",
+                            .final_on = "2023-07-01", .members = "4", .reoffenders = "1",
+                            .points = "25.000000", .threshold_met = "true", .amount_pence = 5000});
+    expect_line(&r, &(want){.quarter = "2023-04-01", .kind = OUT, .component = "frq", .period = "2023-01-01",
+                            .members = "4", .reoffences = "1", .actual = "0.250000", .avoided = "3.000000",
+                            .threshold_met = "true", .units = "3.000000", .amount_pence = 0});
+    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = ADJ, .component = "bin", .period = "2023-01-01",
+                            .previous_pence = "10000", .amount_pence = -3000});
+    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = ADJ, .component = "frq", .period = "2023-01-01",
+                            .previous_pence = "3000", .amount_pence = -3200});
+    static const key adj[] = {{ADJ, "bin", "2023-01-01", NULL}, {ADJ, "frq", "2023-01-01", NULL}};
+    expect_order(&r, "2023-07-01", adj, 2);
+    expect_statement(&r, "2023-10-01", 0, 0);
+    expect_run(&r, 4, "2023-01-01", "2023-10-01", 4, -1200);
+    run_free(&r);
+}
+END_TEST
+
 /* ---- 5.9.2 annual top-up at the edges of the term ---------------------------------------- */
 
 START_TEST(test_topup_edges)
@@ -527,6 +570,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_significance_at_equality);
     tcase_add_test(t, test_significance_weighted);
     tcase_add_test(t, test_hurdle_corners);
+    tcase_add_test(t, test_hurdle_missed_late);
     tcase_add_test(t, test_topup_edges);
     tcase_add_test(t, test_volume_edges);
     tcase_add_test(t, test_recovery_edges);
