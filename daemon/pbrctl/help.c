@@ -35,12 +35,16 @@ static const struct {
     {"quarantine", "[--limit N] [--format text|json]", "rejected input, newest first",
      "  --limit N      the newest N records (default 100)\n"
      "  --format F     text (default) or json\n"},
-    {"backup", "DIR [--format text|json]", "the daemon copies its store and statements into DIR (on its machine)",
-     "  DIR            an absolute path on the daemon's machine; created 0700, must be absent or empty\n"
-     "  --format F     text (default) or json\n"},
     {"verify", "[--format text|json]", "recompute every issued statement from the event log and compare",
      "  --format F     text (default) or json\n"
      "exit status: 1 when any statement differs\n"},
+    {"backup", "DIR [--format text|json]",
+     "the daemon copies its store and statements into DIR (on its machine) while ingest goes on",
+     "  DIR            an absolute path on the daemon's machine, written by the daemon; created 0700\n"
+     "                 (files 0600, MANIFEST.json), must be absent or empty; under the unit:\n"
+     "                 /var/lib/pbrd-backup/NAME\n"
+     "  --format F     text (default) or json\n"
+     "waits at least 10 minutes for the reply; finance and operator roles\n"},
     {"check", "CONTRACT.yaml...", "validate contract files (offline, no daemon)",
      "exit status: 1 when any file is invalid (FILE:LINE:COLUMN: message on standard error)\n"},
     {"simulate", "CONTRACT.yaml EVENTS.jsonl [--through QUARTER] [--format json|yaml|csv|text]",
