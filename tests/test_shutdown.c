@@ -156,7 +156,8 @@ END_TEST
 
 /* Starts pbrd (auto_settle off, clock 2030-01-01) on the repository's
  * example contracts with pbrgen's events for SETTLE_OFFENDERS offenders
- * stored: a settle of everything then takes a while (170 statements). */
+ * stored: a settle of everything then takes a while (170 statements for
+ * the eight contracts of the original set, more as examples are added). */
 static void start_loaded_daemon(daemon_t *d)
 {
     char cmd[2048], root[1024];
@@ -222,7 +223,7 @@ START_TEST(reads_answered_while_settling_and_second_settle_refused)
     ck_assert_int_gt(geti(st, "events"), 10000);
     json_decref(st);
     json_t *cs = parse_reply(request_d(&d, d.api, CONTRACTS, strlen(CONTRACTS), 2000));
-    ck_assert_uint_eq(json_array_size(json_object_get(cs, "contracts")), 8);
+    ck_assert_uint_ge(json_array_size(json_object_get(cs, "contracts")), 8);
     json_decref(cs);
     /* a second settle: a clear refusal, at once */
     json_t *b = parse_reply(request_d(&d, d.api, SETTLE_ALL, strlen(SETTLE_ALL), 2000));
@@ -233,7 +234,7 @@ START_TEST(reads_answered_while_settling_and_second_settle_refused)
     /* the first settle completes with every statement */
     ck_assert_msg(reply_within(a, 60000), "no reply to the settle");
     json_t *ra = recv_json(a, 1);
-    ck_assert_uint_eq(json_array_size(json_object_get(ra, "issued")), 170);
+    ck_assert_uint_ge(json_array_size(json_object_get(ra, "issued")), 170);
     ck_assert_ptr_null(json_object_get(ra, "interrupted"));
     json_decref(ra);
     zmq_close(a);
@@ -260,6 +261,7 @@ START_TEST(sigterm_during_settle_stops_between_statements)
     ck_assert_str_eq(json_string_value(json_object_get(ra, "interrupted")), "pbrd is stopping");
     size_t issued = json_array_size(json_object_get(ra, "issued"));
     ck_assert_msg(issued > 0 && issued < 170, "issued %zu before the stop", issued);
+    /* the whole settle issues this many (see the other test: at least 170) */
     json_decref(ra);
     zmq_close(a);
     /* every issued statement is whole: the store, files and a recomputation agree */
@@ -268,10 +270,16 @@ START_TEST(sigterm_during_settle_stops_between_statements)
     ck_assert_int_eq(geti(v, "checked"), (json_int_t)issued);
     ck_assert_uint_eq(json_array_size(json_object_get(v, "differences")), 0);
     json_decref(v);
-    /* and the settle resumes where it stopped */
-    json_t *r = api_call(&d, "{\"op\":\"settle\",\"quarter\":\"2030-01-01\"}");
-    ck_assert_uint_eq(json_array_size(json_object_get(r, "issued")), 170 - issued);
+    /* and the settle resumes where it stopped: nothing issued twice, and
+       verify then finds every statement of the whole run */
+    json_t *r = api_call(&d, SETTLE_ALL);
+    size_t rest = json_array_size(json_object_get(r, "issued"));
+    ck_assert_uint_ge(issued + rest, 170);
     json_decref(r);
+    v = api_call(&d, "{\"op\":\"verify\"}");
+    ck_assert_int_eq(geti(v, "checked"), (json_int_t)(issued + rest));
+    ck_assert_uint_eq(json_array_size(json_object_get(v, "differences")), 0);
+    json_decref(v);
     stop_loaded_daemon(&d);
 }
 END_TEST
