@@ -575,9 +575,14 @@ static void send_error(pbrd_ingest *ing, batch *b, const char *msg)
     json_decref(o);
 }
 
-/* Sends the counts reply of a committed batch. */
+/* Sends the counts reply of a committed batch. The counters move first, so
+ * a client that scrapes the metrics after its reply sees its batch. */
 static void send_counts(pbrd_ingest *ing, batch *b)
 {
+    ing->total_batches++;
+    ing->total_accepted += b->accepted;
+    ing->total_rejected += b->rejected;
+    pbrd_metrics_ingest_batch(ing->metrics, b->accepted, b->duplicates, b->rejected);
     json_t *errors = b->errors ? json_incref(b->errors) : json_array();
     json_t *o = errors ? json_pack("{sI sI sI so sI}", "accepted", (json_int_t)b->accepted, "duplicates",
                                    (json_int_t)b->duplicates, "rejected", (json_int_t)b->rejected, "errors",
@@ -590,10 +595,6 @@ static void send_counts(pbrd_ingest *ing, batch *b)
         send_error(ing, b, "building the reply failed: out of memory");
     free(text);
     json_decref(o);
-    ing->total_batches++;
-    ing->total_accepted += b->accepted;
-    ing->total_rejected += b->rejected;
-    pbrd_metrics_ingest_batch(ing->metrics, b->accepted, b->duplicates, b->rejected);
 }
 
 /* Frees b: frames, prepared items, results. Safe on NULL. */
