@@ -214,6 +214,9 @@ install: programs
 	  { $(SUBST) etc/pbrd.yaml > $(DESTDIR)$(SYSCONFDIR)/pbrd/pbrd.yaml && \
 	    chmod 0644 $(DESTDIR)$(SYSCONFDIR)/pbrd/pbrd.yaml; }
 	install -m 0644 contracts/*.yaml $(DESTDIR)$(EXAMPLESDIR)/
+	sed 's|/etc/pbrd/|$(SYSCONFDIR)/pbrd/|g' systemd/pbrd-credentials.conf \
+	  > $(DESTDIR)$(EXAMPLESDIR)/pbrd-credentials.conf
+	chmod 0644 $(DESTDIR)$(EXAMPLESDIR)/pbrd-credentials.conf
 	for m in $(MAN_SRC); do n=$${m#man/}; \
 	  $(SUBST) $$m > $(DESTDIR)$(MANDIR)/man$${n##*.}/$$n && chmod 0644 $(DESTDIR)$(MANDIR)/man$${n##*.}/$$n; done
 	install -m 0644 completions/pbrctl $(DESTDIR)$(BASHCOMPDIR)/pbrctl
@@ -225,7 +228,7 @@ install: programs
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
-	rm -f $(addprefix $(DESTDIR)$(EXAMPLESDIR)/,$(notdir $(wildcard contracts/*.yaml)))
+	rm -f $(addprefix $(DESTDIR)$(EXAMPLESDIR)/,$(notdir $(wildcard contracts/*.yaml)) pbrd-credentials.conf)
 	rm -rf $(DESTDIR)$(SCHEMADIR)
 	-rmdir $(DESTDIR)$(EXAMPLESDIR) $(DESTDIR)$(PREFIX)/share/pbrd 2>/dev/null
 	@echo "removed; kept $(SYSCONFDIR)/pbrd (config, contracts) and the data directory (/var/lib/pbrd);" \

@@ -32,9 +32,14 @@ static const struct {
     {"reload", "[--format text|json]", "re-read the contract files and the clients file",
      "  --format F     text (default) or json\n"
      "exit status: 1 when a contract file has an error (its previous version stays in force)\n"},
-    {"quarantine", "[--limit N] [--format text|json]", "rejected input, newest first",
+    {"quarantine", "[--limit N | --purge-before DATE] [--format text|json]",
+     "rejected input, newest first: when, why, the raw line",
      "  --limit N      the newest N records (default 100)\n"
-     "  --format F     text (default) or json\n"},
+     "  --purge-before DATE\n"
+     "                 delete the records stored before DATE (YYYY-MM-DD, 00:00 UTC);\n"
+     "                 finance and operator roles\n"
+     "  --format F     text (default) or json\n"
+     "a line that is not UTF-8 text (invalid UTF-8, a NUL byte) is shown as the base64 of its bytes\n"},
     {"verify", "[--format text|json]", "recompute every issued statement from the event log and compare",
      "  --format F     text (default) or json\n"
      "exit status: 1 when any statement differs\n"},

@@ -20,7 +20,7 @@ static const struct {
     {"cohorts", cmd_cohorts, "CONTRACT                  provisional figures now"},
     {"settle", cmd_settle, "QUARTER [--contract C]    issue statements up to QUARTER"},
     {"reload", cmd_reload, "                           reload the contract files"},
-    {"quarantine", cmd_quarantine, "[--limit N] [--format json]  rejected input, newest first"},
+    {"quarantine", cmd_quarantine, "[--limit N | --purge-before DATE] [--format json]  rejected input"},
     {"verify", cmd_verify, "                           recompute issued statements and compare"},
     {"backup", cmd_backup, "DIR                        back the store up into DIR (on the daemon's machine)"},
     {"check", cmd_check, "FILE...                    validate contract files (offline)"},
