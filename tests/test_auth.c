@@ -226,6 +226,8 @@ static const struct {
     {"finance", "reload", 1, 1, 1},
     {"finance", "quarantine", 1, 1, 1},
     {"finance", "verify", 1, 1, 1},
+    {"finance", "statements", 1, 1, 1},
+    {"finance", "explain", 1, 1, 1},
     /* operator: reload, quarantine, read all; not settle */
     {"operator", "status", 1, 1, 1},
     {"operator", "contracts", 1, 1, 1},
@@ -235,6 +237,8 @@ static const struct {
     {"operator", "reload", 1, 1, 1},
     {"operator", "quarantine", 1, 1, 1},
     {"operator", "verify", 1, 1, 1},
+    {"operator", "statements", 1, 1, 1},
+    {"operator", "explain", 1, 1, 1},
     /* provider:serco: its own contracts only */
     {"provider:serco", "status", 1, 1, 1},
     {"provider:serco", "contracts", 1, 1, 1},
@@ -244,6 +248,8 @@ static const struct {
     {"provider:serco", "reload", 0, 0, 0},
     {"provider:serco", "quarantine", 0, 0, 0},
     {"provider:serco", "verify", 0, 0, 0},
+    {"provider:serco", "statements", 1, 0, 0},
+    {"provider:serco", "explain", 1, 0, 0},
     /* ingest feeds: no API op */
     {"ingest", "status", 0, 0, 0},
     {"ingest", "contracts", 0, 0, 0},
@@ -253,6 +259,8 @@ static const struct {
     {"ingest", "reload", 0, 0, 0},
     {"ingest", "quarantine", 0, 0, 0},
     {"ingest", "verify", 0, 0, 0},
+    {"ingest", "statements", 0, 0, 0},
+    {"ingest", "explain", 0, 0, 0},
 };
 
 START_TEST(test_policy_table)

@@ -8,6 +8,8 @@
  *   cmd_query.c    status, contracts, statement, cohorts, settle, reload,
  *                  quarantine, verify
  *   cmd_keys.c     keygen
+ *   cmd_statements.c  statements             (issued quarters and totals)
+ *   cmd_explain.c  explain                    (the rows behind a line)
  * A command returns the process exit status: 0 success, 1 the operation
  * reported a problem (rejections, invalid contracts, differences), 2 usage
  * or connection errors.
@@ -39,5 +41,7 @@ int cmd_reload(const pbrctl_opts *o, int argc, char **argv);
 int cmd_quarantine(const pbrctl_opts *o, int argc, char **argv);
 int cmd_verify(const pbrctl_opts *o, int argc, char **argv);
 int cmd_keygen(const pbrctl_opts *o, int argc, char **argv);
+int cmd_statements(const pbrctl_opts *o, int argc, char **argv);
+int cmd_explain(const pbrctl_opts *o, int argc, char **argv);
 
 #endif

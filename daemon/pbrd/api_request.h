@@ -32,7 +32,9 @@
     X(cohorts, 1)       \
     X(settle, 1)        \
     X(reload, 1)        \
-    X(verify, 1)
+    X(verify, 1)        \
+    X(statements, 1)    \
+    X(explain, 1)
 
 typedef enum {
 #define PBRD_API_OP_ENUM(name, needs_service) PBRD_OP_##name,
@@ -62,6 +64,9 @@ typedef struct pbrd_api_request {
  * is NULL the op's arguments are complete:
  *   statement  contract and quarter (a date) set
  *   cohorts    contract set
+ *   statements contract set
+ *   explain    contract, quarter (a date), "component" and "period"
+ *              strings; "segment" absent, null or a string
  *   settle     quarter (a date) set; "contract" absent, null or a string
  *   quarantine limit >= 1 */
 int pbrd_api_request_parse(const char *text, size_t len, pbrd_api_request *out, json_t **reply);

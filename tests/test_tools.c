@@ -1,0 +1,430 @@
+/* test_tools.c -- the tools for the people who use the figures (issue 14):
+ * money in text and CSV, formula escaping, simulate's totals, explain's
+ * rows adding up to their lines on every scheme contract, diff, and the
+ * pbrctl commands that print them (run as the built binary).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <jansson.h>
+
+#include "check_main.h"
+#include "daemon_harness.h"
+#include "pbr/explain_json.h"
+#include "pbr/money.h"
+#include "pbr/statement.h"
+#include "pbr/summary.h"
+#include "settle_helpers.h"
+
+/* The scheme contracts of contracts/ and their event files in tests/data/schemes/. */
+static const char *const schemes[] = {"accelerator", "doncaster",  "gm-fim",         "ippr-custody",
+                                      "lewisham",    "national-tariffs", "peterborough", "rising-share"};
+#define NSCHEMES (sizeof schemes / sizeof *schemes)
+
+/* Runs a shell command and returns its stdout (malloc'd); *status = exit status. */
+static char *run(const char *cmd, int *status)
+{
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char *out = NULL;
+    size_t cap = 0, n = 0, got;
+    char buf[65536];
+    while ((got = fread(buf, 1, sizeof buf, p)) > 0) {
+        ck_assert_int_eq(pbr_grow((void **)&out, &cap, n + got + 1, 1), 0);
+        memcpy(out + n, buf, got);
+        n += got;
+    }
+    if (out == NULL)
+        out = calloc(1, 1);
+    out[n] = '\0';
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+/* "BUILD/pbrctl ARGS" with paths relative to the repository root. */
+static char *pbrctl(const char *args, int *status)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd %s && %s/pbrctl %s", pbr_test_root(), pbr_test_build(), args);
+    return run(cmd, status);
+}
+
+/* ---- money and cells ------------------------------------------------------------- */
+
+START_TEST(gbp_text)
+{
+    char s[PBR_GBP_MAX];
+    pbr_format_gbp(123456789, s, sizeof s);
+    ck_assert_str_eq(s, "\xc2\xa3" "1,234,567.89");
+    pbr_format_gbp(-5, s, sizeof s);
+    ck_assert_str_eq(s, "-\xc2\xa3" "0.05");
+    pbr_format_gbp(0, s, sizeof s);
+    ck_assert_str_eq(s, "\xc2\xa3" "0.00");
+    pbr_format_gbp(100000, s, sizeof s); /* 1000 pounds: one separator */
+    ck_assert_str_eq(s, "\xc2\xa3" "1,000.00");
+    pbr_format_gbp(99999, s, sizeof s);
+    ck_assert_str_eq(s, "\xc2\xa3" "999.99");
+    pbr_format_gbp(INT64_MIN, s, sizeof s);
+    ck_assert_str_eq(s, "-\xc2\xa3" "92,233,720,368,547,758.08");
+    pbr_format_gbp_plain(-123456, s, sizeof s);
+    ck_assert_str_eq(s, "-1234.56");
+    pbr_format_gbp_plain(7, s, sizeof s);
+    ck_assert_str_eq(s, "0.07");
+}
+END_TEST
+
+START_TEST(csv_cells)
+{
+    char c[64];
+    ck_assert_int_eq(pbr_csv_cell("=SUM(A1:A9)", 1, c, sizeof c), 0);
+    ck_assert_str_eq(c, "'=SUM(A1:A9)");
+    ck_assert_int_eq(pbr_csv_cell("@cmd", 1, c, sizeof c), 0);
+    ck_assert_str_eq(c, "'@cmd");
+    ck_assert_int_eq(pbr_csv_cell("+1,2", 1, c, sizeof c), 0);
+    ck_assert_str_eq(c, "\"'+1,2\"");
+    ck_assert_int_eq(pbr_csv_cell("-150", 0, c, sizeof c), 0); /* a number stays a number */
+    ck_assert_str_eq(c, "-150");
+    ck_assert_int_eq(pbr_csv_cell("-x", 1, c, sizeof c), 0);
+    ck_assert_str_eq(c, "'-x");
+    ck_assert_int_eq(pbr_csv_cell("say \"hi\"", 1, c, sizeof c), 0);
+    ck_assert_str_eq(c, "\"say \"\"hi\"\"\"");
+    ck_assert_int_eq(pbr_csv_cell("plain", 1, c, sizeof c), 0);
+    ck_assert_str_eq(c, "plain");
+    ck_assert_int_eq(pbr_csv_cell("much too long for four", 1, c, 4), -1);
+    ck_assert_str_eq(c, "");
+}
+END_TEST
+
+/* A statement with a hostile segment name and a negative adjustment, rendered as CSV. */
+START_TEST(statement_csv_columns)
+{
+    const char *st =
+        "{\"contract\":\"c1\",\"contract_sha256\":\"ab\",\"quarter\":\"2013-07-01\",\"label\":\"2013-14 Q2\","
+        "\"start\":\"2013-07-01\",\"end\":\"2013-09-30\",\"as_of\":\"2013-10-31\",\"events_through\":9,"
+        "\"lines\":[{\"kind\":\"fee\",\"component\":\"svc\",\"period\":\"2013-07-01\",\"final_on\":\"2013-10-01\","
+        "\"amount_pence\":123456789},"
+        "{\"kind\":\"adjustment\",\"component\":\"r\",\"period\":\"2012-13\",\"segment\":\"=HYPERLINK(1)\","
+        "\"previous_pence\":100,\"amount_pence\":-150}],\"provisional\":[],\"total_pence\":123456639}";
+    char err[PBR_ERR_MAX];
+    char *csv = pbr_statement_render_titled(st, strlen(st), PBR_FMT_CSV, "+Title, with comma", err, sizeof err);
+    ck_assert_msg(csv != NULL, "%s", err);
+    const char *header = "contract,title,quarter,label,section,kind,component,period,segment,final_on,members,"
+                         "excluded,reoffenders,reoffences,actual,baseline,points,percent,avoided,threshold_met,"
+                         "units,previous_pence,previous_gbp,amount_pence,amount_gbp\n";
+    ck_assert_msg(strncmp(csv, header, strlen(header)) == 0, "header: %s", csv);
+    /* the fee: 123456789 pence = 1234567.89 pounds, the title quoted and escaped */
+    ck_assert_msg(strstr(csv, "c1,\"'+Title, with comma\",2013-07-01,2013-14 Q2,lines,fee,svc,2013-07-01,,"
+                              "2013-10-01,,,,,,,,,,,,,,123456789,1234567.89\n") != NULL, "%s", csv);
+    /* the adjustment: segment escaped, -150 pence stays a number, -1.50 pounds */
+    ck_assert_msg(strstr(csv, ",adjustment,r,2012-13,'=HYPERLINK(1),,,,,,,,,,,,,100,1.00,-150,-1.50\n") != NULL,
+                  "%s", csv);
+    ck_assert_msg(strstr(csv, ",total,,,,,,,,,,,,,,,,,,,123456639,1234566.39\n") != NULL, "%s", csv);
+    free(csv);
+    char *text = pbr_statement_render(st, strlen(st), PBR_FMT_TEXT, err, sizeof err);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "\xc2\xa3" "1,234,567.89") && strstr(text, "-\xc2\xa3" "1.50") &&
+                      strstr(text, "(previously \xc2\xa3" "1.00)") && strstr(text, "\xc2\xa3" "1,234,566.39"),
+                  "%s", text);
+    free(text);
+}
+END_TEST
+
+/* ---- explain ---------------------------------------------------------------------- */
+
+typedef struct explain_ctx {
+    const pbr_contract *c;
+    const pbr_eventset *ev;
+    size_t lines, rows;
+} explain_ctx;
+
+/* The whole part of a 6-place decimal string ("123.000000" -> 123). */
+static long long whole(const char *s)
+{
+    return strtoll(s, NULL, 10);
+}
+
+/* Checks one outcome or pooled line against its explained rows. */
+static void check_line(explain_ctx *x, const char *stjson, size_t len, json_t *line)
+{
+    const char *component = json_string_value(json_object_get(line, "component"));
+    const char *period = json_string_value(json_object_get(line, "period"));
+    const char *segment = json_string_value(json_object_get(line, "segment"));
+    char err[PBR_ERR_MAX];
+    json_t *r = pbr_explain_json(stjson, len, x->c, x->c, x->ev, component, period, segment, err, sizeof err);
+    ck_assert_msg(r != NULL, "%s", err);
+    json_t *rows = json_object_get(r, "rows"), *left = json_object_get(r, "left_out");
+    const pbr_outcome *o = NULL;
+    for (size_t i = 0; i < x->c->noutcomes; i++)
+        if (!strcmp(x->c->outcomes[i].id, component))
+            o = &x->c->outcomes[i];
+    ck_assert_ptr_nonnull(o);
+    long long members = json_integer_value(json_object_get(line, "members"));
+    const char *where = json_string_value(json_object_get(r, "quarter"));
+    ck_assert_msg((long long)json_array_size(rows) == members, "%s %s %s %s: %zu rows, members %lld", x->c->id,
+                  where, component, period, json_array_size(rows), members);
+    long long reoffenders = 0, reoffences = 0, nights = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        reoffenders += json_is_true(json_object_get(row, "reoffender"));
+        reoffences += json_integer_value(json_object_get(row, "reoffences"));
+        nights += json_integer_value(json_object_get(row, "nights"));
+        if (o->measure == PBR_M_BINARY || o->measure == PBR_M_FREQUENCY) {
+            json_t *conv = json_object_get(row, "convictions");
+            /* a reoffender has at least one counted conviction; counts: convictions counts them */
+            ck_assert_int_eq(json_is_true(json_object_get(row, "reoffender")), json_array_size(conv) > 0);
+            if (o->counts_convictions)
+                ck_assert_int_eq(json_integer_value(json_object_get(row, "reoffences")), json_array_size(conv));
+        }
+    }
+    switch (o->measure) {
+    case PBR_M_BINARY:
+    case PBR_M_FREQUENCY:
+        ck_assert_msg(reoffenders == json_integer_value(json_object_get(line, "reoffenders")), "%s %s %s %s reoffenders",
+                      x->c->id, where, component, period);
+        ck_assert_msg(reoffences == json_integer_value(json_object_get(line, "reoffences")), "%s %s %s %s reoffences",
+                      x->c->id, where, component, period);
+        ck_assert_msg((long long)json_array_size(left) == json_integer_value(json_object_get(line, "excluded")),
+                      "%s %s %s %s: %zu left out, excluded %lld", x->c->id, where, component, period,
+                      json_array_size(left), (long long)json_integer_value(json_object_get(line, "excluded")));
+        break;
+    case PBR_M_CUSTODY_NIGHTS:
+        ck_assert_msg(nights == whole(json_string_value(json_object_get(line, "actual"))), "%s %s %s nights %lld",
+                      x->c->id, where, period, nights);
+        break;
+    default: break;
+    }
+    x->lines++;
+    x->rows += json_array_size(rows);
+    json_decref(r);
+}
+
+static int explain_statement(void *ctx, const pbr_statement *s)
+{
+    explain_ctx *x = ctx;
+    size_t len;
+    char *j = pbr_statement_to_json(s, &len);
+    ck_assert_ptr_nonnull(j);
+    json_t *st = json_loadb(j, len, 0, NULL);
+    static const char *const sections[] = {"lines", "provisional"};
+    for (size_t k = 0; k < 2; k++) {
+        size_t i;
+        json_t *l;
+        json_array_foreach(json_object_get(st, sections[k]), i, l)
+        {
+            const char *kind = json_string_value(json_object_get(l, "kind"));
+            if (!strcmp(kind, "outcome") || !strcmp(kind, "pooled"))
+                check_line(x, j, len, l);
+        }
+    }
+    json_decref(st);
+    free(j);
+    return 0;
+}
+
+/* Every outcome, pooled and provisional line of every statement of every
+ * scheme contract: rows = members, reoffenders, reoffences and left_out =
+ * excluded (binary, frequency), nights = actual (custody). */
+START_TEST(explain_sums)
+{
+    size_t total_lines = 0;
+    for (size_t k = 0; k < NSCHEMES; k++) {
+        char cpath[512], epath[512], rel[128];
+        snprintf(rel, sizeof rel, "contracts/%s.yaml", schemes[k]);
+        pbr_test_path(cpath, sizeof cpath, rel);
+        snprintf(rel, sizeof rel, "tests/data/schemes/%s.jsonl", schemes[k]);
+        pbr_test_path(epath, sizeof epath, rel);
+        uint64_t n;
+        pbr_contract *c = load_contract_or_fail(cpath);
+        pbr_eventset *ev = load_events_or_fail(epath, &n);
+        explain_ctx x = {c, ev, 0, 0};
+        char err[PBR_ERR_MAX];
+        ck_assert_msg(pbr_settle_all(c, ev, n, PBR_DATE_MAX, explain_statement, &x, err, sizeof err) == 0, "%s",
+                      err);
+        ck_assert_msg(x.lines > 0, "%s: no outcome line explained", schemes[k]);
+        total_lines += x.lines;
+        pbr_eventset_free(ev);
+        pbr_contract_free(c);
+    }
+    fprintf(stderr, "explain_sums: %zu lines of %zu contracts checked\n", total_lines, NSCHEMES);
+    ck_assert_int_gt(total_lines, 50);
+}
+END_TEST
+
+/* ---- simulate's totals -------------------------------------------------------------- */
+
+/* The lifetime row of simulate's text equals the sum of total_pence over
+ * its JSON statements, and each year row the sum of that year's. */
+START_TEST(simulate_totals)
+{
+    int st;
+    char *json = pbrctl("simulate contracts/doncaster.yaml tests/data/schemes/doncaster.jsonl --format json", &st);
+    ck_assert_int_eq(st, 0);
+    long long life = 0, fees = 0;
+    for (char *line = strtok(json, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *s = json_loads(line, 0, NULL);
+        ck_assert_ptr_nonnull(s);
+        life += json_integer_value(json_object_get(s, "total_pence"));
+        size_t i;
+        json_t *l;
+        json_array_foreach(json_object_get(s, "lines"), i, l) if (!strcmp(json_string_value(json_object_get(l, "kind")), "fee"))
+            fees += json_integer_value(json_object_get(l, "amount_pence"));
+        json_decref(s);
+    }
+    free(json);
+    char *text = pbrctl("simulate contracts/doncaster.yaml tests/data/schemes/doncaster.jsonl --format text", &st);
+    ck_assert_int_eq(st, 0);
+    char lifes[PBR_GBP_MAX], feess[PBR_GBP_MAX];
+    pbr_format_gbp(life, lifes, sizeof lifes);
+    pbr_format_gbp(fees, feess, sizeof feess);
+    const char *row = strstr(text, "  lifetime");
+    ck_assert_msg(row != NULL, "%s", text);
+    ck_assert_msg(strstr(row, lifes) && strstr(row, feess), "lifetime %s fees %s: %s", lifes, feess, row);
+    ck_assert_ptr_nonnull(strstr(text, "Totals (paid, after contract_cap)"));
+    free(text);
+}
+END_TEST
+
+/* ---- from the daemon: statements and explain ------------------------------------------ */
+
+/* pbrd with contracts/doncaster.yaml, its scheme events, every quarter settled. */
+static void start_doncaster(daemon_t *d)
+{
+    daemon_prepare(d, "auto_settle: false\n");
+    snprintf(d->now, sizeof d->now, "2030-01-01");
+    snprintf(d->contracts, sizeof d->contracts, "%s/contracts", d->dir);
+    ck_assert_int_eq(mkdir(d->contracts, 0700), 0);
+    char from[512], to[512], err[PBR_ERR_MAX];
+    size_t len;
+    char *text = pbr_read_file(pbr_test_path(from, sizeof from, "contracts/doncaster.yaml"), &len, err, sizeof err);
+    ck_assert_msg(text != NULL, "%s", err);
+    snprintf(to, sizeof to, "%s/doncaster.yaml", d->contracts);
+    harness_write_text(to, text);
+    free(text);
+    daemon_start(d);
+    text = pbr_read_file(pbr_test_path(from, sizeof from, "tests/data/schemes/doncaster.jsonl"), &len, err,
+                         sizeof err);
+    ck_assert_msg(text != NULL, "%s", err);
+    json_t *r = ingest_batch(d, text);
+    ck_assert_int_eq(geti(r, "rejected"), 0);
+    ck_assert_int_gt(geti(r, "accepted"), 0);
+    json_decref(r);
+    free(text);
+    r = api_call(d, "{\"op\":\"settle\",\"quarter\":\"2030-01-01\"}");
+    ck_assert_int_gt(json_array_size(json_object_get(r, "issued")), 10);
+    json_decref(r);
+}
+
+/* pbrctl against d's API. */
+static char *pbrctl_d(const daemon_t *d, const char *args, int *status)
+{
+    char a[2048];
+    snprintf(a, sizeof a, "--api %s %s", d->api, args);
+    return pbrctl(a, status);
+}
+
+/* statements lists every issued quarter with the totals simulate computes
+ * for it, split so that fees + outcomes + adjustments = total. */
+START_TEST(daemon_statements)
+{
+    daemon_t d;
+    start_doncaster(&d);
+    int st;
+    char *out = pbrctl_d(&d, "statements doncaster --format json", &st);
+    ck_assert_int_eq(st, 0);
+    json_t *r = json_loads(out, 0, NULL);
+    ck_assert_msg(r != NULL, "%s", out);
+    free(out);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "title")), "HMP Doncaster reoffending pilot");
+    char *sim = pbrctl("simulate contracts/doncaster.yaml tests/data/schemes/doncaster.jsonl --format json", &st);
+    ck_assert_int_eq(st, 0);
+    json_t *rows = json_object_get(r, "statements");
+    size_t i = 0;
+    for (char *line = strtok(sim, "\n"); line; line = strtok(NULL, "\n"), i++) {
+        json_t *s = json_loads(line, 0, NULL), *row = json_array_get(rows, i);
+        ck_assert_ptr_nonnull(row);
+        ck_assert_str_eq(json_string_value(json_object_get(row, "quarter")),
+                         json_string_value(json_object_get(s, "quarter")));
+        ck_assert_int_eq(geti(row, "total_pence"), geti(s, "total_pence"));
+        ck_assert_int_eq(geti(row, "fees_pence") + geti(row, "outcomes_pence") + geti(row, "adjustments_pence"),
+                         geti(row, "total_pence"));
+        json_decref(s);
+    }
+    ck_assert_uint_eq(i, json_array_size(rows));
+    free(sim);
+    json_decref(r);
+    out = pbrctl_d(&d, "statements doncaster --format csv", &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_msg(!strncmp(out, "contract,title,quarter,label,as_of,events_through,lines,fees_pence,fees_gbp,", 76),
+                  "%s", out);
+    /* the first quarter: a 5,000,000-pound quarterly fee (doncaster.yaml, operating per_quarter) */
+    ck_assert_msg(strstr(out, ",500000000,5000000.00,0,0.00,0,0.00,500000000,5000000.00\n") != NULL, "%s", out);
+    free(out);
+    out = pbrctl_d(&d, "statements doncaster", &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_msg(strstr(out, "\xc2\xa3" "5,000,000.00") && strstr(out, "lifetime"), "%s", out);
+    free(out);
+    out = pbrctl_d(&d, "statements no-such", &st);
+    ck_assert_int_eq(st, 1);
+    free(out);
+    daemon_finish(&d);
+}
+END_TEST
+
+/* explain from the daemon gives the rows the offline explain gives, and
+ * they add up to the line; an unknown line is an error (exit 1). */
+START_TEST(daemon_explain)
+{
+    daemon_t d;
+    start_doncaster(&d);
+    int st;
+    char *on = pbrctl_d(&d, "explain doncaster 2014-01-01 reoffending 2011-12 --format json", &st);
+    ck_assert_int_eq(st, 0);
+    char *off = pbrctl("explain --offline contracts/doncaster.yaml tests/data/schemes/doncaster.jsonl 2014-01-01 "
+                       "reoffending 2011-12 --format json", &st);
+    ck_assert_int_eq(st, 0);
+    json_t *a = json_loads(on, 0, NULL), *b = json_loads(off, 0, NULL);
+    ck_assert_msg(a && b, "%s\n%s", on, off);
+    json_t *line = json_object_get(a, "line");
+    ck_assert_int_eq(json_array_size(json_object_get(a, "rows")), geti(line, "members"));
+    ck_assert(json_equal(json_object_get(a, "rows"), json_object_get(b, "rows")));
+    ck_assert(json_equal(line, json_object_get(b, "line")));
+    json_decref(a);
+    json_decref(b);
+    free(on);
+    free(off);
+    on = pbrctl_d(&d, "explain doncaster 2014-01-01 reoffending 1999-00", &st);
+    ck_assert_int_eq(st, 1);
+    free(on);
+    daemon_finish(&d);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("tools");
+    TCase *t = tcase_create("money");
+    tcase_add_test(t, gbp_text);
+    tcase_add_test(t, csv_cells);
+    tcase_add_test(t, statement_csv_columns);
+    suite_add_tcase(s, t);
+    t = tcase_create("explain");
+    tcase_set_timeout(t, 300);
+    tcase_add_test(t, explain_sums);
+    suite_add_tcase(s, t);
+    t = tcase_create("simulate");
+    tcase_add_test(t, simulate_totals);
+    suite_add_tcase(s, t);
+    t = tcase_create("daemon");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, daemon_statements);
+    tcase_add_test(t, daemon_explain);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+PBR_CHECK_MAIN(make_suite)
