@@ -780,6 +780,55 @@ START_TEST(test_map_grows_with_retry_and_replay)
 }
 END_TEST
 
+/* pbr_store_write's work: 600 quarantine records of 2 KiB (1.2 MB) in one
+ * transaction, so a 64 KiB map must double 5 times (64 KiB * 2^5 = 2 MiB)
+ * before it fits; counts how often it was run. */
+typedef struct write_work {
+    int runs;
+    int code; /* returned instead of writing, when not PBR_STORE_OK */
+} write_work;
+
+static int put_many_quarantine(pbr_store_txn *txn, void *ctx, char *e, size_t elen)
+{
+    write_work *w = ctx;
+    char raw[2048];
+    w->runs++;
+    if (w->code != PBR_STORE_OK)
+        return w->code;
+    memset(raw, 'q', sizeof raw);
+    for (int i = 0; i < 600; i++) {
+        int rc = pbr_store_put_quarantine(txn, raw, sizeof raw, "reason", i, e, elen);
+        if (rc != 0)
+            return rc;
+    }
+    return PBR_STORE_OK;
+}
+
+START_TEST(test_store_write_replays_until_the_map_fits)
+{
+    write_work w = {0, PBR_STORE_OK};
+    setenv("PBR_STORE_MAPSIZE", "1", 1); /* raised to the 64 KiB floor */
+    open_store();
+    ck_assert_int_eq(pbr_store_write(st, put_many_quarantine, &w, err, sizeof err), 0);
+    /* at least one replay, and all 600 records committed once */
+    ck_assert_int_ge(w.runs, 2);
+    ck_assert_int_le(w.runs, PBR_STORE_MAX_REPLAYS);
+    ck_assert_uint_eq(stats_now().quarantined, 600);
+
+    /* a work code other than OK/RETRY aborts and comes back as is */
+    write_work c = {0, PBR_STORE_CONFLICT};
+    ck_assert_int_eq(pbr_store_write(st, put_many_quarantine, &c, err, sizeof err), PBR_STORE_CONFLICT);
+    ck_assert_int_eq(c.runs, 1);
+    /* a work that always finds the map full gives up after the limit */
+    write_work r = {0, PBR_STORE_RETRY};
+    ck_assert_int_eq(pbr_store_write(st, put_many_quarantine, &r, err, sizeof err), -1);
+    ck_assert_int_eq(r.runs, PBR_STORE_MAX_REPLAYS);
+    ck_assert_ptr_nonnull(strstr(err, "still full"));
+    ck_assert_uint_eq(stats_now().quarantined, 600);
+    unsetenv("PBR_STORE_MAPSIZE");
+}
+END_TEST
+
 START_TEST(test_map_full_fails_the_transaction)
 {
     pbr_store_txn *txn;
@@ -1063,6 +1112,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_concurrent_writers_and_readers);
     tcase_add_test(tc, test_commit_write_failure_leaves_store_usable);
     tcase_add_test(tc, test_open_errors_name_the_problem);
+    tcase_add_test(tc, test_store_write_replays_until_the_map_fits);
     tcase_add_test(tc, test_bad_keys_are_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -24,6 +24,7 @@
 
 #include "pbr/num.h"
 #include "pbr/util.h"
+#include "pbr/yamldoc.h"
 
 /* Upper bounds that keep date arithmetic far from overflow. */
 #define MAX_MONTHS 1200        /* follow_up, waiting */
@@ -116,15 +117,6 @@ static int scalar_is(const yaml_node_t *n, const char *s)
 {
     size_t l = strlen(s);
     return n && is_scalar(n) && slen(n) == l && memcmp(stext(n), s, l) == 0;
-}
-
-/* 1 when n is a plain scalar spelling null (empty, ~, null). */
-static int scalar_is_null(const yaml_node_t *n)
-{
-    if (!is_scalar(n) || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return 0;
-    return slen(n) == 0 || scalar_is(n, "~") || scalar_is(n, "null") || scalar_is(n, "Null") ||
-           scalar_is(n, "NULL");
 }
 
 static size_t map_size(const yaml_node_t *n)
@@ -256,7 +248,7 @@ static int get_str(lctx *x, const yaml_node_t *n, const char *key, char **out)
 {
     if (need_scalar(x, n, key))
         return -1;
-    if (scalar_is_null(n) || slen(n) == 0)
+    if (pbr_yaml_is_null(n) || slen(n) == 0)
         return FAIL(x, n, "%s: must not be empty", key);
     if (memchr(stext(n), '\0', slen(n)))
         return FAIL(x, n, "%s: contains a NUL byte", key);
@@ -272,7 +264,7 @@ static int get_ident(lctx *x, const yaml_node_t *n, const char *key, char **out)
     if (need_scalar(x, n, key))
         return -1;
     const unsigned char *s = (const unsigned char *)stext(n);
-    int ok = slen(n) >= 1 && slen(n) <= PBR_ID_MAX && !scalar_is_null(n);
+    int ok = slen(n) >= 1 && slen(n) <= PBR_ID_MAX && !pbr_yaml_is_null(n);
     for (size_t i = 0; ok && i < slen(n); i++)
         ok = s[i] > 0x20 && s[i] < 0x7f;
     if (!ok)
@@ -675,7 +667,7 @@ static int value_items(lctx *x, const yaml_node_t *v, const char *fname, const y
         return oom(x, v);
     for (size_t i = 0; i < cnt; i++) {
         const yaml_node_t *e = is_seq(v) ? seq_item(x, v, i) : v;
-        if (!e || need_scalar(x, e, fname) || (scalar_is_null(e) && FAIL(x, e, "%s: must not be empty", fname))) {
+        if (!e || need_scalar(x, e, fname) || (pbr_yaml_is_null(e) && FAIL(x, e, "%s: must not be empty", fname))) {
             free(it);
             return -1;
         }
@@ -1667,70 +1659,20 @@ static int reject_aliases(lctx *x)
     return rc;
 }
 
-/* Line and column (0-based) of byte offset off in bytes. */
-static void offset_mark(const char *bytes, size_t len, size_t off, yaml_mark_t *m)
-{
-    memset(m, 0, sizeof *m);
-    for (size_t i = 0; i < off && i < len; i++) {
-        if (bytes[i] == '\n') {
-            m->line++;
-            m->column = 0;
-        } else if (((unsigned char)bytes[i] & 0xC0) != 0x80) {
-            m->column++;
-        }
-    }
-}
-
-/* Reports a libyaml error (syntax, encoding) with the parser's position. */
-static int yaml_fail(lctx *x, const yaml_parser_t *p, const char *bytes, size_t len)
-{
-    yaml_mark_t m = p->problem_mark;
-    const char *what = p->error == YAML_READER_ERROR ? "YAML encoding error" : "YAML syntax error";
-    if (p->error == YAML_READER_ERROR)
-        offset_mark(bytes, len, p->problem_offset, &m);
-    if (p->error == YAML_MEMORY_ERROR)
-        return fail_mark(x, &m, "out of memory while parsing YAML");
-    if (p->context)
-        return fail_mark(x, &m, "%s: %s %s", what, p->problem ? p->problem : "error", p->context);
-    return fail_mark(x, &m, "%s: %s", what, p->problem ? p->problem : "error");
-}
-
 /* Parses bytes as one YAML document into doc. Returns 0 (doc to delete) or -1. */
 static int load_document(lctx *x, const char *bytes, size_t len, yaml_document_t *doc)
 {
-    yaml_parser_t p;
-    yaml_document_t extra;
-    yaml_mark_t zero = {0, 0, 0};
-    int rc = -1;
-    if (!yaml_parser_initialize(&p))
-        return fail_mark(x, &zero, "yaml_parser_initialize failed");
-    yaml_parser_set_input_string(&p, (const unsigned char *)bytes, len);
-    yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
-    if (!yaml_parser_load(&p, doc)) {
-        yaml_fail(x, &p, bytes, len);
-        goto out;
+    pbr_yaml_problem p;
+    if (pbr_yaml_load_one(bytes, len, "contract file", doc, &p) != 0) {
+        yaml_mark_t m = {0, p.line - 1, p.column - 1};
+        return fail_mark(x, &m, "%s", p.message);
     }
     if (!yaml_document_get_root_node(doc)) {
-        fail_mark(x, &zero, "the file holds no contract (empty YAML document)");
+        yaml_mark_t zero = {0, 0, 0};
         yaml_document_delete(doc);
-        goto out;
+        return fail_mark(x, &zero, "the file holds no contract (empty YAML document)");
     }
-    if (!yaml_parser_load(&p, &extra)) {
-        yaml_fail(x, &p, bytes, len);
-        yaml_document_delete(doc);
-        goto out;
-    }
-    if (yaml_document_get_root_node(&extra)) {
-        fail_mark(x, &extra.start_mark, "a contract file holds one YAML document, this is a second");
-        yaml_document_delete(&extra);
-        yaml_document_delete(doc);
-        goto out;
-    }
-    yaml_document_delete(&extra);
-    rc = 0;
-out:
-    yaml_parser_delete(&p);
-    return rc;
+    return 0;
 }
 
 static pbr_contract *contract_new(void)

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pbr/utf8.h"
 #include "pbr/event.h"
 
 /* ---- name tables ---------------------------------------------------- */
@@ -800,34 +801,6 @@ static void fast_skip_ws(fast_scan *fs)
         fs->p++;
 }
 
-/* Returns the length (2..4) of the strict UTF-8 sequence at s (left bytes
- * available), or 0 if it is not one: no overlong forms, no surrogates,
- * nothing above U+10FFFF. */
-static size_t utf8_sequence_length(const unsigned char *s, size_t left)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, cp = c & 0x1Fu;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, cp = c & 0x0Fu;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, cp = c & 0x07u;
-    else
-        return 0;
-    if (left < n)
-        return 0;
-    for (size_t k = 1; k < n; k++) {
-        if ((s[k] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[k] & 0x3Fu);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 /* Reads 4 hex digits at s[p]. Returns the value, or -1. */
 static long read_hex4(const unsigned char *s, size_t len, size_t p)
 {
@@ -906,7 +879,7 @@ static int fast_string(fast_scan *fs, size_t *off, size_t *n)
         } else if (c == '"') {
             break;
         } else if (c >= 0x80) {
-            size_t k = utf8_sequence_length(s + p, len - p);
+            size_t k = pbr_utf8_char_len(s + p, len - p);
             if (k == 0)
                 return -1;
             memcpy(o, s + p, k);
@@ -1206,7 +1179,8 @@ static int fast_copy_strings(const fast_scan *fs, pbr_event *ev)
     for (size_t i = 0; i < nflags; i++)
         total += fs->item_len[i] + 1;
     size_t ptrs = (total + sizeof(char *) - 1) / sizeof(char *) * sizeof(char *);
-    char *block = malloc(ptrs + nflags * sizeof(char *));
+    size_t flag_slots = nflags * sizeof(const char *); /* the flags pointer array after the text */
+    char *block = malloc(ptrs + flag_slots);
     if (!block)
         return -1;
     char *o = block;

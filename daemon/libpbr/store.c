@@ -39,6 +39,7 @@
  *    the put returns PBR_STORE_RETRY, and commit/abort doubles the map
  *    (waiting for readers); the caller then replays its transaction.
  */
+#include "pbr/utf8.h"
 #include "pbr/store.h"
 
 #include <errno.h>
@@ -158,64 +159,15 @@ static char *copy_text(const char *text, size_t len)
     return p;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0 if the
- * bytes there are not one (overlong forms, surrogates and code points above
- * U+10FFFF are invalid, as in jansson). */
-static size_t utf8_sequence_length(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        need = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        if (c == 0xf4)
-            hi = 0x8f;
-    } else
-        return 0;
-    if (n < need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return need;
-}
-
 /* Returns a jansson string of the len bytes at s, each byte that is not part
  * of valid UTF-8 replaced by U+FFFD (rejected input may be any bytes), or
  * NULL on allocation failure. The caller owns the reference. */
 static json_t *json_string_lossy(const char *s, size_t len)
 {
-    char *buf;
-    size_t o = 0;
-    json_t *js;
-    if (len > (SIZE_MAX - 1) / 3 || (buf = malloc(len * 3 + 1)) == NULL)
-        return NULL;
-    for (size_t i = 0; i < len;) {
-        size_t n = utf8_sequence_length((const unsigned char *)s + i, len - i);
-        if (n == 0) {
-            memcpy(buf + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(buf + o, s + i, n);
-            o += n;
-            i += n;
-        }
-    }
-    js = json_stringn(buf, o);
-    free(buf);
+    size_t n = 0;
+    char *clean = pbr_utf8_lossy(s, len, &n);
+    json_t *js = clean ? json_stringn(clean, n) : NULL;
+    free(clean);
     return js;
 }
 
@@ -650,6 +602,28 @@ void pbr_store_abort(pbr_store_txn *txn)
         return;
     mdb_txn_abort(txn->txn);
     finish_txn(txn, NULL, 0);
+}
+
+int pbr_store_write(pbr_store *st, pbr_store_work_fn work, void *ctx, char *err, size_t errlen)
+{
+    for (int replay = 0; replay < PBR_STORE_MAX_REPLAYS; replay++) {
+        pbr_store_txn *txn;
+        if (pbr_store_begin(st, &txn, err, errlen) != 0)
+            return -1;
+        int rc = work(txn, ctx, err, errlen);
+        if (rc != PBR_STORE_OK) {
+            pbr_store_abort(txn);
+            if (rc == PBR_STORE_RETRY)
+                continue;
+            return rc == PBR_STORE_ERROR ? -1 : rc;
+        }
+        rc = pbr_store_commit(txn, err, errlen);
+        if (rc == PBR_STORE_RETRY)
+            continue;
+        return rc == 0 ? 0 : -1;
+    }
+    return pbr_errf(err, errlen, "store: the map was still full after %d replays of one transaction",
+                    PBR_STORE_MAX_REPLAYS);
 }
 
 /* Checks that a key is storable (1..maxkeysize bytes). Returns 0 or -1. */

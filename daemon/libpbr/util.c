@@ -11,8 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <yaml.h>
-
 #include "pbr/util.h"
 
 int pbr_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -280,14 +278,4 @@ fail_fd:
 fail_tmp:
     free(tmp);
     return -1;
-}
-
-int pbr_yaml_errf(char *err, size_t errlen, const char *path, const struct yaml_node_s *n, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return pbr_errf(err, errlen, "%s:%zu:%zu: %s", path, n->start_mark.line + 1, n->start_mark.column + 1, msg);
 }

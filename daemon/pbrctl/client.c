@@ -8,26 +8,8 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "pbr/keyfile.h"
 #include "pbr/util.h"
-
-int pbrctl_read_key(const char *path, char out[41], char *err, size_t errlen)
-{
-    size_t len = 0;
-    char *text = pbr_read_file(path, &len, err, errlen);
-    if (!text)
-        return -1;
-    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-        len--;
-    int ok = len == 40;
-    for (size_t i = 0; ok && i < 40; i++)
-        ok = text[i] > ' ' && text[i] < 0x7f;
-    if (ok) {
-        memcpy(out, text, 40);
-        out[40] = '\0';
-    }
-    free(text);
-    return ok ? 0 : pbr_errf(err, errlen, "%s: not a Z85 key (expected 40 characters and a newline)", path);
-}
 
 /* Sets the CURVE client options from --server-key and --key (an ephemeral
  * client key pair when only --server-key is given). Returns 0 or -1. */
@@ -39,14 +21,14 @@ static int set_curve(void *sock, const pbrctl_opts *o, char *err, size_t errlen)
             return pbr_errf(err, errlen, "--key needs --server-key (the server's public key file)");
         return 0;
     }
-    if (pbrctl_read_key(o->server_key, server, err, errlen) < 0)
+    if (pbr_key_file_read(o->server_key, server, err, errlen) < 0)
         return -1;
     if (o->key) {
         snprintf(path, sizeof path, "%s.key", o->key);
-        if (pbrctl_read_key(path, pub, err, errlen) < 0)
+        if (pbr_key_file_read(path, pub, err, errlen) < 0)
             return -1;
         snprintf(path, sizeof path, "%s.key_secret", o->key);
-        if (pbrctl_read_key(path, sec, err, errlen) < 0)
+        if (pbr_key_file_read(path, sec, err, errlen) < 0)
             return -1;
     } else if (zmq_curve_keypair(pub, sec) != 0) {
         return pbr_errf(err, errlen, "zmq_curve_keypair: %s", zmq_strerror(errno));

@@ -35,8 +35,5 @@ int pbrctl_client_recv(pbrctl_client *c, char **out, size_t *len, char *err, siz
  * timeout, or a reply that is not JSON). */
 int pbrctl_api_request(const pbrctl_opts *o, json_t *req, json_t **reply, char *err, size_t errlen);
 
-/* Reads a key file (one Z85 key, 40 characters, and a newline) into out[41].
- * Returns 0 or -1 with err. */
-int pbrctl_read_key(const char *path, char out[41], char *err, size_t errlen);
 
 #endif

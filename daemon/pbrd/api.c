@@ -305,34 +305,6 @@ int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json)
  * the keys of auth.clients; each request's role is read from its frames
  * (pbrd_auth_peer_role) and checked per op (request_allowed).
  */
-int pbrd_api_secure(void *sock, const char *curve_secret, char *err, size_t errlen)
-{
-    int one = 1;
-    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0)
-        return pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_CURVE_SERVER): %s", zmq_strerror(errno));
-    if (zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, curve_secret, 40) != 0)
-        return pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_CURVE_SECRETKEY): %s", zmq_strerror(errno));
-    return 0;
-}
-
-int pbrd_read_key_file(const char *path, char out[41], char *err, size_t errlen)
-{
-    size_t len = 0;
-    char *text = pbr_read_file(path, &len, err, errlen);
-    if (!text)
-        return -1;
-    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
-        len--;
-    int ok = len == 40;
-    for (size_t i = 0; ok && i < len; i++)
-        ok = text[i] > ' ' && text[i] < 0x7f;
-    if (ok)
-        memcpy(out, text, 41), out[40] = '\0';
-    free(text);
-    if (!ok)
-        return pbr_errf(err, errlen, "%s: not a Z85 key (expected 40 characters and a newline)", path);
-    return 0;
-}
 
 /* Creates, secures and binds one socket. Returns it or NULL with err. */
 static void *open_socket(void *zctx, int type, const char *endpoint, const char *curve_secret, char *err,
@@ -355,7 +327,7 @@ static void *open_socket(void *zctx, int type, const char *endpoint, const char 
             goto fail;
         }
     }
-    if (curve_secret && pbrd_api_secure(s, curve_secret, err, errlen) < 0)
+    if (curve_secret && pbrd_auth_curve_server(s, curve_secret, NULL, err, errlen) < 0)
         goto fail;
     if (zmq_bind(s, endpoint) != 0) {
         pbr_errf(err, errlen, "zmq_bind(%s): %s", endpoint, zmq_strerror(errno));

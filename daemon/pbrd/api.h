@@ -73,13 +73,6 @@ int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json);
  * (new reference). */
 json_t *pbrd_api_reload(pbrd_api *api);
 
-/* Applies CURVE server options to sock. Returns 0 or -1 with err. */
-int pbrd_api_secure(void *sock, const char *curve_secret, char *err, size_t errlen);
-
-/* Reads a key file holding one Z85 key (40 characters and a newline) into
- * out[41]. Returns 0 or -1 with err. */
-int pbrd_read_key_file(const char *path, char out[41], char *err, size_t errlen);
-
 void pbrd_api_close(pbrd_api *api);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pbr/utf8.h"
+
 static const struct {
     const char *name;
     int needs_service;
@@ -28,37 +30,6 @@ const char *pbrd_api_op_name(pbrd_api_op op)
     return op < PBRD_OP_COUNT ? op_info[op].name : "?";
 }
 
-/* The length of the well-formed UTF-8 character at s[0..n), or 0 (as
- * jansson checks strings: no overlong forms, surrogates or code points
- * above U+10FFFF). */
-static size_t utf8_char_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0], cp;
-    size_t len;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3fu);
-    }
-    if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-        return 0;
-    if (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
-        return 0;
-    return len;
-}
-
 json_t *pbrd_api_error(const char *fmt, ...)
 {
     char msg[1024];
@@ -71,7 +42,7 @@ json_t *pbrd_api_error(const char *fmt, ...)
     unsigned char *s = (unsigned char *)msg;
     size_t len = strlen(msg);
     for (size_t i = 0; i < len;) {
-        size_t k = utf8_char_len(s + i, len - i);
+        size_t k = pbr_utf8_char_len(s + i, len - i);
         if (k == 0) {
             s[i] = '?';
             k = 1;

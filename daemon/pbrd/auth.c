@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "pbr/util.h"
+#include "pbr/yamldoc.h"
 #include "pbrd/log.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -135,15 +136,6 @@ const pbrd_auth_client *pbrd_auth_clients_find(const pbrd_auth_clients *clients,
     return NULL;
 }
 
-/* Whether n is a plain null scalar ("", ~, null). */
-static int scalar_is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return 0;
-    const char *v = (const char *)n->data.scalar.value;
-    return !strcmp(v, "") || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
-}
-
 /* Decodes a 40-character Z85 key into key[32]. Returns 0 or -1. */
 static int decode_key(const char *z85, uint8_t key[32])
 {
@@ -164,7 +156,7 @@ typedef struct clients_parse {
 /* Reads the key: value into c. Returns 0 or -1. */
 static int read_client_key(clients_parse *p, const yaml_node_t *v, pbrd_auth_client *c)
 {
-    if (v->type != YAML_SCALAR_NODE || scalar_is_null(v))
+    if (v->type != YAML_SCALAR_NODE || pbr_yaml_is_null(v))
         return pbr_yaml_errf(p->err, p->errlen, p->name, v,
                          "key must be a Z85 public key (40 characters, in quotes: key: \"<key>\")");
     const char *z = (const char *)v->data.scalar.value;
@@ -197,7 +189,7 @@ static int read_client_role(clients_parse *p, const yaml_node_t *v, pbrd_auth_cl
 /* Reads the name: value into c. Returns 0 or -1. */
 static int read_client_name(clients_parse *p, const yaml_node_t *v, pbrd_auth_client *c)
 {
-    const char *s = v->type == YAML_SCALAR_NODE && !scalar_is_null(v) ? (const char *)v->data.scalar.value : NULL;
+    const char *s = v->type == YAML_SCALAR_NODE && !pbr_yaml_is_null(v) ? (const char *)v->data.scalar.value : NULL;
     size_t len = s ? strlen(s) : 0;
     int ok = len >= 1 && len <= NAME_MAX_LEN;
     for (size_t i = 0; ok && i < len; i++)
@@ -251,7 +243,7 @@ static int read_client(clients_parse *p, const yaml_node_t *item)
 static int read_clients_root(clients_parse *p)
 {
     yaml_node_t *root = yaml_document_get_root_node(p->doc);
-    if (!root || scalar_is_null(root))
+    if (!root || pbr_yaml_is_null(root))
         return 0;
     if (root->type != YAML_SEQUENCE_NODE)
         return pbr_yaml_errf(p->err, p->errlen, p->name, root,
@@ -277,25 +269,17 @@ int pbrd_auth_clients_parse(const char *text, size_t len, const char *name, pbrd
     pbrd_auth_clients *t = calloc(1, sizeof *t);
     if (!t)
         return pbr_errf(err, errlen, "%s: calloc: out of memory", name);
-    yaml_parser_t parser;
     yaml_document_t doc;
+    pbr_yaml_problem problem;
     int rc = -1;
-    if (!yaml_parser_initialize(&parser)) {
-        pbr_errf(err, errlen, "%s: yaml_parser_initialize failed", name);
+    if (pbr_yaml_load_one(text, len, "clients file", &doc, &problem) != 0) {
+        pbr_errf(err, errlen, "%s:%zu:%zu: %s (write keys in quotes: key: \"<40 characters>\")", name, problem.line,
+                 problem.column, problem.message);
         goto out_table;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        pbr_errf(err, errlen, "%s:%zu:%zu: %s (write keys in quotes: key: \"<40 characters>\")", name,
-                 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                 parser.problem ? parser.problem : "YAML syntax error");
-        goto out_parser;
     }
     clients_parse p = {name, &doc, t, err, errlen};
     rc = read_clients_root(&p);
     yaml_document_delete(&doc);
-out_parser:
-    yaml_parser_delete(&parser);
 out_table:
     if (rc == 0)
         *out = t;
@@ -720,4 +704,16 @@ int pbrd_auth_peer_role(pbrd_auth *auth, const zmq_msg_t *msg, char *role, size_
     }
     pthread_mutex_unlock(&auth->lock);
     return rc;
+}
+
+int pbrd_auth_curve_server(void *sock, const char *secret_z85, const char *domain, char *err, size_t errlen)
+{
+    int one = 1;
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0)
+        return pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_CURVE_SERVER): %s", zmq_strerror(errno));
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, secret_z85, 40) != 0)
+        return pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_CURVE_SECRETKEY): %s", zmq_strerror(errno));
+    if (domain != NULL && zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0)
+        return pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_ZAP_DOMAIN %s): %s", domain, zmq_strerror(errno));
+    return 0;
 }

@@ -20,7 +20,7 @@
  * Wiring (main.c / api.c), in this order:
  *   1. pbrd_auth_clients_load(cfg->clients, &clients, …)
  *   2. pbrd_auth_start(zctx, clients, &auth, …)     BEFORE any CURVE socket binds
- *   3. open the CURVE sockets (pbrd_api_secure), serve; per request
+ *   3. open the CURVE sockets (pbrd_auth_curve_server), serve; per request
  *      pbrd_auth_peer_role(auth, &body, role, sizeof role) == 0 or refuse,
  *      then pbrd_role_allows(role, op, provider_of_contract_or_NULL).
  *   4. on reload: pbrd_auth_reload_file(auth, cfg->clients, …)
@@ -157,5 +157,11 @@ int pbrd_role_may_ingest(const char *role);
 
 /* Whether s is a valid role string. Returns 1 or 0. */
 int pbrd_role_is_valid(const char *s);
+
+/* Makes sock a CURVE server with the Z85 secret key (40 characters) and,
+ * when domain is not NULL, sets its ZAP domain (PBRD_ZAP_DOMAIN_INGEST...),
+ * before it binds. The one place pbrd's sockets get their CURVE options.
+ * Returns 0, or -1 with err naming the failing zmq_setsockopt. */
+int pbrd_auth_curve_server(void *sock, const char *secret_z85, const char *domain, char *err, size_t errlen);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "pbr/date.h"
 #include "pbr/util.h"
+#include "pbr/yamldoc.h"
 
 /* Replaces *field with a copy of value (NULL clears). Returns 0 or -1. */
 int pbrd_config_set(char **field, const char *value, char *err, size_t errlen)
@@ -73,23 +74,13 @@ void pbrd_config_free(pbrd_config *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
-static int scalar_is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE)
-        return 0;
-    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return 0;
-    const char *v = (const char *)n->data.scalar.value;
-    return !strcmp(v, "") || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
-}
-
 /* Stores the scalar n in *field (null clears it when nullable). Returns 0 or -1. */
 static int read_string(const char *path, const char *key, const yaml_node_t *n, int nullable, char **field,
                        char *err, size_t errlen)
 {
-    if (nullable && scalar_is_null(n))
+    if (nullable && pbr_yaml_is_null(n))
         return pbrd_config_set(field, NULL, err, errlen);
-    if (n->type != YAML_SCALAR_NODE || scalar_is_null(n))
+    if (n->type != YAML_SCALAR_NODE || pbr_yaml_is_null(n))
         return pbr_yaml_errf(err, errlen, path, n, "%s must be a string", key);
     return pbrd_config_set(field, (const char *)n->data.scalar.value, err, errlen);
 }
@@ -132,7 +123,7 @@ static int read_size(const char *path, const char *key, const yaml_node_t *n, ui
 static int read_auth(pbrd_config *cfg, const char *path, yaml_document_t *doc, yaml_node_t *map, char *err,
                      size_t errlen)
 {
-    if (scalar_is_null(map)) {
+    if (pbr_yaml_is_null(map)) {
         if (pbrd_config_set(&cfg->server_secret_key, NULL, err, errlen) < 0)
             return -1;
         return pbrd_config_set(&cfg->clients, NULL, err, errlen);
@@ -194,24 +185,19 @@ static int read_key(pbrd_config *cfg, const char *path, yaml_document_t *doc, ya
 
 int pbrd_config_load(pbrd_config *cfg, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return pbr_errf(err, errlen, "%s: fopen: %s", path, strerror(errno));
-    yaml_parser_t parser;
+    size_t len = 0;
+    char *text = pbr_read_file(path, &len, err, errlen);
+    if (!text)
+        return -1;
     yaml_document_t doc;
+    pbr_yaml_problem problem;
     int rc = -1;
-    if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
-        return pbr_errf(err, errlen, "%s: yaml_parser_initialize failed", path);
-    }
-    yaml_parser_set_input_file(&parser, f);
-    if (!yaml_parser_load(&parser, &doc)) {
-        pbr_errf(err, errlen, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1,
-                 parser.problem_mark.column + 1, parser.problem ? parser.problem : "YAML syntax error");
-        goto out_parser;
+    if (pbr_yaml_load_one(text, len, "configuration file", &doc, &problem) != 0) {
+        pbr_errf(err, errlen, "%s:%zu:%zu: %s", path, problem.line, problem.column, problem.message);
+        goto out_text;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root || scalar_is_null(root)) {
+    if (!root || pbr_yaml_is_null(root)) {
         rc = 0; /* empty file: every default stands */
         goto out_doc;
     }
@@ -232,9 +218,8 @@ int pbrd_config_load(pbrd_config *cfg, const char *path, char *err, size_t errle
     rc = 0;
 out_doc:
     yaml_document_delete(&doc);
-out_parser:
-    yaml_parser_delete(&parser);
-    fclose(f);
+out_text:
+    free(text);
     return rc;
 }
 

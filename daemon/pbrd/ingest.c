@@ -28,6 +28,7 @@
 #include <zmq.h>
 
 #include "pbr/event.h"
+#include "pbr/utf8.h"
 #include "pbr/util.h"
 #include "pbrd/auth.h"
 #include "pbrd/log.h"
@@ -39,7 +40,6 @@
  * INGEST_SNDHWM messages, so such a client cannot grow pbrd's memory. */
 #define INGEST_RCVHWM 1000
 #define INGEST_SNDHWM 10000
-#define MAX_REPLAYS 16         /* map-grown replays of one group before giving up */
 #define READ_BURST 16          /* requests read (and prepared) per socket wake-up */
 #define CANON_HEADROOM 1024    /* free arena bytes ensured before encoding an event */
 /* The socket thread stops reading new requests while this much is prepared
@@ -113,76 +113,6 @@ static void bqueue_push(bqueue *q, batch *b)
         q->head = b;
     q->tail = b;
 }
-
-/* ---- UTF-8 ------------------------------------------------------------ */
-
-/* Returns the offset of the first byte that is not valid UTF-8, or len. */
-static size_t find_invalid_utf8(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        uint64_t word;
-        if (len - i >= sizeof word) { /* ASCII fast path: 8 bytes at a time */
-            memcpy(&word, s + i, sizeof word);
-            if ((word & UINT64_C(0x8080808080808080)) == 0) {
-                i += sizeof word;
-                continue;
-            }
-        }
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            n = 2, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            n = 3, cp = c & 0x07;
-        else
-            return i;
-        if (len - i <= n) /* truncated sequence */
-            return i;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return i;
-        i += n + 1;
-    }
-    return len;
-}
-
-/* Copies s with each invalid byte replaced by U+FFFD, so the quarantine can
- * keep it as a JSON string. Returns a malloc'd copy (caller frees) or NULL. */
-static char *sanitize_utf8(const char *s, size_t len, size_t *outlen)
-{
-    char *out = malloc(len * 3 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0, i = 0;
-    while (i < len) {
-        size_t ok = find_invalid_utf8((const unsigned char *)s + i, len - i);
-        memcpy(out + o, s + i, ok);
-        o += ok;
-        i += ok;
-        if (i < len) {
-            memcpy(out + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        }
-    }
-    out[o] = '\0';
-    *outlen = o;
-    return out;
-}
-
 
 /* ---- preparing a batch (socket thread) ----------------------------------- */
 
@@ -276,7 +206,7 @@ static int prepare_line(batch *b, uint64_t lineno, const char *line, size_t len)
     it->lineno = lineno;
     it->line = line;
     it->len = len;
-    size_t bad = find_invalid_utf8((const unsigned char *)line, len);
+    size_t bad = pbr_utf8_valid_prefix(line, len);
     if (bad < len) {
         snprintf(reason, sizeof reason, "invalid UTF-8 at byte %zu", bad + 1);
         it->id = json_null();
@@ -350,13 +280,13 @@ typedef struct group_ctx {
 static int reject_line(group_ctx *g, batch *b, const line_item *it, json_t *id, const char *reason)
 {
     int rc;
-    size_t bad = find_invalid_utf8((const unsigned char *)it->line, it->len);
+    size_t bad = pbr_utf8_valid_prefix(it->line, it->len);
     if (bad < it->len) {
         size_t clean_len = 0;
-        char *clean = sanitize_utf8(it->line, it->len, &clean_len);
+        char *clean = pbr_utf8_lossy(it->line, it->len, &clean_len);
         if (!clean) {
             json_decref(id);
-            return pbr_errf(g->err, sizeof g->err, "sanitize_utf8: out of memory");
+            return pbr_errf(g->err, sizeof g->err, "pbr_utf8_lossy: out of memory");
         }
         rc = pbr_store_put_quarantine(g->txn, clean, clean_len, reason, g->now, g->err, sizeof g->err);
         free(clean);
@@ -436,37 +366,41 @@ static void reset_results(batch *b)
         json_array_clear(b->errors);
 }
 
+typedef struct group_work {
+    group_ctx *g;
+    batch *group;
+} group_work;
+
+/* pbr_store_work_fn: stores every line of every batch of the group (the
+ * results are reset first, since a replay starts over). */
+static int store_group(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
+{
+    group_work *w = ctx;
+    group_ctx *g = w->g;
+    g->txn = txn;
+    for (batch *b = w->group; b; b = b->next)
+        reset_results(b);
+    int rc = 0;
+    for (batch *b = w->group; b && rc == 0; b = b->next)
+        if (!b->transport_error[0])
+            for (size_t i = 0; i < b->nitems && rc == 0; i++)
+                rc = store_item(g, b, &b->items[i]);
+    if (rc != 0 && rc != PBR_STORE_RETRY) {
+        pbr_errf(err, errlen, "%s", g->err);
+        return PBR_STORE_ERROR;
+    }
+    return rc;
+}
+
 /* Stores every prepared batch of the list `group` in one transaction and
- * commits it, replaying on PBR_STORE_RETRY. Returns 0 or -1 with err
- * (nothing was committed). */
+ * commits it (pbr_store_write replays it when the map grows). Returns 0 or
+ * -1 with err (nothing was committed). */
 static int commit_group(pbrd_ingest *ing, batch *group, char *err, size_t errlen)
 {
     group_ctx g;
     g.now = (int64_t)time(NULL);
-    for (int attempt = 0; attempt < MAX_REPLAYS; attempt++) {
-        for (batch *b = group; b; b = b->next)
-            reset_results(b);
-        if (pbr_store_begin(ing->store, &g.txn, g.err, sizeof g.err) != 0)
-            return pbr_errf(err, errlen, "%s", g.err);
-        int rc = 0;
-        for (batch *b = group; b && rc == 0; b = b->next)
-            if (!b->transport_error[0])
-                for (size_t i = 0; i < b->nitems && rc == 0; i++)
-                    rc = store_item(&g, b, &b->items[i]);
-        if (rc != 0) {
-            pbr_store_abort(g.txn);
-            if (rc == PBR_STORE_RETRY)
-                continue;
-            return pbr_errf(err, errlen, "%s", g.err);
-        }
-        rc = pbr_store_commit(g.txn, g.err, sizeof g.err);
-        if (rc == PBR_STORE_RETRY)
-            continue;
-        if (rc != 0)
-            return pbr_errf(err, errlen, "%s", g.err);
-        return 0;
-    }
-    return pbr_errf(err, errlen, "the store map kept filling up after %d replays", MAX_REPLAYS);
+    group_work w = {&g, group};
+    return pbr_store_write(ing->store, store_group, &w, err, errlen) == 0 ? 0 : -1;
 }
 
 /* Body bytes of b (0 when it has none). */
@@ -952,19 +886,11 @@ int pbrd_ingest_start(const pbrd_ingest_opts *opts, pbrd_ingest **out, char *err
         goto fail;
     if (opts->curve_secret) {
         /* CURVE: encryption with the server key. Client authorisation is
-         * the ZAP handler's (auth.c), asked with this socket's domain. */
-        if (set_int_opt(ing->sock, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER", err, errlen) < 0)
+         * the ZAP handler's (auth.c), asked with this socket's domain: for
+         * it the handler admits only roles that may push events (auth.h);
+         * without it any known key could ingest */
+        if (pbrd_auth_curve_server(ing->sock, opts->curve_secret, PBRD_ZAP_DOMAIN_INGEST, err, errlen) < 0)
             goto fail;
-        if (zmq_setsockopt(ing->sock, ZMQ_CURVE_SECRETKEY, opts->curve_secret, 40) != 0) {
-            pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_CURVE_SECRETKEY): %s", zmq_strerror(errno));
-            goto fail;
-        }
-        /* for this domain the ZAP handler admits only roles that may push
-         * events (auth.h): without it any known key could ingest */
-        if (zmq_setsockopt(ing->sock, ZMQ_ZAP_DOMAIN, PBRD_ZAP_DOMAIN_INGEST, strlen(PBRD_ZAP_DOMAIN_INGEST)) != 0) {
-            pbr_errf(err, errlen, "zmq_setsockopt(ZMQ_ZAP_DOMAIN): %s", zmq_strerror(errno));
-            goto fail;
-        }
     }
     if (zmq_bind(ing->sock, opts->endpoint) != 0) {
         pbr_errf(err, errlen, "zmq_bind(%s): %s", opts->endpoint, zmq_strerror(errno));

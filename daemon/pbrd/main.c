@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "pbr/event.h"
+#include "pbr/keyfile.h"
 #include "pbr/store.h"
 #include "pbr/util.h"
 #include "pbrd/api.h"
@@ -292,7 +293,7 @@ static int run(pbrd_config *cfg)
         return 2;
     raise_nofile_limit();
     if (cfg->server_secret_key) {
-        if (pbrd_read_key_file(cfg->server_secret_key, secret, err, sizeof err) < 0) {
+        if (pbr_key_file_read(cfg->server_secret_key, secret, err, sizeof err) < 0) {
             pbrd_log(PBRD_LOG_ERROR, "reading the server secret key failed", "error=\"%s\"",
                      pbrd_log_quote(err, q, sizeof q));
             return 2;

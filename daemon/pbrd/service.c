@@ -271,28 +271,19 @@ static int restore_ledger(pbrd_service *svc, loaded *l, char *err, size_t errlen
     return 0;
 }
 
+/* pbr_store_work_fn: stores one contract version; an identical stored
+ * version (CONFLICT from the content-addressed put) is success. */
+static int put_contract_version(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
+{
+    const pbr_contract *c = ctx;
+    int rc = pbr_store_put_contract(txn, c->sha256, c->bytes, c->nbytes, err, errlen);
+    return rc == PBR_STORE_CONFLICT ? PBR_STORE_OK : rc;
+}
+
 /* Stores the contract's bytes as a version (idempotent). Returns 0 or -1. */
 static int store_contract_version(pbrd_service *svc, const pbr_contract *c, char *err, size_t errlen)
 {
-    for (int attempt = 0; attempt < 8; attempt++) {
-        pbr_store_txn *txn;
-        if (pbr_store_begin(svc->store, &txn, err, errlen) != 0)
-            return -1;
-        int rc = pbr_store_put_contract(txn, c->sha256, c->bytes, c->nbytes, err, errlen);
-        if (rc == PBR_STORE_RETRY) {
-            pbr_store_abort(txn);
-            continue;
-        }
-        if (rc != PBR_STORE_OK && rc != PBR_STORE_CONFLICT) {
-            pbr_store_abort(txn);
-            return -1;
-        }
-        rc = pbr_store_commit(txn, err, errlen);
-        if (rc == PBR_STORE_RETRY)
-            continue;
-        return rc == 0 ? 0 : -1;
-    }
-    return pbr_errf(err, errlen, "storing contract %s: the map kept filling up", c->id);
+    return pbr_store_write(svc->store, put_contract_version, (void *)c, err, errlen) == 0 ? 0 : -1;
 }
 
 static void loaded_free(loaded *l)
@@ -437,32 +428,32 @@ json_t *pbrd_service_reload(pbrd_service *svc)
 
 /* ---- issuing ---------------------------------------------------------------------------------- */
 
+typedef struct statement_record {
+    const pbr_contract *c;
+    const char *quarter;
+    const char *rec;
+} statement_record;
+
+/* pbr_store_work_fn: the contract version the statement was issued under,
+ * then the statement record (CONFLICT if the quarter is already issued). */
+static int put_statement_record(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
+{
+    const statement_record *r = ctx;
+    int rc = put_contract_version(txn, (void *)r->c, err, errlen);
+    if (rc == PBR_STORE_OK)
+        rc = pbr_store_put_statement(txn, r->c->id, r->quarter, r->rec, strlen(r->rec), err, errlen);
+    return rc;
+}
+
 /* Commits one statement record. Returns 0, or -1 with err. */
 static int commit_record(pbrd_service *svc, const pbr_contract *c, const char *quarter, const char *rec,
                          char *err, size_t errlen)
 {
-    for (int attempt = 0; attempt < 8; attempt++) {
-        pbr_store_txn *txn;
-        if (pbr_store_begin(svc->store, &txn, err, errlen) != 0)
-            return -1;
-        int rc = pbr_store_put_contract(txn, c->sha256, c->bytes, c->nbytes, err, errlen);
-        if (rc == PBR_STORE_OK || rc == PBR_STORE_CONFLICT)
-            rc = pbr_store_put_statement(txn, c->id, quarter, rec, strlen(rec), err, errlen);
-        if (rc == PBR_STORE_RETRY) {
-            pbr_store_abort(txn);
-            continue;
-        }
-        if (rc != PBR_STORE_OK) {
-            pbr_store_abort(txn);
-            return rc == PBR_STORE_CONFLICT ? pbr_errf(err, errlen, "statement %s %s is already issued", c->id, quarter)
-                                            : -1;
-        }
-        rc = pbr_store_commit(txn, err, errlen);
-        if (rc == PBR_STORE_RETRY)
-            continue;
-        return rc == 0 ? 0 : -1;
-    }
-    return pbr_errf(err, errlen, "issuing %s %s: the map kept filling up", c->id, quarter);
+    statement_record r = {c, quarter, rec};
+    int rc = pbr_store_write(svc->store, put_statement_record, &r, err, errlen);
+    if (rc == PBR_STORE_CONFLICT)
+        return pbr_errf(err, errlen, "statement %s %s is already issued", c->id, quarter);
+    return rc == 0 ? 0 : -1;
 }
 
 static void publish_statement(pbrd_service *svc, const char *contract, const char *quarter, int64_t total,

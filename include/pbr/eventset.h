@@ -86,7 +86,7 @@ const pbr_ev *pbr_eventset_all(const pbr_eventset *set, size_t *n);
 const char *pbr_eventset_id(const pbr_eventset *set, const pbr_ev *ev);
 
 /* Symbol for a string, or 0 when the set has never seen it. */
-pbr_sym pbr_eventset_lookup(const pbr_eventset *set, const char *s);
+pbr_sym pbr_eventset_lookup(const pbr_eventset *s, const char *str);
 const char *pbr_eventset_symbol(const pbr_eventset *set, pbr_sym sym);
 
 /* The flag symbols of flag-list index f (0 = empty list). */

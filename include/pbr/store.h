@@ -51,6 +51,24 @@ int pbr_store_begin(pbr_store *st, pbr_store_txn **out, char *err, size_t errlen
 int pbr_store_commit(pbr_store_txn *txn, char *err, size_t errlen);
 void pbr_store_abort(pbr_store_txn *txn);
 
+/* The work of one write transaction: its puts into txn. Returns
+ * PBR_STORE_OK to commit, PBR_STORE_RETRY when a put found the map full, or
+ * any other code to abort (err set for PBR_STORE_ERROR). */
+typedef int (*pbr_store_work_fn)(pbr_store_txn *txn, void *ctx, char *err, size_t errlen);
+
+/* How many times pbr_store_write replays a transaction whose map had to grow
+ * (the map doubles each time, so 16 replays cover any realistic batch). */
+#define PBR_STORE_MAX_REPLAYS 16
+
+/* Runs work in a new write transaction and commits it; when the map had to
+ * grow (PBR_STORE_RETRY from work or commit) the whole transaction is
+ * replayed from the start, so work must be repeatable. Returns 0 when
+ * committed; work's own code (e.g. PBR_STORE_CONFLICT), with nothing
+ * committed; or -1 with err (a failing call, or the map still full after
+ * PBR_STORE_MAX_REPLAYS replays). The one write path with a retry policy:
+ * ingest, statements and contract versions all go through it. */
+int pbr_store_write(pbr_store *st, pbr_store_work_fn work, void *ctx, char *err, size_t errlen);
+
 /* Appends ev (canonical bytes canon/len) unless its id exists. Returns
  * PBR_STORE_ADDED (and *seq), PBR_STORE_DUPLICATE (and *seq of the stored
  * one), PBR_STORE_CONFLICT, PBR_STORE_RETRY or PBR_STORE_ERROR. A duplicate
