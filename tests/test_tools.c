@@ -289,6 +289,158 @@ START_TEST(simulate_totals)
 }
 END_TEST
 
+/* ---- diff ----------------------------------------------------------------------------- */
+
+/* A copy of contracts/NAME.yaml at a temporary path with `from` replaced by
+ * `to` (once). Returns the path (malloc'd). */
+static char *edited_contract(const char *name, const char *from, const char *to)
+{
+    char path[512], rel[128], err[PBR_ERR_MAX];
+    snprintf(rel, sizeof rel, "contracts/%s.yaml", name);
+    size_t len;
+    char *text = pbr_read_file(pbr_test_path(path, sizeof path, rel), &len, err, sizeof err);
+    ck_assert_msg(text != NULL, "%s", err);
+    char *hit = strstr(text, from);
+    ck_assert_msg(hit != NULL, "%s not in %s", from, rel);
+    char *out = malloc(len + strlen(to) + 1);
+    ck_assert_ptr_nonnull(out);
+    sprintf(out, "%.*s%s%s", (int)(hit - text), text, to, hit + strlen(from));
+    char *tmp = strdup("/tmp/pbr-diff-XXXXXX");
+    int fd = mkstemp(tmp);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    harness_write_text(tmp, out);
+    free(out);
+    free(text);
+    return tmp;
+}
+
+/* A contract diffed with itself: no output, exit 0 (every scheme). */
+START_TEST(diff_self_is_empty)
+{
+    for (size_t k = 0; k < NSCHEMES; k++) {
+        char args[512];
+        snprintf(args, sizeof args, "diff contracts/%s.yaml contracts/%s.yaml tests/data/schemes/%s.jsonl",
+                 schemes[k], schemes[k], schemes[k]);
+        int st;
+        char *out = pbrctl(args, &st);
+        ck_assert_msg(st == 0 && out[0] == '\0', "%s: exit %d, output %s", schemes[k], st, out);
+        free(out);
+    }
+}
+END_TEST
+
+/* peterborough's price per reconviction avoided, 3000 -> 4000. The lines it
+ * touches are derived here from the old statements alone: the lines of the
+ * component whose units are not null and not zero (a missed gate pays
+ * `below`, whatever the price); each pays units x price, so its new amount
+ * is old x 4000 / 3000 (the pooled line pays pooled units x price minus the
+ * window lines' units x price: linear in the price too). Nothing else moves:
+ * no cap is reached (contract_cap is 8,000,000 pounds). */
+START_TEST(diff_one_price)
+{
+    char *edited = edited_contract("peterborough", "price: 3000.00", "price: 4000.00");
+    int st;
+    char *sim = pbrctl("simulate contracts/peterborough.yaml tests/data/schemes/peterborough.jsonl --format json", &st);
+    ck_assert_int_eq(st, 0);
+    json_t *want = json_object(); /* "quarter kind component period" -> expected new pence */
+    long long want_life = 0;
+    for (char *line = strtok(sim, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *s = json_loads(line, 0, NULL);
+        size_t i;
+        json_t *l;
+        json_array_foreach(json_object_get(s, "lines"), i, l)
+        {
+            const char *units = json_string_value(json_object_get(l, "units"));
+            want_life += json_integer_value(json_object_get(l, "amount_pence"));
+            if (units == NULL || !strcmp(units, "0.000000"))
+                continue;
+            long long old = json_integer_value(json_object_get(l, "amount_pence"));
+            ck_assert_int_eq(old * 4 % 3, 0); /* whole pence, so x 4/3 is exact */
+            char key[256];
+            snprintf(key, sizeof key, "%s %s %s %s", json_string_value(json_object_get(s, "quarter")),
+                     json_string_value(json_object_get(l, "kind")), json_string_value(json_object_get(l, "component")),
+                     json_string_value(json_object_get(l, "period")));
+            json_object_set_new(want, key, json_integer(old * 4 / 3));
+            want_life += old * 4 / 3 - old;
+        }
+        json_decref(s);
+    }
+    free(sim);
+    ck_assert_int_gt(json_object_size(want), 0);
+    char args[512];
+    snprintf(args, sizeof args, "diff contracts/peterborough.yaml %s tests/data/schemes/peterborough.jsonl --format json",
+             edited);
+    char *out = pbrctl(args, &st);
+    ck_assert_int_eq(st, 1);
+    json_t *r = json_loads(out, 0, NULL);
+    ck_assert_msg(r != NULL, "%s", out);
+    size_t got = 0, i, j;
+    json_t *q, *l;
+    json_array_foreach(json_object_get(r, "quarters"), i, q) json_array_foreach(json_object_get(q, "lines"), j, l)
+    {
+        char key[256];
+        snprintf(key, sizeof key, "%s %s %s %s", json_string_value(json_object_get(q, "quarter")),
+                 json_string_value(json_object_get(l, "kind")), json_string_value(json_object_get(l, "component")),
+                 json_string_value(json_object_get(l, "period")));
+        json_t *w = json_object_get(want, key);
+        ck_assert_msg(w != NULL, "unexpected line %s", key);
+        ck_assert_int_eq(geti(l, "new_pence"), json_integer_value(w));
+        ck_assert(json_is_null(json_object_get(l, "only")));
+        got++;
+    }
+    ck_assert_uint_eq(got, json_object_size(want));
+    ck_assert_int_eq(geti(json_object_get(r, "lifetime"), "new_pence"), want_life);
+    json_decref(r);
+    free(out);
+    json_decref(want);
+    unlink(edited);
+    free(edited);
+}
+END_TEST
+
+/* A renamed fee: every fee line is only in the old version (-) and its
+ * twin only in the new (+); totals are unchanged, yet the exit is 1. */
+START_TEST(diff_lines_in_one_version)
+{
+    char *edited = edited_contract("doncaster", "id: operating", "id: running");
+    char args[512];
+    snprintf(args, sizeof args, "diff contracts/doncaster.yaml %s tests/data/schemes/doncaster.jsonl --format json",
+             edited);
+    int st;
+    char *out = pbrctl(args, &st);
+    ck_assert_int_eq(st, 1);
+    json_t *r = json_loads(out, 0, NULL);
+    ck_assert_ptr_nonnull(r);
+    size_t olds = 0, news = 0, i, j;
+    json_t *q, *l;
+    json_array_foreach(json_object_get(r, "quarters"), i, q) json_array_foreach(json_object_get(q, "lines"), j, l)
+    {
+        const char *only = json_string_value(json_object_get(l, "only"));
+        ck_assert_ptr_nonnull(only);
+        ck_assert_str_eq(json_string_value(json_object_get(l, "kind")), "fee");
+        olds += !strcmp(only, "old");
+        news += !strcmp(only, "new");
+    }
+    /* doncaster: 5,000,000 a quarter from 2011-10-01 to 2015-09-30 = 16 quarters */
+    ck_assert_uint_eq(olds, 16);
+    ck_assert_uint_eq(news, 16);
+    ck_assert_int_eq(geti(json_object_get(r, "lifetime"), "diff_pence"), 0);
+    json_decref(r);
+    free(out);
+    snprintf(args, sizeof args, "diff contracts/doncaster.yaml %s tests/data/schemes/doncaster.jsonl", edited);
+    out = pbrctl(args, &st);
+    ck_assert_int_eq(st, 1);
+    ck_assert_msg(strstr(out, "- fee operating 2011-10-01") && strstr(out, "+ fee running 2011-10-01"), "%s", out);
+    free(out);
+    out = pbrctl("diff contracts/doncaster.yaml no-such.yaml tests/data/schemes/doncaster.jsonl", &st);
+    ck_assert_int_eq(st, 2);
+    free(out);
+    unlink(edited);
+    free(edited);
+}
+END_TEST
+
 /* ---- from the daemon: statements and explain ------------------------------------------ */
 
 /* pbrd with contracts/doncaster.yaml, its scheme events, every quarter settled. */
@@ -418,6 +570,12 @@ static Suite *make_suite(void)
     suite_add_tcase(s, t);
     t = tcase_create("simulate");
     tcase_add_test(t, simulate_totals);
+    suite_add_tcase(s, t);
+    t = tcase_create("diff");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, diff_self_is_empty);
+    tcase_add_test(t, diff_one_price);
+    tcase_add_test(t, diff_lines_in_one_version);
     suite_add_tcase(s, t);
     t = tcase_create("daemon");
     tcase_set_timeout(t, 120);

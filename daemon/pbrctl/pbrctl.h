@@ -10,6 +10,7 @@
  *   cmd_keys.c     keygen
  *   cmd_statements.c  statements             (issued quarters and totals)
  *   cmd_explain.c  explain                    (the rows behind a line)
+ *   cmd_diff.c     diff                       (two contract versions, offline)
  * A command returns the process exit status: 0 success, 1 the operation
  * reported a problem (rejections, invalid contracts, differences), 2 usage
  * or connection errors.
@@ -43,5 +44,6 @@ int cmd_verify(const pbrctl_opts *o, int argc, char **argv);
 int cmd_keygen(const pbrctl_opts *o, int argc, char **argv);
 int cmd_statements(const pbrctl_opts *o, int argc, char **argv);
 int cmd_explain(const pbrctl_opts *o, int argc, char **argv);
+int cmd_diff(const pbrctl_opts *o, int argc, char **argv);
 
 #endif
