@@ -27,7 +27,7 @@ endif
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 
 DEB_PACKAGES = build-essential pkg-config libzmq3-dev liblmdb-dev lmdb-utils libyaml-dev check \
-               libjansson-dev libgmp-dev libsystemd-dev valgrind python3
+               libjansson-dev libgmp-dev libsystemd-dev valgrind python3 chromium
 
 EVAL_SRC  := $(sort $(wildcard daemon/libpbr/eval/*.c))
 LIB_SRC   := $(sort $(wildcard daemon/libpbr/*.c)) $(EVAL_SRC)

@@ -441,6 +441,60 @@ START_TEST(diff_lines_in_one_version)
 }
 END_TEST
 
+/* ---- report -------------------------------------------------------------------------------- */
+
+/* Occurrences of needle in hay. */
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* The offline report of doncaster: one bar per statement simulate prints
+ * (26: 2011-10-01 .. 2018-01-01), one point per cohort window (its three
+ * pilot years 2011-12, 2012-13, 2013-14), self-contained. */
+START_TEST(report_offline_page)
+{
+    int st;
+    char *sim = pbrctl("simulate contracts/doncaster.yaml tests/data/schemes/doncaster.jsonl --format json", &st);
+    ck_assert_int_eq(st, 0);
+    size_t nst = count_of(sim, "\n");
+    free(sim);
+    char *html = pbrctl("report --offline contracts/doncaster.yaml tests/data/schemes/doncaster.jsonl", &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_uint_eq(count_of(html, "class=\"quarter-bar\""), nst);
+    ck_assert_uint_eq(count_of(html, "class=\"window-point"), 3);
+    ck_assert_ptr_null(strstr(html, "http"));
+    ck_assert_ptr_null(strstr(html, "<script"));
+    ck_assert_ptr_nonnull(strstr(html, "@media print"));
+    ck_assert_ptr_nonnull(strstr(html, "HMP Doncaster reoffending pilot"));
+    free(html);
+}
+END_TEST
+
+/* tests/report_browser.sh: every scheme's report rendered in headless
+ * Chromium (bars, points, console, network, screenshots); skipped with a
+ * message when Chromium is not installed (CI installs it). */
+START_TEST(report_in_browser)
+{
+    char cmd[1024], out[] = "/tmp/pbr-shots-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(out));
+    snprintf(cmd, sizeof cmd, "cd %s && ./tests/report_browser.sh %s %s", pbr_test_root(), pbr_test_build(), out);
+    int st;
+    char *text = run(cmd, &st);
+    fputs(text, stderr);
+    if (st == 77)
+        fprintf(stderr, "report_in_browser: skipped, chromium is not installed\n");
+    else
+        ck_assert_msg(st == 0, "%s", text);
+    free(text);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* ---- from the daemon: statements and explain ------------------------------------------ */
 
 /* pbrd with contracts/doncaster.yaml, its scheme events, every quarter settled. */
@@ -520,6 +574,18 @@ START_TEST(daemon_statements)
     ck_assert_int_eq(st, 0);
     ck_assert_msg(strstr(out, "\xc2\xa3" "5,000,000.00") && strstr(out, "lifetime"), "%s", out);
     free(out);
+    /* the report from the daemon: one bar per issued statement */
+    char rpath[300], rargs[400], err[PBR_ERR_MAX];
+    snprintf(rpath, sizeof rpath, "%s/report.html", d.dir);
+    snprintf(rargs, sizeof rargs, "report doncaster -o %s", rpath);
+    out = pbrctl_d(&d, rargs, &st);
+    ck_assert_int_eq(st, 0);
+    free(out);
+    char *html = pbr_read_file(rpath, NULL, err, sizeof err);
+    ck_assert_msg(html != NULL, "%s", err);
+    ck_assert_uint_eq(count_of(html, "class=\"quarter-bar\""), i);
+    ck_assert_ptr_nonnull(strstr(html, "issued statements from pbrd"));
+    free(html);
     out = pbrctl_d(&d, "statements no-such", &st);
     ck_assert_int_eq(st, 1);
     free(out);
@@ -576,6 +642,11 @@ static Suite *make_suite(void)
     tcase_add_test(t, diff_self_is_empty);
     tcase_add_test(t, diff_one_price);
     tcase_add_test(t, diff_lines_in_one_version);
+    suite_add_tcase(s, t);
+    t = tcase_create("report");
+    tcase_set_timeout(t, 600);
+    tcase_add_test(t, report_offline_page);
+    tcase_add_test(t, report_in_browser);
     suite_add_tcase(s, t);
     t = tcase_create("daemon");
     tcase_set_timeout(t, 120);

@@ -26,6 +26,7 @@ static const struct {
     {"check", cmd_check, "FILE...                    validate contract files (offline)"},
     {"simulate", cmd_simulate, "CONTRACT.yaml EVENTS.jsonl [--through QUARTER]  settle offline"},
     {"diff", cmd_diff, "OLD.yaml NEW.yaml EVENTS.jsonl [--through Q] [--format text|json|csv]  what a change pays"},
+    {"report", cmd_report, "CONTRACT [-o FILE] | --offline C.yaml E.jsonl [-o FILE]  an HTML report with charts"},
     {"gen", cmd_gen, "[options]                  synthetic events (also run as pbrgen)"},
     {"keygen", cmd_keygen, "NAME                       write NAME.key and NAME.key_secret (CURVE)"},
 };

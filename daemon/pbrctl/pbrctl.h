@@ -11,6 +11,7 @@
  *   cmd_statements.c  statements             (issued quarters and totals)
  *   cmd_explain.c  explain                    (the rows behind a line)
  *   cmd_diff.c     diff                       (two contract versions, offline)
+ *   cmd_report.c   report                     (an HTML page per contract; report.c draws it)
  * A command returns the process exit status: 0 success, 1 the operation
  * reported a problem (rejections, invalid contracts, differences), 2 usage
  * or connection errors.
@@ -45,5 +46,6 @@ int cmd_keygen(const pbrctl_opts *o, int argc, char **argv);
 int cmd_statements(const pbrctl_opts *o, int argc, char **argv);
 int cmd_explain(const pbrctl_opts *o, int argc, char **argv);
 int cmd_diff(const pbrctl_opts *o, int argc, char **argv);
+int cmd_report(const pbrctl_opts *o, int argc, char **argv);
 
 #endif

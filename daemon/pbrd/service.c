@@ -20,6 +20,7 @@
 #include "pbr/eventset.h"
 #include "pbr/explain_json.h"
 #include "pbr/ledger_json.h"
+#include "pbr/num.h"
 #include "pbr/settle.h"
 #include "pbr/statement.h"
 #include "pbr/summary.h"
@@ -681,7 +682,10 @@ json_t *pbrd_service_statements(pbrd_service *svc, const char *contract)
         json_decref(lc.rows);
         return json_pack("{ss}", "error", "statements: unreadable statement record in the store");
     }
-    return json_pack("{ss ss so}", "contract", contract, "title", l->c->title, "statements", lc.rows);
+    json_t *cap = l->c->has_contract_cap ? json_integer((json_int_t)pbr_pounds_to_pence(l->c->contract_cap))
+                                         : json_null();
+    return json_pack("{ss ss ss so so}", "contract", contract, "title", l->c->title, "provider", l->c->provider,
+                     "contract_cap_pence", cap, "statements", lc.rows);
 }
 
 json_t *pbrd_service_explain(pbrd_service *svc, const char *contract, const char *quarter, const char *component,

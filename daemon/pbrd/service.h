@@ -67,7 +67,8 @@ json_t *pbrd_service_cohorts(pbrd_service *svc, const char *contract, pbr_date t
  * {"checked":n,"differences":[{contract,quarter,where,detail}]}. */
 json_t *pbrd_service_verify(pbrd_service *svc);
 
-/* {"contract":C,"title":…,"statements":[{quarter,label,as_of,
+/* {"contract":C,"title":…,"provider":…,"contract_cap_pence":n|null,
+ * "statements":[{quarter,label,as_of,
  * events_through,contract_sha256,lines,fees_pence,outcomes_pence,
  * adjustments_pence,total_pence}]}: the issued statements of a contract in
  * quarter order (summary.h). */
