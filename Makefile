@@ -9,17 +9,24 @@
 #   make valgrind  a short daemon run under valgrind, failing on leaks or errors
 #   make bench     build and run the benchmarks (prints figures)
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (clang)
-#   make install   install pbrd, pbrctl, pbrgen, the systemd unit, a config and the
-#                  contracts (PREFIX=/usr/local, DESTDIR for staging; keeps existing config)
+#   make install   install pbrd, pbrctl, pbrgen, the systemd unit, a config, the manual
+#                  pages, bash completion and the example contracts (PREFIX=/usr/local,
+#                  DESTDIR for staging; keeps an existing config; never installs live contracts)
+#   make uninstall remove what make install put there (the config, contracts and data stay)
+#   make deb       the Debian package pbrd_VERSION_ARCH.deb (dpkg-buildpackage), copied here
+#   make man       the manual pages, checked with mandoc -T lint (also part of make check)
+#
+# The version has one source, the first entry of debian/changelog.
 
 CC      ?= cc
+VERSION := $(shell head -n 1 debian/changelog | cut -d ' ' -f 2 | tr -d '()')
 BUILD   ?= build
 OPT     ?= -O2 -g
 SAN     ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
            -Wstrict-prototypes -Wmissing-prototypes -Iinclude -Idaemon $(SAN)
 LDFLAGS += $(SAN)
-LIBS     = -lzmq -llmdb -lyaml -ljansson -lgmp -lpthread $(SYSTEMD_LIBS)
+LIBS     = -lzmq -llmdb -lyaml -ljansson -lgmp -lmicrohttpd -lpthread $(SYSTEMD_LIBS)
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null)
 ifneq ($(SYSTEMD_LIBS),)
 CFLAGS  += -DPBR_HAVE_SYSTEMD=1
@@ -27,57 +34,90 @@ endif
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 
 DEB_PACKAGES = build-essential pkg-config libzmq3-dev liblmdb-dev lmdb-utils libyaml-dev check \
-               libjansson-dev libgmp-dev libsystemd-dev valgrind python3 chromium
+               libjansson-dev libgmp-dev libsystemd-dev valgrind python3 mandoc \
+               libmicrohttpd-dev python3-jsonschema chromium
+# what `make deb` needs on top
+DEB_BUILD_PACKAGES = debhelper dpkg-dev fakeroot lintian
 
 EVAL_SRC  := $(sort $(wildcard daemon/libpbr/eval/*.c))
 LIB_SRC   := $(sort $(wildcard daemon/libpbr/*.c)) $(EVAL_SRC)
+GEN_SRC   := $(sort $(wildcard daemon/gen/*.c))
 PBRD_SRC  := $(sort $(wildcard daemon/pbrd/*.c))
 CTL_SRC   := $(sort $(wildcard daemon/pbrctl/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+GEN_OBJ   := $(GEN_SRC:%.c=$(BUILD)/%.o)
 EVAL_OBJ  := $(EVAL_SRC:%.c=$(BUILD)/%.o)
 PBRD_OBJ  := $(PBRD_SRC:%.c=$(BUILD)/%.o)
+# the daemon's modules but main.c, as a library: tests drive the settlement
+# service, API and ingest in-process
+PBRD_LIB_OBJ := $(filter-out $(BUILD)/daemon/pbrd/main.o,$(PBRD_OBJ))
 CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-PREFIX     ?= /usr/local
-SYSCONFDIR ?= /etc
-UNITDIR    ?= /etc/systemd/system
+PREFIX      ?= /usr/local
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= /etc/systemd/system
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+EXAMPLESDIR ?= $(PREFIX)/share/pbrd/examples
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
-.PHONY: all deps demo check check-layers lint test asan valgrind bench fuzz install clean
-all: $(BUILD)/libpbr.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen $(TEST_BIN) $(BENCH_BIN)
+MAN_SRC := man/pbrd.8 man/pbrctl.1 man/pbrgen.1 man/pbrd.yaml.5 man/pbrd-contract.5
+MAN_OUT := $(MAN_SRC:man/%=$(BUILD)/man/%)
+# What the manual pages and the unit say about where things are.
+SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+            -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@EXAMPLESDIR@|$(EXAMPLESDIR)|g'
+
+.PHONY: all programs deps demo check check-layers check-man lint man test asan valgrind bench fuzz install uninstall deb clean
+all: programs $(TEST_BIN) $(BENCH_BIN) $(MAN_OUT)
+programs: $(BUILD)/libpbr.a $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen
 
 # -MMD -MP: each object depends on exactly the headers it includes.
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
--include $(LIB_OBJ:.o=.d) $(PBRD_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(GEN_OBJ:.o=.d) $(PBRD_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
+
+# --version: only the two main.o files see the version, and follow its source.
+$(BUILD)/daemon/pbrd/main.o $(BUILD)/daemon/pbrctl/main.o: CFLAGS += -DPBR_VERSION='"$(VERSION)"'
+$(BUILD)/daemon/pbrd/main.o $(BUILD)/daemon/pbrctl/main.o: debian/changelog
 
 $(BUILD)/libpbr.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/pbrd: $(PBRD_OBJ) $(BUILD)/libpbr.a
+# the synthetic event generator (pbrgen), outside the core library: only
+# pbrctl, the tests and the benchmarks link it
+$(BUILD)/libpbrgen.a: $(GEN_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libpbrd.a: $(PBRD_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/pbrd: $(BUILD)/daemon/pbrd/main.o $(BUILD)/libpbrd.a $(BUILD)/libpbr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/pbrctl: $(CTL_OBJ) $(BUILD)/libpbr.a
+$(BUILD)/pbrctl: $(CTL_OBJ) $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # pbrgen is pbrctl's `gen` command under its own name.
 $(BUILD)/pbrgen: $(BUILD)/pbrctl
 	ln -sf pbrctl $@
 
-$(BUILD)/tests/%: tests/%.c tests/check_main.h tests/daemon_harness.h tests/settle_helpers.h $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbr.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(BUILD)/libpbr.a
+$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpbr.a $(LIBS) -lm
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) -lm
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -90,7 +130,7 @@ demo: deps all
 
 # check needs the Debian packages (`make deps` installs them); it never runs
 # apt-get itself, so it works offline and without root.
-check: all check-layers
+check: all check-layers check-man
 	PBR_BUILD=$(BUILD) ./tests/run-tests.sh $(BUILD)
 
 # The evaluator (daemon/libpbr/eval/) is a pure function of contract, events
@@ -105,6 +145,16 @@ check-layers: $(EVAL_OBJ) $(BUILD)/tests/layers/planted.o
 	  echo "$$out" | grep -q "references $$s:" || { echo "check-layers self-test: planted $$s not reported"; exit 1; }; \
 	done; [ $$rc -eq 1 ] || { echo "check-layers self-test: exit $$rc, expected 1"; exit 1; }; \
 	echo "check-layers self-test: planted clock, file, LMDB, ZeroMQ, store and JSON references all refused"
+
+$(BUILD)/man/%: man/% debian/changelog Makefile
+	@mkdir -p $(dir $@)
+	$(SUBST) $< > $@
+
+man: $(MAN_OUT)
+
+# mandoc -T lint clean, and the pages, --help and the completion agree.
+check-man: $(MAN_OUT) $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen
+	./tests/docs-check.sh $(BUILD)
 
 test: all
 	PBR_BUILD=$(BUILD) ./tests/run-tests.sh $(BUILD)
@@ -130,20 +180,56 @@ bench: all
 fuzz:
 	./tests/fuzz/run.sh $${FUZZ_SECONDS:-60}
 
-# The unit runs $(PREFIX)/bin/pbrd -c $(SYSCONFDIR)/pbrd/pbrd.yaml; an existing
-# config and contracts directory are left as they are.
-install: $(BUILD)/pbrd $(BUILD)/pbrctl
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/pbrd
-	install -m 0755 $(BUILD)/pbrd $(BUILD)/pbrctl $(DESTDIR)$(PREFIX)/bin/
-	ln -sf pbrctl $(DESTDIR)$(PREFIX)/bin/pbrgen
-	sed 's|/usr/local/bin/pbrd|$(PREFIX)/bin/pbrd|; s|/etc/pbrd/|$(SYSCONFDIR)/pbrd/|g' systemd/pbrd.service \
+# The unit runs $(BINDIR)/pbrd -c $(SYSCONFDIR)/pbrd/pbrd.yaml. An existing
+# config is left as it is. The contracts directory is created empty: the
+# example contracts go to $(EXAMPLESDIR), never live (a daemon with live
+# examples would issue their statements at once).
+INSTALL_FILES = $(BINDIR)/pbrd $(BINDIR)/pbrctl $(BINDIR)/pbrgen $(UNITDIR)/pbrd.service \
+                $(MANDIR)/man8/pbrd.8 $(MANDIR)/man1/pbrctl.1 $(MANDIR)/man1/pbrgen.1 \
+                $(MANDIR)/man5/pbrd.yaml.5 $(MANDIR)/man5/pbrd-contract.5 \
+                $(BASHCOMPDIR)/pbrctl $(BASHCOMPDIR)/pbrgen
+
+install: programs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/pbrd \
+	  $(DESTDIR)$(SYSCONFDIR)/pbrd/contracts $(DESTDIR)$(EXAMPLESDIR) $(DESTDIR)$(BASHCOMPDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/pbrd $(BUILD)/pbrctl $(DESTDIR)$(BINDIR)/
+	ln -sf pbrctl $(DESTDIR)$(BINDIR)/pbrgen
+	sed 's|/usr/local/bin/pbrd|$(BINDIR)/pbrd|; s|/etc/pbrd/|$(SYSCONFDIR)/pbrd/|g' systemd/pbrd.service \
 	  > $(DESTDIR)$(UNITDIR)/pbrd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/pbrd.service
 	[ -e $(DESTDIR)$(SYSCONFDIR)/pbrd/pbrd.yaml ] || \
-	  printf 'contracts_dir: $(SYSCONFDIR)/pbrd/contracts\n' > $(DESTDIR)$(SYSCONFDIR)/pbrd/pbrd.yaml
-	[ -e $(DESTDIR)$(SYSCONFDIR)/pbrd/contracts ] || \
-	  { install -d $(DESTDIR)$(SYSCONFDIR)/pbrd/contracts && install -m 0644 contracts/*.yaml $(DESTDIR)$(SYSCONFDIR)/pbrd/contracts/; }
-	@echo "installed; then: systemctl daemon-reload && systemctl enable --now pbrd"
+	  { $(SUBST) etc/pbrd.yaml > $(DESTDIR)$(SYSCONFDIR)/pbrd/pbrd.yaml && \
+	    chmod 0644 $(DESTDIR)$(SYSCONFDIR)/pbrd/pbrd.yaml; }
+	install -m 0644 contracts/*.yaml $(DESTDIR)$(EXAMPLESDIR)/
+	for m in $(MAN_SRC); do n=$${m#man/}; \
+	  $(SUBST) $$m > $(DESTDIR)$(MANDIR)/man$${n##*.}/$$n && chmod 0644 $(DESTDIR)$(MANDIR)/man$${n##*.}/$$n; done
+	install -m 0644 completions/pbrctl $(DESTDIR)$(BASHCOMPDIR)/pbrctl
+	ln -sf pbrctl $(DESTDIR)$(BASHCOMPDIR)/pbrgen
+	@echo "installed; example contracts in $(EXAMPLESDIR); copy the ones you run into" \
+	  "$(SYSCONFDIR)/pbrd/contracts, then: systemctl daemon-reload && systemctl enable --now pbrd"
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
+	rm -f $(addprefix $(DESTDIR)$(EXAMPLESDIR)/,$(notdir $(wildcard contracts/*.yaml)))
+	-rmdir $(DESTDIR)$(EXAMPLESDIR) $(DESTDIR)$(PREFIX)/share/pbrd 2>/dev/null
+	@echo "removed; kept $(SYSCONFDIR)/pbrd (config, contracts) and the data directory (/var/lib/pbrd);" \
+	  "run systemctl daemon-reload"
+
+# dpkg-buildpackage writes to the parent directory, so the package is built
+# from a copy of the tree in $(BUILD)/deb and the .deb copied back here.
+# DEB_BUILD_OPTIONS=nocheck skips the test suite inside the package build.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_FILE := pbrd_$(VERSION)_$(DEB_ARCH).deb
+deb:
+	@for p in $(DEB_BUILD_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || \
+	  { echo "make deb needs $$p (apt-get install $(DEB_BUILD_PACKAGES))"; exit 1; }; done
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/pbrd-$(VERSION)
+	tar -cf - --exclude=./.git --exclude='./build*' --exclude='./$(BUILD)' --exclude='./*.deb' . | \
+	  tar -xf - -C $(BUILD)/deb/pbrd-$(VERSION)
+	cd $(BUILD)/deb/pbrd-$(VERSION) && dpkg-buildpackage -us -uc -b -j2
+	cp $(BUILD)/deb/$(DEB_FILE) .
+	@echo "built $(DEB_FILE) (lintian: lintian $(DEB_FILE))"
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz $(BUILD)

@@ -302,8 +302,7 @@ static int settle_contract(const pbr_contract *c, const pbr_eventset *set, resul
             r->late_total_pence = s->total_pence;
             r->late_lines = s->nlines + s->nprovisional;
         }
-        pbr_statement_free(s);
-        free(s);
+        pbr_statement_destroy(&s);
     }
     pbr_ledger_free(ledger);
     return rc;

@@ -226,6 +226,7 @@ static const struct {
     {"finance", "reload", 1, 1, 1},
     {"finance", "quarantine", 1, 1, 1},
     {"finance", "verify", 1, 1, 1},
+    {"finance", "backup", 1, 1, 1},
     {"finance", "statements", 1, 1, 1},
     {"finance", "explain", 1, 1, 1},
     /* operator: reload, quarantine, read all; not settle */
@@ -237,6 +238,7 @@ static const struct {
     {"operator", "reload", 1, 1, 1},
     {"operator", "quarantine", 1, 1, 1},
     {"operator", "verify", 1, 1, 1},
+    {"operator", "backup", 1, 1, 1},
     {"operator", "statements", 1, 1, 1},
     {"operator", "explain", 1, 1, 1},
     /* provider:serco: its own contracts only */
@@ -248,6 +250,7 @@ static const struct {
     {"provider:serco", "reload", 0, 0, 0},
     {"provider:serco", "quarantine", 0, 0, 0},
     {"provider:serco", "verify", 0, 0, 0},
+    {"provider:serco", "backup", 0, 0, 0},
     {"provider:serco", "statements", 1, 0, 0},
     {"provider:serco", "explain", 1, 0, 0},
     /* ingest feeds: no API op */
@@ -259,6 +262,7 @@ static const struct {
     {"ingest", "reload", 0, 0, 0},
     {"ingest", "quarantine", 0, 0, 0},
     {"ingest", "verify", 0, 0, 0},
+    {"ingest", "backup", 0, 0, 0},
     {"ingest", "statements", 0, 0, 0},
     {"ingest", "explain", 0, 0, 0},
 };
@@ -278,7 +282,8 @@ END_TEST
 
 START_TEST(test_policy_edges)
 {
-    const char *ops[] = {"status", "contracts", "statement", "cohorts", "settle", "reload", "quarantine", "verify"};
+    const char *ops[] = {"status", "contracts", "statement", "cohorts", "settle",
+                         "reload", "quarantine", "verify",   "backup"};
     const char *bad_roles[] = {NULL, "", "admin", "Finance", "provider:", "provider", "provider:a b", "finance "};
     for (size_t r = 0; r < sizeof bad_roles / sizeof bad_roles[0]; r++)
         for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)

@@ -146,8 +146,7 @@ START_TEST(ledger_round_trip_resumes_identically)
         ck_assert_int_eq(strncmp(got, line, (size_t)(nl - line)), 0);
         line = nl + 1;
         free(got);
-        pbr_statement_free(s);
-        free(s);
+        pbr_statement_destroy(&s);
     }
     free(expected);
     pbr_ledger_free(l);

@@ -74,8 +74,7 @@ static void dump_run(const run *r)
 static void run_free(run *r)
 {
     for (size_t i = 0; i < r->nst; i++) {
-        pbr_statement_free(r->st[i]);
-        free(r->st[i]);
+        pbr_statement_destroy(&r->st[i]);
     }
     free(r->st);
     pbr_eventset_free(r->ev);

@@ -16,7 +16,7 @@
 #include "pbr/statement.h"
 #include "pbr/util.h"
 
-void pbr_statement_free(pbr_statement *s)
+void pbr_statement_clear(pbr_statement *s)
 {
     if (s == NULL)
         return;
@@ -24,6 +24,15 @@ void pbr_statement_free(pbr_statement *s)
     free(s->provisional);
     s->lines = s->provisional = NULL;
     s->nlines = s->nprovisional = 0;
+}
+
+void pbr_statement_destroy(pbr_statement **sp)
+{
+    if (sp == NULL || *sp == NULL)
+        return;
+    pbr_statement_clear(*sp);
+    free(*sp);
+    *sp = NULL;
 }
 
 static const char *kind_name(pbr_line_kind k)

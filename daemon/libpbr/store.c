@@ -345,6 +345,101 @@ fail_st:
     return -1;
 }
 
+/* Opens st->env of an existing store read-only, without a lock file, and
+ * its databases (which must exist). Returns 0, or -1 with err and st->env
+ * NULL. */
+static int open_env_readonly(pbr_store *st, char *err, size_t errlen)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_env_create(&st->env);
+    if (rc != 0) {
+        st->env = NULL;
+        return mdb_fail(err, errlen, "mdb_env_create", NULL, rc);
+    }
+    if ((rc = mdb_env_set_maxdbs(st->env, STORE_MAXDBS)) != 0) {
+        mdb_fail(err, errlen, "mdb_env_set_maxdbs", NULL, rc);
+        goto fail_env;
+    }
+    if ((rc = mdb_env_open(st->env, st->dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0600)) != 0) {
+        pbr_errf(err, errlen, "mdb_env_open(%s, read-only): %s", st->dir, mdb_strerror(rc));
+        goto fail_env;
+    }
+    if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        mdb_fail(err, errlen, "mdb_txn_begin", "read", rc);
+        goto fail_env;
+    }
+    struct { const char *name; unsigned flags; MDB_dbi *dbi; } dbs[] = {
+        {"events", MDB_INTEGERKEY, &st->events}, {"ids", 0, &st->ids},
+        {"offenders", MDB_DUPSORT, &st->offenders}, {"quarantine", MDB_INTEGERKEY, &st->quarantine},
+        {"contracts", 0, &st->contracts}, {"statements", 0, &st->statements}, {"meta", 0, &st->meta}};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        if ((rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags, dbs[i].dbi)) != 0) {
+            mdb_fail(err, errlen, "mdb_dbi_open", dbs[i].name, rc);
+            mdb_txn_abort(txn);
+            goto fail_env;
+        }
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) { /* commit (not abort) keeps the handles open */
+        mdb_fail(err, errlen, "mdb_txn_commit", "read", rc);
+        goto fail_env;
+    }
+    return 0;
+
+fail_env:
+    mdb_env_close(st->env);
+    st->env = NULL;
+    return -1;
+}
+
+int pbr_store_open_readonly(const char *dir, pbr_store **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (dir == NULL || *dir == '\0')
+        return pbr_errf(err, errlen, "pbr_store_open_readonly: empty directory name");
+    pbr_store *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return pbr_errf(err, errlen, "calloc: out of memory");
+    if ((st->dir = strdup(dir)) == NULL) {
+        free(st);
+        return pbr_errf(err, errlen, "strdup: out of memory");
+    }
+    if (pthread_mutex_init(&st->write_lock, NULL) != 0) {
+        pbr_errf(err, errlen, "pthread_mutex_init: failed");
+        goto fail_dir;
+    }
+    if (pthread_rwlock_init(&st->map_lock, NULL) != 0) {
+        pbr_errf(err, errlen, "pthread_rwlock_init: failed");
+        goto fail_mutex;
+    }
+    if (open_env_readonly(st, err, errlen) != 0)
+        goto fail_rwlock;
+    st->maxkey = (size_t)mdb_env_get_maxkeysize(st->env);
+    *out = st;
+    return 0;
+
+fail_rwlock:
+    pthread_rwlock_destroy(&st->map_lock);
+fail_mutex:
+    pthread_mutex_destroy(&st->write_lock);
+fail_dir:
+    free(st->dir);
+    free(st);
+    return -1;
+}
+
+/* Holds map_lock shared for the copy: the copy's own read transaction must
+ * not see the map change size under it. */
+int pbr_store_copy_compact(pbr_store *st, int fd, char *err, size_t errlen)
+{
+    if (pthread_rwlock_rdlock(&st->map_lock) != 0)
+        return pbr_errf(err, errlen, "pthread_rwlock_rdlock: failed");
+    int rc = st->env ? mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT) : EINVAL;
+    pthread_rwlock_unlock(&st->map_lock);
+    if (rc != 0)
+        return pbr_errf(err, errlen, "mdb_env_copyfd2(MDB_CP_COMPACT): %s", mdb_strerror(rc));
+    return 0;
+}
+
 /* Closes the environment and frees st. No transaction may be open. */
 void pbr_store_close(pbr_store *st)
 {
@@ -1059,6 +1154,12 @@ int pbr_store_get_stats(pbr_store *st, pbr_store_stats *out, char *err, size_t e
     out->events = ev.ms_entries;
     out->quarantined = q.ms_entries;
     out->map_size = info.me_mapsize;
+    MDB_stat env_stat;
+    if ((rc = mdb_env_stat(st->env, &env_stat)) != 0) {
+        mdb_fail(err, errlen, "mdb_env_stat", NULL, rc);
+        goto done;
+    }
+    out->map_used = ((uint64_t)info.me_last_pgno + 1) * env_stat.ms_psize;
     ret = 0;
 done:
     read_end(st, txn);
@@ -1295,6 +1396,42 @@ int pbr_store_foreach_statement(pbr_store *st, const char *contract, pbr_store_e
     if (rc != 0 && rc != MDB_NOTFOUND)
         ret = mdb_fail(err, errlen, "mdb_cursor_get", "statements", rc);
 done_cur:
+    mdb_cursor_close(cur);
+done_txn:
+    read_end(st, txn);
+    return ret;
+}
+
+int pbr_store_foreach_statement_key(pbr_store *st, pbr_store_key_fn fn, void *ctx, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc, ret = 0;
+    if (read_begin(st, &txn, err, errlen) != 0)
+        return -1;
+    if ((rc = mdb_cursor_open(txn, st->statements, &cur)) != 0) {
+        ret = mdb_fail(err, errlen, "mdb_cursor_open", "statements", rc);
+        goto done_txn;
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        /* key: contract NUL quarter (no trailing NUL) */
+        const char *key = k.mv_data;
+        const char *nul = memchr(key, '\0', k.mv_size);
+        size_t qlen = nul ? k.mv_size - (size_t)(nul - key) - 1 : 0;
+        char contract[512], quarter[64];
+        if (nul == NULL || (size_t)(nul - key) >= sizeof contract || qlen >= sizeof quarter) {
+            ret = pbr_errf(err, errlen, "store: malformed statement key");
+            break;
+        }
+        memcpy(contract, key, (size_t)(nul - key) + 1);
+        memcpy(quarter, nul + 1, qlen);
+        quarter[qlen] = '\0';
+        if ((ret = fn(ctx, contract, quarter)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        ret = mdb_fail(err, errlen, "mdb_cursor_get", "statements", rc);
     mdb_cursor_close(cur);
 done_txn:
     read_end(st, txn);

@@ -497,3 +497,34 @@ int cmd_verify(const pbrctl_opts *o, int argc, char **argv)
     json_decref(r);
     return ndiff ? 1 : 0;
 }
+
+#define BACKUP_MIN_TIMEOUT_MS 600000 /* a backup of a large store takes a while */
+
+/* backup DIR: the daemon writes a backup into DIR, a path on the daemon's
+ * machine (so it must be absolute: pbrctl's working directory means
+ * nothing there). Exit 0, 1 (error reply) or 2. */
+int cmd_backup(const pbrctl_opts *o, int argc, char **argv)
+{
+    query_args a;
+    int st = parse_query_args(argc, argv, 1, &a);
+    if (st || (st = check_format_in(argv[0], &a, text_or_json)) ||
+        (st = need_args(argv[0], &a, 1, "backup DIR")))
+        return st;
+    if (a.pos[0][0] != '/') {
+        fprintf(stderr, "pbrctl backup: DIR must be an absolute path: the daemon writes it on its own machine\n");
+        return 2;
+    }
+    pbrctl_opts slow = *o;
+    if (slow.timeout_ms < BACKUP_MIN_TIMEOUT_MS)
+        slow.timeout_ms = BACKUP_MIN_TIMEOUT_MS;
+    json_t *r = call_api(&slow, argv[0], json_pack("{ss ss}", "op", "backup", "dir", a.pos[0]), &st);
+    if (!r)
+        return st;
+    if (wants_json(&a))
+        return print_json(r);
+    printf("backup %s: events through seq %lld (%lld events), %lld statement(s), %lld files, %lld bytes\n",
+           str_field(r, "dir"), (long long)int_field(r, "last_seq"), (long long)int_field(r, "events"),
+           (long long)int_field(r, "statements"), (long long)int_field(r, "files"), (long long)int_field(r, "bytes"));
+    json_decref(r);
+    return 0;
+}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pbr/version.h"
 #include "pbrctl/pbrctl.h"
 
 static const struct {
@@ -12,8 +13,8 @@ static const struct {
     pbrctl_cmd_fn fn;
     const char *args;
 } commands[] = {
-    {"send", cmd_send, "FILE|- [--batch N]        send events (JSON Lines) to the ingest socket"},
-    {"status", cmd_status, "[--format json]           store counters and the daemon's date"},
+    {"send", cmd_send, "FILE|- [--batch N] ...    send events (JSON Lines) to the ingest socket"},
+    {"status", cmd_status, "[--format text|json]      store counters and the daemon's date"},
     {"contracts", cmd_contracts, "[--format text|json|csv]   loaded contracts"},
     {"statement", cmd_statement, "CONTRACT QUARTER [--format json|yaml|csv|text]  an issued statement"},
     {"cohorts", cmd_cohorts, "CONTRACT [--format text|json|csv]  provisional figures now"},
@@ -23,6 +24,7 @@ static const struct {
     {"statements", cmd_statements, "CONTRACT [--format text|json|csv]  issued quarters with their totals"},
     {"explain", cmd_explain, "CONTRACT QUARTER COMPONENT PERIOD [SEGMENT]  the rows behind a line (--offline C.yaml E.jsonl ...)"},
     {"verify", cmd_verify, "                           recompute issued statements and compare"},
+    {"backup", cmd_backup, "DIR                        back the store up into DIR (on the daemon's machine)"},
     {"check", cmd_check, "FILE...                    validate contract files (offline)"},
     {"simulate", cmd_simulate, "CONTRACT.yaml EVENTS.jsonl [--through QUARTER]  settle offline"},
     {"diff", cmd_diff, "OLD.yaml NEW.yaml EVENTS.jsonl [--through Q] [--format text|json|csv]  what a change pays"},
@@ -45,7 +47,8 @@ static void usage(FILE *f)
                "  --server-key FILE the server's public key (enables CURVE)\n"
                "  --key NAME        client key pair NAME.key / NAME.key_secret\n"
                "  --timeout MS      how long to wait for a reply (default 30000)\n"
-               "exit status: 0 ok, 1 the operation reported problems, 2 usage or connection error\n");
+               "exit status: 0 ok, 1 the operation reported problems, 2 usage or connection error\n"
+               "pbrctl COMMAND --help describes a command; pbrctl --version; see pbrctl(1)\n");
 }
 
 /* If argv[*i] is a global option, stores it (consuming its value) and
@@ -91,8 +94,11 @@ int main(int argc, char **argv)
     const char *prog = strrchr(argv[0], '/');
     prog = prog ? prog + 1 : argv[0];
     pbrctl_opts o = {"tcp://127.0.0.1:7301", "tcp://127.0.0.1:7302", NULL, NULL, 30000};
-    if (!strcmp(prog, "pbrgen"))
+    if (!strcmp(prog, "pbrgen")) {
+        if (argc == 2 && !strcmp(argv[1], "--version"))
+            return printf("pbrgen %s\n", PBR_VERSION) < 0;
         return cmd_gen(&o, argc, argv);
+    }
 
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     if (!rest) {
@@ -103,6 +109,11 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (nrest == 0 && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) {
             usage(stdout);
+            free(rest);
+            return 0;
+        }
+        if (nrest == 0 && !strcmp(argv[i], "--version")) {
+            printf("pbrctl %s\n", PBR_VERSION);
             free(rest);
             return 0;
         }
@@ -126,6 +137,11 @@ int main(int argc, char **argv)
         free(rest);
         return 2;
     }
+    for (int i = 1; i < nrest; i++)
+        if ((!strcmp(rest[i], "--help") || !strcmp(rest[i], "-h")) && pbrctl_command_help(rest[0], stdout) == 0) {
+            free(rest);
+            return 0;
+        }
     rc = -1;
     for (size_t k = 0; k < NCOMMANDS; k++)
         if (!strcmp(rest[0], commands[k].name)) {

@@ -6,18 +6,21 @@
  *   cmd_gen.c      gen                        (also run as `pbrgen`)
  *   cmd_send.c     send
  *   cmd_query.c    status, contracts, statement, cohorts, settle, reload,
- *                  quarantine, verify
+ *                  quarantine, verify, backup
  *   cmd_keys.c     keygen
  *   cmd_statements.c  statements             (issued quarters and totals)
  *   cmd_explain.c  explain                    (the rows behind a line)
  *   cmd_diff.c     diff                       (two contract versions, offline)
  *   cmd_report.c   report                     (an HTML page per contract; report.c draws it)
+ *   help.c         the per-command --help text
  * A command returns the process exit status: 0 success, 1 the operation
  * reported a problem (rejections, invalid contracts, differences), 2 usage
  * or connection errors.
  */
 #ifndef PBRCTL_H
 #define PBRCTL_H
+
+#include <stdio.h>
 
 typedef struct pbrctl_opts {
     const char *ingest;      /* --ingest E, default tcp://127.0.0.1:7301 */
@@ -42,10 +45,15 @@ int cmd_settle(const pbrctl_opts *o, int argc, char **argv);
 int cmd_reload(const pbrctl_opts *o, int argc, char **argv);
 int cmd_quarantine(const pbrctl_opts *o, int argc, char **argv);
 int cmd_verify(const pbrctl_opts *o, int argc, char **argv);
+int cmd_backup(const pbrctl_opts *o, int argc, char **argv);
 int cmd_keygen(const pbrctl_opts *o, int argc, char **argv);
 int cmd_statements(const pbrctl_opts *o, int argc, char **argv);
 int cmd_explain(const pbrctl_opts *o, int argc, char **argv);
 int cmd_diff(const pbrctl_opts *o, int argc, char **argv);
 int cmd_report(const pbrctl_opts *o, int argc, char **argv);
+
+/* help.c: prints `pbrctl CMD --help` to f. Returns 0, or -1 for a command
+ * without an entry (gen prints its own). */
+int pbrctl_command_help(const char *cmd, FILE *f);
 
 #endif

@@ -15,6 +15,7 @@
 #include "pbr/date.h"
 #include "pbr/event.h"
 #include "pbr/util.h"
+#include "pbrd/backup.h"
 #include "pbrd/log.h"
 
 #define API_MAX_PER_WAKEUP 256  /* requests served per pbrd_api_serve call */
@@ -132,6 +133,15 @@ static json_t *op_explain(pbrd_api_call *call)
 static json_t *op_reload(pbrd_api_call *call)
 {
     return pbrd_api_reload(call->api);
+}
+
+/* Backs the store and the statement files up into the request's dir
+ * (backup.h): a path on the daemon's machine. */
+static json_t *op_backup(pbrd_api_call *call)
+{
+    json_t *r = pbrd_backup_run(call->api->store, call->api->cfg->statements_dir, call->args->dir);
+    pbrd_metrics_backup(call->api->metrics, json_object_get(r, "error") == NULL);
+    return r;
 }
 
 /* The dispatch table, indexed by pbrd_api_op: op_NAME for every op of

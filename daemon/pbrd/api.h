@@ -28,6 +28,7 @@
 #include "pbrd/api_request.h"
 #include "pbrd/auth.h"
 #include "pbrd/config.h"
+#include "pbrd/metrics.h"
 #include "pbrd/service.h"
 
 typedef struct pbrd_api {
@@ -39,6 +40,7 @@ typedef struct pbrd_api {
     pbrd_service *service;   /* contracts, statements, evaluation (NULL: only status/quarantine) */
     pbrd_auth *auth;         /* ZAP handler and client roles; NULL without auth (loopback only) */
     int reload_requested;    /* set by SIGHUP, consumed by pbrd_api_reload */
+    pbrd_metrics *metrics;   /* counters of ops that have them (backup), or NULL */
 } pbrd_api;
 
 /* One call of an op: the request object and who asked. */

@@ -97,6 +97,11 @@ static void check_arguments(pbrd_api_request *r)
             r->arg_error = "settle: \"contract\" must be a string";
         break;
     }
+    case PBRD_OP_backup:
+        r->dir = json_string_value(json_object_get(r->req, "dir"));
+        if (r->dir == NULL || r->dir[0] != '/')
+            r->arg_error = "backup: needs \"dir\", an absolute path on the daemon's machine";
+        break;
     default:
         break;
     }

@@ -33,6 +33,7 @@
     X(settle, 1)        \
     X(reload, 1)        \
     X(verify, 1)        \
+    X(backup, 0)        \
     X(statements, 1)    \
     X(explain, 1)
 
@@ -55,6 +56,7 @@ typedef struct pbrd_api_request {
     const char *quarter;     /* "quarter" when it is a string, else NULL */
     pbr_date quarter_date;   /* the parsed quarter (statement, settle) */
     json_int_t limit;        /* quarantine: "limit", PBRD_API_QUARANTINE_DEFAULT_LIMIT when absent or null */
+    const char *dir;         /* backup: "dir" (an absolute path on the daemon's machine) */
     const char *arg_error;   /* the op's argument error (static string, reply step 4), or NULL */
 } pbrd_api_request;
 
@@ -68,7 +70,8 @@ typedef struct pbrd_api_request {
  *   explain    contract, quarter (a date), "component" and "period"
  *              strings; "segment" absent, null or a string
  *   settle     quarter (a date) set; "contract" absent, null or a string
- *   quarantine limit >= 1 */
+ *   quarantine limit >= 1
+ *   backup     dir an absolute path */
 int pbrd_api_request_parse(const char *text, size_t len, pbrd_api_request *out, json_t **reply);
 
 /* Releases what pbrd_api_request_parse filled in (a zeroed one is fine). */

@@ -37,6 +37,8 @@ struct pbrd_auth {
     pthread_t thread;
     pthread_mutex_t lock;       /* guards clients */
     pbrd_auth_clients *clients;
+    pbrd_auth_observer observer; /* told each handshake's result, or NULL (guarded by lock) */
+    void *observer_ctx;
     char last_refused[41];      /* refusal log throttle (thread only) */
     struct timespec last_refused_at;
     unsigned long repeats;
@@ -83,8 +85,9 @@ static int op_in(const char *op, const char *const *list)
 
 int pbrd_role_allows(const char *role, const char *op, const char *contract_provider)
 {
-    static const char *const operator_ops[] = {"status", "contracts",  "statement", "cohorts",    "reload",
-                                               "quarantine", "verify", "statements", "explain", NULL};
+    static const char *const operator_ops[] = {"status",     "contracts", "statement",  "cohorts", "reload",
+                                               "quarantine", "verify",    "backup",     "statements",
+                                               "explain",    NULL};
     static const char *const provider_list_ops[] = {"status", "contracts", NULL};
     static const char *const provider_contract_ops[] = {"statement", "cohorts", "statements", "explain", NULL};
     if (!role || !op || !pbrd_role_is_valid(role))
@@ -478,6 +481,12 @@ static int serve_zap_request(pbrd_auth *a)
                  pbrd_log_quote(v.name, qn, sizeof qn), v.user_id, v.key_z85,
                  pbrd_log_quote(address, qa, sizeof qa));
     }
+    pthread_mutex_lock(&a->lock);
+    pbrd_auth_observer observer = a->observer;
+    void *observer_ctx = a->observer_ctx;
+    pthread_mutex_unlock(&a->lock);
+    if (observer != NULL)
+        observer(observer_ctx, strcmp(v.status, "200") == 0 ? v.user_id : NULL);
     int rc = 0;
     if (nf >= 2) {
         rc = send_zap_reply(a->zap, &f[1], &v);
@@ -590,6 +599,16 @@ static int start_thread_without_signals(pbrd_auth *a)
     int rc = pthread_create(&a->thread, NULL, zap_thread_main, a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
+}
+
+void pbrd_auth_set_observer(pbrd_auth *auth, pbrd_auth_observer fn, void *ctx)
+{
+    if (auth == NULL)
+        return;
+    pthread_mutex_lock(&auth->lock);
+    auth->observer = fn;
+    auth->observer_ctx = ctx;
+    pthread_mutex_unlock(&auth->lock);
 }
 
 int pbrd_auth_start(void *zctx, pbrd_auth_clients *clients, pbrd_auth **out, char *err, size_t errlen)

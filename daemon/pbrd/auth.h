@@ -39,7 +39,7 @@
  * Roles (pbrd_role_allows):
  *   finance        every op
  *   operator       status, contracts, statement, cohorts, reload,
- *                  quarantine, verify (all contracts); not settle
+ *                  quarantine, verify, backup (all contracts); not settle
  *   provider:NAME  status, contracts (the caller filters the list with
  *                  pbrd_role_can_see_contract), and statement/cohorts of
  *                  contracts whose provider is NAME; nothing else
@@ -107,6 +107,14 @@ const pbrd_auth_client *pbrd_auth_clients_find(const pbrd_auth_clients *clients,
  * EADDRINUSE when another handler is bound on this context); on failure
  * nothing is left open. */
 int pbrd_auth_start(void *zctx, pbrd_auth_clients *clients, pbrd_auth **out, char *err, size_t errlen);
+
+/* Called (on the ZAP thread) with each handshake's result: the admitted
+ * key's role, or NULL when the handshake was refused. */
+typedef void (*pbrd_auth_observer)(void *ctx, const char *role);
+
+/* Calls fn(ctx, …) for every handshake from now on (fn NULL: stop); the
+ * metrics count handshakes per role this way. Safe on auth NULL. */
+void pbrd_auth_set_observer(pbrd_auth *auth, pbrd_auth_observer fn, void *ctx);
 
 /* Replaces the clients table atomically (takes ownership of clients, frees
  * the old one). New handshakes and pbrd_auth_peer_role use the new table

@@ -13,6 +13,7 @@
 #include "pbr/date.h"
 #include "pbr/util.h"
 #include "pbr/yamldoc.h"
+#include "pbrd/metrics.h"
 
 /* Replaces *field with a copy of value (NULL clears). Returns 0 or -1. */
 int pbrd_config_set(char **field, const char *value, char *err, size_t errlen)
@@ -71,6 +72,7 @@ void pbrd_config_free(pbrd_config *cfg)
     free(cfg->now);
     free(cfg->server_secret_key);
     free(cfg->clients);
+    free(cfg->metrics);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -178,6 +180,15 @@ static int read_key(pbrd_config *cfg, const char *path, yaml_document_t *doc, ya
     }
     if (!strcmp(key, "auto_settle"))
         return read_bool(path, key, v, &cfg->auto_settle, err, errlen);
+    if (!strcmp(key, "metrics")) {
+        if (read_string(path, key, v, 1, &cfg->metrics, err, errlen) < 0)
+            return -1;
+        struct sockaddr_storage sa;
+        char why[PBR_ERR_MAX];
+        if (cfg->metrics && pbrd_metrics_parse_address(cfg->metrics, &sa, why, sizeof why) != 0)
+            return pbr_yaml_errf(err, errlen, path, v, "metrics: %s", why);
+        return 0;
+    }
     if (!strcmp(key, "auth"))
         return read_auth(cfg, path, doc, v, err, errlen);
     return pbr_yaml_errf(err, errlen, path, k, "unknown key \"%s\"", key);

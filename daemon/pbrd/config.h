@@ -23,6 +23,7 @@ typedef struct pbrd_config {
     char *server_secret_key; /* auth.server_secret_key or NULL (no auth) */
     char *clients;           /* auth.clients or NULL */
     int foreground;          /* --foreground */
+    char *metrics;           /* "HOST:PORT" of the Prometheus endpoint, or NULL (off; the default) */
 } pbrd_config;
 
 /* Fills cfg with the defaults. Returns 0, or -1 with err on allocation failure. */

@@ -92,6 +92,7 @@ struct pbrd_ingest {
     pbr_store *store;
     uint64_t max_frame_bytes;
     char *endpoint;
+    pbrd_metrics *metrics; /* NULL: metrics off */
     pthread_mutex_t lock; /* guards todo, done, finish and reading */
     pthread_cond_t wake;  /* signalled when todo grows, reading ends or finish is set */
     bqueue todo, done;
@@ -503,6 +504,7 @@ static batch *stream_group(pbrd_ingest *ing, batch **last)
     }
     *last = tail;
     int failed = 0;
+    uint64_t commit_start = pbrd_metrics_now_ns();
     if (began && rc == 0)
         rc = pbr_store_commit(g.txn, g.err, sizeof g.err);
     else if (began)
@@ -514,6 +516,8 @@ static batch *stream_group(pbrd_ingest *ing, batch **last)
         if (began)
             snprintf(err, sizeof err, "%s", g.err);
     }
+    if (!failed)
+        pbrd_metrics_commit_latency(ing->metrics, pbrd_metrics_now_ns() - commit_start);
     finish_group(ing, group, failed, err);
     return group;
 }
@@ -589,6 +593,7 @@ static void send_counts(pbrd_ingest *ing, batch *b)
     ing->total_batches++;
     ing->total_accepted += b->accepted;
     ing->total_rejected += b->rejected;
+    pbrd_metrics_ingest_batch(ing->metrics, b->accepted, b->duplicates, b->rejected);
 }
 
 /* Frees b: frames, prepared items, results. Safe on NULL. */
@@ -849,6 +854,7 @@ int pbrd_ingest_start(const pbrd_ingest_opts *opts, pbrd_ingest **out, char *err
     ing->stop_fd = ing->done_fd = -1;
     ing->store = opts->store;
     ing->max_frame_bytes = opts->max_frame_bytes;
+    ing->metrics = opts->metrics;
     ing->endpoint = strdup(opts->endpoint);
     if (!ing->endpoint) {
         pbr_errf(err, errlen, "strdup: out of memory");
@@ -896,6 +902,8 @@ int pbrd_ingest_start(const pbrd_ingest_opts *opts, pbrd_ingest **out, char *err
         pbr_errf(err, errlen, "zmq_bind(%s): %s", opts->endpoint, zmq_strerror(errno));
         goto fail;
     }
+    if (pbrd_metrics_watch(opts->metrics, opts->zctx, ing->sock, PBRD_SOCK_INGEST, err, errlen) != 0)
+        goto fail;
     int prc = pthread_create(&ing->committer, NULL, commit_main, ing);
     if (prc != 0) {
         pbr_errf(err, errlen, "pthread_create(commit): %s", strerror(prc));

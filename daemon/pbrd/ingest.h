@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "pbr/store.h"
+#include "pbrd/metrics.h"
 
 #define PBRD_INGEST_GROUP_BATCHES 64
 #define PBRD_INGEST_GROUP_BYTES (32u << 20)
@@ -42,6 +43,7 @@ typedef struct pbrd_ingest_opts {
     const char *endpoint;       /* bind endpoint */
     uint64_t max_frame_bytes;
     const char *curve_secret;   /* Z85 server secret key, or NULL for no CURVE */
+    pbrd_metrics *metrics;      /* counters (batches, lines, commit latency, clients), or NULL */
 } pbrd_ingest_opts;
 
 /* Creates and binds the ROUTER socket in the calling thread (so a bind error

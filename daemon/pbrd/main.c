@@ -19,22 +19,27 @@
 #include "pbr/keyfile.h"
 #include "pbr/store.h"
 #include "pbr/util.h"
+#include "pbr/version.h"
 #include "pbrd/api.h"
 #include "pbrd/config.h"
 #include "pbrd/ingest.h"
 #include "pbrd/log.h"
+#include "pbrd/metrics.h"
 #include "pbrd/notify.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: pbrd [-c CONFIG] [--data DIR] [--contracts DIR] [--statements DIR]\n"
-               "            [--ingest E] [--api E] [--publish E] [--now YYYY-MM-DD] [--foreground]\n");
+               "            [--ingest E] [--api E] [--publish E] [--now YYYY-MM-DD] [--foreground]\n"
+               "       pbrd --help | --version\n"
+               "see pbrd(8) and pbrd.yaml(5)\n");
 }
 
 enum { OPT_DATA = 256, OPT_CONTRACTS, OPT_STATEMENTS, OPT_INGEST, OPT_API, OPT_PUBLISH, OPT_NOW, OPT_FG };
 
 /* Loads defaults, then -c CONFIG, then the flags over it. Returns 0, or 2
- * (usage/config error, message printed), or 1 with --help handled (exit 0). */
+ * (usage/config error, message printed). *help is 1 for --help, 2 for
+ * --version (the caller prints and exits 0). */
 static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
 {
     static const struct option longopts[] = {
@@ -44,6 +49,7 @@ static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
         {"ingest", required_argument, NULL, OPT_INGEST}, {"api", required_argument, NULL, OPT_API},
         {"publish", required_argument, NULL, OPT_PUBLISH}, {"now", required_argument, NULL, OPT_NOW},
         {"foreground", no_argument, NULL, OPT_FG},     {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     char err[PBR_ERR_MAX];
     const char *config_path = NULL;
@@ -70,6 +76,7 @@ static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
         switch (c) {
         case 'c': continue;
         case 'h': *help = 1; return 0;
+        case 'V': *help = 2; return 0;
         case OPT_DATA: field = &cfg->data_dir; break;
         case OPT_CONTRACTS: field = &cfg->contracts_dir; break;
         case OPT_STATEMENTS: field = &cfg->statements_dir; break;
@@ -257,6 +264,31 @@ static int start_auth(const pbrd_config *cfg, void *zctx, pbrd_auth **out)
     return 0;
 }
 
+/* The ZAP handler's observer: counts handshakes per role. */
+static void count_handshake(void *metrics, const char *role)
+{
+    pbrd_metrics_handshake(metrics, role);
+}
+
+/* Metrics (cfg->metrics set): counts the API and PUB sockets' clients and
+ * starts the HTTP endpoint. Returns 0, or -1 (logged). */
+static int start_metrics(pbrd_metrics *metrics, const pbrd_config *cfg, pbrd_api *api, pbr_store *store)
+{
+    char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
+    if (metrics == NULL)
+        return 0;
+    api->metrics = metrics;
+    pbrd_auth_set_observer(api->auth, count_handshake, metrics);
+    if (pbrd_metrics_watch(metrics, api->zctx, api->router, PBRD_SOCK_API, err, sizeof err) != 0 ||
+        pbrd_metrics_watch(metrics, api->zctx, api->pub, PBRD_SOCK_PUBLISH, err, sizeof err) != 0 ||
+        pbrd_metrics_start(metrics, cfg->metrics, store, err, sizeof err) != 0) {
+        pbrd_log(PBRD_LOG_ERROR, "metrics start failed", "error=\"%s\"", pbrd_log_quote(err, q, sizeof q));
+        return -1;
+    }
+    pbrd_log(PBRD_LOG_INFO, "metrics bound", "address=%s path=/metrics", cfg->metrics);
+    return 0;
+}
+
 #define NOFILE_TARGET 65536 /* open files wanted (systemd/pbrd.service: LimitNOFILE=65536) */
 
 /* Raises the soft limit on open files towards the hard limit (at most
@@ -288,6 +320,7 @@ static int run(pbrd_config *cfg)
     char secret[41];
     const char *curve = NULL;
     int rc = 1, ready_fd = -1;
+    pbrd_metrics *metrics = NULL;
 
     if (check_endpoints(cfg) != 0)
         return 2;
@@ -326,10 +359,14 @@ static int run(pbrd_config *cfg)
         pbrd_log(PBRD_LOG_ERROR, "zmq_ctx_new failed", "error=\"%s\"", zmq_strerror(errno));
         goto out_store;
     }
+    if (cfg->metrics != NULL && (metrics = pbrd_metrics_new()) == NULL) {
+        pbrd_log(PBRD_LOG_ERROR, "metrics: out of memory", NULL);
+        goto out_ctx;
+    }
     pbrd_auth *auth = NULL;
     if (curve != NULL && start_auth(cfg, zctx, &auth) != 0)
         goto out_ctx;
-    pbrd_ingest_opts io = {zctx, store, cfg->ingest, cfg->max_frame_bytes, curve};
+    pbrd_ingest_opts io = {zctx, store, cfg->ingest, cfg->max_frame_bytes, curve, metrics};
     pbrd_ingest *ing = NULL;
     if (pbrd_ingest_start(&io, &ing, err, sizeof err) != 0) {
         pbrd_log(PBRD_LOG_ERROR, "ingest start failed", "error=\"%s\"", pbrd_log_quote(err, q, sizeof q));
@@ -353,6 +390,9 @@ static int run(pbrd_config *cfg)
         goto out_api;
     }
     api.service = svc;
+    pbrd_service_set_metrics(svc, metrics);
+    if (start_metrics(metrics, cfg, &api, store) != 0)
+        goto out_service;
     pbrd_notify_ready();
     if (ready_fd >= 0) {
         ssize_t w = write(ready_fd, "R", 1);
@@ -363,6 +403,8 @@ static int run(pbrd_config *cfg)
     pbrd_log(PBRD_LOG_INFO, "ready", "pid=%ld now=%s", (long)getpid(), cfg->now ? cfg->now : "(clock)");
     rc = serve(&api, sfd);
     pbrd_notify_stopping();
+    pbrd_metrics_stop(metrics);
+out_service:
     pbrd_service_close(svc);
 out_api:
     pbrd_api_close(&api);
@@ -370,6 +412,7 @@ out_ingest:
     pbrd_ingest_stop(ing);
     pbrd_auth_stop(auth);
 out_ctx:
+    pbrd_metrics_free(metrics);
     zmq_ctx_term(zctx);
 out_store:
     pbr_store_close(store);
@@ -389,6 +432,11 @@ int main(int argc, char **argv)
     if (rc != 0) {
         pbrd_config_free(&cfg);
         return rc;
+    }
+    if (help == 2) {
+        printf("pbrd %s\n", PBR_VERSION);
+        pbrd_config_free(&cfg);
+        return 0;
     }
     if (help) {
         usage(stdout);

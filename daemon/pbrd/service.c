@@ -55,6 +55,8 @@ struct pbrd_service {
     uint64_t loaded_seq;      /* events mirrored up to this seq */
     pbrd_publish_fn publish;
     void *publish_ctx;
+    pbrd_metrics *metrics;    /* settle and reload counters, or NULL */
+    size_t last_load_errors;  /* files that failed at the last (re)load */
 };
 
 /* ---- events ------------------------------------------------------------------- */
@@ -417,6 +419,8 @@ json_t *pbrd_service_reload(pbrd_service *svc)
     free(svc->contracts);
     svc->contracts = next;
     svc->n = nnext;
+    svc->last_load_errors = json_array_size(errors);
+    pbrd_metrics_reload(svc->metrics, nnext, svc->last_load_errors, 0);
     json_t *reply = json_pack("{so so}", "loaded", ok, "errors", errors);
     char *body = json_dumps(reply, JSON_COMPACT);
     pbrd_log(PBRD_LOG_INFO, "contracts reloaded", "dir=%s loaded=%zu errors=%zu", svc->contracts_dir, nnext,
@@ -512,8 +516,7 @@ static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, json_t *issue
     rc = 0;
 out:
     if (s != NULL) {
-        pbr_statement_free(s);
-        free(s);
+        pbr_statement_destroy(&s);
     }
     free(json);
     free(ledger_json);
@@ -542,7 +545,8 @@ static int settle_contract(pbrd_service *svc, loaded *l, pbr_date through, pbr_d
     return 0;
 }
 
-json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
+/* pbrd_service_settle without the metrics. */
+static json_t *settle_run(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
 {
     char err[PBR_ERR_MAX];
     if (contract != NULL && find_loaded(svc, contract) == NULL)
@@ -560,6 +564,16 @@ json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *con
         }
     }
     return json_pack("{so}", "issued", issued);
+}
+
+json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
+{
+    uint64_t start = pbrd_metrics_now_ns();
+    json_t *r = settle_run(svc, through, contract, today);
+    json_t *issued = json_object_get(r, "issued");
+    pbrd_metrics_settle(svc->metrics, pbrd_metrics_now_ns() - start, json_is_array(issued),
+                        json_array_size(issued));
+    return r;
 }
 
 /* Is any contract's next quarter due (A(Q) < today, within its range)? */
@@ -843,8 +857,7 @@ static int verify_one(void *ctx, uint64_t seq, const char *json, size_t len)
     if (again == NULL || strcmp(again, r.statement) != 0)
         add_diff(v, contract, quarter, "store", "recomputing from the event log gives a different statement");
     free(again);
-    pbr_statement_free(s);
-    free(s);
+    pbr_statement_destroy(&s);
 out:
     json_decref(st);
     record_free(&r);
@@ -982,6 +995,12 @@ int pbrd_service_open(pbrd_service **out, pbr_store *store, const char *contract
     }
     *out = svc;
     return 0;
+}
+
+void pbrd_service_set_metrics(pbrd_service *svc, pbrd_metrics *m)
+{
+    svc->metrics = m;
+    pbrd_metrics_reload(m, svc->n, svc->last_load_errors, 1);
 }
 
 void pbrd_service_close(pbrd_service *svc)

@@ -15,6 +15,7 @@
 #include "pbr/contract.h"
 #include "pbr/date.h"
 #include "pbr/store.h"
+#include "pbrd/metrics.h"
 
 typedef struct pbrd_service pbrd_service;
 
@@ -29,6 +30,10 @@ typedef void (*pbrd_publish_fn)(void *ctx, const char *topic, const char *json);
 int pbrd_service_open(pbrd_service **out, pbr_store *store, const char *contracts_dir, const char *statements_dir,
                       pbrd_publish_fn publish, void *publish_ctx, char *err, size_t errlen);
 void pbrd_service_close(pbrd_service *svc);
+
+/* Counts settle runs and reloads in m from now on (NULL: not counted);
+ * records the contracts loaded at open as the initial load. */
+void pbrd_service_set_metrics(pbrd_service *svc, pbrd_metrics *m);
 
 /* Re-reads contracts_dir. A file with an error keeps the contract's
  * previous version in force. Returns {"loaded":[ids],"errors":[{file,line,

@@ -67,7 +67,7 @@ pbr_date pbr_issue_date(const pbr_contract *c, pbr_date quarter);
 
 /* Settles quarter q (must be the ledger's next quarter, or the first quarter
  * for a new ledger) as of A(q), seeing events with seq <= events_through.
- * On success returns 0, *out (free with pbr_statement_free + free) and
+ * On success returns 0, *out (free with pbr_statement_destroy(&out)) and
  * updates the ledger. On failure returns -1 with err, ledger untouched. */
 int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
                        uint64_t events_through, pbr_date q, pbr_ledger *ledger, pbr_statement **out, char *err,

@@ -50,7 +50,12 @@ typedef struct pbr_statement {
     int64_t total_pence;
 } pbr_statement;
 
-void pbr_statement_free(pbr_statement *s);
+/* Frees a statement made by the evaluator (pbr_settle_quarter) and sets *sp
+ * to NULL; safe on NULL and on a NULL *sp. */
+void pbr_statement_destroy(pbr_statement **sp);
+/* Frees the lines of a statement embedded in another struct and empties it
+ * (the struct itself is the caller's). */
+void pbr_statement_clear(pbr_statement *s);
 
 /* Canonical JSON (one line, no trailing newline). Returns malloc'd text
  * (caller frees) and *len, or NULL on allocation failure. */

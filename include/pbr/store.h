@@ -43,6 +43,17 @@ enum {
 int pbr_store_open(const char *dir, pbr_store **out, char *err, size_t errlen);
 void pbr_store_close(pbr_store *st);
 
+/* Opens an existing store read-only, without a lock file (MDB_RDONLY |
+ * MDB_NOLOCK): for inspecting a copy no process has open (a backup).
+ * Returns 0 and *out, or -1 with err. Only the read functions work on it. */
+int pbr_store_open_readonly(const char *dir, pbr_store **out, char *err, size_t errlen);
+
+/* Writes a consistent, compacted copy of the whole environment (LMDB
+ * mdb_env_copyfd2 with MDB_CP_COMPACT, one read transaction: writers go on
+ * meanwhile) to fd, the caller's open data file. Returns 0 or -1 with err.
+ * The caller syncs and closes fd. */
+int pbr_store_copy_compact(pbr_store *st, int fd, char *err, size_t errlen);
+
 /* Write transactions. pbr_store_begin returns 0 or -1 (err). A transaction
  * must end with commit or abort; commit returns 0, PBR_STORE_RETRY or -1 and
  * frees the transaction in every case (RETRY may also come from writing the
@@ -93,6 +104,7 @@ typedef struct pbr_store_stats {
     uint64_t quarantined; /* quarantine records */
     uint64_t last_seq;    /* highest event seq (0 when empty) */
     uint64_t map_size;    /* bytes */
+    uint64_t map_used;    /* bytes of the map in use (pages up to the last used one) */
 } pbr_store_stats;
 int pbr_store_get_stats(pbr_store *st, pbr_store_stats *out, char *err, size_t errlen);
 
@@ -131,5 +143,11 @@ int pbr_store_get_statement(pbr_store *st, const char *contract, const char *qua
  * (contract, quarter) order; ctx gets the record JSON. */
 int pbr_store_foreach_statement(pbr_store *st, const char *contract, pbr_store_event_fn fn, void *ctx,
                                 char *err, size_t errlen);
+
+/* Calls fn(ctx, contract, quarter) for the key of every issued statement,
+ * in (contract, quarter) order, without reading the records. fn returns 0
+ * to go on, non-zero to stop (that value is returned). Returns 0 or -1. */
+typedef int (*pbr_store_key_fn)(void *ctx, const char *contract, const char *quarter);
+int pbr_store_foreach_statement_key(pbr_store *st, pbr_store_key_fn fn, void *ctx, char *err, size_t errlen);
 
 #endif

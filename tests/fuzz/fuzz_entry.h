@@ -205,14 +205,12 @@ static inline int pbr_fuzz_settle(const pbr_contract *c, char *why, size_t n)
         char *json = pbr_statement_to_json(s, &len);
         if (json == NULL) {
             snprintf(why, n, "pbr_statement_to_json returned NULL");
-            pbr_statement_free(s);
-            free(s);
+            pbr_statement_destroy(&s);
             goto out_ledger;
         }
         int r = pbr_fuzz_render_all(json, len, why, n);
         free(json);
-        pbr_statement_free(s);
-        free(s);
+        pbr_statement_destroy(&s);
         if (r < 0)
             goto out_ledger;
     }

@@ -51,7 +51,7 @@ fi
 # needs (fuzz_api), compiled directly (the Makefile's BUILD is not used),
 # with coverage instrumentation but without libFuzzer's main.
 objs=""
-for src in daemon/libpbr/*.c daemon/libpbr/eval/*.c daemon/pbrd/api_request.c daemon/pbrd/auth.c daemon/pbrd/log.c; do
+for src in daemon/libpbr/*.c daemon/libpbr/eval/*.c daemon/gen/*.c daemon/pbrd/api_request.c daemon/pbrd/auth.c daemon/pbrd/log.c; do
     obj="$out/obj/$(basename "$src" .c).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find include/pbr daemon/libpbr daemon/pbrd -name '*.h' -newer "$obj" 2>/dev/null)" ]; then
         # shellcheck disable=SC2086

@@ -482,8 +482,7 @@ int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vct
         return pbr_errf(err, errlen, "settle %s: out of memory", c->id);
     }
     if (build_statement(c, versions, vctx, ev, events_through, q, nl, s, err, errlen) != 0) {
-        pbr_statement_free(s);
-        free(s);
+        pbr_statement_destroy(&s);
         pbr_ledger_free(nl);
         return -1;
     }
@@ -512,8 +511,7 @@ int pbr_settle_all(const pbr_contract *c, const pbr_eventset *ev, uint64_t event
             break;
         }
         rc = fn(ctx, s);
-        pbr_statement_free(s);
-        free(s);
+        pbr_statement_destroy(&s);
     }
     pbr_ledger_free(ledger);
     return rc;

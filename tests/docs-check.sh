@@ -1,0 +1,94 @@
+#!/bin/sh
+# docs-check.sh BUILD -- the manual pages and the bash completion agree with
+# the programs (run by `make check-man`, which `make check` depends on):
+#   1. mandoc -T lint -W warning prints nothing for any page;
+#   2. every example contract in pbrd-contract(5) passes `pbrctl check`, and
+#      every scheme of contracts/ has one;
+#   3. every key the contract loader accepts (contract.c) is in
+#      pbrd-contract(5), every config key (config.c) in pbrd.yaml(5), every
+#      pbrd option (pbrd --help) in pbrd(8);
+#   4. every pbrctl command has --help, a section in pbrctl(1) naming each of
+#      its options, and the completion offers the same options;
+#   5. --version prints the version of debian/changelog.
+# Prints one line per failure and exits 1 if any.
+set -u
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+man="$build/man"
+tmp=$(mktemp -d /tmp/pbrd-docs-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+bad() { echo "docs-check: $*"; fail=1; }
+
+# 1. lint
+out=$(mandoc -T lint -W warning "$man"/pbrd.8 "$man"/pbrctl.1 "$man"/pbrgen.1 "$man"/pbrd.yaml.5 \
+    "$man"/pbrd-contract.5 2>&1)
+[ -z "$out" ] || bad "mandoc -T lint:
+$out"
+
+# 2. examples in pbrd-contract(5): the literal blocks that start with `contract:`
+awk -v dir="$tmp" '
+    /^\.Bd -literal/ { inb = 1; n = 0; next }
+    /^\.Ed/ { if (inb && f != "") close(f); inb = 0; f = ""; next }
+    inb && n == 0 && /^contract: / { f = dir "/" $2 ".yaml" }
+    inb { n++; if (f != "") { gsub(/\\e/, "\\"); print > f } }
+' "$root/man/pbrd-contract.5"
+if ! "$build/pbrctl" check "$tmp"/*.yaml > "$tmp/check.out" 2>&1; then
+    bad "an example in pbrd-contract(5) does not load: $(cat "$tmp/check.out")"
+fi
+for c in "$root"/contracts/*.yaml; do
+    n=$(basename "$c")
+    grep -q "^\.Ss .*($n)\$" "$root/man/pbrd-contract.5" || bad "pbrd-contract(5) has no example for $n"
+    [ -e "$tmp/${n}" ] || bad "pbrd-contract(5): the example for $n is not contract ${n%.yaml}"
+done
+
+# 3. keys and options
+# every string in the `keys[]` arrays of the contract loader
+keys=$(tr '\n' ' ' < "$root/daemon/libpbr/contract.c" |
+    grep -o 'const keys\[\] = {[^}]*}' | grep -o '"[a-z_]*"' | tr -d '"' | sort -u)
+for k in $keys; do
+    grep -q -E "(Cm |\{)$k\b" "$root/man/pbrd-contract.5" || bad "pbrd-contract(5) does not document the key $k"
+done
+for k in $(grep -o 'strcmp(key, "[a-z_]*")' "$root/daemon/pbrd/config.c" | grep -o '"[a-z_]*"' | tr -d '"'); do
+    grep -q "Cm $k\b" "$root/man/pbrd.yaml.5" || bad "pbrd.yaml(5) does not document the key $k"
+done
+for o in $("$build/pbrd" --help | grep -o -- '--[a-z-]*' | sort -u); do
+    grep -q "Fl \\\\${o#-}\b" "$root/man/pbrd.8" || bad "pbrd(8) does not document $o"
+done
+
+# 4. pbrctl commands: --help, the page, the completion
+cmds=$("$build/pbrctl" --help | awk '/^commands:/ { on = 1; next } /^$/ { on = 0 } on { print $1 }')
+[ -n "$cmds" ] || bad "pbrctl --help lists no commands"
+for c in $cmds; do
+    [ "$c" = gen ] && continue # pbrgen(1)
+    help=$("$build/pbrctl" "$c" --help) || { bad "pbrctl $c --help fails"; continue; }
+    item=$(grep "^\.It Cm $c\b" "$root/man/pbrctl.1") || { bad "pbrctl(1) has no section for $c"; continue; }
+    opts=$(printf '%s\n' "$help" | grep -o -- '--[a-z-]*' | sort -u)
+    for o in $opts; do
+        printf '%s\n' "$item" | grep -q "Fl \\\\${o#-}\b" || bad "pbrctl(1): $c does not show $o"
+    done
+    comp=$(bash -c '. "$1"; COMP_WORDS=(pbrctl "$2" --); COMP_CWORD=2; _pbrctl; printf "%s\n" "${COMPREPLY[@]}"' \
+        sh "$root/completions/pbrctl" "$c" | grep -v -e '^--help$' -e '^--ingest$' -e '^--api$' \
+        -e '^--server-key$' -e '^--key$' -e '^--timeout$' | sort -u)
+    [ "$comp" = "$opts" ] || bad "completion of pbrctl $c offers [$(echo $comp)], --help lists [$(echo $opts)]"
+done
+comp=$(bash -c '. "$1"; COMP_WORDS=(pbrctl ""); COMP_CWORD=1; _pbrctl; printf "%s\n" "${COMPREPLY[@]}"' \
+    sh "$root/completions/pbrctl" | sort)
+[ "$comp" = "$(printf '%s\n' $cmds | sort)" ] || bad "completion offers commands [$(echo $comp)], pbrctl has [$(echo $cmds)]"
+gen_opts=$("$build/pbrgen" --help | grep -o -- '--[a-z-]*' | sort -u)
+for o in $gen_opts; do
+    grep -q "Fl \\\\${o#-}\b" "$root/man/pbrgen.1" || bad "pbrgen(1) does not document $o"
+done
+comp=$(bash -c '. "$1"; COMP_WORDS=(pbrgen --); COMP_CWORD=1; _pbrctl; printf "%s\n" "${COMPREPLY[@]}"' \
+    sh "$root/completions/pbrctl" | grep -v -e '^--help$' -e '^--version$' -e '^--output$' | sort -u)
+[ "$comp" = "$gen_opts" ] || bad "completion of pbrgen offers [$(echo $comp)], --help lists [$(echo $gen_opts)]"
+
+# 5. one version everywhere
+v=$(head -n 1 "$root/debian/changelog" | cut -d ' ' -f 2 | tr -d '()')
+for p in pbrd pbrctl pbrgen; do
+    got=$("$build/$p" --version)
+    [ "$got" = "$p $v" ] || bad "$p --version says \"$got\", debian/changelog says $v"
+done
+
+[ $fail -eq 0 ] && echo "docs-check: manual pages, completion and --help agree (mandoc -T lint clean)"
+exit $fail
