@@ -229,29 +229,90 @@ static int explain_statement(void *ctx, const pbr_statement *s)
 /* Every outcome, pooled and provisional line of every statement of every
  * scheme contract: rows = members, reoffenders, reoffences and left_out =
  * excluded (binary, frequency), nights = actual (custody). */
+/* Explains every line of every statement of one contract over one event
+ * file; returns the number of lines checked. */
+static size_t explain_pair(const char *contract_rel, const char *events_rel)
+{
+    char cpath[512], epath[512], err[PBR_ERR_MAX];
+    pbr_test_path(cpath, sizeof cpath, contract_rel);
+    pbr_test_path(epath, sizeof epath, events_rel);
+    uint64_t n;
+    pbr_contract *c = load_contract_or_fail(cpath);
+    pbr_eventset *ev = load_events_or_fail(epath, &n);
+    explain_ctx x = {c, ev, 0, 0};
+    ck_assert_msg(pbr_settle_all(c, ev, n, PBR_DATE_MAX, explain_statement, &x, err, sizeof err) == 0, "%s", err);
+    pbr_eventset_free(ev);
+    pbr_contract_free(c);
+    return x.lines;
+}
+
 START_TEST(explain_sums)
 {
     size_t total_lines = 0;
     for (size_t k = 0; k < NSCHEMES; k++) {
-        char cpath[512], epath[512], rel[128];
-        snprintf(rel, sizeof rel, "contracts/%s.yaml", schemes[k]);
-        pbr_test_path(cpath, sizeof cpath, rel);
-        snprintf(rel, sizeof rel, "tests/data/schemes/%s.jsonl", schemes[k]);
-        pbr_test_path(epath, sizeof epath, rel);
-        uint64_t n;
-        pbr_contract *c = load_contract_or_fail(cpath);
-        pbr_eventset *ev = load_events_or_fail(epath, &n);
-        explain_ctx x = {c, ev, 0, 0};
-        char err[PBR_ERR_MAX];
-        ck_assert_msg(pbr_settle_all(c, ev, n, PBR_DATE_MAX, explain_statement, &x, err, sizeof err) == 0, "%s",
-                      err);
-        ck_assert_msg(x.lines > 0, "%s: no outcome line explained", schemes[k]);
-        total_lines += x.lines;
-        pbr_eventset_free(ev);
-        pbr_contract_free(c);
+        char crel[128], erel[128];
+        snprintf(crel, sizeof crel, "contracts/%s.yaml", schemes[k]);
+        snprintf(erel, sizeof erel, "tests/data/schemes/%s.jsonl", schemes[k]);
+        size_t lines = explain_pair(crel, erel);
+        ck_assert_msg(lines > 0, "%s: no outcome line explained", schemes[k]);
+        total_lines += lines;
     }
     fprintf(stderr, "explain_sums: %zu lines of %zu contracts checked\n", total_lines, NSCHEMES);
     ck_assert_int_gt(total_lines, 50);
+}
+END_TEST
+
+/* The same on the edge cases of tests/data/schemes (segments, OGRS
+ * missing, pooled lines, clean-period restarts, late data, voids). */
+START_TEST(explain_sums_edges)
+{
+    static const char *const pairs[][2] = {
+        {"edge-cap", "edge-cap"},       {"edge-clean", "edge-clean"}, {"edge-disposals", "edge-disposals"},
+        {"edge-freq-pooled", "edge-freq-pooled"}, {"edge-gone", "edge-gone"}, {"edge-misc", "edge-misc"},
+        {"edge-ogrs", "edge-ogrs"},     {"edge-pay", "edge-pay"},     {"edge-pooled", "edge-pooled"},
+        {"edge-binary", "edge-feb29"},  {"edge-binary", "edge-first"}, {"edge-binary", "edge-gate-equal"},
+        {"edge-binary", "edge-index-date"}, {"edge-binary", "edge-late"}, {"edge-binary", "edge-void"},
+        {"edge-binary", "edge-waiting-end"}};
+    size_t total = 0;
+    for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++) {
+        char crel[128], erel[128];
+        snprintf(crel, sizeof crel, "tests/data/schemes/%s.yaml", pairs[k][0]);
+        snprintf(erel, sizeof erel, "tests/data/schemes/%s.jsonl", pairs[k][1]);
+        total += explain_pair(crel, erel);
+    }
+    fprintf(stderr, "explain_sums_edges: %zu lines checked\n", total);
+    ck_assert_int_gt(total, 20);
+}
+END_TEST
+
+/* edge-binary over edge-late.jsonl: B (released 2023-07-11, window
+ * 2023-07-01) is convicted on 2024-03-01 of an offence of 2023-12-01, inside
+ * its 6-month follow-up, but the conviction is recorded on 2024-11-20. The
+ * line is final on 2024-07-01 (window end + 6 + 6 months), issued in the
+ * 2024-04-01 statement (as of 2024-07-31) without b2; the statement of
+ * 2024-10-01 (as of 2025-01-31) sees it and adjusts the line. Its explain
+ * row: B, a reoffender now, not before, b2 counted and recorded since. */
+START_TEST(explain_adjustment)
+{
+    int st;
+    char *out = pbrctl("explain --offline tests/data/schemes/edge-binary.yaml tests/data/schemes/edge-late.jsonl "
+                       "2024-10-01 reoff 2023-07-01 --format json",
+                       &st);
+    ck_assert_int_eq(st, 0);
+    json_t *r = json_loads(out, 0, NULL);
+    ck_assert_msg(r != NULL, "%s", out);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "line"), "kind")), "adjustment");
+    json_t *rows = json_object_get(r, "rows");
+    ck_assert_uint_eq(json_array_size(rows), 1);
+    json_t *row = json_array_get(rows, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(row, "offender")), "B");
+    ck_assert_str_eq(json_string_value(json_object_get(row, "change")), "changed");
+    ck_assert(json_is_true(json_object_get(row, "reoffender")));
+    ck_assert(json_is_false(json_object_get(json_object_get(row, "before"), "reoffender")));
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(row, "convictions"), 0)), "b2");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(row, "recorded_since"), 0)), "b2");
+    json_decref(r);
+    free(out);
 }
 END_TEST
 
@@ -622,6 +683,38 @@ START_TEST(daemon_explain)
 }
 END_TEST
 
+/* ---- progress ------------------------------------------------------------------------------- */
+
+/* simulate shows "simulate: N/M" on a terminal (script(1) gives it one;
+ * PBR_PROGRESS_DELAY_MS=0 so that the short run shows it) and nothing when
+ * standard error is a file. */
+START_TEST(progress_on_a_terminal_only)
+{
+    char cmd[2048];
+    int st;
+    snprintf(cmd, sizeof cmd,
+             "cd %s && PBR_PROGRESS_DELAY_MS=0 script -qec '%s/pbrctl simulate contracts/doncaster.yaml "
+             "tests/data/schemes/doncaster.jsonl --format json >/dev/null' /dev/null",
+             pbr_test_root(), pbr_test_build());
+    char *out = run(cmd, &st);
+    if (st == 127 || strstr(out, "not found")) {
+        fprintf(stderr, "progress_on_a_terminal_only: script(1) not available, terminal case skipped\n");
+    } else {
+        ck_assert_int_eq(st, 0);
+        ck_assert_msg(strstr(out, "simulate: ") && strstr(out, "/26"), "no progress on the terminal: %s", out);
+    }
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && PBR_PROGRESS_DELAY_MS=0 %s/pbrctl simulate contracts/doncaster.yaml "
+             "tests/data/schemes/doncaster.jsonl --format json 2>&1 >/dev/null",
+             pbr_test_root(), pbr_test_build());
+    out = run(cmd, &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_msg(out[0] == '\0', "progress written to a file: %s", out);
+    free(out);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("tools");
@@ -633,9 +726,12 @@ static Suite *make_suite(void)
     t = tcase_create("explain");
     tcase_set_timeout(t, 300);
     tcase_add_test(t, explain_sums);
+    tcase_add_test(t, explain_adjustment);
+    tcase_add_test(t, explain_sums_edges);
     suite_add_tcase(s, t);
     t = tcase_create("simulate");
     tcase_add_test(t, simulate_totals);
+    tcase_add_test(t, progress_on_a_terminal_only);
     suite_add_tcase(s, t);
     t = tcase_create("diff");
     tcase_set_timeout(t, 120);

@@ -44,7 +44,20 @@ static void cell_text(const json_t *v, char *out, size_t n)
             k += (size_t)w;
         }
     } else if (json_is_object(v)) {
-        snprintf(out, n, "(changed)");
+        /* an adjustment's "before": the figures that can change */
+        static const char *const keys[] = {"reoffender", "reoffences", "convictions", "nights", "to", "success_on"};
+        size_t k = 0;
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+            json_t *e = json_object_get(v, keys[i]);
+            char t[256];
+            if (e == NULL)
+                continue;
+            cell_text(e, t, sizeof t);
+            int w = snprintf(out + k, n - k, "%s%s=%s", k ? " " : "", keys[i], t[0] ? t : "-");
+            if (w < 0 || (size_t)w >= n - k)
+                break;
+            k += (size_t)w;
+        }
     }
 }
 

@@ -18,15 +18,22 @@
 #include "pbrctl/report.h"
 #include "pbrctl/tools.h"
 
+typedef struct collect_ctx {
+    json_t *statements;
+    progress *prog;
+    uint64_t done, total;
+} collect_ctx;
+
 /* Appends each statement (parsed) to the model's "statements". */
 static int add_statement(void *ctx, const pbr_statement *s)
 {
-    json_t *arr = ctx;
+    collect_ctx *cc = ctx;
     size_t len;
     char *j = pbr_statement_to_json(s, &len);
     json_t *o = j ? json_loadb(j, len, 0, NULL) : NULL;
     free(j);
-    return o == NULL || json_array_append_new(arr, o) != 0;
+    progress_update(cc->prog, ++cc->done, cc->total);
+    return o == NULL || json_array_append_new(cc->statements, o) != 0;
 }
 
 static json_t *model_offline(const char *contract, const char *events, int *status)
@@ -49,7 +56,10 @@ static json_t *model_offline(const char *contract, const char *events, int *stat
     }
     progress prog;
     progress_start(&prog, "report");
-    int rc = pbr_settle_all(c, ev, n, PBR_DATE_MAX, add_statement, sts, err, sizeof err);
+    collect_ctx cc = {sts, &prog, 0, 0};
+    for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c); q = pbr_add_months(q, 3))
+        cc.total++;
+    int rc = pbr_settle_all(c, ev, n, PBR_DATE_MAX, add_statement, &cc, err, sizeof err);
     progress_done(&prog);
     if (rc != 0) {
         fprintf(stderr, "pbrctl report: %s\n", rc < 0 ? err : "out of memory");
