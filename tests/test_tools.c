@@ -123,6 +123,17 @@ START_TEST(statement_csv_columns)
                   "%s", csv);
     ck_assert_msg(strstr(csv, ",total,,,,,,,,,,,,,,,,,,,123456639,1234566.39\n") != NULL, "%s", csv);
     free(csv);
+    /* a title far longer than any buffer still renders, whole */
+    char *longt = malloc(5001);
+    ck_assert_ptr_nonnull(longt);
+    memset(longt, '"', 5000);
+    longt[5000] = '\0';
+    csv = pbr_statement_render_titled(st, strlen(st), PBR_FMT_CSV, longt, err, sizeof err);
+    ck_assert_msg(csv != NULL, "%s", err);
+    ck_assert_ptr_nonnull(strstr(csv, "c1,\"\"\"\"\""));
+    ck_assert_uint_gt(strlen(csv), 10000); /* 5000 quotes doubled */
+    free(csv);
+    free(longt);
     char *text = pbr_statement_render(st, strlen(st), PBR_FMT_TEXT, err, sizeof err);
     ck_assert_ptr_nonnull(text);
     ck_assert_msg(strstr(text, "\xc2\xa3" "1,234,567.89") && strstr(text, "-\xc2\xa3" "1.50") &&

@@ -20,6 +20,14 @@ static json_t *date_or_null(pbr_date d)
     return json_string(s);
 }
 
+/* Does a line's segment s (NULL: none) equal want (NULL: none)? */
+static int same_segment(const char *s, const char *want)
+{
+    if (want == NULL)
+        return s == NULL;
+    return s != NULL && strcmp(s, want) == 0;
+}
+
 /* The line of section `lines` or `provisional` with this key, or NULL. */
 static json_t *find_line(json_t *st, const char *component, const char *period, const char *segment)
 {
@@ -32,8 +40,7 @@ static json_t *find_line(json_t *st, const char *component, const char *period, 
             const char *c = json_string_value(json_object_get(l, "component"));
             const char *p = json_string_value(json_object_get(l, "period"));
             const char *s = json_string_value(json_object_get(l, "segment"));
-            if (c && p && !strcmp(c, component) && !strcmp(p, period) &&
-                (segment ? s && !strcmp(s, segment) : s == NULL))
+            if (c && p && !strcmp(c, component) && !strcmp(p, period) && same_segment(s, segment))
                 return l;
         }
     }
@@ -144,7 +151,7 @@ static void add_change(json_t *rows, const pbr_outcome *o, const pbr_eventset *e
                        const pbr_xrow *before, pbr_date prev_asof, pbr_date asof)
 {
     const pbr_xrow *r = now ? now : before;
-    json_t *j = row_json(o, ev, r);
+    json_t *j = r ? row_json(o, ev, r) : NULL;
     if (j == NULL)
         return;
     json_object_set_new(j, "change", json_string(!before ? "added" : !now ? "removed" : "changed"));

@@ -284,12 +284,15 @@ static const struct {
 /* One CSV cell (text: escaped against formulas; see money.h). */
 static void csv_field(sbuf *b, const char *s, int text)
 {
-    char cell[2048];
-    if (pbr_csv_cell(s, text, cell, sizeof cell) != 0) {
+    size_t need = 2 * strlen(s) + 4; /* every quote doubled, the quotes, ' and NUL */
+    char *cell = malloc(need);
+    if (cell == NULL || pbr_csv_cell(s, text, cell, need) != 0) {
+        free(cell);
         b->failed = 1;
         return;
     }
     sb_printf(b, "%s", cell);
+    free(cell);
 }
 
 /* The columns every row starts with: contract, title, quarter, label, section. */

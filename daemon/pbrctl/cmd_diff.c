@@ -53,7 +53,8 @@ static int keep_statement(void *ctx, const pbr_statement *s)
     q->lines = malloc((s->nlines ? s->nlines : 1) * sizeof *q->lines);
     if (q->lines == NULL)
         return 1;
-    memcpy(q->lines, s->lines, s->nlines * sizeof *s->lines);
+    if (s->nlines > 0)
+        memcpy(q->lines, s->lines, s->nlines * sizeof *s->lines);
     v->n++;
     progress_update(v->prog, ++*v->done, v->total);
     return 0;

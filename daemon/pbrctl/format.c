@@ -30,11 +30,13 @@ void print_right(FILE *f, const char *s, int width)
 
 void csv_cell(FILE *f, int first, const char *s, int text)
 {
-    char cell[4096];
+    size_t need = 2 * strlen(s) + 4; /* every quote doubled, the quotes, ' and NUL */
+    char *cell = malloc(need);
     if (!first)
         fputc(',', f);
-    if (pbr_csv_cell(s, text, cell, sizeof cell) == 0)
+    if (cell != NULL && pbr_csv_cell(s, text, cell, need) == 0)
         fputs(cell, f);
+    free(cell);
 }
 
 void csv_money(FILE *f, int64_t pence)

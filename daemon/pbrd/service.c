@@ -724,8 +724,8 @@ json_t *pbrd_service_explain(pbrd_service *svc, const char *contract, const char
     for (size_t i = 0; i < pbr_ledger_count(lg); i++) {
         pbr_ledger_entry e;
         pbr_ledger_entry_at(lg, i, &e);
-        if (!strcmp(e.component, component) && !strcmp(e.period, period) &&
-            (segment ? e.segment && !strcmp(e.segment, segment) : e.segment == NULL))
+        int same_seg = segment == NULL ? e.segment == NULL : e.segment != NULL && !strcmp(e.segment, segment);
+        if (!strcmp(e.component, component) && !strcmp(e.period, period) && same_seg)
             lv = version_lookup(svc, e.version);
     }
     reply = pbr_explain_json(r.statement, strlen(r.statement), c, lv ? lv : c, svc->ev, component, period, segment,
