@@ -72,7 +72,7 @@ MAN_OUT := $(MAN_SRC:man/%=$(BUILD)/man/%)
 SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
             -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@EXAMPLESDIR@|$(EXAMPLESDIR)|g'
 
-.PHONY: all programs deps demo check check-layers check-man lint man test asan valgrind bench fuzz install uninstall deb clean
+.PHONY: all programs deps deps-present demo check check-layers check-man lint man test asan valgrind bench fuzz install uninstall deb clean
 all: programs $(TEST_BIN) $(BENCH_BIN) $(MAN_OUT)
 programs: $(BUILD)/libpbr.a $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen
 
@@ -125,12 +125,18 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "all Debian packages present"; fi
 
+# what `make check` needs, without installing anything: a clear message
+# naming the missing packages and `make deps`
+deps-present:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "make check: missing Debian packages:$$missing (run 'make deps' as root, or 'make demo', first)"; exit 1; fi
+
 demo: deps all
 	./scripts/demo.sh $(BUILD)
 
 # check needs the Debian packages (`make deps` installs them); it never runs
 # apt-get itself, so it works offline and without root.
-check: all check-layers check-man
+check: deps-present all check-layers check-man
 	PBR_BUILD=$(BUILD) ./tests/run-tests.sh $(BUILD)
 
 # The evaluator (daemon/libpbr/eval/) is a pure function of contract, events

@@ -6,7 +6,9 @@
 #   foreground on a temporary data directory, with one example contract from
 #   /usr/share/doc/pbrd/examples and a fixed --now; pbrgen | pbrctl send -;
 #   pbrctl settle; pbrctl statement (real figures, byte for byte what
-#   pbrctl simulate computes offline); pbrctl verify; SIGTERM; dpkg --purge.
+#   pbrctl simulate computes offline); pbrctl verify; a metrics scrape;
+#   pbrctl backup, then pbrd on the backup (restore): verify and last_seq;
+#   SIGTERM; dpkg --purge.
 # Exit status 0 when every step passed.
 set -eu
 deb=${1:?usage: deb-smoke.sh PACKAGE.deb}
@@ -51,6 +53,8 @@ for p in pbrd pbrctl pbrgen; do
 done
 
 step "pbrd --check"
+# pbrd --check CONFIG (validate the configuration and contracts, then exit)
+# is being added in another branch: run it once this pbrd has it.
 if pbrd --help | grep -q -- '--check'; then
     pbrd --check /etc/pbrd/pbrd.yaml
 else
@@ -71,24 +75,37 @@ fi
 step "the installed pbrd in the foreground"
 mkdir "$tmp/contracts"
 cp "$examples/doncaster.yaml" "$tmp/contracts/"
-# three free loopback ports
+# four free loopback ports
 set -- $(python3 -c 'import socket
-ss = [socket.socket() for _ in range(3)]
+ss = [socket.socket() for _ in range(4)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')
-ingest=tcp://127.0.0.1:$1 api=tcp://127.0.0.1:$2 publish=tcp://127.0.0.1:$3
+ingest=tcp://127.0.0.1:$1 api=tcp://127.0.0.1:$2 publish=tcp://127.0.0.1:$3 metrics=127.0.0.1:$4
 ctl() { pbrctl --ingest "$ingest" --api "$api" "$@"; }
 # Settle only when asked, so the statements see the events sent first.
-printf 'auto_settle: false\n' > "$tmp/pbrd.yaml"
-/usr/bin/pbrd -c "$tmp/pbrd.yaml" --foreground --data "$tmp/data" --contracts "$tmp/contracts" \
-    --ingest "$ingest" --api "$api" --publish "$publish" --now 2016-01-01 2> "$tmp/pbrd.log" &
-pid=$!
-i=0
-until ctl --timeout 200 status >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ $i -lt 100 ] || { cat "$tmp/pbrd.log"; die "pbrd did not answer within 20 s"; }
-    kill -0 "$pid" 2>/dev/null || { cat "$tmp/pbrd.log"; die "pbrd exited"; }
-done
+printf 'auto_settle: false\nmetrics: %s\n' "$metrics" > "$tmp/pbrd.yaml"
+# start_pbrd DATA LOG: the installed pbrd in the foreground on DATA
+start_pbrd() {
+    /usr/bin/pbrd -c "$tmp/pbrd.yaml" --foreground --data "$1" --contracts "$tmp/contracts" \
+        --ingest "$ingest" --api "$api" --publish "$publish" --now 2016-01-01 2> "$2" &
+    pid=$!
+    i=0
+    until ctl --timeout 200 status >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || { cat "$2"; die "pbrd did not answer within 20 s"; }
+        kill -0 "$pid" 2>/dev/null || { cat "$2"; die "pbrd exited"; }
+    done
+}
+# stop_pbrd LOG: SIGTERM, exit status 0
+stop_pbrd() {
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    pid=""
+    [ $rc -eq 0 ] || { cat "$1"; die "pbrd exited with status $rc after SIGTERM"; }
+    grep -q 'msg="exiting" status=0' "$1" || die "pbrd did not log its exit"
+}
+start_pbrd "$tmp/data" "$tmp/pbrd.log"
 
 step "pbrgen --offenders 2000 --seed 1 | pbrctl send -"
 pbrgen --offenders 2000 --seed 1 | ctl send - || die "pbrctl send failed"
@@ -117,13 +134,35 @@ cmp "$tmp/issued.json" "$tmp/simulated.json" || die "the daemon's statement diff
 step "pbrctl verify"
 ctl verify
 
+step "metrics: GET http://$metrics/metrics"
+python3 -c 'import sys, urllib.request
+page = urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=10).read().decode()
+want = {"pbrd_events_stored_total": 8205.0, "pbrd_statements_issued_total{contract=\"doncaster\"}": 10.0}
+got = {}
+for line in page.splitlines():
+    if line and not line.startswith("#"):
+        name, value = line.rsplit(" ", 1)
+        got[name] = float(value)
+for k, v in want.items():
+    print(k, got.get(k))
+    if got.get(k) != v:
+        sys.exit("metrics: %s is %s, expected %s" % (k, got.get(k), v))
+' "$metrics" || die "the metrics page does not show the events and statements"
+
+step "pbrctl backup, restore"
+ctl backup "$tmp/backup"
+last_seq=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["last_seq"])' "$tmp/backup/MANIFEST.json")
+stop_pbrd "$tmp/pbrd.log"
+start_pbrd "$tmp/backup" "$tmp/restored.log"
+ctl verify
+ctl status | tee "$tmp/status"
+grep -q "^last_seq *$last_seq\$" "$tmp/status" || die "the restored store is not at the manifest's last_seq $last_seq"
+# the statement file (canonical JSON and a newline) is what the daemon issued
+cmp "$tmp/issued.json" "$tmp/backup/statements/doncaster/2014-01-01.json" ||
+    die "the backed-up statement file differs from the issued statement"
+
 step "SIGTERM"
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=""
-[ $rc -eq 0 ] || { cat "$tmp/pbrd.log"; die "pbrd exited with status $rc after SIGTERM"; }
-grep -q 'msg="exiting" status=0' "$tmp/pbrd.log" || die "pbrd did not log its exit"
+stop_pbrd "$tmp/restored.log"
 
 step "dpkg --purge pbrd"
 dpkg --purge pbrd

@@ -6,7 +6,7 @@
 #      every scheme of contracts/ has one;
 #   3. every key the contract loader accepts (contract.c) is in
 #      pbrd-contract(5), every config key (config.c) in pbrd.yaml(5), every
-#      pbrd option (pbrd --help) in pbrd(8);
+#      pbrd option (pbrd --help) and every metric (metrics.c) in pbrd(8);
 #   4. every pbrctl command has --help, a section in pbrctl(1) naming each of
 #      its options, and the completion offers the same options;
 #   5. --version prints the version of debian/changelog.
@@ -46,14 +46,23 @@ done
 # every string in the `keys[]` arrays of the contract loader
 keys=$(tr '\n' ' ' < "$root/daemon/libpbr/contract.c" |
     grep -o 'const keys\[\] = {[^}]*}' | grep -o '"[a-z_]*"' | tr -d '"' | sort -u)
+[ -n "$keys" ] || bad "found no keys[] arrays in contract.c: update docs-check.sh"
 for k in $keys; do
-    grep -q -E "(Cm |\{)$k\b" "$root/man/pbrd-contract.5" || bad "pbrd-contract(5) does not document the key $k"
+    grep -q -E "(Cm |\{)$k\b" "$root/man/pbrd-contract.5" ||
+        bad "pbrd-contract(5) does not document the key $k: add it to man/pbrd-contract.5"
 done
-for k in $(grep -o 'strcmp(key, "[a-z_]*")' "$root/daemon/pbrd/config.c" | grep -o '"[a-z_]*"' | tr -d '"'); do
+ckeys=$(grep -o 'strcmp(key, "[a-z_]*")' "$root/daemon/pbrd/config.c" | grep -o '"[a-z_]*"' | tr -d '"')
+[ -n "$ckeys" ] || bad "found no keys in config.c: update docs-check.sh"
+for k in $ckeys; do
     grep -q "Cm $k\b" "$root/man/pbrd.yaml.5" || bad "pbrd.yaml(5) does not document the key $k"
 done
 for o in $("$build/pbrd" --help | grep -o -- '--[a-z-]*' | sort -u); do
     grep -q "Fl \\\\${o#-}\b" "$root/man/pbrd.8" || bad "pbrd(8) does not document $o"
+done
+
+for m in $(grep -o '"pbrd_[a-z_]*' "$root/daemon/pbrd/metrics.c" 2>/dev/null | tr -d '"' | sort -u); do
+    grep -q "$m(" "$root/daemon/pbrd/metrics.h" && continue # a function named in a message
+    grep -q "^\.It Li $m\$" "$root/man/pbrd.8" || bad "pbrd(8), METRICS, does not document the metric $m"
 done
 
 # 4. pbrctl commands: --help, the page, the completion
@@ -61,8 +70,10 @@ cmds=$("$build/pbrctl" --help | awk '/^commands:/ { on = 1; next } /^$/ { on = 0
 [ -n "$cmds" ] || bad "pbrctl --help lists no commands"
 for c in $cmds; do
     [ "$c" = gen ] && continue # pbrgen(1)
-    help=$("$build/pbrctl" "$c" --help) || { bad "pbrctl $c --help fails"; continue; }
-    item=$(grep "^\.It Cm $c\b" "$root/man/pbrctl.1") || { bad "pbrctl(1) has no section for $c"; continue; }
+    help=$("$build/pbrctl" "$c" --help) ||
+        { bad "pbrctl $c --help fails: add $c to daemon/pbrctl/help.c"; continue; }
+    item=$(grep "^\.It Cm $c\b" "$root/man/pbrctl.1") ||
+        { bad "pbrctl(1) has no section for $c: add \".It Cm $c ...\" to man/pbrctl.1"; continue; }
     opts=$(printf '%s\n' "$help" | grep -o -- '--[a-z-]*' | sort -u)
     for o in $opts; do
         printf '%s\n' "$item" | grep -q "Fl \\\\${o#-}\b" || bad "pbrctl(1): $c does not show $o"
@@ -70,11 +81,13 @@ for c in $cmds; do
     comp=$(bash -c '. "$1"; COMP_WORDS=(pbrctl "$2" --); COMP_CWORD=2; _pbrctl; printf "%s\n" "${COMPREPLY[@]}"' \
         sh "$root/completions/pbrctl" "$c" | grep -v -e '^--help$' -e '^--ingest$' -e '^--api$' \
         -e '^--server-key$' -e '^--key$' -e '^--timeout$' | sort -u)
-    [ "$comp" = "$opts" ] || bad "completion of pbrctl $c offers [$(echo $comp)], --help lists [$(echo $opts)]"
+    [ "$comp" = "$opts" ] ||
+        bad "completion of pbrctl $c offers [$(echo $comp)], --help lists [$(echo $opts)]: edit completions/pbrctl"
 done
 comp=$(bash -c '. "$1"; COMP_WORDS=(pbrctl ""); COMP_CWORD=1; _pbrctl; printf "%s\n" "${COMPREPLY[@]}"' \
     sh "$root/completions/pbrctl" | sort)
-[ "$comp" = "$(printf '%s\n' $cmds | sort)" ] || bad "completion offers commands [$(echo $comp)], pbrctl has [$(echo $cmds)]"
+[ "$comp" = "$(printf '%s\n' $cmds | sort)" ] ||
+    bad "completion offers commands [$(echo $comp)], pbrctl has [$(echo $cmds)]: edit completions/pbrctl"
 gen_opts=$("$build/pbrgen" --help | grep -o -- '--[a-z-]*' | sort -u)
 for o in $gen_opts; do
     grep -q "Fl \\\\${o#-}\b" "$root/man/pbrgen.1" || bad "pbrgen(1) does not document $o"

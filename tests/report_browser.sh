@@ -1,6 +1,6 @@
 #!/bin/sh
 # report_browser.sh BUILD OUTDIR -- renders `pbrctl report --offline` of
-# every scheme contract (contracts/NAME.yaml over tests/data/schemes/NAME.jsonl)
+# every scheme contract (each contracts/NAME.yaml over tests/data/schemes/NAME.jsonl)
 # in headless Chromium and checks the page:
 #   - self-contained: no script, no http(s):// or protocol-relative URL, no
 #     src=, href= or url( at all (and Chromium runs with the network off:
@@ -30,7 +30,8 @@ browse() {
         --user-data-dir="$tmp/profile" --host-resolver-rules="MAP * ~NOTFOUND" --proxy-server="127.0.0.1:9" \
         --enable-logging=stderr --v=0 "$@"
 }
-for name in accelerator doncaster gm-fim ippr-custody lewisham national-tariffs peterborough rising-share; do
+for contract in contracts/*.yaml; do
+    name=$(basename "$contract" .yaml)
     html="$tmp/$name.html"
     "$build/pbrctl" report --offline "contracts/$name.yaml" "tests/data/schemes/$name.jsonl" -o "$html" ||
         { echo "FAIL $name: pbrctl report exited $?"; fail=1; continue; }

@@ -494,7 +494,7 @@ static const struct bad_case {
     {BASE "      threshold: {percent: 5}\n      per: point\n      from_threshold: true\n",
      "c.yaml:16:7: from_threshold: the gate is in percent but per is point"},
     {BASE "      threshold: {points: 5, percent: 3}\n",
-     "c.yaml:14:18: threshold: give exactly one of points, percent or avoided"},
+     "c.yaml:14:18: threshold: give exactly one of points, percent, avoided or significant"},
     {BASE "      threshold: {pts: 5}\n", "c.yaml:14:19: unknown key \"pts\" in threshold"},
     {BASE "      per: points\n", "c.yaml:14:12: per: \"points\" is not one of point, percent or avoided"},
     {BASE "      from_threshold: yes\n", "c.yaml:14:23: from_threshold: \"yes\" is not true or false"},

@@ -6,7 +6,7 @@
  * tests/data/schemes/edge-*.yaml), builds an event set from a hand-made JSON
  * Lines file in tests/data/schemes/ (seq = line number), settles every
  * quarter of the statement range in order with one ledger, and asserts the
- * statement lines. The arithmetic is in a comment above each expectation.
+ * statement lines (the harness is scheme_harness.h). The arithmetic is in a comment above each expectation.
  * On a failure the whole run's statements are written to stderr as
  * canonical JSON.
  *
@@ -29,328 +29,14 @@
 #include "pbr/settle.h"
 #include "pbr/statement.h"
 #include "pbr/util.h"
-
-/* ---- the harness ---------------------------------------------------------- */
-
-/* Line orders for the determinism test: the file's, reversed, and taken
- * alternately from both ends (last, first, second last, second, ...). */
-typedef enum { ORDER_FILE = 0, ORDER_REVERSED, ORDER_INTERLEAVED } line_order;
-
-typedef struct run {
-    char name[160];
-    pbr_contract *c;
-    pbr_eventset *ev;
-    pbr_statement **st; /* one per quarter, in order */
-    size_t nst;
-} run;
-
-/* The contract version callback: only the loaded version is known. */
-static const pbr_contract *version_of(void *ctx, const char *sha256)
-{
-    const pbr_contract *c = ctx;
-    return strcmp(c->sha256, sha256) == 0 ? c : NULL;
-}
-
-/* Writes every statement of r as canonical JSON to stderr (debugging aid). */
-static void dump_run(const run *r)
-{
-    fprintf(stderr, "---- statements of %s ----\n", r->name);
-    for (size_t i = 0; i < r->nst; i++) {
-        size_t len = 0;
-        char *j = pbr_statement_to_json(r->st[i], &len);
-        fprintf(stderr, "%s\n", j ? j : "(pbr_statement_to_json failed)");
-        free(j);
-    }
-}
-
-#define EXPECT(r, cond, ...)                                                                                           \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            dump_run(r);                                                                                               \
-            ck_abort_msg(__VA_ARGS__);                                                                                 \
-        }                                                                                                              \
-    } while (0)
-
-static void run_free(run *r)
-{
-    for (size_t i = 0; i < r->nst; i++) {
-        pbr_statement_destroy(&r->st[i]);
-    }
-    free(r->st);
-    pbr_eventset_free(r->ev);
-    pbr_contract_free(r->c);
-    memset(r, 0, sizeof *r);
-}
-
-/* Splits text into its non-empty lines (pointers into text, NUL-terminated in
- * place). Returns the number of lines; *out is malloc'd (caller frees). */
-static size_t split_lines(char *text, char ***out)
-{
-    size_t n = 0, cap = 16;
-    char **v = malloc(cap * sizeof *v);
-    ck_assert_ptr_nonnull(v);
-    for (char *p = text; *p;) {
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = '\0';
-        if (*p) {
-            if (n == cap) {
-                cap *= 2;
-                v = realloc(v, cap * sizeof *v);
-                ck_assert_ptr_nonnull(v);
-            }
-            v[n++] = p;
-        }
-        if (!nl)
-            break;
-        p = nl + 1;
-    }
-    *out = v;
-    return n;
-}
-
-/* Position in the file of the k-th line of the given order. */
-static size_t line_at(line_order order, size_t n, size_t k)
-{
-    switch (order) {
-    case ORDER_REVERSED:
-        return n - 1 - k;
-    case ORDER_INTERLEAVED:
-        return (k % 2 == 0) ? n - 1 - k / 2 : k / 2;
-    default:
-        return k;
-    }
-}
-
-/* Loads the contract and events, settles every quarter of the contract's
- * statement range in order. Aborts the test on any failure. */
-static void run_load(run *r, const char *yaml_rel, const char *jsonl_rel, line_order order)
-{
-    char path[512], err[PBR_ERR_MAX];
-    pbr_diag diag;
-    memset(r, 0, sizeof *r);
-    snprintf(r->name, sizeof r->name, "%s over %s", yaml_rel, jsonl_rel);
-
-    if (pbr_contract_load(pbr_test_path(path, sizeof path, yaml_rel), &r->c, &diag) != 0) {
-        char msg[1024];
-        pbr_diag_format(&diag, msg, sizeof msg);
-        ck_abort_msg("pbr_contract_load: %s", msg);
-    }
-
-    size_t len = 0;
-    char *text = pbr_read_file(pbr_test_path(path, sizeof path, jsonl_rel), &len, err, sizeof err);
-    ck_assert_msg(text != NULL, "pbr_read_file: %s", err);
-    char **lines = NULL;
-    size_t n = split_lines(text, &lines);
-    r->ev = pbr_eventset_new();
-    ck_assert_ptr_nonnull(r->ev);
-    for (size_t k = 0; k < n; k++) {
-        const char *l = lines[line_at(order, n, k)];
-        pbr_event e;
-        ck_assert_msg(pbr_event_parse(l, strlen(l), &e, err, sizeof err) == 0, "%s line %zu: pbr_event_parse: %s",
-                      jsonl_rel, line_at(order, n, k) + 1, err);
-        int rc = pbr_eventset_add(r->ev, &e, (uint64_t)(k + 1), err, sizeof err);
-        pbr_event_free(&e);
-        ck_assert_msg(rc == 0, "pbr_eventset_add: %s", err);
-    }
-    free(lines);
-    free(text);
-    ck_assert_msg(pbr_eventset_finish(r->ev, 1, err, sizeof err) == 0, "pbr_eventset_finish: %s", err);
-
-    pbr_ledger *ledger = pbr_ledger_new();
-    ck_assert_ptr_nonnull(ledger);
-    pbr_date first = pbr_contract_first_quarter(r->c), last = pbr_contract_last_quarter(r->c);
-    ck_assert_msg(first != PBR_DATE_NONE && last >= first, "statement range of %s", yaml_rel);
-    for (pbr_date q = first; q <= last; q = pbr_add_months(q, 3)) {
-        pbr_statement *s = NULL;
-        char qs[PBR_DATE_STRLEN];
-        pbr_date_format(q, qs);
-        if (pbr_settle_quarter(r->c, version_of, r->c, r->ev, (uint64_t)n, q, ledger, &s, err, sizeof err) != 0) {
-            pbr_ledger_free(ledger);
-            dump_run(r);
-            ck_abort_msg("pbr_settle_quarter %s %s: %s", r->c->id, qs, err);
-        }
-        pbr_statement **grown = realloc(r->st, (r->nst + 1) * sizeof *grown);
-        ck_assert_ptr_nonnull(grown);
-        r->st = grown;
-        r->st[r->nst++] = s;
-    }
-    pbr_ledger_free(ledger);
-}
-
-static pbr_date date_of(const char *s)
-{
-    pbr_date d;
-    ck_assert_msg(pbr_date_parse(s, strlen(s), &d) == 0, "bad date in test: %s", s);
-    return d;
-}
-
-static const pbr_statement *statement_for(const run *r, const char *quarter)
-{
-    pbr_date q = date_of(quarter);
-    for (size_t i = 0; i < r->nst; i++)
-        if (r->st[i]->quarter == q)
-            return r->st[i];
-    return NULL;
-}
-
-static int line_has_key(const pbr_line *l, pbr_line_kind kind, const char *component, const char *period,
-                        const char *segment)
-{
-    if (l->kind != kind || strcmp(l->component, component) != 0 || strcmp(l->period, period) != 0)
-        return 0;
-    if (segment == NULL)
-        return !l->has_segment;
-    return l->has_segment && strcmp(l->segment, segment) == 0;
-}
-
-/* The line (kind, component, period, segment) of the statement for quarter,
- * in its lines (provisional = 0) or provisional lines; NULL if absent. */
-static const pbr_line *find_line(const run *r, const char *quarter, int provisional, pbr_line_kind kind,
-                                 const char *component, const char *period, const char *segment)
-{
-    const pbr_statement *s = statement_for(r, quarter);
-    if (!s)
-        return NULL;
-    const pbr_line *v = provisional ? s->provisional : s->lines;
-    size_t n = provisional ? s->nprovisional : s->nlines;
-    for (size_t i = 0; i < n; i++)
-        if (line_has_key(&v[i], kind, component, period, segment))
-            return &v[i];
-    return NULL;
-}
-
-/* How many statements' lines carry the key (outcome lines: exactly one). */
-static size_t count_issues(const run *r, pbr_line_kind kind, const char *component, const char *period,
-                           const char *segment)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < r->nst; i++)
-        for (size_t j = 0; j < r->st[i]->nlines; j++)
-            k += line_has_key(&r->st[i]->lines[j], kind, component, period, segment);
-    return k;
-}
-
-/* An expected line. String fields: NULL = not checked; counts and decimals
- * as rendered ("null" for null); threshold_met "true"/"false"/"null". */
-typedef struct want {
-    const char *quarter;
-    int provisional;
-    pbr_line_kind kind;
-    const char *component, *period, *segment;
-    const char *final_on;
-    const char *members, *excluded, *reoffenders, *reoffences;
-    const char *actual, *baseline, *points, *percent, *avoided, *units;
-    const char *threshold_met;
-    int64_t amount_pence;
-    const char *previous_pence;
-} want;
-
-static void count_text(int64_t v, char *out, size_t n)
-{
-    if (v < 0)
-        snprintf(out, n, "null");
-    else
-        snprintf(out, n, "%" PRId64, v);
-}
-
-static const char *dec_text(const char *s)
-{
-    return s[0] ? s : "null";
-}
-
-static const char *kind_name(pbr_line_kind k)
-{
-    static const char *const names[] = {"fee", "outcome", "pooled", "adjustment"};
-    return names[k];
-}
-
-#define CHECK_FIELD(r, w, field, got)                                                                                  \
-    do {                                                                                                               \
-        if ((w)->field)                                                                                                \
-            EXPECT(r, strcmp((w)->field, (got)) == 0, "%s %s %s/%s/%s: " #field " expected %s, got %s", (w)->quarter, \
-                   kind_name((w)->kind), (w)->component, (w)->period, (w)->segment ? (w)->segment : "null",            \
-                   (w)->field, (got));                                                                                 \
-    } while (0)
-
-static void expect_line(const run *r, const want *w)
-{
-    const pbr_line *l = find_line(r, w->quarter, w->provisional, w->kind, w->component, w->period, w->segment);
-    EXPECT(r, l != NULL, "statement %s: no %s%s line %s/%s/%s", w->quarter, w->provisional ? "provisional " : "",
-           kind_name(w->kind), w->component, w->period, w->segment ? w->segment : "null");
-    char buf[64], fo[PBR_DATE_STRLEN];
-    if (w->final_on) {
-        pbr_date_format(l->final_on, fo);
-        CHECK_FIELD(r, w, final_on, fo);
-    }
-    count_text(l->members, buf, sizeof buf);
-    CHECK_FIELD(r, w, members, buf);
-    count_text(l->excluded, buf, sizeof buf);
-    CHECK_FIELD(r, w, excluded, buf);
-    count_text(l->reoffenders, buf, sizeof buf);
-    CHECK_FIELD(r, w, reoffenders, buf);
-    count_text(l->reoffences, buf, sizeof buf);
-    CHECK_FIELD(r, w, reoffences, buf);
-    CHECK_FIELD(r, w, actual, dec_text(l->actual));
-    CHECK_FIELD(r, w, baseline, dec_text(l->baseline));
-    CHECK_FIELD(r, w, points, dec_text(l->points));
-    CHECK_FIELD(r, w, percent, dec_text(l->percent));
-    CHECK_FIELD(r, w, avoided, dec_text(l->avoided));
-    CHECK_FIELD(r, w, units, dec_text(l->units));
-    const char *tm = l->threshold_met < 0 ? "null" : l->threshold_met ? "true" : "false";
-    CHECK_FIELD(r, w, threshold_met, tm);
-    snprintf(buf, sizeof buf, "%" PRId64, l->previous_pence);
-    CHECK_FIELD(r, w, previous_pence, buf);
-    EXPECT(r, l->amount_pence == w->amount_pence, "%s %s %s/%s/%s: amount_pence expected %" PRId64 ", got %" PRId64,
-           w->quarter, kind_name(w->kind), w->component, w->period, w->segment ? w->segment : "null", w->amount_pence,
-           l->amount_pence);
-    if (!w->provisional && w->kind != PBR_LINE_ADJUSTMENT)
-        EXPECT(r, count_issues(r, w->kind, w->component, w->period, w->segment) == 1,
-               "%s line %s/%s issued in more than one statement", kind_name(w->kind), w->component, w->period);
-}
-
-/* The statement for quarter has nlines lines and totals total_pence. */
-static void expect_statement(const run *r, const char *quarter, size_t nlines, int64_t total_pence)
-{
-    const pbr_statement *s = statement_for(r, quarter);
-    EXPECT(r, s != NULL, "no statement for %s", quarter);
-    EXPECT(r, s->nlines == nlines, "statement %s: expected %zu lines, got %zu", quarter, nlines, s->nlines);
-    EXPECT(r, s->total_pence == total_pence, "statement %s: total_pence expected %" PRId64 ", got %" PRId64, quarter,
-           total_pence, s->total_pence);
-}
-
-/* The whole run: statement count and range, all lines, and the sum of totals
- * (catches any line the expectations above did not name). */
-static void expect_run(const run *r, size_t nst, const char *first, const char *last, size_t nlines, int64_t sum)
-{
-    EXPECT(r, r->nst == nst, "%s: expected %zu statements, got %zu", r->name, nst, r->nst);
-    EXPECT(r, r->st[0]->quarter == date_of(first), "%s: first statement is not %s", r->name, first);
-    EXPECT(r, r->st[r->nst - 1]->quarter == date_of(last), "%s: last statement is not %s", r->name, last);
-    size_t lines = 0;
-    int64_t total = 0;
-    for (size_t i = 0; i < r->nst; i++) {
-        int64_t t = 0;
-        for (size_t j = 0; j < r->st[i]->nlines; j++)
-            t += r->st[i]->lines[j].amount_pence;
-        EXPECT(r, t == r->st[i]->total_pence, "%s: statement %zu total is not the sum of its lines", r->name, i);
-        lines += r->st[i]->nlines;
-        total += r->st[i]->total_pence;
-    }
-    EXPECT(r, lines == nlines, "%s: expected %zu lines in all, got %zu", r->name, nlines, lines);
-    EXPECT(r, total == sum, "%s: expected %" PRId64 " pence in all, got %" PRId64, r->name, sum, total);
-}
-
-#define OUT PBR_LINE_OUTCOME
-#define FEE PBR_LINE_FEE
-#define POOL PBR_LINE_POOLED
-#define ADJ PBR_LINE_ADJUSTMENT
+#include "scheme_harness.h"
 
 /* ---- the real contracts load ----------------------------------------------- */
 
 START_TEST(test_contracts_load)
 {
-    static const char *const ids[] = {"peterborough", "doncaster",    "lewisham",   "gm-fim",
-                                      "ippr-custody", "accelerator", "rising-share", "national-tariffs"};
+    static const char *const ids[] = {"peterborough", "doncaster",    "lewisham",         "gm-fim", "ippr-custody",
+                                      "accelerator",  "rising-share", "national-tariffs", "crc"};
     static const char *const edges[] = {"edge-binary", "edge-pay", "edge-cap", "edge-pooled", "edge-ogrs", "edge-misc",
                                         "edge-gone", "edge-disposals", "edge-freq-pooled",
                                         "edge-clean"};
@@ -1311,7 +997,7 @@ START_TEST(test_edge_clean_period_boundaries)
      * C released 2023-02-28: offence 2023-06-15 restarts the clock after the
      *   contract's end (2023-03-31): C never succeeds.
      * One line: quarter 2024-04-01, final on 2024-07-01, members 2, 200.00.
-     * Range: quarter containing add_months(add_months(2023-03-31, 12), 3) =
+     * Range: quarter containing add_months(2023-03-31, 12 + 3) =
      * 2024-06-30, i.e. 2024-04-01, run_off 0: 6 statements. */
     run r;
     run_load(&r, "tests/data/schemes/edge-clean.yaml", "tests/data/schemes/edge-clean.jsonl", ORDER_FILE);
@@ -1322,30 +1008,91 @@ START_TEST(test_edge_clean_period_boundaries)
 }
 END_TEST
 
-/* ---- Determinism: the event file is a set ------------------------------------------------ */
+/* ---- Community Rehabilitation Company (SPEC 5.9) --------------------------------------- */
 
-static void expect_same_statements(const char *yaml, const char *jsonl)
+START_TEST(test_crc)
 {
-    run base, other;
-    run_load(&base, yaml, jsonl, ORDER_FILE);
-    for (line_order o = ORDER_REVERSED; o <= ORDER_INTERLEAVED; o++) {
-        run_load(&other, yaml, jsonl, o);
-        EXPECT(&base, other.nst == base.nst, "%s: statement count depends on line order", yaml);
-        for (size_t i = 0; i < base.nst; i++) {
-            size_t la = 0, lb = 0;
-            char *a = pbr_statement_to_json(base.st[i], &la);
-            char *b = pbr_statement_to_json(other.st[i], &lb);
-            int same = a && b && la == lb && memcmp(a, b, la) == 0;
-            if (!same)
-                fprintf(stderr, "file order:    %s\nshuffled (%d): %s\n", a ? a : "?", (int)o, b ? b : "?");
-            free(a);
-            free(b);
-            ck_assert_msg(same, "%s: statement %zu differs with line order %d", yaml, i, (int)o);
-        }
-        run_free(&other);
-    }
-    run_free(&base);
+    /* contracts/crc.yaml over crc.jsonl: settlement years from April;
+     * quarterly community_start cohorts of provider crc-north; follow_up 12,
+     * waiting 6: window final_on = add_months(window.to, 18).
+     * reoffending: binary, b = 0.34, significance z = 1.96: z^2 V = 3.8416 x
+     *   0.34 x 0.66 = 0.86205504; 3,000.00 per reoffender avoided; annual
+     *   top-up with the same gate.
+     * frequency: per reoffender, b = 2.6, 700.00 per reoffence avoided,
+     *   hurdle reoffending.
+     *
+     * Window 2015-04-01 (final 2017-01-01, statement 2016-10-01): 14 members
+     *   (M1 twice: one membership; N01 is another provider's). R1 reoffends
+     *   with 2 offences. a = 1/14; (0.34 - 1/14)^2 x 14 = 3.76^2 / 14 =
+     *   1.009829 >= 0.862055: met. points 26.857143, percent 3.76 / 4.76 x
+     *   100 = 78.991597, avoided 0.34 x 14 - 1 = 3.76: 11,280.00.
+     *   frequency: hurdle met; F 2, reoffenders 1: actual 2, avoided
+     *   (2.6 - 2) x 1 = 0.6: 420.00.
+     *   The foundation's 2015-04-01-recovery (-50,000.00, final 2017-01-01)
+     *   is in the same statement, among the fees.
+     * Window 2015-07-01 (final 2017-04-01, statement 2017-01-01): 6 members,
+     *   R2 reoffends (4 offences): (0.34 - 1/6)^2 x 6 = 1.04^2 / 6 =
+     *   0.180267 < 0.862055: missed, 0.00 (below 0). frequency: hurdle
+     *   missed: 0.00, threshold_met false, units null.
+     * Window 2015-10-01: no members, no lines.
+     * Window 2016-01-01 (final 2017-10-01, statement 2017-07-01): L01, late
+     *   (recorded 2016-09-01): n 1, a 0: 0.34^2 = 0.1156 < 0.862055: missed.
+     *   frequency: hurdle missed, 0.00.
+     * Pooled 2015-16 (final on the latest, 2017-10-01): n 21, reoffenders 2,
+     *   a = 2/21: (0.34 - 2/21)^2 x 21 = 5.14^2 / 21 = 1.258076 >= 0.862055:
+     *   met; points 24.476190; avoided 7.14 - 2 = 5.14: 15,420.00, net of
+     *   the year's window lines (11,280.00 + 0 + 0): 4,140.00.
+     * Volume (community starts of crc-north, every event; band 1800..2200,
+     *   250.00 an order): 2015-16 at A(2016-04-01) = 2016-07-31: 15 + 6 =
+     *   21 (L01 not yet recorded): (21 - 1800) x 250 = -444,750.00, final
+     *   add_months(2016-04-01, 3) = 2016-07-01; at A(2016-07-01) =
+     *   2016-10-31, 22: -444,500.00: an adjustment of +250.00 (outside the
+     *   cap). 2016-17: 0: -1800 x 250 = -450,000.00, final 2017-07-01.
+     * Range: the last final_on is window 2017-01-01's, add_months(2017-04-01,
+     *   18) = 2018-10-01 (also the last recovery's): quarter 2018-07-01 + 4
+     *   run-off quarters: 2015-04-01 .. 2019-07-01, 18 statements.
+     * Lines: service 8 + foundation 8 + recovery 8 + volume 2 + volume
+     *   adjustment 1 + reoffending 3 + frequency 3 + pooled 1 = 34.
+     * Sum (pence): 8 x 60,000,000 + (8 - 8) x 5,000,000 - 44,475,000 +
+     *   25,000 - 45,000,000 + 1,128,000 + 42,000 + 414,000 = 392,134,000. */
+    run r;
+    run_load(&r, "contracts/crc.yaml", "tests/data/schemes/crc.jsonl", ORDER_FILE);
+    expect_line(&r, &(want){.quarter = "2016-10-01", .kind = OUT, .component = "reoffending", .period = "2015-04-01",
+                            .final_on = "2017-01-01", .members = "14", .excluded = "0", .reoffenders = "1",
+                            .reoffences = "2", .actual = "0.071429", .baseline = "0.340000", .points = "26.857143",
+                            .percent = "78.991597", .avoided = "3.760000", .threshold_met = "true",
+                            .units = "3.760000", .amount_pence = 1128000});
+    expect_line(&r, &(want){.quarter = "2016-10-01", .kind = OUT, .component = "frequency", .period = "2015-04-01",
+                            .members = "14", .reoffenders = "1", .reoffences = "2", .actual = "2.000000",
+                            .baseline = "2.600000", .avoided = "0.600000", .threshold_met = "true",
+                            .units = "0.600000", .amount_pence = 42000});
+    expect_line(&r, &(want){.quarter = "2016-10-01", .kind = FEE, .component = "foundation",
+                            .period = "2015-04-01-recovery", .final_on = "2017-01-01", .amount_pence = -5000000});
+    expect_line(&r, &(want){.quarter = "2017-01-01", .kind = OUT, .component = "reoffending", .period = "2015-07-01",
+                            .members = "6", .reoffenders = "1", .avoided = "1.040000", .threshold_met = "false",
+                            .units = "null", .amount_pence = 0});
+    expect_line(&r, &(want){.quarter = "2017-01-01", .kind = OUT, .component = "frequency", .period = "2015-07-01",
+                            .members = "6", .reoffences = "4", .threshold_met = "false", .units = "null",
+                            .amount_pence = 0});
+    expect_line(&r, &(want){.quarter = "2017-07-01", .kind = OUT, .component = "frequency", .period = "2016-01-01",
+                            .members = "1", .threshold_met = "false", .amount_pence = 0});
+    expect_line(&r, &(want){.quarter = "2017-07-01", .kind = POOL, .component = "reoffending", .period = "2015-16",
+                            .final_on = "2017-10-01", .members = "21", .excluded = "0", .reoffenders = "2",
+                            .points = "24.476190", .avoided = "5.140000", .threshold_met = "true",
+                            .units = "5.140000", .amount_pence = 414000});
+    expect_line(&r, &(want){.quarter = "2016-04-01", .kind = FEE, .component = "service", .period = "2015-16-volume",
+                            .final_on = "2016-07-01", .amount_pence = -44475000});
+    expect_line(&r, &(want){.quarter = "2016-07-01", .kind = ADJ, .component = "service", .period = "2015-16-volume",
+                            .previous_pence = "-44475000", .amount_pence = 25000});
+    expect_line(&r, &(want){.quarter = "2017-04-01", .kind = FEE, .component = "service", .period = "2016-17-volume",
+                            .final_on = "2017-07-01", .amount_pence = -45000000});
+    EXPECT(&r, count_issues(&r, OUT, "reoffending", "2015-10-01", NULL) == 0, "an empty window has no line");
+    expect_run(&r, 18, "2015-04-01", "2019-07-01", 34, 392134000);
+    run_free(&r);
 }
+END_TEST
+
+/* ---- Determinism: the event file is a set ------------------------------------------------ */
 
 START_TEST(test_determinism_doncaster)
 {
@@ -1357,6 +1104,12 @@ START_TEST(test_determinism_void_before_target)
 {
     /* Reversed, the voids come before their targets. */
     expect_same_statements("tests/data/schemes/edge-binary.yaml", "tests/data/schemes/edge-void.jsonl");
+}
+END_TEST
+
+START_TEST(test_determinism_crc)
+{
+    expect_same_statements("contracts/crc.yaml", "tests/data/schemes/crc.jsonl");
 }
 END_TEST
 
@@ -1380,6 +1133,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_accelerator);
     tcase_add_test(t, test_rising_share);
     tcase_add_test(t, test_national_tariffs);
+    tcase_add_test(t, test_crc);
     suite_add_tcase(s, t);
 
     TCase *e = tcase_create("edges");
@@ -1409,6 +1163,7 @@ static Suite *make_suite(void)
     tcase_add_test(d, test_determinism_doncaster);
     tcase_add_test(d, test_determinism_void_before_target);
     tcase_add_test(d, test_determinism_lewisham);
+    tcase_add_test(d, test_determinism_crc);
     suite_add_tcase(s, d);
     return s;
 }

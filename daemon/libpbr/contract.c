@@ -409,7 +409,7 @@ static int get_choice(lctx *x, const yaml_node_t *n, const char *key, const char
 
 static const char *const MEASURES[] = {"binary", "frequency", "clean_period", "custody_nights", "disposals", NULL};
 static const char *const DISPOSALS[] = {"custody", "sso", "community", "fine", "discharge", "caution", "other", NULL};
-static const char *const GATE_METRICS[] = {"points", "percent", "avoided", NULL}; /* pbr_metric order */
+static const char *const GATE_METRICS[] = {"points", "percent", "avoided", "significant", NULL}; /* pbr_metric order */
 static const char *const PER_METRICS[] = {"point", "percent", "avoided", NULL};   /* pbr_metric order */
 
 const char *pbr_measure_name(pbr_measure m)
@@ -538,6 +538,8 @@ void pbr_contract_free(pbr_contract *c)
     for (size_t i = 0; i < c->nfees; i++) {
         free(c->fees[i].id);
         mpq_clear(c->fees[i].amount);
+        mpq_clear(c->fees[i].volume_rate);
+        where_clear(&c->fees[i].volume_where);
     }
     free(c->fees);
     for (size_t i = 0; i < c->noutcomes; i++)
@@ -929,9 +931,38 @@ static int parse_cohort(lctx *x, const yaml_node_t *n)
 
 /* ---- fees -------------------------------------------------------------------------------- */
 
+/* volume: {index, where, band: [lo, hi], rate} of a quarterly fee (5.9.4). */
+static int parse_volume(lctx *x, const yaml_node_t *n, pbr_fee *f)
+{
+    static const char *const keys[] = {"index", "where", "band", "rate", NULL};
+    static const char *const indexes[] = {"release", "community_start", NULL};
+    yaml_node_t *v, *lo, *hi;
+    int i;
+    if (need_map(x, n, "volume") || check_keys(x, n, keys, "volume"))
+        return -1;
+    if (!(v = require(x, n, "index", "volume")) || get_choice(x, v, "index", indexes, &i))
+        return -1;
+    f->volume_index = i == 0 ? PBR_EV_RELEASE : PBR_EV_COMMUNITY_START;
+    if ((v = find(x, n, "where", NULL)) && parse_where(x, v, "where", PBR_WHERE_INDEX, &f->volume_where))
+        return -1;
+    if (!(v = require(x, n, "band", "volume")) || need_seq(x, v, "band"))
+        return -1;
+    if (seq_size(v) != 2)
+        return FAIL(x, v, "band: give two whole numbers [lo, hi]");
+    if (!(lo = seq_item(x, v, 0)) || !(hi = seq_item(x, v, 1)) ||
+        get_int(x, lo, "band", 0, INT32_MAX, &f->volume_lo) || get_int(x, hi, "band", 0, INT32_MAX, &f->volume_hi))
+        return -1;
+    if (f->volume_lo > f->volume_hi)
+        return FAIL(x, v, "band: lo %" PRId64 " is greater than hi %" PRId64, f->volume_lo, f->volume_hi);
+    if (!(v = require(x, n, "rate", "volume")) || get_money(x, v, "rate", 1, f->volume_rate))
+        return -1;
+    f->has_volume = 1;
+    return 0;
+}
+
 static int parse_fee(lctx *x, const yaml_node_t *n, pbr_fee *f)
 {
-    static const char *const keys[] = {"id", "per_quarter", "from", "to", "on", "amount", NULL};
+    static const char *const keys[] = {"id", "per_quarter", "from", "to", "on", "amount", "volume", "advance_of", NULL};
     const pbr_contract *c = x->c;
     char q[QBUF], a[PBR_DATE_STRLEN], b[PBR_DATE_STRLEN];
     yaml_node_t *v, *k;
@@ -966,11 +997,14 @@ static int parse_fee(lctx *x, const yaml_node_t *n, pbr_fee *f)
             if (f->to < f->from)
                 return FAIL(x, v, "to: %s is before from", Q(v, q));
         }
+        if ((v = find(x, n, "volume", NULL)) && parse_volume(x, v, f))
+            return -1;
         return 0;
     }
     if (!on)
         return FAIL(x, n, "fee: needs per_quarter, or on and amount");
-    if ((v = find(x, n, "from", &k)) || (v = find(x, n, "to", &k)))
+    if ((v = find(x, n, "from", &k)) || (v = find(x, n, "to", &k)) || (v = find(x, n, "volume", &k)) ||
+        (v = find(x, n, "advance_of", &k)))
         return FAIL(x, k, "fee: %s applies only to per_quarter fees", Q(k, q));
     f->dated = 1;
     f->from = f->to = PBR_DATE_NONE;
@@ -994,6 +1028,7 @@ static int parse_fees(lctx *x, const yaml_node_t *n)
         return oom(x, n);
     for (size_t i = 0; i < cnt; i++) {
         mpq_init(c->fees[i].amount);
+        mpq_init(c->fees[i].volume_rate);
         c->fees[i].file_order = i;
         c->nfees++;
     }
@@ -1169,14 +1204,15 @@ static int parse_baseline(lctx *x, const yaml_node_t *n, pbr_measure m, pbr_base
 
 /* ---- pay ---------------------------------------------------------------------------------- */
 
-/* {points|percent|avoided: x}: exactly one metric key. */
+/* {points|percent|avoided|significant: x}: exactly one metric key. A
+ * significance z (5.9.3) must not be negative. */
 static int parse_gate(lctx *x, const yaml_node_t *n, const char *key, pbr_metric *metric, mpq_t value,
                       yaml_node_t **metric_key)
 {
     if (need_map(x, n, key) || check_keys(x, n, GATE_METRICS, key))
         return -1;
     if (map_size(n) != 1)
-        return FAIL(x, n, "%s: give exactly one of points, percent or avoided", key);
+        return FAIL(x, n, "%s: give exactly one of points, percent, avoided or significant", key);
     yaml_node_pair_t *p = n->data.mapping.pairs.start;
     yaml_node_t *k = node_at(x, p->key), *v = node_at(x, p->value);
     if (!k || !v)
@@ -1185,6 +1221,8 @@ static int parse_gate(lctx *x, const yaml_node_t *n, const char *key, pbr_metric
         if (scalar_is(k, GATE_METRICS[i]))
             *metric = (pbr_metric)i;
     *metric_key = k;
+    if (*metric == PBR_METRIC_SIGNIFICANT)
+        return get_nonneg(x, v, GATE_METRICS[*metric], -1, 0, value);
     return get_decimal(x, v, GATE_METRICS[*metric], -1, value);
 }
 
@@ -1252,6 +1290,17 @@ static int check_scope(lctx *x, const yaml_node_t *map, const key_scope *scope, 
     return 0;
 }
 
+/* A significance gate (5.9.3, at its metric key k) needs V: binary, or
+ * frequency per member. */
+static int check_significant(lctx *x, const yaml_node_t *k, const pbr_outcome *o)
+{
+    if (o->measure != PBR_M_BINARY && o->measure != PBR_M_FREQUENCY)
+        return FAIL(x, k, "significant: applies to binary and frequency, not %s", pbr_measure_name(o->measure));
+    if (o->per_reoffender)
+        return FAIL(x, k, "significant: needs per: member (the gate's variance is per member, not per reoffender)");
+    return 0;
+}
+
 static int parse_pay(lctx *x, const yaml_node_t *n, pbr_outcome *o)
 {
     static const char *const keys[] = {"threshold", "below", "per", "from_threshold", "price", "tiers", "max_units",
@@ -1277,6 +1326,8 @@ static int parse_pay(lctx *x, const yaml_node_t *n, pbr_outcome *o)
         p->has_threshold = 1;
         if (m == PBR_M_CUSTODY_NIGHTS && p->threshold_metric == PBR_METRIC_POINTS)
             return FAIL(x, gate_key, "threshold: custody_nights has no points metric (use avoided or percent)");
+        if (p->threshold_metric == PBR_METRIC_SIGNIFICANT && check_significant(x, gate_key, o))
+            return -1;
     }
     if ((v = find(x, n, "below", NULL)) && get_money(x, v, "below", 0, p->below))
         return -1;
@@ -1292,6 +1343,8 @@ static int parse_pay(lctx *x, const yaml_node_t *n, pbr_outcome *o)
             return -1;
         if (p->from_threshold && !p->has_threshold)
             return FAIL(x, k, "from_threshold: there is no threshold");
+        if (p->from_threshold && p->threshold_metric == PBR_METRIC_SIGNIFICANT)
+            return FAIL(x, k, "from_threshold: a significance gate has no value to count units from");
         if (p->from_threshold && p->threshold_metric != p->per)
             return FAIL(x, k, "from_threshold: the gate is in %s but per is %s", GATE_METRICS[p->threshold_metric],
                         PER_METRICS[p->per]);
@@ -1409,15 +1462,28 @@ static int parse_segments(lctx *x, const yaml_node_t *n, pbr_outcome *o)
     return 0;
 }
 
+/* pooled: {over: whole|year, threshold: {...}} (5.6; over: year is the
+ * annual top-up of 5.9.2, quarterly cohorts only). */
 static int parse_pooled(lctx *x, const yaml_node_t *n, pbr_outcome *o)
 {
-    static const char *const keys[] = {"threshold", NULL};
+    static const char *const keys[] = {"over", "threshold", NULL};
+    static const char *const overs[] = {"whole", "year", NULL};
     yaml_node_t *v, *mk;
+    int i;
     if (need_map(x, n, "pooled") || check_keys(x, n, keys, "pooled"))
         return -1;
+    if ((v = find(x, n, "over", NULL))) {
+        if (get_choice(x, v, "over", overs, &i))
+            return -1;
+        o->pooled_over_year = i == 1;
+        if (o->pooled_over_year && x->c->cohort.period != PBR_PERIOD_QUARTER)
+            return FAIL(x, v, "over: year tops up quarterly cohorts; the cohort has no period: quarter");
+    }
     if (!(v = require(x, n, "threshold", "pooled")))
         return -1;
     if (parse_gate(x, v, "threshold", &o->pooled_metric, o->pooled_threshold, &mk))
+        return -1;
+    if (o->pooled_metric == PBR_METRIC_SIGNIFICANT && check_significant(x, mk, o))
         return -1;
     o->has_pooled = 1;
     return 0;
@@ -1452,8 +1518,8 @@ static int check_outcome_complete(lctx *x, const yaml_node_t *n, const yaml_node
 
 static int parse_outcome(lctx *x, const yaml_node_t *n, pbr_outcome *o)
 {
-    static const char *const keys[] = {"id",   "measure",  "follow_up", "waiting",  "counts", "per",
-                                       "exclude", "where", "baseline",  "pay",      "segments", "pooled", NULL};
+    static const char *const keys[] = {"id",      "measure", "follow_up", "waiting", "counts",   "per",    "exclude",
+                                       "where",   "baseline", "pay",      "segments", "pooled", "hurdle", NULL};
     static const key_scope scope[] = {{"follow_up", M_BIN | M_FRQ | M_CLN},
                                       {"waiting", M_BIN | M_FRQ | M_CLN | M_DSP},
                                       {"counts", M_BIN | M_FRQ},
@@ -1462,6 +1528,7 @@ static int parse_outcome(lctx *x, const yaml_node_t *n, pbr_outcome *o)
                                       {"where", M_CUS | M_DSP},
                                       {"baseline", M_ALL & ~M_CLN},
                                       {"pooled", M_BIN | M_FRQ},
+                                      {"hurdle", M_FRQ},
                                       {NULL, 0}};
     static const char *const counts[] = {"offences", "convictions", NULL};
     static const char *const pers[] = {"member", "reoffender", NULL};
@@ -1564,6 +1631,87 @@ static int valid_contract_id(const yaml_node_t *n)
     return 1;
 }
 
+/* ---- links between components (5.9.1 hurdle, 5.9.5 advance_of) ---------------------- */
+
+/* The index of the outcome whose id is the text of node v, or -1. */
+static int64_t outcome_named(const lctx *x, const yaml_node_t *v)
+{
+    for (size_t j = 0; j < x->c->noutcomes; j++)
+        if (scalar_is(v, x->c->outcomes[j].id))
+            return (int64_t)j;
+    return -1;
+}
+
+/* 1 when a has a segment named name. */
+static int has_segment_named(const pbr_outcome *a, const char *name)
+{
+    for (size_t i = 0; i < a->nsegments; i++)
+        if (strcmp(a->segments[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* hurdle: ID on frequency outcome o: a binary outcome with the same segment
+ * names. */
+static int resolve_hurdle(lctx *x, const yaml_node_t *v, pbr_outcome *o)
+{
+    char q[QBUF];
+    if (need_scalar(x, v, "hurdle"))
+        return -1;
+    int64_t j = outcome_named(x, v);
+    if (j < 0)
+        return FAIL(x, v, "hurdle: %s is not an outcome of this contract", Q(v, q));
+    const pbr_outcome *h = &x->c->outcomes[j];
+    if (h->measure != PBR_M_BINARY)
+        return FAIL(x, v, "hurdle: %s is a %s outcome; a hurdle must be binary", Q(v, q), pbr_measure_name(h->measure));
+    int same = h->nsegments == o->nsegments;
+    for (size_t i = 0; same && i < o->nsegments; i++)
+        same = has_segment_named(h, o->segments[i].name);
+    if (!same)
+        return FAIL(x, v, "hurdle: %s and \"%s\" have different segment names (a hurdle line is matched by segment)",
+                    Q(v, q), o->id);
+    o->has_hurdle = 1;
+    o->hurdle = (size_t)j;
+    return 0;
+}
+
+/* advance_of: ID on quarterly fee f: a binary or frequency outcome whose
+ * cohort windows are quarters. */
+static int resolve_advance(lctx *x, const yaml_node_t *v, pbr_fee *f)
+{
+    char q[QBUF];
+    if (need_scalar(x, v, "advance_of"))
+        return -1;
+    int64_t j = outcome_named(x, v);
+    if (j < 0)
+        return FAIL(x, v, "advance_of: %s is not an outcome of this contract", Q(v, q));
+    const pbr_outcome *o = &x->c->outcomes[j];
+    if (o->measure != PBR_M_BINARY && o->measure != PBR_M_FREQUENCY)
+        return FAIL(x, v, "advance_of: %s is a %s outcome; an advance is recovered from a binary or frequency one",
+                    Q(v, q), pbr_measure_name(o->measure));
+    if (x->c->cohort.period != PBR_PERIOD_QUARTER)
+        return FAIL(x, v, "advance_of: %s needs quarterly cohorts (period: quarter) to recover each quarter's advance",
+                    Q(v, q));
+    f->has_advance = 1;
+    f->advance_of = (size_t)j;
+    return 0;
+}
+
+/* Resolves the references between components once all are parsed. */
+static int resolve_links(lctx *x, const yaml_node_t *root)
+{
+    const pbr_contract *c = x->c;
+    yaml_node_t *outs = find(x, root, "outcomes", NULL), *fees = find(x, root, "fees", NULL), *item, *v;
+    for (size_t i = 0; outs && i < c->noutcomes; i++)
+        if ((item = seq_item(x, outs, i)) && (v = find(x, item, "hurdle", NULL)) &&
+            resolve_hurdle(x, v, &c->outcomes[i]))
+            return -1;
+    for (size_t i = 0; fees && i < c->nfees; i++)
+        if ((item = seq_item(x, fees, i)) && (v = find(x, item, "advance_of", NULL)) && resolve_advance(x, v, &c->fees[i]))
+            return -1;
+    return 0;
+}
+
 static int parse_top(lctx *x, const yaml_node_t *root)
 {
     static const char *const keys[] = {"contract", "title",   "provider", "commissioner", "start",
@@ -1616,7 +1764,7 @@ static int parse_top(lctx *x, const yaml_node_t *root)
         return -1;
     if (c->nfees + c->noutcomes == 0)
         return FAIL(x, root, "a contract needs at least one fee or outcome");
-    return 0;
+    return resolve_links(x, root);
 }
 
 /* Counts one reference to node id; a second one is an alias. Returns 0 or -1. */

@@ -370,7 +370,24 @@ static const char *str_or(const json_t *o, const char *key, const char *dflt)
     return s ? s : dflt;
 }
 
-static void text_line(sbuf *b, const json_t *l)
+/* The period column's width: 12, or the longest period of the statement
+ * (recovery lines: "2015-04-01-recovery"). */
+static int period_width(const json_t *st)
+{
+    static const char *const sections[] = {"lines", "provisional"};
+    size_t w = 12, i;
+    const json_t *l;
+    for (size_t k = 0; k < 2; k++) {
+        json_array_foreach(json_object_get(st, sections[k]), i, l)
+        {
+            size_t n = strlen(str_or(l, "period", ""));
+            w = n > w ? n : w;
+        }
+    }
+    return w > 64 ? 64 : (int)w;
+}
+
+static void text_line(sbuf *b, const json_t *l, int pw)
 {
     char money[PBR_GBP_MAX], seg[80];
     pbr_format_gbp((int64_t)json_integer_value(json_object_get(l, "amount_pence")), money, sizeof money);
@@ -378,7 +395,7 @@ static void text_line(sbuf *b, const json_t *l)
     snprintf(seg, sizeof seg, "%s", json_is_string(sg) ? json_string_value(sg) : "-");
     const char *kind = str_or(l, "kind", "?");
     /* %15s: the pound sign is two bytes and one column */
-    sb_printf(b, "  %-10s %-20s %-12s %-10s %15s", kind, str_or(l, "component", ""), str_or(l, "period", ""), seg,
+    sb_printf(b, "  %-10s %-20s %-*s %-10s %15s", kind, str_or(l, "component", ""), pw, str_or(l, "period", ""), seg,
               money);
     if (strcmp(kind, "adjustment") == 0) {
         char prev[PBR_GBP_MAX];
@@ -403,17 +420,18 @@ static void render_text(sbuf *b, const json_t *st)
               str_or(st, "start", ""), str_or(st, "end", ""), str_or(st, "as_of", ""));
     sb_printf(b, "contract sha256 %s, events through %lld\n", str_or(st, "contract_sha256", ""),
               (long long)json_integer_value(json_object_get(st, "events_through")));
-    sb_printf(b, "  %-10s %-20s %-12s %-10s %14s\n", "kind", "component", "period", "segment", "amount GBP");
+    int pw = period_width(st);
+    sb_printf(b, "  %-10s %-20s %-*s %-10s %14s\n", "kind", "component", pw, "period", "segment", "amount GBP");
     size_t i;
     const json_t *l;
-    json_array_foreach(json_object_get(st, "lines"), i, l) text_line(b, l);
+    json_array_foreach(json_object_get(st, "lines"), i, l) text_line(b, l, pw);
     if (json_array_size(json_object_get(st, "lines")) == 0)
         sb_printf(b, "  (no payable lines)\n");
     pbr_format_gbp((int64_t)json_integer_value(json_object_get(st, "total_pence")), money, sizeof money);
-    sb_printf(b, "  %-56s %15s\n", "TOTAL", money);
+    sb_printf(b, "  %-*s %15s\n", 44 + pw, "TOTAL", money);
     if (json_array_size(json_object_get(st, "provisional")) > 0) {
         sb_printf(b, "Provisional (not payable):\n");
-        json_array_foreach(json_object_get(st, "provisional"), i, l) text_line(b, l);
+        json_array_foreach(json_object_get(st, "provisional"), i, l) text_line(b, l, pw);
     }
 }
 

@@ -59,6 +59,12 @@ static const struct {
     {"verify", "[--format text|json]", "recompute every issued statement from the event log and compare",
      "  --format F     text (default) or json\n"
      "exit status: 1 when any statement differs\n"},
+    {"backup", "DIR [--format text|json]",
+     "make the daemon write a consistent backup of its store and statements into DIR",
+     "  DIR            an absolute path on the daemon's machine, written by the daemon\n"
+     "                 (mode 0700, files 0600, MANIFEST.json); under the unit: /var/lib/pbrd-backup/NAME\n"
+     "  --format F     text (default) or json\n"
+     "waits at least 10 minutes for the reply; finance and operator roles\n"},
     {"check", "CONTRACT.yaml...", "validate contract files (offline, no daemon)",
      "exit status: 1 when any file is invalid (FILE:LINE:COLUMN: message on standard error)\n"},
     {"simulate", "CONTRACT.yaml EVENTS.jsonl [--through QUARTER] [--format json|yaml|csv|text]",

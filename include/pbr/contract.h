@@ -90,6 +90,15 @@ typedef struct pbr_fee {
     pbr_date from, to;      /* quarterly: default contract start / end (inclusive days) */
     pbr_date on;            /* dated */
     size_t file_order;
+    /* SPEC 5.9.4, quarterly fees only: the yearly volume reconciliation */
+    int has_volume;
+    pbr_event_type volume_index;  /* PBR_EV_RELEASE or PBR_EV_COMMUNITY_START */
+    pbr_where volume_where;       /* index-event fields */
+    int64_t volume_lo, volume_hi; /* band [lo, hi], whole numbers, lo <= hi */
+    mpq_t volume_rate;            /* pounds per index event outside the band */
+    /* SPEC 5.9.5, quarterly fees only: a foundation advance of an outcome */
+    int has_advance;
+    size_t advance_of;            /* index into outcomes: binary/frequency, quarterly cohort */
 } pbr_fee;
 
 /* ---- outcomes -------------------------------------------------------------- */
@@ -102,7 +111,9 @@ typedef enum {
     PBR_M_DISPOSALS
 } pbr_measure;
 
-typedef enum { PBR_METRIC_POINTS = 0, PBR_METRIC_PERCENT, PBR_METRIC_AVOIDED } pbr_metric;
+/* SIGNIFICANT is a gate only (SPEC 5.9.3: threshold {significant: z}); per
+ * is one of the first three. */
+typedef enum { PBR_METRIC_POINTS = 0, PBR_METRIC_PERCENT, PBR_METRIC_AVOIDED, PBR_METRIC_SIGNIFICANT } pbr_metric;
 
 typedef enum {
     PBR_BL_NONE = 0,
@@ -185,6 +196,9 @@ typedef struct pbr_outcome {
     int has_pooled;
     pbr_metric pooled_metric;
     mpq_t pooled_threshold;
+    int pooled_over_year;   /* SPEC 5.9.2: pooled {over: year} (quarterly cohorts) */
+    int has_hurdle;         /* SPEC 5.9.1: frequency only */
+    size_t hurdle;          /* index into outcomes: a binary with the same segment names */
     size_t file_order;
 } pbr_outcome;
 

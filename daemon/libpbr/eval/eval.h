@@ -5,6 +5,8 @@
  *              the candidate lines of every outcome component (5.3, 5.4, 5.6)
  *   pay.c      the payment rule of one line (5.5)
  *   settle.c   statements, finality, adjustments, caps, the ledger (5.5.6, 5.7)
+ *   mechanism.c the Transforming Rehabilitation keys (5.9): significance
+ *              gate, hurdle, volume and recovery fee lines
  */
 #ifndef PBR_EVAL_H
 #define PBR_EVAL_H
@@ -59,6 +61,9 @@ typedef struct cline {
     int pooled;
     size_t comp_order, seg_order;
     pbr_measure measure;
+    int fee;                /* a fee line computed from events (5.9.4 volume): outside the cap,
+                               adjusted, never provisional; measure is meaningless */
+    int fee_rank;           /* fee lines on one final_on: volume and recovery (0) before the quarterly (1) */
 } cline;
 
 typedef struct clines {
@@ -79,6 +84,7 @@ int evaluate_outcomes(const pbr_contract *c, const pbr_eventset *ev, uint64_t ma
 typedef struct metrics {
     int has_points;         /* custody and disposals have no points */
     mpq_t points, percent, avoided;
+    int significant;        /* the significance gate (5.9.3) is met; set by the caller when the gate asks */
 } metrics;
 
 /* Applies pay to a line: threshold (override: pooled threshold, below 0),
@@ -90,5 +96,31 @@ void pay_line(const pbr_pay *pay, const mpq_t *seg_price, const metrics *m, int 
 
 /* Lines are ordered by (final_on, component, period first day, pooled last, segment). */
 int cline_cmp(const void *a, const void *b);
+
+/* ---- mechanism.c: SPEC 5.9 -------------------------------------------------------- */
+
+/* The significance gate of 5.9.3: 1 when a < b and (b - a)^2 n >= z^2 V,
+ * V = b (1 - b) for binary, b for frequency; exact, no square root. */
+int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, int binary);
+
+/* The outcome line of component h for (period, segment) among lines, or
+ * NULL (5.9.1: the hurdle's line). segment is NULL for no segment. */
+const cline *eval_hurdle_line(const clines *lines, const pbr_outcome *h, const char *period, const char *segment);
+
+/* A missed hurdle: the frequency line l of o pays o's below, threshold_met
+ * false, units null (5.9.1). */
+void eval_hurdle_missed(const pbr_outcome *o, pbr_line *l);
+
+/* Appends the volume lines of every fee with volume (5.9.4), as of d.
+ * Returns 0 or -1 (out of memory). */
+int eval_volume_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, clines *out);
+
+/* Appends the recovery line of every quarter of fee f (5.9.5: f has an
+ * advance). Returns 0 or -1 (out of memory). */
+int eval_recovery_lines(const pbr_contract *c, const pbr_fee *f, clines *out);
+
+/* The latest final_on of the 5.9 fee lines of c (volume and recovery), or
+ * PBR_DATE_NONE: the statement range covers them. */
+pbr_date eval_mechanism_last_final_on(const pbr_contract *c);
 
 #endif

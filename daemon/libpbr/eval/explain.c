@@ -134,8 +134,45 @@ static int member_row(const pbr_outcome *o, const cwhere *exclude, const pbr_eve
     return 0;
 }
 
-/* Members of the windows selected by `period` ("pooled": every window in
- * which the segment has members, as 5.6 pools them). */
+/* Is window i one of the line's? period: the window's key, "pooled" (every
+ * window, 5.6) or a settlement year's label (pooled over: year, 5.9.2: the
+ * windows whose first day falls in that year). */
+static int window_in_line(const pbr_contract *c, const pbr_outcome *o, const ewindow *w, const char *period)
+{
+    if (strcmp(w->key, period) == 0)
+        return 1;
+    if (!o->has_pooled)
+        return 0;
+    if (!o->pooled_over_year)
+        return strcmp(period, "pooled") == 0;
+    char label[32];
+    pbr_year_label(pbr_year_of(w->from, c->year_start), c->year_start, label, sizeof label);
+    return strcmp(label, period) == 0;
+}
+
+/* Marks in has[] the windows in which outcome o has members in the segment
+ * named like o's segment target (a hurdle's line exists, 5.9.1). Returns 0
+ * or -1. */
+static int windows_with_members(const pbr_outcome *h, const char *segname, const pbr_eventset *ev,
+                                const member *m, size_t nm, unsigned char *has)
+{
+    segs s = {NULL, 0};
+    int rc = segs_compile(h, ev, &s);
+    int64_t target = target_segment(h, segname);
+    for (size_t i = 0; rc == 0 && i < nm; i++) {
+        int64_t seg = segment_of(h, &s, ev, m[i].index);
+        if (seg >= 0 && seg == target && !(needs_ogrs(h, (size_t)seg) && m[i].index->ogrs < 0))
+            has[m[i].window] = 1;
+    }
+    segs_free(&s);
+    return rc;
+}
+
+/* Members of the windows of the line (window_in_line); a component with a
+ * hurdle counts only the windows where the hurdle has a line, as
+ * measure.c does. Left out: every member of those windows that no segment
+ * takes or that lacks the OGRS it needs (pooled: of every pooled window,
+ * ruled 2026-12-02). */
 static int explain_cohort(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
                           pbr_date d, const char *period, int64_t target, pbr_explanation *x)
 {
@@ -144,32 +181,32 @@ static int explain_cohort(const pbr_contract *c, const pbr_outcome *o, const pbr
     member *m = NULL;
     segs s = {NULL, 0};
     cwhere exclude = {NULL, 0};
-    unsigned char *in = NULL, *has = NULL;
-    int rc = -1, pooled = strcmp(period, "pooled") == 0;
+    unsigned char *in = NULL, *hurdled = NULL;
+    int rc = -1;
     if (w == NULL || cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0 || segs_compile(o, ev, &s) != 0 ||
         cwhere_compile(&o->exclude, ev, &exclude) != 0)
         goto out;
     in = calloc(nw, 1);
-    has = calloc(nw, 1);
-    if (in == NULL || has == NULL)
+    hurdled = calloc(nw, 1);
+    if (in == NULL || hurdled == NULL)
         goto out;
     for (size_t i = 0; i < nw; i++)
-        in[i] = pooled || strcmp(w[i].key, period) == 0;
-    /* a pooled line counts the excluded members of the windows in which its
-     * segment has members (measure.c's emit_pooled_line) */
-    for (size_t i = 0; i < nm; i++) {
-        int64_t seg = segment_of(o, &s, ev, m[i].index);
-        if (seg == target && !(needs_ogrs(o, (size_t)seg) && m[i].index->ogrs < 0))
-            has[m[i].window] = 1;
+        in[i] = window_in_line(c, o, &w[i], period);
+    if (o->has_hurdle) {
+        const char *segname = o->nsegments ? o->segments[target].name : NULL;
+        if (windows_with_members(&c->outcomes[o->hurdle], segname, ev, m, nm, hurdled) != 0)
+            goto out;
+    } else {
+        memset(hurdled, 1, nw);
     }
     for (size_t i = 0; i < nm; i++) {
         const pbr_ev *idx = m[i].index;
-        if (!in[m[i].window] || !has[m[i].window])
+        if (!in[m[i].window])
             continue;
         int64_t seg = segment_of(o, &s, ev, idx);
         const char *why = seg < 0 ? "no segment matched"
                           : needs_ogrs(o, (size_t)seg) && idx->ogrs < 0 ? "ogrs missing" : NULL;
-        if (why == NULL && seg != target)
+        if (why == NULL && (seg != target || !hurdled[m[i].window]))
             continue;
         pbr_xrow *r = push_row(x, why != NULL);
         if (r == NULL)
@@ -186,7 +223,7 @@ static int explain_cohort(const pbr_contract *c, const pbr_outcome *o, const pbr
     }
     rc = 0;
 out:
-    free(has);
+    free(hurdled);
     free(in);
     cwhere_free(&exclude);
     segs_free(&s);
@@ -211,7 +248,8 @@ static int clean_row(const pbr_contract *c, const pbr_outcome *o, const cwhere *
     int first = 1;
     for (;;) {
         pbr_date s = pbr_add_months(clock, o->follow_up);
-        pbr_date f = pbr_add_months(s, o->waiting);
+        /* one month addition (ruled 2026-12-02): at month ends F is not S + waiting */
+        pbr_date f = pbr_add_months(clock, o->follow_up + o->waiting);
         const pbr_ev *earliest = NULL;
         for (size_t i = 0; i < n; i++) {
             const pbr_ev *e = &es[i];
@@ -288,6 +326,30 @@ out:
 
 /* ---- custody_nights ------------------------------------------------------------------------- */
 
+/* The walk order of one offender's receptions and discharges (5.3, ruled
+ * 2026-12-02): by date, and on one date the discharges (by id) before the
+ * receptions (by id). es is sorted by (date, id). Returns a malloc'd array
+ * of n indices, or NULL. */
+static size_t *custody_order(const pbr_ev *es, size_t n)
+{
+    size_t *ord = malloc((n ? n : 1) * sizeof *ord), k = 0;
+    if (ord == NULL)
+        return NULL;
+    for (size_t g = 0; g < n;) {
+        size_t e = g;
+        while (e < n && es[e].date == es[g].date)
+            e++;
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t i = g; i < e; i++) {
+                if ((es[i].type == PBR_EV_DISCHARGE) == (pass == 0))
+                    ord[k++] = i;
+            }
+        }
+        g = e;
+    }
+    return ord;
+}
+
 /* One offender's spells (as measure.c's offender_spells) with nights in
  * [q, qnext), matching where and the target segment. Returns 0 or -1. */
 static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const segs *s, const pbr_eventset *ev,
@@ -298,8 +360,11 @@ static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const 
     const pbr_ev *es = pbr_eventset_offender_events(ev, off, &n);
     const pbr_evvoid *voids = pbr_eventset_voids(ev);
     const pbr_ev *open = NULL;
-    for (size_t i = 0; i <= n; i++) {
-        const pbr_ev *e = i < n ? &es[i] : NULL;
+    size_t *ord = custody_order(es, n);
+    if (ord == NULL)
+        return -1;
+    for (size_t step = 0; step <= n; step++) {
+        const pbr_ev *e = step < n ? &es[ord[step]] : NULL;
         if (e != NULL && ((e->type != PBR_EV_RECEPTION && e->type != PBR_EV_DISCHARGE) ||
                           !pbr_ev_visible(e, voids, d, max_seq)))
             continue;
@@ -314,8 +379,10 @@ static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const 
         pbr_date lo = open->date > q ? open->date : q, hi = to < qnext ? to : qnext;
         if (hi > lo && cwhere_match(where, ev, open) && segment_of(o, s, ev, open) == target) {
             pbr_xrow *r = push_row(x, 0);
-            if (r == NULL)
+            if (r == NULL) {
+                free(ord);
                 return -1;
+            }
             r->event = open;
             r->end = e;
             r->segment = o->nsegments ? target : -1;
@@ -323,6 +390,7 @@ static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const 
         }
         open = NULL;
     }
+    free(ord);
     return 0;
 }
 

@@ -122,6 +122,7 @@ static void metrics_init(metrics *m)
 {
     mpq_inits(m->points, m->percent, m->avoided, NULL);
     m->has_points = 1;
+    m->significant = 0;
 }
 
 static void metrics_clear(metrics *m)
@@ -278,6 +279,8 @@ static int emit_cohort_line(clines *out, const pbr_outcome *o, size_t seg, const
     mpq_inits(actual, denom, amount, NULL);
     cohort_actual(o, a, actual, denom);
     improvement(&m, b, actual, denom);
+    if (o->pay.has_threshold && o->pay.threshold_metric == PBR_METRIC_SIGNIFICANT)
+        m.significant = eval_significant(o->pay.threshold, a->n, actual, b, o->measure == PBR_M_BINARY);
     show_metrics(&cl->line, &m, actual, b);
     pay_line(&o->pay, segment_price(o, seg), &m, 0, 0, 0, NULL, &cl->line, amount);
     mpq_clears(actual, denom, amount, NULL);
@@ -286,9 +289,11 @@ static int emit_cohort_line(clines *out, const pbr_outcome *o, size_t seg, const
 }
 
 /* The pooled line of one segment (5.6), given the windows' accumulators and
- * baselines; window_pence is the sum of the segment's window lines. */
+ * baselines; window_pence is the sum of the segment's window lines; period
+ * "pooled" (period_first PBR_DATE_MAX) or a settlement year's label (5.9.2). */
 static int emit_pooled_line(clines *out, const pbr_outcome *o, size_t seg, const ewindow *w, size_t nw,
-                            const cohort_acc *accs, const int64_t *excluded, mpq_t *baselines, int64_t window_pence)
+                            const cohort_acc *accs, const int64_t *excluded, mpq_t *baselines, int64_t window_pence,
+                            const char *period, pbr_date period_first)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
     cohort_acc p = {0, 0, 0, 0, 0, 0, 0};
@@ -302,11 +307,11 @@ static int emit_pooled_line(clines *out, const pbr_outcome *o, size_t seg, const
         pbr_date f = pbr_add_months(w[i].to, o->follow_up + o->waiting);
         final_on = f > final_on ? f : final_on;
         const cohort_acc *a = &accs[i * nseg + seg];
+        ex += excluded[i]; /* every pooled window, those without a line too (ruled 2026-12-02) */
         if (a->n == 0)
             continue;
         p.n += a->n, p.r += a->r, p.f += a->f, p.wn += a->wn, p.wr += a->wr, p.wf += a->wf;
         p.ogrs_sum += a->ogrs_sum;
-        ex += excluded[i];
         mpq_t actual_w;
         mpq_init(actual_w);
         cohort_actual(o, a, actual_w, denom);
@@ -324,6 +329,8 @@ static int emit_pooled_line(clines *out, const pbr_outcome *o, size_t seg, const
     metrics_init(&m);
     cohort_actual(o, &p, actual, denom);
     improvement(&m, b, actual, denom);
+    if (o->pooled_metric == PBR_METRIC_SIGNIFICANT)
+        m.significant = eval_significant(o->pooled_threshold, p.n, actual, b, o->measure == PBR_M_BINARY);
     pbr_line tmp;
     memset(&tmp, 0, sizeof tmp);
     pay_line(&o->pay, segment_price(o, seg), &m, 0, 1, o->pooled_metric, (const mpq_t *)&o->pooled_threshold,
@@ -333,7 +340,7 @@ static int emit_pooled_line(clines *out, const pbr_outcome *o, size_t seg, const
         if (cl == NULL) {
             rc = -1;
         } else {
-            name_line(cl, o, seg, PBR_DATE_MAX, "pooled", final_on);
+            name_line(cl, o, seg, period_first, period, final_on);
             cl->pooled = 1;
             cl->line.kind = PBR_LINE_POOLED;
             cl->line.members = p.n;
@@ -353,18 +360,49 @@ done:
     return rc;
 }
 
-/* Binary and frequency lines (and pooled) of component o. Returns 0 or -1. */
-static int eval_cohort_component(const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                                 const ewindow *w, size_t nw, const member *m, size_t nm, clines *out)
+/* The pooled lines of segment seg of o: one over every window (5.6), or
+ * one per settlement year over the windows whose first day falls in it
+ * (over: year, 5.9.2). pence holds each window line's computed pence (0
+ * without a line). Returns 0 or -1. */
+static int emit_pooled_lines(const pbr_contract *c, clines *out, const pbr_outcome *o, size_t seg, const ewindow *w,
+                             size_t nw, const cohort_acc *accs, const int64_t *excluded, mpq_t *baselines,
+                             const int64_t *pence)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
+    for (size_t i = 0; i < nw;) {
+        pbr_date y = pbr_year_of(w[i].from, c->year_start);
+        size_t j = i;
+        int64_t sum = 0;
+        while (j < nw && (!o->pooled_over_year || pbr_year_of(w[j].from, c->year_start) == y))
+            sum += pence[j++ * nseg + seg];
+        char label[32];
+        if (o->pooled_over_year)
+            pbr_year_label(y, c->year_start, label, sizeof label);
+        if (emit_pooled_line(out, o, seg, w + i, j - i, accs + i * nseg, excluded + i, baselines + i * nseg, sum,
+                             o->pooled_over_year ? label : "pooled", o->pooled_over_year ? y : PBR_DATE_MAX) != 0)
+            return -1;
+        i = j;
+    }
+    return 0;
+}
+
+/* Binary and frequency lines (and pooled) of component o. A frequency
+ * component with a hurdle (5.9.1) reads the hurdle's lines from out, so the
+ * hurdle is evaluated first. Returns 0 or -1. */
+static int eval_cohort_component(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev,
+                                 uint64_t max_seq, pbr_date d, const ewindow *w, size_t nw, const member *m,
+                                 size_t nm, clines *out)
+{
+    size_t nseg = o->nsegments ? o->nsegments : 1;
+    const pbr_outcome *hurdle = o->has_hurdle ? &c->outcomes[o->hurdle] : NULL;
     int rc = -1;
     cwhere exclude = {NULL, 0};
     cwhere *segs = compile_segments(o, ev);
     cohort_acc *accs = calloc(nw * nseg + 1, sizeof *accs);
     int64_t *excluded = calloc(nw + 1, sizeof *excluded);
+    int64_t *pence = calloc(nw * nseg + 1, sizeof *pence);
     mpq_t *baselines = calloc(nw * nseg + 1, sizeof *baselines);
-    if (segs == NULL || accs == NULL || excluded == NULL || baselines == NULL ||
+    if (segs == NULL || accs == NULL || excluded == NULL || pence == NULL || baselines == NULL ||
         cwhere_compile(&o->exclude, ev, &exclude) != 0)
         goto out;
     for (size_t i = 0; i < nm; i++) {
@@ -390,17 +428,27 @@ static int eval_cohort_component(const pbr_outcome *o, const pbr_eventset *ev, u
     for (size_t i = 0; i < nw * nseg; i++)
         mpq_init(baselines[i]);
     for (size_t s = 0; s < nseg; s++) {
-        int64_t window_pence = 0;
         for (size_t i = 0; i < nw; i++) {
-            const cohort_acc *a = &accs[i * nseg + s];
+            cohort_acc *a = &accs[i * nseg + s];
             if (a->n == 0)
                 continue;
+            int hurdle_met = 1;
+            if (hurdle != NULL) {
+                const cline *h = eval_hurdle_line(out, hurdle, w[i].key, o->nsegments ? o->segments[s].name : NULL);
+                if (h == NULL) { /* no hurdle line: no line, and nothing to pool */
+                    memset(a, 0, sizeof *a);
+                    continue;
+                }
+                hurdle_met = h->line.threshold_met != 0;
+            }
             cohort_baseline(segment_baseline(o, s), w[i].key, a, baselines[i * nseg + s]);
             if (emit_cohort_line(out, o, s, &w[i], a, excluded[i], baselines[i * nseg + s]) != 0)
                 goto clear;
-            window_pence += out->v[out->n - 1].line.computed_pence;
+            if (!hurdle_met)
+                eval_hurdle_missed(o, &out->v[out->n - 1].line);
+            pence[i * nseg + s] = out->v[out->n - 1].line.computed_pence;
         }
-        if (o->has_pooled && emit_pooled_line(out, o, s, w, nw, accs, excluded, baselines, window_pence) != 0)
+        if (o->has_pooled && emit_pooled_lines(c, out, o, s, w, nw, accs, excluded, baselines, pence) != 0)
             goto clear;
     }
     rc = 0;
@@ -412,6 +460,7 @@ out:
     if (segs != NULL)
         free_segments(segs, o->nsegments);
     free(baselines);
+    free(pence);
     free(excluded);
     free(accs);
     return rc;
@@ -431,7 +480,8 @@ static int clean_success(const pbr_contract *c, const pbr_outcome *o, const cwhe
     int first = 1;
     for (;;) {
         pbr_date s = pbr_add_months(clock, o->follow_up);
-        pbr_date f = pbr_add_months(s, o->waiting);
+        /* one month addition (ruled 2026-12-02): at month ends F is not S + waiting */
+        pbr_date f = pbr_add_months(clock, o->follow_up + o->waiting);
         pbr_date earliest = PBR_DATE_MAX;
         for (size_t i = 0; i < n; i++) {
             const pbr_ev *e = &es[i];
@@ -612,6 +662,32 @@ static int history_years(const pbr_outcome *o)
     return h;
 }
 
+/* The position in es[0, n) of step k of the custody walk (5.3, ruled
+ * 2026-12-02): events by date, and on one date the discharges (by id)
+ * before the receptions (by id). es is sorted by (date, id), so a date's
+ * events are contiguous; *grp is the first index of the current date's group
+ * and *pass the pass over it (0: discharges, 1: everything else). */
+static size_t custody_step(const pbr_ev *es, size_t n, size_t *i, size_t *grp, int *pass)
+{
+    for (;;) {
+        if (*i >= n || es[*i].date != es[*grp].date) {
+            if (*pass == 0) {
+                *pass = 1;
+                *i = *grp;
+                continue;
+            }
+            if (*i >= n)
+                return n;
+            *grp = *i;
+            *pass = 0;
+            continue;
+        }
+        size_t at = (*i)++;
+        if ((es[at].type == PBR_EV_DISCHARGE) == (*pass == 0))
+            return at;
+    }
+}
+
 /* Walks one offender's receptions and discharges (visible as of d) into
  * spells, adding those whose reception matches. */
 static void offender_spells(const pbr_outcome *o, const cwhere *where, const cwhere *segs, const pbr_eventset *ev,
@@ -621,8 +697,11 @@ static void offender_spells(const pbr_outcome *o, const cwhere *where, const cwh
     size_t nseg = o->nsegments ? o->nsegments : 1;
     const pbr_evvoid *voids = pbr_eventset_voids(ev);
     const pbr_ev *open = NULL;
-    for (size_t i = 0; i <= n; i++) {
-        const pbr_ev *e = i < n ? &es[i] : NULL;
+    size_t next = 0, grp = 0;
+    int pass = 0;
+    for (size_t step = 0; step <= n; step++) {
+        size_t at = n > 0 ? custody_step(es, n, &next, &grp, &pass) : n;
+        const pbr_ev *e = at < n ? &es[at] : NULL;
         if (e != NULL && e->type != PBR_EV_RECEPTION && e->type != PBR_EV_DISCHARGE)
             continue;
         if (e != NULL && !pbr_ev_visible(e, voids, d, max_seq))
@@ -872,11 +951,14 @@ int evaluate_outcomes(const pbr_contract *c, const pbr_eventset *ev, uint64_t ma
         goto oom;
     if (c->has_cohort && cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0)
         goto oom;
-    for (size_t i = 0; i < c->noutcomes; i++) {
-        const pbr_outcome *o = &c->outcomes[i];
+    /* two passes: a component with a hurdle (5.9.1) after all the others */
+    for (size_t k = 0; k < 2 * c->noutcomes; k++) {
+        const pbr_outcome *o = &c->outcomes[k % c->noutcomes];
+        if ((k < c->noutcomes) == (o->has_hurdle != 0))
+            continue;
         switch (o->measure) {
         case PBR_M_BINARY:
-        case PBR_M_FREQUENCY: rc = eval_cohort_component(o, ev, max_seq, d, w, nw, m, nm, out); break;
+        case PBR_M_FREQUENCY: rc = eval_cohort_component(c, o, ev, max_seq, d, w, nw, m, nm, out); break;
         case PBR_M_CLEAN_PERIOD: rc = eval_clean_component(c, o, ev, max_seq, d, m, nm, out); break;
         case PBR_M_CUSTODY_NIGHTS: rc = eval_custody_component(c, o, ev, max_seq, d, out); break;
         case PBR_M_DISPOSALS: rc = eval_disposals_component(c, o, ev, max_seq, d, out); break;
@@ -884,6 +966,8 @@ int evaluate_outcomes(const pbr_contract *c, const pbr_eventset *ev, uint64_t ma
         if (rc != 0)
             goto oom;
     }
+    if (eval_volume_lines(c, ev, max_seq, d, out) != 0)
+        goto oom;
     free(m);
     free(w);
     return 0;

@@ -11,7 +11,8 @@ static const mpq_t *metric_value(const metrics *m, pbr_metric k)
     switch (k) {
     case PBR_METRIC_POINTS: return (const mpq_t *)&m->points;
     case PBR_METRIC_PERCENT: return (const mpq_t *)&m->percent;
-    case PBR_METRIC_AVOIDED: break;
+    case PBR_METRIC_AVOIDED:
+    case PBR_METRIC_SIGNIFICANT: break; /* a gate without a figure: pay_line reads m->significant */
     }
     return (const mpq_t *)&m->avoided;
 }
@@ -46,7 +47,11 @@ void pay_line(const pbr_pay *pay, const mpq_t *seg_price, const metrics *m, int 
     const mpq_t *gate = pooled_override ? pooled_threshold : (const mpq_t *)&pay->threshold;
     mpq_t units;
     mpq_init(units);
-    if (has_gate && mpq_cmp(*metric_value(m, gate_metric), *gate) < 0) {
+    int missed = 0;
+    if (has_gate)
+        missed = gate_metric == PBR_METRIC_SIGNIFICANT ? !m->significant
+                                                       : mpq_cmp(*metric_value(m, gate_metric), *gate) < 0;
+    if (missed) {
         line->threshold_met = 0;
         line->units[0] = '\0';
         if (pooled_override)

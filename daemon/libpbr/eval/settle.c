@@ -167,7 +167,8 @@ static pbr_date latest(pbr_date a, pbr_date b)
 static pbr_date last_final_on(const pbr_contract *c)
 {
     pbr_date end_q_next = pbr_add_months(pbr_quarter_of(c->end, c->year_start), 3);
-    pbr_date last = PBR_DATE_NONE;
+    /* always at least the quarter containing end (ruled 2026-12-02) */
+    pbr_date last = end_q_next;
     for (size_t i = 0; i < c->nfees; i++)
         last = latest(last, c->fees[i].dated ? c->fees[i].on : end_q_next);
     size_t nw = 0;
@@ -181,18 +182,18 @@ static pbr_date last_final_on(const pbr_contract *c)
                 last = latest(last, pbr_add_months(w[k].to, o->follow_up + o->waiting));
             break;
         case PBR_M_CLEAN_PERIOD: {
-            pbr_date f = pbr_add_months(pbr_add_months(c->end, o->follow_up), o->waiting);
+            pbr_date f = pbr_add_months(c->end, o->follow_up + o->waiting);
             last = latest(last, pbr_add_months(pbr_quarter_of(f, c->year_start), 3));
             break;
         }
-        case PBR_M_CUSTODY_NIGHTS: last = latest(last, end_q_next); break;
+        case PBR_M_CUSTODY_NIGHTS: break; /* the quarter containing end, already counted */
         case PBR_M_DISPOSALS:
             last = latest(last, pbr_add_months(pbr_add_months(pbr_year_of(c->end, c->year_start), 12), o->waiting));
             break;
         }
     }
     free(w);
-    return last == PBR_DATE_NONE ? end_q_next : last;
+    return latest(last, eval_mechanism_last_final_on(c));
 }
 
 pbr_date pbr_contract_last_quarter(const pbr_contract *c)
@@ -204,8 +205,10 @@ pbr_date pbr_contract_last_quarter(const pbr_contract *c)
 
 /* ---- fees ---------------------------------------------------------------------------- */
 
-/* Appends every fee line of the contract (5.7: quarterly fees final on their
- * quarter's Q.next, dated fees on their date). Returns 0 or -1. */
+/* Appends every fee line the contract alone fixes (5.7: quarterly fees
+ * final on their quarter's Q.next, dated fees on their date; 5.9.5: the
+ * recovery of an advance). Volume lines depend on events: evaluate_outcomes
+ * makes them. Returns 0 or -1. */
 static int fee_lines(const pbr_contract *c, clines *out)
 {
     for (size_t i = 0; i < c->nfees; i++) {
@@ -221,8 +224,11 @@ static int fee_lines(const pbr_contract *c, clines *out)
             cl->line.computed_pence = pbr_pounds_to_pence(f->amount);
             cl->period_first = f->on;
             cl->comp_order = f->file_order;
+            cl->fee_rank = 1;
             continue;
         }
+        if (f->has_advance && eval_recovery_lines(c, f, out) != 0)
+            return -1;
         for (pbr_date q = pbr_quarter_of(f->from, c->year_start); q <= f->to; q = pbr_add_months(q, 3)) {
             cline *cl = clines_push(out);
             if (cl == NULL)
@@ -234,17 +240,35 @@ static int fee_lines(const pbr_contract *c, clines *out)
             cl->line.computed_pence = pbr_pounds_to_pence(f->amount);
             cl->period_first = q;
             cl->comp_order = f->file_order;
+            cl->fee_rank = 1;
         }
     }
     return 0;
 }
 
+/* Fee lines: file order, then final_on; on one final_on volume and
+ * recovery lines before the quarterly line (5.9), then by period. */
 static int cmp_fee(const void *a, const void *b)
 {
     const cline *x = a, *y = b;
     if (x->comp_order != y->comp_order)
         return x->comp_order < y->comp_order ? -1 : 1;
-    return x->period_first < y->period_first ? -1 : x->period_first > y->period_first;
+    if (x->line.final_on != y->line.final_on)
+        return x->line.final_on < y->line.final_on ? -1 : 1;
+    if (x->fee_rank != y->fee_rank)
+        return x->fee_rank - y->fee_rank;
+    if (x->period_first != y->period_first)
+        return x->period_first < y->period_first ? -1 : 1;
+    return strcmp(x->line.period, y->line.period);
+}
+
+/* Is id a fee of c? (A line key of a fee: adjusted outside the cap.) */
+static int is_fee_id(const pbr_contract *c, const char *id)
+{
+    for (size_t i = 0; i < c->nfees; i++)
+        if (strcmp(c->fees[i].id, id) == 0)
+            return 1;
+    return 0;
 }
 
 /* ---- versions ------------------------------------------------------------------------- */
@@ -359,6 +383,15 @@ static int build_statement(const pbr_contract *c, pbr_version_fn versions, void 
         goto out;
     /* a shallow copy: the cache's array may move when other versions are added */
     const clines nowc = *nowp, *now = &nowc;
+    /* fee lines computed from events (volume, 5.9.4) join the fixed ones */
+    for (size_t i = 0; i < now->n; i++) {
+        if (!now->v[i].fee)
+            continue;
+        cline *x = clines_push(&fees);
+        if (x == NULL)
+            goto oom;
+        *x = now->v[i];
+    }
     /* fees: file order, then date */
     if (fees.n > 1)
         qsort(fees.v, fees.n, sizeof *fees.v, cmp_fee);
@@ -367,13 +400,14 @@ static int build_statement(const pbr_contract *c, pbr_version_fn versions, void 
         if (l->final_on > qnext || ledger_find(nl, l) != NULL)
             continue;
         l->amount_pence = l->computed_pence;
-        if (push_line(&s->lines, &s->nlines, &lcap, l) != 0 || ledger_add(nl, l, c->sha256, 1) != 0)
+        /* a volume line is recomputed later (adjustments), a fixed fee never */
+        if (push_line(&s->lines, &s->nlines, &lcap, l) != 0 || ledger_add(nl, l, c->sha256, !fees.v[i].fee) != 0)
             goto oom;
     }
     /* outcome and pooled lines final by the end of q, not issued before */
     for (size_t i = 0; i < now->n; i++) {
         const cline *cl = &now->v[i];
-        if (cl->line.final_on <= qnext && ledger_find(nl, &cl->line) == NULL) {
+        if (!cl->fee && cl->line.final_on <= qnext && ledger_find(nl, &cl->line) == NULL) {
             cline *x = clines_push(&fresh);
             if (x == NULL)
                 goto oom;
@@ -409,7 +443,11 @@ static int build_statement(const pbr_contract *c, pbr_version_fn versions, void 
         snprintf(adj.segment, sizeof adj.segment, "%s", k->segment);
         adj.previous_pence = k->issued;
         adj.computed_pence = recomputed - k->issued;
-        adj.amount_pence = capped(c, cap_pence, &nl->computed_total, adj.computed_pence);
+        /* a volume line's adjustment is a fee line's: outside contract_cap (5.9) */
+        if (cur ? cur->fee : is_fee_id(c, k->component))
+            adj.amount_pence = adj.computed_pence;
+        else
+            adj.amount_pence = capped(c, cap_pence, &nl->computed_total, adj.computed_pence);
         k->issued = recomputed;
         if (push_line(&s->lines, &s->nlines, &lcap, &adj) != 0)
             goto oom;
@@ -422,7 +460,7 @@ static int build_statement(const pbr_contract *c, pbr_version_fn versions, void 
     clines prov = {NULL, 0, 0};
     for (size_t i = 0; i < now->n; i++) {
         const cline *cl = &now->v[i];
-        if (!cl->pooled && is_provisional_measure(cl->measure) && cl->period_first < qnext &&
+        if (!cl->pooled && !cl->fee && is_provisional_measure(cl->measure) && cl->period_first < qnext &&
             cl->line.final_on > qnext) {
             cline *x = clines_push(&prov);
             if (x == NULL) {
@@ -532,7 +570,8 @@ int pbr_provisional_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_
     size_t cap = 0;
     for (size_t i = 0; i < all.n; i++) {
         cline *cl = &all.v[i];
-        if (cl->pooled || !is_provisional_measure(cl->measure) || cl->period_first > d || cl->line.final_on <= d)
+        if (cl->pooled || cl->fee || !is_provisional_measure(cl->measure) || cl->period_first > d ||
+            cl->line.final_on <= d)
             continue;
         cl->line.amount_pence = cl->line.computed_pence;
         if (push_line(lines, n, &cap, &cl->line) != 0) {
