@@ -176,6 +176,19 @@ static json_t *op_verify(pbrd_api_call *call)
     return pbrd_service_verify(call->api->service);
 }
 
+static json_t *op_statements(pbrd_api_call *call)
+{
+    return pbrd_service_statements(call->api->service, call->args->contract);
+}
+
+static json_t *op_explain(pbrd_api_call *call)
+{
+    const char *seg = json_string_value(json_object_get(call->req, "segment"));
+    return pbrd_service_explain(call->api->service, call->args->contract, call->args->quarter,
+                                json_string_value(json_object_get(call->req, "component")),
+                                json_string_value(json_object_get(call->req, "period")), seg);
+}
+
 static json_t *op_reload(pbrd_api_call *call)
 {
     return pbrd_api_reload(call->api);

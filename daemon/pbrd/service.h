@@ -117,6 +117,19 @@ json_t *pbrd_service_cohorts(pbrd_service *svc, const char *contract, pbr_date t
  * {"checked":n,"differences":[{contract,quarter,where,detail}]}. */
 json_t *pbrd_service_verify(pbrd_service *svc);
 
+/* {"contract":C,"title":…,"provider":…,"contract_cap_pence":n|null,
+ * "statements":[{quarter,label,as_of,
+ * events_through,contract_sha256,lines,fees_pence,outcomes_pence,
+ * adjustments_pence,total_pence}]}: the issued statements of a contract in
+ * quarter order (summary.h). */
+json_t *pbrd_service_statements(pbrd_service *svc, const char *contract);
+
+/* The rows behind one line of an issued statement (explain_json.h),
+ * computed as that statement was: its as-of date, its events, the contract
+ * version the line was issued under. segment NULL: a line without one. */
+json_t *pbrd_service_explain(pbrd_service *svc, const char *contract, const char *quarter, const char *component,
+                             const char *period, const char *segment);
+
 /* Number of contracts in force. */
 size_t pbrd_service_ncontracts(const pbrd_service *svc);
 
