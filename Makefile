@@ -39,7 +39,7 @@ DEB_PACKAGES = build-essential pkg-config libzmq3-dev liblmdb-dev lmdb-utils lib
                libjansson-dev libgmp-dev libsystemd-dev valgrind python3 mandoc \
                libmicrohttpd-dev python3-jsonschema chromium
 # what `make deb` needs on top
-DEB_BUILD_PACKAGES = debhelper dpkg-dev fakeroot lintian
+DEB_BUILD_PACKAGES = debhelper dpkg-dev fakeroot
 
 EVAL_SRC  := $(sort $(wildcard daemon/libpbr/eval/*.c))
 LIB_SRC   := $(sort $(wildcard daemon/libpbr/*.c)) $(EVAL_SRC)
@@ -247,7 +247,8 @@ uninstall:
 
 # dpkg-buildpackage writes to the parent directory, so the package is built
 # from a copy of the tree in $(BUILD)/deb and the .deb copied back here.
-# DEB_BUILD_OPTIONS=nocheck skips the test suite inside the package build.
+# DEB_BUILD_OPTIONS=nocheck skips the test suite inside the package build
+# (and, as the nocheck build profile, the test-only build dependencies).
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB_FILE := pbrd_$(VERSION)_$(DEB_ARCH).deb
 deb:
@@ -256,7 +257,8 @@ deb:
 	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/pbrd-$(VERSION)
 	tar -cf - --exclude=./.git --exclude='./build*' --exclude='./$(BUILD)' --exclude='./*.deb' . | \
 	  tar -xf - -C $(BUILD)/deb/pbrd-$(VERSION)
-	cd $(BUILD)/deb/pbrd-$(VERSION) && dpkg-buildpackage -us -uc -b -j2
+	cd $(BUILD)/deb/pbrd-$(VERSION) && \
+	  $(if $(findstring nocheck,$(DEB_BUILD_OPTIONS)),DEB_BUILD_PROFILES=nocheck) dpkg-buildpackage -us -uc -b -j2
 	cp $(BUILD)/deb/$(DEB_FILE) .
 	@echo "built $(DEB_FILE) (lintian: lintian $(DEB_FILE))"
 
