@@ -37,7 +37,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 
 DEB_PACKAGES = build-essential pkg-config libzmq3-dev liblmdb-dev lmdb-utils libyaml-dev check \
                libjansson-dev libgmp-dev libsystemd-dev valgrind python3 mandoc \
-               libmicrohttpd-dev python3-jsonschema
+               libmicrohttpd-dev python3-jsonschema chromium
 # what `make deb` needs on top
 DEB_BUILD_PACKAGES = debhelper dpkg-dev fakeroot lintian
 

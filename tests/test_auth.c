@@ -228,6 +228,8 @@ static const struct {
     {"finance", "quarantine_purge", 1, 1, 1},
     {"finance", "verify", 1, 1, 1},
     {"finance", "backup", 1, 1, 1},
+    {"finance", "statements", 1, 1, 1},
+    {"finance", "explain", 1, 1, 1},
     /* operator: reload, quarantine, read all; not settle */
     {"operator", "status", 1, 1, 1},
     {"operator", "contracts", 1, 1, 1},
@@ -239,6 +241,8 @@ static const struct {
     {"operator", "quarantine_purge", 1, 1, 1},
     {"operator", "verify", 1, 1, 1},
     {"operator", "backup", 1, 1, 1},
+    {"operator", "statements", 1, 1, 1},
+    {"operator", "explain", 1, 1, 1},
     /* provider:serco: its own contracts only */
     {"provider:serco", "status", 1, 1, 1},
     {"provider:serco", "contracts", 1, 1, 1},
@@ -250,6 +254,8 @@ static const struct {
     {"provider:serco", "quarantine_purge", 0, 0, 0},
     {"provider:serco", "verify", 0, 0, 0},
     {"provider:serco", "backup", 0, 0, 0},
+    {"provider:serco", "statements", 1, 0, 0},
+    {"provider:serco", "explain", 1, 0, 0},
     /* ingest feeds: no API op */
     {"ingest", "status", 0, 0, 0},
     {"ingest", "contracts", 0, 0, 0},
@@ -261,6 +267,8 @@ static const struct {
     {"ingest", "quarantine_purge", 0, 0, 0},
     {"ingest", "verify", 0, 0, 0},
     {"ingest", "backup", 0, 0, 0},
+    {"ingest", "statements", 0, 0, 0},
+    {"ingest", "explain", 0, 0, 0},
 };
 
 START_TEST(test_policy_table)

@@ -34,7 +34,9 @@
     X(settle, 1)        \
     X(reload, 1)        \
     X(verify, 1)        \
-    X(backup, 0)
+    X(backup, 0)        \
+    X(statements, 1)    \
+    X(explain, 1)
 
 typedef enum {
 #define PBRD_API_OP_ENUM(name, needs_service) PBRD_OP_##name,
@@ -66,6 +68,9 @@ typedef struct pbrd_api_request {
  * is NULL the op's arguments are complete:
  *   statement  contract and quarter (a date) set
  *   cohorts    contract set
+ *   statements contract set
+ *   explain    contract, quarter (a date), "component" and "period"
+ *              strings; "segment" absent, null or a string
  *   settle     quarter (a date) set; "contract" absent, null or a string
  *   quarantine limit >= 1
  *   quarantine_purge  before (a date) set

@@ -561,9 +561,14 @@ static void send_error(pbrd_ingest *ing, batch *b, const char *msg)
     json_decref(o);
 }
 
-/* Sends the counts reply of a committed batch. */
+/* Sends the counts reply of a committed batch. The counters move first, so
+ * a client that scrapes the metrics after its reply sees its batch. */
 static void send_counts(pbrd_ingest *ing, batch *b)
 {
+    ing->total_batches++;
+    ing->total_accepted += b->accepted;
+    ing->total_rejected += b->rejected;
+    pbrd_metrics_ingest_batch(ing->metrics, b->accepted, b->duplicates, b->rejected);
     json_t *errors = b->errors ? json_incref(b->errors) : json_array();
     json_t *o = errors ? json_pack("{sI sI sI so sI}", "accepted", (json_int_t)b->accepted, "duplicates",
                                    (json_int_t)b->duplicates, "rejected", (json_int_t)b->rejected, "errors",
@@ -576,10 +581,6 @@ static void send_counts(pbrd_ingest *ing, batch *b)
         send_error(ing, b, "building the reply failed: out of memory");
     free(text);
     json_decref(o);
-    ing->total_batches++;
-    ing->total_accepted += b->accepted;
-    ing->total_rejected += b->rejected;
-    pbrd_metrics_ingest_batch(ing->metrics, b->accepted, b->duplicates, b->rejected);
 }
 
 /* Frees b: frames, prepared items, results. Safe on NULL. */
@@ -786,8 +787,11 @@ static void *ingest_main(void *arg)
             pbrd_log(PBRD_LOG_WARN, "ingest receive failed", "call=zmq_msg_recv error=\"%s\"",
                      zmq_strerror(errno));
     }
-    if (zmq_unbind(ing->sock, ing->endpoint) != 0)
-        pbrd_log(PBRD_LOG_DEBUG, "ingest unbind failed", "call=zmq_unbind error=\"%s\"", zmq_strerror(errno));
+    /* No zmq_unbind here: unbinding a TCP endpoint also ends the
+     * connections accepted through it, and the replies queued on them (the
+     * acknowledgements of committed batches) would be dropped. The socket
+     * stays bound until pbrd_ingest_stop closes it, after every reply has
+     * been queued; ZMQ_LINGER then gives them time to leave. */
     /* finish in-flight batches: whatever libzmq has already received */
     int drained = 0;
     for (int round = 0; round < 64; round++) {
