@@ -9,6 +9,8 @@
 #   make valgrind  a short daemon run under valgrind, failing on leaks or errors
 #   make bench     build and run the benchmarks (prints figures)
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (clang)
+#   make schemas   check docs/schema/ (JSON Schema 2020-12) against the fixtures; `make check`
+#                  also checks them against every reply the integration tests received
 #   make install   install pbrd, pbrctl, pbrgen, the systemd unit, a config, the manual
 #                  pages, bash completion and the example contracts (PREFIX=/usr/local,
 #                  DESTDIR for staging; keeps an existing config; never installs live contracts)
@@ -65,6 +67,7 @@ BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
 EXAMPLESDIR ?= $(PREFIX)/share/pbrd/examples
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SCHEMADIR   ?= $(PREFIX)/share/pbrd/schema
 
 MAN_SRC := man/pbrd.8 man/pbrctl.1 man/pbrgen.1 man/pbrd.yaml.5 man/pbrd-contract.5
 MAN_OUT := $(MAN_SRC:man/%=$(BUILD)/man/%)
@@ -72,7 +75,7 @@ MAN_OUT := $(MAN_SRC:man/%=$(BUILD)/man/%)
 SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
             -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@EXAMPLESDIR@|$(EXAMPLESDIR)|g'
 
-.PHONY: all programs deps deps-present demo check check-layers check-man lint man test asan valgrind bench fuzz install uninstall deb clean
+.PHONY: all programs deps deps-present demo check check-layers check-man lint man test asan valgrind bench fuzz install uninstall deb clean schemas
 all: programs $(TEST_BIN) $(BENCH_BIN) $(MAN_OUT)
 programs: $(BUILD)/libpbr.a $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen
 
@@ -177,6 +180,9 @@ lint:
 	cppcheck --quiet --enable=warning,performance,portability --std=c11 --error-exitcode=1 \
 	  -Iinclude -Idaemon -D_GNU_SOURCE --suppress=missingIncludeSystem --suppress=unknownMacro daemon
 
+schemas:
+	/usr/bin/python3 tests/validate-schemas.py --root .
+
 valgrind: all
 	./tests/valgrind.sh $(BUILD)
 
@@ -208,16 +214,22 @@ install: programs
 	  { $(SUBST) etc/pbrd.yaml > $(DESTDIR)$(SYSCONFDIR)/pbrd/pbrd.yaml && \
 	    chmod 0644 $(DESTDIR)$(SYSCONFDIR)/pbrd/pbrd.yaml; }
 	install -m 0644 contracts/*.yaml $(DESTDIR)$(EXAMPLESDIR)/
+	sed 's|/etc/pbrd/|$(SYSCONFDIR)/pbrd/|g' systemd/pbrd-credentials.conf \
+	  > $(DESTDIR)$(EXAMPLESDIR)/pbrd-credentials.conf
+	chmod 0644 $(DESTDIR)$(EXAMPLESDIR)/pbrd-credentials.conf
 	for m in $(MAN_SRC); do n=$${m#man/}; \
 	  $(SUBST) $$m > $(DESTDIR)$(MANDIR)/man$${n##*.}/$$n && chmod 0644 $(DESTDIR)$(MANDIR)/man$${n##*.}/$$n; done
 	install -m 0644 completions/pbrctl $(DESTDIR)$(BASHCOMPDIR)/pbrctl
+	for d in . api ingest publish; do install -d $(DESTDIR)$(SCHEMADIR)/$$d && \
+	  install -m 0644 docs/schema/$$d/*.json $(DESTDIR)$(SCHEMADIR)/$$d/ || exit 1; done
 	ln -sf pbrctl $(DESTDIR)$(BASHCOMPDIR)/pbrgen
 	@echo "installed; example contracts in $(EXAMPLESDIR); copy the ones you run into" \
 	  "$(SYSCONFDIR)/pbrd/contracts, then: systemctl daemon-reload && systemctl enable --now pbrd"
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
-	rm -f $(addprefix $(DESTDIR)$(EXAMPLESDIR)/,$(notdir $(wildcard contracts/*.yaml)))
+	rm -f $(addprefix $(DESTDIR)$(EXAMPLESDIR)/,$(notdir $(wildcard contracts/*.yaml)) pbrd-credentials.conf)
+	rm -rf $(DESTDIR)$(SCHEMADIR)
 	-rmdir $(DESTDIR)$(EXAMPLESDIR) $(DESTDIR)$(PREFIX)/share/pbrd 2>/dev/null
 	@echo "removed; kept $(SYSCONFDIR)/pbrd (config, contracts) and the data directory (/var/lib/pbrd);" \
 	  "run systemctl daemon-reload"

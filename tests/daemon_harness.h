@@ -175,6 +175,66 @@ HARNESS json_t *recv_json(void *s, int must_receive)
     return j;
 }
 
+/* ---- recording replies for the schema check -------------------------------
+ * With PBR_SCHEMA_OUT set, every request the harness sends to a daemon it
+ * prepared and the reply it gets are written to that directory, one JSON
+ * file each ({"kind":"api"|"ingest","frames":n,"request":…,"reply":…}),
+ * for tests/validate-schemas.py (run by tests/run-tests.sh). At most
+ * SCHEMA_RECORD_MAX per process, so flooding tests stay fast. */
+
+#define SCHEMA_RECORD_MAX 200
+
+typedef struct harness_endpoint {
+    char endpoint[64];
+    const char *kind;
+} harness_endpoint;
+static harness_endpoint harness_endpoints[64] __attribute__((unused));
+static int harness_nendpoints __attribute__((unused));
+static int harness_nrecorded __attribute__((unused));
+
+/* Remembers which socket of a prepared daemon an endpoint is. */
+HARNESS void harness_register_endpoint(const char *endpoint, const char *kind)
+{
+    int i = harness_nendpoints < 64 ? harness_nendpoints++ : 63;
+    snprintf(harness_endpoints[i].endpoint, sizeof harness_endpoints[i].endpoint, "%s", endpoint);
+    harness_endpoints[i].kind = kind;
+}
+
+/* Writes one record {"kind","frames","request","reply"} when
+ * PBR_SCHEMA_OUT is set (request may be NULL: null). */
+HARNESS void harness_record(const char *kind, int nframes, json_t *request, const char *reply)
+{
+    const char *dir = getenv("PBR_SCHEMA_OUT");
+    if (dir == NULL || *dir == '\0' || reply == NULL || harness_nrecorded >= SCHEMA_RECORD_MAX) {
+        json_decref(request);
+        return;
+    }
+    json_t *rep = json_string(reply);
+    json_t *rec = json_pack("{ss si so so}", "kind", kind, "frames", nframes, "request",
+                            request ? request : json_null(), "reply", rep ? rep : json_null());
+    char path[512];
+    snprintf(path, sizeof path, "%s/%ld-%d.json", dir, (long)getpid(), harness_nrecorded++);
+    if (rec)
+        json_dump_file(rec, path, JSON_COMPACT);
+    json_decref(rec);
+}
+
+/* Records a request and its reply when the endpoint belongs to a prepared
+ * daemon (kind "api" or "ingest"). */
+HARNESS void harness_record_reply(const char *endpoint, const void *const *frames, const size_t *lens, int nframes,
+                                  const char *reply)
+{
+    const char *kind = NULL;
+    if (getenv("PBR_SCHEMA_OUT") == NULL || reply == NULL)
+        return;
+    for (int i = harness_nendpoints - 1; i >= 0 && kind == NULL; i--)
+        if (strcmp(harness_endpoints[i].endpoint, endpoint) == 0)
+            kind = harness_endpoints[i].kind;
+    if (kind != NULL)
+        harness_record(kind, nframes, nframes > 0 ? json_stringn(frames[nframes - 1], lens[nframes - 1]) : NULL,
+                       reply);
+}
+
 /* Sends body on a fresh DEALER (with the empty delimiter unless raw) and
  * waits up to timeout_ms for the reply body. Returns a malloc'd string or
  * NULL on timeout. */
@@ -189,6 +249,7 @@ HARNESS char *request_frames_keys(void *ctx, const char *endpoint, const void *c
     if (zmq_poll(&it, 1, timeout_ms) == 1)
         ck_assert_msg(recv_body(s, &out) == 0, "receiving the reply failed or its delimiter was not empty");
     zmq_close(s);
+    harness_record_reply(endpoint, frames, lens, nframes, out);
     return out;
 }
 
@@ -341,6 +402,8 @@ HARNESS void daemon_prepare(daemon_t *d, const char *config_text)
     snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%d", free_port());
     snprintf(d->api, sizeof d->api, "tcp://127.0.0.1:%d", free_port());
     snprintf(d->publish, sizeof d->publish, "tcp://127.0.0.1:%d", free_port());
+    harness_register_endpoint(d->ingest, "ingest");
+    harness_register_endpoint(d->api, "api");
     if (config_text) {
         snprintf(d->config, sizeof d->config, "%s.yaml", d->dir);
         harness_write_text(d->config, config_text);

@@ -225,6 +225,7 @@ static const struct {
     {"finance", "settle", 1, 1, 1},
     {"finance", "reload", 1, 1, 1},
     {"finance", "quarantine", 1, 1, 1},
+    {"finance", "quarantine_purge", 1, 1, 1},
     {"finance", "verify", 1, 1, 1},
     {"finance", "backup", 1, 1, 1},
     {"finance", "statements", 1, 1, 1},
@@ -237,6 +238,7 @@ static const struct {
     {"operator", "settle", 0, 0, 0},
     {"operator", "reload", 1, 1, 1},
     {"operator", "quarantine", 1, 1, 1},
+    {"operator", "quarantine_purge", 1, 1, 1},
     {"operator", "verify", 1, 1, 1},
     {"operator", "backup", 1, 1, 1},
     {"operator", "statements", 1, 1, 1},
@@ -249,6 +251,7 @@ static const struct {
     {"provider:serco", "settle", 0, 0, 0},
     {"provider:serco", "reload", 0, 0, 0},
     {"provider:serco", "quarantine", 0, 0, 0},
+    {"provider:serco", "quarantine_purge", 0, 0, 0},
     {"provider:serco", "verify", 0, 0, 0},
     {"provider:serco", "backup", 0, 0, 0},
     {"provider:serco", "statements", 1, 0, 0},
@@ -261,6 +264,7 @@ static const struct {
     {"ingest", "settle", 0, 0, 0},
     {"ingest", "reload", 0, 0, 0},
     {"ingest", "quarantine", 0, 0, 0},
+    {"ingest", "quarantine_purge", 0, 0, 0},
     {"ingest", "verify", 0, 0, 0},
     {"ingest", "backup", 0, 0, 0},
     {"ingest", "statements", 0, 0, 0},
@@ -283,7 +287,7 @@ END_TEST
 START_TEST(test_policy_edges)
 {
     const char *ops[] = {"status", "contracts", "statement", "cohorts", "settle",
-                         "reload", "quarantine", "verify",   "backup"};
+                         "reload", "quarantine", "quarantine_purge", "verify", "backup"};
     const char *bad_roles[] = {NULL, "", "admin", "Finance", "provider:", "provider", "provider:a b", "finance "};
     for (size_t r = 0; r < sizeof bad_roles / sizeof bad_roles[0]; r++)
         for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)

@@ -11,6 +11,8 @@
  */
 #include <check.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "daemon_harness.h"
@@ -44,8 +46,14 @@ START_TEST(test_hurdle)
      *     null.
      * Q3: D, no OGRS: excluded from bin (weight ogrs), so bin has no Q3
      *   line; freq has member D but no line (a hurdle line with no members).
-     * Range 2023-01-01 .. 2024-04-01: 6 statements; 4 lines;
-     * 16667 + 70000 - 2000 - 3000 = 81667. */
+     * freq's pooled rule (gate 0 avoided) pools the windows with a freq line
+     *   (README: a choice where 5.9 is silent), Q1 and Q2, not D's Q3:
+     *   n 5, F 4, actual 0.8, baseline 3, avoided (3 - 0.8) x 5 = 11
+     *   (= 7 + 4): 1,100.00, net of the window lines as paid after the hurdle
+     *   (700.00 - 30.00): 430.00. Final on the latest window's, 2024-07-01.
+     *   (Pooling D too would give (3 - 4/6) x 6 = 14.)
+     * Range 2023-01-01 .. 2024-04-01: 6 statements; 5 lines;
+     * 16667 + 70000 - 2000 - 3000 + 43000 = 124667. */
     run r;
     run_load(&r, DATA "hurdle.yaml", DATA "hurdle.jsonl", ORDER_FILE);
     expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "bin", .period = "2023-01-01",
@@ -62,8 +70,12 @@ START_TEST(test_hurdle)
                             .members = "2", .reoffences = "2", .actual = "1.000000", .avoided = "4.000000",
                             .threshold_met = "false", .units = "null", .amount_pence = -3000});
     EXPECT(&r, count_issues(&r, OUT, "freq", "2023-07-01", NULL) == 0, "freq has a line without its hurdle's");
-    expect_statement(&r, "2024-04-01", 0, 0);
-    expect_run(&r, 6, "2023-01-01", "2024-04-01", 4, 81667);
+    expect_line(&r, &(want){.quarter = "2024-04-01", .kind = POOL, .component = "freq", .period = "pooled",
+                            .final_on = "2024-07-01", .members = "5", .excluded = "0", .reoffences = "4",
+                            .actual = "0.800000", .baseline = "3.000000", .avoided = "11.000000",
+                            .amount_pence = 43000});
+    expect_statement(&r, "2024-04-01", 1, 43000);
+    expect_run(&r, 6, "2023-01-01", "2024-04-01", 5, 124667);
     run_free(&r);
 }
 END_TEST
@@ -416,12 +428,82 @@ START_TEST(test_daemon_crc)
 }
 END_TEST
 
-/* ---- load errors named by 5.9 -------------------------------------------------------- */
-
+/* Contract text for the loader tests: a header, cohorts, a binary outcome. */
 #define HEAD "contract: t\ntitle: T\nprovider: p\nstart: 2023-01-01\nend: 2023-12-31\nyear_start: 1\n"
 #define QCOHORT "cohort: {index: release, period: quarter}\n"
 #define YCOHORT "cohort: {index: release, period: year}\n"
 #define BIN "  - id: b\n    measure: binary\n    baseline: {rate: 0.5}\n    pay: {price: 1.00}\n"
+
+/* ---- pbrctl check and simulate ------------------------------------------------------------ */
+
+/* Runs cmd through the shell; returns its output (stdout and stderr,
+ * malloc'd) and *status its exit status. */
+static char *run_command(const char *cmd, int *status)
+{
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char *out = NULL;
+    size_t len = 0, cap = 0;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) {
+        ck_assert_int_eq(pbr_grow((void **)&out, &cap, len + n + 1, 1), 0);
+        memcpy(out + len, buf, n);
+        len += n;
+    }
+    if (out == NULL)
+        out = calloc(1, 1);
+    out[len] = '\0';
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+START_TEST(test_pbrctl_check_and_simulate)
+{
+    /* The command-line tool: `pbrctl check` accepts crc.yaml and reports a
+     * 5.9 error as file:line:col with exit status 1; `pbrctl simulate
+     * --format json` prints exactly what the library computes (the
+     * statements test_crc checks by hand). */
+    char ctl[512], crc[512], events[512], cmd[2048], bad[] = "/tmp/pbr-mechanism-XXXXXX";
+    snprintf(ctl, sizeof ctl, "%s/pbrctl", pbr_test_build());
+    pbr_test_path(crc, sizeof crc, "contracts/crc.yaml");
+    pbr_test_path(events, sizeof events, "tests/data/schemes/crc.jsonl");
+    int st;
+    snprintf(cmd, sizeof cmd, "'%s' check '%s' 2>&1", ctl, crc);
+    char *out = run_command(cmd, &st);
+    ck_assert_msg(st == 0 && strstr(out, ": ok: contract crc (2 fees, 2 outcomes)"), "%s", out);
+    free(out);
+
+    int fd = mkstemp(bad);
+    ck_assert_int_ge(fd, 0);
+    static const char yaml[] = HEAD QCOHORT "fees:\n  - {id: f, per_quarter: 1.00, advance_of: b}\n"
+                                            "outcomes:\n  - id: b\n    measure: clean_period\n    pay: {price: 1.00}\n";
+    ck_assert_int_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    snprintf(cmd, sizeof cmd, "'%s' check '%s' 2>&1", ctl, bad);
+    out = run_command(cmd, &st);
+    char expect[1024];
+    snprintf(expect, sizeof expect,
+             "%s:9:44: advance_of: \"b\" is a clean_period outcome; an advance is recovered from a binary or "
+             "frequency one\n",
+             bad);
+    ck_assert_int_eq(st, 1);
+    ck_assert_msg(strncmp(out, expect, strlen(expect)) == 0, "got %s", out);
+    free(out);
+    unlink(bad);
+
+    snprintf(cmd, sizeof cmd, "'%s' simulate '%s' '%s' --format json", ctl, crc, events);
+    out = run_command(cmd, &st);
+    char *lib = simulate_jsonl(crc, events);
+    ck_assert_int_eq(st, 0);
+    ck_assert_str_eq(out, lib);
+    free(lib);
+    free(out);
+}
+END_TEST
+
+/* ---- load errors named by 5.9 -------------------------------------------------------- */
 
 static const struct bad_case {
     const char *yaml, *want;
@@ -692,6 +774,7 @@ static Suite *make_suite(void)
     TCase *l = tcase_create("loader");
     tcase_add_loop_test(l, test_load_errors, 0, (int)(sizeof BAD / sizeof BAD[0]));
     tcase_add_test(l, test_load_model);
+    tcase_add_test(l, test_pbrctl_check_and_simulate);
     suite_add_tcase(s, l);
 
     TCase *dm = tcase_create("daemon");

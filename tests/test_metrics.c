@@ -238,6 +238,12 @@ START_TEST(metrics_counters_move_during_a_run)
     ck_assert(sample(page, "pbrd_store_events") == 12);
     ck_assert(sample(page, "pbrd_store_last_seq") == 12);
     ck_assert(sample(page, "pbrd_quarantine_records") == 1);
+    /* the socket monitor counts connections in its own thread: give it a moment */
+    for (int i = 0; i < 100 && sample(page, "pbrd_clients_connected{socket=\"api\"}") < 1; i++) {
+        free(page);
+        usleep(20000);
+        page = scrape(port);
+    }
     ck_assert(sample(page, "pbrd_clients_connected{socket=\"api\"}") >= 1);
     ck_assert(sample(page, "pbrd_settle_runs_total{result=\"ok\"}") == 0);
     ck_assert_msg(strstr(page, "pbrd_statements_issued_total{") == NULL, "statements before any settle");
@@ -314,6 +320,40 @@ START_TEST(metrics_bad_address_is_config_error)
 }
 END_TEST
 
+/* With auth: each admitted handshake counts under its key's role, an
+ * unknown key under "refused" (the ZAP handler's observer). */
+START_TEST(metrics_handshakes_per_role)
+{
+    harness_keypair server = harness_keypair_new(), fin = harness_keypair_new(), op = harness_keypair_new(),
+                    stranger = harness_keypair_new();
+    char clients[512], config[128];
+    snprintf(clients, sizeof clients, "- {key: \"%s\", role: finance}\n- {key: \"%s\", role: operator}\n", fin.pub,
+             op.pub);
+    int port = free_port();
+    snprintf(config, sizeof config, "metrics: 127.0.0.1:%d\n", port);
+    daemon_t d;
+    daemon_prepare_curve(&d, config, &server, &fin, clients);
+    daemon_start(&d); /* its status probe: finance handshakes */
+    char *page = scrape(port);
+    double fin0 = sample(page, "pbrd_auth_handshakes_total{role=\"finance\"}");
+    ck_assert(fin0 >= 1);
+    ck_assert(sample(page, "pbrd_auth_handshakes_total{role=\"operator\"}") == 0);
+    ck_assert(sample(page, "pbrd_auth_handshakes_total{role=\"refused\"}") == 0);
+    free(page);
+    json_decref(api_call_as(&d, op.pub, op.sec, "{\"op\":\"status\"}", 10000));
+    harness_keys bad = {d.curve_server, stranger.pub, stranger.sec};
+    char *r = request_keys(d.ctx, d.api, "{\"op\":\"status\"}", 15, 300, &bad);
+    ck_assert_ptr_null(r); /* refused at the handshake: no reply */
+    page = scrape(port);
+    ck_assert(sample(page, "pbrd_auth_handshakes_total{role=\"operator\"}") == 1);
+    ck_assert(sample(page, "pbrd_auth_handshakes_total{role=\"refused\"}") >= 1);
+    ck_assert(sample(page, "pbrd_auth_handshakes_total{role=\"finance\"}") == fin0);
+    ck_assert(sample(page, "pbrd_auth_handshakes_total{role=\"provider\"}") == 0);
+    free(page);
+    daemon_finish(&d);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("metrics");
@@ -323,6 +363,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, metrics_counters_move_during_a_run);
     tcase_add_test(tc, metrics_other_requests_refused);
     tcase_add_test(tc, metrics_bad_address_is_config_error);
+    tcase_add_test(tc, metrics_handshakes_per_role);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -86,7 +86,9 @@ static int put_one(const char *id, pbr_event_type type, const char *offender, co
 
 typedef struct record {
     uint64_t seq;
-    char *json;
+    char *json;   /* events: the JSON; quarantine: "ERROR@AT" */
+    char *raw;    /* quarantine: the raw bytes (malloc'd) */
+    size_t raw_len;
 } record;
 
 typedef struct collected {
@@ -106,16 +108,40 @@ static int collect(void *ctx, uint64_t seq, const char *json, size_t len)
     ck_assert_uint_eq(strlen(json), len); /* values handed out are C strings */
     c->v[c->n].seq = seq;
     c->v[c->n].json = strndup(json, len);
+    c->v[c->n].raw = NULL;
     c->n++;
     if (c->stop_after != 0 && c->n == c->stop_after)
         return 7;
     return 0;
 }
 
+/* pbr_store_quarantine_fn: records qseq, "ERROR@AT" and the raw bytes. */
+static int collect_q(void *ctx, const pbr_quarantine_record *q)
+{
+    collected *c = ctx;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->v = realloc(c->v, c->cap * sizeof *c->v);
+        ck_assert_ptr_nonnull(c->v);
+    }
+    ck_assert_ptr_null(q->unreadable);
+    record *r = &c->v[c->n++];
+    r->seq = q->qseq;
+    ck_assert_int_ge(asprintf(&r->json, "%s@%lld", q->error, (long long)q->at), 0);
+    r->raw = malloc(q->raw_len + 1);
+    ck_assert_ptr_nonnull(r->raw);
+    memcpy(r->raw, q->raw, q->raw_len);
+    r->raw[q->raw_len] = '\0';
+    r->raw_len = q->raw_len;
+    return 0;
+}
+
 static void collected_free(collected *c)
 {
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         free(c->v[i].json);
+        free(c->v[i].raw);
+    }
     free(c->v);
     memset(c, 0, sizeof *c);
 }
@@ -521,31 +547,94 @@ START_TEST(test_quarantine_newest_first_with_limit)
                      0);
     ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
 
-    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 3, collect, &c, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 3, collect_q, &c, err, sizeof err), 0);
     ck_assert_uint_eq(c.n, 3);
     ck_assert_uint_eq(c.v[0].seq, 5);
-    ck_assert_str_eq(c.v[0].json,
-                     "{\"raw\":\"{\\\"a\\\":\\n\\u0001\xef\xbf\xbd\\u0000z\",\"error\":\"bad \\\"json\\\"\",\"at\":-5}");
+    /* the raw bytes come back exactly: the NUL, 0xff and 'z' after it too */
+    ck_assert_uint_eq(c.v[0].raw_len, sizeof nasty - 1);
+    ck_assert_mem_eq(c.v[0].raw, nasty, sizeof nasty - 1);
+    ck_assert_str_eq(c.v[0].json, "bad \"json\"@-5");
     ck_assert_uint_eq(c.v[1].seq, 4);
-    ck_assert_str_eq(c.v[1].json, "{\"raw\":\"line 4\",\"error\":\"reason 4\",\"at\":1700000004}");
+    ck_assert_str_eq(c.v[1].json, "reason 4@1700000004");
+    ck_assert_str_eq(c.v[1].raw, "line 4");
     ck_assert_uint_eq(c.v[2].seq, 3);
-    ck_assert_str_eq(c.v[2].json, "{\"raw\":\"line 3\",\"error\":\"reason 3\",\"at\":1700000003}");
+    ck_assert_str_eq(c.v[2].json, "reason 3@1700000003");
+    ck_assert_str_eq(c.v[2].raw, "line 3");
     collected_free(&c);
 
-    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect, &c, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect_q, &c, err, sizeof err), 0);
     ck_assert_uint_eq(c.n, 5);
     for (size_t i = 0; i < 5; i++)
         ck_assert_uint_eq(c.v[i].seq, 5 - i);
-    ck_assert_str_eq(c.v[4].json, "{\"raw\":\"line 1\",\"error\":\"reason 1\",\"at\":1700000001}");
+    ck_assert_str_eq(c.v[4].json, "reason 1@1700000001");
+    ck_assert_str_eq(c.v[4].raw, "line 1");
     collected_free(&c);
 
-    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 100, collect, &c, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 100, collect_q, &c, err, sizeof err), 0);
     ck_assert_uint_eq(c.n, 5);
     collected_free(&c);
 
     pbr_store_stats s = stats_now();
     ck_assert_uint_eq(s.quarantined, 5);
     ck_assert_uint_eq(s.events, 0);
+}
+END_TEST
+
+/* Purging deletes exactly the records stored before the cut-off (by their
+ * "at", not their order), in its own transaction, and numbering goes on
+ * from the newest record left. */
+START_TEST(test_quarantine_purge)
+{
+    pbr_store_txn *txn;
+    collected c = {0};
+    uint64_t purged = 99;
+    static const int64_t at[] = {300, 100, 250, 200};
+
+    open_store();
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    for (size_t i = 0; i < 4; i++) {
+        char raw[8];
+        snprintf(raw, sizeof raw, "r%zu", i + 1);
+        ck_assert_int_eq(pbr_store_put_quarantine(txn, raw, strlen(raw), "why", at[i], err, sizeof err), 0);
+    }
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_purge_quarantine(txn, 250, &purged, err, sizeof err), 0);
+    ck_assert_uint_eq(purged, 2); /* at 100 and 200; 250 is not before 250 */
+    ck_assert_int_eq(pbr_store_put_quarantine(txn, "r5", 2, "why", 400, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect_q, &c, err, sizeof err), 0);
+    ck_assert_uint_eq(c.n, 3);
+    ck_assert_uint_eq(c.v[0].seq, 4); /* key 4 (r4, at 200) was purged: the newest left is 3 */
+    ck_assert_str_eq(c.v[0].raw, "r5");
+    ck_assert_uint_eq(c.v[1].seq, 3);
+    ck_assert_str_eq(c.v[1].raw, "r3");
+    ck_assert_uint_eq(c.v[2].seq, 1);
+    ck_assert_str_eq(c.v[2].raw, "r1");
+    collected_free(&c);
+    ck_assert_uint_eq(stats_now().quarantined, 3);
+
+    /* an aborted purge deletes nothing */
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_purge_quarantine(txn, 1000, &purged, err, sizeof err), 0);
+    ck_assert_uint_eq(purged, 3);
+    pbr_store_abort(txn);
+    ck_assert_uint_eq(stats_now().quarantined, 3);
+
+    /* purging everything: the next record is number 1 again */
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_purge_quarantine(txn, 1000, &purged, err, sizeof err), 0);
+    ck_assert_uint_eq(purged, 3);
+    ck_assert_int_eq(pbr_store_put_quarantine(txn, "", 0, "empty", 500, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect_q, &c, err, sizeof err), 0);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_uint_eq(c.v[0].seq, 1);
+    ck_assert_uint_eq(c.v[0].raw_len, 0);
+    ck_assert_str_eq(c.v[0].json, "empty@500");
+    collected_free(&c);
 }
 END_TEST
 
@@ -575,6 +664,33 @@ START_TEST(test_contracts)
     ck_assert_uint_eq(len, strlen(yaml));
     ck_assert_str_eq(bytes, yaml);
     free(bytes);
+}
+END_TEST
+
+START_TEST(test_first_loaded_is_recorded_once)
+{
+    pbr_store_txn *txn;
+    char first[PBR_STORE_DATE_LEN];
+    open_store();
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_put_first_loaded(txn, "lewisham", "2026-12-02", first, err, sizeof err), 0);
+    ck_assert_str_eq(first, "2026-12-02");
+    /* a later load (same transaction or after a reopen) keeps the first day */
+    ck_assert_int_eq(pbr_store_put_first_loaded(txn, "lewisham", "2027-01-05", first, err, sizeof err), 0);
+    ck_assert_str_eq(first, "2026-12-02");
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+    pbr_store_close(st);
+    st = NULL;
+    open_store();
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_put_first_loaded(txn, "lewisham", "2030-01-01", first, err, sizeof err), 0);
+    ck_assert_str_eq(first, "2026-12-02");
+    ck_assert_int_eq(pbr_store_put_first_loaded(txn, "doncaster", "2030-01-01", first, err, sizeof err), 0);
+    ck_assert_str_eq(first, "2030-01-01");
+    ck_assert_int_eq(pbr_store_put_first_loaded(txn, "doncaster", "2030-1-1", first, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "YYYY-MM-DD"));
+    ck_assert_int_eq(pbr_store_put_first_loaded(txn, "", "2030-01-01", first, err, sizeof err), -1);
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
 }
 END_TEST
 
@@ -658,10 +774,11 @@ START_TEST(test_reopen_keeps_everything_and_continues_seq)
                      PBR_STORE_CONFLICT);
     ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
 
-    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect, &c, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect_q, &c, err, sizeof err), 0);
     ck_assert_uint_eq(c.n, 2);
     ck_assert_uint_eq(c.v[0].seq, 2);
-    ck_assert_str_eq(c.v[0].json, "{\"raw\":\"q2\",\"error\":\"r2\",\"at\":2}");
+    ck_assert_str_eq(c.v[0].json, "r2@2");
+    ck_assert_str_eq(c.v[0].raw, "q2");
     ck_assert_uint_eq(c.v[1].seq, 1);
     collected_free(&c);
     ck_assert_int_eq(pbr_store_foreach_offender_event(st, "A", collect, &c, err, sizeof err), 0);
@@ -1104,7 +1221,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_void_has_no_offender);
     tcase_add_test(tc, test_find_id_sees_own_writes_and_nothing_after_abort);
     tcase_add_test(tc, test_quarantine_newest_first_with_limit);
+    tcase_add_test(tc, test_quarantine_purge);
     tcase_add_test(tc, test_contracts);
+    tcase_add_test(tc, test_first_loaded_is_recorded_once);
     tcase_add_test(tc, test_statements_are_immutable_and_ordered);
     tcase_add_test(tc, test_reopen_keeps_everything_and_continues_seq);
     tcase_add_test(tc, test_map_grows_with_retry_and_replay);

@@ -638,6 +638,11 @@ START_TEST(daemon_statements)
     ck_assert_msg(r != NULL, "%s", out);
     free(out);
     ck_assert_str_eq(json_string_value(json_object_get(r, "title")), "HMP Doncaster reoffending pilot");
+    /* the op itself (the harness records it for tests/validate-schemas.py) */
+    json_t *op = api_call(&d, "{\"op\":\"statements\",\"contract\":\"doncaster\"}");
+    ck_assert(json_equal(op, r));
+    ck_assert(json_is_null(json_object_get(op, "contract_cap_pence"))); /* doncaster has no contract_cap */
+    json_decref(op);
     char *sim = pbrctl("simulate contracts/doncaster.yaml tests/data/schemes/doncaster.jsonl --format json", &st);
     ck_assert_int_eq(st, 0);
     json_t *rows = json_object_get(r, "statements");
@@ -701,6 +706,10 @@ START_TEST(daemon_explain)
     ck_assert_msg(a && b, "%s\n%s", on, off);
     json_t *line = json_object_get(a, "line");
     ck_assert_int_eq(json_array_size(json_object_get(a, "rows")), geti(line, "members"));
+    json_t *op = api_call(&d, "{\"op\":\"explain\",\"contract\":\"doncaster\",\"quarter\":\"2014-01-01\","
+                              "\"component\":\"reoffending\",\"period\":\"2011-12\",\"segment\":null}");
+    ck_assert(json_equal(op, a));
+    json_decref(op);
     ck_assert(json_equal(json_object_get(a, "rows"), json_object_get(b, "rows")));
     ck_assert(json_equal(line, json_object_get(b, "line")));
     json_decref(a);

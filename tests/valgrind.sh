@@ -1,7 +1,8 @@
 #!/bin/sh
 # valgrind.sh BUILD -- a short pbrd run under valgrind (memcheck): start,
 # ingest the spec's example events plus a generated stream, settle, query,
-# verify, reload, SIGTERM. Fails when valgrind reports an error or a leak.
+# verify, reload, a backup, metrics scrapes, SIGTERM. Fails when valgrind
+# reports an error or a leak.
 set -eu
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,8 +16,10 @@ ex="${ex:-$root/tests/spec-example}"
 cp "$ex/example.yaml" "$ex/example2.yaml" "$tmp/contracts/"
 base=$((20000 + $$ % 3333 * 3))  # 20000-29998: below the ephemeral range (32768-), so never a port in use by an outgoing connection
 ingest="tcp://127.0.0.1:$base"; api="tcp://127.0.0.1:$((base + 1))"; pub="tcp://127.0.0.1:$((base + 2))"
+metrics="127.0.0.1:$((base - 10000))"  # 10000-19998: not ephemeral, not the three above
 ctl() { "$bin/pbrctl" --ingest "$ingest" --api "$api" --timeout 60000 "$@"; }
-printf 'auto_settle: false\n' > "$tmp/pbrd.yaml"
+printf 'auto_settle: false\nmetrics: %s\n' "$metrics" > "$tmp/pbrd.yaml"
+scrape() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())' "http://$metrics/metrics"; }
 valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
     --error-exitcode=99 --log-file="$tmp/valgrind.log" \
     "$bin/pbrd" -c "$tmp/pbrd.yaml" --foreground --data "$tmp/data" --contracts "$tmp/contracts" \
@@ -35,6 +38,9 @@ ctl cohorts example >/dev/null
 ctl quarantine >/dev/null
 ctl verify >/dev/null
 ctl reload >/dev/null
+ctl backup "$tmp/backup" >/dev/null
+scrape | grep -q '^pbrd_events_stored_total [1-9]' || { echo "valgrind.sh: metrics scrape failed"; kill $pid; exit 1; }
+scrape > /dev/null
 kill -TERM $pid
 rc=0; wait $pid || rc=$?
 if [ $rc -ne 0 ] || [ -s "$tmp/valgrind.log" ]; then

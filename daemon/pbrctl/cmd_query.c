@@ -1,5 +1,5 @@
-/* cmd_query.c -- owns the API commands of pbrctl: status and quarantine as
- * readable text (or --format json); contracts, cohorts, settle, reload and
+/* cmd_query.c -- owns the API commands of pbrctl: status and quarantine
+ * (listing and purge) as readable text (or --format json); contracts, cohorts, settle, reload and
  * verify as text tables (or --format json); statement as the canonical
  * JSON the daemon stored, byte for byte, or rendered as yaml, csv or text. */
 #include <inttypes.h>
@@ -119,6 +119,9 @@ int cmd_status(const pbrctl_opts *o, int argc, char **argv)
            "now          %s\n",
            int_field(r, "events"), int_field(r, "quarantined"), int_field(r, "last_seq"),
            int_field(r, "contracts"), now ? now : "?");
+    if (int_field(r, "awaiting_settle") > 0)
+        printf("awaiting     %" JSON_INTEGER_FORMAT " due statement(s) wait for an explicit settle (pbrctl contracts)\n",
+               int_field(r, "awaiting_settle"));
     json_decref(r);
     return 0;
 }
@@ -135,12 +138,87 @@ static void print_raw(const char *s)
     }
 }
 
+/* pbrctl quarantine --purge-before DATE: asks the daemon to delete the
+ * records stored before DATE. Returns 0, or the exit status of the error. */
+static int quarantine_purge(const pbrctl_opts *o, const char *cmd, const char *before, const query_args *a)
+{
+    int st;
+    json_t *req = json_pack("{ss ss}", "op", "quarantine_purge", "before", before);
+    json_t *r = call_api(o, cmd, req, &st);
+    if (!r)
+        return st;
+    if (a->format && !strcmp(a->format, "json"))
+        return print_json(r);
+    printf("purged %" JSON_INTEGER_FORMAT " record(s) stored before %s; %" JSON_INTEGER_FORMAT " left\n",
+           json_integer_value(json_object_get(r, "purged")), before,
+           json_integer_value(json_object_get(r, "remaining")));
+    json_decref(r);
+    return 0;
+}
+
+/* Prints one quarantine record as text: when, why, and the raw line (text
+ * with control bytes escaped, or the base64 of bytes that are not text). */
+static void print_quarantine_record(json_t *rec)
+{
+    json_t *at = json_object_get(rec, "at");
+    const char *err = json_string_value(json_object_get(rec, "error"));
+    const char *raw = json_string_value(json_object_get(rec, "raw"));
+    const char *b64 = json_string_value(json_object_get(rec, "raw_base64"));
+    const char *bad = json_string_value(json_object_get(rec, "unreadable_record"));
+    char when[32] = "?";
+    if (bad) {
+        printf("?  %s\n", bad);
+        return;
+    }
+    if (json_is_integer(at)) {
+        time_t t = (time_t)json_integer_value(at);
+        struct tm tm;
+        if (gmtime_r(&t, &tm))
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    printf("%s  %s\n    ", when, err ? err : "?");
+    if (b64)
+        printf("(%" JSON_INTEGER_FORMAT " bytes, not UTF-8 text; base64) %s",
+               json_integer_value(json_object_get(rec, "raw_bytes")), b64);
+    else
+        print_raw(raw ? raw : "");
+    putchar('\n');
+}
+
 int cmd_quarantine(const pbrctl_opts *o, int argc, char **argv)
 {
     query_args a;
-    int st = parse_query_args(argc, argv, 0, &a);
+    const char *before = NULL;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    if (!rest) {
+        fprintf(stderr, "pbrctl %s: out of memory\n", argv[0]);
+        return 2;
+    }
+    for (int i = 0; i < argc; i++) { /* --purge-before DATE is this command's own option */
+        if (i > 0 && !strcmp(argv[i], "--purge-before")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "pbrctl %s: --purge-before needs a value (YYYY-MM-DD)\n", argv[0]);
+                free(rest);
+                return 2;
+            }
+            before = argv[++i];
+            continue;
+        }
+        rest[nrest++] = argv[i];
+    }
+    rest[nrest] = NULL;
+    int st = parse_query_args(nrest, rest, 0, &a);
+    free(rest); /* a's strings point into argv, not rest */
     if (st || (st = check_format(argv[0], &a)))
         return st;
+    if (before) {
+        if (a.limit > 0) {
+            fprintf(stderr, "pbrctl %s: --limit and --purge-before do not go together\n", argv[0]);
+            return 2;
+        }
+        return quarantine_purge(o, argv[0], before, &a);
+    }
     json_t *req = json_pack("{ss}", "op", "quarantine");
     if (req && a.limit > 0)
         json_object_set_new(req, "limit", json_integer(a.limit));
@@ -154,23 +232,8 @@ int cmd_quarantine(const pbrctl_opts *o, int argc, char **argv)
     json_t *rec;
     if (json_array_size(records) == 0)
         printf("quarantine is empty\n");
-    json_array_foreach(records, i, rec) {
-        json_t *at = json_object_get(rec, "at");
-        const char *err = json_string_value(json_object_get(rec, "error"));
-        const char *raw = json_string_value(json_object_get(rec, "raw"));
-        char when[32] = "?";
-        if (json_is_integer(at)) {
-            time_t t = (time_t)json_integer_value(at);
-            struct tm tm;
-            if (gmtime_r(&t, &tm))
-                strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        } else if (json_is_string(at)) {
-            snprintf(when, sizeof when, "%s", json_string_value(at));
-        }
-        printf("%s  %s\n    ", when, err ? err : "?");
-        print_raw(raw ? raw : "");
-        putchar('\n');
-    }
+    json_array_foreach(records, i, rec)
+        print_quarantine_record(rec);
     json_decref(r);
     return 0;
 }
@@ -218,10 +281,10 @@ static const char *str_field(json_t *o, const char *k)
     return s ? s : "-";
 }
 
-/* contracts as CSV: contract,provider,title,sha256,last_statement. */
+/* contracts as CSV: contract,provider,title,sha256,last_statement,state,due. */
 static int print_contracts_csv(json_t *r)
 {
-    printf("contract,provider,title,sha256,last_statement\n");
+    printf("contract,provider,title,sha256,last_statement,state,due\n");
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(r, "contracts"), i, c)
@@ -232,7 +295,8 @@ static int print_contracts_csv(json_t *r)
         csv_cell(stdout, 0, str_field(c, "title"), 1);
         csv_cell(stdout, 0, str_field(c, "sha256"), 1);
         csv_cell(stdout, 0, last ? last : "", 0);
-        putchar('\n');
+        csv_cell(stdout, 0, json_is_string(json_object_get(c, "state")) ? str_field(c, "state") : "", 1);
+        printf(",%lld\n", (long long)int_field(c, "due"));
     }
     json_decref(r);
     return 0;
@@ -251,13 +315,19 @@ int cmd_contracts(const pbrctl_opts *o, int argc, char **argv)
         return print_json(r);
     if (wants_csv(&a))
         return print_contracts_csv(r);
-    printf("%-20s %-16s %-12s %-14s %s\n", "CONTRACT", "PROVIDER", "LAST", "SHA256", "TITLE");
+    printf("%-20s %-16s %-12s %-26s %-14s %s\n", "CONTRACT", "PROVIDER", "LAST", "STATE", "SHA256", "TITLE");
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(r, "contracts"), i, c)
     {
-        printf("%-20s %-16s %-12s %-14.12s %s\n", str_field(c, "contract"), str_field(c, "provider"),
-               str_field(c, "last_statement"), str_field(c, "sha256"), str_field(c, "title"));
+        char state[64];
+        json_int_t due = int_field(c, "due");
+        if (due > 0)
+            snprintf(state, sizeof state, "%s (%lld)", str_field(c, "state"), (long long)due);
+        else
+            snprintf(state, sizeof state, "%s", str_field(c, "state"));
+        printf("%-20s %-16s %-12s %-26s %-14.12s %s\n", str_field(c, "contract"), str_field(c, "provider"),
+               str_field(c, "last_statement"), state, str_field(c, "sha256"), str_field(c, "title"));
     }
     json_decref(r);
     return 0;
@@ -442,8 +512,12 @@ int cmd_settle(const pbrctl_opts *o, int argc, char **argv)
         fmt_gbp((int64_t)int_field(s, "total_pence"), money);
         printf("  %-20s %s  total %s\n", str_field(s, "contract"), str_field(s, "quarter"), money);
     }
+    const char *interrupted = json_string_value(json_object_get(r, "interrupted"));
+    if (interrupted != NULL)
+        fprintf(stderr, "pbrctl settle: interrupted (%s) after %zu statement(s); run it again to continue\n",
+                interrupted, json_array_size(issued));
     json_decref(r);
-    return 0;
+    return interrupted != NULL ? 1 : 0;
 }
 
 int cmd_reload(const pbrctl_opts *o, int argc, char **argv)

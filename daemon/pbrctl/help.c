@@ -50,19 +50,22 @@ static const struct {
     {"reload", "[--format text|json]", "re-read the contract files and the clients file",
      "  --format F     text (default) or json\n"
      "exit status: 1 when a contract file has an error (its previous version stays in force)\n"},
-    {"quarantine", "[--limit N] [--format text|json]", "rejected input, newest first",
+    {"quarantine", "[--limit N | --purge-before DATE] [--format text|json]",
+     "rejected input, newest first: when, why, the raw line",
      "  --limit N      the newest N records (default 100)\n"
-     "  --format F     text (default) or json\n"},
-    {"backup", "DIR [--format text|json]", "the daemon copies its store and statements into DIR (on its machine)",
-     "  DIR            an absolute path on the daemon's machine; created 0700, must be absent or empty\n"
-     "  --format F     text (default) or json\n"},
+     "  --purge-before DATE\n"
+     "                 delete the records stored before DATE (YYYY-MM-DD, 00:00 UTC);\n"
+     "                 finance and operator roles\n"
+     "  --format F     text (default) or json\n"
+     "a line that is not UTF-8 text (invalid UTF-8, a NUL byte) is shown as the base64 of its bytes\n"},
     {"verify", "[--format text|json]", "recompute every issued statement from the event log and compare",
      "  --format F     text (default) or json\n"
      "exit status: 1 when any statement differs\n"},
     {"backup", "DIR [--format text|json]",
-     "make the daemon write a consistent backup of its store and statements into DIR",
-     "  DIR            an absolute path on the daemon's machine, written by the daemon\n"
-     "                 (mode 0700, files 0600, MANIFEST.json); under the unit: /var/lib/pbrd-backup/NAME\n"
+     "the daemon copies its store and statements into DIR (on its machine) while ingest goes on",
+     "  DIR            an absolute path on the daemon's machine, written by the daemon; created 0700\n"
+     "                 (files 0600, MANIFEST.json), must be absent or empty; under the unit:\n"
+     "                 /var/lib/pbrd-backup/NAME\n"
      "  --format F     text (default) or json\n"
      "waits at least 10 minutes for the reply; finance and operator roles\n"},
     {"check", "CONTRACT.yaml...", "validate contract files (offline, no daemon)",

@@ -20,7 +20,7 @@ static const struct {
     {"cohorts", cmd_cohorts, "CONTRACT [--format text|json|csv]  provisional figures now"},
     {"settle", cmd_settle, "QUARTER [--contract C]    issue statements up to QUARTER"},
     {"reload", cmd_reload, "                           reload the contract files"},
-    {"quarantine", cmd_quarantine, "[--limit N] [--format json]  rejected input, newest first"},
+    {"quarantine", cmd_quarantine, "[--limit N | --purge-before DATE] [--format json]  rejected input"},
     {"statements", cmd_statements, "CONTRACT [--format text|json|csv]  issued quarters with their totals"},
     {"explain", cmd_explain, "CONTRACT QUARTER COMPONENT PERIOD [SEGMENT]  the rows behind a line (--offline C.yaml E.jsonl ...)"},
     {"verify", cmd_verify, "                           recompute issued statements and compare"},

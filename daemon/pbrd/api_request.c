@@ -68,6 +68,13 @@ static void check_arguments(pbrd_api_request *r)
         }
         break;
     }
+    case PBRD_OP_quarantine_purge: {
+        const char *b = json_string_value(json_object_get(r->req, "before"));
+        if (b == NULL || pbr_date_parse(b, strlen(b), &r->before) != 0)
+            r->arg_error = "quarantine_purge: needs \"before\" (YYYY-MM-DD): records stored before that day "
+                           "(UTC) are deleted";
+        break;
+    }
     case PBRD_OP_statement:
         if (r->contract == NULL || !has_date)
             r->arg_error = "statement: needs \"contract\" and \"quarter\" (YYYY-MM-DD)";

@@ -27,6 +27,7 @@
 #define PBRD_API_OPS(X) \
     X(status, 0)        \
     X(quarantine, 0)    \
+    X(quarantine_purge, 0) \
     X(contracts, 1)     \
     X(statement, 1)     \
     X(cohorts, 1)       \
@@ -57,6 +58,7 @@ typedef struct pbrd_api_request {
     pbr_date quarter_date;   /* the parsed quarter (statement, settle) */
     json_int_t limit;        /* quarantine: "limit", PBRD_API_QUARANTINE_DEFAULT_LIMIT when absent or null */
     const char *dir;         /* backup: "dir" (an absolute path on the daemon's machine) */
+    pbr_date before;         /* quarantine_purge: "before" (a date) */
     const char *arg_error;   /* the op's argument error (static string, reply step 4), or NULL */
 } pbrd_api_request;
 
@@ -71,6 +73,7 @@ typedef struct pbrd_api_request {
  *              strings; "segment" absent, null or a string
  *   settle     quarter (a date) set; "contract" absent, null or a string
  *   quarantine limit >= 1
+ *   quarantine_purge  before (a date) set
  *   backup     dir an absolute path */
 int pbrd_api_request_parse(const char *text, size_t len, pbrd_api_request *out, json_t **reply);
 

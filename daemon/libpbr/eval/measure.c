@@ -375,11 +375,11 @@ static int emit_pooled_lines(const pbr_contract *c, clines *out, const pbr_outco
         int64_t sum = 0;
         while (j < nw && (!o->pooled_over_year || pbr_year_of(w[j].from, c->year_start) == y))
             sum += pence[j++ * nseg + seg];
-        char label[32];
+        char label[32] = "pooled";
         if (o->pooled_over_year)
             pbr_year_label(y, c->year_start, label, sizeof label);
         if (emit_pooled_line(out, o, seg, w + i, j - i, accs + i * nseg, excluded + i, baselines + i * nseg, sum,
-                             o->pooled_over_year ? label : "pooled", o->pooled_over_year ? y : PBR_DATE_MAX) != 0)
+                             label, o->pooled_over_year ? y : PBR_DATE_MAX) != 0)
             return -1;
         i = j;
     }
