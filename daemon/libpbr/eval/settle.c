@@ -3,6 +3,7 @@
  * a line was first issued under, the contract cap, provisional lines, the
  * statement range, and the ledger that carries history between quarters.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,7 @@ static int ledger_add(pbr_ledger *l, const pbr_line *line, const char *version, 
 {
     if (pbr_grow((void **)&l->keys, &l->cap, l->n + 1, sizeof *l->keys) != 0)
         return -1;
+    assert(l->n < l->cap);
     ledger_key *k = &l->keys[l->n++];
     memset(k, 0, sizeof *k);
     snprintf(k->component, sizeof k->component, "%s", line->component);
@@ -112,6 +114,7 @@ int64_t pbr_ledger_computed_total(const pbr_ledger *l)
 
 void pbr_ledger_entry_at(const pbr_ledger *l, size_t i, pbr_ledger_entry *e)
 {
+    assert(i < l->n);
     const ledger_key *k = &l->keys[i];
     e->component = k->component;
     e->period = k->period;
@@ -399,6 +402,7 @@ static int push_line(pbr_line **v, size_t *n, size_t *cap, const pbr_line *l)
 {
     if (pbr_grow((void **)v, cap, *n + 1, sizeof **v) != 0)
         return -1;
+    assert(*n < *cap);
     (*v)[(*n)++] = *l;
     return 0;
 }
