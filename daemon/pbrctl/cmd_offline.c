@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pbr/due.h"
 #include "pbr/contract.h"
 #include "pbr/eventset.h"
 #include "pbr/settle.h"
@@ -184,9 +185,7 @@ int cmd_simulate(const pbrctl_opts *o, int argc, char **argv)
         fprintf(stderr, "pbrctl simulate: %zu line(s) of %s rejected and skipped\n", rejected, so.events);
     print_ctx pc = {so.format, 1, c->title, {NULL, 0, 0, {0, 0, 0}}, {0}, 0, 0};
     pbr_date through = so.through == PBR_DATE_NONE ? PBR_DATE_MAX : so.through;
-    for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c) && q <= through;
-         q = pbr_add_months(q, 3))
-        pc.nquarters++;
+    pc.nquarters = pbr_quarters_in_range(c, pbr_contract_first_quarter(c), through);
     progress_start(&pc.prog, "simulate");
     /* the quarters' evaluations on two threads; the statements in order */
     int src = pbr_settle_all_parallel(c, set, nread, through, SIMULATE_THREADS, print_statement, &pc, err, sizeof err);

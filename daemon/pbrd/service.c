@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pbr/due.h"
 #include "pbr/eventset.h"
 #include "pbr/explain_json.h"
 #include "pbr/ledger_json.h"
@@ -627,7 +628,7 @@ static pbr_date next_quarter_of(const loaded *l)
  * new store must never fill with statements issued before any event came. */
 static int auto_may_issue(const loaded *l, pbr_date q)
 {
-    return pbr_issue_date(l->c, q) >= l->first_loaded;
+    return !pbr_quarter_held_back(l->c, q, l->first_loaded);
 }
 
 /* The quarter of l a settle issues next (its next unissued quarter, when
@@ -636,7 +637,7 @@ static int auto_may_issue(const loaded *l, pbr_date q)
 static pbr_date issuable_quarter(const loaded *l, pbr_date through, pbr_date today, int is_auto)
 {
     pbr_date q = next_quarter_of(l);
-    if (q > through || q > pbr_contract_last_quarter(l->c) || pbr_issue_date(l->c, q) >= today)
+    if (q > through || pbr_quarter_state_of(l->c, q, today) != PBR_QUARTER_DUE)
         return PBR_DATE_NONE;
     if (is_auto && !auto_may_issue(l, q))
         return PBR_DATE_NONE;
@@ -785,9 +786,8 @@ size_t pbrd_service_ncontracts(const pbrd_service *svc)
 static size_t due_quarters(const pbrd_service *svc, const loaded *l, pbr_date today, size_t *held)
 {
     size_t n = 0;
-    pbr_date last = pbr_contract_last_quarter(l->c);
     pbr_date first = next_quarter_of(l);
-    for (pbr_date q = first; q <= last && pbr_issue_date(l->c, q) < today; q = pbr_add_months(q, 3))
+    for (pbr_date q = first; pbr_quarter_state_of(l->c, q, today) == PBR_QUARTER_DUE; q = pbr_add_months(q, 3))
         n++;
     *held = n > 0 && (!svc->auto_settle || !auto_may_issue(l, first)) ? n : 0;
     return n;
