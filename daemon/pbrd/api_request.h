@@ -27,13 +27,16 @@
 #define PBRD_API_OPS(X) \
     X(status, 0)        \
     X(quarantine, 0)    \
+    X(quarantine_purge, 0) \
     X(contracts, 1)     \
     X(statement, 1)     \
     X(cohorts, 1)       \
     X(settle, 1)        \
     X(reload, 1)        \
     X(verify, 1)        \
-    X(backup, 0)
+    X(backup, 0)        \
+    X(statements, 1)    \
+    X(explain, 1)
 
 typedef enum {
 #define PBRD_API_OP_ENUM(name, needs_service) PBRD_OP_##name,
@@ -55,6 +58,7 @@ typedef struct pbrd_api_request {
     pbr_date quarter_date;   /* the parsed quarter (statement, settle) */
     json_int_t limit;        /* quarantine: "limit", PBRD_API_QUARANTINE_DEFAULT_LIMIT when absent or null */
     const char *dir;         /* backup: "dir" (an absolute path on the daemon's machine) */
+    pbr_date before;         /* quarantine_purge: "before" (a date) */
     const char *arg_error;   /* the op's argument error (static string, reply step 4), or NULL */
 } pbrd_api_request;
 
@@ -64,8 +68,12 @@ typedef struct pbrd_api_request {
  * is NULL the op's arguments are complete:
  *   statement  contract and quarter (a date) set
  *   cohorts    contract set
+ *   statements contract set
+ *   explain    contract, quarter (a date), "component" and "period"
+ *              strings; "segment" absent, null or a string
  *   settle     quarter (a date) set; "contract" absent, null or a string
  *   quarantine limit >= 1
+ *   quarantine_purge  before (a date) set
  *   backup     dir an absolute path */
 int pbrd_api_request_parse(const char *text, size_t len, pbrd_api_request *out, json_t **reply);
 
