@@ -384,56 +384,16 @@ static void loaded_free(loaded *l)
     free(l->file);
 }
 
-static int has_yaml_suffix(const char *name)
-{
-    size_t n = strlen(name);
-    return name[0] != '.' && ((n > 5 && strcmp(name + n - 5, ".yaml") == 0) || (n > 4 && strcmp(name + n - 4, ".yml") == 0));
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The *.yaml files of dir, sorted (malloc'd names; caller frees each and the array). */
-static char **list_contract_files(const char *dir, size_t *n)
-{
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return NULL;
-    char **names = NULL;
-    size_t cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!has_yaml_suffix(e->d_name))
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (nn == NULL)
-                break;
-            names = nn;
-        }
-        names[(*n)++] = strdup(e->d_name);
-    }
-    closedir(d);
-    if (*n > 0)
-        qsort(names, *n, sizeof *names, cmp_str);
-    return names;
-}
-
 static json_t *diag_json(const pbr_diag *d)
 {
     return json_pack("{ss si si ss}", "file", d->file, "line", d->line, "column", d->column, "message", d->message);
 }
 
 /* Loads one file into the new table, keeping the old version on error. */
-static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loaded *next, size_t *nnext, json_t *ok,
+static void reload_file(pbrd_service *svc, const char *path, pbr_date today, loaded *next, size_t *nnext, json_t *ok,
                         json_t *errors)
 {
-    char path[4096], err[PBR_ERR_MAX];
-    snprintf(path, sizeof path, "%s/%s", svc->contracts_dir, name);
+    char err[PBR_ERR_MAX];
     pbr_contract *c;
     pbr_diag d;
     if (pbr_contract_load(path, &c, &d) != 0) {
@@ -486,24 +446,26 @@ static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loa
 json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today)
 {
     size_t nfiles;
-    char **files = list_contract_files(svc->contracts_dir, &nfiles);
+    char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
+    char **files = pbr_list_contract_files(svc->contracts_dir, &nfiles, err, sizeof err);
+    if (files == NULL) { /* the contracts in force stay in force */
+        pbrd_log(PBRD_LOG_WARN, "contracts not reloaded", "dir=%s error=\"%s\"", svc->contracts_dir,
+                 pbrd_log_quote(err, q, sizeof q));
+        return json_pack("{ss}", "error", err);
+    }
     loaded *next = calloc(nfiles + svc->n + 1, sizeof *next);
     json_t *ok = json_array(), *errors = json_array();
     if (next == NULL || ok == NULL || errors == NULL) {
         free(next);
         json_decref(ok);
         json_decref(errors);
-        for (size_t i = 0; i < nfiles; i++)
-            free(files[i]);
-        free(files);
+        pbr_free_list(files, nfiles);
         return json_pack("{ss}", "error", "reload: out of memory");
     }
     size_t nnext = 0;
-    for (size_t i = 0; i < nfiles; i++) {
+    for (size_t i = 0; i < nfiles; i++)
         reload_file(svc, files[i], today, next, &nnext, ok, errors);
-        free(files[i]);
-    }
-    free(files);
+    pbr_free_list(files, nfiles);
     for (size_t i = 0; i < svc->n; i++)
         loaded_free(&svc->contracts[i]);
     free(svc->contracts);
