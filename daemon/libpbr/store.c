@@ -1084,7 +1084,7 @@ static void quarantine_decode(uint64_t qseq, const MDB_val *v, pbr_quarantine_re
         return;
     }
     size_t hlen = strnlen(text, len);
-    json_t *h = json_loadb(text, hlen, 0, &jerr);
+    json_t *h = json_loadb(text, hlen, JSON_ALLOW_NUL, &jerr); /* old records: "raw" may hold \u0000 */
     json_t *error = json_object_get(h, "error"), *at = json_object_get(h, "at");
     json_t *nraw = json_object_get(h, "raw_bytes"), *oldraw = json_object_get(h, "raw");
     *hold = h;
