@@ -214,7 +214,8 @@ static int cmp_ranked_id(const void *a, const void *b)
 static int cap_one_window(const pbr_eventset *ev, const member *v, size_t n, int64_t size, member *out, size_t *k)
 {
     if ((int64_t)n <= size) {
-        memcpy(out + *k, v, n * sizeof *v);
+        if (n > 0)
+            memcpy(out + *k, v, n * sizeof *v);
         *k += n;
         return 0;
     }
