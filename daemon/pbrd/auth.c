@@ -86,9 +86,8 @@ static int op_in(const char *op, const char *const *list)
 int pbrd_role_allows(const char *role, const char *op, const char *contract_provider)
 {
     static const char *const operator_ops[] = {"status",     "contracts",        "statement", "cohorts",
-                                               "reload",     "quarantine",       "quarantine_purge",
-                                               "verify",     "backup",           "statements",
-                                               "explain",    NULL};
+                                               "reload",     "quarantine",       "verify",    "backup",
+                                               "statements", "quarantine_purge", "explain",   NULL};
     static const char *const provider_list_ops[] = {"status", "contracts", NULL};
     static const char *const provider_contract_ops[] = {"statement", "cohorts", "statements", "explain", NULL};
     if (!role || !op || !pbrd_role_is_valid(role))
