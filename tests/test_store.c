@@ -10,6 +10,7 @@
 #include <check.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <lmdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -638,6 +639,82 @@ START_TEST(test_quarantine_purge)
 }
 END_TEST
 
+/* pbr_store_quarantine_fn: counts records; copies the unreadable reasons
+ * and the others like collect_q. */
+typedef struct mixed {
+    collected ok;
+    char unreadable[4][160];
+    size_t nbad;
+} mixed;
+
+static int collect_mixed(void *ctx, const pbr_quarantine_record *q)
+{
+    mixed *m = ctx;
+    if (q->unreadable) {
+        ck_assert_uint_lt(m->nbad, 4);
+        snprintf(m->unreadable[m->nbad++], sizeof m->unreadable[0], "%" PRIu64 ": %s", q->qseq, q->unreadable);
+        return 0;
+    }
+    return collect_q(&m->ok, q);
+}
+
+/* Writes value (len bytes) under quarantine key k with LMDB itself, the way
+ * an older pbrd or a damaged disk left it; the store must be closed. */
+static void raw_put_quarantine(uint64_t k, const void *value, size_t len)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
+    ck_assert_int_eq(mdb_env_open(env, storedir, 0, 0600), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "quarantine", MDB_INTEGERKEY, &dbi), 0);
+    MDB_val key = {sizeof k, &k}, val = {len, (void *)value};
+    ck_assert_int_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* Records of the format before raw bytes were kept still list (their
+ * repaired text as the raw bytes); a damaged record is reported as
+ * unreadable with the reason, and a purge removes it. */
+START_TEST(test_quarantine_old_and_damaged_records)
+{
+    mixed m;
+    memset(&m, 0, sizeof m);
+    uint64_t purged;
+    pbr_store_txn *txn;
+    open_store();
+    pbr_store_close(st);
+    st = NULL;
+    static const char old[] = "{\"raw\":\"bad \\u0000 x\",\"error\":\"old reason\",\"at\":42}";
+    raw_put_quarantine(1, old, sizeof old);             /* with its NUL */
+    raw_put_quarantine(2, "not json", sizeof "not json"); /* with its NUL */
+    static const char short_raw[] = "{\"error\":\"e\",\"at\":1,\"raw_bytes\":5}\0abc";
+    raw_put_quarantine(3, short_raw, sizeof short_raw);  /* 3 raw bytes and the NUL: not 5 */
+    raw_put_quarantine(4, "x", 1);                       /* no NUL at all */
+    open_store();
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect_mixed, &m, err, sizeof err), 0);
+    ck_assert_uint_eq(m.ok.n, 1);
+    ck_assert_uint_eq(m.ok.v[0].seq, 1);
+    ck_assert_uint_eq(m.ok.v[0].raw_len, 7);
+    ck_assert_mem_eq(m.ok.v[0].raw, "bad \0 x", 7);
+    ck_assert_str_eq(m.ok.v[0].json, "old reason@42");
+    ck_assert_uint_eq(m.nbad, 3);
+    ck_assert_str_eq(m.unreadable[0], "4: the value is not NUL-terminated");
+    ck_assert_str_eq(m.unreadable[1], "3: the raw bytes do not match the header's raw_bytes");
+    ck_assert_str_eq(m.unreadable[2], "2: the header is not JSON with \"error\" and \"at\"");
+    collected_free(&m.ok);
+
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_purge_quarantine(txn, 0, &purged, err, sizeof err), 0);
+    ck_assert_uint_eq(purged, 3); /* the damaged ones; the old record (at 42) stays */
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+    ck_assert_uint_eq(stats_now().quarantined, 1);
+}
+END_TEST
+
 START_TEST(test_contracts)
 {
     static const char sha[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -1222,6 +1299,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_find_id_sees_own_writes_and_nothing_after_abort);
     tcase_add_test(tc, test_quarantine_newest_first_with_limit);
     tcase_add_test(tc, test_quarantine_purge);
+    tcase_add_test(tc, test_quarantine_old_and_damaged_records);
     tcase_add_test(tc, test_contracts);
     tcase_add_test(tc, test_first_loaded_is_recorded_once);
     tcase_add_test(tc, test_statements_are_immutable_and_ordered);

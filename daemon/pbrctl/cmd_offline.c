@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pbr/due.h"
 #include "pbr/contract.h"
 #include "pbr/eventset.h"
 #include "pbr/settle.h"
@@ -18,6 +19,8 @@
 #include "pbr/summary.h"
 #include "pbrctl/format.h"
 #include "pbrctl/pbrctl.h"
+
+#define SIMULATE_THREADS 2 /* evaluation threads of simulate (the machine has two cores in mind) */
 
 int cmd_check(const pbrctl_opts *o, int argc, char **argv)
 {
@@ -182,11 +185,10 @@ int cmd_simulate(const pbrctl_opts *o, int argc, char **argv)
         fprintf(stderr, "pbrctl simulate: %zu line(s) of %s rejected and skipped\n", rejected, so.events);
     print_ctx pc = {so.format, 1, c->title, {NULL, 0, 0, {0, 0, 0}}, {0}, 0, 0};
     pbr_date through = so.through == PBR_DATE_NONE ? PBR_DATE_MAX : so.through;
-    for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c) && q <= through;
-         q = pbr_add_months(q, 3))
-        pc.nquarters++;
+    pc.nquarters = pbr_quarters_in_range(c, pbr_contract_first_quarter(c), through);
     progress_start(&pc.prog, "simulate");
-    int src = pbr_settle_all(c, set, nread, through, print_statement, &pc, err, sizeof err);
+    /* the quarters' evaluations on two threads; the statements in order */
+    int src = pbr_settle_all_parallel(c, set, nread, through, SIMULATE_THREADS, print_statement, &pc, err, sizeof err);
     progress_done(&pc.prog);
     if (src == 0 && so.format == PBR_FMT_TEXT)
         print_totals(stdout, &pc.totals);
