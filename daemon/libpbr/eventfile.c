@@ -10,6 +10,7 @@
 
 #include "pbr/eventset.h"
 #include "pbr/strtab.h"
+#include "pbr/utf8.h"
 #include "pbr/util.h"
 
 /* id -> hash of the canonical form, to recognise re-sent events. Ids are
@@ -52,7 +53,8 @@ static int read_line(pbr_eventset *set, seen_table *seen, const char *text, size
 {
     char msg[PBR_ERR_MAX];
     pbr_event ev;
-    if (pbr_event_parse(text, len, &ev, msg, sizeof msg) != 0) {
+    /* not text: the same reason as the daemon's ingest gives ("NUL byte at byte 5") */
+    if (pbr_utf8_text_problem(text, len, msg, sizeof msg) || pbr_event_parse(text, len, &ev, msg, sizeof msg) != 0) {
         reject(on_reject, ctx, lineno, msg);
         return 0;
     }
