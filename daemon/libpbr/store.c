@@ -53,6 +53,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1291,13 +1292,29 @@ done:
 
 /* Calls fn for each event in [from_seq, to_seq]. Returns 0, fn's non-zero
  * value, or -1 (err). */
+/* Gives back the pages of the map between lo and hi (a range just read):
+ * the map is a read-only shared file mapping (no MDB_WRITEMAP), so
+ * MADV_DONTNEED only drops this process's page-table entries and a later
+ * read faults the page in again from the page cache. A scan of the whole
+ * event log (mirroring it into memory) then leaves the resident set as it
+ * was, instead of adding the log's size to it. Advisory: failure is
+ * harmless. Call with map_lock held (the map cannot move). */
+static void release_pages(const char *lo, const char *hi)
+{
+    if (lo == NULL || hi <= lo)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)lo & ~(page - 1), b = ((uintptr_t)hi + page - 1) & ~(page - 1);
+    (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 int pbr_store_foreach_event(pbr_store *st, uint64_t from_seq, uint64_t to_seq, pbr_store_event_fn fn, void *ctx,
                             char *err, size_t errlen)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
     MDB_val k = {sizeof from_seq, &from_seq}, v;
-    const char *json;
+    const char *json, *lo = NULL, *hi = NULL;
     size_t len;
     int rc, ret = 0;
     if (from_seq > to_seq)
@@ -1316,6 +1333,10 @@ int pbr_store_foreach_event(pbr_store *st, uint64_t from_seq, uint64_t to_seq, p
             ret = pbr_errf(err, errlen, "store: event %" PRIu64 " is not NUL-terminated", seq);
             goto done_cur;
         }
+        if (lo == NULL || json < lo)
+            lo = json;
+        if (json + len > hi)
+            hi = json + len;
         if ((ret = fn(ctx, seq, json, len)) != 0)
             goto done_cur;
     }
@@ -1324,6 +1345,7 @@ int pbr_store_foreach_event(pbr_store *st, uint64_t from_seq, uint64_t to_seq, p
 done_cur:
     mdb_cursor_close(cur);
 done_txn:
+    release_pages(lo, hi);
     read_end(st, txn);
     return ret;
 }

@@ -281,10 +281,10 @@ static const char *str_field(json_t *o, const char *k)
     return s ? s : "-";
 }
 
-/* contracts as CSV: contract,provider,title,sha256,last_statement. */
+/* contracts as CSV: contract,provider,title,sha256,last_statement,state,due. */
 static int print_contracts_csv(json_t *r)
 {
-    printf("contract,provider,title,sha256,last_statement\n");
+    printf("contract,provider,title,sha256,last_statement,state,due\n");
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(r, "contracts"), i, c)
@@ -295,7 +295,8 @@ static int print_contracts_csv(json_t *r)
         csv_cell(stdout, 0, str_field(c, "title"), 1);
         csv_cell(stdout, 0, str_field(c, "sha256"), 1);
         csv_cell(stdout, 0, last ? last : "", 0);
-        putchar('\n');
+        csv_cell(stdout, 0, json_is_string(json_object_get(c, "state")) ? str_field(c, "state") : "", 1);
+        printf(",%lld\n", (long long)int_field(c, "due"));
     }
     json_decref(r);
     return 0;

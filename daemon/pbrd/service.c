@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,6 +55,8 @@ struct pbrd_service {
     size_t nversions;
     pbr_eventset *ev;
     uint64_t loaded_seq;      /* events mirrored up to this seq */
+    uint64_t unfinished;      /* events mirrored since the set was last finished */
+    int quiet;                /* the last idle call found the store unchanged */
     pbrd_publish_fn publish;
     void *publish_ctx;
     int auto_settle;          /* the daemon settles due quarters by itself */
@@ -82,20 +85,72 @@ static int mirror_one(void *ctx, uint64_t seq, const char *json, size_t len)
     return rc == 0 ? 0 : -1;
 }
 
-/* Brings the event set up to the store's last commit. Returns 0 or -1 (err). */
+/* Mirrors the events after loaded_seq up to seq upto from the store into
+ * the set, without finishing it. Returns 0 or -1 (err). */
+static int mirror_events(pbrd_service *svc, uint64_t upto, char *err, size_t errlen)
+{
+    mirror_ctx m = {svc->ev, svc->loaded_seq, ""};
+    int rc = pbr_store_foreach_event(svc->store, svc->loaded_seq + 1, upto, mirror_one, &m, err, errlen);
+    svc->unfinished += m.last - svc->loaded_seq;
+    svc->loaded_seq = m.last;
+    if (rc != 0)
+        return pbr_errf(err, errlen, "reading the event log: %s", m.err[0] ? m.err : err);
+    return 0;
+}
+
+/* Finishes (sorts and indexes) what was mirrored since the last finish.
+ * Returns 0 or -1 (err). */
+static int finish_events(pbrd_service *svc, char *err, size_t errlen)
+{
+    if (svc->unfinished == 0)
+        return 0;
+    svc->unfinished = 0;
+    return pbr_eventset_finish(svc->ev, 0, err, errlen);
+}
+
+/* Brings the event set up to the store's last commit. Usually the idle
+ * mirroring (pbrd_service_idle) has done it already. Returns 0 or -1 (err). */
 static int refresh_events(pbrd_service *svc, char *err, size_t errlen)
 {
     pbr_store_stats st;
     if (pbr_store_get_stats(svc->store, &st, err, errlen) != 0)
         return -1;
-    if (st.last_seq <= svc->loaded_seq)
-        return 0;
-    mirror_ctx m = {svc->ev, svc->loaded_seq, ""};
-    int rc = pbr_store_foreach_event(svc->store, svc->loaded_seq + 1, st.last_seq, mirror_one, &m, err, errlen);
-    svc->loaded_seq = m.last;
-    if (rc != 0)
-        return pbr_errf(err, errlen, "reading the event log: %s", m.err[0] ? m.err : err);
-    return pbr_eventset_finish(svc->ev, 0, err, errlen);
+    if (st.last_seq > svc->loaded_seq && mirror_events(svc, st.last_seq, err, errlen) != 0)
+        return -1;
+    return finish_events(svc, err, errlen);
+}
+
+#define IDLE_MIRROR_STEP 50000     /* events mirrored per idle call (about 0.1 s) */
+#define IDLE_FINISH_EVERY 250000   /* finish during a long burst: no one finish sorts (and copies) much */
+
+int pbrd_service_idle(pbrd_service *svc)
+{
+    char err[PBR_ERR_MAX];
+    pbr_store_stats st;
+    if (pbr_store_get_stats(svc->store, &st, err, sizeof err) != 0)
+        goto fail;
+    if (st.last_seq > svc->loaded_seq) {
+        uint64_t upto = st.last_seq - svc->loaded_seq > IDLE_MIRROR_STEP ? svc->loaded_seq + IDLE_MIRROR_STEP
+                                                                          : st.last_seq;
+        svc->quiet = 0;
+        if (mirror_events(svc, upto, err, sizeof err) != 0)
+            goto fail;
+        if (svc->unfinished >= IDLE_FINISH_EVERY && finish_events(svc, err, sizeof err) != 0)
+            goto fail;
+        return 1;
+    }
+    /* the store has stopped growing for one idle interval: index now, and
+     * give back what the burst's parsing left free in the heaps */
+    if (svc->unfinished > 0 && svc->quiet) {
+        if (finish_events(svc, err, sizeof err) != 0)
+            goto fail;
+        malloc_trim(0);
+    }
+    svc->quiet = 1;
+    return 0;
+fail:
+    pbrd_log(PBRD_LOG_ERROR, "mirroring events failed", "error=\"%s\"", err);
+    return -1;
 }
 
 /* ---- contract versions ----------------------------------------------------------------- */

@@ -57,6 +57,15 @@ json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today);
  * {"error":…} (statements issued before the error stay issued). */
 json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today);
 
+/* Idle work, for the moments no request is waiting: mirrors a step of new
+ * events from the store into the in-memory event set (parsing each once),
+ * and sorts and indexes the set once the store has been quiet for one
+ * call, so a settle or a query finds every event in memory and indexed
+ * instead of parsing the log. Returns 1 when there is more to mirror (call
+ * again soon), 0 when up to date, -1 on an error (logged; the next settle
+ * or query reports it). */
+int pbrd_service_idle(pbrd_service *svc);
+
 /* A settle in steps, so the daemon can answer requests and honour
  * SIGTERM between statements: each step issues at most one statement (a
  * statement is atomic: committed whole with its files, or absent). */
