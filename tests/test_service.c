@@ -358,6 +358,93 @@ START_TEST(verify_clean_then_detects_tampered_file)
 }
 END_TEST
 
+/* ---- auto-settle and the backlog of a new store ------------------------------------------------ */
+
+/* The "state" and "due" of contract id in a contracts reply (fails the test when absent). */
+static void contract_state(json_t *contracts, const char *id, const char **state, json_int_t *due)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(contracts, "contracts"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "contract")), id) == 0) {
+            *state = json_string_value(json_object_get(c, "state"));
+            *due = geti(c, "due");
+            return;
+        }
+    }
+    ck_abort_msg("contract %s not listed", id);
+}
+
+/* Is (contract, quarter) issued? */
+static int is_issued(daemon_t *d, const char *contract, const char *quarter)
+{
+    char *r = statement_of(d, contract, quarter);
+    int issued = strstr(r, "\"error\"") == NULL;
+    free(r);
+    return issued;
+}
+
+START_TEST(new_store_auto_settle_leaves_backlog_to_explicit_settle)
+{
+    static const char *const examples[] = {"example.yaml", "example2.yaml", NULL};
+    daemon_t d;
+    /* first loaded on 2021-06-01 with auto-settle on. A(Q) = Q + 3 months
+       + settle_after_days (30 for example, see example.yaml):
+       example   2020-04-01 (A 2020-07-31), 2020-07-01 (A 2020-10-31),
+                 2020-10-01 (A 2021-01-31), 2021-01-01 (A 2021-05-01): 4 due
+       example2  2021-01-01 (A 2021-05-01 per test verify_clean...): 1 due
+       so 5 statements were due before any event arrived: none may be issued. */
+    start_with_examples(&d, "auto_settle: true\n", "2021-06-01", examples);
+    ck_assert_msg(!is_issued(&d, "example", "2020-04-01"), "auto-settle issued a backlog statement");
+    ck_assert_msg(!is_issued(&d, "example2", "2021-01-01"), "auto-settle issued a backlog statement");
+    json_t *st = api_call(&d, "{\"op\":\"status\"}");
+    ck_assert_int_eq(geti(st, "awaiting_settle"), 5);
+    json_decref(st);
+    json_t *cs = api_call(&d, "{\"op\":\"contracts\"}");
+    const char *state;
+    json_int_t due;
+    contract_state(cs, "example", &state, &due);
+    ck_assert_str_eq(state, "due, awaiting settle");
+    ck_assert_int_eq(due, 4);
+    contract_state(cs, "example2", &state, &due);
+    ck_assert_str_eq(state, "due, awaiting settle");
+    ck_assert_int_eq(due, 1);
+    json_decref(cs);
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/statements/example", d.dir);
+    ck_assert_msg(access(dir, F_OK) != 0, "statement files written for the backlog");
+
+    /* the operator backfills once the events are in */
+    char p[1024];
+    char *events = read_events_without(spec_example(p, sizeof p, "example.jsonl"), NULL);
+    send_events(&d, events, 12);
+    free(events);
+    json_t *r = settle(&d, "2030-01-01");
+    ck_assert_uint_eq(json_array_size(json_object_get(r, "issued")), 5);
+    json_decref(r);
+    st = api_call(&d, "{\"op\":\"status\"}");
+    ck_assert_int_eq(geti(st, "awaiting_settle"), 0);
+    json_decref(st);
+    cs = api_call(&d, "{\"op\":\"contracts\"}");
+    contract_state(cs, "example", &state, &due);
+    ck_assert_str_eq(state, "up to date");
+    ck_assert_int_eq(due, 0);
+    json_decref(cs);
+
+    /* later quarters fall due after the first load: auto-settle issues them.
+       example 2021-04-01 has A = 2021-07-01 + 30 = 2021-07-31 < 2021-08-15. */
+    ck_assert_int_eq(daemon_signal_wait(&d, SIGTERM), 0);
+    snprintf(d.now, sizeof d.now, "2021-08-15");
+    daemon_start(&d);
+    ck_assert_msg(is_issued(&d, "example", "2021-04-01"), "auto-settle did not issue a quarter due after first load");
+    st = api_call(&d, "{\"op\":\"status\"}");
+    ck_assert_int_eq(geti(st, "awaiting_settle"), 0);
+    json_decref(st);
+    cleanup(&d);
+}
+END_TEST
+
 /* ---- CURVE roles ------------------------------------------------------------------------------- */
 
 static json_t *call_as(daemon_t *d, const harness_keypair *k, const char *req)
@@ -466,6 +553,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, late_conviction_adjusts_next_statement);
     tcase_add_test(tc, reload_keeps_previous_version_on_error);
     tcase_add_test(tc, verify_clean_then_detects_tampered_file);
+    tcase_add_test(tc, new_store_auto_settle_leaves_backlog_to_explicit_settle);
     tcase_add_test(tc, curve_roles_isolate_providers);
     suite_add_tcase(s, tc);
     return s;

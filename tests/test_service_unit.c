@@ -98,8 +98,9 @@ START_TEST(issues_the_spec_example_in_process)
 
     published pub = {0, 0};
     pbrd_service *svc = NULL;
-    ck_assert_msg(pbrd_service_open(&svc, store, contracts, statements, count_published, &pub, err, sizeof err) == 0,
-                  "%s", err);
+    pbrd_service_opts so = {contracts, statements, count_published, &pub, 0, 0};
+    ck_assert_int_eq(pbr_date_parse("2030-01-01", 10, &so.today), 0);
+    ck_assert_msg(pbrd_service_open(&svc, store, &so, err, sizeof err) == 0, "%s", err);
     ck_assert_uint_eq(pbrd_service_ncontracts(svc), 1);
 
     /* settle everything the example covers: its 12 quarters, from 2020-04-01

@@ -578,6 +578,33 @@ START_TEST(test_contracts)
 }
 END_TEST
 
+START_TEST(test_first_loaded_is_recorded_once)
+{
+    pbr_store_txn *txn;
+    char first[PBR_STORE_DATE_LEN];
+    open_store();
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_put_first_loaded(txn, "lewisham", "2026-12-02", first, err, sizeof err), 0);
+    ck_assert_str_eq(first, "2026-12-02");
+    /* a later load (same transaction or after a reopen) keeps the first day */
+    ck_assert_int_eq(pbr_store_put_first_loaded(txn, "lewisham", "2027-01-05", first, err, sizeof err), 0);
+    ck_assert_str_eq(first, "2026-12-02");
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+    pbr_store_close(st);
+    st = NULL;
+    open_store();
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_put_first_loaded(txn, "lewisham", "2030-01-01", first, err, sizeof err), 0);
+    ck_assert_str_eq(first, "2026-12-02");
+    ck_assert_int_eq(pbr_store_put_first_loaded(txn, "doncaster", "2030-01-01", first, err, sizeof err), 0);
+    ck_assert_str_eq(first, "2030-01-01");
+    ck_assert_int_eq(pbr_store_put_first_loaded(txn, "doncaster", "2030-1-1", first, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "YYYY-MM-DD"));
+    ck_assert_int_eq(pbr_store_put_first_loaded(txn, "", "2030-01-01", first, err, sizeof err), -1);
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+}
+END_TEST
+
 START_TEST(test_statements_are_immutable_and_ordered)
 {
     pbr_store_txn *txn;
@@ -1105,6 +1132,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_find_id_sees_own_writes_and_nothing_after_abort);
     tcase_add_test(tc, test_quarantine_newest_first_with_limit);
     tcase_add_test(tc, test_contracts);
+    tcase_add_test(tc, test_first_loaded_is_recorded_once);
     tcase_add_test(tc, test_statements_are_immutable_and_ordered);
     tcase_add_test(tc, test_reopen_keeps_everything_and_continues_seq);
     tcase_add_test(tc, test_map_grows_with_retry_and_replay);

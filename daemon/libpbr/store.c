@@ -1083,6 +1083,52 @@ int pbr_store_put_contract(pbr_store_txn *txn, const char *sha256, const void *b
     return PBR_STORE_CONFLICT;
 }
 
+/* The meta key "first_loaded:<contract>" in a malloc'd buffer (caller
+ * frees k->mv_data). Returns 0 or -1 (err). */
+static int first_loaded_key(pbr_store *st, const char *contract, MDB_val *k, char *err, size_t errlen)
+{
+    static const char prefix[] = "first_loaded:";
+    size_t cl = contract != NULL ? strlen(contract) : 0;
+    if (cl == 0 || check_key(st, "first_loaded key", sizeof prefix - 1 + cl, err, errlen) != 0)
+        return pbr_errf(err, errlen, "first_loaded: contract id missing, empty or too long");
+    char *buf = malloc(sizeof prefix + cl);
+    if (buf == NULL)
+        return pbr_errf(err, errlen, "malloc: out of memory");
+    memcpy(buf, prefix, sizeof prefix - 1);
+    memcpy(buf + sizeof prefix - 1, contract, cl + 1);
+    k->mv_size = sizeof prefix - 1 + cl;
+    k->mv_data = buf;
+    return 0;
+}
+
+int pbr_store_put_first_loaded(pbr_store_txn *txn, const char *contract, const char *date,
+                               char first[PBR_STORE_DATE_LEN], char *err, size_t errlen)
+{
+    MDB_val k, existing;
+    const char *stored;
+    size_t slen;
+    int rc;
+    if ((rc = txn_usable(txn, err, errlen)) != 0)
+        return rc;
+    if (date == NULL || strlen(date) != PBR_STORE_DATE_LEN - 1)
+        return pbr_errf(err, errlen, "pbr_store_put_first_loaded: date must be YYYY-MM-DD");
+    if (first_loaded_key(txn->st, contract, &k, err, errlen) != 0)
+        return -1;
+    rc = put_text(txn, txn->st->meta, "meta", &k, date, strlen(date), MDB_NOOVERWRITE, &existing, err, errlen);
+    free(k.mv_data);
+    if (rc == 0) {
+        memcpy(first, date, PBR_STORE_DATE_LEN);
+        return 0;
+    }
+    if (rc != PBR_STORE_CONFLICT)
+        return rc;
+    if (value_text(&existing, &stored, &slen) != 0 || slen != PBR_STORE_DATE_LEN - 1)
+        return pbr_errf(err, errlen, "store: meta first_loaded:%s is not a date", contract);
+    memcpy(first, stored, slen);
+    first[slen] = '\0';
+    return 0;
+}
+
 /* Builds the statements key "contract\0quarter" in a malloc'd buffer (caller
  * frees). Returns 0 or -1 (err). */
 static int statement_key(pbr_store *st, const char *contract, const char *quarter, MDB_val *k, char *err,

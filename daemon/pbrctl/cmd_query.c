@@ -139,6 +139,9 @@ int cmd_status(const pbrctl_opts *o, int argc, char **argv)
            "now          %s\n",
            int_field(r, "events"), int_field(r, "quarantined"), int_field(r, "last_seq"),
            int_field(r, "contracts"), now ? now : "?");
+    if (int_field(r, "awaiting_settle") > 0)
+        printf("awaiting     %" JSON_INTEGER_FORMAT " due statement(s) wait for an explicit settle (pbrctl contracts)\n",
+               int_field(r, "awaiting_settle"));
     json_decref(r);
     return 0;
 }
@@ -243,13 +246,19 @@ int cmd_contracts(const pbrctl_opts *o, int argc, char **argv)
         return st;
     if (wants_json(&a))
         return print_json(r);
-    printf("%-20s %-16s %-12s %-14s %s\n", "CONTRACT", "PROVIDER", "LAST", "SHA256", "TITLE");
+    printf("%-20s %-16s %-12s %-26s %-14s %s\n", "CONTRACT", "PROVIDER", "LAST", "STATE", "SHA256", "TITLE");
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(r, "contracts"), i, c)
     {
-        printf("%-20s %-16s %-12s %-14.12s %s\n", str_field(c, "contract"), str_field(c, "provider"),
-               str_field(c, "last_statement"), str_field(c, "sha256"), str_field(c, "title"));
+        char state[64];
+        json_int_t due = int_field(c, "due");
+        if (due > 0)
+            snprintf(state, sizeof state, "%s (%lld)", str_field(c, "state"), (long long)due);
+        else
+            snprintf(state, sizeof state, "%s", str_field(c, "state"));
+        printf("%-20s %-16s %-12s %-26s %-14.12s %s\n", str_field(c, "contract"), str_field(c, "provider"),
+               str_field(c, "last_statement"), state, str_field(c, "sha256"), str_field(c, "title"));
     }
     json_decref(r);
     return 0;
@@ -377,8 +386,12 @@ int cmd_settle(const pbrctl_opts *o, int argc, char **argv)
         pbr_format_pence((int64_t)int_field(s, "total_pence"), money, sizeof money);
         printf("  %-20s %s  total %s\n", str_field(s, "contract"), str_field(s, "quarter"), money);
     }
+    const char *interrupted = json_string_value(json_object_get(r, "interrupted"));
+    if (interrupted != NULL)
+        fprintf(stderr, "pbrctl settle: interrupted (%s) after %zu statement(s); run it again to continue\n",
+                interrupted, json_array_size(issued));
     json_decref(r);
-    return 0;
+    return interrupted != NULL ? 1 : 0;
 }
 
 int cmd_reload(const pbrctl_opts *o, int argc, char **argv)

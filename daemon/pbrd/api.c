@@ -53,9 +53,11 @@ static json_t *op_status(pbrd_api_call *call)
         return pbrd_api_error("status: %s", err);
     current_date(call->api->cfg, today);
     size_t ncontracts = call->api->service ? pbrd_service_ncontracts(call->api->service) : 0;
-    return json_pack("{sI sI sI sI ss}", "events", (json_int_t)st.events, "quarantined",
+    size_t awaiting =
+        call->api->service ? pbrd_service_awaiting_settle(call->api->service, NULL, pbrd_api_today(call->api)) : 0;
+    return json_pack("{sI sI sI sI ss sI}", "events", (json_int_t)st.events, "quarantined",
                      (json_int_t)st.quarantined, "last_seq", (json_int_t)st.last_seq, "contracts",
-                     (json_int_t)ncontracts, "now", today);
+                     (json_int_t)ncontracts, "now", today, "awaiting_settle", (json_int_t)awaiting);
 }
 
 /* Appends one quarantine record (JSON text) to the array ctx. */
@@ -90,7 +92,7 @@ static json_t *op_contracts(pbrd_api_call *call)
     const char *provider = NULL;
     if (strncmp(call->role, "provider:", 9) == 0)
         provider = call->role + 9;
-    return pbrd_service_contracts(call->api->service, provider);
+    return pbrd_service_contracts(call->api->service, provider, pbrd_api_today(call->api));
 }
 
 static json_t *op_statement(pbrd_api_call *call)
@@ -106,10 +108,24 @@ static json_t *op_cohorts(pbrd_api_call *call)
     return pbrd_service_cohorts(call->api->service, call->args->contract, pbrd_api_today(call->api));
 }
 
+/* Starts the settle job; its reply is sent when the job ends (serve_one
+ * keeps the client's routing id). */
 static json_t *op_settle(pbrd_api_call *call)
 {
-    return pbrd_service_settle(call->api->service, call->args->quarter_date, call->args->contract,
-                               pbrd_api_today(call->api));
+    pbrd_api *api = call->api;
+    if (api->job != NULL)
+        return json_pack("{ss sb sI}", "error",
+                         pbrd_service_settle_is_auto(api->job)
+                             ? "settle: auto-settle is running; try again when it has finished"
+                             : "settle: another settle is running; try again when it has finished",
+                         "busy", 1, "issued_so_far", (json_int_t)pbrd_service_settle_issued(api->job));
+    json_t *reply = NULL;
+    api->job = pbrd_service_settle_begin(api->service, call->args->quarter_date, call->args->contract,
+                                         pbrd_api_today(api), 0, &reply);
+    if (api->job == NULL)
+        return reply;
+    call->deferred = 1;
+    return json_object();
 }
 
 static json_t *op_verify(pbrd_api_call *call)
@@ -151,7 +167,7 @@ json_t *pbrd_api_reload(pbrd_api *api)
     }
     if (api->service == NULL)
         return pbrd_api_error("reload: the settlement service is not running");
-    return pbrd_service_reload(api->service);
+    return pbrd_service_reload(api->service, pbrd_api_today(api));
 }
 
 /* The request's contract name for a log value: as it is when it is a plain
@@ -188,7 +204,7 @@ static int request_allowed(pbrd_api *api, const pbrd_api_request *r, const char 
 /* Parses the request text and runs its op. Returns the reply (new
  * reference; NULL only when out of memory); *raw is set when the op
  * replies with exact bytes. The order of the checks is api_request.h's. */
-static json_t *dispatch(pbrd_api *api, const char *text, size_t len, const char *role, char **raw)
+static json_t *dispatch(pbrd_api *api, const char *text, size_t len, const char *role, char **raw, int *deferred)
 {
     pbrd_api_request r;
     json_t *reply = NULL;
@@ -202,9 +218,10 @@ static json_t *dispatch(pbrd_api *api, const char *text, size_t len, const char 
     } else if (r.arg_error != NULL) {
         reply = pbrd_api_error("%s", r.arg_error);
     } else {
-        pbrd_api_call call = {api, r.req, &r, role, NULL};
+        pbrd_api_call call = {api, r.req, &r, role, NULL, 0};
         reply = op_fns[r.op](&call);
         *raw = call.raw_reply;
+        *deferred = call.deferred;
         if (!reply)
             reply = pbrd_api_error("op \"%s\" failed: out of memory", r.op_name);
     }
@@ -257,6 +274,7 @@ static int serve_one(pbrd_api *api)
     }
     json_t *reply;
     char *raw = NULL, role[PBRD_ROLE_MAX];
+    int deferred = 0;
     if (!delimiter_ok)
         reply = pbrd_api_error("missing empty delimiter frame: send [empty][request]");
     else if (!has_body || nframes != 2)
@@ -266,8 +284,13 @@ static int serve_one(pbrd_api *api)
     else if (pbrd_auth_peer_role(api->auth, &body, role, sizeof role) != 0)
         reply = json_pack("{ss}", "error", "forbidden");
     else
-        reply = dispatch(api, zmq_msg_data(&body), zmq_msg_size(&body), role, &raw);
-    send_reply(api, &ident, reply, raw);
+        reply = dispatch(api, zmq_msg_data(&body), zmq_msg_size(&body), role, &raw, &deferred);
+    if (deferred) { /* answered when the settle job ends */
+        zmq_msg_init(&api->job_ident);
+        api->job_has_ident = zmq_msg_copy(&api->job_ident, &ident) == 0;
+    } else {
+        send_reply(api, &ident, reply, raw);
+    }
     free(raw);
     json_decref(reply);
     zmq_msg_close(&body);
@@ -287,6 +310,72 @@ int pbrd_api_serve(pbrd_api *api)
         n++;
     }
     return n;
+}
+
+/* ---- settle jobs ---------------------------------------------------------- */
+
+int pbrd_api_settling(const pbrd_api *api)
+{
+    return api->job != NULL;
+}
+
+void pbrd_api_auto_settle(pbrd_api *api)
+{
+    if (api->job != NULL || api->service == NULL || !api->cfg->auto_settle)
+        return;
+    pbr_date today = pbrd_api_today(api);
+    if (!pbrd_service_auto_due(api->service, today))
+        return;
+    json_t *reply = NULL;
+    api->job = pbrd_service_settle_begin(api->service, PBR_DATE_MAX, NULL, today, 1, &reply);
+    if (api->job == NULL) {
+        char q[PBR_ERR_MAX];
+        pbrd_log(PBRD_LOG_ERROR, "auto-settle failed", "error=\"%s\"",
+                 pbrd_log_quote(json_string_value(json_object_get(reply, "error")), q, sizeof q));
+    }
+    json_decref(reply);
+}
+
+/* Ends the running job (interrupted: why, or NULL when it finished),
+ * answers its client and logs auto-settle's outcome. */
+static void finish_job(pbrd_api *api, const char *interrupted)
+{
+    int is_auto = pbrd_service_settle_is_auto(api->job);
+    json_t *reply = pbrd_service_settle_end(api->service, api->job, interrupted);
+    api->job = NULL;
+    const char *error = json_string_value(json_object_get(reply, "error"));
+    size_t issued = json_array_size(json_object_get(reply, "issued"));
+    char q[PBR_ERR_MAX];
+    if (error != NULL)
+        pbrd_log(PBRD_LOG_ERROR, is_auto ? "auto-settle failed" : "settle failed", "issued=%zu error=\"%s\"",
+                 issued, pbrd_log_quote(error, q, sizeof q));
+    else if (interrupted != NULL)
+        pbrd_log(PBRD_LOG_WARN, is_auto ? "auto-settle interrupted" : "settle interrupted",
+                 "issued=%zu reason=\"%s\"", issued, pbrd_log_quote(interrupted, q, sizeof q));
+    else if (is_auto)
+        pbrd_log(PBRD_LOG_INFO, "auto-settle finished", "issued=%zu", issued);
+    if (api->job_has_ident) {
+        send_reply(api, &api->job_ident, reply, NULL);
+        zmq_msg_close(&api->job_ident);
+        api->job_has_ident = 0;
+    }
+    json_decref(reply);
+}
+
+int pbrd_api_settle_step(pbrd_api *api)
+{
+    if (api->job == NULL)
+        return 0;
+    if (pbrd_service_settle_step(api->service, api->job) == 1)
+        return 1;
+    finish_job(api, NULL);
+    return 0;
+}
+
+void pbrd_api_settle_interrupt(pbrd_api *api, const char *why)
+{
+    if (api->job != NULL)
+        finish_job(api, why);
 }
 
 int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json)
@@ -357,6 +446,9 @@ int pbrd_api_open(pbrd_api *api, void *zctx, pbr_store *store, const pbrd_config
 
 void pbrd_api_close(pbrd_api *api)
 {
+    if (api->job_has_ident)
+        zmq_msg_close(&api->job_ident);
+    api->job_has_ident = 0;
     if (api->pub)
         zmq_close(api->pub);
     if (api->router)

@@ -21,6 +21,7 @@
 #define PBRD_API_H
 
 #include <jansson.h>
+#include <zmq.h>
 #include <stddef.h>
 
 #include "pbr/date.h"
@@ -41,6 +42,9 @@ typedef struct pbrd_api {
     pbrd_auth *auth;         /* ZAP handler and client roles; NULL without auth (loopback only) */
     int reload_requested;    /* set by SIGHUP, consumed by pbrd_api_reload */
     pbrd_metrics *metrics;   /* counters of ops that have them (backup), or NULL */
+    pbrd_settle_job *job;    /* the settle in progress (one at a time), or NULL */
+    zmq_msg_t job_ident;     /* ... the routing id of the client waiting for its reply */
+    int job_has_ident;       /* ... 0 for auto-settle */
 } pbrd_api;
 
 /* One call of an op: the request object and who asked. */
@@ -50,6 +54,7 @@ typedef struct pbrd_api_call {
     const pbrd_api_request *args; /* the parsed request: op and arguments (borrowed) */
     const char *role;        /* "finance" without auth (loopback only); else the client key's role */
     char *raw_reply;         /* set by an op (malloc'd) to reply with exact bytes instead of a JSON object */
+    int deferred;            /* set by an op that replies later (settle: when its job ends) */
 } pbrd_api_call;
 
 typedef json_t *(*pbrd_api_op_fn)(pbrd_api_call *call);
@@ -75,6 +80,20 @@ int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json);
  * (new reference). */
 json_t *pbrd_api_reload(pbrd_api *api);
 
+/* Settling runs in steps between requests (the settle op starts a job and
+ * is answered when it ends; a second settle meanwhile is refused with
+ * {"error":…,"busy":true}). pbrd_api_settling: whether a job runs.
+ * pbrd_api_auto_settle: starts auto-settle's job when nothing runs, the
+ * config allows it and a statement is due. pbrd_api_settle_step: issues at
+ * most one statement, answering the waiting client when the job ends;
+ * returns 1 while the job runs. pbrd_api_settle_interrupt: ends a running
+ * job now, its client getting {"issued":[…],"interrupted":why}. */
+int pbrd_api_settling(const pbrd_api *api);
+void pbrd_api_auto_settle(pbrd_api *api);
+int pbrd_api_settle_step(pbrd_api *api);
+void pbrd_api_settle_interrupt(pbrd_api *api, const char *why);
+
+/* Closes the sockets (a settle still running must have been interrupted). */
 void pbrd_api_close(pbrd_api *api);
 
 #endif

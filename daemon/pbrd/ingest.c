@@ -800,8 +800,11 @@ static void *ingest_main(void *arg)
             pbrd_log(PBRD_LOG_WARN, "ingest receive failed", "call=zmq_msg_recv error=\"%s\"",
                      zmq_strerror(errno));
     }
-    if (zmq_unbind(ing->sock, ing->endpoint) != 0)
-        pbrd_log(PBRD_LOG_DEBUG, "ingest unbind failed", "call=zmq_unbind error=\"%s\"", zmq_strerror(errno));
+    /* No zmq_unbind here: unbinding a TCP endpoint also ends the
+     * connections accepted through it, and the replies queued on them (the
+     * acknowledgements of committed batches) would be dropped. The socket
+     * stays bound until pbrd_ingest_stop closes it, after every reply has
+     * been queued; ZMQ_LINGER then gives them time to leave. */
     /* finish in-flight batches: whatever libzmq has already received */
     int drained = 0;
     for (int round = 0; round < 64; round++) {

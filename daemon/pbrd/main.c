@@ -2,9 +2,11 @@
  * loopback-only rule without auth, daemonising, signals (signalfd in the
  * main poll loop), startup order (store, ingest thread, API, READY) and the
  * orderly shutdown (STOPPING, drain ingest, close, exit 0). */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -201,40 +204,51 @@ static int handle_signals(int sfd, pbrd_api *api)
 
 #define TICK_MS 10000 /* how often auto-settle looks at the clock */
 
-/* Issues every statement that has become due (auto_settle). */
-static void settle_due(pbrd_api *api)
+/* Monotonic milliseconds. */
+static int64_t mono_ms(void)
 {
-    if (api->service != NULL && api->cfg->auto_settle)
-        pbrd_service_tick(api->service, pbrd_api_today(api));
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* Polls the API socket and the signalfd until a stop signal, settling due
- * quarters every TICK_MS. Returns 0 or 1. */
+/* Polls the API socket and the signalfd until a stop signal. A settle (the
+ * settle op, or auto-settle every TICK_MS) runs one statement per turn of
+ * the loop, the sockets polled without waiting in between: requests are
+ * answered while it runs and SIGTERM ends the daemon between two
+ * statements (each one whole: committed with its files, or absent); the
+ * settle's client is told it was interrupted. Returns 0 or 1. */
 static int serve(pbrd_api *api, int sfd)
 {
     zmq_pollitem_t items[2] = {{api->router, 0, ZMQ_POLLIN, 0}, {NULL, sfd, ZMQ_POLLIN, 0}};
-    settle_due(api);
+    int64_t next_tick = mono_ms();
     for (;;) {
-        items[0].revents = items[1].revents = 0;
-        int n = zmq_poll(items, 2, TICK_MS);
-        if (n == 0) {
-            settle_due(api);
-            continue;
+        int64_t now = mono_ms();
+        if (now >= next_tick) {
+            pbrd_api_auto_settle(api);
+            next_tick = now + TICK_MS;
         }
+        long timeout = pbrd_api_settling(api) ? 0 : (long)(next_tick - now);
+        items[0].revents = items[1].revents = 0;
+        int n = zmq_poll(items, 2, timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             pbrd_log(PBRD_LOG_ERROR, "poll failed", "call=zmq_poll error=\"%s\"", zmq_strerror(errno));
+            pbrd_api_settle_interrupt(api, "pbrd failed");
             return 1;
         }
-        if ((items[1].revents & ZMQ_POLLIN) && handle_signals(sfd, api))
+        if ((items[1].revents & ZMQ_POLLIN) && handle_signals(sfd, api)) {
+            pbrd_api_settle_interrupt(api, "pbrd is stopping");
             return 0;
+        }
         if (api->reload_requested) {
             json_t *r = pbrd_api_reload(api);
             json_decref(r);
         }
         if ((items[0].revents & ZMQ_POLLIN) && pbrd_api_serve(api) < 0)
             pbrd_log(PBRD_LOG_WARN, "api receive failed", "call=zmq_msg_recv error=\"%s\"", zmq_strerror(errno));
+        pbrd_api_settle_step(api);
     }
 }
 
@@ -313,114 +327,155 @@ static void raise_nofile_limit(void)
         pbrd_log(PBRD_LOG_INFO, "open file limit raised", "from=%llu to=%llu", was, (unsigned long long)want);
 }
 
-/* Runs the daemon on a finished configuration. Returns the exit status. */
+/* Checks, before anything starts, what would otherwise only fail later or
+ * silently: the contracts directory must exist and be readable. Returns 0
+ * or 2 (logged). */
+static int check_paths(const pbrd_config *cfg)
+{
+    DIR *d = opendir(cfg->contracts_dir);
+    if (d == NULL) {
+        pbrd_log(PBRD_LOG_ERROR, "contracts directory unusable", "call=opendir dir=%s error=\"%s\"",
+                 cfg->contracts_dir, strerror(errno));
+        return 2;
+    }
+    closedir(d);
+    return 0;
+}
+
+/* The resources of a running daemon, in start-up order. Every field starts
+ * out empty (NULL or -1) so one cleanup releases whatever was acquired. */
+typedef struct daemon_res {
+    int ready_fd;      /* daemonize's pipe to the waiting parent, or -1 */
+    int sfd;           /* signalfd, or -1 */
+    pbr_store *store;
+    void *zctx;
+    pbrd_metrics *metrics; /* metrics endpoint and counters (cfg->metrics), or NULL */
+    pbrd_auth *auth;   /* ZAP handler (CURVE only); stopped before zmq_ctx_term */
+    pbrd_ingest *ing;
+    pbrd_api api;      /* sockets NULL until opened */
+    pbrd_service *svc;
+} daemon_res;
+
+/* Releases every acquired resource of r in reverse start-up order. The ZAP
+ * handler's sockets and every other socket are closed before zmq_ctx_term,
+ * which would otherwise wait for them for ever. */
+static void release_all(daemon_res *r)
+{
+    pbrd_metrics_stop(r->metrics); /* its threads read the service and the store */
+    pbrd_service_close(r->svc);
+    pbrd_api_close(&r->api);
+    pbrd_ingest_stop(r->ing);
+    pbrd_auth_stop(r->auth);
+    pbrd_metrics_free(r->metrics); /* after ingest, which counts into it */
+    if (r->zctx != NULL)
+        zmq_ctx_term(r->zctx);
+    pbr_store_close(r->store);
+    if (r->sfd >= 0)
+        close(r->sfd);
+    if (r->ready_fd >= 0)
+        close(r->ready_fd);
+    memset(r, 0, sizeof *r);
+    r->ready_fd = r->sfd = -1;
+}
+
+/* Tells the parent (daemon mode) and systemd that start-up is done. */
+static void announce_ready(daemon_res *r, const pbrd_config *cfg)
+{
+    pbrd_notify_ready();
+    if (r->ready_fd >= 0) {
+        ssize_t w = write(r->ready_fd, "R", 1);
+        (void)w;
+        close(r->ready_fd);
+        r->ready_fd = -1;
+    }
+    pbrd_log(PBRD_LOG_INFO, "ready", "pid=%ld now=%s", (long)getpid(), cfg->now ? cfg->now : "(clock)");
+}
+
+/* Runs the daemon on a finished configuration. Returns the exit status:
+ * 0 after an orderly stop, 2 for a configuration problem found before
+ * start-up, 1 for any other start-up or run-time failure. */
 static int run(pbrd_config *cfg)
 {
     char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
     char secret[41];
     const char *curve = NULL;
-    int rc = 1, ready_fd = -1;
-    pbrd_metrics *metrics = NULL;
+    daemon_res r;
+    memset(&r, 0, sizeof r);
+    r.ready_fd = r.sfd = -1;
+    int rc = 2;
 
-    if (check_endpoints(cfg) != 0)
-        return 2;
+    if (check_endpoints(cfg) != 0 || check_paths(cfg) != 0)
+        goto out;
     raise_nofile_limit();
     if (cfg->server_secret_key) {
         if (pbr_key_file_read(cfg->server_secret_key, secret, err, sizeof err) < 0) {
             pbrd_log(PBRD_LOG_ERROR, "reading the server secret key failed", "error=\"%s\"",
                      pbrd_log_quote(err, q, sizeof q));
-            return 2;
+            goto out;
         }
         curve = secret;
         pbrd_log(PBRD_LOG_INFO, "CURVE enabled", "key=%s clients=%s", cfg->server_secret_key,
                  cfg->clients ? cfg->clients : "(none)");
     }
-    if (!cfg->foreground && (ready_fd = daemonize()) < 0)
-        return 1;
-    int sfd = open_signalfd();
-    if (sfd < 0) {
+    rc = 1;
+    if (!cfg->foreground && (r.ready_fd = daemonize()) < 0)
+        goto out;
+    if ((r.sfd = open_signalfd()) < 0) {
         pbrd_log(PBRD_LOG_ERROR, "signal setup failed", "call=signalfd error=\"%s\"", strerror(errno));
-        return 1;
+        goto out;
     }
     if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
         pbrd_log(PBRD_LOG_ERROR, "cannot create data dir", "call=mkdir dir=%s error=\"%s\"", cfg->data_dir,
                  strerror(errno));
-        goto out_sfd;
+        goto out;
     }
-    pbr_store *store = NULL;
-    if (pbr_store_open(cfg->data_dir, &store, err, sizeof err) != 0) {
+    if (pbr_store_open(cfg->data_dir, &r.store, err, sizeof err) != 0) {
         pbrd_log(PBRD_LOG_ERROR, "store open failed", "dir=%s error=\"%s\"", cfg->data_dir,
                  pbrd_log_quote(err, q, sizeof q));
-        goto out_sfd;
+        goto out;
     }
     pbrd_log(PBRD_LOG_INFO, "store opened", "dir=%s", cfg->data_dir);
-    void *zctx = zmq_ctx_new();
-    if (!zctx) {
+    if ((r.zctx = zmq_ctx_new()) == NULL) {
         pbrd_log(PBRD_LOG_ERROR, "zmq_ctx_new failed", "error=\"%s\"", zmq_strerror(errno));
-        goto out_store;
+        goto out;
     }
-    if (cfg->metrics != NULL && (metrics = pbrd_metrics_new()) == NULL) {
+    if (cfg->metrics != NULL && (r.metrics = pbrd_metrics_new()) == NULL) {
         pbrd_log(PBRD_LOG_ERROR, "metrics: out of memory", NULL);
-        goto out_ctx;
+        goto out;
     }
-    pbrd_auth *auth = NULL;
-    if (curve != NULL && start_auth(cfg, zctx, &auth) != 0)
-        goto out_ctx;
-    pbrd_ingest_opts io = {zctx, store, cfg->ingest, cfg->max_frame_bytes, curve, metrics};
-    pbrd_ingest *ing = NULL;
-    if (pbrd_ingest_start(&io, &ing, err, sizeof err) != 0) {
+    if (curve != NULL && start_auth(cfg, r.zctx, &r.auth) != 0)
+        goto out;
+    pbrd_ingest_opts io = {r.zctx, r.store, cfg->ingest, cfg->max_frame_bytes, curve, r.metrics};
+    if (pbrd_ingest_start(&io, &r.ing, err, sizeof err) != 0) {
         pbrd_log(PBRD_LOG_ERROR, "ingest start failed", "error=\"%s\"", pbrd_log_quote(err, q, sizeof q));
-        goto out_ctx;
+        goto out;
     }
     pbrd_log(PBRD_LOG_INFO, "ingest bound", "endpoint=%s max_frame_bytes=%llu", cfg->ingest,
              (unsigned long long)cfg->max_frame_bytes);
-    pbrd_api api;
-    if (pbrd_api_open(&api, zctx, store, cfg, curve, err, sizeof err) != 0) {
+    if (pbrd_api_open(&r.api, r.zctx, r.store, cfg, curve, err, sizeof err) != 0) {
         pbrd_log(PBRD_LOG_ERROR, "api start failed", "error=\"%s\"", pbrd_log_quote(err, q, sizeof q));
-        goto out_ingest;
+        goto out;
     }
     pbrd_log(PBRD_LOG_INFO, "api bound", "endpoint=%s", cfg->api);
     pbrd_log(PBRD_LOG_INFO, "publish bound", "endpoint=%s", cfg->publish);
-    api.auth = auth;
-    pbrd_service *svc = NULL;
-    if (pbrd_service_open(&svc, store, cfg->contracts_dir, cfg->statements_dir, publish_to_api, &api, err,
-                          sizeof err) != 0) {
+    r.api.auth = r.auth;
+    pbrd_service_opts so = {cfg->contracts_dir, cfg->statements_dir, publish_to_api, &r.api, cfg->auto_settle,
+                            pbrd_api_today(&r.api)};
+    if (pbrd_service_open(&r.svc, r.store, &so, err, sizeof err) != 0) {
         pbrd_log(PBRD_LOG_ERROR, "settlement service failed to start", "error=\"%s\"",
                  pbrd_log_quote(err, q, sizeof q));
-        goto out_api;
+        goto out;
     }
-    api.service = svc;
-    pbrd_service_set_metrics(svc, metrics);
-    if (start_metrics(metrics, cfg, &api, store) != 0)
-        goto out_service;
-    pbrd_notify_ready();
-    if (ready_fd >= 0) {
-        ssize_t w = write(ready_fd, "R", 1);
-        (void)w;
-        close(ready_fd);
-        ready_fd = -1;
-    }
-    pbrd_log(PBRD_LOG_INFO, "ready", "pid=%ld now=%s", (long)getpid(), cfg->now ? cfg->now : "(clock)");
-    rc = serve(&api, sfd);
+    r.api.service = r.svc;
+    pbrd_service_set_metrics(r.svc, r.metrics);
+    if (start_metrics(r.metrics, cfg, &r.api, r.store) != 0)
+        goto out;
+    announce_ready(&r, cfg);
+    rc = serve(&r.api, r.sfd);
     pbrd_notify_stopping();
-    pbrd_metrics_stop(metrics);
-out_service:
-    pbrd_service_close(svc);
-out_api:
-    pbrd_api_close(&api);
-out_ingest:
-    pbrd_ingest_stop(ing);
-    pbrd_auth_stop(auth);
-out_ctx:
-    pbrd_metrics_free(metrics);
-    zmq_ctx_term(zctx);
-out_store:
-    pbr_store_close(store);
-out_sfd:
-    close(sfd);
-    if (ready_fd >= 0)
-        close(ready_fd);
-    pbrd_log(PBRD_LOG_INFO, "exiting", "status=%d", rc);
+out:
+    release_all(&r);
+    pbrd_log(rc == 0 ? PBRD_LOG_INFO : PBRD_LOG_ERROR, "exiting", "status=%d", rc);
     return rc;
 }
 

@@ -30,6 +30,7 @@ typedef struct loaded {
     char *file;               /* the file it was loaded from */
     pbr_ledger *ledger;       /* history after its last issued statement */
     char last_quarter[PBR_DATE_STRLEN]; /* "" before the first */
+    pbr_date first_loaded;    /* the day its id was first loaded into this store */
     json_t *cohorts;          /* cached reply of the cohorts op, or NULL */
     uint64_t cohorts_seq;     /* ... computed over the events up to this seq */
     pbr_date cohorts_day;     /* ... as of this date */
@@ -52,7 +53,9 @@ struct pbrd_service {
     uint64_t loaded_seq;      /* events mirrored up to this seq */
     pbrd_publish_fn publish;
     void *publish_ctx;
+    int auto_settle;          /* the daemon settles due quarters by itself */
     pbrd_metrics *metrics;    /* settle and reload counters, or NULL */
+    uint64_t generation;      /* bumped by every reload (settle jobs re-scan) */
     size_t last_load_errors;  /* files that failed at the last (re)load */
 };
 
@@ -263,6 +266,14 @@ static int restore_ledger(pbrd_service *svc, loaded *l, char *err, size_t errlen
     return 0;
 }
 
+/* A contract version to store, the day it is loaded, and the first-loaded
+ * day read back. */
+typedef struct version_put {
+    const pbr_contract *c;
+    char day[PBR_DATE_STRLEN];
+    char first[PBR_STORE_DATE_LEN];
+} version_put;
+
 /* pbr_store_work_fn: stores one contract version; an identical stored
  * version (CONFLICT from the content-addressed put) is success. */
 static int put_contract_version(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
@@ -272,10 +283,30 @@ static int put_contract_version(pbr_store_txn *txn, void *ctx, char *err, size_t
     return rc == PBR_STORE_CONFLICT ? PBR_STORE_OK : rc;
 }
 
-/* Stores the contract's bytes as a version (idempotent). Returns 0 or -1. */
-static int store_contract_version(pbrd_service *svc, const pbr_contract *c, char *err, size_t errlen)
+/* pbr_store_work_fn: put_contract_version, and the contract id's
+ * first-loaded day unless one is recorded. */
+static int put_version_first_loaded(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
 {
-    return pbr_store_write(svc->store, put_contract_version, (void *)c, err, errlen) == 0 ? 0 : -1;
+    version_put *v = ctx;
+    int rc = put_contract_version(txn, (void *)v->c, err, errlen);
+    if (rc != PBR_STORE_OK)
+        return rc;
+    return pbr_store_put_first_loaded(txn, v->c->id, v->day, v->first, err, errlen);
+}
+
+/* Stores the contract's bytes as a version (idempotent) and, the first
+ * time its id is seen, today as its first-loaded day; *first_loaded gets
+ * the recorded day. Returns 0 or -1. */
+static int store_contract_version(pbrd_service *svc, const pbr_contract *c, pbr_date today,
+                                  pbr_date *first_loaded, char *err, size_t errlen)
+{
+    version_put v = {c, "", ""};
+    pbr_date_format(today, v.day);
+    if (pbr_store_write(svc->store, put_version_first_loaded, &v, err, errlen) != 0)
+        return -1;
+    if (pbr_date_parse(v.first, strlen(v.first), first_loaded) != 0)
+        return pbr_errf(err, errlen, "contract %s: stored first-loaded day \"%s\" is not a date", c->id, v.first);
+    return 0;
 }
 
 static void loaded_free(loaded *l)
@@ -331,7 +362,8 @@ static json_t *diag_json(const pbr_diag *d)
 }
 
 /* Loads one file into the new table, keeping the old version on error. */
-static void reload_file(pbrd_service *svc, const char *name, loaded *next, size_t *nnext, json_t *ok, json_t *errors)
+static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loaded *next, size_t *nnext, json_t *ok,
+                        json_t *errors)
 {
     char path[4096], err[PBR_ERR_MAX];
     snprintf(path, sizeof path, "%s/%s", svc->contracts_dir, name);
@@ -364,7 +396,8 @@ static void reload_file(pbrd_service *svc, const char *name, loaded *next, size_
             return;
         }
     }
-    if (store_contract_version(svc, c, err, sizeof err) != 0) {
+    pbr_date first_loaded;
+    if (store_contract_version(svc, c, today, &first_loaded, err, sizeof err) != 0) {
         pbrd_log(PBRD_LOG_ERROR, "contract version not stored", "contract=%s error=\"%s\"", c->id, err);
         pbr_diag sd = {"", 0, 0, ""};
         snprintf(sd.file, sizeof sd.file, "%.250s", path);
@@ -376,13 +409,14 @@ static void reload_file(pbrd_service *svc, const char *name, loaded *next, size_
     loaded *l = &next[(*nnext)++];
     memset(l, 0, sizeof *l);
     l->c = c;
+    l->first_loaded = first_loaded;
     l->file = strdup(path);
     if (restore_ledger(svc, l, err, sizeof err) != 0)
         pbrd_log(PBRD_LOG_ERROR, "ledger not restored", "contract=%s error=\"%s\"", c->id, err);
     json_array_append_new(ok, json_string(c->id));
 }
 
-json_t *pbrd_service_reload(pbrd_service *svc)
+json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today)
 {
     size_t nfiles;
     char **files = list_contract_files(svc->contracts_dir, &nfiles);
@@ -399,7 +433,7 @@ json_t *pbrd_service_reload(pbrd_service *svc)
     }
     size_t nnext = 0;
     for (size_t i = 0; i < nfiles; i++) {
-        reload_file(svc, files[i], next, &nnext, ok, errors);
+        reload_file(svc, files[i], today, next, &nnext, ok, errors);
         free(files[i]);
     }
     free(files);
@@ -408,6 +442,7 @@ json_t *pbrd_service_reload(pbrd_service *svc)
     free(svc->contracts);
     svc->contracts = next;
     svc->n = nnext;
+    svc->generation++;
     svc->last_load_errors = json_array_size(errors);
     pbrd_metrics_reload(svc->metrics, nnext, svc->last_load_errors, 0);
     json_t *reply = json_pack("{so so}", "loaded", ok, "errors", errors);
@@ -520,76 +555,148 @@ static pbr_date next_quarter_of(const loaded *l)
     return q == PBR_DATE_NONE ? pbr_contract_first_quarter(l->c) : q;
 }
 
-/* Issues l's quarters up to through whose A(Q) < today. Returns 0 or -1. */
-static int settle_contract(pbrd_service *svc, loaded *l, pbr_date through, pbr_date today, json_t *issued,
-                           char *err, size_t errlen)
+/* Whether auto-settle may issue quarter q of l: only a quarter that was
+ * not yet due (A(q) >= the day) when l's id was first loaded into this
+ * store. Older ones are a backlog that only an explicit settle issues: a
+ * new store must never fill with statements issued before any event came. */
+static int auto_may_issue(const loaded *l, pbr_date q)
 {
-    pbr_date last = pbr_contract_last_quarter(l->c);
-    for (pbr_date q = next_quarter_of(l); q <= through && q <= last; q = next_quarter_of(l)) {
-        if (pbr_issue_date(l->c, q) >= today)
-            break;
-        if (issue_quarter(svc, l, q, issued, err, errlen) != 0)
+    return pbr_issue_date(l->c, q) >= l->first_loaded;
+}
+
+/* The quarter of l a settle issues next (its next unissued quarter, when
+ * it is within through and the contract's range, A(Q) < today and, with
+ * is_auto, auto_may_issue allows it), or PBR_DATE_NONE. */
+static pbr_date issuable_quarter(const loaded *l, pbr_date through, pbr_date today, int is_auto)
+{
+    pbr_date q = next_quarter_of(l);
+    if (q > through || q > pbr_contract_last_quarter(l->c) || pbr_issue_date(l->c, q) >= today)
+        return PBR_DATE_NONE;
+    if (is_auto && !auto_may_issue(l, q))
+        return PBR_DATE_NONE;
+    return q;
+}
+
+struct pbrd_settle_job {
+    pbr_date through;
+    char *contract;           /* only this contract, or NULL */
+    pbr_date today;
+    int is_auto;
+    size_t next;              /* index into svc->contracts to look at next */
+    uint64_t generation;      /* svc->generation when next was set */
+    json_t *issued;           /* [{contract,quarter,total_pence}] */
+    char *error;              /* the error that ended the job, or NULL */
+    uint64_t started_ns;      /* for the metrics */
+};
+
+pbrd_settle_job *pbrd_service_settle_begin(pbrd_service *svc, pbr_date through, const char *contract,
+                                           pbr_date today, int is_auto, json_t **reply)
+{
+    char err[PBR_ERR_MAX];
+    *reply = NULL;
+    if (contract != NULL && find_loaded(svc, contract) == NULL) {
+        *reply = json_pack("{ss}", "error", "settle: no such contract");
+        return NULL;
+    }
+    if (refresh_events(svc, err, sizeof err) != 0) {
+        *reply = json_pack("{ss}", "error", err);
+        return NULL;
+    }
+    pbrd_settle_job *job = calloc(1, sizeof *job);
+    if (job != NULL) {
+        job->issued = json_array();
+        job->contract = contract != NULL ? strdup(contract) : NULL;
+    }
+    if (job == NULL || job->issued == NULL || (contract != NULL && job->contract == NULL)) {
+        if (job != NULL) {
+            json_decref(job->issued);
+            free(job->contract);
+            free(job);
+        }
+        *reply = json_pack("{ss}", "error", "settle: out of memory");
+        return NULL;
+    }
+    job->through = through;
+    job->today = today;
+    job->is_auto = is_auto;
+    job->generation = svc->generation;
+    job->started_ns = pbrd_metrics_now_ns();
+    return job;
+}
+
+int pbrd_service_settle_step(pbrd_service *svc, pbrd_settle_job *job)
+{
+    char err[PBR_ERR_MAX];
+    if (job->error != NULL)
+        return -1;
+    if (job->generation != svc->generation) { /* a reload replaced the table: look again from the start */
+        job->next = 0;
+        job->generation = svc->generation;
+    }
+    for (; job->next < svc->n; job->next++) {
+        loaded *l = &svc->contracts[job->next];
+        if (job->contract != NULL && strcmp(l->c->id, job->contract) != 0)
+            continue;
+        pbr_date q = issuable_quarter(l, job->through, job->today, job->is_auto);
+        if (q == PBR_DATE_NONE)
+            continue;
+        if (issue_quarter(svc, l, q, job->issued, err, sizeof err) != 0) {
+            job->error = strdup(err);
             return -1;
+        }
+        return 1; /* the same contract may have more: looked at again next step */
     }
     return 0;
 }
 
-/* pbrd_service_settle without the metrics. */
-static json_t *settle_run(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
+size_t pbrd_service_settle_issued(const pbrd_settle_job *job)
 {
-    char err[PBR_ERR_MAX];
-    if (contract != NULL && find_loaded(svc, contract) == NULL)
-        return json_pack("{ss}", "error", "settle: no such contract");
-    if (refresh_events(svc, err, sizeof err) != 0)
-        return json_pack("{ss}", "error", err);
-    json_t *issued = json_array();
-    for (size_t i = 0; i < svc->n; i++) {
-        loaded *l = &svc->contracts[i];
-        if (contract != NULL && strcmp(l->c->id, contract) != 0)
-            continue;
-        if (settle_contract(svc, l, through, today, issued, err, sizeof err) != 0) {
-            json_decref(issued);
-            return json_pack("{ss}", "error", err);
-        }
-    }
-    return json_pack("{so}", "issued", issued);
+    return json_array_size(job->issued);
+}
+
+int pbrd_service_settle_is_auto(const pbrd_settle_job *job)
+{
+    return job->is_auto;
+}
+
+json_t *pbrd_service_settle_end(pbrd_service *svc, pbrd_settle_job *job, const char *interrupted)
+{
+    int ok = job->error == NULL && interrupted == NULL;
+    pbrd_metrics_settle(svc->metrics, pbrd_metrics_now_ns() - job->started_ns, job->error == NULL,
+                        json_array_size(job->issued));
+    json_t *reply;
+    if (job->error != NULL)
+        reply = json_pack("{ss so}", "error", job->error, "issued", job->issued);
+    else if (!ok)
+        reply = json_pack("{so ss}", "issued", job->issued, "interrupted", interrupted);
+    else
+        reply = json_pack("{so}", "issued", job->issued);
+    free(job->error);
+    free(job->contract);
+    free(job);
+    return reply;
 }
 
 json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
 {
-    uint64_t start = pbrd_metrics_now_ns();
-    json_t *r = settle_run(svc, through, contract, today);
-    json_t *issued = json_object_get(r, "issued");
-    pbrd_metrics_settle(svc->metrics, pbrd_metrics_now_ns() - start, json_is_array(issued),
-                        json_array_size(issued));
-    return r;
+    json_t *reply;
+    pbrd_settle_job *job = pbrd_service_settle_begin(svc, through, contract, today, 0, &reply);
+    if (job == NULL)
+        return reply;
+    while (pbrd_service_settle_step(svc, job) == 1)
+        ;
+    reply = pbrd_service_settle_end(svc, job, NULL);
+    if (json_object_get(reply, "error") != NULL) /* the statements issued before the error stay issued */
+        json_object_del(reply, "issued");
+    return reply;
 }
 
-/* Is any contract's next quarter due (A(Q) < today, within its range)? */
-static int any_due(const pbrd_service *svc, pbr_date today)
+int pbrd_service_auto_due(const pbrd_service *svc, pbr_date today)
 {
-    for (size_t i = 0; i < svc->n; i++) {
-        const loaded *l = &svc->contracts[i];
-        pbr_date q = next_quarter_of(l);
-        if (q <= pbr_contract_last_quarter(l->c) && pbr_issue_date(l->c, q) < today)
+    for (size_t i = 0; i < svc->n; i++)
+        if (issuable_quarter(&svc->contracts[i], PBR_DATE_MAX, today, 1) != PBR_DATE_NONE)
             return 1;
-    }
     return 0;
-}
-
-int pbrd_service_tick(pbrd_service *svc, pbr_date today)
-{
-    if (!any_due(svc, today))
-        return 0;
-    json_t *r = pbrd_service_settle(svc, PBR_DATE_MAX, NULL, today);
-    int n = -1;
-    if (json_is_array(json_object_get(r, "issued")))
-        n = (int)json_array_size(json_object_get(r, "issued"));
-    else
-        pbrd_log(PBRD_LOG_ERROR, "auto-settle failed", "error=\"%s\"",
-                 json_string_value(json_object_get(r, "error")));
-    json_decref(r);
-    return n;
 }
 
 /* ---- queries ------------------------------------------------------------------------------------- */
@@ -605,16 +712,58 @@ size_t pbrd_service_ncontracts(const pbrd_service *svc)
     return svc->n;
 }
 
-json_t *pbrd_service_contracts(pbrd_service *svc, const char *provider)
+/* The number of l's quarters that are due (A(Q) < today) and not issued;
+ * *held gets how many of them wait for an explicit settle (all of them
+ * when auto-settle is off or the next one was already due when l was
+ * first loaded: statements are issued in order). */
+static size_t due_quarters(const pbrd_service *svc, const loaded *l, pbr_date today, size_t *held)
+{
+    size_t n = 0;
+    pbr_date last = pbr_contract_last_quarter(l->c);
+    pbr_date first = next_quarter_of(l);
+    for (pbr_date q = first; q <= last && pbr_issue_date(l->c, q) < today; q = pbr_add_months(q, 3))
+        n++;
+    *held = n > 0 && (!svc->auto_settle || !auto_may_issue(l, first)) ? n : 0;
+    return n;
+}
+
+/* "up to date", "due" (auto-settle issues it at its next tick) or "due,
+ * awaiting settle" (only an explicit settle issues it). */
+static const char *settle_state(size_t due, size_t held)
+{
+    return due == 0 ? "up to date" : held > 0 ? "due, awaiting settle" : "due";
+}
+
+size_t pbrd_service_awaiting_settle(const pbrd_service *svc, const char *provider, pbr_date today)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < svc->n; i++) {
+        const loaded *l = &svc->contracts[i];
+        size_t held;
+        if (provider != NULL && strcmp(l->c->provider, provider) != 0)
+            continue;
+        due_quarters(svc, l, today, &held);
+        total += held;
+    }
+    return total;
+}
+
+json_t *pbrd_service_contracts(pbrd_service *svc, const char *provider, pbr_date today)
 {
     json_t *list = json_array();
     for (size_t i = 0; i < svc->n; i++) {
         const loaded *l = &svc->contracts[i];
         if (provider != NULL && strcmp(l->c->provider, provider) != 0)
             continue;
-        json_array_append_new(list, json_pack("{ss ss ss ss so}", "contract", l->c->id, "provider", l->c->provider,
-                                              "title", l->c->title, "sha256", l->c->sha256, "last_statement",
-                                              l->last_quarter[0] ? json_string(l->last_quarter) : json_null()));
+        char first[PBR_DATE_STRLEN];
+        size_t held, due = due_quarters(svc, l, today, &held);
+        pbr_date_format(l->first_loaded, first);
+        json_array_append_new(list, json_pack("{ss ss ss ss so ss sI ss}", "contract", l->c->id, "provider",
+                                              l->c->provider, "title", l->c->title, "sha256", l->c->sha256,
+                                              "last_statement",
+                                              l->last_quarter[0] ? json_string(l->last_quarter) : json_null(),
+                                              "first_loaded", first, "due", (json_int_t)due, "state",
+                                              settle_state(due, held)));
     }
     return json_pack("{so}", "contracts", list);
 }
@@ -867,19 +1016,20 @@ static size_t remove_stale_temp_files(const char *statements_dir)
     return removed;
 }
 
-int pbrd_service_open(pbrd_service **out, pbr_store *store, const char *contracts_dir, const char *statements_dir,
-                      pbrd_publish_fn publish, void *publish_ctx, char *err, size_t errlen)
+int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_opts *opts, char *err,
+                      size_t errlen)
 {
     *out = NULL;
     pbrd_service *svc = calloc(1, sizeof *svc);
     if (svc == NULL)
         return pbr_errf(err, errlen, "service: out of memory");
     svc->store = store;
-    svc->contracts_dir = strdup(contracts_dir);
-    svc->statements_dir = strdup(statements_dir);
+    svc->contracts_dir = strdup(opts->contracts_dir);
+    svc->statements_dir = strdup(opts->statements_dir);
     svc->ev = pbr_eventset_new();
-    svc->publish = publish;
-    svc->publish_ctx = publish_ctx;
+    svc->publish = opts->publish;
+    svc->publish_ctx = opts->publish_ctx;
+    svc->auto_settle = opts->auto_settle;
     if (svc->contracts_dir == NULL || svc->statements_dir == NULL || svc->ev == NULL) {
         pbrd_service_close(svc);
         return pbr_errf(err, errlen, "service: out of memory");
@@ -890,7 +1040,7 @@ int pbrd_service_open(pbrd_service **out, pbr_store *store, const char *contract
     }
     pbrd_log(PBRD_LOG_INFO, "event log mirrored", "events=%zu last_seq=%llu", pbr_eventset_count(svc->ev),
              (unsigned long long)svc->loaded_seq);
-    json_decref(pbrd_service_reload(svc));
+    json_decref(pbrd_service_reload(svc, opts->today));
     size_t stale = remove_stale_temp_files(svc->statements_dir);
     if (stale > 0)
         pbrd_log(PBRD_LOG_INFO, "temporary statement files of an interrupted write removed", "files=%zu", stale);

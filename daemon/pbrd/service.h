@@ -23,12 +23,21 @@ typedef struct pbrd_service pbrd_service;
  * "statement" or "reload" and a JSON body. */
 typedef void (*pbrd_publish_fn)(void *ctx, const char *topic, const char *json);
 
+typedef struct pbrd_service_opts {
+    const char *contracts_dir;
+    const char *statements_dir;
+    pbrd_publish_fn publish;  /* may be NULL */
+    void *publish_ctx;
+    int auto_settle;          /* the daemon settles due quarters by itself (tick) */
+    pbr_date today;           /* the day the contracts are loaded */
+} pbrd_service_opts;
+
 /* Opens the service: loads contracts_dir (errors are logged, valid files
  * load), mirrors the event log, checks that every issued statement's files
  * exist (rewriting missing ones from the store). Returns 0 and *out, or -1
  * with err. Free with pbrd_service_close. */
-int pbrd_service_open(pbrd_service **out, pbr_store *store, const char *contracts_dir, const char *statements_dir,
-                      pbrd_publish_fn publish, void *publish_ctx, char *err, size_t errlen);
+int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_opts *opts, char *err,
+                      size_t errlen);
 void pbrd_service_close(pbrd_service *svc);
 
 /* Counts settle runs and reloads in m from now on (NULL: not counted);
@@ -36,9 +45,11 @@ void pbrd_service_close(pbrd_service *svc);
 void pbrd_service_set_metrics(pbrd_service *svc, pbrd_metrics *m);
 
 /* Re-reads contracts_dir. A file with an error keeps the contract's
- * previous version in force. Returns {"loaded":[ids],"errors":[{file,line,
+ * previous version in force. A contract id loaded for the first time into
+ * this store has today recorded as its first-loaded day (see
+ * pbrd_service_tick). Returns {"loaded":[ids],"errors":[{file,line,
  * column,message}]} and publishes it on "reload". */
-json_t *pbrd_service_reload(pbrd_service *svc);
+json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today);
 
 /* Issues, for every contract (or only `contract`), each unissued quarter up
  * to and including `through` whose issue date A(Q) is before `today`.
@@ -46,16 +57,50 @@ json_t *pbrd_service_reload(pbrd_service *svc);
  * {"error":…} (statements issued before the error stay issued). */
 json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today);
 
-/* Auto-settle: settle every quarter whose A(Q) < today. Returns the number
- * of statements issued, or -1 (logged). */
-int pbrd_service_tick(pbrd_service *svc, pbr_date today);
+/* A settle in steps, so the daemon can answer requests and honour
+ * SIGTERM between statements: each step issues at most one statement (a
+ * statement is atomic: committed whole with its files, or absent). */
+typedef struct pbrd_settle_job pbrd_settle_job;
+
+/* Starts a settle of every contract (or only `contract`) up to through, as
+ * of today. With is_auto, auto-settle's rule: a quarter that was already
+ * due (A(Q) < the day) when its contract was first loaded into this store
+ * is never issued, nor anything after it (that backlog waits for an
+ * explicit settle). Returns the job, or NULL with *reply an {"error":…}
+ * (no such contract, the event log unreadable, out of memory). */
+pbrd_settle_job *pbrd_service_settle_begin(pbrd_service *svc, pbr_date through, const char *contract,
+                                           pbr_date today, int is_auto, json_t **reply);
+
+/* Issues at most one statement. Returns 1 when more may follow, 0 when
+ * the job is done, -1 after an error (pbrd_service_settle_end reports it).
+ * A reload between steps is allowed (the job looks at the new table). */
+int pbrd_service_settle_step(pbrd_service *svc, pbrd_settle_job *job);
+
+/* Statements issued so far by the job; whether it is auto-settle's. */
+size_t pbrd_service_settle_issued(const pbrd_settle_job *job);
+int pbrd_service_settle_is_auto(const pbrd_settle_job *job);
+
+/* Ends the job and frees it. Returns {"issued":[…]}, or with an error
+ * {"error":…,"issued":[…]}, or when interrupted is not NULL (the daemon is
+ * stopping) {"issued":[…],"interrupted":interrupted}. */
+json_t *pbrd_service_settle_end(pbrd_service *svc, pbrd_settle_job *job, const char *interrupted);
+
+/* Whether auto-settle has a statement to issue today. */
+int pbrd_service_auto_due(const pbrd_service *svc, pbr_date today);
 
 /* The provider of a loaded contract, or NULL if no such contract. */
 const char *pbrd_service_provider_of(const pbrd_service *svc, const char *contract);
 
-/* {"contracts":[{contract,provider,title,sha256,last_statement}]}; when
- * provider is not NULL only that provider's contracts. */
-json_t *pbrd_service_contracts(pbrd_service *svc, const char *provider);
+/* {"contracts":[{contract,provider,title,sha256,last_statement,
+ * first_loaded,due,state}]}: due is the number of due, unissued quarters as
+ * of today; state "up to date", "due" or "due, awaiting settle" (only an
+ * explicit settle will issue them). When provider is not NULL only that
+ * provider's contracts. */
+json_t *pbrd_service_contracts(pbrd_service *svc, const char *provider, pbr_date today);
+
+/* The number of due quarters that wait for an explicit settle (of
+ * provider's contracts, or all when NULL). */
+size_t pbrd_service_awaiting_settle(const pbrd_service *svc, const char *provider, pbr_date today);
 
 /* The stored statement bytes of (contract, quarter "YYYY-MM-DD"): returns a
  * malloc'd canonical JSON string (caller frees) or NULL with err ("not

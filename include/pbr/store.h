@@ -9,7 +9,8 @@
  *   quarantine  qseq (uint64, MDB_INTEGERKEY) -> JSON {"raw","error","at"}
  *   contracts   sha256 hex                    -> contract file bytes
  *   statements  "contract\0quarter"           -> JSON record (see pbr_store_put_statement)
- *   meta        name                          -> value (counters)
+ *   meta        name                          -> value (counters;
+ *               "first_loaded:<contract>" -> "YYYY-MM-DD")
  * The map grows by itself: before every write transaction when it is more
  * than half used, and on MDB_MAP_FULL (the caller's transaction is then
  * aborted with PBR_STORE_RETRY and must be replayed).
@@ -143,6 +144,16 @@ int pbr_store_get_statement(pbr_store *st, const char *contract, const char *qua
  * (contract, quarter) order; ctx gets the record JSON. */
 int pbr_store_foreach_statement(pbr_store *st, const char *contract, pbr_store_event_fn fn, void *ctx,
                                 char *err, size_t errlen);
+
+/* The day a contract id was first loaded into this store (auto-settle never
+ * issues a quarter that was already due then: SPEC rulings / README). */
+#define PBR_STORE_DATE_LEN 11 /* "YYYY-MM-DD" and NUL */
+
+/* Records date ("YYYY-MM-DD") as the day contract was first loaded, unless
+ * a day is already recorded; first gets the recorded day either way.
+ * Returns PBR_STORE_OK, PBR_STORE_RETRY or -1 (err). */
+int pbr_store_put_first_loaded(pbr_store_txn *txn, const char *contract, const char *date,
+                               char first[PBR_STORE_DATE_LEN], char *err, size_t errlen);
 
 /* Calls fn(ctx, contract, quarter) for the key of every issued statement,
  * in (contract, quarter) order, without reading the records. fn returns 0
