@@ -285,7 +285,9 @@ static void count_handshake(void *metrics, const char *role)
 }
 
 /* Metrics (cfg->metrics set): counts the API and PUB sockets' clients and
- * starts the HTTP endpoint. Returns 0, or -1 (logged). */
+ * starts the HTTP endpoint; with CURVE and no metrics address, only the
+ * socket monitors (refused handshakes are logged). Returns 0, or -1
+ * (logged). */
 static int start_metrics(pbrd_metrics *metrics, const pbrd_config *cfg, pbrd_api *api, pbr_store *store)
 {
     char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
@@ -295,11 +297,13 @@ static int start_metrics(pbrd_metrics *metrics, const pbrd_config *cfg, pbrd_api
     pbrd_auth_set_observer(api->auth, count_handshake, metrics);
     if (pbrd_metrics_watch(metrics, api->zctx, api->router, PBRD_SOCK_API, err, sizeof err) != 0 ||
         pbrd_metrics_watch(metrics, api->zctx, api->pub, PBRD_SOCK_PUBLISH, err, sizeof err) != 0 ||
-        pbrd_metrics_start(metrics, cfg->metrics, store, err, sizeof err) != 0) {
+        (cfg->metrics == NULL ? pbrd_metrics_start_monitor(metrics, err, sizeof err)
+                              : pbrd_metrics_start(metrics, cfg->metrics, store, err, sizeof err)) != 0) {
         pbrd_log(PBRD_LOG_ERROR, "metrics start failed", "error=\"%s\"", pbrd_log_quote(err, q, sizeof q));
         return -1;
     }
-    pbrd_log(PBRD_LOG_INFO, "metrics bound", "address=%s path=/metrics", cfg->metrics);
+    if (cfg->metrics != NULL)
+        pbrd_log(PBRD_LOG_INFO, "metrics bound", "address=%s path=/metrics", cfg->metrics);
     return 0;
 }
 
@@ -439,7 +443,9 @@ static int run(pbrd_config *cfg)
         pbrd_log(PBRD_LOG_ERROR, "zmq_ctx_new failed", "error=\"%s\"", zmq_strerror(errno));
         goto out;
     }
-    if (cfg->metrics != NULL && (r.metrics = pbrd_metrics_new()) == NULL) {
+    /* With CURVE the socket monitors run even without the metrics endpoint:
+     * they log the handshakes refused before the ZAP handler sees them. */
+    if ((cfg->metrics != NULL || curve != NULL) && (r.metrics = pbrd_metrics_new()) == NULL) {
         pbrd_log(PBRD_LOG_ERROR, "metrics: out of memory", NULL);
         goto out;
     }
