@@ -361,6 +361,15 @@ static json_t *diag_json(const pbr_diag *d)
     return json_pack("{ss si si ss}", "file", d->file, "line", d->line, "column", d->column, "message", d->message);
 }
 
+/* Logs a reload error at warn as error="FILE:LINE:COL: message" (quoted
+ * for logfmt: contract messages hold quotes and spaces). */
+static void log_reload_error(const pbr_diag *d)
+{
+    char msg[PBR_ERR_MAX + 300], q[2 * (PBR_ERR_MAX + 300)];
+    pbr_diag_format(d, msg, sizeof msg);
+    pbrd_log(PBRD_LOG_WARN, "contract not loaded", "error=\"%s\"", pbrd_log_quote(msg, q, sizeof q));
+}
+
 /* Loads one file into the new table, keeping the old version on error. */
 static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loaded *next, size_t *nnext, json_t *ok,
                         json_t *errors)
@@ -370,9 +379,7 @@ static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loa
     pbr_contract *c;
     pbr_diag d;
     if (pbr_contract_load(path, &c, &d) != 0) {
-        char msg[PBR_ERR_MAX + 300];
-        pbr_diag_format(&d, msg, sizeof msg);
-        pbrd_log(PBRD_LOG_ERROR, "contract not loaded", "file=%s error=\"%s\"", path, d.message);
+        log_reload_error(&d);
         json_array_append_new(errors, diag_json(&d));
         /* the previous version from this file stays in force */
         for (size_t i = 0; i < svc->n; i++) {
@@ -391,6 +398,7 @@ static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loa
             pbr_diag dup = {"", 1, 1, ""};
             snprintf(dup.file, sizeof dup.file, "%.250s", path);
             snprintf(dup.message, sizeof dup.message, "contract \"%.64s\" is already defined in %.300s", c->id, next[i].file);
+            log_reload_error(&dup);
             json_array_append_new(errors, diag_json(&dup));
             pbr_contract_free(c);
             return;
@@ -402,6 +410,7 @@ static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loa
         pbr_diag sd = {"", 0, 0, ""};
         snprintf(sd.file, sizeof sd.file, "%.250s", path);
         snprintf(sd.message, sizeof sd.message, "storing the contract version failed: %.400s", err);
+        log_reload_error(&sd);
         json_array_append_new(errors, diag_json(&sd));
         pbr_contract_free(c);
         return;
