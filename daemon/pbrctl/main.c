@@ -22,6 +22,7 @@ static const struct {
     {"reload", cmd_reload, "                           reload the contract files"},
     {"quarantine", cmd_quarantine, "[--limit N] [--format json]  rejected input, newest first"},
     {"verify", cmd_verify, "                           recompute issued statements and compare"},
+    {"wait", cmd_wait, "[--after N] [--max-wait MS] wait for statements you may see"},
     {"backup", cmd_backup, "DIR                        back the store up into DIR (on the daemon's machine)"},
     {"check", cmd_check, "FILE...                    validate contract files (offline)"},
     {"simulate", cmd_simulate, "CONTRACT.yaml EVENTS.jsonl [--through QUARTER]  settle offline"},

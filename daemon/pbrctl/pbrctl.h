@@ -8,6 +8,7 @@
  *   cmd_query.c    status, contracts, statement, cohorts, settle, reload,
  *                  quarantine, verify, backup
  *   cmd_keys.c     keygen
+ *   cmd_wait.c     wait
  *   help.c         the per-command --help text
  * A command returns the process exit status: 0 success, 1 the operation
  * reported a problem (rejections, invalid contracts, differences), 2 usage
@@ -43,6 +44,7 @@ int cmd_quarantine(const pbrctl_opts *o, int argc, char **argv);
 int cmd_verify(const pbrctl_opts *o, int argc, char **argv);
 int cmd_backup(const pbrctl_opts *o, int argc, char **argv);
 int cmd_keygen(const pbrctl_opts *o, int argc, char **argv);
+int cmd_wait(const pbrctl_opts *o, int argc, char **argv);
 
 /* help.c: prints `pbrctl CMD --help` to f. Returns 0, or -1 for a command
  * without an entry (gen prints its own). */

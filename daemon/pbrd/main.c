@@ -34,11 +34,12 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: pbrd [-c CONFIG] [--data DIR] [--contracts DIR] [--statements DIR]\n"
                "            [--ingest E] [--api E] [--publish E] [--now YYYY-MM-DD] [--foreground]\n"
+               "            [--log-level debug|info|warn|error]\n"
                "       pbrd --help | --version\n"
                "see pbrd(8) and pbrd.yaml(5)\n");
 }
 
-enum { OPT_DATA = 256, OPT_CONTRACTS, OPT_STATEMENTS, OPT_INGEST, OPT_API, OPT_PUBLISH, OPT_NOW, OPT_FG };
+enum { OPT_DATA = 256, OPT_CONTRACTS, OPT_STATEMENTS, OPT_INGEST, OPT_API, OPT_PUBLISH, OPT_NOW, OPT_FG, OPT_LOG_LEVEL };
 
 /* Loads defaults, then -c CONFIG, then the flags over it. Returns 0, or 2
  * (usage/config error, message printed). *help is 1 for --help, 2 for
@@ -52,7 +53,7 @@ static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
         {"ingest", required_argument, NULL, OPT_INGEST}, {"api", required_argument, NULL, OPT_API},
         {"publish", required_argument, NULL, OPT_PUBLISH}, {"now", required_argument, NULL, OPT_NOW},
         {"foreground", no_argument, NULL, OPT_FG},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
+        {"version", no_argument, NULL, 'V'},           {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {NULL, 0, NULL, 0}};
     char err[PBR_ERR_MAX];
     const char *config_path = NULL;
@@ -87,6 +88,7 @@ static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
         case OPT_API: field = &cfg->api; break;
         case OPT_PUBLISH: field = &cfg->publish; break;
         case OPT_NOW: field = &cfg->now; break;
+        case OPT_LOG_LEVEL: field = &cfg->log_level; break;
         case OPT_FG: cfg->foreground = 1; continue;
         default: usage(stderr); return 2;
         }
@@ -229,6 +231,9 @@ static int serve(pbrd_api *api, int sfd)
             next_tick = now + TICK_MS;
         }
         long timeout = pbrd_api_settling(api) ? 0 : (long)(next_tick - now);
+        long wait_ms = pbrd_wait_next_ms(api, now); /* parked wait requests time out on time */
+        if (wait_ms >= 0 && wait_ms < timeout)
+            timeout = wait_ms;
         items[0].revents = items[1].revents = 0;
         int n = zmq_poll(items, 2, timeout);
         if (n < 0) {
@@ -249,6 +254,7 @@ static int serve(pbrd_api *api, int sfd)
         if ((items[0].revents & ZMQ_POLLIN) && pbrd_api_serve(api) < 0)
             pbrd_log(PBRD_LOG_WARN, "api receive failed", "call=zmq_msg_recv error=\"%s\"", zmq_strerror(errno));
         pbrd_api_settle_step(api);
+        pbrd_wait_expire(api, mono_ms());
     }
 }
 
@@ -504,6 +510,10 @@ int main(int argc, char **argv)
         pbrd_config_free(&cfg);
         return 0;
     }
+    pbrd_log_level level = PBRD_LOG_INFO;
+    if (cfg.log_level != NULL)
+        pbrd_log_level_parse(cfg.log_level, &level); /* checked by pbrd_config_finish */
+    pbrd_log_setup(level, pbrd_log_stderr_is_journal());
     rc = run(&cfg);
     pbrd_config_free(&cfg);
     return rc;
