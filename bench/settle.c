@@ -4,6 +4,11 @@
  * prints a table of times and the peak resident set size.
  *
  *   settle [--offenders N] [--seed S] [--contracts DIR] [--direct] [--keep FILE]
+ *   settle --national [--events FILE] [--contract FILE] [--daemon] [--no-simulate] ...
+ *
+ * --national is issue 12's national-cohort benchmark (bench/national.h):
+ * per-statement p50 and max through the daemon's settle call, the series
+ * total, simulate's time and peak RSS, and optionally the daemon itself.
  *
  * Per contract it settles every quarter from pbr_contract_first_quarter to
  * pbr_contract_last_quarter with one fresh ledger, in order (each quarter is
@@ -37,6 +42,8 @@
 #include "pbr/util.h"
 
 #define MAX_CONTRACTS 64
+#define NATIONAL_EVENTS "bench/out/national-1m.jsonl" /* --national defaults */
+#define NATIONAL_CONTRACT "bench/national.yaml"
 
 typedef struct options {
     uint64_t offenders;
@@ -44,6 +51,12 @@ typedef struct options {
     const char *contracts_dir;
     const char *keep;   /* keep the generated file here (NULL = temp, deleted) */
     int direct;         /* load with parse + add + finish instead of read_jsonl */
+    int national;       /* the national-cohort mode (bench/national.h) */
+    int daemon;         /* --national: also through pbrd */
+    int no_simulate;    /* --national: skip pbrctl simulate */
+    int series_only;    /* --national: only the national series */
+    const char *events; /* --national: the stream */
+    const char *contract; /* --national: the contract */
 } options;
 
 /* One contract's figures. */
@@ -91,7 +104,9 @@ static void print_memory(const char *phase)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: settle [--offenders N] [--seed S] [--contracts DIR] [--direct] [--keep FILE]\n");
+    fprintf(stderr, "usage: settle [--offenders N] [--seed S] [--contracts DIR] [--direct] [--keep FILE]\n"
+                    "       settle --national [--events FILE] [--contract FILE] [--offenders N] [--contracts DIR]"
+                    " [--daemon] [--no-simulate] [--series-only]\n");
 }
 
 /* Parses argv into *o. Returns 0, or -1 after printing usage. */
@@ -102,11 +117,20 @@ static int parse_options(int argc, char **argv, options *o)
     o->contracts_dir = "contracts";
     o->keep = NULL;
     o->direct = 0;
+    o->national = o->daemon = o->no_simulate = o->series_only = 0;
+    o->events = NATIONAL_EVENTS;
+    o->contract = NATIONAL_CONTRACT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--direct") == 0) {
-            o->direct = 1;
+        int *flag = !strcmp(a, "--direct")        ? &o->direct
+                    : !strcmp(a, "--national")    ? &o->national
+                    : !strcmp(a, "--daemon")      ? &o->daemon
+                    : !strcmp(a, "--no-simulate") ? &o->no_simulate
+                    : !strcmp(a, "--series-only") ? &o->series_only
+                                                  : NULL;
+        if (flag != NULL) {
+            *flag = 1;
             continue;
         }
         if (v == NULL) {
@@ -129,6 +153,10 @@ static int parse_options(int argc, char **argv, options *o)
             o->contracts_dir = v;
         } else if (strcmp(a, "--keep") == 0) {
             o->keep = v;
+        } else if (strcmp(a, "--events") == 0) {
+            o->events = v;
+        } else if (strcmp(a, "--contract") == 0) {
+            o->contract = v;
         } else {
             usage();
             return -1;
@@ -360,11 +388,18 @@ static int settle_all(const options *o, const pbr_eventset *set)
     return rc;
 }
 
+#include "national.h"
+
 int main(int argc, char **argv)
 {
     options o;
     if (parse_options(argc, argv, &o) != 0)
         return 2;
+    if (o.national) {
+        national_opts no = {o.events,    o.contract, o.contracts_dir, o.offenders, o.seed, o.daemon,
+                            !o.no_simulate && !o.series_only, !o.series_only};
+        return national_main(&no);
+    }
     char path[4096];
     char err[PBR_ERR_MAX];
     load_counts lc;

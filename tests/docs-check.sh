@@ -10,7 +10,10 @@
 #      pbrd option (pbrd --help) and every metric (metrics.c) in pbrd(8);
 #   4. every pbrctl command has --help, a section in pbrctl(1) naming each of
 #      its options, and the completion offers the same options;
-#   5. --version prints the version of debian/changelog.
+#   5. --version prints the version of debian/changelog;
+#   6. systemd-analyze verify accepts the unit, alone and with the drop-in
+#      systemd/pbrd-credentials.conf (skipped without a working
+#      systemd-analyze), and the drop-in loads the key pbrd.yaml names.
 # Prints one line per failure and exits 1 if any.
 set -u
 build=${1:-build}
@@ -110,6 +113,23 @@ for p in pbrd pbrctl pbrgen; do
     got=$("$build/$p" --version)
     [ "$got" = "$p $v" ] || bad "$p --version says \"$got\", debian/changelog says $v"
 done
+
+# 6. the unit and its credentials drop-in
+if systemd-analyze --version >/dev/null 2>&1; then
+    mkdir -p "$tmp/unit/pbrd.service.d"
+    sed "s|/usr/local/bin/pbrd|$(cd "$build" && pwd)/pbrd|" "$root/systemd/pbrd.service" > "$tmp/unit/pbrd.service"
+    out=$(SYSTEMD_UNIT_PATH="$tmp/unit:" systemd-analyze verify --man=no "$tmp/unit/pbrd.service" 2>&1) ||
+        bad "systemd-analyze verify pbrd.service: $out"
+    cp "$root/systemd/pbrd-credentials.conf" "$tmp/unit/pbrd.service.d/credentials.conf"
+    out=$(SYSTEMD_UNIT_PATH="$tmp/unit:" systemd-analyze verify --man=no "$tmp/unit/pbrd.service" 2>&1)
+    { [ $? -eq 0 ] && [ -z "$out" ]; } || bad "systemd-analyze verify pbrd.service with pbrd-credentials.conf: $out"
+else
+    echo "docs-check: systemd-analyze does not work here: the unit is not verified"
+fi
+grep -q '^LoadCredential=server.key_secret:/etc/pbrd/server.key_secret$' "$root/systemd/pbrd-credentials.conf" ||
+    bad "systemd/pbrd-credentials.conf does not load /etc/pbrd/server.key_secret as server.key_secret"
+grep -q '^#  server_secret_key: ${CREDENTIALS_DIRECTORY}/server.key_secret$' "$root/etc/pbrd.yaml" ||
+    bad "etc/pbrd.yaml does not show server_secret_key: \${CREDENTIALS_DIRECTORY}/server.key_secret"
 
 [ $fail -eq 0 ] && echo "docs-check: manual pages, completion and --help agree (mandoc -T lint clean)"
 exit $fail

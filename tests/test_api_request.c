@@ -45,6 +45,15 @@ static const struct {
     {"{\"op\":\"settle\",\"quarter\":\"2012-04-01\",\"contract\":null}", NULL},
     {"{\"op\":\"reload\"}", NULL},
     {"{\"op\":\"verify\"}", NULL},
+    {"{\"op\":\"statements\",\"contract\":\"doncaster\"}", NULL},
+    {"{\"op\":\"explain\",\"contract\":\"d\",\"quarter\":\"2014-01-01\",\"component\":\"r\",\"period\":\"2011-12\"}", NULL},
+    {"{\"op\":\"explain\",\"contract\":\"d\",\"quarter\":\"2014-01-01\",\"component\":\"r\",\"period\":\"p\","
+     "\"segment\":null}", NULL},
+    {"{\"op\":\"statements\"}", "statements: needs \"contract\""},
+    {"{\"op\":\"explain\",\"contract\":\"d\",\"quarter\":\"2014-01-01\",\"component\":\"r\"}",
+     "explain: needs \"contract\", \"quarter\" (YYYY-MM-DD), \"component\" and \"period\""},
+    {"{\"op\":\"explain\",\"contract\":\"d\",\"quarter\":\"2014-01-01\",\"component\":\"r\",\"period\":\"p\","
+     "\"segment\":3}", "explain: \"segment\" must be a string or null"},
     {"[1]", "request is not a JSON object: got a JSON array"},
     {"7", "request is not a JSON object: '[' or '{' expected near '7'"},
     {"", "request is not a JSON object: '[' or '{' expected near end of file"},

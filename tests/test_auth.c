@@ -225,8 +225,11 @@ static const struct {
     {"finance", "settle", 1, 1, 1},
     {"finance", "reload", 1, 1, 1},
     {"finance", "quarantine", 1, 1, 1},
+    {"finance", "quarantine_purge", 1, 1, 1},
     {"finance", "verify", 1, 1, 1},
     {"finance", "backup", 1, 1, 1},
+    {"finance", "statements", 1, 1, 1},
+    {"finance", "explain", 1, 1, 1},
     /* operator: reload, quarantine, read all; not settle */
     {"operator", "status", 1, 1, 1},
     {"operator", "contracts", 1, 1, 1},
@@ -235,8 +238,11 @@ static const struct {
     {"operator", "settle", 0, 0, 0},
     {"operator", "reload", 1, 1, 1},
     {"operator", "quarantine", 1, 1, 1},
+    {"operator", "quarantine_purge", 1, 1, 1},
     {"operator", "verify", 1, 1, 1},
     {"operator", "backup", 1, 1, 1},
+    {"operator", "statements", 1, 1, 1},
+    {"operator", "explain", 1, 1, 1},
     /* provider:serco: its own contracts only */
     {"provider:serco", "status", 1, 1, 1},
     {"provider:serco", "contracts", 1, 1, 1},
@@ -245,8 +251,11 @@ static const struct {
     {"provider:serco", "settle", 0, 0, 0},
     {"provider:serco", "reload", 0, 0, 0},
     {"provider:serco", "quarantine", 0, 0, 0},
+    {"provider:serco", "quarantine_purge", 0, 0, 0},
     {"provider:serco", "verify", 0, 0, 0},
     {"provider:serco", "backup", 0, 0, 0},
+    {"provider:serco", "statements", 1, 0, 0},
+    {"provider:serco", "explain", 1, 0, 0},
     /* ingest feeds: no API op */
     {"ingest", "status", 0, 0, 0},
     {"ingest", "contracts", 0, 0, 0},
@@ -255,8 +264,11 @@ static const struct {
     {"ingest", "settle", 0, 0, 0},
     {"ingest", "reload", 0, 0, 0},
     {"ingest", "quarantine", 0, 0, 0},
+    {"ingest", "quarantine_purge", 0, 0, 0},
     {"ingest", "verify", 0, 0, 0},
     {"ingest", "backup", 0, 0, 0},
+    {"ingest", "statements", 0, 0, 0},
+    {"ingest", "explain", 0, 0, 0},
 };
 
 START_TEST(test_policy_table)
@@ -275,7 +287,7 @@ END_TEST
 START_TEST(test_policy_edges)
 {
     const char *ops[] = {"status", "contracts", "statement", "cohorts", "settle",
-                         "reload", "quarantine", "verify",   "backup"};
+                         "reload", "quarantine", "quarantine_purge", "verify", "backup"};
     const char *bad_roles[] = {NULL, "", "admin", "Finance", "provider:", "provider", "provider:a b", "finance "};
     for (size_t r = 0; r < sizeof bad_roles / sizeof bad_roles[0]; r++)
         for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)

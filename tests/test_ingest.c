@@ -215,6 +215,75 @@ START_TEST(void_target_rules)
 }
 END_TEST
 
+/* The quarantine record of index i (newest first) of a quarantine reply. */
+static json_t *qrec(json_t *reply, size_t i)
+{
+    json_t *rec = json_array_get(json_object_get(reply, "records"), i);
+    ck_assert_ptr_nonnull(rec);
+    return rec;
+}
+
+/* Lines that are not text (a NUL byte, invalid UTF-8) get a reason naming
+ * the byte, in the reply and the quarantine; the quarantine keeps the bytes
+ * exactly and shows them as base64 (text stays text); finance and operator
+ * can purge the quarantine by date, a provider may not. */
+START_TEST(quarantine_keeps_raw_bytes_and_reasons)
+{
+    daemon_t d;
+    daemon_init(&d, NULL);
+    /* line 1: {"id":"n NUL ul"} -- the NUL is the 9th byte;
+     * line 2: a b 0xff 0xfe -- 0xff (3rd byte) starts no UTF-8 character;
+     * line 3: text, but not JSON */
+    static const char body[] = "{\"id\":\"n\0ul\"}\nab\xff\xfe\nplain text\n";
+    char *text = request_d(&d, d.ingest, body, sizeof body - 1, 10000);
+    json_t *r = parse_reply(text);
+    ck_assert_int_eq(geti(r, "rejected"), 3);
+    ck_assert_str_eq(error_for_line(r, 1), "line 1: NUL byte at byte 9");
+    ck_assert_str_eq(error_for_line(r, 2), "line 2: invalid UTF-8 at byte 3");
+    ck_assert_ptr_nonnull(error_for_line(r, 3));
+    json_decref(r);
+
+    r = api_call(&d, "{\"op\":\"quarantine\"}");
+    ck_assert_uint_eq(json_array_size(json_object_get(r, "records")), 3);
+    json_t *q = qrec(r, 0); /* text: as text, no base64 */
+    ck_assert_str_eq(json_string_value(json_object_get(q, "raw")), "plain text");
+    ck_assert_ptr_null(json_object_get(q, "raw_base64"));
+    ck_assert_int_eq(geti(q, "raw_bytes"), 10);
+    q = qrec(r, 1);
+    ck_assert_ptr_null(json_object_get(q, "raw"));
+    /* 61 62 ff fe = 011000 010110 001011 111111 | 111111 10(0000) -> Y W L / / g, padded "==" */
+    ck_assert_str_eq(json_string_value(json_object_get(q, "raw_base64")), "YWL//g==");
+    ck_assert_int_eq(geti(q, "raw_bytes"), 4);
+    ck_assert_str_eq(json_string_value(json_object_get(q, "error")), "invalid UTF-8 at byte 3");
+    q = qrec(r, 2);
+    /* the 13 bytes {"id":"n NUL ul"}: base64 of them, NUL kept */
+    ck_assert_str_eq(json_string_value(json_object_get(q, "raw_base64")), "eyJpZCI6Im4AdWwifQ==");
+    ck_assert_int_eq(geti(q, "raw_bytes"), 13);
+    ck_assert_str_eq(json_string_value(json_object_get(q, "error")), "NUL byte at byte 9");
+    ck_assert_ptr_null(json_object_get(q, "unreadable_record"));
+    json_decref(r);
+
+    r = api_call(&d, "{\"op\":\"quarantine_purge\"}");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "error")),
+                     "quarantine_purge: needs \"before\" (YYYY-MM-DD): records stored before that day (UTC) are "
+                     "deleted");
+    json_decref(r);
+    r = api_call(&d, "{\"op\":\"quarantine_purge\",\"before\":\"2000-01-01\"}"); /* all are newer */
+    ck_assert_int_eq(geti(r, "purged"), 0);
+    ck_assert_int_eq(geti(r, "remaining"), 3);
+    json_decref(r);
+    r = api_call(&d, "{\"op\":\"quarantine_purge\",\"before\":\"2200-01-01\"}");
+    ck_assert_int_eq(geti(r, "purged"), 3);
+    ck_assert_int_eq(geti(r, "remaining"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "before")), "2200-01-01");
+    json_decref(r);
+    r = api_call(&d, "{\"op\":\"status\"}");
+    ck_assert_int_eq(geti(r, "quarantined"), 0);
+    json_decref(r);
+    daemon_finish(&d);
+}
+END_TEST
+
 START_TEST(status_quarantine_and_ops)
 {
     daemon_t d;
@@ -659,6 +728,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, mixed_batch_keeps_good_lines);
     tcase_add_test(tc, void_target_rules);
     tcase_add_test(tc, status_quarantine_and_ops);
+    tcase_add_test(tc, quarantine_keeps_raw_bytes_and_reasons);
     tcase_add_test(tc, bad_transport);
     tcase_add_test(tc, huge_frame_default_limit);
     tcase_add_test(tc, durability_sigkill);

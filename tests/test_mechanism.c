@@ -318,21 +318,26 @@ START_TEST(test_renderings)
     ck_assert_ptr_nonnull(strstr(json, "{\"kind\": \"fee\", \"component\": \"foundation\", \"period\": "
                                        "\"2015-04-01-recovery\", \"final_on\": \"2017-01-01\", \"amount_pence\": -5000000}"));
     char *csv = render(&r, "2016-10-01", PBR_FMT_CSV);
-    ck_assert_ptr_nonnull(strstr(csv, "\ncrc,2016-10-01,lines,fee,foundation,2015-04-01-recovery,,2017-01-01,"));
-    ck_assert_ptr_nonnull(strstr(csv, ",-5000000\n"));
+    /* columns contract, title (none given here), quarter, label, section, ...; pence then exact pounds */
+    ck_assert_ptr_nonnull(
+        strstr(csv, "\ncrc,,2016-10-01,2016-17 Q3,lines,fee,foundation,2015-04-01-recovery,,2017-01-01,"));
+    ck_assert_ptr_nonnull(strstr(csv, ",-5000000,-50000.00\n"));
     char *yaml = render(&r, "2016-10-01", PBR_FMT_YAML);
     ck_assert_ptr_nonnull(strstr(yaml, "    period: \"2015-04-01-recovery\"\n    final_on: \"2017-01-01\"\n"
                                        "    amount_pence: -5000000\n"));
     char *text = render(&r, "2016-10-01", PBR_FMT_TEXT);
     /* the period column widens to the recovery period (19 characters) */
-    ck_assert_ptr_nonnull(strstr(text, "  fee        foundation           2015-04-01-recovery -               -50000.00\n"));
-    ck_assert_ptr_nonnull(strstr(text, "  outcome    reoffending          2015-04-01          -                11280.00"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  fee        foundation           2015-04-01-recovery -             -\xc2\xa3" "50,000.00\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  outcome    reoffending          2015-04-01          -              \xc2\xa3" "11,280.00"));
     char *adj = render(&r, "2016-07-01", PBR_FMT_TEXT);
     ck_assert_ptr_nonnull(
-        strstr(adj, "  adjustment service              2015-16-volume -                  250.00   (previously -444750.00)\n"));
+        strstr(adj, "  adjustment service              2015-16-volume -                 \xc2\xa3" "250.00   "
+                    "(previously -\xc2\xa3" "444,750.00)\n"));
     char *adjcsv = render(&r, "2016-07-01", PBR_FMT_CSV);
-    ck_assert_ptr_nonnull(strstr(adjcsv, "\ncrc,2016-07-01,lines,adjustment,service,2015-16-volume,"));
-    ck_assert_ptr_nonnull(strstr(adjcsv, ",-44475000,25000\n"));
+    ck_assert_ptr_nonnull(strstr(adjcsv, "\ncrc,,2016-07-01,2016-17 Q2,lines,adjustment,service,2015-16-volume,"));
+    ck_assert_ptr_nonnull(strstr(adjcsv, ",-44475000,-444750.00,25000,250.00\n"));
     free(json);
     free(csv);
     free(yaml);

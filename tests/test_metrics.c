@@ -238,6 +238,12 @@ START_TEST(metrics_counters_move_during_a_run)
     ck_assert(sample(page, "pbrd_store_events") == 12);
     ck_assert(sample(page, "pbrd_store_last_seq") == 12);
     ck_assert(sample(page, "pbrd_quarantine_records") == 1);
+    /* the socket monitor counts connections in its own thread: give it a moment */
+    for (int i = 0; i < 100 && sample(page, "pbrd_clients_connected{socket=\"api\"}") < 1; i++) {
+        free(page);
+        usleep(20000);
+        page = scrape(port);
+    }
     ck_assert(sample(page, "pbrd_clients_connected{socket=\"api\"}") >= 1);
     ck_assert(sample(page, "pbrd_settle_runs_total{result=\"ok\"}") == 0);
     ck_assert_msg(strstr(page, "pbrd_statements_issued_total{") == NULL, "statements before any settle");

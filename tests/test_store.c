@@ -10,6 +10,7 @@
 #include <check.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <lmdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -86,7 +87,9 @@ static int put_one(const char *id, pbr_event_type type, const char *offender, co
 
 typedef struct record {
     uint64_t seq;
-    char *json;
+    char *json;   /* events: the JSON; quarantine: "ERROR@AT" */
+    char *raw;    /* quarantine: the raw bytes (malloc'd) */
+    size_t raw_len;
 } record;
 
 typedef struct collected {
@@ -106,16 +109,40 @@ static int collect(void *ctx, uint64_t seq, const char *json, size_t len)
     ck_assert_uint_eq(strlen(json), len); /* values handed out are C strings */
     c->v[c->n].seq = seq;
     c->v[c->n].json = strndup(json, len);
+    c->v[c->n].raw = NULL;
     c->n++;
     if (c->stop_after != 0 && c->n == c->stop_after)
         return 7;
     return 0;
 }
 
+/* pbr_store_quarantine_fn: records qseq, "ERROR@AT" and the raw bytes. */
+static int collect_q(void *ctx, const pbr_quarantine_record *q)
+{
+    collected *c = ctx;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->v = realloc(c->v, c->cap * sizeof *c->v);
+        ck_assert_ptr_nonnull(c->v);
+    }
+    ck_assert_ptr_null(q->unreadable);
+    record *r = &c->v[c->n++];
+    r->seq = q->qseq;
+    ck_assert_int_ge(asprintf(&r->json, "%s@%lld", q->error, (long long)q->at), 0);
+    r->raw = malloc(q->raw_len + 1);
+    ck_assert_ptr_nonnull(r->raw);
+    memcpy(r->raw, q->raw, q->raw_len);
+    r->raw[q->raw_len] = '\0';
+    r->raw_len = q->raw_len;
+    return 0;
+}
+
 static void collected_free(collected *c)
 {
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         free(c->v[i].json);
+        free(c->v[i].raw);
+    }
     free(c->v);
     memset(c, 0, sizeof *c);
 }
@@ -521,31 +548,170 @@ START_TEST(test_quarantine_newest_first_with_limit)
                      0);
     ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
 
-    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 3, collect, &c, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 3, collect_q, &c, err, sizeof err), 0);
     ck_assert_uint_eq(c.n, 3);
     ck_assert_uint_eq(c.v[0].seq, 5);
-    ck_assert_str_eq(c.v[0].json,
-                     "{\"raw\":\"{\\\"a\\\":\\n\\u0001\xef\xbf\xbd\\u0000z\",\"error\":\"bad \\\"json\\\"\",\"at\":-5}");
+    /* the raw bytes come back exactly: the NUL, 0xff and 'z' after it too */
+    ck_assert_uint_eq(c.v[0].raw_len, sizeof nasty - 1);
+    ck_assert_mem_eq(c.v[0].raw, nasty, sizeof nasty - 1);
+    ck_assert_str_eq(c.v[0].json, "bad \"json\"@-5");
     ck_assert_uint_eq(c.v[1].seq, 4);
-    ck_assert_str_eq(c.v[1].json, "{\"raw\":\"line 4\",\"error\":\"reason 4\",\"at\":1700000004}");
+    ck_assert_str_eq(c.v[1].json, "reason 4@1700000004");
+    ck_assert_str_eq(c.v[1].raw, "line 4");
     ck_assert_uint_eq(c.v[2].seq, 3);
-    ck_assert_str_eq(c.v[2].json, "{\"raw\":\"line 3\",\"error\":\"reason 3\",\"at\":1700000003}");
+    ck_assert_str_eq(c.v[2].json, "reason 3@1700000003");
+    ck_assert_str_eq(c.v[2].raw, "line 3");
     collected_free(&c);
 
-    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect, &c, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect_q, &c, err, sizeof err), 0);
     ck_assert_uint_eq(c.n, 5);
     for (size_t i = 0; i < 5; i++)
         ck_assert_uint_eq(c.v[i].seq, 5 - i);
-    ck_assert_str_eq(c.v[4].json, "{\"raw\":\"line 1\",\"error\":\"reason 1\",\"at\":1700000001}");
+    ck_assert_str_eq(c.v[4].json, "reason 1@1700000001");
+    ck_assert_str_eq(c.v[4].raw, "line 1");
     collected_free(&c);
 
-    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 100, collect, &c, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 100, collect_q, &c, err, sizeof err), 0);
     ck_assert_uint_eq(c.n, 5);
     collected_free(&c);
 
     pbr_store_stats s = stats_now();
     ck_assert_uint_eq(s.quarantined, 5);
     ck_assert_uint_eq(s.events, 0);
+}
+END_TEST
+
+/* Purging deletes exactly the records stored before the cut-off (by their
+ * "at", not their order), in its own transaction, and numbering goes on
+ * from the newest record left. */
+START_TEST(test_quarantine_purge)
+{
+    pbr_store_txn *txn;
+    collected c = {0};
+    uint64_t purged = 99;
+    static const int64_t at[] = {300, 100, 250, 200};
+
+    open_store();
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    for (size_t i = 0; i < 4; i++) {
+        char raw[8];
+        snprintf(raw, sizeof raw, "r%zu", i + 1);
+        ck_assert_int_eq(pbr_store_put_quarantine(txn, raw, strlen(raw), "why", at[i], err, sizeof err), 0);
+    }
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_purge_quarantine(txn, 250, &purged, err, sizeof err), 0);
+    ck_assert_uint_eq(purged, 2); /* at 100 and 200; 250 is not before 250 */
+    ck_assert_int_eq(pbr_store_put_quarantine(txn, "r5", 2, "why", 400, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect_q, &c, err, sizeof err), 0);
+    ck_assert_uint_eq(c.n, 3);
+    ck_assert_uint_eq(c.v[0].seq, 4); /* key 4 (r4, at 200) was purged: the newest left is 3 */
+    ck_assert_str_eq(c.v[0].raw, "r5");
+    ck_assert_uint_eq(c.v[1].seq, 3);
+    ck_assert_str_eq(c.v[1].raw, "r3");
+    ck_assert_uint_eq(c.v[2].seq, 1);
+    ck_assert_str_eq(c.v[2].raw, "r1");
+    collected_free(&c);
+    ck_assert_uint_eq(stats_now().quarantined, 3);
+
+    /* an aborted purge deletes nothing */
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_purge_quarantine(txn, 1000, &purged, err, sizeof err), 0);
+    ck_assert_uint_eq(purged, 3);
+    pbr_store_abort(txn);
+    ck_assert_uint_eq(stats_now().quarantined, 3);
+
+    /* purging everything: the next record is number 1 again */
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_purge_quarantine(txn, 1000, &purged, err, sizeof err), 0);
+    ck_assert_uint_eq(purged, 3);
+    ck_assert_int_eq(pbr_store_put_quarantine(txn, "", 0, "empty", 500, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect_q, &c, err, sizeof err), 0);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_uint_eq(c.v[0].seq, 1);
+    ck_assert_uint_eq(c.v[0].raw_len, 0);
+    ck_assert_str_eq(c.v[0].json, "empty@500");
+    collected_free(&c);
+}
+END_TEST
+
+/* pbr_store_quarantine_fn: counts records; copies the unreadable reasons
+ * and the others like collect_q. */
+typedef struct mixed {
+    collected ok;
+    char unreadable[4][160];
+    size_t nbad;
+} mixed;
+
+static int collect_mixed(void *ctx, const pbr_quarantine_record *q)
+{
+    mixed *m = ctx;
+    if (q->unreadable) {
+        ck_assert_uint_lt(m->nbad, 4);
+        snprintf(m->unreadable[m->nbad++], sizeof m->unreadable[0], "%" PRIu64 ": %s", q->qseq, q->unreadable);
+        return 0;
+    }
+    return collect_q(&m->ok, q);
+}
+
+/* Writes value (len bytes) under quarantine key k with LMDB itself, the way
+ * an older pbrd or a damaged disk left it; the store must be closed. */
+static void raw_put_quarantine(uint64_t k, const void *value, size_t len)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
+    ck_assert_int_eq(mdb_env_open(env, storedir, 0, 0600), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "quarantine", MDB_INTEGERKEY, &dbi), 0);
+    MDB_val key = {sizeof k, &k}, val = {len, (void *)value};
+    ck_assert_int_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* Records of the format before raw bytes were kept still list (their
+ * repaired text as the raw bytes); a damaged record is reported as
+ * unreadable with the reason, and a purge removes it. */
+START_TEST(test_quarantine_old_and_damaged_records)
+{
+    mixed m;
+    memset(&m, 0, sizeof m);
+    uint64_t purged;
+    pbr_store_txn *txn;
+    open_store();
+    pbr_store_close(st);
+    st = NULL;
+    static const char old[] = "{\"raw\":\"bad \\u0000 x\",\"error\":\"old reason\",\"at\":42}";
+    raw_put_quarantine(1, old, sizeof old);             /* with its NUL */
+    raw_put_quarantine(2, "not json", sizeof "not json"); /* with its NUL */
+    static const char short_raw[] = "{\"error\":\"e\",\"at\":1,\"raw_bytes\":5}\0abc";
+    raw_put_quarantine(3, short_raw, sizeof short_raw);  /* 3 raw bytes and the NUL: not 5 */
+    raw_put_quarantine(4, "x", 1);                       /* no NUL at all */
+    open_store();
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect_mixed, &m, err, sizeof err), 0);
+    ck_assert_uint_eq(m.ok.n, 1);
+    ck_assert_uint_eq(m.ok.v[0].seq, 1);
+    ck_assert_uint_eq(m.ok.v[0].raw_len, 7);
+    ck_assert_mem_eq(m.ok.v[0].raw, "bad \0 x", 7);
+    ck_assert_str_eq(m.ok.v[0].json, "old reason@42");
+    ck_assert_uint_eq(m.nbad, 3);
+    ck_assert_str_eq(m.unreadable[0], "4: the value is not NUL-terminated");
+    ck_assert_str_eq(m.unreadable[1], "3: the raw bytes do not match the header's raw_bytes");
+    ck_assert_str_eq(m.unreadable[2], "2: the header is not JSON with \"error\" and \"at\"");
+    collected_free(&m.ok);
+
+    ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_purge_quarantine(txn, 0, &purged, err, sizeof err), 0);
+    ck_assert_uint_eq(purged, 3); /* the damaged ones; the old record (at 42) stays */
+    ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
+    ck_assert_uint_eq(stats_now().quarantined, 1);
 }
 END_TEST
 
@@ -685,10 +851,11 @@ START_TEST(test_reopen_keeps_everything_and_continues_seq)
                      PBR_STORE_CONFLICT);
     ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
 
-    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect, &c, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect_q, &c, err, sizeof err), 0);
     ck_assert_uint_eq(c.n, 2);
     ck_assert_uint_eq(c.v[0].seq, 2);
-    ck_assert_str_eq(c.v[0].json, "{\"raw\":\"q2\",\"error\":\"r2\",\"at\":2}");
+    ck_assert_str_eq(c.v[0].json, "r2@2");
+    ck_assert_str_eq(c.v[0].raw, "q2");
     ck_assert_uint_eq(c.v[1].seq, 1);
     collected_free(&c);
     ck_assert_int_eq(pbr_store_foreach_offender_event(st, "A", collect, &c, err, sizeof err), 0);
@@ -1131,6 +1298,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_void_has_no_offender);
     tcase_add_test(tc, test_find_id_sees_own_writes_and_nothing_after_abort);
     tcase_add_test(tc, test_quarantine_newest_first_with_limit);
+    tcase_add_test(tc, test_quarantine_purge);
+    tcase_add_test(tc, test_quarantine_old_and_damaged_records);
     tcase_add_test(tc, test_contracts);
     tcase_add_test(tc, test_first_loaded_is_recorded_once);
     tcase_add_test(tc, test_statements_are_immutable_and_ordered);

@@ -64,6 +64,41 @@ START_TEST(lossy_replaces_each_bad_byte)
 }
 END_TEST
 
+/* The first problem wins: a NUL before a bad byte, or a bad byte before a
+ * NUL; positions count from 1. */
+START_TEST(text_problem_names_the_first_bad_byte)
+{
+    char why[64];
+    ck_assert_int_eq(pbr_utf8_text_problem("caf\xc3\xa9", 5, why, sizeof why), 0);
+    ck_assert_int_eq(pbr_utf8_text_problem("", 0, why, sizeof why), 0);
+    ck_assert_int_eq(pbr_utf8_text_problem("ab\0c\xff", 5, why, sizeof why), 1);
+    ck_assert_str_eq(why, "NUL byte at byte 3");
+    ck_assert_int_eq(pbr_utf8_text_problem("ab\xffz\0", 5, why, sizeof why), 1);
+    ck_assert_str_eq(why, "invalid UTF-8 at byte 3");
+    /* 0xED 0xA0 0x80 is a surrogate (U+D800): bad at its first byte, the 17th */
+    ck_assert_int_eq(pbr_utf8_text_problem("0123456789abcdef\xed\xa0\x80", 19, why, sizeof why), 1);
+    ck_assert_str_eq(why, "invalid UTF-8 at byte 17");
+    ck_assert_int_eq(pbr_utf8_text_problem("\0", 1, NULL, 0), 1);
+}
+END_TEST
+
+/* RFC 4648 section 10's test vectors. */
+START_TEST(base64_rfc4648_vectors)
+{
+    static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const out[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        char *b = pbr_base64(in[i], strlen(in[i]));
+        ck_assert_ptr_nonnull(b);
+        ck_assert_str_eq(b, out[i]);
+        free(b);
+    }
+    char *b = pbr_base64("\0\xff\xfe", 3); /* 00000000 11111111 11111110 -> A / / + */
+    ck_assert_str_eq(b, "AP/+");
+    free(b);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("utf8");
@@ -72,6 +107,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, char_len_rejects_ill_formed);
     tcase_add_test(tc, valid_prefix_finds_first_bad_byte);
     tcase_add_test(tc, lossy_replaces_each_bad_byte);
+    tcase_add_test(tc, text_problem_names_the_first_bad_byte);
+    tcase_add_test(tc, base64_rfc4648_vectors);
     suite_add_tcase(s, tc);
     return s;
 }

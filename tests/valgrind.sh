@@ -1,7 +1,8 @@
 #!/bin/sh
 # valgrind.sh BUILD -- a short pbrd run under valgrind (memcheck): start,
 # ingest the spec's example events plus a generated stream, settle, query,
-# verify, reload, a backup, metrics scrapes, SIGTERM. Fails when valgrind
+# verify, reload, a backup, metrics scrapes, SIGTERM; lines with a NUL byte
+# and invalid UTF-8 quarantined, listed and purged. Fails when valgrind
 # reports an error or a leak.
 set -eu
 build=${1:-build}
@@ -32,10 +33,13 @@ done
 ctl send "$ex/example.jsonl" >/dev/null 2>&1
 "$bin/pbrgen" --seed 3 --offenders 300 --malformed 0.01 -o "$tmp/gen.jsonl" 2>/dev/null
 ctl send "$tmp/gen.jsonl" >/dev/null 2>&1 || true
+printf '{"id":"n\000ul"}\nab\377\376\n' > "$tmp/bad.jsonl" # a NUL byte, invalid UTF-8: quarantined
+ctl send "$tmp/bad.jsonl" >/dev/null 2>&1 || true
 ctl settle 2030-01-01 >/dev/null
 ctl statement example 2022-01-01 --format text >/dev/null
 ctl cohorts example >/dev/null
 ctl quarantine >/dev/null
+ctl quarantine --purge-before 2000-01-01 >/dev/null
 ctl verify >/dev/null
 ctl reload >/dev/null
 ctl backup "$tmp/backup" >/dev/null

@@ -4,7 +4,8 @@
  * intern tables (symbols for strings such as areas; offender ids), the flag
  * lists and the void table. pbr_eventset_finish renumbers offenders in name
  * order and sorts events by (offender, date, id), so nothing that evaluation
- * reads depends on the order in which events were added.
+ * reads depends on the order in which events were added, and indexes the
+ * positions of each type, so a measure reads only the events it uses.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ struct pbr_eventset {
     uint32_t *offender_rank;  /* offender table index -> rank by name (after finish) */
     uint32_t *rank_to_tab;    /* rank -> offender table index */
     size_t *offender_start;   /* events of rank r: [start[r], start[r+1]) */
+    uint32_t *type_pos;       /* positions in evs grouped by type, ascending within a type */
+    size_t type_start[PBR_EV_TYPE_COUNT + 1]; /* type t: type_pos[type_start[t] .. type_start[t+1]) */
     pbr_sym *flag_syms;       /* flag lists: concatenated symbols */
     size_t nflag_syms, flag_syms_cap;
     uint32_t *flag_lists;     /* list k (k >= 1): flag_syms[flag_lists[2k] .. +flag_lists[2k+1]] */
@@ -47,6 +50,13 @@ struct pbr_eventset {
     size_t npending_done;     /* pending voids attached (or found targetless) by a finish */
     pending_void *unresolved; /* voids whose target was not in the set (non-strict) */
     size_t nunresolved, unresolved_cap;
+    /* pbr_eventset_add_unique: id -> entry k (an event or a void), while loading */
+    uint32_t *uslots;         /* k + 1, 0 = empty */
+    size_t nuslots;
+    uint32_t *uid;            /* k -> id offset in the arena */
+    uint64_t *ucontent;       /* k -> hash of the canonical form */
+    size_t nu, ucap, uccap;
+    int ids_unique;           /* every id was added through add_unique */
 };
 
 pbr_eventset *pbr_eventset_new(void)
@@ -65,6 +75,7 @@ pbr_eventset *pbr_eventset_new(void)
     s->nflag_lists = 1;
     s->nvoids = 1;
     s->sorted = 1;
+    s->ids_unique = 1;
     return s;
 }
 
@@ -80,10 +91,12 @@ void pbr_eventset_free(pbr_eventset *s)
     free(s->offender_rank);
     free(s->rank_to_tab);
     free(s->offender_start);
+    free(s->type_pos);
     free(s->flag_syms);
     free(s->flag_lists);
     free(s->pending);
     free(s->voids);
+    pbr_eventset_end_unique(s);
     free(s);
 }
 
@@ -145,7 +158,8 @@ static int add_void(pbr_eventset *s, const pbr_event *ev, uint64_t seq, char *er
     return 0;
 }
 
-int pbr_eventset_add(pbr_eventset *s, const pbr_event *ev, uint64_t seq, char *err, size_t errlen)
+/* Adds ev (see pbr_eventset_add). */
+static int add_event(pbr_eventset *s, const pbr_event *ev, uint64_t seq, char *err, size_t errlen)
 {
     if (seq > s->last_seq)
         s->last_seq = seq;
@@ -185,6 +199,84 @@ int pbr_eventset_add(pbr_eventset *s, const pbr_event *ev, uint64_t seq, char *e
     s->nevs++;
     s->sorted = 0;
     return 0;
+}
+
+int pbr_eventset_add(pbr_eventset *s, const pbr_event *ev, uint64_t seq, char *err, size_t errlen)
+{
+    s->ids_unique = 0;
+    return add_event(s, ev, seq, err, errlen);
+}
+
+/* ---- adding a file as a set: the id table ---------------------------------------------- */
+
+/* The slot of id (length len, hash h) in the id table, or the empty slot
+ * where it would go. */
+static size_t uslot_of(const pbr_eventset *s, const char *id, size_t len, uint64_t h)
+{
+    size_t mask = s->nuslots - 1, i = (size_t)h & mask;
+    while (s->uslots[i] != 0) {
+        const char *x = s->ids + s->uid[s->uslots[i] - 1];
+        if (memcmp(x, id, len + 1) == 0)
+            break;
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+/* Doubles the id table's slots. Returns 0 or -1. */
+static int urehash(pbr_eventset *s)
+{
+    size_t n = s->nuslots ? s->nuslots * 2 : 1u << 16;
+    uint32_t *slots = calloc(n, sizeof *slots);
+    if (slots == NULL)
+        return -1;
+    for (size_t k = 0; k < s->nu; k++) {
+        const char *id = s->ids + s->uid[k];
+        size_t i = (size_t)pbr_hash_bytes(id, strlen(id)) & (n - 1);
+        while (slots[i] != 0)
+            i = (i + 1) & (n - 1);
+        slots[i] = (uint32_t)k + 1;
+    }
+    free(s->uslots);
+    s->uslots = slots;
+    s->nuslots = n;
+    return 0;
+}
+
+void pbr_eventset_prefetch_id(const pbr_eventset *s, uint64_t id_hash)
+{
+    if (s->nuslots > 0)
+        __builtin_prefetch(&s->uslots[(size_t)id_hash & (s->nuslots - 1)]);
+}
+
+int pbr_eventset_add_unique(pbr_eventset *s, const pbr_event *ev, uint64_t seq, uint64_t id_hash, uint64_t content,
+                            char *err, size_t errlen)
+{
+    if ((s->nu + 1) * 2 > s->nuslots && urehash(s) != 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    size_t slot = uslot_of(s, ev->id, strlen(ev->id), id_hash);
+    if (s->uslots[slot] != 0)
+        return s->ucontent[s->uslots[slot] - 1] == content ? 1 : 2;
+    if (s->nu + 1 >= UINT32_MAX || pbr_grow((void **)&s->uid, &s->ucap, s->nu + 1, sizeof *s->uid) != 0 ||
+        pbr_grow((void **)&s->ucontent, &s->uccap, s->nu + 1, sizeof *s->ucontent) != 0)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    if (add_event(s, ev, seq, err, errlen) != 0)
+        return -1;
+    uint32_t off = ev->type == PBR_EV_VOID ? s->pending[s->npending - 1].id : s->evs[s->nevs - 1].id;
+    s->uid[s->nu] = off;
+    s->ucontent[s->nu] = content;
+    s->uslots[slot] = (uint32_t)++s->nu;
+    return 0;
+}
+
+void pbr_eventset_end_unique(pbr_eventset *s)
+{
+    free(s->uslots);
+    free(s->uid);
+    free(s->ucontent);
+    s->uslots = s->uid = NULL;
+    s->ucontent = NULL;
+    s->nuslots = s->nu = s->ucap = s->uccap = 0;
 }
 
 /* ---- finish: rank offenders, sort, resolve voids -------------------------------------- */
@@ -251,6 +343,8 @@ static int rank_offenders(pbr_eventset *s)
 static int build_offender_starts(pbr_eventset *s)
 {
     size_t n = s->offenders.n;
+    free(s->offender_start); /* first: the peak of a finish is what counts */
+    s->offender_start = NULL;
     size_t *start = calloc(n + 1, sizeof *start);
     if (start == NULL)
         return -1;
@@ -258,8 +352,30 @@ static int build_offender_starts(pbr_eventset *s)
         start[s->evs[i].offender + 1]++;
     for (size_t r = 0; r < n; r++)
         start[r + 1] += start[r];
-    free(s->offender_start);
     s->offender_start = start;
+    return 0;
+}
+
+/* Builds the per-type position index (a stable counting sort of the
+ * positions by type), so measures read only the events of the types they
+ * use, still in (offender, date, id) order. Returns 0 or -1. */
+static int build_type_index(pbr_eventset *s)
+{
+    free(s->type_pos); /* first: the peak of a finish is what counts */
+    s->type_pos = NULL;
+    uint32_t *pos = malloc((s->nevs ? s->nevs : 1) * sizeof *pos);
+    if (pos == NULL)
+        return -1;
+    size_t next[PBR_EV_TYPE_COUNT + 1];
+    memset(s->type_start, 0, sizeof s->type_start);
+    for (size_t i = 0; i < s->nevs; i++)
+        s->type_start[s->evs[i].type + 1]++;
+    for (int t = 0; t < PBR_EV_TYPE_COUNT; t++)
+        s->type_start[t + 1] += s->type_start[t];
+    memcpy(next, s->type_start, sizeof next);
+    for (size_t i = 0; i < s->nevs; i++)
+        pos[next[s->evs[i].type]++] = (uint32_t)i;
+    s->type_pos = pos;
     return 0;
 }
 
@@ -322,18 +438,55 @@ static int remember_unresolved(pbr_eventset *s, const pending_void *pv)
     return 0;
 }
 
-/* Makes room for `cap` entries in s->voids and builds the id hash into ix
- * (the caller frees ix->slots). Returns 0, or -1 with err and nothing to
- * free. */
-static int prepare_void_resolution(pbr_eventset *s, size_t cap, id_index *ix, char *err, size_t errlen)
+/* For each of the n voids pv[0..n), the position in evs of the first event
+ * whose id is its target, or -1: one pass over the events, looking each id
+ * up in a small hash of the targets (no hash of every id). Returns a
+ * malloc'd array (caller frees) or NULL on allocation failure. */
+static int64_t *find_targets(const pbr_eventset *s, const pending_void *pv, size_t n)
 {
-    pbr_evvoid *v = realloc(s->voids, cap * sizeof *v);
-    if (v == NULL)
-        return pbr_errf(err, errlen, "eventset: out of memory");
-    s->voids = v;
-    if (build_id_index(s, ix) != 0)
-        return pbr_errf(err, errlen, "eventset: out of memory");
-    return 0;
+    size_t nslots = 16;
+    while (nslots < 2 * n)
+        nslots *= 2;
+    int64_t *t = malloc((n ? n : 1) * sizeof *t);
+    uint64_t *th = malloc((n ? n : 1) * sizeof *th);
+    uint32_t *slots = calloc(nslots, sizeof *slots); /* void index + 1 */
+    if (t == NULL || th == NULL || slots == NULL) {
+        free(t);
+        free(th);
+        free(slots);
+        return NULL;
+    }
+    for (size_t j = 0; j < n; j++) {
+        const char *target = s->ids + pv[j].target;
+        t[j] = -1;
+        th[j] = pbr_hash_bytes(target, strlen(target));
+        size_t h = (size_t)th[j] & (nslots - 1);
+        while (slots[h] != 0)
+            h = (h + 1) & (nslots - 1);
+        slots[h] = (uint32_t)j + 1;
+    }
+    for (size_t i = 0; i < s->nevs && n > 0; i++) {
+        const char *id = s->ids + s->evs[i].id;
+        uint64_t hid = pbr_hash_bytes(id, strlen(id));
+        for (size_t h = (size_t)hid & (nslots - 1); slots[h] != 0; h = (h + 1) & (nslots - 1)) {
+            size_t j = slots[h] - 1;
+            if (t[j] < 0 && th[j] == hid && strcmp(s->ids + pv[j].target, id) == 0)
+                t[j] = (int64_t)i;
+        }
+    }
+    free(th);
+    free(slots);
+    return t;
+}
+
+/* Attaches void pv to event t (a position in evs). */
+static void attach_void(pbr_eventset *s, const pending_void *pv, size_t t)
+{
+    pbr_evvoid *nv = &s->voids[s->nvoids];
+    nv->seq = pv->seq;
+    nv->recorded = pv->recorded;
+    nv->next = s->evs[t].void_ix;
+    s->evs[t].void_ix = (uint32_t)s->nvoids++;
 }
 
 /* Attaches every void to its target. Returns 0 or -1 with err. */
@@ -346,37 +499,37 @@ static int resolve_voids(pbr_eventset *s, int strict, char *err, size_t errlen)
     s->npending_done = s->npending;
     if (s->npending == 0)
         return 0;
-    id_index ix;
-    if (prepare_void_resolution(s, s->npending + 1, &ix, err, errlen) != 0)
-        return -1;
+    pbr_evvoid *v = realloc(s->voids, (s->npending + 1) * sizeof *v);
+    if (v == NULL)
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    s->voids = v;
     /* a stable order, so the chains do not depend on arrival order */
     qsort_r(s->pending, s->npending, sizeof *s->pending, cmp_pending, s);
+    int64_t *targets = find_targets(s, s->pending, s->npending);
+    if (targets == NULL)
+        return pbr_errf(err, errlen, "eventset: out of memory");
     for (size_t i = s->npending; i-- > 0;) {
         const pending_void *pv = &s->pending[i];
-        int64_t t = find_event(s, &ix, s->ids + pv->target);
-        if (t < 0) {
-            if (!strict) {
-                if (remember_unresolved(s, pv) != 0) {
-                    free(ix.slots);
-                    return pbr_errf(err, errlen, "eventset: out of memory");
-                }
-                continue;
-            }
-            int is_void = 0;
-            for (size_t j = 0; j < s->npending; j++)
-                is_void |= strcmp(s->ids + s->pending[j].id, s->ids + pv->target) == 0;
-            pbr_errf(err, errlen, "void \"%s\": target \"%s\" %s", s->ids + pv->id, s->ids + pv->target,
-                     is_void ? "is a void (a void may not target a void)" : "is not an event of the input");
-            free(ix.slots);
-            return -1;
+        if (targets[i] >= 0) {
+            attach_void(s, pv, (size_t)targets[i]);
+            continue;
         }
-        pbr_evvoid *nv = &s->voids[s->nvoids];
-        nv->seq = pv->seq;
-        nv->recorded = pv->recorded;
-        nv->next = s->evs[t].void_ix;
-        s->evs[t].void_ix = (uint32_t)s->nvoids++;
+        if (!strict) {
+            if (remember_unresolved(s, pv) != 0) {
+                free(targets);
+                return pbr_errf(err, errlen, "eventset: out of memory");
+            }
+            continue;
+        }
+        int is_void = 0;
+        for (size_t j = 0; j < s->npending; j++)
+            is_void |= strcmp(s->ids + s->pending[j].id, s->ids + pv->target) == 0;
+        pbr_errf(err, errlen, "void \"%s\": target \"%s\" %s", s->ids + pv->id, s->ids + pv->target,
+                 is_void ? "is a void (a void may not target a void)" : "is not an event of the input");
+        free(targets);
+        return -1;
     }
-    free(ix.slots);
+    free(targets);
     return 0;
 }
 
@@ -495,50 +648,49 @@ static int merge_new_events(pbr_eventset *s, size_t nold)
 }
 
 /* Attaches the voids added since the last finish, and retries those whose
- * target was missing, to their targets. Builds the id hash only when there
- * is such a void. Returns 0 or -1 with err. */
+ * target was missing, to their targets (one pass over the events, only
+ * when there is such a void). Returns 0 or -1 with err. */
 static int resolve_new_voids(pbr_eventset *s, char *err, size_t errlen)
 {
-    size_t nnew = s->npending - s->npending_done, nretry = s->nunresolved;
-    if (nnew + nretry == 0)
+    size_t nnew = s->npending - s->npending_done, nretry = s->nunresolved, n = nnew + nretry;
+    if (n == 0)
         return 0;
-    id_index ix;
-    if (prepare_void_resolution(s, s->nvoids + nnew + nretry, &ix, err, errlen) != 0)
-        return -1;
-    size_t kept = 0;
-    for (size_t i = 0; i < nretry + nnew; i++) {
-        pending_void pv = i < nretry ? s->unresolved[i] : s->pending[s->npending_done + i - nretry];
-        int64_t t = find_event(s, &ix, s->ids + pv.target);
-        if (t < 0) {
-            if (i < nretry) {
-                s->unresolved[kept++] = pv;
-            } else {
-                s->nunresolved = kept;
-                if (remember_unresolved(s, &pv) != 0) {
-                    free(ix.slots);
-                    return pbr_errf(err, errlen, "eventset: out of memory");
-                }
-                kept = s->nunresolved;
-            }
-            continue;
-        }
-        pbr_evvoid *nv = &s->voids[s->nvoids];
-        nv->seq = pv.seq;
-        nv->recorded = pv.recorded;
-        nv->next = s->evs[t].void_ix;
-        s->evs[t].void_ix = (uint32_t)s->nvoids++;
+    pbr_evvoid *v = realloc(s->voids, (s->nvoids + n) * sizeof *v);
+    pending_void *all = malloc(n * sizeof *all);
+    if (v != NULL)
+        s->voids = v;
+    if (v == NULL || all == NULL) {
+        free(all);
+        return pbr_errf(err, errlen, "eventset: out of memory");
     }
-    s->nunresolved = kept;
+    if (nretry > 0)
+        memcpy(all, s->unresolved, nretry * sizeof *all);
+    memcpy(all + nretry, s->pending + s->npending_done, nnew * sizeof *all);
+    int64_t *targets = find_targets(s, all, n);
+    if (targets == NULL) {
+        free(all);
+        return pbr_errf(err, errlen, "eventset: out of memory");
+    }
+    s->nunresolved = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (targets[i] >= 0)
+            attach_void(s, &all[i], (size_t)targets[i]);
+        else if (remember_unresolved(s, &all[i]) != 0)
+            rc = pbr_errf(err, errlen, "eventset: out of memory");
+    }
     s->npending_done = s->npending;
-    free(ix.slots);
-    return 0;
+    free(targets);
+    free(all);
+    return rc;
 }
 
 /* The incremental finish (see above). Returns 0 or -1 with err. */
 static int finish_incrementally(pbr_eventset *s, char *err, size_t errlen)
 {
     size_t nold = s->nranked;
-    if (rank_new_offenders(s) != 0 || merge_new_events(s, nold) != 0 || build_offender_starts(s) != 0)
+    if (rank_new_offenders(s) != 0 || merge_new_events(s, nold) != 0 || build_offender_starts(s) != 0 ||
+        build_type_index(s) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
     if (resolve_new_voids(s, err, errlen) != 0)
         return -1;
@@ -555,9 +707,9 @@ int pbr_eventset_finish(pbr_eventset *s, int strict, char *err, size_t errlen)
         return pbr_errf(err, errlen, "eventset: out of memory");
     if (s->nevs > 1)
         qsort_r(s->evs, s->nevs, sizeof *s->evs, cmp_events, s);
-    if (build_offender_starts(s) != 0)
+    if (build_offender_starts(s) != 0 || build_type_index(s) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
-    if (strict && check_unique_ids(s, err, errlen) != 0)
+    if (strict && !s->ids_unique && check_unique_ids(s, err, errlen) != 0)
         return -1;
     if (resolve_voids(s, strict, err, errlen) != 0)
         return -1;
@@ -595,6 +747,16 @@ const pbr_ev *pbr_eventset_all(const pbr_eventset *s, size_t *n)
 {
     *n = s->nevs;
     return s->evs;
+}
+
+const uint32_t *pbr_eventset_of_type(const pbr_eventset *s, int type, size_t *n)
+{
+    if (s->type_pos == NULL || type < 0 || type >= PBR_EV_TYPE_COUNT) {
+        *n = 0;
+        return NULL;
+    }
+    *n = s->type_start[type + 1] - s->type_start[type];
+    return s->type_pos + s->type_start[type];
 }
 
 const char *pbr_eventset_id(const pbr_eventset *s, const pbr_ev *ev)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pbr/money.h"
 #include "pbr/num.h"
 #include "pbr/statement.h"
 #include "pbr/util.h"
@@ -268,59 +269,99 @@ static void render_yaml(sbuf *b, const json_t *st)
     }
 }
 
-static const char *const csv_columns[] = {"kind", "component", "period", "segment", "final_on", "members",
-                                          "excluded", "reoffenders", "reoffences", "actual", "baseline", "points",
-                                          "percent", "avoided", "threshold_met", "units", "previous_pence",
-                                          "amount_pence"};
+/* CSV columns of a line, and whether each is text (escaped against formula
+ * injection) or a number (left as it is, so -150 stays a number). */
+static const struct {
+    const char *name;
+    int text;
+} csv_columns[] = {{"kind", 1},        {"component", 1},   {"period", 1},      {"segment", 1},
+                   {"final_on", 0},    {"members", 0},     {"excluded", 0},    {"reoffenders", 0},
+                   {"reoffences", 0},  {"actual", 0},      {"baseline", 0},    {"points", 0},
+                   {"percent", 0},     {"avoided", 0},     {"threshold_met", 0}, {"units", 0},
+                   {"previous_pence", 0}, {"amount_pence", 0}};
+#define NCSV (sizeof csv_columns / sizeof *csv_columns)
 
-static void csv_field(sbuf *b, const char *s)
+/* One CSV cell (text: escaped against formulas; see money.h). */
+static void csv_field(sbuf *b, const char *s, int text)
 {
-    if (strpbrk(s, ",\"\n\r") == NULL) {
-        sb_printf(b, "%s", s);
+    size_t need = 2 * strlen(s) + 4; /* every quote doubled, the quotes, ' and NUL */
+    char *cell = malloc(need);
+    if (cell == NULL || pbr_csv_cell(s, text, cell, need) != 0) {
+        free(cell);
+        b->failed = 1;
         return;
     }
-    sb_printf(b, "\"");
-    for (const char *p = s; *p; p++)
-        sb_printf(b, *p == '"' ? "\"\"" : "%c", *p);
-    sb_printf(b, "\"");
+    sb_printf(b, "%s", cell);
+    free(cell);
 }
 
-static void render_csv_lines(sbuf *b, const json_t *st, const char *section)
+/* The columns every row starts with: contract, title, quarter, label, section. */
+static void csv_row_start(sbuf *b, const json_t *st, const char *title, const char *section)
+{
+    char t[128];
+    scalar_text(json_object_get(st, "contract"), t, sizeof t);
+    csv_field(b, t, 1);
+    sb_printf(b, ",");
+    csv_field(b, title ? title : "", 1);
+    scalar_text(json_object_get(st, "quarter"), t, sizeof t);
+    sb_printf(b, ",%s,", t);
+    scalar_text(json_object_get(st, "label"), t, sizeof t);
+    csv_field(b, t, 1);
+    sb_printf(b, ",%s", section);
+}
+
+/* A pence cell and its exact pounds beside it ("" when null). */
+static void csv_money(sbuf *b, const json_t *v)
+{
+    char gbp[32] = "";
+    if (json_is_integer(v)) {
+        pbr_format_gbp_plain((int64_t)json_integer_value(v), gbp, sizeof gbp);
+        sb_printf(b, ",%lld,%s", (long long)json_integer_value(v), gbp);
+    } else {
+        sb_printf(b, ",,");
+    }
+}
+
+static void render_csv_lines(sbuf *b, const json_t *st, const char *title, const char *section)
 {
     size_t i;
     const json_t *l;
     json_array_foreach(json_object_get(st, section), i, l)
     {
         char t[128];
-        scalar_text(json_object_get(st, "contract"), t, sizeof t);
-        csv_field(b, t);
-        scalar_text(json_object_get(st, "quarter"), t, sizeof t);
-        sb_printf(b, ",%s,%s", t, section);
-        for (size_t c = 0; c < sizeof csv_columns / sizeof *csv_columns; c++) {
-            scalar_text(json_object_get(l, csv_columns[c]), t, sizeof t);
+        csv_row_start(b, st, title, section);
+        for (size_t c = 0; c < NCSV; c++) {
+            const json_t *v = json_object_get(l, csv_columns[c].name);
+            if (!strcmp(csv_columns[c].name, "previous_pence") || !strcmp(csv_columns[c].name, "amount_pence")) {
+                csv_money(b, v);
+                continue;
+            }
+            scalar_text(v, t, sizeof t);
             sb_printf(b, ",");
-            csv_field(b, t);
+            csv_field(b, t, csv_columns[c].text);
         }
         sb_printf(b, "\n");
     }
 }
 
-static void render_csv(sbuf *b, const json_t *st)
+/* Columns: contract,title,quarter,label,section, the line's keys (pence
+ * amounts each followed by their _gbp twin), then a total row. */
+static void render_csv(sbuf *b, const json_t *st, const char *title)
 {
-    sb_printf(b, "contract,quarter,section");
-    for (size_t c = 0; c < sizeof csv_columns / sizeof *csv_columns; c++)
-        sb_printf(b, ",%s", csv_columns[c]);
+    sb_printf(b, "contract,title,quarter,label,section");
+    for (size_t c = 0; c < NCSV; c++) {
+        sb_printf(b, ",%s", csv_columns[c].name);
+        if (!strcmp(csv_columns[c].name, "previous_pence"))
+            sb_printf(b, ",previous_gbp");
+    }
+    sb_printf(b, ",amount_gbp\n");
+    render_csv_lines(b, st, title, "lines");
+    render_csv_lines(b, st, title, "provisional");
+    csv_row_start(b, st, title, "total");
+    for (size_t c = 0; c + 1 < NCSV; c++)
+        sb_printf(b, ",%s", !strcmp(csv_columns[c].name, "previous_pence") ? "," : "");
+    csv_money(b, json_object_get(st, "total_pence"));
     sb_printf(b, "\n");
-    render_csv_lines(b, st, "lines");
-    render_csv_lines(b, st, "provisional");
-    char t[64];
-    scalar_text(json_object_get(st, "contract"), t, sizeof t);
-    csv_field(b, t);
-    scalar_text(json_object_get(st, "quarter"), t, sizeof t);
-    sb_printf(b, ",%s,total", t);
-    for (size_t c = 0; c + 1 < sizeof csv_columns / sizeof *csv_columns; c++)
-        sb_printf(b, ",");
-    sb_printf(b, ",%lld\n", (long long)json_integer_value(json_object_get(st, "total_pence")));
 }
 
 static const char *str_or(const json_t *o, const char *key, const char *dflt)
@@ -348,16 +389,17 @@ static int period_width(const json_t *st)
 
 static void text_line(sbuf *b, const json_t *l, int pw)
 {
-    char money[32], seg[80];
-    pbr_format_pence((int64_t)json_integer_value(json_object_get(l, "amount_pence")), money, sizeof money);
+    char money[PBR_GBP_MAX], seg[80];
+    pbr_format_gbp((int64_t)json_integer_value(json_object_get(l, "amount_pence")), money, sizeof money);
     const json_t *sg = json_object_get(l, "segment");
     snprintf(seg, sizeof seg, "%s", json_is_string(sg) ? json_string_value(sg) : "-");
     const char *kind = str_or(l, "kind", "?");
-    sb_printf(b, "  %-10s %-20s %-*s %-10s %14s", kind, str_or(l, "component", ""), pw, str_or(l, "period", ""), seg,
+    /* %15s: the pound sign is two bytes and one column */
+    sb_printf(b, "  %-10s %-20s %-*s %-10s %15s", kind, str_or(l, "component", ""), pw, str_or(l, "period", ""), seg,
               money);
     if (strcmp(kind, "adjustment") == 0) {
-        char prev[32];
-        pbr_format_pence((int64_t)json_integer_value(json_object_get(l, "previous_pence")), prev, sizeof prev);
+        char prev[PBR_GBP_MAX];
+        pbr_format_gbp((int64_t)json_integer_value(json_object_get(l, "previous_pence")), prev, sizeof prev);
         sb_printf(b, "   (previously %s)", prev);
     } else if (strcmp(kind, "fee") != 0) {
         const json_t *members = json_object_get(l, "members");
@@ -373,7 +415,7 @@ static void text_line(sbuf *b, const json_t *l, int pw)
 
 static void render_text(sbuf *b, const json_t *st)
 {
-    char money[32];
+    char money[PBR_GBP_MAX];
     sb_printf(b, "Statement %s %s (%s .. %s), as of %s\n", str_or(st, "contract", "?"), str_or(st, "label", ""),
               str_or(st, "start", ""), str_or(st, "end", ""), str_or(st, "as_of", ""));
     sb_printf(b, "contract sha256 %s, events through %lld\n", str_or(st, "contract_sha256", ""),
@@ -385,8 +427,8 @@ static void render_text(sbuf *b, const json_t *st)
     json_array_foreach(json_object_get(st, "lines"), i, l) text_line(b, l, pw);
     if (json_array_size(json_object_get(st, "lines")) == 0)
         sb_printf(b, "  (no payable lines)\n");
-    pbr_format_pence((int64_t)json_integer_value(json_object_get(st, "total_pence")), money, sizeof money);
-    sb_printf(b, "  %-*s %14s\n", 44 + pw, "TOTAL", money);
+    pbr_format_gbp((int64_t)json_integer_value(json_object_get(st, "total_pence")), money, sizeof money);
+    sb_printf(b, "  %-*s %15s\n", 44 + pw, "TOTAL", money);
     if (json_array_size(json_object_get(st, "provisional")) > 0) {
         sb_printf(b, "Provisional (not payable):\n");
         json_array_foreach(json_object_get(st, "provisional"), i, l) text_line(b, l, pw);
@@ -394,6 +436,12 @@ static void render_text(sbuf *b, const json_t *st)
 }
 
 char *pbr_statement_render(const char *json, size_t len, pbr_format fmt, char *err, size_t errlen)
+{
+    return pbr_statement_render_titled(json, len, fmt, NULL, err, errlen);
+}
+
+char *pbr_statement_render_titled(const char *json, size_t len, pbr_format fmt, const char *title, char *err,
+                                  size_t errlen)
 {
     json_error_t je;
     json_t *st = json_loadb(json, len, 0, &je);
@@ -406,7 +454,7 @@ char *pbr_statement_render(const char *json, size_t len, pbr_format fmt, char *e
     switch (fmt) {
     case PBR_FMT_JSON: sb_printf(&b, "%.*s", (int)len, json); break;
     case PBR_FMT_YAML: render_yaml(&b, st); break;
-    case PBR_FMT_CSV: render_csv(&b, st); break;
+    case PBR_FMT_CSV: render_csv(&b, st, title); break;
     case PBR_FMT_TEXT: render_text(&b, st); break;
     }
     json_decref(st);

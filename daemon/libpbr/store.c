@@ -11,7 +11,11 @@
  *   offenders   key offender id (no NUL), MDB_DUPSORT
  *               value uint64 seq, 8 bytes big-endian (so dups sort by seq)
  *   quarantine  key uint64 qseq (MDB_INTEGERKEY, 1, 2, ...)
- *               value JSON {"raw":…,"error":…,"at":…} followed by one NUL
+ *               value JSON {"error":…,"at":…,"raw_bytes":N}, one NUL, the
+ *               N raw bytes exactly as received (any bytes, NULs too),
+ *               then one NUL. Records written before raw bytes were kept
+ *               are JSON {"raw":…,"error":…,"at":…} and one NUL, the raw
+ *               text repaired (invalid UTF-8 replaced by U+FFFD).
  *   contracts   key sha256 hex (64 chars), value file bytes followed by NUL
  *   statements  key contract, NUL, quarter; value record JSON followed by NUL
  *   meta        key name, value text; "format" = "1"
@@ -49,6 +53,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -999,41 +1004,46 @@ int pbr_store_txn_find_id(pbr_store_txn *txn, const char *id, pbr_event_type *ty
     return rc;
 }
 
-/* Builds the quarantine record JSON (malloc'd, caller frees). Returns NULL
- * with err on failure. */
-static char *quarantine_record(const char *raw, size_t rawlen, const char *reason, int64_t at, char *err,
-                               size_t errlen)
+/* Builds the quarantine value (see the format at the top): the header
+ * JSON, a NUL, the raw bytes; malloc'd into *out with its length in
+ * *outlen (put_text adds the final NUL). Returns 0, or -1 with err. */
+static int quarantine_value(const char *raw, size_t rawlen, const char *reason, int64_t at, char **out,
+                            size_t *outlen, char *err, size_t errlen)
 {
-    json_t *obj = json_object();
-    json_t *jraw = json_string_lossy(raw != NULL ? raw : "", raw != NULL ? rawlen : 0);
     json_t *jerr = json_string_lossy(reason != NULL ? reason : "", reason != NULL ? strlen(reason) : 0);
-    json_t *jat = json_integer((json_int_t)at);
-    char *out = NULL;
-    if (obj == NULL || jraw == NULL || jerr == NULL || jat == NULL) {
-        json_decref(jraw);
-        json_decref(jerr);
-        json_decref(jat);
+    json_t *obj = jerr ? json_pack("{so sI sI}", "error", jerr, "at", (json_int_t)at, "raw_bytes",
+                                   (json_int_t)rawlen)
+                       : NULL;
+    char *head = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    int rc = -1;
+    json_decref(obj);
+    if (head == NULL)
+        return pbr_errf(err, errlen, "quarantine record: out of memory");
+    size_t hlen = strlen(head);
+    if (rawlen > SIZE_MAX - hlen - 2) {
+        pbr_errf(err, errlen, "quarantine record: %zu raw bytes are too many", rawlen);
+        goto done;
+    }
+    if ((*out = malloc(hlen + 1 + rawlen)) == NULL) {
         pbr_errf(err, errlen, "quarantine record: out of memory");
         goto done;
     }
-    if (json_object_set_new(obj, "raw", jraw) != 0 || json_object_set_new(obj, "error", jerr) != 0 ||
-        json_object_set_new(obj, "at", jat) != 0) {
-        pbr_errf(err, errlen, "json_object_set_new: out of memory");
-        goto done;
-    }
-    out = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (out == NULL)
-        pbr_errf(err, errlen, "json_dumps: quarantine record failed");
+    memcpy(*out, head, hlen + 1);
+    if (rawlen > 0)
+        memcpy(*out + hlen + 1, raw, rawlen);
+    *outlen = hlen + 1 + rawlen;
+    rc = 0;
 done:
-    json_decref(obj);
-    return out;
+    free(head);
+    return rc;
 }
 
 /* Stores a rejected input. Returns 0, PBR_STORE_RETRY or -1 (err). */
 int pbr_store_put_quarantine(pbr_store_txn *txn, const char *raw, size_t rawlen, const char *reason, int64_t at,
                              char *err, size_t errlen)
 {
-    char *rec;
+    char *rec = NULL;
+    size_t reclen = 0;
     uint64_t next;
     MDB_val k;
     int rc;
@@ -1044,16 +1054,84 @@ int pbr_store_put_quarantine(pbr_store_txn *txn, const char *raw, size_t rawlen,
             return -1;
         txn->have_qseq = 1;
     }
-    if ((rec = quarantine_record(raw, rawlen, reason, at, err, errlen)) == NULL)
+    if (quarantine_value(raw != NULL ? raw : "", raw != NULL ? rawlen : 0, reason, at, &rec, &reclen, err,
+                         errlen) != 0)
         return -1;
     next = txn->last_qseq + 1;
     k.mv_size = sizeof next;
     k.mv_data = &next;
-    rc = put_text(txn, txn->st->quarantine, "quarantine", &k, rec, strlen(rec), MDB_APPEND, NULL, err, errlen);
+    rc = put_text(txn, txn->st->quarantine, "quarantine", &k, rec, reclen, MDB_APPEND, NULL, err, errlen);
     free(rec);
     if (rc == 0)
         txn->last_qseq = next;
     return rc;
+}
+
+/* Decodes one quarantine value into *rec (pointers into v and *hold, which
+ * the caller releases with json_decref after using rec). A value that cannot
+ * be decoded gives rec->unreadable saying why (and at = INT64_MIN). */
+static void quarantine_decode(uint64_t qseq, const MDB_val *v, pbr_quarantine_record *rec, json_t **hold)
+{
+    const char *text;
+    size_t len;
+    json_error_t jerr;
+    memset(rec, 0, sizeof *rec);
+    rec->qseq = qseq;
+    rec->at = INT64_MIN;
+    *hold = NULL;
+    if (value_text(v, &text, &len) != 0) {
+        rec->unreadable = "the value is not NUL-terminated";
+        return;
+    }
+    size_t hlen = strnlen(text, len);
+    json_t *h = json_loadb(text, hlen, JSON_ALLOW_NUL, &jerr); /* old records: "raw" may hold \u0000 */
+    json_t *error = json_object_get(h, "error"), *at = json_object_get(h, "at");
+    json_t *nraw = json_object_get(h, "raw_bytes"), *oldraw = json_object_get(h, "raw");
+    *hold = h;
+    if (!json_is_string(error) || !json_is_integer(at)) {
+        rec->unreadable = "the header is not JSON with \"error\" and \"at\"";
+        return;
+    }
+    if (json_is_integer(nraw) && hlen < len && (uint64_t)json_integer_value(nraw) == len - hlen - 1) {
+        rec->raw = text + hlen + 1;
+        rec->raw_len = len - hlen - 1;
+    } else if (nraw == NULL && hlen == len && json_is_string(oldraw)) {
+        rec->raw = json_string_value(oldraw); /* the format before raw bytes were kept */
+        rec->raw_len = json_string_length(oldraw);
+    } else {
+        rec->unreadable = "the raw bytes do not match the header's raw_bytes";
+        return;
+    }
+    rec->error = json_string_value(error);
+    rec->at = (int64_t)json_integer_value(at);
+}
+
+int pbr_store_purge_quarantine(pbr_store_txn *txn, int64_t before, uint64_t *purged, char *err, size_t errlen)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+    *purged = 0;
+    if ((rc = txn_usable(txn, err, errlen)) != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn->txn, txn->st->quarantine, &cur)) != 0)
+        return write_failed(txn, "mdb_cursor_open", "quarantine", rc, err, errlen);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        pbr_quarantine_record rec;
+        json_t *hold;
+        quarantine_decode(get_u64(k.mv_data), &v, &rec, &hold);
+        json_decref(hold);
+        if (rec.at >= before)
+            continue;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        (*purged)++;
+    }
+    mdb_cursor_close(cur);
+    txn->have_qseq = 0; /* the last key may be gone: reload it at the next put */
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return write_failed(txn, "mdb_cursor_del", "quarantine", rc, err, errlen);
+    return 0;
 }
 
 /* Stores a contract version under its SHA-256 hex. Returns 0 (also when the
@@ -1214,13 +1292,29 @@ done:
 
 /* Calls fn for each event in [from_seq, to_seq]. Returns 0, fn's non-zero
  * value, or -1 (err). */
+/* Gives back the pages of the map between lo and hi (a range just read):
+ * the map is a read-only shared file mapping (no MDB_WRITEMAP), so
+ * MADV_DONTNEED only drops this process's page-table entries and a later
+ * read faults the page in again from the page cache. A scan of the whole
+ * event log (mirroring it into memory) then leaves the resident set as it
+ * was, instead of adding the log's size to it. Advisory: failure is
+ * harmless. Call with map_lock held (the map cannot move). */
+static void release_pages(const char *lo, const char *hi)
+{
+    if (lo == NULL || hi <= lo)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)lo & ~(page - 1), b = ((uintptr_t)hi + page - 1) & ~(page - 1);
+    (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 int pbr_store_foreach_event(pbr_store *st, uint64_t from_seq, uint64_t to_seq, pbr_store_event_fn fn, void *ctx,
                             char *err, size_t errlen)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
     MDB_val k = {sizeof from_seq, &from_seq}, v;
-    const char *json;
+    const char *json, *lo = NULL, *hi = NULL;
     size_t len;
     int rc, ret = 0;
     if (from_seq > to_seq)
@@ -1239,6 +1333,10 @@ int pbr_store_foreach_event(pbr_store *st, uint64_t from_seq, uint64_t to_seq, p
             ret = pbr_errf(err, errlen, "store: event %" PRIu64 " is not NUL-terminated", seq);
             goto done_cur;
         }
+        if (lo == NULL || json < lo)
+            lo = json;
+        if (json + len > hi)
+            hi = json + len;
         if ((ret = fn(ctx, seq, json, len)) != 0)
             goto done_cur;
     }
@@ -1247,6 +1345,7 @@ int pbr_store_foreach_event(pbr_store *st, uint64_t from_seq, uint64_t to_seq, p
 done_cur:
     mdb_cursor_close(cur);
 done_txn:
+    release_pages(lo, hi);
     read_end(st, txn);
     return ret;
 }
@@ -1302,16 +1401,15 @@ done_txn:
     return ret;
 }
 
-/* Calls fn (seq = qseq) for the newest `limit` quarantine records (0 = all),
- * newest first. Returns 0, fn's non-zero value, or -1 (err). */
-int pbr_store_foreach_quarantine(pbr_store *st, size_t limit, pbr_store_event_fn fn, void *ctx, char *err,
+/* Calls fn for the newest `limit` quarantine records (0 = all), newest
+ * first. Returns 0, fn's non-zero value, or -1 (err). */
+int pbr_store_foreach_quarantine(pbr_store *st, size_t limit, pbr_store_quarantine_fn fn, void *ctx, char *err,
                                  size_t errlen)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
     MDB_val k, v;
-    const char *json;
-    size_t len, n = 0;
+    size_t n = 0;
     int rc, ret = 0;
     if (read_begin(st, &txn, err, errlen) != 0)
         return -1;
@@ -1321,12 +1419,12 @@ int pbr_store_foreach_quarantine(pbr_store *st, size_t limit, pbr_store_event_fn
     }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0 && (limit == 0 || n < limit);
          rc = mdb_cursor_get(cur, &k, &v, MDB_PREV), n++) {
-        uint64_t qseq = get_u64(k.mv_data);
-        if (value_text(&v, &json, &len) != 0) {
-            ret = pbr_errf(err, errlen, "store: quarantine %" PRIu64 " is not NUL-terminated", qseq);
-            goto done_cur;
-        }
-        if ((ret = fn(ctx, qseq, json, len)) != 0)
+        pbr_quarantine_record rec;
+        json_t *hold;
+        quarantine_decode(get_u64(k.mv_data), &v, &rec, &hold);
+        ret = fn(ctx, &rec);
+        json_decref(hold);
+        if (ret != 0)
             goto done_cur;
     }
     if (rc != 0 && rc != MDB_NOTFOUND)

@@ -1,6 +1,8 @@
 /* utf8.c -- owns UTF-8 validation and lossy repair for the event parser,
- * the ingest socket, the quarantine and the API's error messages. */
+ * the ingest socket, the quarantine and the API's error messages, and the
+ * base64 form of bytes that are not text (the quarantine's raw lines). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,5 +79,48 @@ char *pbr_utf8_lossy(const void *data, size_t len, size_t *outlen)
     }
     out[o] = '\0';
     *outlen = o;
+    return out;
+}
+
+int pbr_utf8_text_problem(const void *s, size_t len, char *reason, size_t n)
+{
+    size_t bad = pbr_utf8_valid_prefix(s, len);
+    const char *nul = memchr(s, '\0', bad); /* a NUL is valid UTF-8: look before the first bad byte */
+    if (nul == NULL && bad == len)
+        return 0;
+    if (reason != NULL && n > 0) {
+        if (nul != NULL)
+            snprintf(reason, n, "NUL byte at byte %zu", (size_t)(nul - (const char *)s) + 1);
+        else
+            snprintf(reason, n, "invalid UTF-8 at byte %zu", bad + 1);
+    }
+    return 1;
+}
+
+char *pbr_base64(const void *data, size_t len)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = data;
+    if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
+        return NULL;
+    char *out = malloc((len + 2) / 3 * 4 + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0, i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        out[o++] = abc[v >> 18];
+        out[o++] = abc[(v >> 12) & 63];
+        out[o++] = abc[(v >> 6) & 63];
+        out[o++] = abc[v & 63];
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < len ? (uint32_t)s[i + 1] << 8 : 0);
+        out[o++] = abc[v >> 18];
+        out[o++] = abc[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? abc[(v >> 6) & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
     return out;
 }

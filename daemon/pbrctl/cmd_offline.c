@@ -3,7 +3,9 @@
  *   pbrctl simulate CONTRACT.yaml EVENTS.jsonl [--through QUARTER]
  *                   [--format json|yaml|csv|text]
  * simulate settles every quarter in order from the contract's start, with
- * the same library code the daemon uses, and prints the statements.
+ * the same library code the daemon uses, and prints the statements (text:
+ * then the totals per settlement year and lifetime; a progress line on a
+ * terminal when it takes over a second).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +15,11 @@
 #include "pbr/eventset.h"
 #include "pbr/settle.h"
 #include "pbr/statement.h"
+#include "pbr/summary.h"
+#include "pbrctl/format.h"
 #include "pbrctl/pbrctl.h"
+
+#define SIMULATE_THREADS 2 /* evaluation threads of simulate (the machine has two cores in mind) */
 
 int cmd_check(const pbrctl_opts *o, int argc, char **argv)
 {
@@ -102,6 +108,10 @@ static void print_rejected(void *ctx, size_t line, const char *message)
 typedef struct print_ctx {
     pbr_format fmt;
     int first;
+    const char *title;        /* the contract's title (CSV) */
+    pbr_totals totals;        /* per settlement year and lifetime (text) */
+    progress prog;
+    uint64_t done, nquarters;
 } print_ctx;
 
 /* Prints one statement in the chosen format; CSV keeps one header. */
@@ -111,12 +121,20 @@ static int print_statement(void *ctx, const pbr_statement *s)
     size_t len;
     char *json = pbr_statement_to_json(s, &len);
     char err[PBR_ERR_MAX];
-    char *out = json ? pbr_statement_render(json, len, p->fmt, err, sizeof err) : NULL;
+    char *out = json ? pbr_statement_render_titled(json, len, p->fmt, p->title, err, sizeof err) : NULL;
+    pbr_split split;
+    pbr_split_statement(s, &split);
+    if (out != NULL && pbr_totals_add(&p->totals, s->label, &split) != 0) {
+        free(out);
+        out = NULL;
+    }
     free(json);
     if (out == NULL) {
+        progress_done(&p->prog);
         fprintf(stderr, "pbrctl simulate: %s\n", json ? err : "out of memory");
         return 1;
     }
+    progress_done(&p->prog);
     const char *text = out;
     if (p->fmt == PBR_FMT_CSV && !p->first) {
         const char *nl = strchr(out, '\n');
@@ -131,6 +149,7 @@ static int print_statement(void *ctx, const pbr_statement *s)
         putchar('\n');
     free(out);
     p->first = 0;
+    progress_update(&p->prog, ++p->done, p->nquarters);
     return 0;
 }
 
@@ -163,9 +182,18 @@ int cmd_simulate(const pbrctl_opts *o, int argc, char **argv)
     }
     if (rejected > 0)
         fprintf(stderr, "pbrctl simulate: %zu line(s) of %s rejected and skipped\n", rejected, so.events);
-    print_ctx pc = {so.format, 1};
-    int src = pbr_settle_all(c, set, nread, so.through == PBR_DATE_NONE ? PBR_DATE_MAX : so.through,
-                             print_statement, &pc, err, sizeof err);
+    print_ctx pc = {so.format, 1, c->title, {NULL, 0, 0, {0, 0, 0}}, {0}, 0, 0};
+    pbr_date through = so.through == PBR_DATE_NONE ? PBR_DATE_MAX : so.through;
+    for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c) && q <= through;
+         q = pbr_add_months(q, 3))
+        pc.nquarters++;
+    progress_start(&pc.prog, "simulate");
+    /* the quarters' evaluations on two threads; the statements in order */
+    int src = pbr_settle_all_parallel(c, set, nread, through, SIMULATE_THREADS, print_statement, &pc, err, sizeof err);
+    progress_done(&pc.prog);
+    if (src == 0 && so.format == PBR_FMT_TEXT)
+        print_totals(stdout, &pc.totals);
+    pbr_totals_free(&pc.totals);
     if (src != 0) {
         if (src < 0)
             fprintf(stderr, "pbrctl simulate: %s\n", err);

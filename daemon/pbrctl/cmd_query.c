@@ -1,5 +1,5 @@
-/* cmd_query.c -- owns the API commands of pbrctl: status and quarantine as
- * readable text (or --format json); contracts, cohorts, settle, reload and
+/* cmd_query.c -- owns the API commands of pbrctl: status and quarantine
+ * (listing and purge) as readable text (or --format json); contracts, cohorts, settle, reload and
  * verify as text tables (or --format json); statement as the canonical
  * JSON the daemon stored, byte for byte, or rendered as yaml, csv or text. */
 #include <inttypes.h>
@@ -13,6 +13,7 @@
 #include "pbr/statement.h"
 #include "pbrctl/client.h"
 #include "pbrctl/pbrctl.h"
+#include "pbrctl/tools.h"
 
 /* Options shared by the query commands. */
 typedef struct query_args {
@@ -69,29 +70,8 @@ static int parse_query_args(int argc, char **argv, int max_pos, query_args *a)
  * *status is set to the exit status for a failure (2 transport, 1 error reply). */
 static json_t *call_api(const pbrctl_opts *o, const char *cmd, json_t *req, int *status)
 {
-    char err[PBR_ERR_MAX];
-    json_t *reply = NULL;
-    if (!req) {
-        fprintf(stderr, "pbrctl %s: out of memory\n", cmd);
-        *status = 2;
-        return NULL;
-    }
-    int rc = pbrctl_api_request(o, req, &reply, err, sizeof err);
-    json_decref(req);
-    if (rc != 0) {
-        fprintf(stderr, "pbrctl %s: %s\n", cmd, err);
-        *status = 2;
-        return NULL;
-    }
-    json_t *e = json_object_get(reply, "error");
-    if (json_is_string(e)) {
-        fprintf(stderr, "pbrctl %s: %s\n", cmd, json_string_value(e));
-        json_decref(reply);
-        *status = 1;
-        return NULL;
-    }
-    *status = 0;
-    return reply;
+    /* tools_api_call: a progress line on a terminal while settle or verify run */
+    return tools_api_call(o, cmd, req, status);
 }
 
 /* Prints the reply as indented JSON. Returns 0. */
@@ -169,12 +149,87 @@ static void print_raw(const char *s)
     }
 }
 
+/* pbrctl quarantine --purge-before DATE: asks the daemon to delete the
+ * records stored before DATE. Returns 0, or the exit status of the error. */
+static int quarantine_purge(const pbrctl_opts *o, const char *cmd, const char *before, const query_args *a)
+{
+    int st;
+    json_t *req = json_pack("{ss ss}", "op", "quarantine_purge", "before", before);
+    json_t *r = call_api(o, cmd, req, &st);
+    if (!r)
+        return st;
+    if (a->format && !strcmp(a->format, "json"))
+        return print_json(r);
+    printf("purged %" JSON_INTEGER_FORMAT " record(s) stored before %s; %" JSON_INTEGER_FORMAT " left\n",
+           json_integer_value(json_object_get(r, "purged")), before,
+           json_integer_value(json_object_get(r, "remaining")));
+    json_decref(r);
+    return 0;
+}
+
+/* Prints one quarantine record as text: when, why, and the raw line (text
+ * with control bytes escaped, or the base64 of bytes that are not text). */
+static void print_quarantine_record(json_t *rec)
+{
+    json_t *at = json_object_get(rec, "at");
+    const char *err = json_string_value(json_object_get(rec, "error"));
+    const char *raw = json_string_value(json_object_get(rec, "raw"));
+    const char *b64 = json_string_value(json_object_get(rec, "raw_base64"));
+    const char *bad = json_string_value(json_object_get(rec, "unreadable_record"));
+    char when[32] = "?";
+    if (bad) {
+        printf("?  %s\n", bad);
+        return;
+    }
+    if (json_is_integer(at)) {
+        time_t t = (time_t)json_integer_value(at);
+        struct tm tm;
+        if (gmtime_r(&t, &tm))
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    printf("%s  %s\n    ", when, err ? err : "?");
+    if (b64)
+        printf("(%" JSON_INTEGER_FORMAT " bytes, not UTF-8 text; base64) %s",
+               json_integer_value(json_object_get(rec, "raw_bytes")), b64);
+    else
+        print_raw(raw ? raw : "");
+    putchar('\n');
+}
+
 int cmd_quarantine(const pbrctl_opts *o, int argc, char **argv)
 {
     query_args a;
-    int st = parse_query_args(argc, argv, 0, &a);
+    const char *before = NULL;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    if (!rest) {
+        fprintf(stderr, "pbrctl %s: out of memory\n", argv[0]);
+        return 2;
+    }
+    for (int i = 0; i < argc; i++) { /* --purge-before DATE is this command's own option */
+        if (i > 0 && !strcmp(argv[i], "--purge-before")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "pbrctl %s: --purge-before needs a value (YYYY-MM-DD)\n", argv[0]);
+                free(rest);
+                return 2;
+            }
+            before = argv[++i];
+            continue;
+        }
+        rest[nrest++] = argv[i];
+    }
+    rest[nrest] = NULL;
+    int st = parse_query_args(nrest, rest, 0, &a);
+    free(rest); /* a's strings point into argv, not rest */
     if (st || (st = check_format(argv[0], &a)))
         return st;
+    if (before) {
+        if (a.limit > 0) {
+            fprintf(stderr, "pbrctl %s: --limit and --purge-before do not go together\n", argv[0]);
+            return 2;
+        }
+        return quarantine_purge(o, argv[0], before, &a);
+    }
     json_t *req = json_pack("{ss}", "op", "quarantine");
     if (req && a.limit > 0)
         json_object_set_new(req, "limit", json_integer(a.limit));
@@ -188,23 +243,8 @@ int cmd_quarantine(const pbrctl_opts *o, int argc, char **argv)
     json_t *rec;
     if (json_array_size(records) == 0)
         printf("quarantine is empty\n");
-    json_array_foreach(records, i, rec) {
-        json_t *at = json_object_get(rec, "at");
-        const char *err = json_string_value(json_object_get(rec, "error"));
-        const char *raw = json_string_value(json_object_get(rec, "raw"));
-        char when[32] = "?";
-        if (json_is_integer(at)) {
-            time_t t = (time_t)json_integer_value(at);
-            struct tm tm;
-            if (gmtime_r(&t, &tm))
-                strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        } else if (json_is_string(at)) {
-            snprintf(when, sizeof when, "%s", json_string_value(at));
-        }
-        printf("%s  %s\n    ", when, err ? err : "?");
-        print_raw(raw ? raw : "");
-        putchar('\n');
-    }
+    json_array_foreach(records, i, rec)
+        print_quarantine_record(rec);
     json_decref(r);
     return 0;
 }
@@ -238,6 +278,12 @@ static int wants_json(const query_args *a)
 }
 
 static const char *const text_or_json[] = {"text", "json", NULL};
+static const char *const text_json_csv[] = {"text", "json", "csv", NULL};
+
+static int wants_csv(const query_args *a)
+{
+    return a->format && !strcmp(a->format, "csv");
+}
 static const char *const all_formats[] = {"text", "json", "yaml", "csv", NULL};
 
 static const char *str_field(json_t *o, const char *k)
@@ -246,17 +292,39 @@ static const char *str_field(json_t *o, const char *k)
     return s ? s : "-";
 }
 
+/* contracts as CSV: contract,provider,title,sha256,last_statement. */
+static int print_contracts_csv(json_t *r)
+{
+    printf("contract,provider,title,sha256,last_statement\n");
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(r, "contracts"), i, c)
+    {
+        const char *last = json_string_value(json_object_get(c, "last_statement"));
+        csv_cell(stdout, 1, str_field(c, "contract"), 1);
+        csv_cell(stdout, 0, str_field(c, "provider"), 1);
+        csv_cell(stdout, 0, str_field(c, "title"), 1);
+        csv_cell(stdout, 0, str_field(c, "sha256"), 1);
+        csv_cell(stdout, 0, last ? last : "", 0);
+        putchar('\n');
+    }
+    json_decref(r);
+    return 0;
+}
+
 int cmd_contracts(const pbrctl_opts *o, int argc, char **argv)
 {
     query_args a;
     int st = parse_query_args(argc, argv, 0, &a);
-    if (st || (st = check_format_in(argv[0], &a, text_or_json)))
+    if (st || (st = check_format_in(argv[0], &a, text_json_csv)))
         return st;
     json_t *r = call_api(o, argv[0], json_pack("{ss}", "op", "contracts"), &st);
     if (!r)
         return st;
     if (wants_json(&a))
         return print_json(r);
+    if (wants_csv(&a))
+        return print_contracts_csv(r);
     printf("%-20s %-16s %-12s %-26s %-14s %s\n", "CONTRACT", "PROVIDER", "LAST", "STATE", "SHA256", "TITLE");
     size_t i;
     json_t *c;
@@ -313,6 +381,21 @@ static char *call_api_raw(const pbrctl_opts *o, const char *cmd, json_t *req, in
     return out;
 }
 
+/* The title of a contract from the contracts op ("" when unknown). */
+static void contract_title(const pbrctl_opts *o, const char *contract, char *out, size_t n)
+{
+    int st;
+    json_t *r = call_api(o, "statement", json_pack("{ss}", "op", "contracts"), &st);
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(r, "contracts"), i, c)
+    {
+        if (!strcmp(str_field(c, "contract"), contract))
+            snprintf(out, n, "%s", str_field(c, "title"));
+    }
+    json_decref(r);
+}
+
 int cmd_statement(const pbrctl_opts *o, int argc, char **argv)
 {
     query_args a;
@@ -325,8 +408,10 @@ int cmd_statement(const pbrctl_opts *o, int argc, char **argv)
     if (raw == NULL)
         return st;
     int fmt = a.format ? pbr_format_from_name(a.format) : PBR_FMT_JSON;
-    char err[PBR_ERR_MAX];
-    char *out = pbr_statement_render(raw, strlen(raw), (pbr_format)fmt, err, sizeof err);
+    char err[PBR_ERR_MAX], title[512] = "";
+    if (fmt == PBR_FMT_CSV)
+        contract_title(o, a.pos[0], title, sizeof title);
+    char *out = pbr_statement_render_titled(raw, strlen(raw), (pbr_format)fmt, title, err, sizeof err);
     free(raw);
     if (out == NULL) {
         fprintf(stderr, "pbrctl %s: %s\n", argv[0], err);
@@ -343,28 +428,68 @@ int cmd_statement(const pbrctl_opts *o, int argc, char **argv)
 static void print_line_row(json_t *l)
 {
     const json_t *seg = json_object_get(l, "segment");
-    printf("%-16s %-12s %-10s %8lld %8lld %10s %10s %s %12lld\n", str_field(l, "component"), str_field(l, "period"),
+    char money[PBR_GBP_MAX];
+    printf("%-16s %-12s %-10s %8lld %8lld %10s %10s %s ", str_field(l, "component"), str_field(l, "period"),
            json_is_string(seg) ? json_string_value(seg) : "-", (long long)int_field(l, "members"),
            (long long)int_field(l, "reoffenders"), str_field(l, "actual"), str_field(l, "baseline"),
-           json_is_false(json_object_get(l, "threshold_met")) ? "missed" : "met   ",
-           (long long)int_field(l, "amount_pence"));
+           json_is_false(json_object_get(l, "threshold_met")) ? "missed" : "met   ");
+    print_right(stdout, fmt_gbp((int64_t)int_field(l, "amount_pence"), money), 16);
+    putchar('\n');
+}
+
+/* cohorts as CSV: the statement CSV's line columns, with the as-of date. */
+static int print_cohorts_csv(json_t *r)
+{
+    static const char *const cols[] = {"component", "period", "segment", "final_on", "members", "excluded",
+                                       "reoffenders", "reoffences", "actual", "baseline", "points", "percent",
+                                       "avoided", "threshold_met", "units"};
+    printf("contract,as_of,kind");
+    for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
+        printf(",%s", cols[k]);
+    printf(",amount_pence,amount_gbp\n");
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(r, "provisional"), i, l)
+    {
+        csv_cell(stdout, 1, str_field(r, "contract"), 1);
+        csv_cell(stdout, 0, str_field(r, "as_of"), 0);
+        csv_cell(stdout, 0, str_field(l, "kind"), 1);
+        for (size_t k = 0; k < sizeof cols / sizeof *cols; k++) {
+            json_t *v = json_object_get(l, cols[k]);
+            char t[256] = "";
+            if (json_is_string(v))
+                snprintf(t, sizeof t, "%s", json_string_value(v));
+            else if (json_is_integer(v))
+                snprintf(t, sizeof t, "%lld", (long long)json_integer_value(v));
+            else if (json_is_boolean(v))
+                snprintf(t, sizeof t, "%s", json_is_true(v) ? "true" : "false");
+            /* text: the names; the figures stay numbers */
+            csv_cell(stdout, 0, t, k < 3);
+        }
+        csv_money(stdout, (int64_t)int_field(l, "amount_pence"));
+        putchar('\n');
+    }
+    json_decref(r);
+    return 0;
 }
 
 int cmd_cohorts(const pbrctl_opts *o, int argc, char **argv)
 {
     query_args a;
     int st = parse_query_args(argc, argv, 1, &a);
-    if (st || (st = need_args(argv[0], &a, 1, "CONTRACT [--format text|json]")) ||
-        (st = check_format_in(argv[0], &a, text_or_json)))
+    if (st || (st = need_args(argv[0], &a, 1, "CONTRACT [--format text|json|csv]")) ||
+        (st = check_format_in(argv[0], &a, text_json_csv)))
         return st;
     json_t *r = call_api(o, argv[0], json_pack("{ss ss}", "op", "cohorts", "contract", a.pos[0]), &st);
     if (!r)
         return st;
     if (wants_json(&a))
         return print_json(r);
+    if (wants_csv(&a))
+        return print_cohorts_csv(r);
     printf("provisional figures of %s as of %s (not payable)\n", str_field(r, "contract"), str_field(r, "as_of"));
-    printf("%-16s %-12s %-10s %8s %8s %10s %10s %s %12s\n", "COMPONENT", "PERIOD", "SEGMENT", "MEMBERS", "REOFF",
-           "ACTUAL", "BASELINE", "GATE  ", "PENCE");
+    printf("%-16s %-12s %-10s %8s %8s %10s %10s %s %16s\n", "COMPONENT", "PERIOD", "SEGMENT", "MEMBERS", "REOFF",
+           "ACTUAL", "BASELINE", "GATE  ", "AMOUNT");
     size_t i;
     json_t *l;
     json_array_foreach(json_object_get(r, "provisional"), i, l) print_line_row(l);
@@ -393,8 +518,8 @@ int cmd_settle(const pbrctl_opts *o, int argc, char **argv)
     json_t *s;
     json_array_foreach(issued, i, s)
     {
-        char money[32];
-        pbr_format_pence((int64_t)int_field(s, "total_pence"), money, sizeof money);
+        char money[PBR_GBP_MAX];
+        fmt_gbp((int64_t)int_field(s, "total_pence"), money);
         printf("  %-20s %s  total %s\n", str_field(s, "contract"), str_field(s, "quarter"), money);
     }
     const char *interrupted = json_string_value(json_object_get(r, "interrupted"));

@@ -18,13 +18,31 @@ static const struct {
      "exit status: 0 all stored, 1 some lines rejected or batches not stored, 2 usage or connection error\n"},
     {"status", "[--format text|json]", "store counters and the daemon's date",
      "  --format F     text (default) or json\n"},
-    {"contracts", "[--format text|json]", "the loaded contracts: id, provider, last statement, SHA-256, title",
-     "  --format F     text (default) or json\n"},
+    {"contracts", "[--format text|json|csv]", "the loaded contracts: id, provider, last statement, SHA-256, title",
+     "  --format F     text (default), json or csv\n"},
     {"statement", "CONTRACT QUARTER [--format json|yaml|csv|text]",
      "an issued statement; QUARTER is the quarter's first day, YYYY-MM-DD",
      "  --format F     json (default: the canonical JSON, byte for byte), yaml, csv or text\n"},
-    {"cohorts", "CONTRACT [--format text|json]", "provisional figures of CONTRACT as of now (not payable)",
-     "  --format F     text (default) or json\n"},
+    {"cohorts", "CONTRACT [--format text|json|csv]", "provisional figures of CONTRACT as of now (not payable)",
+     "  --format F     text (default), json or csv (amount_gbp beside amount_pence)\n"},
+    {"statements", "CONTRACT [--format text|json|csv]",
+     "the issued quarters of CONTRACT with their totals: fees, outcomes, adjustments",
+     "  --format F     text (default: then the totals per settlement year and lifetime), json or csv\n"},
+    {"explain", "CONTRACT QUARTER COMPONENT PERIOD [SEGMENT] [--format text|json|csv]\n"
+                "       pbrctl explain --offline CONTRACT.yaml EVENTS.jsonl QUARTER COMPONENT PERIOD [SEGMENT]",
+     "the rows behind one line of the statement of QUARTER, as that statement computed it",
+     "  --offline      settle CONTRACT.yaml over EVENTS.jsonl instead of asking the daemon\n"
+     "  --format F     text (default), json or csv\n"
+     "exit status: 1 when the statement is not issued or has no such line\n"},
+    {"diff", "OLD.yaml NEW.yaml EVENTS.jsonl [--through QUARTER] [--format text|json|csv]",
+     "settle two versions of a contract offline and compare every line, quarter, year and the lifetime",
+     "  --through Q    stop after quarter Q (YYYY-MM-DD)\n"
+     "  --format F     text (default; nothing when equal), json or csv\n"
+     "exit status: 0 every figure equal, 1 some differ, 2 an error (as diff(1))\n"},
+    {"report", "CONTRACT [-o FILE]\n       pbrctl report --offline CONTRACT.yaml EVENTS.jsonl [-o FILE]",
+     "one self-contained HTML page of a contract's payments, cohorts, custody nights and statements",
+     "  --offline      settle CONTRACT.yaml over EVENTS.jsonl instead of asking the daemon\n"
+     "  -o FILE        write the page to FILE atomically (default: standard output)\n"},
     {"settle", "QUARTER [--contract C] [--format text|json]",
      "issue every unissued statement due up to and including QUARTER",
      "  --contract C   only contract C\n"
@@ -33,9 +51,14 @@ static const struct {
      "  --format F     text (default) or json\n"
      "exit status: 1 when a contract file or the clients file has an error (the previous version stays in\n"
      "force)\n"},
-    {"quarantine", "[--limit N] [--format text|json]", "rejected input, newest first",
+    {"quarantine", "[--limit N | --purge-before DATE] [--format text|json]",
+     "rejected input, newest first: when, why, the raw line",
      "  --limit N      the newest N records (default 100)\n"
-     "  --format F     text (default) or json\n"},
+     "  --purge-before DATE\n"
+     "                 delete the records stored before DATE (YYYY-MM-DD, 00:00 UTC);\n"
+     "                 finance and operator roles\n"
+     "  --format F     text (default) or json\n"
+     "a line that is not UTF-8 text (invalid UTF-8, a NUL byte) is shown as the base64 of its bytes\n"},
     {"verify", "[--format text|json]", "recompute every issued statement from the event log and compare",
      "  --format F     text (default) or json\n"
      "exit status: 1 when any statement differs\n"},

@@ -8,6 +8,10 @@
  *   cmd_query.c    status, contracts, statement, cohorts, settle, reload,
  *                  quarantine, verify, backup
  *   cmd_keys.c     keygen
+ *   cmd_statements.c  statements             (issued quarters and totals)
+ *   cmd_explain.c  explain                    (the rows behind a line)
+ *   cmd_diff.c     diff                       (two contract versions, offline)
+ *   cmd_report.c   report                     (an HTML page per contract; report.c draws it)
  *   cmd_wait.c     wait
  *   help.c         the per-command --help text
  * A command returns the process exit status: 0 success, 1 the operation
@@ -44,6 +48,10 @@ int cmd_quarantine(const pbrctl_opts *o, int argc, char **argv);
 int cmd_verify(const pbrctl_opts *o, int argc, char **argv);
 int cmd_backup(const pbrctl_opts *o, int argc, char **argv);
 int cmd_keygen(const pbrctl_opts *o, int argc, char **argv);
+int cmd_statements(const pbrctl_opts *o, int argc, char **argv);
+int cmd_explain(const pbrctl_opts *o, int argc, char **argv);
+int cmd_diff(const pbrctl_opts *o, int argc, char **argv);
+int cmd_report(const pbrctl_opts *o, int argc, char **argv);
 int cmd_wait(const pbrctl_opts *o, int argc, char **argv);
 
 /* help.c: prints `pbrctl CMD --help` to f. Returns 0, or -1 for a command

@@ -14,6 +14,7 @@
 
 #include "pbr/date.h"
 #include "pbr/event.h"
+#include "pbr/utf8.h"
 #include "pbr/util.h"
 #include "pbrd/backup.h"
 #include "pbrd/log.h"
@@ -109,14 +110,26 @@ static json_t *op_status(pbrd_api_call *call)
                      (json_int_t)ncontracts, "now", today, "awaiting_settle", (json_int_t)awaiting);
 }
 
-/* Appends one quarantine record (JSON text) to the array ctx. */
-static int append_record(void *ctx, uint64_t seq, const char *json, size_t len)
+/* Appends one quarantine record to the array ctx: the raw line as "raw"
+ * when it is UTF-8 text without a NUL byte, else as "raw_base64" (its
+ * exact bytes); "raw_bytes" its length. Returns 0 or -1 (out of memory). */
+static int append_record(void *ctx, const pbr_quarantine_record *q)
 {
-    (void)seq;
-    json_error_t jerr;
-    json_t *rec = json_loadb(json, len, 0, &jerr);
-    if (!rec)
-        rec = json_pack("{ss#}", "unreadable_record", json, (int)len);
+    json_t *rec;
+    if (q->unreadable) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "quarantine record %" PRIu64 ": %s", q->qseq, q->unreadable);
+        rec = json_pack("{ss}", "unreadable_record", msg);
+    } else if (!pbr_utf8_text_problem(q->raw, q->raw_len, NULL, 0)) {
+        rec = json_pack("{ss# sI ss sI}", "raw", q->raw, (int)q->raw_len, "raw_bytes", (json_int_t)q->raw_len,
+                        "error", q->error, "at", (json_int_t)q->at);
+    } else {
+        char *b64 = pbr_base64(q->raw, q->raw_len);
+        rec = b64 ? json_pack("{ss sI ss sI}", "raw_base64", b64, "raw_bytes", (json_int_t)q->raw_len, "error",
+                              q->error, "at", (json_int_t)q->at)
+                  : NULL;
+        free(b64);
+    }
     return rec && json_array_append_new(ctx, rec) == 0 ? 0 : -1;
 }
 
@@ -134,6 +147,36 @@ static json_t *op_quarantine(pbrd_api_call *call)
         return pbrd_api_error("quarantine: %s", err[0] ? err : "reading the records failed");
     }
     return json_pack("{so}", "records", records);
+}
+
+typedef struct purge_work {
+    int64_t before;
+    uint64_t purged;
+} purge_work;
+
+/* pbr_store_work_fn: deletes the quarantine records before w->before. */
+static int purge_quarantine(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
+{
+    purge_work *w = ctx;
+    return pbr_store_purge_quarantine(txn, w->before, &w->purged, err, errlen);
+}
+
+/* Deletes the quarantine records stored before the request's day (00:00
+ * UTC) and replies with how many went and how many are left. */
+static json_t *op_quarantine_purge(pbrd_api_call *call)
+{
+    char err[PBR_ERR_MAX] = "", day[PBR_DATE_STRLEN];
+    purge_work w = {(int64_t)call->args->before * 86400, 0};
+    pbr_store_stats st;
+    pbr_date_format(call->args->before, day);
+    if (pbr_store_write(call->api->store, purge_quarantine, &w, err, sizeof err) != 0)
+        return pbrd_api_error("quarantine_purge: %s", err[0] ? err : "the store write failed");
+    if (pbr_store_get_stats(call->api->store, &st, err, sizeof err) != 0)
+        return pbrd_api_error("quarantine_purge: %s", err);
+    pbrd_log(PBRD_LOG_INFO, "quarantine purged", "role=%s before=%s purged=%" PRIu64 " remaining=%" PRIu64,
+             call->role, day, w.purged, st.quarantined);
+    return json_pack("{sI sI ss}", "purged", (json_int_t)w.purged, "remaining", (json_int_t)st.quarantined,
+                     "before", day);
 }
 
 static json_t *op_contracts(pbrd_api_call *call)
@@ -178,6 +221,19 @@ static json_t *op_settle(pbrd_api_call *call)
 static json_t *op_verify(pbrd_api_call *call)
 {
     return pbrd_service_verify(call->api->service);
+}
+
+static json_t *op_statements(pbrd_api_call *call)
+{
+    return pbrd_service_statements(call->api->service, call->args->contract);
+}
+
+static json_t *op_explain(pbrd_api_call *call)
+{
+    const char *seg = json_string_value(json_object_get(call->req, "segment"));
+    return pbrd_service_explain(call->api->service, call->args->contract, call->args->quarter,
+                                json_string_value(json_object_get(call->req, "component")),
+                                json_string_value(json_object_get(call->req, "period")), seg);
 }
 
 static json_t *op_reload(pbrd_api_call *call)

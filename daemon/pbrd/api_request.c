@@ -68,6 +68,13 @@ static void check_arguments(pbrd_api_request *r)
         }
         break;
     }
+    case PBRD_OP_quarantine_purge: {
+        const char *b = json_string_value(json_object_get(r->req, "before"));
+        if (b == NULL || pbr_date_parse(b, strlen(b), &r->before) != 0)
+            r->arg_error = "quarantine_purge: needs \"before\" (YYYY-MM-DD): records stored before that day "
+                           "(UTC) are deleted";
+        break;
+    }
     case PBRD_OP_statement:
         if (r->contract == NULL || !has_date)
             r->arg_error = "statement: needs \"contract\" and \"quarter\" (YYYY-MM-DD)";
@@ -76,6 +83,19 @@ static void check_arguments(pbrd_api_request *r)
         if (r->contract == NULL)
             r->arg_error = "cohorts: needs \"contract\"";
         break;
+    case PBRD_OP_statements:
+        if (r->contract == NULL)
+            r->arg_error = "statements: needs \"contract\"";
+        break;
+    case PBRD_OP_explain: {
+        json_t *seg = json_object_get(r->req, "segment");
+        if (r->contract == NULL || !has_date || !json_is_string(json_object_get(r->req, "component")) ||
+            !json_is_string(json_object_get(r->req, "period")))
+            r->arg_error = "explain: needs \"contract\", \"quarter\" (YYYY-MM-DD), \"component\" and \"period\"";
+        else if (seg != NULL && !json_is_null(seg) && !json_is_string(seg))
+            r->arg_error = "explain: \"segment\" must be a string or null";
+        break;
+    }
     case PBRD_OP_settle: {
         json_t *c = json_object_get(r->req, "contract");
         if (!has_date)

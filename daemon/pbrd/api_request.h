@@ -27,6 +27,7 @@
 #define PBRD_API_OPS(X) \
     X(status, 0)        \
     X(quarantine, 0)    \
+    X(quarantine_purge, 0) \
     X(contracts, 1)     \
     X(statement, 1)     \
     X(cohorts, 1)       \
@@ -34,6 +35,8 @@
     X(reload, 1)        \
     X(verify, 1)        \
     X(backup, 0)        \
+    X(statements, 1)    \
+    X(explain, 1)       \
     X(wait, 1)
 
 typedef enum {
@@ -58,6 +61,7 @@ typedef struct pbrd_api_request {
     pbr_date quarter_date;   /* the parsed quarter (statement, settle) */
     json_int_t limit;        /* quarantine: "limit", PBRD_API_QUARANTINE_DEFAULT_LIMIT when absent or null */
     const char *dir;         /* backup: "dir" (an absolute path on the daemon's machine) */
+    pbr_date before;         /* quarantine_purge: "before" (a date) */
     json_int_t after_seq;    /* wait: "after_seq" (>= 0), or -1 when absent or null (from now) */
     json_int_t timeout_ms;   /* wait: "timeout_ms" (0..PBRD_API_WAIT_MAX_MS), PBRD_API_WAIT_DEFAULT_MS when absent */
     const char *arg_error;   /* the op's argument error (static string, reply step 4), or NULL */
@@ -69,8 +73,12 @@ typedef struct pbrd_api_request {
  * is NULL the op's arguments are complete:
  *   statement  contract and quarter (a date) set
  *   cohorts    contract set
+ *   statements contract set
+ *   explain    contract, quarter (a date), "component" and "period"
+ *              strings; "segment" absent, null or a string
  *   settle     quarter (a date) set; "contract" absent, null or a string
  *   quarantine limit >= 1
+ *   quarantine_purge  before (a date) set
  *   backup     dir an absolute path
  *   wait       after_seq -1 or >= 0; timeout_ms in 0..PBRD_API_WAIT_MAX_MS */
 int pbrd_api_request_parse(const char *text, size_t len, pbrd_api_request *out, json_t **reply);

@@ -85,10 +85,12 @@ static int op_in(const char *op, const char *const *list)
 
 int pbrd_role_allows(const char *role, const char *op, const char *contract_provider)
 {
-    static const char *const operator_ops[] = {"status",     "contracts", "statement", "cohorts", "reload",
-                                               "quarantine", "verify",    "backup",    "wait",    NULL};
+    static const char *const operator_ops[] = {"status",     "contracts",        "statement", "cohorts",
+                                               "reload",     "quarantine",       "verify",    "backup",
+                                               "statements", "quarantine_purge", "explain",   "wait",
+                                               NULL};
     static const char *const provider_list_ops[] = {"status", "contracts", "wait", NULL};
-    static const char *const provider_contract_ops[] = {"statement", "cohorts", NULL};
+    static const char *const provider_contract_ops[] = {"statement", "cohorts", "statements", "explain", NULL};
     if (!role || !op || !pbrd_role_is_valid(role))
         return 0;
     if (!strcmp(role, "finance"))

@@ -123,6 +123,51 @@ static int read_size(const char *path, const char *key, const yaml_node_t *n, ui
     return pbr_yaml_errf(err, errlen, path, n, "%s must be an integer between 1 and 2147483648", key);
 }
 
+#define CREDS_VAR "${CREDENTIALS_DIRECTORY}"
+
+/* Replaces each ${CREDENTIALS_DIRECTORY} in *field (the auth key at node n)
+ * with that environment variable: the directory where systemd puts the
+ * files of the unit's LoadCredential= lines, readable only by the service's
+ * (dynamic) user. Any other ${...} is an error, as is the variable unset or
+ * empty. Returns 0 or -1 with err as PATH:LINE:COL: message. */
+static int expand_credentials(const char *path, const char *key, const yaml_node_t *n, char **field, char *err,
+                              size_t errlen)
+{
+    const char *v = *field;
+    if (v == NULL || strstr(v, "${") == NULL)
+        return 0;
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    size_t uses = 0, dirlen = dir ? strlen(dir) : 0;
+    for (const char *p = strstr(v, "${"); p; p = strstr(p + 2, "${")) {
+        if (strncmp(p, CREDS_VAR, strlen(CREDS_VAR)) != 0)
+            return pbr_yaml_errf(err, errlen, path, n,
+                                 "%s: only ${CREDENTIALS_DIRECTORY} may be used in it (got \"%.40s\")", key, p);
+        uses++;
+    }
+    if (dir == NULL || dir[0] == '\0')
+        return pbr_yaml_errf(err, errlen, path, n,
+                             "%s uses ${CREDENTIALS_DIRECTORY}, which is not set: systemd sets it for a unit "
+                             "with LoadCredential= (see pbrd(8), KEYS UNDER SYSTEMD)",
+                             key);
+    size_t len = strlen(v) + uses * dirlen + 1;
+    char *out = malloc(len), *o = out;
+    if (out == NULL)
+        return pbr_errf(err, errlen, "malloc: out of memory");
+    for (const char *p = v; *p;) {
+        if (strncmp(p, CREDS_VAR, strlen(CREDS_VAR)) == 0) {
+            memcpy(o, dir, dirlen);
+            o += dirlen;
+            p += strlen(CREDS_VAR);
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    free(*field);
+    *field = out;
+    return 0;
+}
+
 /* Reads the auth: mapping. Returns 0 or -1. */
 static int read_auth(pbrd_config *cfg, const char *path, yaml_document_t *doc, yaml_node_t *map, char *err,
                      size_t errlen)
@@ -142,9 +187,14 @@ static int read_auth(pbrd_config *cfg, const char *path, yaml_document_t *doc, y
         const char *key = (const char *)k->data.scalar.value;
         int rc;
         if (!strcmp(key, "server_secret_key"))
-            rc = read_string(path, "auth.server_secret_key", v, 1, &cfg->server_secret_key, err, errlen);
+            rc = read_string(path, "auth.server_secret_key", v, 1, &cfg->server_secret_key, err, errlen) < 0
+                     ? -1
+                     : expand_credentials(path, "auth.server_secret_key", v, &cfg->server_secret_key, err,
+                                          errlen);
         else if (!strcmp(key, "clients"))
-            rc = read_string(path, "auth.clients", v, 1, &cfg->clients, err, errlen);
+            rc = read_string(path, "auth.clients", v, 1, &cfg->clients, err, errlen) < 0
+                     ? -1
+                     : expand_credentials(path, "auth.clients", v, &cfg->clients, err, errlen);
         else
             rc = pbr_yaml_errf(err, errlen, path, k, "unknown key \"auth.%s\"", key);
         if (rc < 0)

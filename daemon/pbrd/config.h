@@ -20,8 +20,8 @@ typedef struct pbrd_config {
     uint64_t max_frame_bytes; /* default 16777216 */
     char *now;               /* "YYYY-MM-DD" or NULL (use today's UTC date) */
     int auto_settle;         /* default 1 */
-    char *server_secret_key; /* auth.server_secret_key or NULL (no auth) */
-    char *clients;           /* auth.clients or NULL */
+    char *server_secret_key; /* auth.server_secret_key or NULL (no auth); ${CREDENTIALS_DIRECTORY} expanded */
+    char *clients;           /* auth.clients or NULL; ${CREDENTIALS_DIRECTORY} expanded */
     int foreground;          /* --foreground */
     char *metrics;           /* "HOST:PORT" of the Prometheus endpoint, or NULL (off; the default) */
     char *log_level;         /* debug | info | warn | error (default info) */

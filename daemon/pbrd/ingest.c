@@ -207,9 +207,7 @@ static int prepare_line(batch *b, uint64_t lineno, const char *line, size_t len)
     it->lineno = lineno;
     it->line = line;
     it->len = len;
-    size_t bad = pbr_utf8_valid_prefix(line, len);
-    if (bad < len) {
-        snprintf(reason, sizeof reason, "invalid UTF-8 at byte %zu", bad + 1);
+    if (pbr_utf8_text_problem(line, len, reason, sizeof reason)) {
         it->id = json_null();
     } else if (pbr_event_parse(line, len, &it->ev, reason, sizeof reason) != 0) {
         it->id = id_of_bad_line(line, len);
@@ -275,25 +273,13 @@ typedef struct group_ctx {
     char err[PBR_ERR_MAX]; /* store error when a call failed */
 } group_ctx;
 
-/* Records a rejected line: quarantine (raw, reason, time) and the reply's
+/* Records a rejected line: quarantine (raw bytes, reason, time) and the reply's
  * error list. Takes the reference id. Returns 0, PBR_STORE_RETRY or -1
  * (store error or out of memory, in g->err). */
 static int reject_line(group_ctx *g, batch *b, const line_item *it, json_t *id, const char *reason)
 {
-    int rc;
-    size_t bad = pbr_utf8_valid_prefix(it->line, it->len);
-    if (bad < it->len) {
-        size_t clean_len = 0;
-        char *clean = pbr_utf8_lossy(it->line, it->len, &clean_len);
-        if (!clean) {
-            json_decref(id);
-            return pbr_errf(g->err, sizeof g->err, "pbr_utf8_lossy: out of memory");
-        }
-        rc = pbr_store_put_quarantine(g->txn, clean, clean_len, reason, g->now, g->err, sizeof g->err);
-        free(clean);
-    } else {
-        rc = pbr_store_put_quarantine(g->txn, it->line, it->len, reason, g->now, g->err, sizeof g->err);
-    }
+    /* the bytes exactly as given: the store keeps them raw */
+    int rc = pbr_store_put_quarantine(g->txn, it->line, it->len, reason, g->now, g->err, sizeof g->err);
     if (rc != 0) {
         json_decref(id);
         return rc;
@@ -575,9 +561,14 @@ static void send_error(pbrd_ingest *ing, batch *b, const char *msg)
     json_decref(o);
 }
 
-/* Sends the counts reply of a committed batch. */
+/* Sends the counts reply of a committed batch. The counters move first, so
+ * a client that scrapes the metrics after its reply sees its batch. */
 static void send_counts(pbrd_ingest *ing, batch *b)
 {
+    ing->total_batches++;
+    ing->total_accepted += b->accepted;
+    ing->total_rejected += b->rejected;
+    pbrd_metrics_ingest_batch(ing->metrics, b->accepted, b->duplicates, b->rejected);
     json_t *errors = b->errors ? json_incref(b->errors) : json_array();
     json_t *o = errors ? json_pack("{sI sI sI so sI}", "accepted", (json_int_t)b->accepted, "duplicates",
                                    (json_int_t)b->duplicates, "rejected", (json_int_t)b->rejected, "errors",
@@ -590,10 +581,6 @@ static void send_counts(pbrd_ingest *ing, batch *b)
         send_error(ing, b, "building the reply failed: out of memory");
     free(text);
     json_decref(o);
-    ing->total_batches++;
-    ing->total_accepted += b->accepted;
-    ing->total_rejected += b->rejected;
-    pbrd_metrics_ingest_batch(ing->metrics, b->accepted, b->duplicates, b->rejected);
 }
 
 /* Frees b: frames, prepared items, results. Safe on NULL. */

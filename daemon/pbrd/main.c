@@ -205,6 +205,7 @@ static int handle_signals(int sfd, pbrd_api *api)
 }
 
 #define TICK_MS 10000 /* how often auto-settle looks at the clock */
+#define IDLE_MS 250   /* how often idle work (mirroring new events) looks at the store */
 
 /* Monotonic milliseconds. */
 static int64_t mono_ms(void)
@@ -219,18 +220,23 @@ static int64_t mono_ms(void)
  * the loop, the sockets polled without waiting in between: requests are
  * answered while it runs and SIGTERM ends the daemon between two
  * statements (each one whole: committed with its files, or absent); the
- * settle's client is told it was interrupted. Returns 0 or 1. */
+ * settle's client is told it was interrupted. When nothing waits and no
+ * settle runs, new events are mirrored into memory (pbrd_service_idle),
+ * so a settle need not parse them. Returns 0 or 1. */
 static int serve(pbrd_api *api, int sfd)
 {
     zmq_pollitem_t items[2] = {{api->router, 0, ZMQ_POLLIN, 0}, {NULL, sfd, ZMQ_POLLIN, 0}};
     int64_t next_tick = mono_ms();
+    int mirroring = 0; /* idle work is left to do */
     for (;;) {
         int64_t now = mono_ms();
         if (now >= next_tick) {
             pbrd_api_auto_settle(api);
             next_tick = now + TICK_MS;
         }
-        long timeout = pbrd_api_settling(api) ? 0 : (long)(next_tick - now);
+        long timeout = pbrd_api_settling(api) || mirroring ? 0 : (long)(next_tick - now);
+        if (timeout > IDLE_MS)
+            timeout = IDLE_MS;
         long wait_ms = pbrd_wait_next_ms(api, now); /* parked wait requests time out on time */
         if (wait_ms >= 0 && wait_ms < timeout)
             timeout = wait_ms;
@@ -255,6 +261,8 @@ static int serve(pbrd_api *api, int sfd)
             pbrd_log(PBRD_LOG_WARN, "api receive failed", "call=zmq_msg_recv error=\"%s\"", zmq_strerror(errno));
         pbrd_api_settle_step(api);
         pbrd_wait_expire(api, mono_ms());
+        /* never during a settle: its statements must see one event set */
+        mirroring = n == 0 && !pbrd_api_settling(api) && api->service != NULL && pbrd_service_idle(api->service) > 0;
     }
 }
 

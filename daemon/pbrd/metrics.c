@@ -53,6 +53,11 @@ struct pbrd_metrics {
     atomic_uint_fast64_t backup_ok, backup_error;
     /* clients */
     atomic_int_fast64_t connected[PBRD_SOCK_COUNT];
+    /* the descriptors counted in `connected`, one bit per fd (monitor thread
+     * only): a connection accepted before its socket was watched is never
+     * counted, so its disconnection must not be either */
+    unsigned char *open_fds[PBRD_SOCK_COUNT];
+    size_t open_fds_bytes[PBRD_SOCK_COUNT];
     atomic_uint_fast64_t handshakes[ROLE_COUNT];
     /* machinery (main thread only, except as noted) */
     void *monitors[PBRD_SOCK_COUNT]; /* PAIR sockets; owned by the monitor thread once it runs */
@@ -142,6 +147,8 @@ void pbrd_metrics_free(pbrd_metrics *m)
     if (m == NULL)
         return;
     pbrd_metrics_stop(m);
+    for (int i = 0; i < PBRD_SOCK_COUNT; i++)
+        free(m->open_fds[i]);
     free(m);
 }
 
@@ -273,13 +280,40 @@ static void log_failed_handshake(pbrd_metrics *m, int which, uint16_t event, uin
     m->handshake_unlogged[which] = 0;
 }
 
-/* Reads one monitor event ([uint16 event][uint32 value] then the endpoint)
- * from pair and counts it for socket which. */
+/* Marks fd open (on) or closed for socket which. Returns 1 when its state
+ * changed, 0 when it did not (closing an fd that was never counted, or no
+ * memory to track it: then it is not counted at all). */
+static int track_fd(pbrd_metrics *m, int which, uint32_t fd, int on)
+{
+    size_t byte = fd / 8;
+    unsigned char bit = (unsigned char)(1u << (fd % 8));
+    if (byte >= m->open_fds_bytes[which]) {
+        if (!on)
+            return 0;
+        size_t n = m->open_fds_bytes[which] ? m->open_fds_bytes[which] : 1024;
+        while (n <= byte)
+            n *= 2;
+        unsigned char *grown = realloc(m->open_fds[which], n);
+        if (grown == NULL)
+            return 0;
+        memset(grown + m->open_fds_bytes[which], 0, n - m->open_fds_bytes[which]);
+        m->open_fds[which] = grown;
+        m->open_fds_bytes[which] = n;
+    }
+    unsigned char *slot = &m->open_fds[which][byte];
+    if (!!(*slot & bit) == !!on)
+        return 0;
+    *slot = on ? (unsigned char)(*slot | bit) : (unsigned char)(*slot & ~bit);
+    return 1;
+}
+
+/* Reads one monitor event ([uint16 event][uint32 value: the fd] then the
+ * endpoint) from pair and counts it for socket which. */
 static void read_monitor_event(pbrd_metrics *m, void *pair, int which)
 {
     zmq_msg_t part;
     uint16_t event = 0;
-    uint32_t value = 0;
+    uint32_t value = 0; /* the fd (ACCEPTED, DISCONNECTED) or the failure's code */
     int first = 1, more = 1;
     while (more) {
         zmq_msg_init(&part);
@@ -289,15 +323,15 @@ static void read_monitor_event(pbrd_metrics *m, void *pair, int which)
         }
         if (first && zmq_msg_size(&part) >= 6) {
             memcpy(&event, zmq_msg_data(&part), sizeof event);
-            memcpy(&value, (char *)zmq_msg_data(&part) + 2, sizeof value);
+            memcpy(&value, (const char *)zmq_msg_data(&part) + 2, sizeof value);
         }
         first = 0;
         more = zmq_msg_more(&part);
         zmq_msg_close(&part);
     }
-    if (event == ZMQ_EVENT_ACCEPTED)
+    if (event == ZMQ_EVENT_ACCEPTED && track_fd(m, which, value, 1))
         atomic_fetch_add(&m->connected[which], 1);
-    else if (event == ZMQ_EVENT_DISCONNECTED)
+    else if (event == ZMQ_EVENT_DISCONNECTED && track_fd(m, which, value, 0))
         atomic_fetch_sub(&m->connected[which], 1);
     else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
         log_failed_handshake(m, which, event, value);

@@ -13,14 +13,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "pbr/eventset.h"
+#include "pbr/explain_json.h"
 #include "pbr/ledger_json.h"
+#include "pbr/num.h"
 #include "pbr/settle.h"
 #include "pbr/statement.h"
+#include "pbr/summary.h"
 #include "pbr/util.h"
 #include "pbrd/log.h"
 #include "pbrd/service.h"
@@ -51,6 +55,8 @@ struct pbrd_service {
     size_t nversions;
     pbr_eventset *ev;
     uint64_t loaded_seq;      /* events mirrored up to this seq */
+    uint64_t unfinished;      /* events mirrored since the set was last finished */
+    int quiet;                /* the last idle call found the store unchanged */
     pbrd_publish_fn publish;
     void *publish_ctx;
     int auto_settle;          /* the daemon settles due quarters by itself */
@@ -79,20 +85,72 @@ static int mirror_one(void *ctx, uint64_t seq, const char *json, size_t len)
     return rc == 0 ? 0 : -1;
 }
 
-/* Brings the event set up to the store's last commit. Returns 0 or -1 (err). */
+/* Mirrors the events after loaded_seq up to seq upto from the store into
+ * the set, without finishing it. Returns 0 or -1 (err). */
+static int mirror_events(pbrd_service *svc, uint64_t upto, char *err, size_t errlen)
+{
+    mirror_ctx m = {svc->ev, svc->loaded_seq, ""};
+    int rc = pbr_store_foreach_event(svc->store, svc->loaded_seq + 1, upto, mirror_one, &m, err, errlen);
+    svc->unfinished += m.last - svc->loaded_seq;
+    svc->loaded_seq = m.last;
+    if (rc != 0)
+        return pbr_errf(err, errlen, "reading the event log: %s", m.err[0] ? m.err : err);
+    return 0;
+}
+
+/* Finishes (sorts and indexes) what was mirrored since the last finish.
+ * Returns 0 or -1 (err). */
+static int finish_events(pbrd_service *svc, char *err, size_t errlen)
+{
+    if (svc->unfinished == 0)
+        return 0;
+    svc->unfinished = 0;
+    return pbr_eventset_finish(svc->ev, 0, err, errlen);
+}
+
+/* Brings the event set up to the store's last commit. Usually the idle
+ * mirroring (pbrd_service_idle) has done it already. Returns 0 or -1 (err). */
 static int refresh_events(pbrd_service *svc, char *err, size_t errlen)
 {
     pbr_store_stats st;
     if (pbr_store_get_stats(svc->store, &st, err, errlen) != 0)
         return -1;
-    if (st.last_seq <= svc->loaded_seq)
-        return 0;
-    mirror_ctx m = {svc->ev, svc->loaded_seq, ""};
-    int rc = pbr_store_foreach_event(svc->store, svc->loaded_seq + 1, st.last_seq, mirror_one, &m, err, errlen);
-    svc->loaded_seq = m.last;
-    if (rc != 0)
-        return pbr_errf(err, errlen, "reading the event log: %s", m.err[0] ? m.err : err);
-    return pbr_eventset_finish(svc->ev, 0, err, errlen);
+    if (st.last_seq > svc->loaded_seq && mirror_events(svc, st.last_seq, err, errlen) != 0)
+        return -1;
+    return finish_events(svc, err, errlen);
+}
+
+#define IDLE_MIRROR_STEP 50000     /* events mirrored per idle call (about 0.1 s) */
+#define IDLE_FINISH_EVERY 250000   /* finish during a long burst: no one finish sorts (and copies) much */
+
+int pbrd_service_idle(pbrd_service *svc)
+{
+    char err[PBR_ERR_MAX];
+    pbr_store_stats st;
+    if (pbr_store_get_stats(svc->store, &st, err, sizeof err) != 0)
+        goto fail;
+    if (st.last_seq > svc->loaded_seq) {
+        uint64_t upto = st.last_seq - svc->loaded_seq > IDLE_MIRROR_STEP ? svc->loaded_seq + IDLE_MIRROR_STEP
+                                                                          : st.last_seq;
+        svc->quiet = 0;
+        if (mirror_events(svc, upto, err, sizeof err) != 0)
+            goto fail;
+        if (svc->unfinished >= IDLE_FINISH_EVERY && finish_events(svc, err, sizeof err) != 0)
+            goto fail;
+        return 1;
+    }
+    /* the store has stopped growing for one idle interval: index now, and
+     * give back what the burst's parsing left free in the heaps */
+    if (svc->unfinished > 0 && svc->quiet) {
+        if (finish_events(svc, err, sizeof err) != 0)
+            goto fail;
+        malloc_trim(0);
+    }
+    svc->quiet = 1;
+    return 0;
+fail:
+    pbrd_log(PBRD_LOG_ERROR, "mirroring events failed", "error=\"%s\"", err);
+    return -1;
 }
 
 /* ---- contract versions ----------------------------------------------------------------- */
@@ -127,6 +185,14 @@ static const pbr_contract *version_lookup(void *ctx, const char *sha)
         pbrd_log(PBRD_LOG_ERROR, "stored contract version does not parse", "sha256=%s line=%d", sha, d.line);
     free(bytes);
     return v->c;
+}
+
+/* The title of the contract version sha (the CSV's title column), or NULL
+ * when the version is unknown. */
+static const char *version_title(pbrd_service *svc, const char *sha)
+{
+    const pbr_contract *c = sha ? version_lookup(svc, sha) : NULL;
+    return c ? c->title : NULL;
 }
 
 /* ---- statement records ----------------------------------------------------------------- */
@@ -181,8 +247,8 @@ static void statement_path(const pbrd_service *svc, const char *contract, const 
 }
 
 /* Writes the .json (statement + newline) and .csv files. Returns 0 or -1. */
-static int write_statement_files(const pbrd_service *svc, const char *contract, const char *quarter,
-                                 const char *json, char *err, size_t errlen)
+static int write_statement_files(const pbrd_service *svc, const char *contract, const char *title,
+                                 const char *quarter, const char *json, char *err, size_t errlen)
 {
     char path[4096];
     size_t len = strlen(json);
@@ -197,7 +263,7 @@ static int write_statement_files(const pbrd_service *svc, const char *contract, 
     free(withnl);
     if (rc != 0)
         return -1;
-    char *csv = pbr_statement_render(json, len, PBR_FMT_CSV, err, errlen);
+    char *csv = pbr_statement_render_titled(json, len, PBR_FMT_CSV, title, err, errlen);
     if (csv == NULL)
         return -1;
     statement_path(svc, contract, quarter, "csv", path, sizeof path);
@@ -538,7 +604,7 @@ static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, json_t *issue
     l->ledger = work;
     work = NULL;
     snprintf(l->last_quarter, sizeof l->last_quarter, "%s", quarter);
-    if (write_statement_files(svc, l->c->id, quarter, json, err, errlen) != 0)
+    if (write_statement_files(svc, l->c->id, l->c->title, quarter, json, err, errlen) != 0)
         pbrd_log(PBRD_LOG_ERROR, "statement files not written", "contract=%s quarter=%s error=\"%s\"", l->c->id,
                  quarter, err);
     pbrd_log(PBRD_LOG_INFO, "statement issued", "contract=%s quarter=%s total_pence=%lld events_through=%llu",
@@ -805,6 +871,85 @@ char *pbrd_service_statement(pbrd_service *svc, const char *contract, const char
 /* The cohorts reply is a pure function of (contract, events, date): it is
  * computed once per (event log position, date) and then served from the
  * cache until an event arrives, the date changes or the contract reloads. */
+typedef struct list_ctx {
+    json_t *rows;
+    int bad;
+} list_ctx;
+
+/* Appends the summary of one stored statement record to ctx's rows. */
+static int list_one(void *ctx, uint64_t seq, const char *json, size_t len)
+{
+    (void)seq;
+    list_ctx *lc = ctx;
+    record r;
+    if (record_parse(json, len, &r) != 0) {
+        lc->bad++;
+        return 0;
+    }
+    json_t *row = pbr_statement_summary_json(r.statement, strlen(r.statement));
+    record_free(&r);
+    if (row == NULL || json_array_append_new(lc->rows, row) != 0)
+        lc->bad++;
+    return 0;
+}
+
+json_t *pbrd_service_statements(pbrd_service *svc, const char *contract)
+{
+    const loaded *l = find_loaded(svc, contract);
+    if (l == NULL)
+        return json_pack("{ss}", "error", "statements: no such contract");
+    char err[PBR_ERR_MAX], msg[PBR_ERR_MAX + 32];
+    list_ctx lc = {json_array(), 0};
+    if (lc.rows == NULL || pbr_store_foreach_statement(svc->store, contract, list_one, &lc, err, sizeof err) != 0) {
+        snprintf(msg, sizeof msg, "statements: %s", lc.rows ? err : "out of memory");
+        json_decref(lc.rows);
+        return json_pack("{ss}", "error", msg);
+    }
+    if (lc.bad > 0) {
+        json_decref(lc.rows);
+        return json_pack("{ss}", "error", "statements: unreadable statement record in the store");
+    }
+    json_t *cap = l->c->has_contract_cap ? json_integer((json_int_t)pbr_pounds_to_pence(l->c->contract_cap))
+                                         : json_null();
+    return json_pack("{ss ss ss so so}", "contract", contract, "title", l->c->title, "provider", l->c->provider,
+                     "contract_cap_pence", cap, "statements", lc.rows);
+}
+
+json_t *pbrd_service_explain(pbrd_service *svc, const char *contract, const char *quarter, const char *component,
+                             const char *period, const char *segment)
+{
+    char err[PBR_ERR_MAX] = "", *bytes = NULL;
+    size_t len;
+    record r = {NULL, NULL, NULL};
+    pbr_ledger *lg = NULL;
+    json_t *reply = NULL;
+    int rc = pbr_store_get_statement(svc->store, contract, quarter, &bytes, &len, err, sizeof err);
+    if (rc == PBR_STORE_NOTFOUND)
+        snprintf(err, sizeof err, "explain: statement %s %s is not issued", contract, quarter);
+    if (rc != PBR_STORE_OK || record_parse(bytes, len, &r) != 0 || refresh_events(svc, err, sizeof err) != 0)
+        goto out;
+    const pbr_contract *c = version_lookup(svc, r.sha), *lv = c;
+    lg = pbr_ledger_from_json(r.ledger, strlen(r.ledger), err, sizeof err);
+    if (c == NULL || lg == NULL) {
+        snprintf(err, sizeof err, "explain: the contract version of %s %s is not readable", contract, quarter);
+        goto out;
+    }
+    for (size_t i = 0; i < pbr_ledger_count(lg); i++) {
+        pbr_ledger_entry e;
+        pbr_ledger_entry_at(lg, i, &e);
+        int same_seg = segment == NULL ? e.segment == NULL : e.segment != NULL && !strcmp(e.segment, segment);
+        if (!strcmp(e.component, component) && !strcmp(e.period, period) && same_seg)
+            lv = version_lookup(svc, e.version);
+    }
+    reply = pbr_explain_json(r.statement, strlen(r.statement), c, lv ? lv : c, svc->ev, component, period, segment,
+                             err, sizeof err);
+out:
+    pbr_ledger_free(lg);
+    record_free(&r);
+    free(bytes);
+    return reply ? reply : json_pack("{ss}", "error", err[0] ? err : "explain: unreadable statement record");
+}
+
 json_t *pbrd_service_cohorts(pbrd_service *svc, const char *contract, pbr_date today)
 {
     char err[PBR_ERR_MAX], asof[PBR_DATE_STRLEN];
@@ -857,7 +1002,8 @@ static void add_diff(verify_ctx *v, const char *contract, const char *quarter, c
 }
 
 /* Checks the two files of an issued statement. */
-static void verify_files(verify_ctx *v, const char *contract, const char *quarter, const char *json)
+static void verify_files(verify_ctx *v, const char *contract, const char *title, const char *quarter,
+                         const char *json)
 {
     char path[4096], err[PBR_ERR_MAX];
     size_t len = strlen(json);
@@ -870,7 +1016,7 @@ static void verify_files(verify_ctx *v, const char *contract, const char *quarte
     if (!file_equals(path, withnl, len + 1))
         add_diff(v, contract, quarter, "file", "the .json file is missing or differs from the issued statement");
     free(withnl);
-    char *csv = pbr_statement_render(json, len, PBR_FMT_CSV, err, sizeof err);
+    char *csv = pbr_statement_render_titled(json, len, PBR_FMT_CSV, title, err, sizeof err);
     statement_path(v->svc, contract, quarter, "csv", path, sizeof path);
     if (csv != NULL && !file_equals(path, csv, strlen(csv)))
         add_diff(v, contract, quarter, "file", "the .csv file is missing or differs from the issued statement");
@@ -898,7 +1044,7 @@ static int verify_one(void *ctx, uint64_t seq, const char *json, size_t len)
         goto out;
     }
     v->checked++;
-    verify_files(v, contract, quarter, r.statement);
+    verify_files(v, contract, version_title(v->svc, r.sha), quarter, r.statement);
     if (strcmp(v->contract, contract) != 0) {
         snprintf(v->contract, sizeof v->contract, "%s", contract);
         pbr_ledger_free(v->ledger);
@@ -974,11 +1120,15 @@ static int repair_one(void *ctx, uint64_t seq, const char *json, size_t len)
             withnl[sl] = '\n';
             char jpath[4096];
             statement_path(svc, contract, quarter, "json", jpath, sizeof jpath);
-            if (!file_equals(jpath, withnl, sl + 1) || access(path, R_OK) != 0) {
-                if (write_statement_files(svc, contract, quarter, r.statement, err, sizeof err) == 0)
+            const char *title = version_title(svc, r.sha);
+            char *csv = pbr_statement_render_titled(r.statement, sl, PBR_FMT_CSV, title, err, sizeof err);
+            /* the .csv is a rendering: rewritten when missing or of an older layout */
+            if (!file_equals(jpath, withnl, sl + 1) || csv == NULL || !file_equals(path, csv, strlen(csv))) {
+                if (write_statement_files(svc, contract, title, quarter, r.statement, err, sizeof err) == 0)
                     pbrd_log(PBRD_LOG_WARN, "statement files rewritten from the store", "contract=%s quarter=%s",
                              contract, quarter);
             }
+            free(csv);
             free(withnl);
         }
     }

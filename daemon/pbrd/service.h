@@ -57,6 +57,15 @@ json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today);
  * {"error":…} (statements issued before the error stay issued). */
 json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today);
 
+/* Idle work, for the moments no request is waiting: mirrors a step of new
+ * events from the store into the in-memory event set (parsing each once),
+ * and sorts and indexes the set once the store has been quiet for one
+ * call, so a settle or a query finds every event in memory and indexed
+ * instead of parsing the log. Returns 1 when there is more to mirror (call
+ * again soon), 0 when up to date, -1 on an error (logged; the next settle
+ * or query reports it). */
+int pbrd_service_idle(pbrd_service *svc);
+
 /* A settle in steps, so the daemon can answer requests and honour
  * SIGTERM between statements: each step issues at most one statement (a
  * statement is atomic: committed whole with its files, or absent). */
@@ -116,6 +125,19 @@ json_t *pbrd_service_cohorts(pbrd_service *svc, const char *contract, pbr_date t
  * contract versions and compares it with the store and the files:
  * {"checked":n,"differences":[{contract,quarter,where,detail}]}. */
 json_t *pbrd_service_verify(pbrd_service *svc);
+
+/* {"contract":C,"title":…,"provider":…,"contract_cap_pence":n|null,
+ * "statements":[{quarter,label,as_of,
+ * events_through,contract_sha256,lines,fees_pence,outcomes_pence,
+ * adjustments_pence,total_pence}]}: the issued statements of a contract in
+ * quarter order (summary.h). */
+json_t *pbrd_service_statements(pbrd_service *svc, const char *contract);
+
+/* The rows behind one line of an issued statement (explain_json.h),
+ * computed as that statement was: its as-of date, its events, the contract
+ * version the line was issued under. segment NULL: a line without one. */
+json_t *pbrd_service_explain(pbrd_service *svc, const char *contract, const char *quarter, const char *component,
+                             const char *period, const char *segment);
 
 /* Number of contracts in force. */
 size_t pbrd_service_ncontracts(const pbrd_service *svc);

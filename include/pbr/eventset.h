@@ -64,6 +64,24 @@ void pbr_eventset_free(pbr_eventset *set);
  * (err says so). */
 int pbr_eventset_add(pbr_eventset *set, const pbr_event *ev, uint64_t seq, char *err, size_t errlen);
 
+/* Adds ev like pbr_eventset_add, but as a member of a set (reading a file):
+ * an id added by this function before is not added again. id_hash is
+ * pbr_hash_bytes of ev->id and content the hash of ev's canonical form
+ * (pbr_hash_bytes of pbr_event_canonical), both computed by the caller,
+ * which may do it on another thread.
+ * Returns 0 (added), 1 (the id is known with the same content: skipped), 2
+ * (the id is known with different content: not added) or -1 on allocation
+ * failure (err). When every event came through this function, a strict
+ * finish knows the ids are unique without checking them again. */
+int pbr_eventset_add_unique(pbr_eventset *set, const pbr_event *ev, uint64_t seq, uint64_t id_hash,
+                            uint64_t content, char *err, size_t errlen);
+/* A hint that an id with this hash will be added soon (the caller runs a
+ * few events ahead, so the id table's cache misses overlap). */
+void pbr_eventset_prefetch_id(const pbr_eventset *set, uint64_t id_hash);
+/* Frees the id table of pbr_eventset_add_unique (call before finish, whose
+ * sort needs the memory). */
+void pbr_eventset_end_unique(pbr_eventset *set);
+
 /* Resolves voids and sorts. With strict_voids, a void whose target is not in
  * the set, or which targets a void, is an error (simulate: "a void must
  * target an event of the file"): returns -1 with err naming the void's id.
@@ -81,6 +99,11 @@ const char *pbr_eventset_offender_name(const pbr_eventset *set, uint32_t offende
 
 /* All (non-void) events in offender order. */
 const pbr_ev *pbr_eventset_all(const pbr_eventset *set, size_t *n);
+
+/* The positions (indexes into pbr_eventset_all) of the events of one type,
+ * ascending, so in (offender, date, id) order; valid until the next finish.
+ * NULL with *n = 0 before the first finish or for an unknown type. */
+const uint32_t *pbr_eventset_of_type(const pbr_eventset *set, int type, size_t *n);
 
 /* The id string of an event. */
 const char *pbr_eventset_id(const pbr_eventset *set, const pbr_ev *ev);

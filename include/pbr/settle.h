@@ -73,6 +73,23 @@ int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vct
                        uint64_t events_through, pbr_date q, pbr_ledger *ledger, pbr_statement **out, char *err,
                        size_t errlen);
 
+/* The outcome lines of contract c as of date d over events up to
+ * events_through, evaluated ahead of the statement that needs them: it only
+ * reads c and ev, so several may be evaluated at once on other threads
+ * (pbr_settle_all_parallel). Returns NULL with err on failure; free with
+ * pbr_lines_free. */
+typedef struct pbr_lines pbr_lines;
+pbr_lines *pbr_lines_evaluate(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date d,
+                              char *err, size_t errlen);
+void pbr_lines_free(pbr_lines *l);
+
+/* pbr_settle_quarter with c's lines as of A(q) already evaluated (now, from
+ * pbr_lines_evaluate(c, ev, events_through, pbr_issue_date(c, q)); ignored
+ * when they are not, or NULL). The statement is the same either way. */
+int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *now, pbr_version_fn versions, void *vctx,
+                            const pbr_eventset *ev, uint64_t events_through, pbr_date q, pbr_ledger *ledger,
+                            pbr_statement **out, char *err, size_t errlen);
+
 /* Receives each statement of pbr_settle_all in quarter order (borrowed:
  * valid during the call). Returns 0 to go on, non-zero to stop. */
 typedef int (*pbr_statement_fn)(void *ctx, const pbr_statement *s);
@@ -83,6 +100,14 @@ typedef int (*pbr_statement_fn)(void *ctx, const pbr_statement *s);
  * the callback's non-zero value, or -1 with err. */
 int pbr_settle_all(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date through,
                    pbr_statement_fn fn, void *ctx, char *err, size_t errlen);
+
+/* pbr_settle_all with the statements' evaluations spread over nthreads
+ * threads (settle_par.c, outside the evaluator): each quarter's lines are
+ * evaluated ahead with pbr_lines_evaluate, then the statements are built
+ * in quarter order on the calling thread, so the result is byte-identical
+ * to pbr_settle_all's. Returns as pbr_settle_all does. */
+int pbr_settle_all_parallel(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date through,
+                            int nthreads, pbr_statement_fn fn, void *ctx, char *err, size_t errlen);
 
 /* Provisional figures as of date d (the `cohorts` query): every binary,
  * frequency and disposals line whose period has begun by d and which is not

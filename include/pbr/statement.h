@@ -74,4 +74,13 @@ int pbr_format_from_name(const char *name);
  * input is not a statement. */
 char *pbr_statement_render(const char *json, size_t len, pbr_format fmt, char *err, size_t errlen);
 
+/* As pbr_statement_render, with the contract's title (NULL = "") for the
+ * CSV's title column. CSV columns: contract, title, quarter, label,
+ * section (lines, provisional, total), the line's keys in the order of
+ * section 6 with previous_gbp and amount_gbp (exact pounds, two decimals)
+ * beside the pence; text cells that could run as spreadsheet formulas are
+ * prefixed with ' (money.h). Text shows pounds as £1,234,567.89. */
+char *pbr_statement_render_titled(const char *json, size_t len, pbr_format fmt, const char *title, char *err,
+                                  size_t errlen);
+
 #endif

@@ -6,7 +6,7 @@
  *   events      seq (uint64, MDB_INTEGERKEY)  -> canonical event JSON
  *   ids         event id                      -> seq (uint64)
  *   offenders   offender id (MDB_DUPSORT)     -> seq (8 bytes big-endian)
- *   quarantine  qseq (uint64, MDB_INTEGERKEY) -> JSON {"raw","error","at"}
+ *   quarantine  qseq (uint64, MDB_INTEGERKEY) -> JSON {"error","at","raw_bytes"}, the raw bytes
  *   contracts   sha256 hex                    -> contract file bytes
  *   statements  "contract\0quarter"           -> JSON record (see pbr_store_put_statement)
  *   meta        name                          -> value (counters;
@@ -94,8 +94,9 @@ int pbr_store_put_event(pbr_store_txn *txn, const pbr_event *ev, const char *can
  * PBR_STORE_OK with *type, PBR_STORE_NOTFOUND, or PBR_STORE_ERROR. */
 int pbr_store_txn_find_id(pbr_store_txn *txn, const char *id, pbr_event_type *type, char *err, size_t errlen);
 
-/* Keeps rejected input: raw text, the reason and the ingest time (unix
- * seconds). Returns 0, PBR_STORE_RETRY or -1. */
+/* Keeps rejected input: the raw bytes exactly as given (any bytes), the
+ * reason and the ingest time (unix seconds). Returns 0, PBR_STORE_RETRY or
+ * -1. */
 int pbr_store_put_quarantine(pbr_store_txn *txn, const char *raw, size_t rawlen, const char *reason,
                              int64_t at, char *err, size_t errlen);
 
@@ -120,10 +121,28 @@ int pbr_store_foreach_event(pbr_store *st, uint64_t from_seq, uint64_t to_seq, p
 int pbr_store_foreach_offender_event(pbr_store *st, const char *offender, pbr_store_event_fn fn, void *ctx,
                                      char *err, size_t errlen);
 
-/* Calls fn for the newest `limit` quarantine records (0 = all), newest first,
- * with the record JSON {"raw":…,"error":…,"at":…}. */
-int pbr_store_foreach_quarantine(pbr_store *st, size_t limit, pbr_store_event_fn fn, void *ctx, char *err,
+/* One quarantine record as pbr_store_foreach_quarantine hands it over; the
+ * pointers are valid during the callback only. */
+typedef struct pbr_quarantine_record {
+    uint64_t qseq;          /* its key, 1, 2, ... (reused once the newest are purged) */
+    const char *raw;        /* the rejected bytes exactly as received (not NUL-terminated text: any bytes) */
+    size_t raw_len;
+    const char *error;      /* why it was rejected */
+    int64_t at;             /* when, unix seconds */
+    const char *unreadable; /* non-NULL: the stored value could not be decoded, and why (other fields unset) */
+} pbr_quarantine_record;
+typedef int (*pbr_store_quarantine_fn)(void *ctx, const pbr_quarantine_record *rec);
+
+/* Calls fn for the newest `limit` quarantine records (0 = all), newest
+ * first. fn returns 0 to go on, non-zero to stop (that value is returned).
+ * Returns 0 or -1 on a store error. */
+int pbr_store_foreach_quarantine(pbr_store *st, size_t limit, pbr_store_quarantine_fn fn, void *ctx, char *err,
                                  size_t errlen);
+
+/* Deletes the quarantine records stored before `before` (unix seconds;
+ * undecodable records too), *purged their number. Returns 0,
+ * PBR_STORE_RETRY or -1 (err; abort the transaction). */
+int pbr_store_purge_quarantine(pbr_store_txn *txn, int64_t before, uint64_t *purged, char *err, size_t errlen);
 
 /* Contract versions by SHA-256 (hex). put is idempotent. get returns a
  * malloc'd copy in *bytes (caller frees) or PBR_STORE_NOTFOUND. */

@@ -180,104 +180,114 @@ ewindow *cohort_windows(const pbr_contract *c, size_t *n)
 
 /* ---- members ------------------------------------------------------------------------ */
 
-typedef struct cand {
-    const pbr_ev *e;
-    const char *id;
-    uint32_t window;
-} cand;
-
-static int cmp_cand(const void *a, const void *b)
+/* Appends (e, window) to *m. Returns 0 or -1. */
+static int push_member(member **m, size_t *n, size_t *cap, const pbr_ev *e, uint32_t window)
 {
-    const cand *x = a, *y = b;
-    if (x->window != y->window)
-        return x->window < y->window ? -1 : 1;
-    if (x->e->date != y->e->date)
-        return x->e->date < y->e->date ? -1 : 1;
+    if (*n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 1024;
+        member *nm = realloc(*m, ncap * sizeof *nm);
+        if (nm == NULL)
+            return -1;
+        *m = nm;
+        *cap = ncap;
+    }
+    (*m)[*n].index = e;
+    (*m)[*n].window = window;
+    (*n)++;
+    return 0;
+}
+
+/* A member with its event id, for the order of the size cap. */
+typedef struct ranked {
+    member m;
+    const char *id;
+} ranked;
+
+/* The order of the size cap: (window, date, event id). */
+static int cmp_ranked(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->m.window != y->m.window)
+        return x->m.window < y->m.window ? -1 : 1;
+    if (x->m.index->date != y->m.index->date)
+        return x->m.index->date < y->m.index->date ? -1 : 1;
     return strcmp(x->id, y->id);
 }
 
-/* Collects the (event, window) pairs that pass the filter. Returns 0 or -1. */
-static int collect_candidates(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                              const ewindow *w, size_t nw, cand **out, size_t *n)
+/* The size cap: the first `size` members of each window by (date, id).
+ * Puts m into (window, date, id) order and compacts it; returns the new
+ * count, or -1 on allocation failure. */
+static int64_t cap_windows(const pbr_eventset *ev, member *m, size_t n, int64_t size)
 {
+    ranked *r = malloc((n ? n : 1) * sizeof *r);
+    if (r == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        r[i].m = m[i];
+        r[i].id = pbr_eventset_id(ev, m[i].index);
+    }
+    qsort(r, n, sizeof *r, cmp_ranked);
+    size_t k = 0, in_window = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && r[i].m.window != r[i - 1].m.window)
+            in_window = 0;
+        if ((int64_t)in_window++ < size)
+            m[k++] = r[i].m;
+    }
+    free(r);
+    return (int64_t)k;
+}
+
+/* The index events are read per offender in (date, id) order (the event
+ * set's type index), so `first` keeps the first event of an offender in a
+ * window as it goes: one linear pass, no sort. Only a size cap needs the
+ * (window, date, id) order across offenders. */
+int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
+                   const ewindow *w, size_t nw, member **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
     cwhere where;
     if (cwhere_compile(&c->cohort.where, ev, &where) != 0)
         return -1;
-    size_t nall, cap = 1024, k = 0;
+    size_t nall, npos, k = 0, cap = 0;
     const pbr_ev *all = pbr_eventset_all(ev, &nall);
+    const uint32_t *pos = pbr_eventset_of_type(ev, c->cohort.index, &npos);
     const pbr_evvoid *voids = pbr_eventset_voids(ev);
-    cand *v = malloc(cap * sizeof *v);
-    if (v == NULL)
+    uint32_t *taken = calloc(nw ? nw : 1, sizeof *taken); /* offender + 1 last kept in each window */
+    member *m = NULL;
+    if (taken == NULL)
         goto fail;
-    for (size_t i = 0; i < nall; i++) {
-        const pbr_ev *e = &all[i];
-        if (e->type != c->cohort.index || e->date < c->start || e->date > c->end)
+    for (size_t i = 0; i < npos; i++) {
+        const pbr_ev *e = &all[pos[i]];
+        if (e->date < c->start || e->date > c->end)
             continue;
         if (!pbr_ev_visible(e, voids, d, max_seq) || !cwhere_match(&where, ev, e))
             continue;
         for (size_t j = 0; j < nw; j++) {
             if (e->date < w[j].from || e->date >= w[j].to)
                 continue;
-            if (k == cap) {
-                cand *nv = realloc(v, 2 * cap * sizeof *v);
-                if (nv == NULL)
-                    goto fail;
-                v = nv;
-                cap *= 2;
-            }
-            v[k].e = e;
-            v[k].id = pbr_eventset_id(ev, e);
-            v[k].window = (uint32_t)j;
-            k++;
+            if (c->cohort.members_first && taken[j] == e->offender + 1)
+                continue;
+            taken[j] = e->offender + 1;
+            if (push_member(&m, &k, &cap, e, (uint32_t)j) != 0)
+                goto fail;
         }
     }
-    cwhere_free(&where);
-    *out = v;
-    *n = k;
-    return 0;
-fail:
-    free(v);
-    cwhere_free(&where);
-    return -1;
-}
-
-int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                   const ewindow *w, size_t nw, member **out, size_t *n)
-{
-    cand *v;
-    size_t nv;
-    *out = NULL;
-    *n = 0;
-    if (collect_candidates(c, ev, max_seq, d, w, nw, &v, &nv) != 0)
-        return -1;
-    qsort(v, nv, sizeof *v, cmp_cand);
-    size_t noff = pbr_eventset_offenders(ev);
-    uint32_t *seen = malloc((noff ? noff : 1) * sizeof *seen); /* window+1 in which the offender was last kept */
-    member *m = malloc((nv ? nv : 1) * sizeof *m);
-    if (seen == NULL || m == NULL) {
-        free(seen);
-        free(m);
-        free(v);
-        return -1;
+    if (c->cohort.size > 0) {
+        int64_t capped = cap_windows(ev, m, k, c->cohort.size);
+        if (capped < 0)
+            goto fail;
+        k = (size_t)capped;
     }
-    memset(seen, 0, (noff ? noff : 1) * sizeof *seen);
-    size_t k = 0, in_window = 0;
-    for (size_t i = 0; i < nv; i++) {
-        if (i > 0 && v[i].window != v[i - 1].window)
-            in_window = 0;
-        if (c->cohort.members_first && seen[v[i].e->offender] == v[i].window + 1)
-            continue;
-        if (c->cohort.size > 0 && (int64_t)in_window >= c->cohort.size)
-            continue;
-        seen[v[i].e->offender] = v[i].window + 1;
-        m[k].index = v[i].e;
-        m[k].window = v[i].window;
-        k++;
-        in_window++;
-    }
-    free(seen);
-    free(v);
+    free(taken);
+    cwhere_free(&where);
     *out = m;
     *n = k;
     return 0;
+fail:
+    free(m);
+    free(taken);
+    cwhere_free(&where);
+    return -1;
 }

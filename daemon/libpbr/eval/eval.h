@@ -50,7 +50,8 @@ typedef struct member {
 } member;
 
 /* Selects the members of every window as of date d (filter, window, first,
- * size). Returns 0 and a malloc'd array ordered by (window, date, id), or -1. */
+ * size). Returns 0 and a malloc'd array (caller frees; NULL when empty) in
+ * no particular order, or -1. */
 int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
                    const ewindow *w, size_t nw, member **out, size_t *n);
 

@@ -909,12 +909,13 @@ static int eval_disposals_component(const pbr_contract *c, const pbr_outcome *o,
     acc = calloc(r.n * nseg + 1, sizeof *acc);
     if (acc == NULL)
         goto out;
-    size_t nall;
+    size_t nall, nconv;
     const pbr_ev *all = pbr_eventset_all(ev, &nall);
+    const uint32_t *conv = pbr_eventset_of_type(ev, PBR_EV_CONVICTION, &nconv);
     const pbr_evvoid *voids = pbr_eventset_voids(ev);
-    for (size_t i = 0; i < nall; i++) {
-        const pbr_ev *e = &all[i];
-        if (e->type != PBR_EV_CONVICTION || !pbr_ev_visible(e, voids, d, max_seq))
+    for (size_t i = 0; i < nconv; i++) {
+        const pbr_ev *e = &all[conv[i]];
+        if (!pbr_ev_visible(e, voids, d, max_seq))
             continue;
         int64_t k = qrange_find(&r, e->date);
         if (k < 0 || !cwhere_match(&where, ev, e) || (exclude.n > 0 && cwhere_match(&exclude, ev, e)))

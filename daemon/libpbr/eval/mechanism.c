@@ -92,12 +92,13 @@ static int volume_counts(const pbr_fee *f, const pbr_eventset *ev, uint64_t max_
     cwhere w = {NULL, 0};
     if (cwhere_compile(&f->volume_where, ev, &w) != 0)
         return -1;
-    size_t nall;
+    size_t nall, npos;
     const pbr_ev *all = pbr_eventset_all(ev, &nall);
+    const uint32_t *pos = pbr_eventset_of_type(ev, (int)f->volume_index, &npos);
     const pbr_evvoid *voids = pbr_eventset_voids(ev);
-    for (size_t i = 0; i < nall; i++) {
-        const pbr_ev *e = &all[i];
-        if (e->type != f->volume_index || e->date < years[0] || e->date >= years[ny])
+    for (size_t i = 0; i < npos; i++) {
+        const pbr_ev *e = &all[pos[i]];
+        if (e->date < years[0] || e->date >= years[ny])
             continue;
         if (!pbr_ev_visible(e, voids, d, max_seq) || (w.n > 0 && !cwhere_match(&w, ev, e)))
             continue;

@@ -276,6 +276,7 @@ static int is_fee_id(const pbr_contract *c, const char *id)
 typedef struct version_eval {
     char sha[65];
     clines lines;
+    int borrowed;             /* lines of a pbr_lines: not freed with the cache */
 } version_eval;
 
 typedef struct version_cache {
@@ -285,9 +286,62 @@ typedef struct version_cache {
 
 static void version_cache_free(version_cache *vc)
 {
-    for (size_t i = 0; i < vc->n; i++)
-        clines_free(&vc->v[i].lines);
+    for (size_t i = 0; i < vc->n; i++) {
+        if (!vc->v[i].borrowed)
+            clines_free(&vc->v[i].lines);
+    }
     free(vc->v);
+}
+
+/* ---- lines evaluated ahead ---------------------------------------------------------- */
+
+struct pbr_lines {
+    char sha[65];             /* the contract version evaluated */
+    uint64_t events_through;
+    pbr_date as_of;
+    clines lines;
+};
+
+pbr_lines *pbr_lines_evaluate(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date d,
+                              char *err, size_t errlen)
+{
+    pbr_lines *l = calloc(1, sizeof *l);
+    if (l == NULL) {
+        pbr_errf(err, errlen, "evaluate %s: out of memory", c->id);
+        return NULL;
+    }
+    snprintf(l->sha, sizeof l->sha, "%s", c->sha256);
+    l->events_through = events_through;
+    l->as_of = d;
+    if (evaluate_outcomes(c, ev, events_through, d, &l->lines, err, errlen) != 0) {
+        pbr_lines_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+void pbr_lines_free(pbr_lines *l)
+{
+    if (l == NULL)
+        return;
+    clines_free(&l->lines);
+    free(l);
+}
+
+/* Seeds the cache with now's lines (borrowed) when they are the current
+ * version's as of d over max_seq. Returns 0 or -1 (out of memory). */
+static int seed_cache(version_cache *vc, const pbr_lines *now, const pbr_contract *c, uint64_t max_seq, pbr_date d)
+{
+    if (now == NULL || strcmp(now->sha, c->sha256) != 0 || now->events_through != max_seq || now->as_of != d)
+        return 0;
+    vc->v = calloc(1, sizeof *vc->v);
+    if (vc->v == NULL)
+        return -1;
+    snprintf(vc->v[0].sha, sizeof vc->v[0].sha, "%s", now->sha);
+    vc->v[0].lines = now->lines;
+    vc->v[0].borrowed = 1;
+    vc->n = 1;
+    return 0;
 }
 
 /* Lines of the contract version sha as of d (evaluated once per version). */
@@ -366,10 +420,11 @@ static int is_provisional_measure(pbr_measure m)
     return m == PBR_M_BINARY || m == PBR_M_FREQUENCY || m == PBR_M_DISPOSALS;
 }
 
-/* Builds the statement for q into s and the updated ledger nl. Returns 0 or -1. */
-static int build_statement(const pbr_contract *c, pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
-                           uint64_t max_seq, pbr_date q, pbr_ledger *nl, pbr_statement *s, char *err,
-                           size_t errlen)
+/* Builds the statement for q into s and the updated ledger nl; now (or
+ * NULL) holds the current version's lines evaluated ahead. Returns 0 or -1. */
+static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pbr_version_fn versions, void *vctx,
+                           const pbr_eventset *ev, uint64_t max_seq, pbr_date q, pbr_ledger *nl, pbr_statement *s,
+                           char *err, size_t errlen)
 {
     pbr_date qnext = pbr_add_months(q, 3), asof = pbr_issue_date(c, q);
     clines fees = {NULL, 0, 0}, fresh = {NULL, 0, 0};
@@ -378,6 +433,8 @@ static int build_statement(const pbr_contract *c, pbr_version_fn versions, void 
     int64_t cap_pence = c->has_contract_cap ? pbr_pounds_to_pence(c->contract_cap) : 0;
     int rc = -1;
     statement_header(c, q, max_seq, s);
+    if (seed_cache(&vc, now_ahead, c, max_seq, asof) != 0)
+        goto oom;
     const clines *nowp = lines_of_version(&vc, c->sha256, c, NULL, NULL, ev, max_seq, asof, err, errlen);
     if (nowp == NULL || fee_lines(c, &fees) != 0)
         goto out;
@@ -499,6 +556,13 @@ int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vct
                        uint64_t events_through, pbr_date q, pbr_ledger *ledger, pbr_statement **out, char *err,
                        size_t errlen)
 {
+    return pbr_settle_quarter_with(c, NULL, versions, vctx, ev, events_through, q, ledger, out, err, errlen);
+}
+
+int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *now, pbr_version_fn versions, void *vctx,
+                            const pbr_eventset *ev, uint64_t events_through, pbr_date q, pbr_ledger *ledger,
+                            pbr_statement **out, char *err, size_t errlen)
+{
     *out = NULL;
     pbr_date expect = ledger->next == PBR_DATE_NONE ? pbr_contract_first_quarter(c) : ledger->next;
     if (q != expect) {
@@ -519,7 +583,7 @@ int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vct
         free(s);
         return pbr_errf(err, errlen, "settle %s: out of memory", c->id);
     }
-    if (build_statement(c, versions, vctx, ev, events_through, q, nl, s, err, errlen) != 0) {
+    if (build_statement(c, now, versions, vctx, ev, events_through, q, nl, s, err, errlen) != 0) {
         pbr_statement_destroy(&s);
         pbr_ledger_free(nl);
         return -1;

@@ -1,0 +1,488 @@
+/* explain.c -- the rows behind one outcome line (explain.h): members and
+ * their counted convictions, clean-period successes, custody spells,
+ * disposals. Mirrors measure.c's selection rule for rule (segments, OGRS
+ * exclusion, visibility, exclude, windows) without changing it; the Check
+ * test test_tools/explain_sums compares every line of every scheme
+ * contract with the rows derived here, so the two cannot drift apart
+ * unnoticed. Pure: reads only the contract and the event set.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pbr/explain.h"
+#include "pbr/util.h"
+
+#include "eval.h"
+
+void pbr_explanation_free(pbr_explanation *x)
+{
+    for (size_t i = 0; i < x->nrows; i++)
+        free(x->rows[i].convictions);
+    free(x->rows);
+    free(x->left_out);
+    memset(x, 0, sizeof *x);
+}
+
+/* Appends a zeroed row (left: to left_out). Returns it, or NULL. */
+static pbr_xrow *push_row(pbr_explanation *x, int left)
+{
+    pbr_xrow **v = left ? &x->left_out : &x->rows;
+    size_t *n = left ? &x->nleft : &x->nrows, *cap = left ? &x->capleft : &x->caprows;
+    if (pbr_grow((void **)v, cap, *n + 1, sizeof **v) != 0)
+        return NULL;
+    pbr_xrow *r = &(*v)[(*n)++];
+    memset(r, 0, sizeof *r);
+    r->segment = -1;
+    r->weight = 10000;
+    return r;
+}
+
+/* Appends e to the row's convictions. Returns 0 or -1. */
+static int add_conviction(pbr_xrow *r, const pbr_ev *e)
+{
+    const pbr_ev **nv = realloc(r->convictions, (r->nconvictions + 1) * sizeof *nv);
+    if (nv == NULL)
+        return -1;
+    r->convictions = nv;
+    r->convictions[r->nconvictions++] = e;
+    return 0;
+}
+
+/* ---- segments (as measure.c) ------------------------------------------------------- */
+
+typedef struct segs {
+    cwhere *w;
+    size_t n;
+} segs;
+
+static int segs_compile(const pbr_outcome *o, const pbr_eventset *ev, segs *s)
+{
+    s->n = o->nsegments;
+    s->w = calloc(s->n ? s->n : 1, sizeof *s->w);
+    if (s->w == NULL)
+        return -1;
+    for (size_t i = 0; i < o->nsegments; i++) {
+        if (o->segments[i].has_where && cwhere_compile(&o->segments[i].where, ev, &s->w[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void segs_free(segs *s)
+{
+    for (size_t i = 0; s->w != NULL && i < s->n; i++)
+        cwhere_free(&s->w[i]);
+    free(s->w);
+}
+
+/* The first matching segment, 0 without segments, -1 when none matches. */
+static int64_t segment_of(const pbr_outcome *o, const segs *s, const pbr_eventset *ev, const pbr_ev *e)
+{
+    if (o->nsegments == 0)
+        return 0;
+    for (size_t i = 0; i < o->nsegments; i++) {
+        if (!o->segments[i].has_where || cwhere_match(&s->w[i], ev, e))
+            return (int64_t)i;
+    }
+    return -1;
+}
+
+static int needs_ogrs(const pbr_outcome *o, size_t seg)
+{
+    const pbr_baseline *b = o->nsegments > 0 && o->segments[seg].has_baseline ? &o->segments[seg].baseline
+                                                                               : &o->baseline;
+    return o->pay.weight_ogrs || b->kind == PBR_BL_PREDICTED || b->kind == PBR_BL_OGRS_REF;
+}
+
+/* The target segment's index: 0 without segments; -2 when the name is not
+ * one of the component's (or given for a component without segments). */
+static int64_t target_segment(const pbr_outcome *o, const char *segment)
+{
+    if (o->nsegments == 0)
+        return segment == NULL ? 0 : -2;
+    for (size_t i = 0; segment != NULL && i < o->nsegments; i++) {
+        if (strcmp(o->segments[i].name, segment) == 0)
+            return (int64_t)i;
+    }
+    return -2;
+}
+
+/* ---- binary and frequency ------------------------------------------------------------ */
+
+/* Fills a member row: the proven reoffences of 5.3. Returns 0 or -1. */
+static int member_row(const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev, const pbr_ev *idx,
+                      uint64_t max_seq, pbr_date d, pbr_xrow *r)
+{
+    size_t n;
+    const pbr_ev *es = pbr_eventset_offender_events(ev, idx->offender, &n);
+    const pbr_evvoid *voids = pbr_eventset_voids(ev);
+    pbr_date fu_end = pbr_add_months(idx->date, o->follow_up);
+    pbr_date wait_end = pbr_add_months(idx->date, o->follow_up + o->waiting);
+    for (size_t i = 0; i < n; i++) {
+        const pbr_ev *e = &es[i];
+        if (e->type != PBR_EV_CONVICTION || e->date >= wait_end || e->offence_date < idx->date ||
+            e->offence_date >= fu_end || !pbr_ev_visible(e, voids, d, max_seq))
+            continue;
+        if (exclude->n > 0 && cwhere_match(exclude, ev, e))
+            continue;
+        r->reoffender = 1;
+        r->reoffences += o->counts_convictions ? 1 : e->offences;
+        if (add_conviction(r, e) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Is window i one of the line's? period: the window's key, "pooled" (every
+ * window, 5.6) or a settlement year's label (pooled over: year, 5.9.2: the
+ * windows whose first day falls in that year). */
+static int window_in_line(const pbr_contract *c, const pbr_outcome *o, const ewindow *w, const char *period)
+{
+    if (strcmp(w->key, period) == 0)
+        return 1;
+    if (!o->has_pooled)
+        return 0;
+    if (!o->pooled_over_year)
+        return strcmp(period, "pooled") == 0;
+    char label[32];
+    pbr_year_label(pbr_year_of(w->from, c->year_start), c->year_start, label, sizeof label);
+    return strcmp(label, period) == 0;
+}
+
+/* Marks in has[] the windows in which outcome o has members in the segment
+ * named like o's segment target (a hurdle's line exists, 5.9.1). Returns 0
+ * or -1. */
+static int windows_with_members(const pbr_outcome *h, const char *segname, const pbr_eventset *ev,
+                                const member *m, size_t nm, unsigned char *has)
+{
+    segs s = {NULL, 0};
+    int rc = segs_compile(h, ev, &s);
+    int64_t target = target_segment(h, segname);
+    for (size_t i = 0; rc == 0 && i < nm; i++) {
+        int64_t seg = segment_of(h, &s, ev, m[i].index);
+        if (seg >= 0 && seg == target && !(needs_ogrs(h, (size_t)seg) && m[i].index->ogrs < 0))
+            has[m[i].window] = 1;
+    }
+    segs_free(&s);
+    return rc;
+}
+
+/* Members of the windows of the line (window_in_line); a component with a
+ * hurdle counts only the windows where the hurdle has a line, as
+ * measure.c does. Left out: every member of those windows that no segment
+ * takes or that lacks the OGRS it needs (pooled: of every pooled window,
+ * ruled 2026-12-02). */
+static int explain_cohort(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
+                          pbr_date d, const char *period, int64_t target, pbr_explanation *x)
+{
+    size_t nw = 0, nm = 0;
+    ewindow *w = cohort_windows(c, &nw);
+    member *m = NULL;
+    segs s = {NULL, 0};
+    cwhere exclude = {NULL, 0};
+    unsigned char *in = NULL, *hurdled = NULL;
+    int rc = -1;
+    if (w == NULL || cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0 || segs_compile(o, ev, &s) != 0 ||
+        cwhere_compile(&o->exclude, ev, &exclude) != 0)
+        goto out;
+    in = calloc(nw, 1);
+    hurdled = calloc(nw, 1);
+    if (in == NULL || hurdled == NULL)
+        goto out;
+    for (size_t i = 0; i < nw; i++)
+        in[i] = window_in_line(c, o, &w[i], period);
+    if (o->has_hurdle) {
+        const char *segname = o->nsegments ? o->segments[target].name : NULL;
+        if (windows_with_members(&c->outcomes[o->hurdle], segname, ev, m, nm, hurdled) != 0)
+            goto out;
+    } else {
+        memset(hurdled, 1, nw);
+    }
+    for (size_t i = 0; i < nm; i++) {
+        const pbr_ev *idx = m[i].index;
+        if (!in[m[i].window])
+            continue;
+        int64_t seg = segment_of(o, &s, ev, idx);
+        const char *why = seg < 0 ? "no segment matched"
+                          : needs_ogrs(o, (size_t)seg) && idx->ogrs < 0 ? "ogrs missing" : NULL;
+        if (why == NULL && (seg != target || !hurdled[m[i].window]))
+            continue;
+        pbr_xrow *r = push_row(x, why != NULL);
+        if (r == NULL)
+            goto out;
+        r->event = idx;
+        r->reason = why;
+        r->segment = o->nsegments ? seg : -1;
+        snprintf(r->window, sizeof r->window, "%s", w[m[i].window].key);
+        if (why != NULL)
+            continue;
+        r->weight = o->pay.weight_ogrs ? idx->ogrs : 10000;
+        if (member_row(o, &exclude, ev, idx, max_seq, d, r) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(hurdled);
+    free(in);
+    cwhere_free(&exclude);
+    segs_free(&s);
+    free(m);
+    free(w);
+    return rc;
+}
+
+/* ---- clean_period -------------------------------------------------------------------------- */
+
+/* Runs the clean-period clock of one member as measure.c's clean_success
+ * does, recording each restarting conviction. Returns 1 on success (clock
+ * and success_on set), 0 when the member never succeeds, -1 when out of
+ * memory. */
+static int clean_row(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev,
+                     const pbr_ev *idx, uint64_t max_seq, pbr_date d, pbr_xrow *r)
+{
+    size_t n;
+    const pbr_ev *es = pbr_eventset_offender_events(ev, idx->offender, &n);
+    const pbr_evvoid *voids = pbr_eventset_voids(ev);
+    pbr_date clock = idx->date;
+    int first = 1;
+    for (;;) {
+        pbr_date s = pbr_add_months(clock, o->follow_up);
+        /* one month addition (ruled 2026-12-02): at month ends F is not S + waiting */
+        pbr_date f = pbr_add_months(clock, o->follow_up + o->waiting);
+        const pbr_ev *earliest = NULL;
+        for (size_t i = 0; i < n; i++) {
+            const pbr_ev *e = &es[i];
+            if (e->type != PBR_EV_CONVICTION || e->date >= f || e->offence_date >= s)
+                continue;
+            if (first ? e->offence_date < clock : e->offence_date <= clock)
+                continue;
+            if ((earliest != NULL && e->offence_date >= earliest->offence_date) ||
+                !pbr_ev_visible(e, voids, d, max_seq))
+                continue;
+            if (exclude->n > 0 && cwhere_match(exclude, ev, e))
+                continue;
+            earliest = e;
+        }
+        if (earliest == NULL) {
+            r->clock = clock;
+            r->success_on = f;
+            return 1;
+        }
+        if (earliest->offence_date > c->end)
+            return 0;
+        if (add_conviction(r, earliest) != 0)
+            return -1;
+        clock = earliest->offence_date;
+        first = 0;
+    }
+}
+
+static int explain_clean(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
+                         pbr_date d, pbr_date quarter, int64_t target, pbr_explanation *x)
+{
+    size_t nw = 0, nm = 0;
+    ewindow *w = cohort_windows(c, &nw);
+    member *m = NULL;
+    segs s = {NULL, 0};
+    cwhere exclude = {NULL, 0};
+    int rc = -1;
+    if (w == NULL || cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0 || segs_compile(o, ev, &s) != 0 ||
+        cwhere_compile(&o->exclude, ev, &exclude) != 0)
+        goto out;
+    for (size_t i = 0; i < nm; i++) {
+        const pbr_ev *idx = m[i].index;
+        int64_t seg = segment_of(o, &s, ev, idx);
+        if (seg != target || (needs_ogrs(o, (size_t)seg) && idx->ogrs < 0))
+            continue;
+        pbr_xrow row;
+        memset(&row, 0, sizeof row);
+        int ok = clean_row(c, o, &exclude, ev, idx, max_seq, d, &row);
+        if (ok < 0)
+            goto out;
+        if (ok == 0 || pbr_quarter_of(row.success_on, c->year_start) != quarter) {
+            free(row.convictions);
+            continue;
+        }
+        pbr_xrow *r = push_row(x, 0);
+        if (r == NULL) {
+            free(row.convictions);
+            goto out;
+        }
+        *r = row;
+        r->event = idx;
+        r->segment = o->nsegments ? seg : -1;
+        r->weight = o->pay.weight_ogrs ? idx->ogrs : 10000;
+        snprintf(r->window, sizeof r->window, "%s", w[m[i].window].key);
+    }
+    rc = 0;
+out:
+    cwhere_free(&exclude);
+    segs_free(&s);
+    free(m);
+    free(w);
+    return rc;
+}
+
+/* ---- custody_nights ------------------------------------------------------------------------- */
+
+/* The walk order of one offender's receptions and discharges (5.3, ruled
+ * 2026-12-02): by date, and on one date the discharges (by id) before the
+ * receptions (by id). es is sorted by (date, id). Returns a malloc'd array
+ * of n indices, or NULL. */
+static size_t *custody_order(const pbr_ev *es, size_t n)
+{
+    size_t *ord = malloc((n ? n : 1) * sizeof *ord), k = 0;
+    if (ord == NULL)
+        return NULL;
+    for (size_t g = 0; g < n;) {
+        size_t e = g;
+        while (e < n && es[e].date == es[g].date)
+            e++;
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t i = g; i < e; i++) {
+                if ((es[i].type == PBR_EV_DISCHARGE) == (pass == 0))
+                    ord[k++] = i;
+            }
+        }
+        g = e;
+    }
+    return ord;
+}
+
+/* One offender's spells (as measure.c's offender_spells) with nights in
+ * [q, qnext), matching where and the target segment. Returns 0 or -1. */
+static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const segs *s, const pbr_eventset *ev,
+                               uint32_t off, uint64_t max_seq, pbr_date d, pbr_date q, pbr_date qnext,
+                               int64_t target, pbr_explanation *x)
+{
+    size_t n;
+    const pbr_ev *es = pbr_eventset_offender_events(ev, off, &n);
+    const pbr_evvoid *voids = pbr_eventset_voids(ev);
+    const pbr_ev *open = NULL;
+    size_t *ord = custody_order(es, n);
+    if (ord == NULL)
+        return -1;
+    for (size_t step = 0; step <= n; step++) {
+        const pbr_ev *e = step < n ? &es[ord[step]] : NULL;
+        if (e != NULL && ((e->type != PBR_EV_RECEPTION && e->type != PBR_EV_DISCHARGE) ||
+                          !pbr_ev_visible(e, voids, d, max_seq)))
+            continue;
+        if (e != NULL && e->type == PBR_EV_RECEPTION) {
+            if (open == NULL)
+                open = e;
+            continue;
+        }
+        if (open == NULL)
+            continue;
+        pbr_date to = e != NULL ? e->date : PBR_DATE_MAX;
+        pbr_date lo = open->date > q ? open->date : q, hi = to < qnext ? to : qnext;
+        if (hi > lo && cwhere_match(where, ev, open) && segment_of(o, s, ev, open) == target) {
+            pbr_xrow *r = push_row(x, 0);
+            if (r == NULL) {
+                free(ord);
+                return -1;
+            }
+            r->event = open;
+            r->end = e;
+            r->segment = o->nsegments ? target : -1;
+            r->nights = hi - lo;
+        }
+        open = NULL;
+    }
+    free(ord);
+    return 0;
+}
+
+static int explain_custody(const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
+                           pbr_date quarter, int64_t target, pbr_explanation *x)
+{
+    segs s = {NULL, 0};
+    cwhere where = {NULL, 0};
+    int rc = -1;
+    if (segs_compile(o, ev, &s) != 0 || cwhere_compile(&o->where, ev, &where) != 0)
+        goto out;
+    pbr_date qnext = pbr_add_months(quarter, 3);
+    for (uint32_t off = 0; off < pbr_eventset_offenders(ev); off++) {
+        if (offender_spell_rows(o, &where, &s, ev, off, max_seq, d, quarter, qnext, target, x) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    cwhere_free(&where);
+    segs_free(&s);
+    return rc;
+}
+
+/* ---- disposals ------------------------------------------------------------------------------ */
+
+static int explain_disposals(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
+                             pbr_date d, const char *period, int64_t target, pbr_explanation *x)
+{
+    segs s = {NULL, 0};
+    cwhere where = {NULL, 0}, exclude = {NULL, 0};
+    int rc = -1;
+    if (segs_compile(o, ev, &s) != 0 || cwhere_compile(&o->where, ev, &where) != 0 ||
+        cwhere_compile(&o->exclude, ev, &exclude) != 0)
+        goto out;
+    size_t nall;
+    const pbr_ev *all = pbr_eventset_all(ev, &nall);
+    const pbr_evvoid *voids = pbr_eventset_voids(ev);
+    for (size_t i = 0; i < nall; i++) {
+        const pbr_ev *e = &all[i];
+        if (e->type != PBR_EV_CONVICTION || !o->pay.has_kind_price[e->disposal] ||
+            !pbr_ev_visible(e, voids, d, max_seq))
+            continue;
+        char label[32];
+        pbr_year_label(pbr_year_of(e->date, c->year_start), c->year_start, label, sizeof label);
+        if (strcmp(label, period) != 0 || !cwhere_match(&where, ev, e) ||
+            (exclude.n > 0 && cwhere_match(&exclude, ev, e)) || segment_of(o, &s, ev, e) != target)
+            continue;
+        pbr_xrow *r = push_row(x, 0);
+        if (r == NULL)
+            goto out;
+        r->event = e;
+        r->segment = o->nsegments ? target : -1;
+    }
+    rc = 0;
+out:
+    cwhere_free(&where);
+    cwhere_free(&exclude);
+    segs_free(&s);
+    return rc;
+}
+
+int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
+                     const char *component, const char *period, const char *segment, pbr_explanation *out,
+                     char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    const pbr_outcome *o = NULL;
+    for (size_t i = 0; i < c->noutcomes && o == NULL; i++) {
+        if (strcmp(c->outcomes[i].id, component) == 0)
+            o = &c->outcomes[i];
+    }
+    if (o == NULL)
+        return 1;
+    out->outcome = o;
+    int64_t target = target_segment(o, segment);
+    if (target == -2)
+        return 0; /* no such segment: no rows */
+    pbr_date q = PBR_DATE_NONE;
+    int is_date = pbr_date_parse(period, strlen(period), &q) == 0;
+    int rc = 0;
+    switch (o->measure) {
+    case PBR_M_BINARY:
+    case PBR_M_FREQUENCY: rc = c->has_cohort ? explain_cohort(c, o, ev, max_seq, d, period, target, out) : 0; break;
+    case PBR_M_CLEAN_PERIOD:
+        rc = c->has_cohort && is_date ? explain_clean(c, o, ev, max_seq, d, q, target, out) : 0;
+        break;
+    case PBR_M_CUSTODY_NIGHTS: rc = is_date ? explain_custody(o, ev, max_seq, d, q, target, out) : 0; break;
+    case PBR_M_DISPOSALS: rc = explain_disposals(c, o, ev, max_seq, d, period, target, out); break;
+    }
+    if (rc != 0) {
+        pbr_explanation_free(out);
+        return pbr_errf(err, errlen, "explain %s %s: out of memory", c->id, component);
+    }
+    return 0;
+}

@@ -1,0 +1,204 @@
+/* mechanism.c -- the Transforming Rehabilitation keys of SPEC.md 5.9 that
+ * the measures and statements call into: the exact significance gate
+ * (5.9.3), the hurdle of a frequency outcome (5.9.1), the yearly volume
+ * reconciliation of a quarterly fee (5.9.4) and the recovery of a
+ * foundation advance (5.9.5). The annual top-up (5.9.2) is the pooled rule
+ * of measure.c applied per settlement year.
+ *
+ * Pure: reads only the contract and the event set; exact rationals and
+ * integer pence.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pbr/num.h"
+
+#include "eval.h"
+
+int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, int binary)
+{
+    if (mpq_cmp(a, b) >= 0)
+        return 0;
+    mpq_t lhs, rhs, t;
+    mpq_inits(lhs, rhs, t, NULL);
+    /* lhs = (b - a)^2 n */
+    mpq_sub(lhs, b, a);
+    mpq_mul(lhs, lhs, lhs);
+    mpz_set_si(mpq_numref(t), n);
+    mpz_set_ui(mpq_denref(t), 1);
+    mpq_mul(lhs, lhs, t);
+    /* rhs = z^2 V, V = b (1 - b) (binary) or b (frequency) */
+    mpq_mul(rhs, z, z);
+    mpq_mul(rhs, rhs, b);
+    if (binary) {
+        mpq_set_ui(t, 1, 1);
+        mpq_sub(t, t, b);
+        mpq_mul(rhs, rhs, t);
+    }
+    int met = mpq_cmp(lhs, rhs) >= 0;
+    mpq_clears(lhs, rhs, t, NULL);
+    return met;
+}
+
+const cline *eval_hurdle_line(const clines *lines, const pbr_outcome *h, const char *period, const char *segment)
+{
+    for (size_t i = 0; i < lines->n; i++) {
+        const pbr_line *l = &lines->v[i].line;
+        if (l->kind != PBR_LINE_OUTCOME || strcmp(l->component, h->id) != 0 || strcmp(l->period, period) != 0)
+            continue;
+        if (segment == NULL ? !l->has_segment : l->has_segment && strcmp(l->segment, segment) == 0)
+            return &lines->v[i];
+    }
+    return NULL;
+}
+
+void eval_hurdle_missed(const pbr_outcome *o, pbr_line *l)
+{
+    l->threshold_met = 0;
+    l->units[0] = '\0';
+    l->computed_pence = pbr_pounds_to_pence(o->pay.below);
+}
+
+/* ---- fee lines ----------------------------------------------------------------------- */
+
+/* A fee line of f with the given period, final_on and computed amount;
+ * from_events marks a line recomputed at every statement (volume). Returns
+ * the line, or NULL when out of memory. */
+static cline *push_fee_line(clines *out, const pbr_fee *f, const char *period, pbr_date period_first,
+                            pbr_date final_on, int64_t pence, int from_events)
+{
+    cline *cl = clines_push(out);
+    if (cl == NULL)
+        return NULL;
+    cl->line.kind = PBR_LINE_FEE;
+    snprintf(cl->line.component, sizeof cl->line.component, "%s", f->id);
+    snprintf(cl->line.period, sizeof cl->line.period, "%s", period);
+    cl->line.final_on = final_on;
+    cl->line.computed_pence = pence;
+    cl->period_first = period_first;
+    cl->comp_order = f->file_order;
+    cl->fee = from_events;
+    cl->fee_rank = 0;
+    return cl;
+}
+
+/* Counts, per settlement year (years[k] .. years[k + 1], ny years), the
+ * visible index events of the fee's type matching its where (every event,
+ * 5.9.4). Returns 0 or -1 (out of memory). */
+static int volume_counts(const pbr_fee *f, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
+                         const pbr_date *years, size_t ny, int64_t *count)
+{
+    cwhere w = {NULL, 0};
+    if (cwhere_compile(&f->volume_where, ev, &w) != 0)
+        return -1;
+    size_t nall;
+    const pbr_ev *all = pbr_eventset_all(ev, &nall);
+    const pbr_evvoid *voids = pbr_eventset_voids(ev);
+    for (size_t i = 0; i < nall; i++) {
+        const pbr_ev *e = &all[i];
+        if (e->type != f->volume_index || e->date < years[0] || e->date >= years[ny])
+            continue;
+        if (!pbr_ev_visible(e, voids, d, max_seq) || (w.n > 0 && !cwhere_match(&w, ev, e)))
+            continue;
+        size_t lo = 0, hi = ny; /* years[lo] <= date < years[hi] */
+        while (hi - lo > 1) {
+            size_t mid = (lo + hi) / 2;
+            if (years[mid] <= e->date)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        count[lo]++;
+    }
+    cwhere_free(&w);
+    return 0;
+}
+
+int eval_volume_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, clines *out)
+{
+    pbr_date y0 = pbr_year_of(c->start, c->year_start), yn = pbr_year_of(c->end, c->year_start);
+    size_t ny = 0;
+    for (pbr_date y = y0; y <= yn; y = pbr_add_months(y, 12))
+        ny++;
+    int64_t *count = calloc(ny, sizeof *count);
+    pbr_date *years = malloc((ny + 1) * sizeof *years);
+    if (count == NULL || years == NULL) {
+        free(count);
+        free(years);
+        return -1;
+    }
+    for (size_t k = 0; k <= ny; k++)
+        years[k] = pbr_add_months(y0, 12 * (int)k);
+    mpq_t amount, n;
+    mpq_inits(amount, n, NULL);
+    int rc = 0;
+    for (size_t i = 0; i < c->nfees && rc == 0; i++) {
+        const pbr_fee *f = &c->fees[i];
+        if (!f->has_volume)
+            continue;
+        memset(count, 0, ny * sizeof *count);
+        if (volume_counts(f, ev, max_seq, d, years, ny, count) != 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t k = 0; k < ny; k++) {
+            pbr_date y = years[k], ynext = years[k + 1];
+            /* (c - hi) x R above the band, (c - lo) x R (a clawback) below, 0 inside */
+            int64_t over = count[k] > f->volume_hi ? count[k] - f->volume_hi
+                           : count[k] < f->volume_lo ? count[k] - f->volume_lo
+                                                     : 0;
+            mpz_set_si(mpq_numref(n), over);
+            mpz_set_ui(mpq_denref(n), 1);
+            mpq_mul(amount, n, f->volume_rate);
+            char label[20], period[32];
+            pbr_year_label(y, c->year_start, label, sizeof label);
+            snprintf(period, sizeof period, "%s-volume", label);
+            if (push_fee_line(out, f, period, y, pbr_add_months(ynext, 3), pbr_pounds_to_pence(amount), 1) == NULL) {
+                rc = -1;
+                break;
+            }
+        }
+    }
+    free(count);
+    free(years);
+    mpq_clears(amount, n, NULL);
+    return rc;
+}
+
+int eval_recovery_lines(const pbr_contract *c, const pbr_fee *f, clines *out)
+{
+    const pbr_outcome *o = &c->outcomes[f->advance_of];
+    int64_t advance = pbr_pounds_to_pence(f->amount);
+    for (pbr_date q = pbr_quarter_of(f->from, c->year_start); q <= f->to; q = pbr_add_months(q, 3)) {
+        char day[PBR_DATE_STRLEN], period[32];
+        pbr_date_format(q, day);
+        snprintf(period, sizeof period, "%s-recovery", day);
+        /* final on the outcome's window q: add_months(q.next, follow_up + waiting) */
+        pbr_date final_on = pbr_add_months(pbr_add_months(q, 3), o->follow_up + o->waiting);
+        /* fixed by the contract: issued once, never adjusted */
+        if (push_fee_line(out, f, period, q, final_on, -advance, 0) == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+pbr_date eval_mechanism_last_final_on(const pbr_contract *c)
+{
+    pbr_date last = PBR_DATE_NONE;
+    for (size_t i = 0; i < c->nfees; i++) {
+        const pbr_fee *f = &c->fees[i];
+        if (f->has_volume) {
+            pbr_date y = pbr_year_of(c->end, c->year_start);
+            pbr_date v = pbr_add_months(pbr_add_months(y, 12), 3);
+            last = v > last ? v : last;
+        }
+        if (f->has_advance) {
+            const pbr_outcome *o = &c->outcomes[f->advance_of];
+            pbr_date q = pbr_quarter_of(f->to, c->year_start);
+            pbr_date r = pbr_add_months(pbr_add_months(q, 3), o->follow_up + o->waiting);
+            last = r > last ? r : last;
+        }
+    }
+    return last;
+}

@@ -1,0 +1,587 @@
+/* settle.c -- statements (SPEC.md 5.1, 5.5.6, 5.7): which lines a quarter's
+ * statement contains, adjustments for late data under the contract version
+ * a line was first issued under, the contract cap, provisional lines, the
+ * statement range, and the ledger that carries history between quarters.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pbr/num.h"
+#include "pbr/settle.h"
+#include "pbr/util.h"
+
+#include "eval.h"
+
+/* ---- ledger ------------------------------------------------------------------------ */
+
+typedef struct ledger_key {
+    char component[72];
+    char period[32];
+    int has_segment;
+    char segment[64];
+    int fee;                  /* fees are never adjusted */
+    char version[65];         /* contract sha256 the line was first issued under */
+    int64_t issued;           /* computed (uncapped) pence issued so far */
+} ledger_key;
+
+struct pbr_ledger {
+    ledger_key *keys;         /* in order of first issue */
+    size_t n, cap;
+    int64_t computed_total;   /* U of 5.5.6 */
+    pbr_date next;            /* first quarter not yet issued, PBR_DATE_NONE at first */
+};
+
+pbr_ledger *pbr_ledger_new(void)
+{
+    pbr_ledger *l = calloc(1, sizeof *l);
+    if (l != NULL)
+        l->next = PBR_DATE_NONE;
+    return l;
+}
+
+void pbr_ledger_free(pbr_ledger *l)
+{
+    if (l == NULL)
+        return;
+    free(l->keys);
+    free(l);
+}
+
+pbr_date pbr_ledger_next_quarter(const pbr_ledger *l)
+{
+    return l->next;
+}
+
+static int key_matches(const ledger_key *k, const pbr_line *l)
+{
+    return strcmp(k->component, l->component) == 0 && strcmp(k->period, l->period) == 0 &&
+           k->has_segment == l->has_segment && (!k->has_segment || strcmp(k->segment, l->segment) == 0);
+}
+
+static ledger_key *ledger_find(const pbr_ledger *l, const pbr_line *line)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (key_matches(&l->keys[i], line))
+            return &l->keys[i];
+    }
+    return NULL;
+}
+
+static int ledger_add(pbr_ledger *l, const pbr_line *line, const char *version, int fee)
+{
+    if (pbr_grow((void **)&l->keys, &l->cap, l->n + 1, sizeof *l->keys) != 0)
+        return -1;
+    ledger_key *k = &l->keys[l->n++];
+    memset(k, 0, sizeof *k);
+    snprintf(k->component, sizeof k->component, "%s", line->component);
+    snprintf(k->period, sizeof k->period, "%s", line->period);
+    k->has_segment = line->has_segment;
+    snprintf(k->segment, sizeof k->segment, "%s", line->segment);
+    snprintf(k->version, sizeof k->version, "%s", version);
+    k->fee = fee;
+    k->issued = line->computed_pence;
+    return 0;
+}
+
+pbr_ledger *pbr_ledger_copy(const pbr_ledger *l)
+{
+    pbr_ledger *c = pbr_ledger_new();
+    if (c == NULL)
+        return NULL;
+    *c = *l;
+    c->keys = malloc((l->cap ? l->cap : 1) * sizeof *c->keys);
+    if (c->keys == NULL) {
+        free(c);
+        return NULL;
+    }
+    if (l->n > 0)
+        memcpy(c->keys, l->keys, l->n * sizeof *c->keys);
+    return c;
+}
+
+size_t pbr_ledger_count(const pbr_ledger *l)
+{
+    return l->n;
+}
+
+int64_t pbr_ledger_computed_total(const pbr_ledger *l)
+{
+    return l->computed_total;
+}
+
+void pbr_ledger_entry_at(const pbr_ledger *l, size_t i, pbr_ledger_entry *e)
+{
+    const ledger_key *k = &l->keys[i];
+    e->component = k->component;
+    e->period = k->period;
+    e->segment = k->has_segment ? k->segment : NULL;
+    e->fee = k->fee;
+    e->version = k->version;
+    e->issued = k->issued;
+}
+
+int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, const pbr_ledger_entry *entries,
+                       size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        pbr_line line;
+        memset(&line, 0, sizeof line);
+        const pbr_ledger_entry *e = &entries[i];
+        if (strlen(e->component) >= sizeof line.component || strlen(e->period) >= sizeof line.period ||
+            (e->segment != NULL && strlen(e->segment) >= sizeof line.segment) ||
+            strlen(e->version) >= sizeof ((ledger_key *)0)->version)
+            return -1;
+        snprintf(line.component, sizeof line.component, "%s", e->component);
+        snprintf(line.period, sizeof line.period, "%s", e->period);
+        line.has_segment = e->segment != NULL;
+        if (line.has_segment)
+            snprintf(line.segment, sizeof line.segment, "%s", e->segment);
+        line.computed_pence = e->issued;
+        if (ledger_add(l, &line, e->version, e->fee) != 0)
+            return -1;
+    }
+    l->next = next;
+    l->computed_total = computed_total;
+    return 0;
+}
+
+/* ---- statement range ---------------------------------------------------------------- */
+
+pbr_date pbr_issue_date(const pbr_contract *c, pbr_date q)
+{
+    return pbr_add_months(q, 3) + c->settle_after_days;
+}
+
+pbr_date pbr_contract_first_quarter(const pbr_contract *c)
+{
+    return pbr_quarter_of(c->start, c->year_start);
+}
+
+static pbr_date latest(pbr_date a, pbr_date b)
+{
+    return a > b ? a : b;
+}
+
+/* The latest final_on any line of the contract can have (5.7). */
+static pbr_date last_final_on(const pbr_contract *c)
+{
+    pbr_date end_q_next = pbr_add_months(pbr_quarter_of(c->end, c->year_start), 3);
+    /* always at least the quarter containing end (ruled 2026-12-02) */
+    pbr_date last = end_q_next;
+    for (size_t i = 0; i < c->nfees; i++)
+        last = latest(last, c->fees[i].dated ? c->fees[i].on : end_q_next);
+    size_t nw = 0;
+    ewindow *w = cohort_windows(c, &nw);
+    for (size_t i = 0; i < c->noutcomes; i++) {
+        const pbr_outcome *o = &c->outcomes[i];
+        switch (o->measure) {
+        case PBR_M_BINARY:
+        case PBR_M_FREQUENCY:
+            for (size_t k = 0; k < nw; k++)
+                last = latest(last, pbr_add_months(w[k].to, o->follow_up + o->waiting));
+            break;
+        case PBR_M_CLEAN_PERIOD: {
+            pbr_date f = pbr_add_months(c->end, o->follow_up + o->waiting);
+            last = latest(last, pbr_add_months(pbr_quarter_of(f, c->year_start), 3));
+            break;
+        }
+        case PBR_M_CUSTODY_NIGHTS: break; /* the quarter containing end, already counted */
+        case PBR_M_DISPOSALS:
+            last = latest(last, pbr_add_months(pbr_add_months(pbr_year_of(c->end, c->year_start), 12), o->waiting));
+            break;
+        }
+    }
+    free(w);
+    return latest(last, eval_mechanism_last_final_on(c));
+}
+
+pbr_date pbr_contract_last_quarter(const pbr_contract *c)
+{
+    /* the quarter Q in which final_on f becomes final: the first with Q.next >= f */
+    pbr_date q = pbr_quarter_of(last_final_on(c) - 1, c->year_start);
+    return pbr_add_months(q, 3 * c->run_off);
+}
+
+/* ---- fees ---------------------------------------------------------------------------- */
+
+/* Appends every fee line the contract alone fixes (5.7: quarterly fees
+ * final on their quarter's Q.next, dated fees on their date; 5.9.5: the
+ * recovery of an advance). Volume lines depend on events: evaluate_outcomes
+ * makes them. Returns 0 or -1. */
+static int fee_lines(const pbr_contract *c, clines *out)
+{
+    for (size_t i = 0; i < c->nfees; i++) {
+        const pbr_fee *f = &c->fees[i];
+        if (f->dated) {
+            cline *cl = clines_push(out);
+            if (cl == NULL)
+                return -1;
+            cl->line.kind = PBR_LINE_FEE;
+            snprintf(cl->line.component, sizeof cl->line.component, "%s", f->id);
+            pbr_date_format(f->on, cl->line.period);
+            cl->line.final_on = f->on;
+            cl->line.computed_pence = pbr_pounds_to_pence(f->amount);
+            cl->period_first = f->on;
+            cl->comp_order = f->file_order;
+            cl->fee_rank = 1;
+            continue;
+        }
+        if (f->has_advance && eval_recovery_lines(c, f, out) != 0)
+            return -1;
+        for (pbr_date q = pbr_quarter_of(f->from, c->year_start); q <= f->to; q = pbr_add_months(q, 3)) {
+            cline *cl = clines_push(out);
+            if (cl == NULL)
+                return -1;
+            cl->line.kind = PBR_LINE_FEE;
+            snprintf(cl->line.component, sizeof cl->line.component, "%s", f->id);
+            pbr_date_format(q, cl->line.period);
+            cl->line.final_on = pbr_add_months(q, 3);
+            cl->line.computed_pence = pbr_pounds_to_pence(f->amount);
+            cl->period_first = q;
+            cl->comp_order = f->file_order;
+            cl->fee_rank = 1;
+        }
+    }
+    return 0;
+}
+
+/* Fee lines: file order, then final_on; on one final_on volume and
+ * recovery lines before the quarterly line (5.9), then by period. */
+static int cmp_fee(const void *a, const void *b)
+{
+    const cline *x = a, *y = b;
+    if (x->comp_order != y->comp_order)
+        return x->comp_order < y->comp_order ? -1 : 1;
+    if (x->line.final_on != y->line.final_on)
+        return x->line.final_on < y->line.final_on ? -1 : 1;
+    if (x->fee_rank != y->fee_rank)
+        return x->fee_rank - y->fee_rank;
+    if (x->period_first != y->period_first)
+        return x->period_first < y->period_first ? -1 : 1;
+    return strcmp(x->line.period, y->line.period);
+}
+
+/* Is id a fee of c? (A line key of a fee: adjusted outside the cap.) */
+static int is_fee_id(const pbr_contract *c, const char *id)
+{
+    for (size_t i = 0; i < c->nfees; i++)
+        if (strcmp(c->fees[i].id, id) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- versions ------------------------------------------------------------------------- */
+
+typedef struct version_eval {
+    char sha[65];
+    clines lines;
+} version_eval;
+
+typedef struct version_cache {
+    version_eval *v;
+    size_t n;
+} version_cache;
+
+static void version_cache_free(version_cache *vc)
+{
+    for (size_t i = 0; i < vc->n; i++)
+        clines_free(&vc->v[i].lines);
+    free(vc->v);
+}
+
+/* Lines of the contract version sha as of d (evaluated once per version). */
+static const clines *lines_of_version(version_cache *vc, const char *sha, const pbr_contract *current,
+                                      pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
+                                      uint64_t max_seq, pbr_date d, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < vc->n; i++) {
+        if (strcmp(vc->v[i].sha, sha) == 0)
+            return &vc->v[i].lines;
+    }
+    const pbr_contract *c = versions ? versions(vctx, sha) : NULL;
+    if (c == NULL)
+        c = current;
+    version_eval *nv = realloc(vc->v, (vc->n + 1) * sizeof *nv);
+    if (nv == NULL)
+        return NULL;
+    vc->v = nv;
+    version_eval *e = &vc->v[vc->n];
+    memset(e, 0, sizeof *e);
+    snprintf(e->sha, sizeof e->sha, "%s", sha);
+    if (evaluate_outcomes(c, ev, max_seq, d, &e->lines, err, errlen) != 0) {
+        clines_free(&e->lines);
+        return NULL;
+    }
+    vc->n++;
+    return &e->lines;
+}
+
+static const cline *find_line(const clines *l, const ledger_key *k)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (key_matches(k, &l->v[i].line))
+            return &l->v[i];
+    }
+    return NULL;
+}
+
+/* ---- a statement ------------------------------------------------------------------------- */
+
+/* The contract cap of 5.5.6: pays min(U + x, C) - min(U, C). */
+static int64_t capped(const pbr_contract *c, int64_t cap_pence, int64_t *u, int64_t x)
+{
+    if (!c->has_contract_cap) {
+        *u += x;
+        return x;
+    }
+    int64_t before = *u < cap_pence ? *u : cap_pence;
+    *u += x;
+    int64_t after = *u < cap_pence ? *u : cap_pence;
+    return after - before;
+}
+
+static int push_line(pbr_line **v, size_t *n, size_t *cap, const pbr_line *l)
+{
+    if (pbr_grow((void **)v, cap, *n + 1, sizeof **v) != 0)
+        return -1;
+    (*v)[(*n)++] = *l;
+    return 0;
+}
+
+static void statement_header(const pbr_contract *c, pbr_date q, uint64_t events_through, pbr_statement *s)
+{
+    snprintf(s->contract, sizeof s->contract, "%s", c->id);
+    snprintf(s->sha256, sizeof s->sha256, "%s", c->sha256);
+    s->quarter = q;
+    pbr_quarter_label(q, c->year_start, s->label, sizeof s->label);
+    s->start = q;
+    s->end = pbr_add_months(q, 3) - 1;
+    s->as_of = pbr_issue_date(c, q);
+    s->events_through = events_through;
+}
+
+static int is_provisional_measure(pbr_measure m)
+{
+    return m == PBR_M_BINARY || m == PBR_M_FREQUENCY || m == PBR_M_DISPOSALS;
+}
+
+/* Builds the statement for q into s and the updated ledger nl. Returns 0 or -1. */
+static int build_statement(const pbr_contract *c, pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
+                           uint64_t max_seq, pbr_date q, pbr_ledger *nl, pbr_statement *s, char *err,
+                           size_t errlen)
+{
+    pbr_date qnext = pbr_add_months(q, 3), asof = pbr_issue_date(c, q);
+    clines fees = {NULL, 0, 0}, fresh = {NULL, 0, 0};
+    version_cache vc = {NULL, 0};
+    size_t lcap = 0, pcap = 0, nprior = nl->n;
+    int64_t cap_pence = c->has_contract_cap ? pbr_pounds_to_pence(c->contract_cap) : 0;
+    int rc = -1;
+    statement_header(c, q, max_seq, s);
+    const clines *nowp = lines_of_version(&vc, c->sha256, c, NULL, NULL, ev, max_seq, asof, err, errlen);
+    if (nowp == NULL || fee_lines(c, &fees) != 0)
+        goto out;
+    /* a shallow copy: the cache's array may move when other versions are added */
+    const clines nowc = *nowp, *now = &nowc;
+    /* fee lines computed from events (volume, 5.9.4) join the fixed ones */
+    for (size_t i = 0; i < now->n; i++) {
+        if (!now->v[i].fee)
+            continue;
+        cline *x = clines_push(&fees);
+        if (x == NULL)
+            goto oom;
+        *x = now->v[i];
+    }
+    /* fees: file order, then date */
+    if (fees.n > 1)
+        qsort(fees.v, fees.n, sizeof *fees.v, cmp_fee);
+    for (size_t i = 0; i < fees.n; i++) {
+        pbr_line *l = &fees.v[i].line;
+        if (l->final_on > qnext || ledger_find(nl, l) != NULL)
+            continue;
+        l->amount_pence = l->computed_pence;
+        /* a volume line is recomputed later (adjustments), a fixed fee never */
+        if (push_line(&s->lines, &s->nlines, &lcap, l) != 0 || ledger_add(nl, l, c->sha256, !fees.v[i].fee) != 0)
+            goto oom;
+    }
+    /* outcome and pooled lines final by the end of q, not issued before */
+    for (size_t i = 0; i < now->n; i++) {
+        const cline *cl = &now->v[i];
+        if (!cl->fee && cl->line.final_on <= qnext && ledger_find(nl, &cl->line) == NULL) {
+            cline *x = clines_push(&fresh);
+            if (x == NULL)
+                goto oom;
+            *x = *cl;
+        }
+    }
+    if (fresh.n > 1)
+        qsort(fresh.v, fresh.n, sizeof *fresh.v, cline_cmp);
+    for (size_t i = 0; i < fresh.n; i++) {
+        pbr_line *l = &fresh.v[i].line;
+        l->amount_pence = capped(c, cap_pence, &nl->computed_total, l->computed_pence);
+        if (push_line(&s->lines, &s->nlines, &lcap, l) != 0)
+            goto oom;
+    }
+    /* adjustments, in the order the adjusted lines were first issued */
+    for (size_t i = 0; i < nprior; i++) {
+        ledger_key *k = &nl->keys[i];
+        if (k->fee)
+            continue;
+        const clines *vl = lines_of_version(&vc, k->version, c, versions, vctx, ev, max_seq, asof, err, errlen);
+        if (vl == NULL)
+            goto out;
+        const cline *cur = find_line(vl, k);
+        int64_t recomputed = cur ? cur->line.computed_pence : 0;
+        if (recomputed == k->issued)
+            continue;
+        pbr_line adj;
+        memset(&adj, 0, sizeof adj);
+        adj.kind = PBR_LINE_ADJUSTMENT;
+        snprintf(adj.component, sizeof adj.component, "%s", k->component);
+        snprintf(adj.period, sizeof adj.period, "%s", k->period);
+        adj.has_segment = k->has_segment;
+        snprintf(adj.segment, sizeof adj.segment, "%s", k->segment);
+        adj.previous_pence = k->issued;
+        adj.computed_pence = recomputed - k->issued;
+        /* a volume line's adjustment is a fee line's: outside contract_cap (5.9) */
+        if (cur ? cur->fee : is_fee_id(c, k->component))
+            adj.amount_pence = adj.computed_pence;
+        else
+            adj.amount_pence = capped(c, cap_pence, &nl->computed_total, adj.computed_pence);
+        k->issued = recomputed;
+        if (push_line(&s->lines, &s->nlines, &lcap, &adj) != 0)
+            goto oom;
+    }
+    for (size_t i = 0; i < fresh.n; i++) {
+        if (ledger_add(nl, &fresh.v[i].line, c->sha256, 0) != 0)
+            goto oom;
+    }
+    /* provisional: begun, not final by the end of q, figured as of A(q) */
+    clines prov = {NULL, 0, 0};
+    for (size_t i = 0; i < now->n; i++) {
+        const cline *cl = &now->v[i];
+        if (!cl->pooled && !cl->fee && is_provisional_measure(cl->measure) && cl->period_first < qnext &&
+            cl->line.final_on > qnext) {
+            cline *x = clines_push(&prov);
+            if (x == NULL) {
+                clines_free(&prov);
+                goto oom;
+            }
+            *x = *cl;
+            x->line.amount_pence = x->line.computed_pence;
+        }
+    }
+    if (prov.n > 1)
+        qsort(prov.v, prov.n, sizeof *prov.v, cline_cmp);
+    for (size_t i = 0; i < prov.n; i++) {
+        if (push_line(&s->provisional, &s->nprovisional, &pcap, &prov.v[i].line) != 0) {
+            clines_free(&prov);
+            goto oom;
+        }
+    }
+    clines_free(&prov);
+    s->total_pence = 0;
+    for (size_t i = 0; i < s->nlines; i++)
+        s->total_pence += s->lines[i].amount_pence;
+    nl->next = qnext;
+    rc = 0;
+    goto out;
+oom:
+    pbr_errf(err, errlen, "settle %s: out of memory", c->id);
+out:
+    clines_free(&fees);
+    clines_free(&fresh);
+    version_cache_free(&vc);
+    return rc;
+}
+
+int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
+                       uint64_t events_through, pbr_date q, pbr_ledger *ledger, pbr_statement **out, char *err,
+                       size_t errlen)
+{
+    *out = NULL;
+    pbr_date expect = ledger->next == PBR_DATE_NONE ? pbr_contract_first_quarter(c) : ledger->next;
+    if (q != expect) {
+        char a[PBR_DATE_STRLEN], b[PBR_DATE_STRLEN];
+        pbr_date_format(q, a);
+        pbr_date_format(expect, b);
+        return pbr_errf(err, errlen, "settle %s: quarter %s is out of order (next to issue is %s)", c->id, a, b);
+    }
+    if (q > pbr_contract_last_quarter(c)) {
+        char a[PBR_DATE_STRLEN];
+        pbr_date_format(q, a);
+        return pbr_errf(err, errlen, "settle %s: quarter %s is after the contract's last statement", c->id, a);
+    }
+    pbr_ledger *nl = pbr_ledger_copy(ledger);
+    pbr_statement *s = calloc(1, sizeof *s);
+    if (nl == NULL || s == NULL) {
+        pbr_ledger_free(nl);
+        free(s);
+        return pbr_errf(err, errlen, "settle %s: out of memory", c->id);
+    }
+    if (build_statement(c, versions, vctx, ev, events_through, q, nl, s, err, errlen) != 0) {
+        pbr_statement_destroy(&s);
+        pbr_ledger_free(nl);
+        return -1;
+    }
+    /* commit the new ledger into the caller's */
+    free(ledger->keys);
+    *ledger = *nl;
+    free(nl);
+    *out = s;
+    return 0;
+}
+
+int pbr_settle_all(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date through,
+                   pbr_statement_fn fn, void *ctx, char *err, size_t errlen)
+{
+    pbr_ledger *ledger = pbr_ledger_new();
+    if (ledger == NULL)
+        return pbr_errf(err, errlen, "settle %s: out of memory", c->id);
+    pbr_date last = pbr_contract_last_quarter(c);
+    if (through < last)
+        last = through;
+    int rc = 0;
+    for (pbr_date q = pbr_contract_first_quarter(c); q <= last && rc == 0; q = pbr_add_months(q, 3)) {
+        pbr_statement *s;
+        if (pbr_settle_quarter(c, NULL, NULL, ev, events_through, q, ledger, &s, err, errlen) != 0) {
+            rc = -1;
+            break;
+        }
+        rc = fn(ctx, s);
+        pbr_statement_destroy(&s);
+    }
+    pbr_ledger_free(ledger);
+    return rc;
+}
+
+int pbr_provisional_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date d,
+                          pbr_line **lines, size_t *n, char *err, size_t errlen)
+{
+    clines all = {NULL, 0, 0};
+    *lines = NULL;
+    *n = 0;
+    if (evaluate_outcomes(c, ev, events_through, d, &all, err, errlen) != 0) {
+        clines_free(&all);
+        return -1;
+    }
+    if (all.n > 1)
+        qsort(all.v, all.n, sizeof *all.v, cline_cmp);
+    size_t cap = 0;
+    for (size_t i = 0; i < all.n; i++) {
+        cline *cl = &all.v[i];
+        if (cl->pooled || cl->fee || !is_provisional_measure(cl->measure) || cl->period_first > d ||
+            cl->line.final_on <= d)
+            continue;
+        cl->line.amount_pence = cl->line.computed_pence;
+        if (push_line(lines, n, &cap, &cl->line) != 0) {
+            free(*lines);
+            *lines = NULL;
+            *n = 0;
+            clines_free(&all);
+            return pbr_errf(err, errlen, "cohorts %s: out of memory", c->id);
+        }
+    }
+    clines_free(&all);
+    return 0;
+}
