@@ -445,6 +445,45 @@ START_TEST(test_log_level_and_journal_priorities)
 }
 END_TEST
 
+/* ---- settle and statement dates ------------------------------------------------ */
+
+START_TEST(test_settle_and_statement_say_what_is_wrong_with_the_date)
+{
+    /* The spec example (year_start 4, settle_after_days 30) on 2020-08-15:
+     * quarter 2020-04-01 is due (A(Q) = 2020-07-01 + 30 days = 2020-07-31),
+     * 2020-07-01 is not (A(Q) = 2020-10-01 + 30 days = 2020-10-31). A date
+     * that starts no quarter, or a quarter not yet due, is an error with
+     * exit status 1, not "issued 0 statement(s)". */
+    daemon_t d;
+    daemon_prepare(&d, "auto_settle: false\n");
+    snprintf(d.now, sizeof d.now, "2020-08-15");
+    snprintf(d.contracts, sizeof d.contracts, "%s.contracts", d.dir);
+    ck_assert_int_eq(mkdir(d.contracts, 0700), 0);
+    char from[1024], to[1024], err[PBR_ERR_MAX];
+    size_t len;
+    char *text = pbr_read_file(spec_example(from, sizeof from, "example.yaml"), &len, err, sizeof err);
+    ck_assert_msg(text != NULL, "%s", err);
+    snprintf(to, sizeof to, "%s/example.yaml", d.contracts);
+    ck_assert_int_eq(pbr_write_file_atomic(to, text, len, err, sizeof err), 0);
+    free(text);
+    daemon_start(&d);
+    expect_pbrctl(&d, "", "settle 2020-07-02", 1, 5000,
+                  "2020-07-02 is not the first day of a quarter of example (its quarters follow year_start 4): did "
+                  "you mean 2020-07-01?");
+    expect_pbrctl(&d, "", "statement example 2020-05-01", 1, 5000, "is not the first day of a quarter of example");
+    expect_pbrctl(&d, "", "statement example 2020-04-01", 1, 5000, "it is due; issue it with pbrctl settle");
+    expect_pbrctl(&d, "", "settle 2020-04-01", 0, 5000, "2020-04-01");
+    expect_pbrctl(&d, "", "settle 2020-04-01", 0, 5000, "issued 0"); /* a re-run is not an error */
+    expect_pbrctl(&d, "", "settle 2020-07-01", 1, 5000,
+                  "the statement of example for 2020-07-01 is not due yet: A(Q) is 2020-10-31");
+    expect_pbrctl(&d, "", "settle 2020-07-01 --contract example", 1, 5000, "is not due yet");
+    expect_pbrctl(&d, "", "statement example 2020-07-01", 1, 5000, "is not due yet");
+    expect_pbrctl(&d, "", "settle 2031-01-01 --contract example", 1, 5000,
+                  "2031-01-01 is not a quarter of example (its statements run from 2020-04-01 to");
+    daemon_finish(&d);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -463,6 +502,7 @@ static Suite *make_suite(void)
     tcase_set_timeout(logs, 120);
     tcase_add_test(logs, test_reload_reports_clients_file_error);
     tcase_add_test(logs, test_log_level_and_journal_priorities);
+    tcase_add_test(logs, test_settle_and_statement_say_what_is_wrong_with_the_date);
     suite_add_tcase(s, logs);
     return s;
 }

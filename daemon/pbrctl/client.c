@@ -216,18 +216,20 @@ void pbrctl_client_close(pbrctl_client *c)
     c->sock = c->ctx = c->monitor = NULL;
 }
 
-/* Waits until a reply is readable on c->sock (1), the timeout passes (0),
- * the monitor reports a connection problem (-2, c->failure set) or polling
- * fails (-1, errno). */
-static int wait_readable(pbrctl_client *c)
+/* Waits up to ms until a reply is readable on c->sock (1), the time
+ * passes (0), the monitor reports a connection problem (-2, c->failure
+ * set) or polling fails (-1, errno). */
+static int wait_readable_for(pbrctl_client *c, int ms)
 {
-    long long deadline = now_ms() + c->timeout_ms;
+    long long deadline = now_ms() + ms;
     for (;;) {
         long long left = deadline - now_ms();
         if (left <= 0)
             return 0;
         zmq_pollitem_t items[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->monitor, 0, ZMQ_POLLIN, 0}};
         int rc = zmq_poll(items, c->monitor ? 2 : 1, (long)left);
+        if (rc < 0 && errno == EINTR)
+            continue;
         if (rc < 0)
             return -1;
         if (items[0].revents & ZMQ_POLLIN)
@@ -247,9 +249,19 @@ int pbrctl_client_send(pbrctl_client *c, const void *body, size_t len, char *err
     return 0;
 }
 
+int pbrctl_client_wait(pbrctl_client *c, int ms, char *err, size_t errlen)
+{
+    int rc = wait_readable_for(c, ms);
+    if (rc == -2)
+        return pbr_errf(err, errlen, "%s", c->failure);
+    if (rc < 0)
+        return pbr_errf(err, errlen, "zmq_poll(%s): %s", c->endpoint, zmq_strerror(errno));
+    return rc;
+}
+
 int pbrctl_client_recv(pbrctl_client *c, char **out, size_t *len, char *err, size_t errlen)
 {
-    int rc = wait_readable(c);
+    int rc = wait_readable_for(c, c->timeout_ms);
     if (rc == -2)
         return pbr_errf(err, errlen, "%s", c->failure);
     if (rc < 0)

@@ -42,6 +42,12 @@ int pbrctl_client_send(pbrctl_client *c, const void *body, size_t len, char *err
  * push events). */
 int pbrctl_client_recv(pbrctl_client *c, char **out, size_t *len, char *err, size_t errlen);
 
+/* Waits up to ms for a reply to be readable (without reading it), for
+ * callers that wait in slices (a progress line). Returns 1 readable, 0
+ * not yet, or -1 with err: a connection problem the socket monitor saw
+ * (as pbrctl_client_recv reports it) or a polling error. */
+int pbrctl_client_wait(pbrctl_client *c, int ms, char *err, size_t errlen);
+
 /* One request/reply on the API: sends the JSON object req and parses the
  * reply into *reply (caller decrefs). Returns 0, or -1 with err (connection,
  * timeout, or a reply that is not JSON). */

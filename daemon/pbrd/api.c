@@ -187,10 +187,18 @@ static json_t *op_contracts(pbrd_api_call *call)
 
 static json_t *op_statement(pbrd_api_call *call)
 {
-    char err[PBR_ERR_MAX];
+    char err[PBR_ERR_MAX], why[PBR_ERR_MAX];
     call->raw_reply =
         pbrd_service_statement(call->api->service, call->args->contract, call->args->quarter, err, sizeof err);
-    return call->raw_reply ? json_object() : pbrd_api_error("%s", err);
+    if (call->raw_reply != NULL)
+        return json_object();
+    if (strstr(err, " is not issued") != NULL && /* say why: a wrong date, not due, or not settled yet */
+        pbrd_service_provider_of(call->api->service, call->args->contract) != NULL) {
+        pbrd_service_unissued_why(call->api->service, call->args->contract, call->args->quarter_date,
+                                  pbrd_api_today(call->api), why, sizeof why);
+        return pbrd_api_error("%s: %s", err, why);
+    }
+    return pbrd_api_error("%s", err);
 }
 
 static json_t *op_cohorts(pbrd_api_call *call)
@@ -210,6 +218,10 @@ static json_t *op_settle(pbrd_api_call *call)
                              : "settle: another settle is running; try again when it has finished",
                          "busy", 1, "issued_so_far", (json_int_t)pbrd_service_settle_issued(api->job));
     json_t *reply = NULL;
+    char why[PBR_ERR_MAX];
+    if (pbrd_service_check_settle(api->service, call->args->quarter_date, call->args->contract, pbrd_api_today(api),
+                                  why, sizeof why) != 0)
+        return pbrd_api_error("settle: %s", why);
     api->job = pbrd_service_settle_begin(api->service, call->args->quarter_date, call->args->contract,
                                          pbrd_api_today(api), 0, &reply);
     if (api->job == NULL)
