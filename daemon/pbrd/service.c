@@ -874,8 +874,11 @@ int pbrd_service_check_settle(const pbrd_service *svc, pbr_date through, const c
             starts_a_quarter = 1;
         if (issuable_quarter(l, through, today, 0) != PBR_DATE_NONE)
             issuable = 1;
-        if (bad && first_problem[0] == '\0' && (pbr_quarter_of(through, l->c->year_start) != through ||
-                                                through <= pbr_contract_last_quarter(l->c)))
+        /* only what concerns this contract's own quarters: a date before a
+         * contract's range, or after it, is no error of a settle of all */
+        pbr_quarter_state st = pbr_quarter_state_of(l->c, through, today);
+        if (bad && first_problem[0] == '\0' &&
+            (st == PBR_QUARTER_NOT_A_QUARTER || st == PBR_QUARTER_NOT_YET_DUE))
             snprintf(first_problem, sizeof first_problem, "%s", why);
     }
     if (!starts_a_quarter)
