@@ -261,7 +261,7 @@ static void outcome(rng *r, buf *b, int k, const char *measure, const char *cons
         else {
             put(b, "    baseline:\n      rates: {");
             for (int i = 0; i < nw; i++)
-                put(b, "%s%s: %d.%02d", i ? ", " : "", wkeys[i], rint_(r, 0, 1), rint_(r, 0, 99));
+                put(b, "%s%s: 0.%02d", i ? ", " : "", wkeys[i], rint_(r, 0, 99)); /* SPEC 4: in [0, 1] */
             put(b, "}\n");
         }
     } else if (!strcmp(measure, "frequency")) {

@@ -699,6 +699,17 @@ START_TEST(daemon_statements)
     /* the first quarter: a 5,000,000-pound quarterly fee (doncaster.yaml, operating per_quarter) */
     ck_assert_msg(strstr(out, ",500000000,5000000.00,0,0.00,0,0.00,500000000,5000000.00\n") != NULL, "%s", out);
     free(out);
+    /* cohorts as CSV: the title, and pounds beside pence */
+    out = pbrctl_d(&d, "cohorts doncaster --format csv", &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_msg(!strncmp(out, "contract,title,as_of,kind,component,", 36) &&
+                      strstr(out, ",amount_pence,amount_gbp\n"),
+                  "%s", out);
+    free(out);
+    out = pbrctl_d(&d, "contracts --format csv", &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_msg(strstr(out, "\ndoncaster,serco,HMP Doncaster reoffending pilot,"), "%s", out);
+    free(out);
     out = pbrctl_d(&d, "statements doncaster", &st);
     ck_assert_int_eq(st, 0);
     ck_assert_msg(strstr(out, "\xc2\xa3" "5,000,000.00") && strstr(out, "lifetime"), "%s", out);

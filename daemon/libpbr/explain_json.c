@@ -247,8 +247,9 @@ json_t *pbr_explain_json(const char *statement, size_t len, const pbr_contract *
         rc = line_rows(c, ev, through, asof, component, period, segment, rows, left, err, errlen);
     json_t *reply = NULL;
     if (rc == 0)
-        reply = json_pack("{sO sO sO sO sO sO so so}", "contract", json_object_get(st, "contract"), "quarter",
-                          json_object_get(st, "quarter"), "as_of", json_object_get(st, "as_of"), "events_through",
+        reply = json_pack("{sO ss sO sO sO sO sO sO so so}", "contract", json_object_get(st, "contract"), "title",
+                          c->title, "quarter", json_object_get(st, "quarter"), "label", json_object_get(st, "label"),
+                          "as_of", json_object_get(st, "as_of"), "events_through",
                           json_object_get(st, "events_through"), "contract_sha256",
                           json_object_get(st, "contract_sha256"), "line", line, "rows", rows, "left_out", left);
     else {

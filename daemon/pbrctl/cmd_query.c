@@ -112,6 +112,17 @@ int cmd_status(const pbrctl_opts *o, int argc, char **argv)
     if (a.format && !strcmp(a.format, "json"))
         return print_json(r);
     const char *now = json_string_value(json_object_get(r, "now"));
+    const char *scope = json_string_value(json_object_get(r, "scope"));
+    if (scope != NULL && !strcmp(scope, "provider")) { /* a provider's key: its own contracts only */
+        printf("contracts    %" JSON_INTEGER_FORMAT "\n"
+               "statements   %" JSON_INTEGER_FORMAT "\n"
+               "awaiting     %" JSON_INTEGER_FORMAT "\n"
+               "now          %s\n",
+               int_field(r, "contracts"), int_field(r, "statements"), int_field(r, "awaiting_settle"),
+               now ? now : "?");
+        json_decref(r);
+        return 0;
+    }
     printf("events       %" JSON_INTEGER_FORMAT "\n"
            "quarantined  %" JSON_INTEGER_FORMAT "\n"
            "last_seq     %" JSON_INTEGER_FORMAT "\n"
@@ -428,12 +439,12 @@ static void print_line_row(json_t *l)
 }
 
 /* cohorts as CSV: the statement CSV's line columns, with the as-of date. */
-static int print_cohorts_csv(json_t *r)
+static int print_cohorts_csv(json_t *r, const char *title)
 {
     static const char *const cols[] = {"component", "period", "segment", "final_on", "members", "excluded",
                                        "reoffenders", "reoffences", "actual", "baseline", "points", "percent",
                                        "avoided", "threshold_met", "units"};
-    printf("contract,as_of,kind");
+    printf("contract,title,as_of,kind");
     for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
         printf(",%s", cols[k]);
     printf(",amount_pence,amount_gbp\n");
@@ -442,6 +453,7 @@ static int print_cohorts_csv(json_t *r)
     json_array_foreach(json_object_get(r, "provisional"), i, l)
     {
         csv_cell(stdout, 1, str_field(r, "contract"), 1);
+        csv_cell(stdout, 0, title, 1);
         csv_cell(stdout, 0, str_field(r, "as_of"), 0);
         csv_cell(stdout, 0, str_field(l, "kind"), 1);
         for (size_t k = 0; k < sizeof cols / sizeof *cols; k++) {
@@ -475,8 +487,11 @@ int cmd_cohorts(const pbrctl_opts *o, int argc, char **argv)
         return st;
     if (wants_json(&a))
         return print_json(r);
-    if (wants_csv(&a))
-        return print_cohorts_csv(r);
+    if (wants_csv(&a)) {
+        char title[512] = "";
+        contract_title(o, a.pos[0], title, sizeof title);
+        return print_cohorts_csv(r, title);
+    }
     printf("provisional figures of %s as of %s (not payable)\n", str_field(r, "contract"), str_field(r, "as_of"));
     printf("%-16s %-12s %-10s %8s %8s %10s %10s %s %16s\n", "COMPONENT", "PERIOD", "SEGMENT", "MEMBERS", "REOFF",
            "ACTUAL", "BASELINE", "GATE  ", "AMOUNT");
@@ -529,11 +544,14 @@ int cmd_reload(const pbrctl_opts *o, int argc, char **argv)
     json_t *r = call_api(o, argv[0], json_pack("{ss}", "op", "reload"), &st);
     if (!r)
         return st;
-    size_t nerr = json_array_size(json_object_get(r, "errors"));
+    const char *clients_error = json_string_value(json_object_get(r, "clients_error"));
+    size_t nerr = json_array_size(json_object_get(r, "errors")) + (clients_error != NULL);
     if (wants_json(&a)) {
         print_json(r);
         return nerr ? 1 : 0;
     }
+    if (clients_error != NULL)
+        fprintf(stderr, "%s (the clients file was not reloaded; the previous keys stay in force)\n", clients_error);
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(r, "loaded"), i, v) printf("loaded %s\n", json_string_value(v));

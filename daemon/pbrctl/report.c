@@ -723,7 +723,8 @@ static const char *const css =
     "border-bottom:2px solid #000}header p{color:#333}main{max-width:none;padding:0}"
     "section,.kpi{border:none;border-radius:0;padding:0;margin:10pt 0}figure,table,tr{break-inside:avoid}"
     "section{break-inside:auto}.table{overflow:visible}th{background:#eee}svg.chart{max-height:8cm}"
-    ".chartbox{overflow:visible}svg.chart{min-width:0}footer{display:none}}\n";
+    ".chartbox{overflow:visible}svg.chart{min-width:0}table{font-size:8pt}th,td{white-space:normal;padding:2pt 4pt}"
+    "footer{display:none}}\n";
 
 static void kpis(FILE *f, const qsum *q, size_t n, json_t *cap)
 {

@@ -1,6 +1,6 @@
 /* explain_json.h -- the reply of the `explain` op and of `pbrctl explain
  * --offline` (kept outside the evaluator: explain.c never sees JSON):
- *   {"contract":C,"quarter":Q,"as_of":…,"events_through":n,
+ *   {"contract":C,"title":…,"quarter":Q,"label":…,"as_of":…,"events_through":n,
  *    "contract_sha256":…,"line":{…the line…},"rows":[…],"left_out":[…]}
  * Member rows (binary, frequency) carry offender, index_id, index_date,
  * window, segment, weight, reoffender, reoffences, convictions (event ids)

@@ -5,6 +5,7 @@
  * each line's figures are then exact rationals, rounded once for display and
  * once to pence. Pure: reads only the contract and the event set.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ static void name_line(cline *cl, const pbr_outcome *o, size_t seg, pbr_date peri
 
 static const pbr_baseline *segment_baseline(const pbr_outcome *o, size_t seg)
 {
+    assert(o->nsegments == 0 ? seg == 0 : seg < o->nsegments);
     if (o->nsegments > 0 && o->segments[seg].has_baseline)
         return &o->segments[seg].baseline;
     return &o->baseline;
@@ -75,6 +77,7 @@ static const pbr_baseline *segment_baseline(const pbr_outcome *o, size_t seg)
 
 static const mpq_t *segment_price(const pbr_outcome *o, size_t seg)
 {
+    assert(o->nsegments == 0 ? seg == 0 : seg < o->nsegments);
     if (o->nsegments > 0 && o->segments[seg].has_price)
         return (const mpq_t *)&o->segments[seg].price;
     return NULL;
@@ -412,6 +415,7 @@ static int eval_cohort_component(const pbr_contract *c, const pbr_outcome *o, co
             excluded[m[i].window]++;
             continue;
         }
+        assert(m[i].window < nw && (size_t)seg < nseg);
         reoff r = proven_reoffences(o, &exclude, ev, idx, max_seq, d);
         int64_t wt = o->pay.weight_ogrs ? idx->ogrs : 1;
         cohort_acc *a = &accs[m[i].window * nseg + (size_t)seg];
@@ -614,6 +618,7 @@ static int qrange_init(qrange *r, pbr_date first, size_t n, int months)
 /* Index of the period containing d, or -1 outside the range. */
 static int64_t qrange_find(const qrange *r, pbr_date d)
 {
+    assert(r->n > 0 && r->starts != NULL);
     if (d < r->starts[0] || d >= r->starts[r->n])
         return -1;
     size_t lo = 0, hi = r->n;
@@ -635,6 +640,7 @@ typedef struct nights_acc {
 /* Adds one spell [from, to) to the per-quarter nights of segment seg. */
 static void add_spell(const qrange *r, nights_acc *acc, size_t nseg, size_t seg, pbr_date from, pbr_date to)
 {
+    assert(seg < nseg);
     pbr_date lo = from > r->starts[0] ? from : r->starts[0];
     pbr_date hi = to < r->starts[r->n] ? to : r->starts[r->n];
     if (lo >= hi)
@@ -761,6 +767,7 @@ static void history_mean(const nights_acc *acc, size_t nseg, size_t seg, size_t 
                          mpq_t b)
 {
     int64_t sum = 0;
+    assert(seg < nseg && years >= 0 && k >= (size_t)years * per_year); /* history lies inside the range */
     for (int y = 1; y <= years; y++)
         sum += acc[(k - (size_t)y * per_year) * nseg + seg].nights;
     set_ratio(b, sum, years);
