@@ -1133,7 +1133,12 @@ START_TEST(provider_key_tries_every_op)
 
     /* allowed: status, its own contracts, its own statements and cohorts */
     r = call_as(&d, &prov, "{\"op\":\"status\"}");
-    ck_assert_int_eq(geti(r, "events"), 12);
+    /* scoped to its own contracts: one contract, its two statements, no
+     * global event or quarantine counts (issue 13 item 7) */
+    ck_assert_str_eq(json_string_value(json_object_get(r, "scope")), "provider");
+    ck_assert_int_eq(geti(r, "contracts"), 1);
+    ck_assert_int_eq(geti(r, "statements"), 2);
+    ck_assert_ptr_null(json_object_get(r, "events"));
     json_decref(r);
     r = call_as(&d, &prov, "{\"op\":\"contracts\"}");
     json_t *list = json_object_get(r, "contracts");
@@ -1149,9 +1154,10 @@ START_TEST(provider_key_tries_every_op)
     ck_assert_str_eq(json_string_value(json_object_get(r, "contract")), "example");
     ck_assert(json_is_array(json_object_get(r, "provisional")));
     json_decref(r);
-    /* its own statement that is not issued: the ordinary error */
+    /* its own statement that is not issued: the ordinary error, saying why */
     r = call_as(&d, &prov, "{\"op\":\"statement\",\"contract\":\"example\",\"quarter\":\"2021-01-01\"}");
-    expect_exact_error(r, "statement example 2021-01-01 is not issued", "provider: own unissued statement");
+    expect_exact_error(r, "statement example 2021-01-01 is not issued: it is due; issue it with pbrctl settle",
+                       "provider: own unissued statement");
 
     /* refused: another provider's contract, unknown contracts, every privileged op */
     static const char *const refused[] = {

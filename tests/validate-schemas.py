@@ -34,7 +34,8 @@ warnings.simplefilter("ignore", DeprecationWarning)
 import jsonschema  # noqa: E402
 from jsonschema import Draft202012Validator  # noqa: E402
 
-OPS = ["status", "contracts", "statement", "cohorts", "settle", "reload", "quarantine", "quarantine_purge", "verify", "backup", "statements", "explain"]
+OPS = ["status", "contracts", "statement", "cohorts", "settle", "reload", "quarantine", "quarantine_purge", "verify", "backup",
+       "statements", "explain", "wait"]
 # invalid.jsonl messages of rules across fields that JSON Schema cannot state
 CROSS_FIELD = [" is before date ", " is after date ", " has more than 4 decimal places"]
 

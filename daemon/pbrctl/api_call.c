@@ -21,12 +21,10 @@ static char *wait_reply(pbrctl_client *c, const char *cmd, char *err, size_t err
     progress_start(&p, label);
     int waited = 0;
     while (waited < c->timeout_ms) {
-        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
         int slice = c->timeout_ms - waited < 200 ? c->timeout_ms - waited : 200;
-        int rc = zmq_poll(&item, 1, slice);
-        if (rc < 0 && errno != EINTR) {
+        int rc = pbrctl_client_wait(c, slice, err, errlen); /* connection problems end the wait at once */
+        if (rc < 0) {
             progress_done(&p);
-            pbr_errf(err, errlen, "zmq_poll(%s): %s", c->endpoint, zmq_strerror(errno));
             return NULL;
         }
         if (rc > 0)

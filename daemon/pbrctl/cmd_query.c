@@ -112,6 +112,17 @@ int cmd_status(const pbrctl_opts *o, int argc, char **argv)
     if (a.format && !strcmp(a.format, "json"))
         return print_json(r);
     const char *now = json_string_value(json_object_get(r, "now"));
+    const char *scope = json_string_value(json_object_get(r, "scope"));
+    if (scope != NULL && !strcmp(scope, "provider")) { /* a provider's key: its own contracts only */
+        printf("contracts    %" JSON_INTEGER_FORMAT "\n"
+               "statements   %" JSON_INTEGER_FORMAT "\n"
+               "awaiting     %" JSON_INTEGER_FORMAT "\n"
+               "now          %s\n",
+               int_field(r, "contracts"), int_field(r, "statements"), int_field(r, "awaiting_settle"),
+               now ? now : "?");
+        json_decref(r);
+        return 0;
+    }
     printf("events       %" JSON_INTEGER_FORMAT "\n"
            "quarantined  %" JSON_INTEGER_FORMAT "\n"
            "last_seq     %" JSON_INTEGER_FORMAT "\n"
@@ -533,11 +544,14 @@ int cmd_reload(const pbrctl_opts *o, int argc, char **argv)
     json_t *r = call_api(o, argv[0], json_pack("{ss}", "op", "reload"), &st);
     if (!r)
         return st;
-    size_t nerr = json_array_size(json_object_get(r, "errors"));
+    const char *clients_error = json_string_value(json_object_get(r, "clients_error"));
+    size_t nerr = json_array_size(json_object_get(r, "errors")) + (clients_error != NULL);
     if (wants_json(&a)) {
         print_json(r);
         return nerr ? 1 : 0;
     }
+    if (clients_error != NULL)
+        fprintf(stderr, "%s (the clients file was not reloaded; the previous keys stay in force)\n", clients_error);
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(r, "loaded"), i, v) printf("loaded %s\n", json_string_value(v));

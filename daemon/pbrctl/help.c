@@ -49,7 +49,8 @@ static const struct {
      "  --format F     text (default) or json\n"},
     {"reload", "[--format text|json]", "re-read the contract files and the clients file",
      "  --format F     text (default) or json\n"
-     "exit status: 1 when a contract file has an error (its previous version stays in force)\n"},
+     "exit status: 1 when a contract file or the clients file has an error (the previous version stays in\n"
+     "force)\n"},
     {"quarantine", "[--limit N | --purge-before DATE] [--format text|json]",
      "rejected input, newest first: when, why, the raw line",
      "  --limit N      the newest N records (default 100)\n"
@@ -68,6 +69,13 @@ static const struct {
      "                 /var/lib/pbrd-backup/NAME\n"
      "  --format F     text (default) or json\n"
      "waits at least 10 minutes for the reply; finance and operator roles\n"},
+    {"wait", "[--after N] [--max-wait MS] [--format text|json]",
+     "wait for statements issued for the contracts you may see (a provider: its own)",
+     "  --after N      the cursor of the last reply (\"next: pbrctl wait --after N\"); without it,\n"
+     "                 from now\n"
+     "  --max-wait MS  how long the daemon holds the request, 0..3600000 (default 30000)\n"
+     "  --format F     text (default: CONTRACT QUARTER lines) or json\n"
+     "exit status: 0 statements listed, 1 none issued before --max-wait passed\n"},
     {"check", "CONTRACT.yaml...", "validate contract files (offline, no daemon)",
      "exit status: 1 when any file is invalid (FILE:LINE:COLUMN: message on standard error)\n"},
     {"simulate", "CONTRACT.yaml EVENTS.jsonl [--through QUARTER] [--format json|yaml|csv|text]",

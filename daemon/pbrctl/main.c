@@ -24,6 +24,7 @@ static const struct {
     {"statements", cmd_statements, "CONTRACT [--format text|json|csv]  issued quarters with their totals"},
     {"explain", cmd_explain, "CONTRACT QUARTER COMPONENT PERIOD [SEGMENT]  the rows behind a line (--offline C.yaml E.jsonl ...)"},
     {"verify", cmd_verify, "                           recompute issued statements and compare"},
+    {"wait", cmd_wait, "[--after N] [--max-wait MS] wait for statements you may see"},
     {"backup", cmd_backup, "DIR                        back the store up into DIR (on the daemon's machine)"},
     {"check", cmd_check, "FILE...                    validate contract files (offline)"},
     {"simulate", cmd_simulate, "CONTRACT.yaml EVENTS.jsonl [--through QUARTER]  settle offline"},

@@ -12,6 +12,7 @@
  *   cmd_explain.c  explain                    (the rows behind a line)
  *   cmd_diff.c     diff                       (two contract versions, offline)
  *   cmd_report.c   report                     (an HTML page per contract; report.c draws it)
+ *   cmd_wait.c     wait
  *   help.c         the per-command --help text
  * A command returns the process exit status: 0 success, 1 the operation
  * reported a problem (rejections, invalid contracts, differences), 2 usage
@@ -51,6 +52,7 @@ int cmd_statements(const pbrctl_opts *o, int argc, char **argv);
 int cmd_explain(const pbrctl_opts *o, int argc, char **argv);
 int cmd_diff(const pbrctl_opts *o, int argc, char **argv);
 int cmd_report(const pbrctl_opts *o, int argc, char **argv);
+int cmd_wait(const pbrctl_opts *o, int argc, char **argv);
 
 /* help.c: prints `pbrctl CMD --help` to f. Returns 0, or -1 for a command
  * without an entry (gen prints its own). */

@@ -46,8 +46,57 @@ pbr_date pbrd_api_today(const pbrd_api *api)
     return d;
 }
 
+/* The NAME of a "provider:NAME" role, or NULL for the other roles. */
+static const char *provider_of_role(const char *role)
+{
+    return role != NULL && strncmp(role, "provider:", 9) == 0 ? role + 9 : NULL;
+}
+
+/* Counts the issued statements of one provider's contracts. */
+typedef struct statement_count {
+    const pbrd_service *service;
+    const char *provider;
+    size_t n;
+} statement_count;
+
+static int count_provider_statement(void *ctx, const char *contract, const char *quarter)
+{
+    (void)quarter;
+    statement_count *c = ctx;
+    const char *p = pbrd_service_provider_of(c->service, contract);
+    if (p != NULL && strcmp(p, c->provider) == 0)
+        c->n++;
+    return 0;
+}
+
+/* status for a provider: counts about its own contracts only (no global
+ * event, quarantine or contract counts). */
+static json_t *provider_status(pbrd_api_call *call, const char *provider)
+{
+    char err[PBR_ERR_MAX], today[PBR_DATE_STRLEN];
+    current_date(call->api->cfg, today);
+    pbrd_service *svc = call->api->service;
+    if (svc == NULL)
+        return json_pack("{ss sI sI sI ss}", "scope", "provider", "contracts", (json_int_t)0, "statements",
+                         (json_int_t)0, "awaiting_settle", (json_int_t)0, "now", today);
+    json_t *list = pbrd_service_contracts(svc, provider, pbrd_api_today(call->api));
+    size_t ncontracts = json_array_size(json_object_get(list, "contracts"));
+    json_decref(list);
+    statement_count count = {svc, provider, 0};
+    if (pbr_store_foreach_statement_key(call->api->store, count_provider_statement, &count, err, sizeof err) != 0)
+        return pbrd_api_error("status: %s", err);
+    size_t awaiting = pbrd_service_awaiting_settle(svc, provider, pbrd_api_today(call->api));
+    return json_pack("{ss sI sI sI ss}", "scope", "provider", "contracts", (json_int_t)ncontracts, "statements",
+                     (json_int_t)count.n, "awaiting_settle", (json_int_t)awaiting, "now", today);
+}
+
+/* status: global counts for finance and operator; a provider gets
+ * provider_status. */
 static json_t *op_status(pbrd_api_call *call)
 {
+    const char *provider = provider_of_role(call->role);
+    if (provider != NULL)
+        return provider_status(call, provider);
     pbr_store_stats st;
     char err[PBR_ERR_MAX], today[PBR_DATE_STRLEN];
     if (pbr_store_get_stats(call->api->store, &st, err, sizeof err) != 0)
@@ -56,7 +105,7 @@ static json_t *op_status(pbrd_api_call *call)
     size_t ncontracts = call->api->service ? pbrd_service_ncontracts(call->api->service) : 0;
     size_t awaiting =
         call->api->service ? pbrd_service_awaiting_settle(call->api->service, NULL, pbrd_api_today(call->api)) : 0;
-    return json_pack("{sI sI sI sI ss sI}", "events", (json_int_t)st.events, "quarantined",
+    return json_pack("{ss sI sI sI sI ss sI}", "scope", "all", "events", (json_int_t)st.events, "quarantined",
                      (json_int_t)st.quarantined, "last_seq", (json_int_t)st.last_seq, "contracts",
                      (json_int_t)ncontracts, "now", today, "awaiting_settle", (json_int_t)awaiting);
 }
@@ -132,18 +181,24 @@ static json_t *op_quarantine_purge(pbrd_api_call *call)
 
 static json_t *op_contracts(pbrd_api_call *call)
 {
-    const char *provider = NULL;
-    if (strncmp(call->role, "provider:", 9) == 0)
-        provider = call->role + 9;
+    const char *provider = provider_of_role(call->role);
     return pbrd_service_contracts(call->api->service, provider, pbrd_api_today(call->api));
 }
 
 static json_t *op_statement(pbrd_api_call *call)
 {
-    char err[PBR_ERR_MAX];
+    char err[PBR_ERR_MAX], why[PBR_ERR_MAX];
     call->raw_reply =
         pbrd_service_statement(call->api->service, call->args->contract, call->args->quarter, err, sizeof err);
-    return call->raw_reply ? json_object() : pbrd_api_error("%s", err);
+    if (call->raw_reply != NULL)
+        return json_object();
+    if (strstr(err, " is not issued") != NULL && /* say why: a wrong date, not due, or not settled yet */
+        pbrd_service_provider_of(call->api->service, call->args->contract) != NULL) {
+        pbrd_service_unissued_why(call->api->service, call->args->contract, call->args->quarter_date,
+                                  pbrd_api_today(call->api), why, sizeof why);
+        return pbrd_api_error("%s: %s", err, why);
+    }
+    return pbrd_api_error("%s", err);
 }
 
 static json_t *op_cohorts(pbrd_api_call *call)
@@ -163,6 +218,10 @@ static json_t *op_settle(pbrd_api_call *call)
                              : "settle: another settle is running; try again when it has finished",
                          "busy", 1, "issued_so_far", (json_int_t)pbrd_service_settle_issued(api->job));
     json_t *reply = NULL;
+    char why[PBR_ERR_MAX];
+    if (pbrd_service_check_settle(api->service, call->args->quarter_date, call->args->contract, pbrd_api_today(api),
+                                  why, sizeof why) != 0)
+        return pbrd_api_error("settle: %s", why);
     api->job = pbrd_service_settle_begin(api->service, call->args->quarter_date, call->args->contract,
                                          pbrd_api_today(api), 0, &reply);
     if (api->job == NULL)
@@ -203,6 +262,11 @@ static json_t *op_backup(pbrd_api_call *call)
     return r;
 }
 
+static json_t *op_wait(pbrd_api_call *call)
+{
+    return pbrd_wait_op(call);
+}
+
 /* The dispatch table, indexed by pbrd_api_op: op_NAME for every op of
  * PBRD_API_OPS (api_request.h). */
 static const pbrd_api_op_fn op_fns[PBRD_OP_COUNT] = {
@@ -214,16 +278,22 @@ static const pbrd_api_op_fn op_fns[PBRD_OP_COUNT] = {
 json_t *pbrd_api_reload(pbrd_api *api)
 {
     api->reload_requested = 0;
+    char clients_err[PBR_ERR_MAX] = "";
     if (api->auth != NULL && api->cfg->clients != NULL) {
-        char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
-        if (pbrd_auth_reload_file(api->auth, api->cfg->clients, err, sizeof err) != 0)
-            pbrd_log(PBRD_LOG_ERROR, "clients file not reloaded", "error=\"%s\"", pbrd_log_quote(err, q, sizeof q));
+        char q[2 * PBR_ERR_MAX];
+        if (pbrd_auth_reload_file(api->auth, api->cfg->clients, clients_err, sizeof clients_err) != 0)
+            pbrd_log(PBRD_LOG_WARN, "clients file not reloaded (the previous keys stay in force)", "error=\"%s\"",
+                     pbrd_log_quote(clients_err, q, sizeof q));
         else
             pbrd_log(PBRD_LOG_INFO, "clients reloaded", "keys=%zu", pbrd_auth_nclients(api->auth));
     }
     if (api->service == NULL)
-        return pbrd_api_error("reload: the settlement service is not running");
-    return pbrd_service_reload(api->service, pbrd_api_today(api));
+        return pbrd_api_error("reload: the settlement service is not running%s%s",
+                              clients_err[0] ? "; clients file: " : "", clients_err);
+    json_t *reply = pbrd_service_reload(api->service, pbrd_api_today(api));
+    if (clients_err[0] && json_object_get(reply, "error") == NULL)
+        json_object_set_new(reply, "clients_error", json_string(clients_err));
+    return reply;
 }
 
 /* The request's contract name for a log value: as it is when it is a plain
@@ -260,7 +330,8 @@ static int request_allowed(pbrd_api *api, const pbrd_api_request *r, const char 
 /* Parses the request text and runs its op. Returns the reply (new
  * reference; NULL only when out of memory); *raw is set when the op
  * replies with exact bytes. The order of the checks is api_request.h's. */
-static json_t *dispatch(pbrd_api *api, const char *text, size_t len, const char *role, char **raw, int *deferred)
+static json_t *dispatch(pbrd_api *api, zmq_msg_t *ident, const char *text, size_t len, const char *role, char **raw,
+                        int *deferred)
 {
     pbrd_api_request r;
     json_t *reply = NULL;
@@ -274,7 +345,7 @@ static json_t *dispatch(pbrd_api *api, const char *text, size_t len, const char 
     } else if (r.arg_error != NULL) {
         reply = pbrd_api_error("%s", r.arg_error);
     } else {
-        pbrd_api_call call = {api, r.req, &r, role, NULL, 0};
+        pbrd_api_call call = {api, r.req, &r, role, NULL, 0, ident};
         reply = op_fns[r.op](&call);
         *raw = call.raw_reply;
         *deferred = call.deferred;
@@ -340,8 +411,9 @@ static int serve_one(pbrd_api *api)
     else if (pbrd_auth_peer_role(api->auth, &body, role, sizeof role) != 0)
         reply = json_pack("{ss}", "error", "forbidden");
     else
-        reply = dispatch(api, zmq_msg_data(&body), zmq_msg_size(&body), role, &raw, &deferred);
-    if (deferred) { /* answered when the settle job ends */
+        reply = dispatch(api, &ident, zmq_msg_data(&body), zmq_msg_size(&body), role, &raw, &deferred);
+    if (deferred == PBRD_API_PARKED) { /* wait.c answers it */
+    } else if (deferred) { /* answered when the settle job ends */
         zmq_msg_init(&api->job_ident);
         api->job_has_ident = zmq_msg_copy(&api->job_ident, &ident) == 0;
     } else {
@@ -434,8 +506,26 @@ void pbrd_api_settle_interrupt(pbrd_api *api, const char *why)
         finish_job(api, why);
 }
 
+void pbrd_api_reply(pbrd_api *api, zmq_msg_t *ident, json_t *reply)
+{
+    send_reply(api, ident, reply, NULL);
+}
+
+/* Wakes the wait op's requests for a "statement" announcement. */
+static void wake_waiters(pbrd_api *api, const char *json)
+{
+    json_t *o = json_loads(json, 0, NULL);
+    const char *contract = json_string_value(json_object_get(o, "contract"));
+    const char *quarter = json_string_value(json_object_get(o, "quarter"));
+    if (contract != NULL && quarter != NULL)
+        pbrd_wait_statement(api, contract, quarter);
+    json_decref(o);
+}
+
 int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json)
 {
+    if (strcmp(topic, "statement") == 0)
+        wake_waiters(api, json);
     if (zmq_send(api->pub, topic, strlen(topic), ZMQ_SNDMORE) < 0)
         return -1;
     return zmq_send(api->pub, json, strlen(json), 0) < 0 ? -1 : 0;
@@ -449,8 +539,8 @@ int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json)
  */
 
 /* Creates, secures and binds one socket. Returns it or NULL with err. */
-static void *open_socket(void *zctx, int type, const char *endpoint, const char *curve_secret, char *err,
-                         size_t errlen)
+static void *open_socket(void *zctx, int type, const char *endpoint, const char *curve_secret, const char *domain,
+                         char *err, size_t errlen)
 {
     void *s = zmq_socket(zctx, type);
     if (!s) {
@@ -469,7 +559,7 @@ static void *open_socket(void *zctx, int type, const char *endpoint, const char 
             goto fail;
         }
     }
-    if (curve_secret && pbrd_auth_curve_server(s, curve_secret, NULL, err, errlen) < 0)
+    if (curve_secret && pbrd_auth_curve_server(s, curve_secret, domain, err, errlen) < 0)
         goto fail;
     if (zmq_bind(s, endpoint) != 0) {
         pbr_errf(err, errlen, "zmq_bind(%s): %s", endpoint, zmq_strerror(errno));
@@ -488,13 +578,21 @@ int pbrd_api_open(pbrd_api *api, void *zctx, pbr_store *store, const pbrd_config
     api->zctx = zctx;
     api->store = store;
     api->cfg = cfg;
-    api->router = open_socket(zctx, ZMQ_ROUTER, cfg->api, curve_secret, err, errlen);
-    if (!api->router)
+    api->waits = pbrd_waits_new();
+    if (api->waits == NULL)
+        return pbr_errf(err, errlen, "pbrd_waits_new: out of memory");
+    api->router = open_socket(zctx, ZMQ_ROUTER, cfg->api, curve_secret, NULL, err, errlen);
+    if (!api->router) {
+        pbrd_waits_free(api->waits, NULL, NULL);
+        api->waits = NULL;
         return -1;
-    api->pub = open_socket(zctx, ZMQ_PUB, cfg->publish, curve_secret, err, errlen);
+    }
+    api->pub = open_socket(zctx, ZMQ_PUB, cfg->publish, curve_secret, PBRD_ZAP_DOMAIN_PUBLISH, err, errlen);
     if (!api->pub) {
         zmq_close(api->router);
         api->router = NULL;
+        pbrd_waits_free(api->waits, NULL, NULL);
+        api->waits = NULL;
         return -1;
     }
     return 0;
@@ -505,6 +603,11 @@ void pbrd_api_close(pbrd_api *api)
     if (api->job_has_ident)
         zmq_msg_close(&api->job_ident);
     api->job_has_ident = 0;
+    if (api->router != NULL)
+        pbrd_waits_free(api->waits, api, "wait: pbrd is stopping");
+    else
+        pbrd_waits_free(api->waits, NULL, NULL);
+    api->waits = NULL;
     if (api->pub)
         zmq_close(api->pub);
     if (api->router)

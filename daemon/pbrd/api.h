@@ -31,6 +31,7 @@
 #include "pbrd/config.h"
 #include "pbrd/metrics.h"
 #include "pbrd/service.h"
+#include "pbrd/wait.h"
 
 typedef struct pbrd_api {
     void *zctx;
@@ -45,7 +46,10 @@ typedef struct pbrd_api {
     pbrd_settle_job *job;    /* the settle in progress (one at a time), or NULL */
     zmq_msg_t job_ident;     /* ... the routing id of the client waiting for its reply */
     int job_has_ident;       /* ... 0 for auto-settle */
+    pbrd_waits *waits;       /* the wait op's parked requests and this run's statements (wait.h) */
 } pbrd_api;
+
+#define PBRD_API_PARKED 2    /* pbrd_api_call.deferred: parked by the wait op, answered by wait.c */
 
 /* One call of an op: the request object and who asked. */
 typedef struct pbrd_api_call {
@@ -54,7 +58,8 @@ typedef struct pbrd_api_call {
     const pbrd_api_request *args; /* the parsed request: op and arguments (borrowed) */
     const char *role;        /* "finance" without auth (loopback only); else the client key's role */
     char *raw_reply;         /* set by an op (malloc'd) to reply with exact bytes instead of a JSON object */
-    int deferred;            /* set by an op that replies later (settle: when its job ends) */
+    int deferred;            /* set by an op that replies later (1 settle: when its job ends; PBRD_API_PARKED) */
+    zmq_msg_t *ident;        /* the client's routing id (borrowed; copy it to reply later) */
 } pbrd_api_call;
 
 typedef json_t *(*pbrd_api_op_fn)(pbrd_api_call *call);
@@ -72,12 +77,20 @@ int pbrd_api_open(pbrd_api *api, void *zctx, pbr_store *store, const pbrd_config
  * number served, or -1 on a socket error. */
 int pbrd_api_serve(pbrd_api *api);
 
-/* Sends [topic][json] on the PUB socket. Returns 0 or -1 (errno). */
+/* Sends [ident][empty][reply as JSON] on the router: the answer to a
+ * request answered later (wait.c). Failures are logged. */
+void pbrd_api_reply(pbrd_api *api, zmq_msg_t *ident, json_t *reply);
+
+/* Sends [topic][json] on the PUB socket; a "statement" announcement also
+ * wakes the wait op's parked requests that may see it. Returns 0 or -1
+ * (errno). */
 int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json);
 
 /* Reloads contracts_dir (and the clients file when auth is configured):
  * SIGHUP and the "reload" op. Returns the reply object of the "reload" op
- * (new reference). */
+ * (new reference); a clients file that does not load is kept out (the
+ * previous keys stay in force), logged at warn and named in the reply as
+ * "clients_error": "FILE:LINE:COL: message". */
 json_t *pbrd_api_reload(pbrd_api *api);
 
 /* Settling runs in steps between requests (the settle op starts a job and

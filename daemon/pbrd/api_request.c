@@ -70,9 +70,11 @@ static void check_arguments(pbrd_api_request *r)
     }
     case PBRD_OP_quarantine_purge: {
         const char *b = json_string_value(json_object_get(r->req, "before"));
-        if (b == NULL || pbr_date_parse(b, strlen(b), &r->before) != 0)
+        if (b == NULL)
             r->arg_error = "quarantine_purge: needs \"before\" (YYYY-MM-DD): records stored before that day "
                            "(UTC) are deleted";
+        else if (pbr_date_parse(b, strlen(b), &r->before) != 0)
+            r->arg_error = "quarantine_purge: \"before\" is not a date YYYY-MM-DD";
         break;
     }
     case PBRD_OP_statement:
@@ -102,6 +104,22 @@ static void check_arguments(pbrd_api_request *r)
             r->arg_error = "settle: needs \"quarter\" (YYYY-MM-DD, the first day of a quarter)";
         else if (c != NULL && !json_is_null(c) && !json_is_string(c))
             r->arg_error = "settle: \"contract\" must be a string";
+        break;
+    }
+    case PBRD_OP_wait: {
+        json_t *a = json_object_get(r->req, "after_seq"), *t = json_object_get(r->req, "timeout_ms");
+        if (a != NULL && !json_is_null(a)) {
+            if (!json_is_integer(a) || json_integer_value(a) < 0)
+                r->arg_error = "wait: after_seq must be a non-negative integer (the seq of the last reply)";
+            else
+                r->after_seq = json_integer_value(a);
+        }
+        if (t != NULL && !json_is_null(t)) {
+            if (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) > PBRD_API_WAIT_MAX_MS)
+                r->arg_error = "wait: timeout_ms must be an integer from 0 to 3600000";
+            else
+                r->timeout_ms = json_integer_value(t);
+        }
         break;
     }
     case PBRD_OP_backup:
@@ -141,6 +159,8 @@ int pbrd_api_request_parse(const char *text, size_t len, pbrd_api_request *out, 
     out->contract = json_string_value(json_object_get(req, "contract"));
     out->quarter = json_string_value(json_object_get(req, "quarter"));
     out->limit = PBRD_API_QUARANTINE_DEFAULT_LIMIT;
+    out->after_seq = -1;
+    out->timeout_ms = PBRD_API_WAIT_DEFAULT_MS;
     check_arguments(out);
     return 0;
 }

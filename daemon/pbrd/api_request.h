@@ -36,7 +36,8 @@
     X(verify, 1)        \
     X(backup, 0)        \
     X(statements, 1)    \
-    X(explain, 1)
+    X(explain, 1)       \
+    X(wait, 1)
 
 typedef enum {
 #define PBRD_API_OP_ENUM(name, needs_service) PBRD_OP_##name,
@@ -46,6 +47,8 @@ typedef enum {
 } pbrd_api_op;
 
 #define PBRD_API_QUARANTINE_DEFAULT_LIMIT 100
+#define PBRD_API_WAIT_DEFAULT_MS 30000     /* wait: "timeout_ms" when absent */
+#define PBRD_API_WAIT_MAX_MS 3600000       /* wait: largest "timeout_ms" (an hour) */
 
 /* One parsed request. The strings are borrowed from req. */
 typedef struct pbrd_api_request {
@@ -59,6 +62,8 @@ typedef struct pbrd_api_request {
     json_int_t limit;        /* quarantine: "limit", PBRD_API_QUARANTINE_DEFAULT_LIMIT when absent or null */
     const char *dir;         /* backup: "dir" (an absolute path on the daemon's machine) */
     pbr_date before;         /* quarantine_purge: "before" (a date) */
+    json_int_t after_seq;    /* wait: "after_seq" (>= 0), or -1 when absent or null (from now) */
+    json_int_t timeout_ms;   /* wait: "timeout_ms" (0..PBRD_API_WAIT_MAX_MS), PBRD_API_WAIT_DEFAULT_MS when absent */
     const char *arg_error;   /* the op's argument error (static string, reply step 4), or NULL */
 } pbrd_api_request;
 
@@ -74,7 +79,8 @@ typedef struct pbrd_api_request {
  *   settle     quarter (a date) set; "contract" absent, null or a string
  *   quarantine limit >= 1
  *   quarantine_purge  before (a date) set
- *   backup     dir an absolute path */
+ *   backup     dir an absolute path
+ *   wait       after_seq -1 or >= 0; timeout_ms in 0..PBRD_API_WAIT_MAX_MS */
 int pbrd_api_request_parse(const char *text, size_t len, pbrd_api_request *out, json_t **reply);
 
 /* Releases what pbrd_api_request_parse filled in (a zeroed one is fine). */

@@ -87,8 +87,9 @@ int pbrd_role_allows(const char *role, const char *op, const char *contract_prov
 {
     static const char *const operator_ops[] = {"status",     "contracts",        "statement", "cohorts",
                                                "reload",     "quarantine",       "verify",    "backup",
-                                               "statements", "quarantine_purge", "explain",   NULL};
-    static const char *const provider_list_ops[] = {"status", "contracts", NULL};
+                                               "statements", "quarantine_purge", "explain",   "wait",
+                                               NULL};
+    static const char *const provider_list_ops[] = {"status", "contracts", "wait", NULL};
     static const char *const provider_contract_ops[] = {"statement", "cohorts", "statements", "explain", NULL};
     if (!role || !op || !pbrd_role_is_valid(role))
         return 0;
@@ -114,6 +115,11 @@ int pbrd_role_can_see_contract(const char *role, const char *provider)
         return 1;
     const char *name = provider_name_of(role);
     return name && provider && !strcmp(name, provider);
+}
+
+int pbrd_role_may_subscribe(const char *role)
+{
+    return role && (!strcmp(role, "finance") || !strcmp(role, "operator"));
 }
 
 int pbrd_role_may_ingest(const char *role)
@@ -347,7 +353,8 @@ typedef struct zap_verdict {
 } zap_verdict;
 
 /* Looks the CURVE key up in the current table and fills v. On the
- * "ingest" ZAP domain only roles that may push events are admitted. */
+ * "ingest" ZAP domain only roles that may push events are admitted, on
+ * the "publish" domain only finance and operator. */
 static void judge_curve_key(pbrd_auth *a, const char *domain, const uint8_t key[32], zap_verdict *v)
 {
     zmq_z85_encode(v->key_z85, key, 32);
@@ -364,6 +371,11 @@ static void judge_curve_key(pbrd_auth *a, const char *domain, const uint8_t key[
     }
     if (!strcmp(domain, PBRD_ZAP_DOMAIN_INGEST) && !pbrd_role_may_ingest(v->user_id)) {
         v->status = "400", v->text = "role may not push events";
+        v->user_id[0] = '\0';
+        return;
+    }
+    if (!strcmp(domain, PBRD_ZAP_DOMAIN_PUBLISH) && !pbrd_role_may_subscribe(v->user_id)) {
+        v->status = "400", v->text = "role may not subscribe to announcements";
         v->user_id[0] = '\0';
         return;
     }

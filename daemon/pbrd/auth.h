@@ -33,15 +33,18 @@
  *
  * The ingest socket shares the CURVE server key and this handler; set
  * ZMQ_ZAP_DOMAIN = PBRD_ZAP_DOMAIN_INGEST on it so that only finance and
- * ingest keys can open an ingest connection. The PUB socket admits every
- * known key (subscribers see every announcement).
+ * ingest keys can open an ingest connection. The PUB socket has domain
+ * PBRD_ZAP_DOMAIN_PUBLISH: only finance and operator keys subscribe
+ * (pbrd_role_may_subscribe); a provider's key is refused at the handshake,
+ * so no provider sees another's statement totals.
  *
  * Roles (pbrd_role_allows):
  *   finance        every op
  *   operator       status, contracts, statement, cohorts, reload,
- *                  quarantine, verify, backup (all contracts); not settle
- *   provider:NAME  status, contracts (the caller filters the list with
- *                  pbrd_role_can_see_contract), and statement/cohorts of
+ *                  quarantine, verify, backup, wait (all contracts); not
+ *                  settle
+ *   provider:NAME  status, contracts, wait (the caller scopes the reply
+ *                  with pbrd_role_can_see_contract), and statement/cohorts of
  *                  contracts whose provider is NAME; nothing else
  *   ingest         no API op; may push events (pbrd_role_may_ingest), for
  *                  upstream feeds (an extension: the spec names no role for
@@ -59,8 +62,15 @@
 
 /* The ZAP domain (ZMQ_ZAP_DOMAIN) to set on the ingest socket: there only
  * keys whose role may push events (pbrd_role_may_ingest) are admitted.
- * On any other domain every known key is admitted. */
+ * On any other domain (PBRD_ZAP_DOMAIN_PUBLISH excepted) every known key
+ * is admitted. */
 #define PBRD_ZAP_DOMAIN_INGEST "ingest"
+
+/* The ZAP domain to set on the PUB socket: there only finance and
+ * operator keys are admitted (announcements name every contract and its
+ * total; providers wait for their own statements with the API's "wait"
+ * op instead). */
+#define PBRD_ZAP_DOMAIN_PUBLISH "publish"
 
 /* One entry of the clients file. */
 typedef struct pbrd_auth_client {
@@ -162,6 +172,10 @@ int pbrd_role_can_see_contract(const char *role, const char *provider);
 /* Whether role may push events on the ingest socket: finance and ingest.
  * Returns 1 or 0. */
 int pbrd_role_may_ingest(const char *role);
+
+/* Whether role may subscribe to the PUB socket (every announcement):
+ * finance and operator. Returns 1 or 0. */
+int pbrd_role_may_subscribe(const char *role);
 
 /* Whether s is a valid role string. Returns 1 or 0. */
 int pbrd_role_is_valid(const char *s);

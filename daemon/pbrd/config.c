@@ -1,6 +1,7 @@
 /* config.c -- owns pbrd's configuration: defaults, the YAML file (libyaml
  * document API) and derived values. */
 #include "pbrd/config.h"
+#include "pbrd/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -73,6 +74,7 @@ void pbrd_config_free(pbrd_config *cfg)
     free(cfg->server_secret_key);
     free(cfg->clients);
     free(cfg->metrics);
+    free(cfg->log_level);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -239,6 +241,14 @@ static int read_key(pbrd_config *cfg, const char *path, yaml_document_t *doc, ya
             return pbr_yaml_errf(err, errlen, path, v, "metrics: %s", why);
         return 0;
     }
+    if (!strcmp(key, "log_level")) {
+        if (read_string(path, key, v, 0, &cfg->log_level, err, errlen) < 0)
+            return -1;
+        pbrd_log_level level;
+        if (pbrd_log_level_parse(cfg->log_level, &level) != 0)
+            return pbr_yaml_errf(err, errlen, path, v, "log_level must be debug, info, warn or error");
+        return 0;
+    }
     if (!strcmp(key, "auth"))
         return read_auth(cfg, path, doc, v, err, errlen);
     return pbr_yaml_errf(err, errlen, path, k, "unknown key \"%s\"", key);
@@ -298,5 +308,8 @@ int pbrd_config_finish(pbrd_config *cfg, char *err, size_t errlen)
         return pbr_errf(err, errlen, "now: \"%s\" is not a date YYYY-MM-DD", cfg->now);
     if (cfg->max_frame_bytes == 0)
         return pbr_errf(err, errlen, "max_frame_bytes must be positive");
+    pbrd_log_level level;
+    if (cfg->log_level != NULL && pbrd_log_level_parse(cfg->log_level, &level) != 0)
+        return pbr_errf(err, errlen, "log level \"%s\" is not debug, info, warn or error", cfg->log_level);
     return 0;
 }

@@ -24,6 +24,7 @@ typedef struct pbrd_config {
     char *clients;           /* auth.clients or NULL; ${CREDENTIALS_DIRECTORY} expanded */
     int foreground;          /* --foreground */
     char *metrics;           /* "HOST:PORT" of the Prometheus endpoint, or NULL (off; the default) */
+    char *log_level;         /* debug | info | warn | error (default info) */
 } pbrd_config;
 
 /* Fills cfg with the defaults. Returns 0, or -1 with err on allocation failure. */

@@ -18,7 +18,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "pbr/contract_check.h"
 #include "pbr/event.h"
+#include "pbr/files.h"
 #include "pbr/keyfile.h"
 #include "pbr/store.h"
 #include "pbr/util.h"
@@ -34,15 +36,21 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: pbrd [-c CONFIG] [--data DIR] [--contracts DIR] [--statements DIR]\n"
                "            [--ingest E] [--api E] [--publish E] [--now YYYY-MM-DD] [--foreground]\n"
+               "            [--log-level debug|info|warn|error]\n"
+               "       pbrd --check [-c CONFIG] [options]   validate the configuration and contracts, then exit\n"
                "       pbrd --help | --version\n"
                "see pbrd(8) and pbrd.yaml(5)\n");
 }
 
-enum { OPT_DATA = 256, OPT_CONTRACTS, OPT_STATEMENTS, OPT_INGEST, OPT_API, OPT_PUBLISH, OPT_NOW, OPT_FG };
+enum {
+    OPT_DATA = 256, OPT_CONTRACTS, OPT_STATEMENTS, OPT_INGEST, OPT_API, OPT_PUBLISH, OPT_NOW, OPT_FG, OPT_CHECK,
+    OPT_LOG_LEVEL
+};
 
 /* Loads defaults, then -c CONFIG, then the flags over it. Returns 0, or 2
  * (usage/config error, message printed). *help is 1 for --help, 2 for
- * --version (the caller prints and exits 0). */
+ * --version (the caller prints and exits 0), 3 for --check (the caller
+ * checks the finished configuration and exits). */
 static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
 {
     static const struct option longopts[] = {
@@ -52,7 +60,8 @@ static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
         {"ingest", required_argument, NULL, OPT_INGEST}, {"api", required_argument, NULL, OPT_API},
         {"publish", required_argument, NULL, OPT_PUBLISH}, {"now", required_argument, NULL, OPT_NOW},
         {"foreground", no_argument, NULL, OPT_FG},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
+        {"version", no_argument, NULL, 'V'},         {"check", no_argument, NULL, OPT_CHECK},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {NULL, 0, NULL, 0}};
     char err[PBR_ERR_MAX];
     const char *config_path = NULL;
@@ -87,7 +96,9 @@ static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
         case OPT_API: field = &cfg->api; break;
         case OPT_PUBLISH: field = &cfg->publish; break;
         case OPT_NOW: field = &cfg->now; break;
+        case OPT_LOG_LEVEL: field = &cfg->log_level; break;
         case OPT_FG: cfg->foreground = 1; continue;
+        case OPT_CHECK: *help = 3; continue;
         default: usage(stderr); return 2;
         }
         rc = pbrd_config_set(field, optarg, err, sizeof err);
@@ -235,6 +246,9 @@ static int serve(pbrd_api *api, int sfd)
         long timeout = pbrd_api_settling(api) || mirroring ? 0 : (long)(next_tick - now);
         if (timeout > IDLE_MS)
             timeout = IDLE_MS;
+        long wait_ms = pbrd_wait_next_ms(api, now); /* parked wait requests time out on time */
+        if (wait_ms >= 0 && wait_ms < timeout)
+            timeout = wait_ms;
         items[0].revents = items[1].revents = 0;
         int n = zmq_poll(items, 2, timeout);
         if (n < 0) {
@@ -255,6 +269,7 @@ static int serve(pbrd_api *api, int sfd)
         if ((items[0].revents & ZMQ_POLLIN) && pbrd_api_serve(api) < 0)
             pbrd_log(PBRD_LOG_WARN, "api receive failed", "call=zmq_msg_recv error=\"%s\"", zmq_strerror(errno));
         pbrd_api_settle_step(api);
+        pbrd_wait_expire(api, mono_ms());
         /* never during a settle: its statements must see one event set */
         mirroring = n == 0 && !pbrd_api_settling(api) && api->service != NULL && pbrd_service_idle(api->service) > 0;
     }
@@ -293,7 +308,9 @@ static void count_handshake(void *metrics, const char *role)
 }
 
 /* Metrics (cfg->metrics set): counts the API and PUB sockets' clients and
- * starts the HTTP endpoint. Returns 0, or -1 (logged). */
+ * starts the HTTP endpoint; with CURVE and no metrics address, only the
+ * socket monitors (refused handshakes are logged). Returns 0, or -1
+ * (logged). */
 static int start_metrics(pbrd_metrics *metrics, const pbrd_config *cfg, pbrd_api *api, pbr_store *store)
 {
     char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
@@ -303,11 +320,13 @@ static int start_metrics(pbrd_metrics *metrics, const pbrd_config *cfg, pbrd_api
     pbrd_auth_set_observer(api->auth, count_handshake, metrics);
     if (pbrd_metrics_watch(metrics, api->zctx, api->router, PBRD_SOCK_API, err, sizeof err) != 0 ||
         pbrd_metrics_watch(metrics, api->zctx, api->pub, PBRD_SOCK_PUBLISH, err, sizeof err) != 0 ||
-        pbrd_metrics_start(metrics, cfg->metrics, store, err, sizeof err) != 0) {
+        (cfg->metrics == NULL ? pbrd_metrics_start_monitor(metrics, err, sizeof err)
+                              : pbrd_metrics_start(metrics, cfg->metrics, store, err, sizeof err)) != 0) {
         pbrd_log(PBRD_LOG_ERROR, "metrics start failed", "error=\"%s\"", pbrd_log_quote(err, q, sizeof q));
         return -1;
     }
-    pbrd_log(PBRD_LOG_INFO, "metrics bound", "address=%s path=/metrics", cfg->metrics);
+    if (cfg->metrics != NULL)
+        pbrd_log(PBRD_LOG_INFO, "metrics bound", "address=%s path=/metrics", cfg->metrics);
     return 0;
 }
 
@@ -447,7 +466,9 @@ static int run(pbrd_config *cfg)
         pbrd_log(PBRD_LOG_ERROR, "zmq_ctx_new failed", "error=\"%s\"", zmq_strerror(errno));
         goto out;
     }
-    if (cfg->metrics != NULL && (r.metrics = pbrd_metrics_new()) == NULL) {
+    /* With CURVE the socket monitors run even without the metrics endpoint:
+     * they log the handshakes refused before the ZAP handler sees them. */
+    if ((cfg->metrics != NULL || curve != NULL) && (r.metrics = pbrd_metrics_new()) == NULL) {
         pbrd_log(PBRD_LOG_ERROR, "metrics: out of memory", NULL);
         goto out;
     }
@@ -487,6 +508,47 @@ out:
     return rc;
 }
 
+/* pbrd --check: what start-up would refuse, without starting: the
+ * endpoints rule, the contracts directory and every contract in it (as a
+ * reload loads them: pbr_contracts_check), the server key and the clients
+ * file. The config file itself was read by parse_options. Returns 0 when
+ * all is well, else 1 (each problem printed). */
+static int run_check(const pbrd_config *cfg)
+{
+    char err[PBR_ERR_MAX];
+    int bad = check_endpoints(cfg) != 0;
+    size_t n = 0;
+    char **paths = pbr_list_contract_files(cfg->contracts_dir, &n, err, sizeof err);
+    if (paths == NULL) {
+        fprintf(stderr, "pbrd --check: contracts_dir: %s\n", err);
+        bad = 1;
+    } else {
+        size_t nbad = pbr_contracts_check(paths, n, stdout, stderr);
+        if (nbad > 0)
+            fprintf(stderr, "pbrd --check: %zu of %zu contract files invalid\n", nbad, n);
+        bad |= nbad > 0;
+        pbr_free_list(paths, n);
+    }
+    if (cfg->server_secret_key != NULL) {
+        char secret[41];
+        pbrd_auth_clients *clients = NULL;
+        if (pbr_key_file_read(cfg->server_secret_key, secret, err, sizeof err) < 0) {
+            fprintf(stderr, "pbrd --check: auth.server_secret_key: %s\n", err);
+            bad = 1;
+        }
+        if (cfg->clients == NULL) {
+            fprintf(stderr, "pbrd --check: auth.clients is required with auth.server_secret_key\n");
+            bad = 1;
+        } else if (pbrd_auth_clients_load(cfg->clients, &clients, err, sizeof err) != 0) {
+            fprintf(stderr, "pbrd --check: %s\n", err);
+            bad = 1;
+        }
+        pbrd_auth_clients_free(clients);
+    }
+    printf("pbrd --check: %s\n", bad ? "problems found" : "configuration and contracts OK");
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     pbrd_config cfg;
@@ -501,12 +563,16 @@ int main(int argc, char **argv)
         pbrd_config_free(&cfg);
         return 0;
     }
-    if (help) {
+    if (help == 1) {
         usage(stdout);
         pbrd_config_free(&cfg);
         return 0;
     }
-    rc = run(&cfg);
+    pbrd_log_level level = PBRD_LOG_INFO;
+    if (cfg.log_level != NULL)
+        pbrd_log_level_parse(cfg.log_level, &level); /* checked by pbrd_config_finish */
+    pbrd_log_setup(level, pbrd_log_stderr_is_journal());
+    rc = help == 3 ? run_check(&cfg) : run(&cfg);
     pbrd_config_free(&cfg);
     return rc;
 }

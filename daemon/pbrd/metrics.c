@@ -25,6 +25,10 @@
 #define METRICS_MAX_CONNECTIONS 16   /* concurrent scrapes */
 #define METRICS_CONNECTION_TIMEOUT 10 /* seconds an idle HTTP connection is kept */
 #define MONITOR_POLL_MS 200          /* how often the monitor thread looks at `stopping` */
+#define HANDSHAKE_QUIET_SECONDS 10   /* failed handshakes per socket logged at most this often */
+#define MONITOR_EVENTS                                                                                            \
+    (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                         \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
 
 /* Commit latency histogram bucket bounds (seconds, and in ns). */
 static const char *const bucket_le[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
@@ -60,6 +64,9 @@ struct pbrd_metrics {
     atomic_int stopping;             /* read by the monitor thread */
     pthread_t monitor_thread;
     int monitor_started;
+    time_t handshake_logged_at[PBRD_SOCK_COUNT]; /* monitor thread only: throttle of failed-handshake lines */
+    unsigned long handshake_unlogged[PBRD_SOCK_COUNT];
+    uint64_t handshake_logged_kind[PBRD_SOCK_COUNT];
     struct MHD_Daemon *httpd;
     pbr_store *store;                /* read by the HTTP thread */
     atomic_uint_fast64_t scrapes;
@@ -223,7 +230,7 @@ int pbrd_metrics_watch(pbrd_metrics *m, void *zctx, void *sock, pbrd_metrics_soc
         return pbr_errf(err, errlen, "pbrd_metrics_watch: socket %d already watched or started", (int)which);
     char endpoint[96];
     snprintf(endpoint, sizeof endpoint, "inproc://pbrd-metrics-monitor-%s-%p", socket_names[which], (void *)m);
-    if (zmq_socket_monitor(sock, endpoint, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
+    if (zmq_socket_monitor(sock, endpoint, MONITOR_EVENTS) != 0)
         return pbr_errf(err, errlen, "zmq_socket_monitor(%s): %s", socket_names[which], zmq_strerror(errno));
     void *pair = zmq_socket(zctx, ZMQ_PAIR);
     if (pair == NULL)
@@ -237,6 +244,40 @@ int pbrd_metrics_watch(pbrd_metrics *m, void *zctx, void *sock, pbrd_metrics_soc
     }
     m->monitors[which] = pair;
     return 0;
+}
+
+/* Why a handshake on a CURVE server socket failed, in words. */
+static const char *handshake_failure_reason(uint16_t event, uint32_t value)
+{
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        return "the client closed the connection during the handshake (a client without CURVE keys, or with a "
+               "server key that is not ours)";
+    if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        return "security mechanism mismatch (a client without CURVE keys)";
+    if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC || value == ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE)
+        return "CURVE cryptographic error (a client with a server key that is not ours)";
+    return "protocol error";
+}
+
+/* Logs a handshake refused before the ZAP handler saw it (auth.c logs the
+ * ones it refuses); repeats of the same failure on a socket within
+ * HANDSHAKE_QUIET_SECONDS are counted and the count logged with the next
+ * line. */
+static void log_failed_handshake(pbrd_metrics *m, int which, uint16_t event, uint32_t value)
+{
+    time_t now = time(NULL);
+    uint64_t kind = (uint64_t)event << 32 | value;
+    if (m->handshake_logged_at[which] != 0 && kind == m->handshake_logged_kind[which] &&
+        now - m->handshake_logged_at[which] < HANDSHAKE_QUIET_SECONDS) {
+        m->handshake_unlogged[which]++;
+        return;
+    }
+    pbrd_log(PBRD_LOG_WARN, "handshake refused",
+             "socket=%s reason=\"%s\" event=0x%x value=0x%" PRIx32 " repeats_not_logged=%lu", socket_names[which],
+             handshake_failure_reason(event, value), (unsigned)event, value, m->handshake_unlogged[which]);
+    m->handshake_logged_at[which] = now;
+    m->handshake_logged_kind[which] = kind;
+    m->handshake_unlogged[which] = 0;
 }
 
 /* Marks fd open (on) or closed for socket which. Returns 1 when its state
@@ -272,7 +313,7 @@ static void read_monitor_event(pbrd_metrics *m, void *pair, int which)
 {
     zmq_msg_t part;
     uint16_t event = 0;
-    uint32_t fd = 0;
+    uint32_t value = 0; /* the fd (ACCEPTED, DISCONNECTED) or the failure's code */
     int first = 1, more = 1;
     while (more) {
         zmq_msg_init(&part);
@@ -282,16 +323,18 @@ static void read_monitor_event(pbrd_metrics *m, void *pair, int which)
         }
         if (first && zmq_msg_size(&part) >= 6) {
             memcpy(&event, zmq_msg_data(&part), sizeof event);
-            memcpy(&fd, (const char *)zmq_msg_data(&part) + 2, sizeof fd);
+            memcpy(&value, (const char *)zmq_msg_data(&part) + 2, sizeof value);
         }
         first = 0;
         more = zmq_msg_more(&part);
         zmq_msg_close(&part);
     }
-    if (event == ZMQ_EVENT_ACCEPTED && track_fd(m, which, fd, 1))
+    if (event == ZMQ_EVENT_ACCEPTED && track_fd(m, which, value, 1))
         atomic_fetch_add(&m->connected[which], 1);
-    else if (event == ZMQ_EVENT_DISCONNECTED && track_fd(m, which, fd, 0))
+    else if (event == ZMQ_EVENT_DISCONNECTED && track_fd(m, which, value, 0))
         atomic_fetch_sub(&m->connected[which], 1);
+    else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        log_failed_handshake(m, which, event, value);
 }
 
 /* The monitor thread: counts accepted and closed connections of the
@@ -546,6 +589,17 @@ static void httpd_log(void *cls, const char *fmt, va_list ap)
     pbrd_log(PBRD_LOG_WARN, "metrics http", "error=\"%s\"", pbrd_log_quote(msg, q, sizeof q));
 }
 
+int pbrd_metrics_start_monitor(pbrd_metrics *m, char *err, size_t errlen)
+{
+    if (m == NULL)
+        return pbr_errf(err, errlen, "metrics: not created");
+    int rc = pthread_create(&m->monitor_thread, NULL, monitor_main, m);
+    if (rc != 0)
+        return pbr_errf(err, errlen, "pthread_create(metrics monitor): %s", strerror(rc));
+    m->monitor_started = 1;
+    return 0;
+}
+
 int pbrd_metrics_start(pbrd_metrics *m, const char *address, pbr_store *store, char *err, size_t errlen)
 {
     struct sockaddr_storage sa;
@@ -565,13 +619,11 @@ int pbrd_metrics_start(pbrd_metrics *m, const char *address, pbr_store *store, c
                                 (unsigned)METRICS_CONNECTION_TIMEOUT, MHD_OPTION_END);
     if (m->httpd == NULL)
         return pbr_errf(err, errlen, "MHD_start_daemon(%s): cannot listen (address in use or not local?)", address);
-    int rc = pthread_create(&m->monitor_thread, NULL, monitor_main, m);
-    if (rc != 0) {
+    if (pbrd_metrics_start_monitor(m, err, errlen) != 0) {
         MHD_stop_daemon(m->httpd);
         m->httpd = NULL;
-        return pbr_errf(err, errlen, "pthread_create(metrics monitor): %s", strerror(rc));
+        return -1;
     }
-    m->monitor_started = 1;
     if (!is_loopback(&sa))
         pbrd_log(PBRD_LOG_WARN, "metrics endpoint is not loopback: anyone who can reach it can read it",
                  "metrics=%s", address);

@@ -38,7 +38,9 @@ void pbrd_metrics_free(pbrd_metrics *m);
 
 /* Starts monitoring sock (owned by the calling thread, which must not yet
  * have handed it to another thread) for connects and disconnects, counted
- * as clients of `which`. Call before pbrd_metrics_start. zctx is the
+ * as clients of `which`, and for failed handshakes, logged at warn as
+ * msg="handshake refused" socket=… reason=… (at most one line per socket
+ * every 10 s, with the count of those not logged). Call before pbrd_metrics_start. zctx is the
  * socket's context. Returns 0 or -1 with err. */
 int pbrd_metrics_watch(pbrd_metrics *m, void *zctx, void *sock, pbrd_metrics_socket which, char *err,
                        size_t errlen);
@@ -47,6 +49,12 @@ int pbrd_metrics_watch(pbrd_metrics *m, void *zctx, void *sock, pbrd_metrics_soc
  * starts the server and the monitor threads; store is read at scrape
  * time. Returns 0 or -1 with err (the bind error, before READY). */
 int pbrd_metrics_start(pbrd_metrics *m, const char *address, pbr_store *store, char *err, size_t errlen);
+
+/* Starts only the monitor thread (no HTTP endpoint): with CURVE and no
+ * metrics address, so that handshakes refused before the ZAP handler
+ * (clients without keys, wrong server key) are still logged. Returns 0 or
+ * -1 with err. */
+int pbrd_metrics_start_monitor(pbrd_metrics *m, char *err, size_t errlen);
 
 /* Stops the HTTP server and the monitor thread and closes the monitor
  * sockets (call before zmq_ctx_term and before the store closes). Safe

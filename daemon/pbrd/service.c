@@ -384,62 +384,29 @@ static void loaded_free(loaded *l)
     free(l->file);
 }
 
-static int has_yaml_suffix(const char *name)
-{
-    size_t n = strlen(name);
-    return name[0] != '.' && ((n > 5 && strcmp(name + n - 5, ".yaml") == 0) || (n > 4 && strcmp(name + n - 4, ".yml") == 0));
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The *.yaml files of dir, sorted (malloc'd names; caller frees each and the array). */
-static char **list_contract_files(const char *dir, size_t *n)
-{
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return NULL;
-    char **names = NULL;
-    size_t cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!has_yaml_suffix(e->d_name))
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (nn == NULL)
-                break;
-            names = nn;
-        }
-        names[(*n)++] = strdup(e->d_name);
-    }
-    closedir(d);
-    if (*n > 0)
-        qsort(names, *n, sizeof *names, cmp_str);
-    return names;
-}
-
 static json_t *diag_json(const pbr_diag *d)
 {
     return json_pack("{ss si si ss}", "file", d->file, "line", d->line, "column", d->column, "message", d->message);
 }
 
+/* Logs a reload error at warn as error="FILE:LINE:COL: message" (quoted
+ * for logfmt: contract messages hold quotes and spaces). */
+static void log_reload_error(const pbr_diag *d)
+{
+    char msg[PBR_ERR_MAX + 300], q[2 * (PBR_ERR_MAX + 300)];
+    pbr_diag_format(d, msg, sizeof msg);
+    pbrd_log(PBRD_LOG_WARN, "contract not loaded", "error=\"%s\"", pbrd_log_quote(msg, q, sizeof q));
+}
+
 /* Loads one file into the new table, keeping the old version on error. */
-static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loaded *next, size_t *nnext, json_t *ok,
+static void reload_file(pbrd_service *svc, const char *path, pbr_date today, loaded *next, size_t *nnext, json_t *ok,
                         json_t *errors)
 {
-    char path[4096], err[PBR_ERR_MAX];
-    snprintf(path, sizeof path, "%s/%s", svc->contracts_dir, name);
+    char err[PBR_ERR_MAX];
     pbr_contract *c;
     pbr_diag d;
     if (pbr_contract_load(path, &c, &d) != 0) {
-        char msg[PBR_ERR_MAX + 300];
-        pbr_diag_format(&d, msg, sizeof msg);
-        pbrd_log(PBRD_LOG_ERROR, "contract not loaded", "file=%s error=\"%s\"", path, d.message);
+        log_reload_error(&d);
         json_array_append_new(errors, diag_json(&d));
         /* the previous version from this file stays in force */
         for (size_t i = 0; i < svc->n; i++) {
@@ -458,6 +425,7 @@ static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loa
             pbr_diag dup = {"", 1, 1, ""};
             snprintf(dup.file, sizeof dup.file, "%.250s", path);
             snprintf(dup.message, sizeof dup.message, "contract \"%.64s\" is already defined in %.300s", c->id, next[i].file);
+            log_reload_error(&dup);
             json_array_append_new(errors, diag_json(&dup));
             pbr_contract_free(c);
             return;
@@ -469,6 +437,7 @@ static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loa
         pbr_diag sd = {"", 0, 0, ""};
         snprintf(sd.file, sizeof sd.file, "%.250s", path);
         snprintf(sd.message, sizeof sd.message, "storing the contract version failed: %.400s", err);
+        log_reload_error(&sd);
         json_array_append_new(errors, diag_json(&sd));
         pbr_contract_free(c);
         return;
@@ -486,24 +455,26 @@ static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loa
 json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today)
 {
     size_t nfiles;
-    char **files = list_contract_files(svc->contracts_dir, &nfiles);
+    char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
+    char **files = pbr_list_contract_files(svc->contracts_dir, &nfiles, err, sizeof err);
+    if (files == NULL) { /* the contracts in force stay in force */
+        pbrd_log(PBRD_LOG_WARN, "contracts not reloaded", "dir=%s error=\"%s\"", svc->contracts_dir,
+                 pbrd_log_quote(err, q, sizeof q));
+        return json_pack("{ss}", "error", err);
+    }
     loaded *next = calloc(nfiles + svc->n + 1, sizeof *next);
     json_t *ok = json_array(), *errors = json_array();
     if (next == NULL || ok == NULL || errors == NULL) {
         free(next);
         json_decref(ok);
         json_decref(errors);
-        for (size_t i = 0; i < nfiles; i++)
-            free(files[i]);
-        free(files);
+        pbr_free_list(files, nfiles);
         return json_pack("{ss}", "error", "reload: out of memory");
     }
     size_t nnext = 0;
-    for (size_t i = 0; i < nfiles; i++) {
+    for (size_t i = 0; i < nfiles; i++)
         reload_file(svc, files[i], today, next, &nnext, ok, errors);
-        free(files[i]);
-    }
-    free(files);
+    pbr_free_list(files, nfiles);
     for (size_t i = 0; i < svc->n; i++)
         loaded_free(&svc->contracts[i]);
     free(svc->contracts);
@@ -832,6 +803,86 @@ json_t *pbrd_service_contracts(pbrd_service *svc, const char *provider, pbr_date
                                               settle_state(due, held)));
     }
     return json_pack("{so}", "contracts", list);
+}
+
+/* Why quarter q of l cannot have a statement (yet), into err: not the
+ * first day of one of l's quarters, outside its quarters, or not due
+ * (A(q) not yet passed). Returns 0 when q is a due quarter of l, -1 with
+ * err otherwise. */
+static int quarter_problem(const loaded *l, pbr_date q, pbr_date today, char *err, size_t errlen)
+{
+    char qs[PBR_DATE_STRLEN], other[PBR_DATE_STRLEN], other2[PBR_DATE_STRLEN];
+    pbr_date_format(q, qs);
+    pbr_date start = pbr_quarter_of(q, l->c->year_start);
+    if (start != q) {
+        pbr_date_format(start, other);
+        return pbr_errf(err, errlen,
+                        "%s is not the first day of a quarter of %s (its quarters follow year_start %d): did you "
+                        "mean %s?",
+                        qs, l->c->id, l->c->year_start, other);
+    }
+    pbr_date first = pbr_contract_first_quarter(l->c), last = pbr_contract_last_quarter(l->c);
+    if (q < first || q > last) {
+        pbr_date_format(first, other);
+        pbr_date_format(last, other2);
+        return pbr_errf(err, errlen, "%s is not a quarter of %s (its statements run from %s to %s)", qs, l->c->id,
+                        other, other2);
+    }
+    pbr_date due = pbr_issue_date(l->c, q);
+    if (due >= today) {
+        pbr_date_format(due, other);
+        pbr_date_format(today, other2);
+        return pbr_errf(err, errlen,
+                        "the statement of %s for %s is not due yet: A(Q) is %s (the quarter's end plus "
+                        "settle_after_days) and today is %s; it can be issued from the day after",
+                        l->c->id, qs, other, other2);
+    }
+    return 0;
+}
+
+int pbrd_service_unissued_why(const pbrd_service *svc, const char *contract, pbr_date q, pbr_date today, char *err,
+                              size_t errlen)
+{
+    const loaded *l = find_loaded(svc, contract);
+    if (l == NULL)
+        return pbr_errf(err, errlen, "no such contract");
+    if (quarter_problem(l, q, today, err, errlen) != 0)
+        return 0;
+    return pbr_errf(err, errlen, "it is due; issue it with pbrctl settle");
+}
+
+int pbrd_service_check_settle(const pbrd_service *svc, pbr_date through, const char *contract, pbr_date today,
+                              char *err, size_t errlen)
+{
+    const loaded *named = contract != NULL ? find_loaded(svc, contract) : NULL;
+    if (contract != NULL && named == NULL)
+        return 0; /* settle itself says "no such contract" */
+    if (named != NULL)
+        return quarter_problem(named, through, today, err, errlen) == 0 ||
+                       issuable_quarter(named, through, today, 0) != PBR_DATE_NONE
+                   ? 0
+                   : -1;
+    /* every contract: refuse a date that starts no contract's quarter, and
+     * a quarter not yet due when nothing earlier is left to issue either */
+    int starts_a_quarter = svc->n == 0, issuable = 0;
+    char first_problem[PBR_ERR_MAX] = "";
+    for (size_t i = 0; i < svc->n; i++) {
+        const loaded *l = &svc->contracts[i];
+        char why[PBR_ERR_MAX];
+        int bad = quarter_problem(l, through, today, why, sizeof why) != 0;
+        if (pbr_quarter_of(through, l->c->year_start) == through)
+            starts_a_quarter = 1;
+        if (issuable_quarter(l, through, today, 0) != PBR_DATE_NONE)
+            issuable = 1;
+        if (bad && first_problem[0] == '\0' && (pbr_quarter_of(through, l->c->year_start) != through ||
+                                                through <= pbr_contract_last_quarter(l->c)))
+            snprintf(first_problem, sizeof first_problem, "%s", why);
+    }
+    if (!starts_a_quarter)
+        return pbr_errf(err, errlen, "%s", first_problem);
+    if (!issuable && first_problem[0] != '\0')
+        return pbr_errf(err, errlen, "nothing to issue: %s", first_problem);
+    return 0;
 }
 
 char *pbrd_service_statement(pbrd_service *svc, const char *contract, const char *quarter, char *err,

@@ -94,6 +94,21 @@ int pbrd_service_settle_is_auto(const pbrd_settle_job *job);
  * stopping) {"issued":[…],"interrupted":interrupted}. */
 json_t *pbrd_service_settle_end(pbrd_service *svc, pbrd_settle_job *job, const char *interrupted);
 
+/* Before a settle up to through (of contract, or of all when NULL): 0
+ * when it can issue something or through is a due quarter; -1 with err
+ * when through is not the first day of a quarter (of that contract, or of
+ * any loaded one), outside the named contract's quarters, or not yet due
+ * (A(Q) >= today) with nothing earlier left to issue. */
+int pbrd_service_check_settle(const pbrd_service *svc, pbr_date through, const char *contract, pbr_date today,
+                              char *err, size_t errlen);
+
+/* Why the statement of (contract, q) is not issued, into err: not a
+ * quarter's first day, not one of its quarters, not yet due, or due (and
+ * waiting for a settle). Returns -1 always (err set), 0 when it is one of
+ * the first three reasons (err set too). */
+int pbrd_service_unissued_why(const pbrd_service *svc, const char *contract, pbr_date q, pbr_date today, char *err,
+                              size_t errlen);
+
 /* Whether auto-settle has a statement to issue today. */
 int pbrd_service_auto_due(const pbrd_service *svc, pbr_date today);
 

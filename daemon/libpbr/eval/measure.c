@@ -729,6 +729,37 @@ static void offender_spells(const pbr_outcome *o, const cwhere *where, const cwh
     }
 }
 
+/* Walks every offender's receptions and discharges, read through the
+ * event set's type index (the two position lists merged, so in (offender,
+ * date, id) order) and copied per offender into one contiguous run for
+ * offender_spells; offenders without any add nothing, as in a walk over
+ * every offender. Returns 0 or -1 (out of memory). */
+static int custody_walk(const pbr_outcome *o, const cwhere *where, const cwhere *segs, const pbr_eventset *ev,
+                        uint64_t max_seq, pbr_date d, const qrange *r, nights_acc *acc)
+{
+    size_t nall, nr, nd, i = 0, j = 0, nb = 0, cap = 0;
+    const pbr_ev *all = pbr_eventset_all(ev, &nall);
+    const uint32_t *rp = pbr_eventset_of_type(ev, PBR_EV_RECEPTION, &nr);
+    const uint32_t *dp = pbr_eventset_of_type(ev, PBR_EV_DISCHARGE, &nd);
+    pbr_ev *run = NULL;
+    while (i < nr || j < nd) {
+        uint32_t p = j >= nd || (i < nr && rp[i] < dp[j]) ? rp[i++] : dp[j++];
+        if (nb > 0 && all[p].offender != run[nb - 1].offender) {
+            offender_spells(o, where, segs, ev, run, nb, max_seq, d, r, acc);
+            nb = 0;
+        }
+        if (pbr_grow((void **)&run, &cap, nb + 1, sizeof *run) != 0) {
+            free(run);
+            return -1;
+        }
+        run[nb++] = all[p];
+    }
+    if (nb > 0)
+        offender_spells(o, where, segs, ev, run, nb, max_seq, d, r, acc);
+    free(run);
+    return 0;
+}
+
 /* The baseline of a custody or disposals period k (index into the range,
  * history starting hist quarters/years back) into b. per_year is the number
  * of range steps in a year (4 for quarters, 1 for years). */
@@ -803,11 +834,8 @@ static int eval_custody_component(const pbr_contract *c, const pbr_outcome *o, c
     acc = calloc(r.n * nseg + 1, sizeof *acc);
     if (acc == NULL)
         goto out;
-    for (uint32_t off = 0; off < pbr_eventset_offenders(ev); off++) {
-        size_t n;
-        const pbr_ev *es = pbr_eventset_offender_events(ev, off, &n);
-        offender_spells(o, &where, segs, ev, es, n, max_seq, d, &r, acc);
-    }
+    if (custody_walk(o, &where, segs, ev, max_seq, d, &r, acc) != 0)
+        goto out;
     rc = emit_custody_lines(c, o, &r, 4 * (size_t)hist, acc, out);
 out:
     free(acc);
