@@ -502,8 +502,8 @@ START_TEST(curve_roles_isolate_providers)
                                "{\"op\":\"quarantine\"}", "{\"op\":\"verify\"}",
                                "{\"op\":\"statement\",\"contract\":\"no-such\",\"quarter\":\"2020-04-01\"}",
                                "{\"op\":\"statements\",\"contract\":\"example\"}",
-                               "{\"op\":\"explain\",\"contract\":\"example\",\"quarter\":\"2020-04-01\","
-                               "\"component\":\"service\",\"period\":\"2020-04-01\"}"};
+                               ("{\"op\":\"explain\",\"contract\":\"example\",\"quarter\":\"2020-04-01\","
+                                "\"component\":\"service\",\"period\":\"2020-04-01\"}")};
     for (size_t i = 0; i < sizeof b_refused / sizeof *b_refused; i++)
         ck_assert_msg(is_forbidden(call_as(&d, &prov_b, b_refused[i])), "provider B allowed %s", b_refused[i]);
 
