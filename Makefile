@@ -6,6 +6,7 @@
 #   make check     build + layer check + the whole test suite (Check); needs `make deps` first
 #   make asan      the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make lint      static analysis (cppcheck)
+#   make format    apply .clang-format (make check-format: fail on a difference)
 #   make valgrind  a short daemon run under valgrind, failing on leaks or errors
 #   make bench     build and run the benchmarks (prints figures)
 #   make fuzz      run each libFuzzer target for FUZZ_SECONDS (clang)
@@ -79,7 +80,7 @@ MAN_OUT := $(MAN_SRC:man/%=$(BUILD)/man/%)
 SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
             -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@EXAMPLESDIR@|$(EXAMPLESDIR)|g'
 
-.PHONY: all programs deps deps-present demo check check-layers check-man lint man test asan valgrind bench fuzz install uninstall deb clean schemas
+.PHONY: format check-format all programs deps deps-present demo check check-layers check-man lint man test asan valgrind bench fuzz install uninstall deb clean schemas
 all: programs $(TEST_BIN) $(BENCH_BIN) $(MAN_OUT)
 programs: $(BUILD)/libpbr.a $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/pbrd $(BUILD)/pbrctl $(BUILD)/pbrgen
 
@@ -184,6 +185,15 @@ asan:
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  PBR_BUILD=build-asan PBR_SANITIZED=1 ./tests/run-tests.sh build-asan
+
+# Formatting: .clang-format is the style; `make format` applies it,
+# `make check-format` (CI) fails on any file that differs.
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRC)
+
+check-format:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 # Static analysis (cppcheck): warnings fail. jansson's iteration macros are
 # unknown to cppcheck without its headers, hence unknownMacro.

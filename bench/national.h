@@ -90,8 +90,8 @@ static int national_events(const national_opts *o)
         unlink(tmp);
         return -1;
     }
-    printf("  stream %s: %" PRId64 " lines generated (pbrgen --offenders %" PRIu64 ") in %.1f s\n", o->events,
-           lines, o->offenders, bench_now_s() - t0);
+    printf("  stream %s: %" PRId64 " lines generated (pbrgen --offenders %" PRIu64 ") in %.1f s\n", o->events, lines,
+           o->offenders, bench_now_s() - t0);
     return 0;
 }
 
@@ -118,7 +118,7 @@ static int national_run(char *const argv[], const char *out_path, double *wall, 
         return -1;
     *wall = bench_now_s() - t0;
     *cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           (double)ru.ru_stime.tv_usec / 1e6;
+        (double)ru.ru_stime.tv_usec / 1e6;
     *maxrss_kb = ru.ru_maxrss;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -263,8 +263,8 @@ static int national_daemon(const national_opts *o, size_t nstatements)
     char pbrd[512], pbrctl[512];
     snprintf(pbrd, sizeof pbrd, "%s/pbrd", national_build());
     snprintf(pbrctl, sizeof pbrctl, "%s/pbrctl", national_build());
-    char *argv[] = {pbrd, "-c", config, "--foreground", "--data", dir, "--ingest", ingest, "--api", api,
-                    "--publish", publish, "--contracts", cdir, "--now", "2030-01-01", NULL};
+    char *argv[] = {pbrd, "-c",        config,  "--foreground", "--data", dir,     "--ingest",   ingest, "--api",
+                    api,  "--publish", publish, "--contracts",  cdir,     "--now", "2030-01-01", NULL};
     void *zctx = zmq_ctx_new();
     pid_t pid = bench_spawn(argv, log, 0);
     int rc = -1;
@@ -350,8 +350,8 @@ static int national_main(const national_opts *o)
     uint64_t nread = 0;
     pbr_eventset *set = pbr_eventset_new();
     double w0 = bench_now_s(), c0 = national_cpu_s();
-    if (set == NULL || pbr_eventset_read_jsonl(set, o->events, national_count_reject, &rejected, &nread, err,
-                                               sizeof err) != 0) {
+    if (set == NULL ||
+        pbr_eventset_read_jsonl(set, o->events, national_count_reject, &rejected, &nread, err, sizeof err) != 0) {
         fprintf(stderr, "settle: load %s: %s\n", o->events, set ? err : "out of memory");
         goto out;
     }

@@ -4,7 +4,8 @@
 # their output. Exits non-zero if any benchmark failed.
 #
 #   BENCH_OFFENDERS  offenders for the settle benchmark (default 200000;
-#                    the national-scale figure is --offenders 1000000)
+#                    the national-scale figures of issue 12 are
+#                    BENCH_ARGS_settle="--national --daemon", see README)
 #   BENCH_EVENTS     events for the ingest benchmark (default 200000)
 #   BENCH_QUERY_OFFENDERS  offenders for the query benchmark (default 100000;
 #                    the issue's figure is --offenders 1000000)

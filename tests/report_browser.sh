@@ -11,6 +11,7 @@
 #     distinct (component, period, segment) binary/frequency windows among
 #     the statements' lines and the last statement's provisional lines;
 #   - no console message (Chromium logs every console message as CONSOLE);
+#   - it prints (print stylesheet) to a PDF;
 # and writes OUTDIR/report-NAME.png (desktop) and OUTDIR/report-NAME-phone.png.
 # Exit 0 all good, 1 a check failed, 77 Chromium is not installed (skipped).
 set -u
@@ -68,9 +69,15 @@ PY
         echo "FAIL $name: console messages:"; grep 'CONSOLE' "$tmp/$name.log" | head -3
         fail=1
     fi
+    # printed (the print stylesheet): a PDF comes out
+    browse --print-to-pdf="$tmp/$name.pdf" --no-pdf-header-footer "file://$html" >/dev/null 2>&1
+    if [ "$(head -c 4 "$tmp/$name.pdf" 2>/dev/null)" != "%PDF" ]; then
+        echo "FAIL $name: printing to PDF gave no PDF"
+        fail=1
+    fi
     browse --window-size=1000,2400 --screenshot="$out/report-$name.png" "file://$html" >/dev/null 2>&1 &&
         browse --window-size=390,1600 --screenshot="$out/report-$name-phone.png" "file://$html" >/dev/null 2>&1 ||
         { echo "FAIL $name: no screenshot"; fail=1; }
-    [ $fail -ne 0 ] || echo "ok $name: $bars bars, $points window points, no console message, screenshots in $out"
+    [ $fail -ne 0 ] || echo "ok $name: $bars bars, $points window points, no console message, printed, screenshots in $out"
 done
 exit $fail

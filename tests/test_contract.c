@@ -618,6 +618,37 @@ static const struct bad_case {
      "c.yaml:9:13: where: \"flags\" is not a field of receptions"},
     {HEAD "outcomes:\n  - id: n\n    measure: disposals\n    where: {age: 1}\n",
      "c.yaml:9:13: where: \"age\" is not a field of convictions"},
+    /* SPEC 4 limits (ruled 2026-12-02): money, dates, rates, gates, share, windows */
+    {HEAD "fees:\n  - {id: a, per_quarter: 1000000000000.01}\n",
+     "c.yaml:7:26: per_quarter: \"1000000000000.01\" is beyond the money limit of +-1,000,000,000,000.00"},
+    {HEAD "fees:\n  - {id: a, on: 2013-01-01, amount: -1000000000000.01}\n",
+     "c.yaml:7:37: amount: \"-1000000000000.01\" is beyond the money limit of +-1,000,000,000,000.00"},
+    {HEAD "fees:\n  - {id: a, per_quarter: 100000000000000000000000000.00}\n",
+     "c.yaml:7:26: per_quarter: \"100000000000000000000000000.00\" is beyond the money limit of "
+     "+-1,000,000,000,000.00"},
+    {"contract: t\ntitle: T\nprovider: p\nstart: 2012-04-01\nend: 9999-12-31\n",
+     "c.yaml:5:6: end: \"9999-12-31\" is outside the supported dates 1900-01-01 to 2199-12-31"},
+    {"contract: t\ntitle: T\nprovider: p\nstart: 1899-12-31\n",
+     "c.yaml:4:8: start: \"1899-12-31\" is outside the supported dates 1900-01-01 to 2199-12-31"},
+    {HEAD "fees:\n  - {id: a, on: 2200-01-01, amount: 1.00}\n",
+     "c.yaml:7:17: on: \"2200-01-01\" is outside the supported dates 1900-01-01 to 2199-12-31"},
+    {HEAD COHORT OUT9 "    measure: binary\n    baseline: {rate: 45}\n    pay: {price: 1.00}\n",
+     "c.yaml:11:22: rate: \"45\" is above 1 (a binary rate is a proportion: 0.45, not 45)"},
+    {HEAD COHORT OUT9 "    measure: binary\n    baseline: {rates: {2012-13: 0.5, 2013-14: 1.5}}\n"
+                      "    pay: {price: 1.00}\n",
+     "c.yaml:11:47: rates: \"1.5\" is above 1 (a binary rate is a proportion: 0.45, not 45)"},
+    {BASE "      threshold: {percent: 250}\n", "c.yaml:14:28: percent: \"250\" is above 100"},
+    {BASE "      threshold: {points: 100.5}\n", "c.yaml:14:27: points: \"100.5\" is above 100"},
+    {BASE "    pooled: {threshold: {percent: 101}}\n", "c.yaml:14:35: percent: \"101\" is above 100"},
+    {ONE("disposals", "{history: 2}", "{prices: {custody: 1.00}, share: 0}"),
+     "c.yaml:10:43: share: \"0\" must be greater than 0"},
+    {HEAD "cohort:\n  index: release\n  windows: [{name: A, from: 2010-01-01, to: 2012-04-01}]\n",
+     "c.yaml:8:13: window \"A\": no day of it is in the contract (2012-04-01 to 2014-03-31)"},
+    {HEAD "cohort:\n  index: release\n  windows: [{name: A, from: 2014-04-01, to: 2015-01-01}]\n",
+     "c.yaml:8:13: window \"A\": no day of it is in the contract (2012-04-01 to 2014-03-31)"},
+    {HEAD "cohort:\n  index: release\n"
+          "  windows: [{name: A, from: 2012-04-01, to: 2013-04-01}, {name: B, from: 2013-03-31, to: 2014-04-01}]\n",
+     "c.yaml:8:58: window \"B\" overlaps window \"A\""},
     /* YAML level */
     {"contract: t\ntitle: \xff\n", "c.yaml:2:8: YAML encoding error: invalid leading UTF-8 octet"},
     {"contract: &a t\ntitle: *a\n", "c.yaml:1:11: anchors and aliases are not supported"},
@@ -627,6 +658,33 @@ static const struct bad_case {
     {"contract: t\n---\ncontract: u\n", "c.yaml:2:1: a contract file holds one YAML document, this is a second"},
     {"? [a]\n: b\n", "c.yaml:1:3: contract: keys must be plain strings"},
 };
+
+/* The edges of SPEC 4's limits load: +-1,000,000,000,000.00, the first
+ * and last supported dates, a binary rate of 1, gates of 100, a share of
+ * 100, adjacent windows, and a frequency rate above 1 (not a proportion). */
+START_TEST(limits_edges_load)
+{
+    const char *y = "contract: t\ntitle: T\nprovider: p\nstart: 1900-01-01\nend: 2199-12-31\n"
+                    "fees:\n  - {id: a, per_quarter: 1000000000000.00}\n"
+                    "  - {id: b, on: 2199-12-31, amount: -1000000000000.00}\n";
+    pbr_contract *c = parse_ok(y);
+    pbr_contract_free(c);
+    c = parse_ok(BASE "      threshold: {percent: 100}\n");
+    pbr_contract_free(c);
+    c = parse_ok(HEAD COHORT OUT9 "    measure: binary\n    baseline: {rate: 1}\n"
+                                  "    pay: {price: 1.00, threshold: {points: 100}}\n");
+    pbr_contract_free(c);
+    c = parse_ok(HEAD COHORT OUT9 "    measure: frequency\n    baseline: {rate: 2.5}\n    pay: {price: 1.00}\n");
+    pbr_contract_free(c);
+    c = parse_ok(ONE("disposals", "{history: 2}", "{prices: {custody: 1.00}, share: 100}"));
+    pbr_contract_free(c);
+    c = parse_ok(HEAD "cohort:\n  index: release\n"
+                      "  windows: [{name: A, from: 2011-04-01, to: 2013-04-01}, {name: B, from: 2013-04-01, to: "
+                      "2015-04-01}]\n"
+                      "outcomes:\n  - {id: r, measure: binary, baseline: {rate: 0.5}, pay: {price: 1.00}}\n");
+    pbr_contract_free(c);
+}
+END_TEST
 
 START_TEST(bad_contract)
 {
@@ -707,27 +765,29 @@ static double parse_fails(const char *yaml, size_t len, const char *want)
 
 /* A cohort of quarterly periods over 8,648 years (found by fuzz_contract:
  * 34,594 window keys appended one realloc at a time took 23 s under ASan)
- * is refused at once: at most 1000 cohort windows. Exactly 1000 load. */
+ * is now refused at its dates (SPEC 4: 1900-01-01 to 2199-12-31); within
+ * those dates 1200 quarterly cohorts are still refused at once (at most
+ * 1000 cohort windows), and 300 yearly ones load. */
 START_TEST(cohort_window_limit)
 {
     const char *slow = "contract: edge-pooled\ntitle: T\nprovider: test\nstart: 1011-01-01\nend: 9659-06-30\n"
                        "year_start: 1\ncohort:\n  index: release\n  period: quarter\n"
                        "outcomes:\n  - {id: r, measure: binary, baseline: {rate: 0.5}, pay: {price: 1.00}}\n";
-    double secs = parse_fails(slow, strlen(slow),
-                              "c.yaml:8:3: cohort: 1011-01-01 to 9659-06-30 makes 34594 quarterly cohorts; "
+    parse_fails(slow, strlen(slow),
+                "c.yaml:4:8: start: \"1011-01-01\" is outside the supported dates 1900-01-01 to 2199-12-31");
+    const char *wide = "contract: edge-pooled\ntitle: T\nprovider: test\nstart: 1900-01-01\nend: 2199-12-31\n"
+                       "year_start: 1\ncohort:\n  index: release\n  period: quarter\n"
+                       "outcomes:\n  - {id: r, measure: binary, baseline: {rate: 0.5}, pay: {price: 1.00}}\n";
+    /* 300 years x 4 quarters = 1200 > 1000 */
+    double secs = parse_fails(wide, strlen(wide),
+                              "c.yaml:8:3: cohort: 1900-01-01 to 2199-12-31 makes 1200 quarterly cohorts; "
                               "at most 1000 are supported");
     ck_assert_msg(secs < 1.0, "refusing took %.2f s", secs);
-    /* yearly (year_start 4): 1000-04-01 .. 2000-03-31 is exactly 1000 years; one day more is 1001 */
-    const char *years = "contract: t\ntitle: T\nprovider: p\nstart: 1000-04-01\nend: 2000-03-31\n"
+    const char *years = "contract: t\ntitle: T\nprovider: p\nstart: 1900-01-01\nend: 2199-12-31\nyear_start: 1\n"
                         "cohort: {index: release}\n"
                         "outcomes:\n  - {id: r, measure: binary, baseline: {rate: 0.5}, pay: {price: 1.00}}\n";
     pbr_contract *c = parse_ok(years);
     pbr_contract_free(c);
-    const char *more = "contract: t\ntitle: T\nprovider: p\nstart: 1000-04-01\nend: 2000-04-01\n"
-                       "cohort: {index: release}\n"
-                       "outcomes:\n  - {id: r, measure: binary, baseline: {rate: 0.5}, pay: {price: 1.00}}\n";
-    parse_fails(more, strlen(more),
-                "c.yaml:6:9: cohort: 1000-04-01 to 2000-04-01 makes 1001 yearly cohorts; at most 1000 are supported");
 }
 END_TEST
 
@@ -741,12 +801,12 @@ START_TEST(rates_map_scales)
     char *y = malloc(cap);
     ck_assert_ptr_nonnull(y);
     n += (size_t)snprintf(y + n, cap - n,
-                          "contract: t\ntitle: T\nprovider: p\nstart: 2000-01-01\nend: 2249-12-31\nyear_start: 1\n"
+                          "contract: t\ntitle: T\nprovider: p\nstart: 1950-01-01\nend: 2199-12-31\nyear_start: 1\n"
                           "cohort: {index: release, period: quarter}\n"
                           "outcomes:\n  - id: r\n    measure: binary\n    pay: {price: 1.00}\n"
                           "    baseline:\n      rates:\n");
     size_t head = n;
-    for (int yr = 2000; yr < 2250; yr++)
+    for (int yr = 1950; yr < 2200; yr++)
         for (int m = 1; m <= 10; m += 3)
             n += (size_t)snprintf(y + n, cap - n, "        %04d-%02d-01: 0.5\n", yr, m);
     struct timespec t0;
@@ -806,6 +866,7 @@ static Suite *make_suite(void)
     tcase_add_test(good, where_numbers_compile);
     tcase_add_test(good, load_missing_file);
     tcase_add_test(good, measure_names);
+    tcase_add_test(good, limits_edges_load);
     suite_add_tcase(s, good);
     TCase *bad = tcase_create("bad");
     tcase_add_loop_test(bad, bad_contract, 0, (int)(sizeof BAD / sizeof BAD[0]));

@@ -183,8 +183,9 @@ static void pay_block(rng *r, buf *b, const char *measure, int significant_ok)
     if (has_gate && gm == per && chance(r, 50))
         put(b, "      from_threshold: true\n");
     if (!custody && chance(r, 30)) {
-        put(b, "      tiers:\n        - {upto: %d, price: %d.00}\n        - {upto: %d, price: %d.50}\n"
-               "        - {price: %d.00}\n",
+        put(b,
+            "      tiers:\n        - {upto: %d, price: %d.00}\n        - {upto: %d, price: %d.50}\n"
+            "        - {price: %d.00}\n",
             rint_(r, 1, 10), rint_(r, 100, 5000), rint_(r, 11, 60), rint_(r, 100, 5000), rint_(r, 100, 9000));
     } else {
         put(b, "      price: %d.%02d\n", rint_(r, 10, 90000), rint_(r, 0, 99));
@@ -260,7 +261,7 @@ static void outcome(rng *r, buf *b, int k, const char *measure, const char *cons
         else {
             put(b, "    baseline:\n      rates: {");
             for (int i = 0; i < nw; i++)
-                put(b, "%s%s: %d.%02d", i ? ", " : "", wkeys[i], rint_(r, 0, 1), rint_(r, 0, 99));
+                put(b, "%s%s: 0.%02d", i ? ", " : "", wkeys[i], rint_(r, 0, 99)); /* SPEC 4: in [0, 1] */
             put(b, "}\n");
         }
     } else if (!strcmp(measure, "frequency")) {
@@ -335,8 +336,9 @@ static char *random_contract(rng *r, int k)
             date_str(m1, s1);
             date_str(m2, s2);
             date_str(end + 1, s3);
-            put(&b, "  windows:\n    - {name: W1, from: %s, to: %s}\n    - {name: W2, from: %s, to: %s}\n"
-                    "    - {name: W3, from: %s, to: %s}\n",
+            put(&b,
+                "  windows:\n    - {name: W1, from: %s, to: %s}\n    - {name: W2, from: %s, to: %s}\n"
+                "    - {name: W3, from: %s, to: %s}\n",
                 s0, s1, s1, s2, s2, s3);
         } else {
             put(&b, "  period: %s\n", p == 0 ? "quarter" : p == 1 ? "year" : "whole");
@@ -384,9 +386,8 @@ static char *random_contract(rng *r, int k)
         put(&b, "  - {id: adv, per_quarter: %d.00, advance_of: o%d}\n", rint_(r, 100, 20000), advanced);
     put(&b, "outcomes:\n");
     for (int i = 0; i < nout; i++) {
-        int hurdle = meas[i] == 1 && nseg[i] == 0 && binary_plain >= 0 && binary_plain != i && chance(r, 50)
-                         ? binary_plain
-                         : -1;
+        int hurdle =
+            meas[i] == 1 && nseg[i] == 0 && binary_plain >= 0 && binary_plain != i && chance(r, 50) ? binary_plain : -1;
         outcome(r, &b, i, measures[meas[i]], wkeys, nw, nseg[i], quarterly, hurdle);
     }
     return b.s;
@@ -628,9 +629,8 @@ START_TEST(random_contracts_pay_something)
         int any = 0;
         for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c); q = pbr_add_months(q, 3)) {
             pbr_statement *s = NULL;
-            ck_assert_int_eq(pbr_settle_quarter(c, NULL, NULL, set, pbr_eventset_last_seq(set), q, l, &s, err,
-                                                sizeof err),
-                             0);
+            ck_assert_int_eq(
+                pbr_settle_quarter(c, NULL, NULL, set, pbr_eventset_last_seq(set), q, l, &s, err, sizeof err), 0);
             for (size_t i = 0; i < s->nlines; i++) {
                 if (s->lines[i].kind != PBR_LINE_FEE && s->lines[i].amount_pence != 0) {
                     any = 1;

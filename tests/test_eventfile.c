@@ -133,9 +133,10 @@ START_TEST(parallel_load_equals_sequential)
 }
 END_TEST
 
-#define REL(id, off, date) \
-    "{\"id\":\"" id "\",\"type\":\"release\",\"offender\":\"" off "\",\"date\":\"" date \
-    "\",\"area\":\"NORTH\",\"establishment\":\"HMP-N\",\"provider\":\"serco\",\"sentence_days\":100,\"age\":30,\"gender\":\"M\"}"
+#define REL(id, off, date)                                                                                       \
+    "{\"id\":\"" id "\",\"type\":\"release\",\"offender\":\"" off "\",\"date\":\"" date                          \
+    "\",\"area\":\"NORTH\",\"establishment\":\"HMP-N\",\"provider\":\"serco\",\"sentence_days\":100,\"age\":30," \
+    "\"gender\":\"M\"}"
 
 START_TEST(rejects_come_in_line_order)
 {
@@ -147,13 +148,18 @@ START_TEST(rejects_come_in_line_order)
     size_t cap = big + 4096;
     char *text = malloc(cap);
     ck_assert_ptr_nonnull(text);
-    size_t n = (size_t)snprintf(text, cap,
-                                REL("A", "P1", "2012-01-01") "\n"
-                                "   \n"
-                                "{\"id\":\"B\",\"type\":\"release\"\n" REL("C", "P2", "2012-02-01") "\r\n" REL(
-                                    "A", "P1", "2012-01-01") "\n" REL("A", "P1", "2012-03-03") "\n"
-                                                             "{\"id\":\"V\",\"type\":\"void\",\"date\":\"2013-01-"
-                                                             "01\",\"target\":\"C\",\"reason\":\"wrong person\"}\n");
+    size_t n = (size_t)snprintf(
+        text, cap,
+        REL("A", "P1",
+            "2012-01-01") "\n"
+                          "   \n"
+                          "{\"id\":\"B\",\"type\":\"release\"\n" REL("C", "P2", "2012-02-01") "\r\n" REL(
+                              "A", "P1",
+                              "2012-01-01") "\n" REL("A", "P1",
+                                                     "2012-03-03") "\n"
+                                                                   "{\"id\":\"V\",\"type\":\"void\",\"date\":\"2013-01-"
+                                                                   "01\",\"target\":\"C\",\"reason\":\"wrong "
+                                                                   "person\"}\n");
     memset(text + n, ' ', big);
     n += big;
     n += (size_t)snprintf(text + n, cap - n, "\nnot json\n" REL("D", "P3", "2012-04-01"));

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "pbr/date.h"
@@ -178,6 +179,50 @@ START_TEST(incremental_finish_ignores_arrival_order)
 }
 END_TEST
 
+typedef struct rejects {
+    char msg[4][160];
+    size_t line[4], n;
+} rejects;
+
+static void on_reject(void *ctx, size_t line, const char *message)
+{
+    rejects *r = ctx;
+    ck_assert_uint_lt(r->n, 4);
+    r->line[r->n] = line;
+    snprintf(r->msg[r->n++], sizeof r->msg[0], "%s", message);
+}
+
+/* An event file (pbrctl simulate, check, explain) rejects a line that is
+ * not text with the reason the daemon's ingest gives, and goes on. */
+START_TEST(read_jsonl_names_the_bad_byte)
+{
+    static const char body[] = "{\"id\":\"n\0ul\"}\n"
+                               "ab\xff\xfe\n"
+                               "{\"id\":\"r1\",\"type\":\"release\",\"offender\":\"A\",\"date\":\"2020-04-15\","
+                               "\"area\":\"NORTH\",\"establishment\":\"HMP-N\",\"provider\":\"serco\","
+                               "\"sentence_days\":120,\"age\":30,\"gender\":\"M\",\"ogrs\":0.1234}\n";
+    char path[] = "/tmp/pbr-test-eventfile-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, body, sizeof body - 1), (ssize_t)(sizeof body - 1));
+    close(fd);
+    pbr_eventset *set = pbr_eventset_new();
+    ck_assert_ptr_nonnull(set);
+    rejects r = {0};
+    uint64_t nread = 0;
+    char err[PBR_ERR_MAX];
+    ck_assert_int_eq(pbr_eventset_read_jsonl(set, path, on_reject, &r, &nread, err, sizeof err), 0);
+    unlink(path);
+    ck_assert_uint_eq(nread, 1);
+    ck_assert_uint_eq(r.n, 2);
+    ck_assert_uint_eq(r.line[0], 1);
+    ck_assert_str_eq(r.msg[0], "NUL byte at byte 9"); /* {"id":"n is 8 bytes */
+    ck_assert_uint_eq(r.line[1], 2);
+    ck_assert_str_eq(r.msg[1], "invalid UTF-8 at byte 3");
+    pbr_eventset_free(set);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("eventset");
@@ -185,6 +230,9 @@ static Suite *make_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, incremental_finish_equals_one_finish);
     tcase_add_test(tc, incremental_finish_ignores_arrival_order);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("file");
+    tcase_add_test(tc, read_jsonl_names_the_bad_byte);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1119,12 +1119,44 @@ START_TEST(test_determinism_lewisham)
 }
 END_TEST
 
+/* SPEC 4: every sum of pence is checked. A custody_nights line of a
+ * 10^15-night baseline at the largest price, 1,000,000,000,000.00 a night
+ * avoided, with no receptions at all: 10^15 x 10^12 pounds = 10^29 pence,
+ * far beyond int64. Settling it is an error naming the contract and the
+ * quarter, never a clamped or wrapped figure. */
+static int no_statement(void *ctx, const pbr_statement *st)
+{
+    (void)ctx;
+    (void)st;
+    ck_abort_msg("a statement was issued with an out-of-range amount");
+    return 1;
+}
+
+START_TEST(test_pence_overflow_is_an_error)
+{
+    const char *y = "contract: t\ntitle: T\nprovider: p\nstart: 2012-04-01\nend: 2012-06-30\n"
+                    "outcomes:\n  - id: n\n    measure: custody_nights\n    baseline: {nights: 1000000000000000}\n"
+                    "    pay: {price: 1000000000000.00}\n";
+    pbr_contract *c;
+    pbr_diag d;
+    ck_assert_int_eq(pbr_contract_parse("o.yaml", y, strlen(y), &c, &d), 0);
+    pbr_eventset *ev = pbr_eventset_new();
+    char err[PBR_ERR_MAX];
+    ck_assert_int_eq(pbr_eventset_finish(ev, 1, err, sizeof err), 0);
+    ck_assert_int_eq(pbr_settle_all(c, ev, 0, PBR_DATE_MAX, no_statement, NULL, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "settle t 2012-04-01: an amount in pence overflows") != NULL, "%s", err);
+    pbr_eventset_free(ev);
+    pbr_contract_free(c);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("schemes");
     TCase *t = tcase_create("schemes");
     tcase_set_timeout(t, 60);
     tcase_add_test(t, test_contracts_load);
+    tcase_add_test(t, test_pence_overflow_is_an_error);
     tcase_add_test(t, test_doncaster);
     tcase_add_test(t, test_peterborough);
     tcase_add_test(t, test_lewisham);

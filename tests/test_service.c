@@ -500,7 +500,10 @@ START_TEST(curve_roles_isolate_providers)
                                "{\"op\":\"cohorts\",\"contract\":\"example\"}",
                                "{\"op\":\"settle\",\"quarter\":\"2020-10-01\"}", "{\"op\":\"reload\"}",
                                "{\"op\":\"quarantine\"}", "{\"op\":\"verify\"}",
-                               "{\"op\":\"statement\",\"contract\":\"no-such\",\"quarter\":\"2020-04-01\"}"};
+                               "{\"op\":\"statement\",\"contract\":\"no-such\",\"quarter\":\"2020-04-01\"}",
+                               "{\"op\":\"statements\",\"contract\":\"example\"}",
+                               "{\"op\":\"explain\",\"contract\":\"example\",\"quarter\":\"2020-04-01\","
+                               "\"component\":\"service\",\"period\":\"2020-04-01\"}"};
     for (size_t i = 0; i < sizeof b_refused / sizeof *b_refused; i++)
         ck_assert_msg(is_forbidden(call_as(&d, &prov_b, b_refused[i])), "provider B allowed %s", b_refused[i]);
 
@@ -512,6 +515,14 @@ START_TEST(curve_roles_isolate_providers)
     ck_assert_int_eq(json_integer_value(json_object_get(r, "total_pence")), 100000);
     json_decref(r);
     ck_assert(!is_forbidden(call_as(&d, &prov_a, "{\"op\":\"cohorts\",\"contract\":\"example\"}")));
+    /* its statements and the rows behind them: its own contract only (prov_b refused above) */
+    r = call_as(&d, &prov_a, "{\"op\":\"statements\",\"contract\":\"example\"}");
+    ck_assert_uint_eq(json_array_size(json_object_get(r, "statements")), 2);
+    json_decref(r);
+    r = call_as(&d, &prov_a, "{\"op\":\"explain\",\"contract\":\"example\",\"quarter\":\"2020-04-01\","
+                             "\"component\":\"service\",\"period\":\"2020-04-01\"}");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "line"), "kind")), "fee");
+    json_decref(r);
     ck_assert(is_forbidden(call_as(&d, &prov_a, "{\"op\":\"settle\",\"quarter\":\"2020-10-01\"}")));
     ck_assert(is_forbidden(call_as(&d, &prov_a, "{\"op\":\"quarantine\"}")));
 

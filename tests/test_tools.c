@@ -15,6 +15,7 @@
 #include "daemon_harness.h"
 #include "pbr/explain_json.h"
 #include "pbr/money.h"
+#include "pbr/num.h"
 #include "pbr/statement.h"
 #include "pbr/summary.h"
 #include "settle_helpers.h"
@@ -231,6 +232,34 @@ static void check_line(explain_ctx *x, const char *stjson, size_t len, json_t *l
     json_decref(r);
 }
 
+/* A volume fee line (5.9.4): its rows are the index events counted, c; the
+ * line pays (c - hi) x rate above the band, (c - lo) x rate below it, 0
+ * inside (rate in whole pence in the scheme contracts). */
+static void check_volume_line(explain_ctx *x, const char *stjson, size_t len, json_t *line)
+{
+    const char *component = json_string_value(json_object_get(line, "component"));
+    const char *period = json_string_value(json_object_get(line, "period"));
+    const pbr_fee *f = NULL;
+    for (size_t i = 0; i < x->c->nfees; i++)
+        if (!strcmp(x->c->fees[i].id, component))
+            f = &x->c->fees[i];
+    ck_assert_ptr_nonnull(f);
+    ck_assert(f->has_volume);
+    char err[PBR_ERR_MAX];
+    json_t *r = pbr_explain_json(stjson, len, x->c, x->c, x->ev, component, period, NULL, err, sizeof err);
+    ck_assert_msg(r != NULL, "%s", err);
+    int64_t c = (int64_t)json_array_size(json_object_get(r, "rows"));
+    int64_t over = c > f->volume_hi ? c - f->volume_hi : c < f->volume_lo ? c - f->volume_lo : 0;
+    int64_t rate = pbr_pounds_to_pence(f->volume_rate);
+    ck_assert_msg(over * rate == json_integer_value(json_object_get(line, "amount_pence")),
+                  "%s %s: %lld index events, band [%lld, %lld], rate %lld pence, line %lld", component, period,
+                  (long long)c, (long long)f->volume_lo, (long long)f->volume_hi, (long long)rate,
+                  (long long)json_integer_value(json_object_get(line, "amount_pence")));
+    x->lines++;
+    x->rows += (size_t)c;
+    json_decref(r);
+}
+
 static int explain_statement(void *ctx, const pbr_statement *s)
 {
     explain_ctx *x = ctx;
@@ -245,8 +274,11 @@ static int explain_statement(void *ctx, const pbr_statement *s)
         json_array_foreach(json_object_get(st, sections[k]), i, l)
         {
             const char *kind = json_string_value(json_object_get(l, "kind"));
+            const char *period = json_string_value(json_object_get(l, "period"));
             if (!strcmp(kind, "outcome") || !strcmp(kind, "pooled"))
                 check_line(x, j, len, l);
+            else if (!strcmp(kind, "fee") && strlen(period) > 7 && !strcmp(period + strlen(period) - 7, "-volume"))
+                check_volume_line(x, j, len, l);
         }
     }
     json_decref(st);
@@ -638,6 +670,11 @@ START_TEST(daemon_statements)
     ck_assert_msg(r != NULL, "%s", out);
     free(out);
     ck_assert_str_eq(json_string_value(json_object_get(r, "title")), "HMP Doncaster reoffending pilot");
+    /* the op itself (the harness records it for tests/validate-schemas.py) */
+    json_t *op = api_call(&d, "{\"op\":\"statements\",\"contract\":\"doncaster\"}");
+    ck_assert(json_equal(op, r));
+    ck_assert(json_is_null(json_object_get(op, "contract_cap_pence"))); /* doncaster has no contract_cap */
+    json_decref(op);
     char *sim = pbrctl("simulate contracts/doncaster.yaml tests/data/schemes/doncaster.jsonl --format json", &st);
     ck_assert_int_eq(st, 0);
     json_t *rows = json_object_get(r, "statements");
@@ -661,6 +698,17 @@ START_TEST(daemon_statements)
                   "%s", out);
     /* the first quarter: a 5,000,000-pound quarterly fee (doncaster.yaml, operating per_quarter) */
     ck_assert_msg(strstr(out, ",500000000,5000000.00,0,0.00,0,0.00,500000000,5000000.00\n") != NULL, "%s", out);
+    free(out);
+    /* cohorts as CSV: the title, and pounds beside pence */
+    out = pbrctl_d(&d, "cohorts doncaster --format csv", &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_msg(!strncmp(out, "contract,title,as_of,kind,component,", 36) &&
+                      strstr(out, ",amount_pence,amount_gbp\n"),
+                  "%s", out);
+    free(out);
+    out = pbrctl_d(&d, "contracts --format csv", &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_msg(strstr(out, "\ndoncaster,serco,HMP Doncaster reoffending pilot,"), "%s", out);
     free(out);
     out = pbrctl_d(&d, "statements doncaster", &st);
     ck_assert_int_eq(st, 0);
@@ -701,6 +749,10 @@ START_TEST(daemon_explain)
     ck_assert_msg(a && b, "%s\n%s", on, off);
     json_t *line = json_object_get(a, "line");
     ck_assert_int_eq(json_array_size(json_object_get(a, "rows")), geti(line, "members"));
+    json_t *op = api_call(&d, "{\"op\":\"explain\",\"contract\":\"doncaster\",\"quarter\":\"2014-01-01\","
+                              "\"component\":\"reoffending\",\"period\":\"2011-12\",\"segment\":null}");
+    ck_assert(json_equal(op, a));
+    json_decref(op);
     ck_assert(json_equal(json_object_get(a, "rows"), json_object_get(b, "rows")));
     ck_assert(json_equal(line, json_object_get(b, "line")));
     json_decref(a);

@@ -35,7 +35,7 @@ import jsonschema  # noqa: E402
 from jsonschema import Draft202012Validator  # noqa: E402
 
 OPS = ["status", "contracts", "statement", "cohorts", "settle", "reload", "quarantine", "quarantine_purge", "verify", "backup",
-       "wait"]
+       "statements", "explain", "wait"]
 # invalid.jsonl messages of rules across fields that JSON Schema cannot state
 CROSS_FIELD = [" is before date ", " is after date ", " has more than 4 decimal places"]
 

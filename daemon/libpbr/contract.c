@@ -35,6 +35,13 @@
 #define MAX_LIST_ITEMS 1000    /* fees, outcomes, segments of one outcome (ids are checked pairwise) */
 #define KEYS_LINEAR_MAX 16     /* mappings with more keys find duplicates through a hash table */
 #define BOUND_LIMIT ((int64_t)1 << 62) /* where bounds are clamped to +-2^62 */
+/* SPEC 4 (ruled 2026-12-02): every money amount within +-MONEY_LIMIT pounds,
+ * every date within [DATE_MIN, DATE_MAX]. */
+#define MONEY_LIMIT 1000000000000L
+#define MONEY_LIMIT_TEXT "1,000,000,000,000.00"
+#define DATE_MIN_TEXT "1900-01-01"
+#define DATE_MAX_TEXT "2199-12-31"
+#define GATE_PERCENT_MAX 100   /* a percent or points gate */
 
 /* ---- loader context and diagnostics --------------------------------------- */
 
@@ -306,10 +313,16 @@ static int get_nonneg(lctx *x, const yaml_node_t *n, const char *key, int places
     return 0;
 }
 
-/* Money: at most 2 places; nonneg: reject negative amounts. */
+/* Money: at most 2 places, within +-MONEY_LIMIT; nonneg: reject negative
+ * amounts. */
 static int get_money(lctx *x, const yaml_node_t *n, const char *key, int nonneg, mpq_t out)
 {
-    return nonneg ? get_nonneg(x, n, key, 2, 0, out) : get_decimal(x, n, key, 2, out);
+    char q[QBUF];
+    if (nonneg ? get_nonneg(x, n, key, 2, 0, out) : get_decimal(x, n, key, 2, out))
+        return -1;
+    if (mpq_cmp_si(out, MONEY_LIMIT, 1) > 0 || mpq_cmp_si(out, -MONEY_LIMIT, 1) < 0)
+        return FAIL(x, n, "%s: %s is beyond the money limit of +-" MONEY_LIMIT_TEXT, key, Q(n, q));
+    return 0;
 }
 
 /* A plain integer ("-"? digits) in [min, max]. Returns 0 or -1. */
@@ -369,6 +382,8 @@ static int get_date(lctx *x, const yaml_node_t *n, const char *key, pbr_date *ou
         return FAIL(x, n, "%s: %s is not a real date", key, Q(n, q));
     if (rc != 0)
         return FAIL(x, n, "%s: %s is not a date (YYYY-MM-DD)", key, Q(n, q));
+    if (*out < pbr_date_from_ymd(1900, 1, 1) || *out > pbr_date_from_ymd(2199, 12, 31))
+        return FAIL(x, n, "%s: %s is outside the supported dates " DATE_MIN_TEXT " to " DATE_MAX_TEXT, key, Q(n, q));
     return 0;
 }
 
@@ -884,6 +899,18 @@ static int parse_windows(lctx *x, const yaml_node_t *n, pbr_cohort *co)
             return -1;
         if (win->from >= win->to)
             return FAIL(x, vt, "to: %s is not after from", Q(vt, q));
+        /* half-open [from, to) against the contract's [start, end + 1) */
+        if (win->to <= x->c->start || win->from > x->c->end) {
+            char a[PBR_DATE_STRLEN], b[PBR_DATE_STRLEN];
+            pbr_date_format(x->c->start, a);
+            pbr_date_format(x->c->end, b);
+            return FAIL(x, w, "window %s: no day of it is in the contract (%s to %s)", Q(vn, q), a, b);
+        }
+        for (size_t j = 0; j < i; j++) {
+            const pbr_window *o = &co->windows[j];
+            if (win->from < o->to && o->from < win->to)
+                return FAIL(x, w, "window %s overlaps window \"%s\"", Q(vn, q), o->name);
+        }
     }
     return 0;
 }
@@ -1051,8 +1078,20 @@ static int is_window_key(const lctx *x, const yaml_node_t *k)
     return 0;
 }
 
-/* {rates: {KEY: x}}: keys are exactly the cohort windows' period keys. */
-static int parse_rates(lctx *x, const yaml_node_t *n, pbr_baseline *b)
+/* A baseline rate >= 0; with proportion (a binary measure's) also <= 1. */
+static int get_rate(lctx *x, const yaml_node_t *n, const char *key, int proportion, mpq_t out)
+{
+    char q[QBUF];
+    if (get_nonneg(x, n, key, -1, 0, out))
+        return -1;
+    if (proportion && mpq_cmp_ui(out, 1, 1) > 0)
+        return FAIL(x, n, "%s: %s is above 1 (a binary rate is a proportion: 0.45, not 45)", key, Q(n, q));
+    return 0;
+}
+
+/* {rates: {KEY: x}}: keys are exactly the cohort windows' period keys;
+ * with proportion every rate is in [0, 1]. */
+static int parse_rates(lctx *x, const yaml_node_t *n, int proportion, pbr_baseline *b)
 {
     char q[QBUF];
     if (need_map(x, n, "rates") || check_keys(x, n, NULL, "rates"))
@@ -1073,7 +1112,7 @@ static int parse_rates(lctx *x, const yaml_node_t *n, pbr_baseline *b)
             return FAIL(x, n, "rates: malformed mapping");
         if (!is_window_key(x, k))
             return FAIL(x, k, "rates: %s is not a cohort window of this contract", Q(k, q));
-        if (get_str(x, k, "rates", &b->rate_keys[i]) || get_nonneg(x, v, "rates", -1, 0, b->rate_values[i]))
+        if (get_str(x, k, "rates", &b->rate_keys[i]) || get_rate(x, v, "rates", proportion, b->rate_values[i]))
             return -1;
     }
     for (size_t w = 0; w < x->nwkeys; w++) {
@@ -1175,15 +1214,16 @@ static int parse_baseline(lctx *x, const yaml_node_t *n, pbr_measure m, pbr_base
                         pbr_measure_name(m));
         return FAIL(x, form, "baseline: %s does not apply to %s", Q(form, q), pbr_measure_name(m));
     }
+    int proportion = m == PBR_M_BINARY; /* a binary rate is a share of the cohort: [0, 1] */
     switch (b->kind) {
     case PBR_BL_RATE:
-        return get_nonneg(x, rate, "rate", -1, 0, b->rate);
+        return get_rate(x, rate, "rate", proportion, b->rate);
     case PBR_BL_OGRS_REF:
-        if (get_nonneg(x, rate, "rate", -1, 0, b->rate))
+        if (get_rate(x, rate, "rate", proportion, b->rate))
             return -1;
         return get_nonneg(x, oref, "ogrs_reference", -1, 1, b->ogrs_reference);
     case PBR_BL_RATES:
-        return parse_rates(x, rates, b);
+        return parse_rates(x, rates, proportion, b);
     case PBR_BL_PREDICTED:
         if (need_scalar(x, pred, "predicted"))
             return -1;
@@ -1223,7 +1263,14 @@ static int parse_gate(lctx *x, const yaml_node_t *n, const char *key, pbr_metric
     *metric_key = k;
     if (*metric == PBR_METRIC_SIGNIFICANT)
         return get_nonneg(x, v, GATE_METRICS[*metric], -1, 0, value);
-    return get_decimal(x, v, GATE_METRICS[*metric], -1, value);
+    if (get_decimal(x, v, GATE_METRICS[*metric], -1, value))
+        return -1;
+    if ((*metric == PBR_METRIC_POINTS || *metric == PBR_METRIC_PERCENT) &&
+        mpq_cmp_ui(value, GATE_PERCENT_MAX, 1) > 0) {
+        char q[QBUF];
+        return FAIL(x, v, "%s: %s is above 100", GATE_METRICS[*metric], Q(v, q));
+    }
+    return 0;
 }
 
 static int parse_tiers(lctx *x, const yaml_node_t *n, pbr_pay *p)
@@ -1385,7 +1432,7 @@ static int parse_pay(lctx *x, const yaml_node_t *n, pbr_outcome *o)
             return -1;
         p->has_prices = 1;
         if ((v = find(x, n, "share", NULL))) {
-            if (get_nonneg(x, v, "share", -1, 0, p->share))
+            if (get_nonneg(x, v, "share", -1, 1, p->share))
                 return -1;
             if (mpq_cmp_ui(p->share, 100, 1) > 0)
                 return FAIL(x, v, "share: %s is more than 100 percent", Q(v, q));

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pbr/eventset.h"
+#include "pbr/utf8.h"
 #include "pbr/util.h"
 
 static void reject(pbr_reject_fn fn, void *ctx, size_t line, const char *msg)
@@ -102,7 +103,9 @@ static void parse_job(job *j)
             char msg[PBR_ERR_MAX];
             memset(it, 0, sizeof *it);
             it->line = line;
-            if (pbr_event_parse(p, len, &it->ev, msg, sizeof msg) != 0) {
+            /* not text: the same reason as the daemon's ingest gives ("NUL byte at byte 5") */
+            if (pbr_utf8_text_problem(p, len, msg, sizeof msg) ||
+                pbr_event_parse(p, len, &it->ev, msg, sizeof msg) != 0) {
                 it->msg = strdup(msg);
                 j->oom |= it->msg == NULL;
             } else {

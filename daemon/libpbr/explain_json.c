@@ -71,11 +71,15 @@ static json_t *ids_json(const pbr_eventset *ev, const pbr_ev *const *v, size_t n
     return a;
 }
 
-/* One row as JSON, shaped by the component's measure. */
+/* One row as JSON, shaped by the component's measure (o NULL: a volume
+ * line's index event). */
 static json_t *row_json(const pbr_outcome *o, const pbr_eventset *ev, const pbr_xrow *r)
 {
     const char *off = pbr_eventset_offender_name(ev, r->event->offender);
     const char *id = pbr_eventset_id(ev, r->event);
+    if (o == NULL)
+        return json_pack("{ss ss ss so}", "offender", off, "index_id", id, "type",
+                         pbr_event_type_name((pbr_event_type)r->event->type), "date", date_or_null(r->event->date));
     switch (o->measure) {
     case PBR_M_BINARY:
     case PBR_M_FREQUENCY:
@@ -178,7 +182,7 @@ static int adjustment_rows(const pbr_contract *v, const pbr_eventset *ev, uint64
         pbr_explanation_free(&now);
         return -1;
     }
-    if (now.outcome != NULL) {
+    if (now.outcome != NULL || now.fee != NULL) {
         for (size_t i = 0; i < now.nrows; i++) {
             const pbr_xrow *b = find_row(&before, now.rows[i].event);
             if (b == NULL || !same_row(b, &now.rows[i]))
@@ -203,7 +207,7 @@ static int line_rows(const pbr_contract *c, const pbr_eventset *ev, uint64_t thr
     int rc = pbr_explain_line(c, ev, through, asof, component, period, segment, &x, err, errlen);
     if (rc < 0)
         return -1;
-    for (size_t i = 0; x.outcome != NULL && i < x.nrows; i++)
+    for (size_t i = 0; (x.outcome != NULL || x.fee != NULL) && i < x.nrows; i++)
         json_array_append_new(rows, row_json(x.outcome, ev, &x.rows[i]));
     for (size_t i = 0; i < x.nleft; i++)
         json_array_append_new(left, left_json(ev, &x.left_out[i]));
@@ -239,12 +243,13 @@ json_t *pbr_explain_json(const char *statement, size_t len, const pbr_contract *
     if (kind && !strcmp(kind, "adjustment"))
         rc = adjustment_rows(line_version ? line_version : c, ev, through, q, asof, component, period, segment,
                              rows, err, errlen);
-    else if (!kind || strcmp(kind, "fee") != 0)
+    else
         rc = line_rows(c, ev, through, asof, component, period, segment, rows, left, err, errlen);
     json_t *reply = NULL;
     if (rc == 0)
-        reply = json_pack("{sO sO sO sO sO sO so so}", "contract", json_object_get(st, "contract"), "quarter",
-                          json_object_get(st, "quarter"), "as_of", json_object_get(st, "as_of"), "events_through",
+        reply = json_pack("{sO ss sO sO sO sO sO sO so so}", "contract", json_object_get(st, "contract"), "title",
+                          c->title, "quarter", json_object_get(st, "quarter"), "label", json_object_get(st, "label"),
+                          "as_of", json_object_get(st, "as_of"), "events_through",
                           json_object_get(st, "events_through"), "contract_sha256",
                           json_object_get(st, "contract_sha256"), "line", line, "rows", rows, "left_out", left);
     else {

@@ -17,7 +17,7 @@ typedef struct par {
     const pbr_eventset *ev;
     uint64_t through;
     pbr_date *quarters;
-    pbr_lines **lines;       /* lines[k]: quarter k's, NULL if its evaluation failed */
+    pbr_lines **lines; /* lines[k]: quarter k's, NULL if its evaluation failed */
     int *done;
     size_t n, next;
     int stop;
@@ -35,8 +35,8 @@ static void *evaluate_main(void *arg)
         pthread_mutex_unlock(&p->lock);
         /* on failure lines[k] stays NULL: the statement evaluates itself
          * and reports the error in order */
-        pbr_lines *l = pbr_lines_evaluate(p->c, p->ev, p->through, pbr_issue_date(p->c, p->quarters[k]), err,
-                                          sizeof err);
+        pbr_lines *l =
+            pbr_lines_evaluate(p->c, p->ev, p->through, pbr_issue_date(p->c, p->quarters[k]), err, sizeof err);
         pthread_mutex_lock(&p->lock);
         p->lines[k] = l;
         p->done[k] = 1;
@@ -60,8 +60,8 @@ static int settle_in_order(par *p, pbr_statement_fn fn, void *ctx, char *err, si
             pthread_cond_wait(&p->cond, &p->lock);
         pthread_mutex_unlock(&p->lock);
         pbr_statement *s;
-        if (pbr_settle_quarter_with(p->c, p->lines[k], NULL, NULL, p->ev, p->through, p->quarters[k], ledger, &s,
-                                    err, errlen) != 0) {
+        if (pbr_settle_quarter_with(p->c, p->lines[k], NULL, NULL, p->ev, p->through, p->quarters[k], ledger, &s, err,
+                                    errlen) != 0) {
             rc = -1;
             break;
         }

@@ -1,6 +1,7 @@
 /* util.c -- small shared helpers: SHA-256 (FIPS 180-4), whole-file reads,
  * atomic file writes, error formatting (also FILE:LINE:COL for YAML nodes).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -278,4 +279,61 @@ fail_fd:
 fail_tmp:
     free(tmp);
     return -1;
+}
+
+/* Whether name is a contract file name: *.yaml or *.yml, not hidden. */
+static int is_contract_file_name(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' &&
+           ((n > 5 && strcmp(name + n - 5, ".yaml") == 0) || (n > 4 && strcmp(name + n - 4, ".yml") == 0));
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void pbr_free_list(char **list, size_t n)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+char **pbr_list_contract_files(const char *dir, size_t *n, char *err, size_t errlen)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        pbr_errf(err, errlen, "%s: opendir: %s", dir, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 16;
+    char **paths = malloc(cap * sizeof *paths);
+    struct dirent *e = NULL;
+    while (paths != NULL && (e = readdir(d)) != NULL) {
+        if (!is_contract_file_name(e->d_name))
+            continue;
+        if (pbr_grow((void **)&paths, &cap, *n + 1, sizeof *paths) != 0)
+            break;
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        char *path = malloc(len);
+        if (path == NULL)
+            break;
+        snprintf(path, len, "%s/%s", dir, e->d_name);
+        paths[(*n)++] = path;
+    }
+    int complete = paths != NULL && e == NULL;
+    closedir(d);
+    if (!complete) {
+        pbr_free_list(paths, *n);
+        *n = 0;
+        pbr_errf(err, errlen, "%s: listing the contract files: out of memory", dir);
+        return NULL;
+    }
+    qsort(paths, *n, sizeof *paths, cmp_cstr);
+    return paths;
 }

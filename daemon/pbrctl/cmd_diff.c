@@ -182,9 +182,9 @@ static json_t *build_diff(const pbr_contract *co, const pbr_contract *cn, const 
     }
     if (y.year[0])
         json_array_append_new(years, json_pack("{ss so}", "year", y.year, "totals", money3(y.old, y.new_)));
-    return json_pack("{s{ss ss} s{ss ss} sb so so so}", "old", "contract", co->id, "sha256", co->sha256, "new",
-                     "contract", cn->id, "sha256", cn->sha256, "equal", !differ, "quarters", quarters, "years",
-                     years, "lifetime", money3(lo, ln));
+    return json_pack("{s{ss ss ss} s{ss ss ss} sb so so so}", "old", "contract", co->id, "title", co->title,
+                     "sha256", co->sha256, "new", "contract", cn->id, "title", cn->title, "sha256", cn->sha256,
+                     "equal", !differ, "quarters", quarters, "years", years, "lifetime", money3(lo, ln));
 }
 
 static int64_t p(json_t *o, const char *k)
@@ -240,9 +240,12 @@ static void print_text(json_t *r)
     text_money_row("lifetime", json_object_get(r, "lifetime"));
 }
 
-static void csv_row(const char *scope, const char *quarter, const char *label, json_t *l, json_t *money)
+static void csv_row(json_t *r, const char *scope, const char *quarter, const char *label, json_t *l, json_t *money)
 {
-    csv_cell(stdout, 1, scope, 1);
+    json_t *nv = json_object_get(r, "new");
+    csv_cell(stdout, 1, s(nv, "contract"), 1);
+    csv_cell(stdout, 0, s(nv, "title"), 1);
+    csv_cell(stdout, 0, scope, 1);
     csv_cell(stdout, 0, quarter, 0);
     csv_cell(stdout, 0, label, 1);
     csv_cell(stdout, 0, l ? s(l, "kind") : "", 1);
@@ -258,18 +261,18 @@ static void csv_row(const char *scope, const char *quarter, const char *label, j
 
 static void print_csv(json_t *r)
 {
-    printf("scope,quarter,label,kind,component,period,segment,only,old_pence,old_gbp,new_pence,new_gbp,diff_pence,"
-           "diff_gbp\n");
+    printf("contract,title,scope,quarter,label,kind,component,period,segment,only,old_pence,old_gbp,new_pence,new_gbp,"
+           "diff_pence,diff_gbp\n");
     size_t i, j;
     json_t *q, *l;
     json_array_foreach(json_object_get(r, "quarters"), i, q)
     {
-        json_array_foreach(json_object_get(q, "lines"), j, l) csv_row("line", s(q, "quarter"), s(q, "label"), l, l);
-        csv_row("quarter", s(q, "quarter"), s(q, "label"), NULL, json_object_get(q, "totals"));
+        json_array_foreach(json_object_get(q, "lines"), j, l) csv_row(r, "line", s(q, "quarter"), s(q, "label"), l, l);
+        csv_row(r, "quarter", s(q, "quarter"), s(q, "label"), NULL, json_object_get(q, "totals"));
     }
-    json_array_foreach(json_object_get(r, "years"), i, q) csv_row("year", "", s(q, "year"), NULL,
+    json_array_foreach(json_object_get(r, "years"), i, q) csv_row(r, "year", "", s(q, "year"), NULL,
                                                                    json_object_get(q, "totals"));
-    csv_row("lifetime", "", "", NULL, json_object_get(r, "lifetime"));
+    csv_row(r, "lifetime", "", "", NULL, json_object_get(r, "lifetime"));
 }
 
 typedef struct diff_args {

@@ -3,9 +3,10 @@
  *   pbrctl explain --offline CONTRACT.yaml EVENTS.jsonl QUARTER COMPONENT PERIOD [SEGMENT]
  * From the daemon (the explain op: the issued statement as it was
  * computed) or offline (the statement simulate computes for QUARTER). The
- * reply (explain_json.h) is printed as JSON, as CSV (one row per row and
- * per member left out, the columns being every key seen, lists joined with
- * ';') or as text (the line, then the rows as a table).
+ * reply (explain_json.h) is printed as JSON, as CSV (contract, title,
+ * quarter, label, section, then one column per key seen, one row per row
+ * and per member left out, lists joined with ';') or as text (the line,
+ * then the rows as a table).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,9 @@
 enum { F_TEXT, F_JSON, F_CSV };
 static const char *const formats[] = {"text", "json", "csv", NULL};
 
-/* A cell of a row as text: strings bare, lists joined with ';', null "". */
-static void cell_text(const json_t *v, char *out, size_t n)
+/* A cell of a row as text: strings bare, lists joined with ';', null "",
+ * booleans yes/no (csv: true/false, as the statement CSV). */
+static void cell_text_as(const json_t *v, char *out, size_t n, int csv)
 {
     out[0] = '\0';
     if (json_is_string(v)) {
@@ -30,14 +32,14 @@ static void cell_text(const json_t *v, char *out, size_t n)
     } else if (json_is_integer(v)) {
         snprintf(out, n, "%lld", (long long)json_integer_value(v));
     } else if (json_is_boolean(v)) {
-        snprintf(out, n, "%s", json_is_true(v) ? "yes" : "no");
+        snprintf(out, n, "%s", json_is_true(v) ? (csv ? "true" : "yes") : (csv ? "false" : "no"));
     } else if (json_is_array(v)) {
         size_t i, k = 0;
         const json_t *e;
         json_array_foreach(v, i, e)
         {
             char t[256];
-            cell_text(e, t, sizeof t);
+            cell_text_as(e, t, sizeof t, csv);
             int w = snprintf(out + k, n - k, "%s%s", i ? ";" : "", t);
             if (w < 0 || (size_t)w >= n - k)
                 break;
@@ -52,13 +54,18 @@ static void cell_text(const json_t *v, char *out, size_t n)
             char t[256];
             if (e == NULL)
                 continue;
-            cell_text(e, t, sizeof t);
+            cell_text_as(e, t, sizeof t, csv);
             int w = snprintf(out + k, n - k, "%s%s=%s", k ? " " : "", keys[i], t[0] ? t : "-");
             if (w < 0 || (size_t)w >= n - k)
                 break;
             k += (size_t)w;
         }
     }
+}
+
+static void cell_text(const json_t *v, char *out, size_t n)
+{
+    cell_text_as(v, out, n, 0);
 }
 
 /* Appends every key of the rows of arr not yet in cols. */
@@ -82,6 +89,12 @@ static void collect_columns(json_t *cols, json_t *arr)
     }
 }
 
+static const char *str_or_empty(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
 static void csv_rows(json_t *r, json_t *cols, const char *section)
 {
     size_t i, j;
@@ -89,14 +102,16 @@ static void csv_rows(json_t *r, json_t *cols, const char *section)
     json_array_foreach(json_object_get(r, section), i, row)
     {
         csv_cell(stdout, 1, json_string_value(json_object_get(r, "contract")), 1);
-        csv_cell(stdout, 0, json_string_value(json_object_get(r, "quarter")), 0);
+        csv_cell(stdout, 0, str_or_empty(r, "title"), 1);
+        csv_cell(stdout, 0, str_or_empty(r, "quarter"), 0);
+        csv_cell(stdout, 0, str_or_empty(r, "label"), 1);
         csv_cell(stdout, 0, section, 1);
         json_array_foreach(cols, j, c)
         {
             char t[4096];
             json_t *v = json_object_get(row, json_string_value(c));
-            cell_text(v, t, sizeof t);
-            csv_cell(stdout, 0, t, !json_is_integer(v));
+            cell_text_as(v, t, sizeof t, 1);
+            csv_cell(stdout, 0, t, !json_is_integer(v) && !json_is_boolean(v));
         }
         putchar('\n');
     }
@@ -107,7 +122,7 @@ static void print_csv(json_t *r)
     json_t *cols = json_array();
     collect_columns(cols, json_object_get(r, "rows"));
     collect_columns(cols, json_object_get(r, "left_out"));
-    printf("contract,quarter,section");
+    printf("contract,title,quarter,label,section");
     size_t j;
     json_t *c;
     json_array_foreach(cols, j, c) printf(",%s", json_string_value(c));

@@ -1,5 +1,5 @@
 /* cmd_offline.c -- the operator's offline commands, no daemon needed:
- *   pbrctl check FILE...                      validate contracts
+ *   pbrctl check FILE|DIR...                  validate contracts (a DIR: its *.yaml, *.yml)
  *   pbrctl simulate CONTRACT.yaml EVENTS.jsonl [--through QUARTER]
  *                   [--format json|yaml|csv|text]
  * simulate settles every quarter in order from the contract's start, with
@@ -10,9 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "pbr/due.h"
 #include "pbr/contract.h"
+#include "pbr/contract_check.h"
 #include "pbr/eventset.h"
+#include "pbr/files.h"
+#include "pbr/mem.h"
 #include "pbr/settle.h"
 #include "pbr/statement.h"
 #include "pbr/summary.h"
@@ -21,30 +26,61 @@
 
 #define SIMULATE_THREADS 2 /* evaluation threads of simulate (the machine has two cores in mind) */
 
+
+/* Appends the contract files named by arg to *paths: arg itself, or the
+ * *.yaml and *.yml files of arg when it is a directory (the files pbrd
+ * loads from its contracts directory). Returns 0, or -1 after printing why. */
+static int add_check_paths(const char *arg, char ***paths, size_t *n, size_t *cap)
+{
+    struct stat st;
+    char err[PBR_ERR_MAX];
+    if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+        size_t nd;
+        char **files = pbr_list_contract_files(arg, &nd, err, sizeof err);
+        if (files == NULL) {
+            fprintf(stderr, "pbrctl check: %s\n", err);
+            return -1;
+        }
+        if (nd == 0)
+            fprintf(stderr, "pbrctl check: %s: no *.yaml or *.yml files\n", arg);
+        int rc = 0;
+        for (size_t i = 0; i < nd && rc == 0; i++) {
+            rc = pbr_grow((void **)paths, cap, *n + 1, sizeof **paths);
+            if (rc == 0)
+                (*paths)[(*n)++] = files[i];
+            else
+                free(files[i]);
+        }
+        free(files);
+        return rc;
+    }
+    if (pbr_grow((void **)paths, cap, *n + 1, sizeof **paths) != 0 || ((*paths)[*n] = strdup(arg)) == NULL)
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+/* Checks each contract file as the daemon would load it, and that no two
+ * of them define the same contract id (the daemon would refuse the second
+ * at a reload): `check` is the pre-flight of a reload. */
 int cmd_check(const pbrctl_opts *o, int argc, char **argv)
 {
     (void)o;
     if (argc < 2) {
-        fprintf(stderr, "usage: pbrctl check CONTRACT.yaml...\n");
+        fprintf(stderr, "usage: pbrctl check CONTRACT.yaml|DIR...\n");
         return 2;
     }
-    int bad = 0;
-    for (int i = 1; i < argc; i++) {
-        pbr_contract *c;
-        pbr_diag d;
-        if (pbr_contract_load(argv[i], &c, &d) != 0) {
-            char msg[PBR_ERR_MAX + 300];
-            pbr_diag_format(&d, msg, sizeof msg);
-            fprintf(stderr, "%s\n", msg);
-            bad++;
-            continue;
+    char **paths = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 1; i < argc; i++)
+        if (add_check_paths(argv[i], &paths, &n, &cap) != 0) {
+            pbr_free_list(paths, n);
+            return 2;
         }
-        printf("%s: ok: contract %s (%zu fees, %zu outcomes), sha256 %s\n", argv[i], c->id, c->nfees, c->noutcomes,
-               c->sha256);
-        pbr_contract_free(c);
-    }
+    size_t bad = pbr_contracts_check(paths, n, stdout, stderr);
     if (bad > 0)
-        fprintf(stderr, "%d of %d contract files invalid\n", bad, argc - 1);
+        fprintf(stderr, "%zu of %zu contract files invalid\n", bad, n);
+    pbr_free_list(paths, n);
     return bad ? 1 : 0;
 }
 
@@ -184,9 +220,7 @@ int cmd_simulate(const pbrctl_opts *o, int argc, char **argv)
         fprintf(stderr, "pbrctl simulate: %zu line(s) of %s rejected and skipped\n", rejected, so.events);
     print_ctx pc = {so.format, 1, c->title, {NULL, 0, 0, {0, 0, 0}}, {0}, 0, 0};
     pbr_date through = so.through == PBR_DATE_NONE ? PBR_DATE_MAX : so.through;
-    for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c) && q <= through;
-         q = pbr_add_months(q, 3))
-        pc.nquarters++;
+    pc.nquarters = pbr_quarters_in_range(c, pbr_contract_first_quarter(c), through);
     progress_start(&pc.prog, "simulate");
     /* the quarters' evaluations on two threads; the statements in order */
     int src = pbr_settle_all_parallel(c, set, nread, through, SIMULATE_THREADS, print_statement, &pc, err, sizeof err);

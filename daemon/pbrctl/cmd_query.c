@@ -292,10 +292,10 @@ static const char *str_field(json_t *o, const char *k)
     return s ? s : "-";
 }
 
-/* contracts as CSV: contract,provider,title,sha256,last_statement. */
+/* contracts as CSV: contract,provider,title,sha256,last_statement,state,due. */
 static int print_contracts_csv(json_t *r)
 {
-    printf("contract,provider,title,sha256,last_statement\n");
+    printf("contract,provider,title,sha256,last_statement,state,due\n");
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(r, "contracts"), i, c)
@@ -306,7 +306,8 @@ static int print_contracts_csv(json_t *r)
         csv_cell(stdout, 0, str_field(c, "title"), 1);
         csv_cell(stdout, 0, str_field(c, "sha256"), 1);
         csv_cell(stdout, 0, last ? last : "", 0);
-        putchar('\n');
+        csv_cell(stdout, 0, json_is_string(json_object_get(c, "state")) ? str_field(c, "state") : "", 1);
+        printf(",%lld\n", (long long)int_field(c, "due"));
     }
     json_decref(r);
     return 0;
@@ -438,12 +439,12 @@ static void print_line_row(json_t *l)
 }
 
 /* cohorts as CSV: the statement CSV's line columns, with the as-of date. */
-static int print_cohorts_csv(json_t *r)
+static int print_cohorts_csv(json_t *r, const char *title)
 {
     static const char *const cols[] = {"component", "period", "segment", "final_on", "members", "excluded",
                                        "reoffenders", "reoffences", "actual", "baseline", "points", "percent",
                                        "avoided", "threshold_met", "units"};
-    printf("contract,as_of,kind");
+    printf("contract,title,as_of,kind");
     for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
         printf(",%s", cols[k]);
     printf(",amount_pence,amount_gbp\n");
@@ -452,6 +453,7 @@ static int print_cohorts_csv(json_t *r)
     json_array_foreach(json_object_get(r, "provisional"), i, l)
     {
         csv_cell(stdout, 1, str_field(r, "contract"), 1);
+        csv_cell(stdout, 0, title, 1);
         csv_cell(stdout, 0, str_field(r, "as_of"), 0);
         csv_cell(stdout, 0, str_field(l, "kind"), 1);
         for (size_t k = 0; k < sizeof cols / sizeof *cols; k++) {
@@ -485,8 +487,11 @@ int cmd_cohorts(const pbrctl_opts *o, int argc, char **argv)
         return st;
     if (wants_json(&a))
         return print_json(r);
-    if (wants_csv(&a))
-        return print_cohorts_csv(r);
+    if (wants_csv(&a)) {
+        char title[512] = "";
+        contract_title(o, a.pos[0], title, sizeof title);
+        return print_cohorts_csv(r, title);
+    }
     printf("provisional figures of %s as of %s (not payable)\n", str_field(r, "contract"), str_field(r, "as_of"));
     printf("%-16s %-12s %-10s %8s %8s %10s %10s %s %16s\n", "COMPONENT", "PERIOD", "SEGMENT", "MEMBERS", "REOFF",
            "ACTUAL", "BASELINE", "GATE  ", "AMOUNT");

@@ -455,9 +455,9 @@ static void window_table(FILE *f, const char *component, const wline *w, size_t 
                 json_is_false(json_object_get(l, "threshold_met")) ? "missed" : "met");
         money_td(f, num(l, "amount_pence"));
         if (w[i].quarter)
-            fprintf(f, "<td>final, issued %s</td></tr>\n", w[i].quarter);
+            fprintf(f, "<td class=\"wrap\">issued %s</td></tr>\n", w[i].quarter);
         else
-            fprintf(f, "<td>provisional, final on %s</td></tr>\n", str(l, "final_on"));
+            fprintf(f, "<td class=\"wrap\">open: final on %s</td></tr>\n", str(l, "final_on"));
     }
     fputs("</tbody></table></div>\n", f);
 }
@@ -709,11 +709,11 @@ static const char *const css =
     ".dot{border-radius:50%} .dot.met{background:var(--outcomes)} .dot.missed{background:var(--cap)} "
     ".dot.provisional{border:2px solid var(--fees)}\n"
     ".table{overflow-x:auto;-webkit-overflow-scrolling:touch}\n"
-    "table{border-collapse:collapse;width:100%;font-size:.88em;font-variant-numeric:tabular-nums}\n"
+    "table{border-collapse:collapse;width:100%;font-size:.84em;font-variant-numeric:tabular-nums}\n"
     "caption{text-align:left;color:var(--muted);padding:4px 0}\n"
-    "th,td{padding:4px 8px;border-bottom:1px solid var(--rule);text-align:left;white-space:nowrap}\n"
+    "th,td{padding:4px 6px;border-bottom:1px solid var(--rule);text-align:left;white-space:nowrap}\n"
     "th{background:#f0f2f5;font-weight:600;text-align:right} th.t,tfoot th{text-align:left}\n"
-    "td.num{text-align:right} td.neg{color:#b1262c}\n"
+    "td.num{text-align:right} td.neg{color:#b1262c} td.wrap{white-space:normal;min-width:7em}\n"
     "tfoot th,tfoot td{font-weight:700;border-top:2px solid #8a93a0}\n"
     "footer{color:var(--muted);font-size:.8em;text-align:center;padding:8px 0 24px}\n"
     ".chartbox{overflow-x:auto;-webkit-overflow-scrolling:touch}\n"
@@ -723,7 +723,8 @@ static const char *const css =
     "border-bottom:2px solid #000}header p{color:#333}main{max-width:none;padding:0}"
     "section,.kpi{border:none;border-radius:0;padding:0;margin:10pt 0}figure,table,tr{break-inside:avoid}"
     "section{break-inside:auto}.table{overflow:visible}th{background:#eee}svg.chart{max-height:8cm}"
-    ".chartbox{overflow:visible}svg.chart{min-width:0}footer{display:none}}\n";
+    ".chartbox{overflow:visible}svg.chart{min-width:0}table{font-size:8pt}th,td{white-space:normal;padding:2pt 4pt}"
+    "footer{display:none}}\n";
 
 static void kpis(FILE *f, const qsum *q, size_t n, json_t *cap)
 {

@@ -70,9 +70,11 @@ static void check_arguments(pbrd_api_request *r)
     }
     case PBRD_OP_quarantine_purge: {
         const char *b = json_string_value(json_object_get(r->req, "before"));
-        if (b == NULL || pbr_date_parse(b, strlen(b), &r->before) != 0)
+        if (b == NULL)
             r->arg_error = "quarantine_purge: needs \"before\" (YYYY-MM-DD): records stored before that day "
                            "(UTC) are deleted";
+        else if (pbr_date_parse(b, strlen(b), &r->before) != 0)
+            r->arg_error = "quarantine_purge: \"before\" is not a date YYYY-MM-DD";
         break;
     }
     case PBRD_OP_statement:

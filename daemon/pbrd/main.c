@@ -18,7 +18,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "pbr/contract_check.h"
 #include "pbr/event.h"
+#include "pbr/files.h"
 #include "pbr/keyfile.h"
 #include "pbr/store.h"
 #include "pbr/util.h"
@@ -35,15 +37,20 @@ static void usage(FILE *f)
     fprintf(f, "usage: pbrd [-c CONFIG] [--data DIR] [--contracts DIR] [--statements DIR]\n"
                "            [--ingest E] [--api E] [--publish E] [--now YYYY-MM-DD] [--foreground]\n"
                "            [--log-level debug|info|warn|error]\n"
+               "       pbrd --check [-c CONFIG] [options]   validate the configuration and contracts, then exit\n"
                "       pbrd --help | --version\n"
                "see pbrd(8) and pbrd.yaml(5)\n");
 }
 
-enum { OPT_DATA = 256, OPT_CONTRACTS, OPT_STATEMENTS, OPT_INGEST, OPT_API, OPT_PUBLISH, OPT_NOW, OPT_FG, OPT_LOG_LEVEL };
+enum {
+    OPT_DATA = 256, OPT_CONTRACTS, OPT_STATEMENTS, OPT_INGEST, OPT_API, OPT_PUBLISH, OPT_NOW, OPT_FG, OPT_CHECK,
+    OPT_LOG_LEVEL
+};
 
 /* Loads defaults, then -c CONFIG, then the flags over it. Returns 0, or 2
  * (usage/config error, message printed). *help is 1 for --help, 2 for
- * --version (the caller prints and exits 0). */
+ * --version (the caller prints and exits 0), 3 for --check (the caller
+ * checks the finished configuration and exits). */
 static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
 {
     static const struct option longopts[] = {
@@ -53,7 +60,8 @@ static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
         {"ingest", required_argument, NULL, OPT_INGEST}, {"api", required_argument, NULL, OPT_API},
         {"publish", required_argument, NULL, OPT_PUBLISH}, {"now", required_argument, NULL, OPT_NOW},
         {"foreground", no_argument, NULL, OPT_FG},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},           {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"version", no_argument, NULL, 'V'},         {"check", no_argument, NULL, OPT_CHECK},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {NULL, 0, NULL, 0}};
     char err[PBR_ERR_MAX];
     const char *config_path = NULL;
@@ -90,6 +98,7 @@ static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
         case OPT_NOW: field = &cfg->now; break;
         case OPT_LOG_LEVEL: field = &cfg->log_level; break;
         case OPT_FG: cfg->foreground = 1; continue;
+        case OPT_CHECK: *help = 3; continue;
         default: usage(stderr); return 2;
         }
         rc = pbrd_config_set(field, optarg, err, sizeof err);
@@ -499,6 +508,47 @@ out:
     return rc;
 }
 
+/* pbrd --check: what start-up would refuse, without starting: the
+ * endpoints rule, the contracts directory and every contract in it (as a
+ * reload loads them: pbr_contracts_check), the server key and the clients
+ * file. The config file itself was read by parse_options. Returns 0 when
+ * all is well, else 1 (each problem printed). */
+static int run_check(const pbrd_config *cfg)
+{
+    char err[PBR_ERR_MAX];
+    int bad = check_endpoints(cfg) != 0;
+    size_t n = 0;
+    char **paths = pbr_list_contract_files(cfg->contracts_dir, &n, err, sizeof err);
+    if (paths == NULL) {
+        fprintf(stderr, "pbrd --check: contracts_dir: %s\n", err);
+        bad = 1;
+    } else {
+        size_t nbad = pbr_contracts_check(paths, n, stdout, stderr);
+        if (nbad > 0)
+            fprintf(stderr, "pbrd --check: %zu of %zu contract files invalid\n", nbad, n);
+        bad |= nbad > 0;
+        pbr_free_list(paths, n);
+    }
+    if (cfg->server_secret_key != NULL) {
+        char secret[41];
+        pbrd_auth_clients *clients = NULL;
+        if (pbr_key_file_read(cfg->server_secret_key, secret, err, sizeof err) < 0) {
+            fprintf(stderr, "pbrd --check: auth.server_secret_key: %s\n", err);
+            bad = 1;
+        }
+        if (cfg->clients == NULL) {
+            fprintf(stderr, "pbrd --check: auth.clients is required with auth.server_secret_key\n");
+            bad = 1;
+        } else if (pbrd_auth_clients_load(cfg->clients, &clients, err, sizeof err) != 0) {
+            fprintf(stderr, "pbrd --check: %s\n", err);
+            bad = 1;
+        }
+        pbrd_auth_clients_free(clients);
+    }
+    printf("pbrd --check: %s\n", bad ? "problems found" : "configuration and contracts OK");
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     pbrd_config cfg;
@@ -513,7 +563,7 @@ int main(int argc, char **argv)
         pbrd_config_free(&cfg);
         return 0;
     }
-    if (help) {
+    if (help == 1) {
         usage(stdout);
         pbrd_config_free(&cfg);
         return 0;
@@ -522,7 +572,7 @@ int main(int argc, char **argv)
     if (cfg.log_level != NULL)
         pbrd_log_level_parse(cfg.log_level, &level); /* checked by pbrd_config_finish */
     pbrd_log_setup(level, pbrd_log_stderr_is_journal());
-    rc = run(&cfg);
+    rc = help == 3 ? run_check(&cfg) : run(&cfg);
     pbrd_config_free(&cfg);
     return rc;
 }

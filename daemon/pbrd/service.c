@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pbr/due.h"
 #include "pbr/eventset.h"
 #include "pbr/explain_json.h"
 #include "pbr/ledger_json.h"
@@ -383,45 +384,6 @@ static void loaded_free(loaded *l)
     free(l->file);
 }
 
-static int has_yaml_suffix(const char *name)
-{
-    size_t n = strlen(name);
-    return name[0] != '.' && ((n > 5 && strcmp(name + n - 5, ".yaml") == 0) || (n > 4 && strcmp(name + n - 4, ".yml") == 0));
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The *.yaml files of dir, sorted (malloc'd names; caller frees each and the array). */
-static char **list_contract_files(const char *dir, size_t *n)
-{
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return NULL;
-    char **names = NULL;
-    size_t cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!has_yaml_suffix(e->d_name))
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (nn == NULL)
-                break;
-            names = nn;
-        }
-        names[(*n)++] = strdup(e->d_name);
-    }
-    closedir(d);
-    if (*n > 0)
-        qsort(names, *n, sizeof *names, cmp_str);
-    return names;
-}
-
 static json_t *diag_json(const pbr_diag *d)
 {
     return json_pack("{ss si si ss}", "file", d->file, "line", d->line, "column", d->column, "message", d->message);
@@ -437,11 +399,10 @@ static void log_reload_error(const pbr_diag *d)
 }
 
 /* Loads one file into the new table, keeping the old version on error. */
-static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loaded *next, size_t *nnext, json_t *ok,
+static void reload_file(pbrd_service *svc, const char *path, pbr_date today, loaded *next, size_t *nnext, json_t *ok,
                         json_t *errors)
 {
-    char path[4096], err[PBR_ERR_MAX];
-    snprintf(path, sizeof path, "%s/%s", svc->contracts_dir, name);
+    char err[PBR_ERR_MAX];
     pbr_contract *c;
     pbr_diag d;
     if (pbr_contract_load(path, &c, &d) != 0) {
@@ -494,24 +455,26 @@ static void reload_file(pbrd_service *svc, const char *name, pbr_date today, loa
 json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today)
 {
     size_t nfiles;
-    char **files = list_contract_files(svc->contracts_dir, &nfiles);
+    char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
+    char **files = pbr_list_contract_files(svc->contracts_dir, &nfiles, err, sizeof err);
+    if (files == NULL) { /* the contracts in force stay in force */
+        pbrd_log(PBRD_LOG_WARN, "contracts not reloaded", "dir=%s error=\"%s\"", svc->contracts_dir,
+                 pbrd_log_quote(err, q, sizeof q));
+        return json_pack("{ss}", "error", err);
+    }
     loaded *next = calloc(nfiles + svc->n + 1, sizeof *next);
     json_t *ok = json_array(), *errors = json_array();
     if (next == NULL || ok == NULL || errors == NULL) {
         free(next);
         json_decref(ok);
         json_decref(errors);
-        for (size_t i = 0; i < nfiles; i++)
-            free(files[i]);
-        free(files);
+        pbr_free_list(files, nfiles);
         return json_pack("{ss}", "error", "reload: out of memory");
     }
     size_t nnext = 0;
-    for (size_t i = 0; i < nfiles; i++) {
+    for (size_t i = 0; i < nfiles; i++)
         reload_file(svc, files[i], today, next, &nnext, ok, errors);
-        free(files[i]);
-    }
-    free(files);
+    pbr_free_list(files, nfiles);
     for (size_t i = 0; i < svc->n; i++)
         loaded_free(&svc->contracts[i]);
     free(svc->contracts);
@@ -636,7 +599,7 @@ static pbr_date next_quarter_of(const loaded *l)
  * new store must never fill with statements issued before any event came. */
 static int auto_may_issue(const loaded *l, pbr_date q)
 {
-    return pbr_issue_date(l->c, q) >= l->first_loaded;
+    return !pbr_quarter_held_back(l->c, q, l->first_loaded);
 }
 
 /* The quarter of l a settle issues next (its next unissued quarter, when
@@ -645,7 +608,7 @@ static int auto_may_issue(const loaded *l, pbr_date q)
 static pbr_date issuable_quarter(const loaded *l, pbr_date through, pbr_date today, int is_auto)
 {
     pbr_date q = next_quarter_of(l);
-    if (q > through || q > pbr_contract_last_quarter(l->c) || pbr_issue_date(l->c, q) >= today)
+    if (q > through || pbr_quarter_state_of(l->c, q, today) != PBR_QUARTER_DUE)
         return PBR_DATE_NONE;
     if (is_auto && !auto_may_issue(l, q))
         return PBR_DATE_NONE;
@@ -794,9 +757,8 @@ size_t pbrd_service_ncontracts(const pbrd_service *svc)
 static size_t due_quarters(const pbrd_service *svc, const loaded *l, pbr_date today, size_t *held)
 {
     size_t n = 0;
-    pbr_date last = pbr_contract_last_quarter(l->c);
     pbr_date first = next_quarter_of(l);
-    for (pbr_date q = first; q <= last && pbr_issue_date(l->c, q) < today; q = pbr_add_months(q, 3))
+    for (pbr_date q = first; pbr_quarter_state_of(l->c, q, today) == PBR_QUARTER_DUE; q = pbr_add_months(q, 3))
         n++;
     *held = n > 0 && (!svc->auto_settle || !auto_may_issue(l, first)) ? n : 0;
     return n;

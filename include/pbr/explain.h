@@ -8,7 +8,8 @@
  *   clean_period       one row per success of the quarter, with the
  *                      convictions that restarted the clock and F;
  *   custody_nights     one row per spell with nights in the quarter;
- *   disposals          one row per conviction counted (kinds priced).
+ *   disposals          one row per conviction counted (kinds priced);
+ *   a volume fee line  one row per index event counted (SPEC 5.9.4).
  * Pure (daemon/libpbr/eval/explain.c): no store, files, JSON or clock.
  * Rows add up to the line: members, reoffenders, reoffences, nights and
  * counts (tests/test_tools.c checks every line of every scheme contract).
@@ -38,7 +39,8 @@ typedef struct pbr_xrow {
 } pbr_xrow;
 
 typedef struct pbr_explanation {
-    const pbr_outcome *outcome;
+    const pbr_outcome *outcome; /* the outcome component explained, or NULL */
+    const pbr_fee *fee;         /* or the fee of a volume line ("Y-volume") */
     pbr_xrow *rows;
     size_t nrows, caprows;
     pbr_xrow *left_out;
@@ -48,8 +50,9 @@ typedef struct pbr_explanation {
 /* Computes the rows of the line (component, period, segment) of contract c
  * as of date d over the events with seq <= max_seq (segment NULL when the
  * component has none). Returns 0 and fills *out (free with
- * pbr_explanation_free), 1 when c has no such outcome component (a fee or
- * an unknown id: *out empty), or -1 with err (out of memory). */
+ * pbr_explanation_free), 1 when c has no such outcome component or volume
+ * fee line (other fee lines, unknown ids: *out empty), or -1 with err (out
+ * of memory). */
 int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
                      const char *component, const char *period, const char *segment, pbr_explanation *out,
                      char *err, size_t errlen);

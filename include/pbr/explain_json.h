@@ -1,12 +1,14 @@
 /* explain_json.h -- the reply of the `explain` op and of `pbrctl explain
  * --offline` (kept outside the evaluator: explain.c never sees JSON):
- *   {"contract":C,"quarter":Q,"as_of":…,"events_through":n,
+ *   {"contract":C,"title":…,"quarter":Q,"label":…,"as_of":…,"events_through":n,
  *    "contract_sha256":…,"line":{…the line…},"rows":[…],"left_out":[…]}
  * Member rows (binary, frequency) carry offender, index_id, index_date,
  * window, segment, weight, reoffender, reoffences, convictions (event ids)
  * and conviction_dates; clean_period rows the successes with their clock
  * restarts and F (success_on); custody rows the spells and their nights in
- * the quarter; disposals rows the convictions counted with their kind. An
+ * the quarter; disposals rows the convictions counted with their kind; a
+ * volume fee line (5.9.4) the index events counted (offender, index_id,
+ * type, date); other fee lines have no rows. An
  * adjustment's rows are the rows that changed since the previous
  * statement's as-of date, each with "change" (added, removed, changed),
  * the figures before, and the ids of the offender's events recorded since.

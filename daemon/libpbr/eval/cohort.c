@@ -203,39 +203,85 @@ typedef struct ranked {
     const char *id;
 } ranked;
 
-/* The order of the size cap: (window, date, event id). */
-static int cmp_ranked(const void *a, const void *b)
+static int cmp_ranked_id(const void *a, const void *b)
 {
-    const ranked *x = a, *y = b;
-    if (x->m.window != y->m.window)
-        return x->m.window < y->m.window ? -1 : 1;
-    if (x->m.index->date != y->m.index->date)
-        return x->m.index->date < y->m.index->date ? -1 : 1;
-    return strcmp(x->id, y->id);
+    return strcmp(((const ranked *)a)->id, ((const ranked *)b)->id);
 }
 
-/* The size cap: the first `size` members of each window by (date, id).
- * Puts m into (window, date, id) order and compacts it; returns the new
- * count, or -1 on allocation failure. */
-static int64_t cap_windows(const pbr_eventset *ev, member *m, size_t n, int64_t size)
+/* Keeps the first `size` of the n members v[] of one window by (date, id):
+ * the dates before the cut-off date whole, and of the cut-off date the
+ * first by id. Appends them to out[*k]. Returns 0 or -1 (out of memory). */
+static int cap_one_window(const pbr_eventset *ev, const member *v, size_t n, int64_t size, member *out, size_t *k)
 {
-    ranked *r = malloc((n ? n : 1) * sizeof *r);
-    if (r == NULL)
+    if ((int64_t)n <= size) {
+        if (n > 0)
+            memcpy(out + *k, v, n * sizeof *v);
+        *k += n;
+        return 0;
+    }
+    pbr_date lo = v[0].index->date, hi = lo;
+    for (size_t i = 1; i < n; i++) {
+        lo = v[i].index->date < lo ? v[i].index->date : lo;
+        hi = v[i].index->date > hi ? v[i].index->date : hi;
+    }
+    size_t span = (size_t)(hi - lo) + 1;
+    size_t *count = calloc(span, sizeof *count);
+    if (count == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        count[v[i].index->date - lo]++;
+    size_t before = 0, cut = 0; /* members dated before lo + cut; the cut-off date is lo + cut */
+    while ((int64_t)(before + count[cut]) < size)
+        before += count[cut++];
+    free(count);
+    pbr_date cutoff = lo + (pbr_date)cut;
+    size_t ntie = 0;
+    ranked *tie = malloc(n * sizeof *tie);
+    if (tie == NULL)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        r[i].m = m[i];
-        r[i].id = pbr_eventset_id(ev, m[i].index);
+        if (v[i].index->date < cutoff) {
+            out[(*k)++] = v[i];
+        } else if (v[i].index->date == cutoff) {
+            tie[ntie].m = v[i];
+            tie[ntie++].id = pbr_eventset_id(ev, v[i].index);
+        }
     }
-    qsort(r, n, sizeof *r, cmp_ranked);
-    size_t k = 0, in_window = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && r[i].m.window != r[i - 1].m.window)
-            in_window = 0;
-        if ((int64_t)in_window++ < size)
-            m[k++] = r[i].m;
+    qsort(tie, ntie, sizeof *tie, cmp_ranked_id);
+    for (size_t i = 0; (int64_t)(before + i) < size; i++)
+        out[(*k)++] = tie[i].m;
+    free(tie);
+    return 0;
+}
+
+/* The size cap: the first `size` members of each window by (date, id),
+ * found without sorting the window (a count of its dates finds the cut-off
+ * date; only that date's members are sorted, by id). Compacts m window by
+ * window; returns the new count, or -1 on allocation failure. */
+static int64_t cap_windows(const pbr_eventset *ev, member *m, size_t n, size_t nw, int64_t size)
+{
+    size_t *start = calloc(nw + 1, sizeof *start);
+    member *byw = malloc((n ? n : 1) * sizeof *byw);
+    if (start == NULL || byw == NULL) {
+        free(start);
+        free(byw);
+        return -1;
     }
-    free(r);
-    return (int64_t)k;
+    for (size_t i = 0; i < n; i++)
+        start[m[i].window + 1]++;
+    for (size_t j = 0; j < nw; j++)
+        start[j + 1] += start[j];
+    for (size_t i = 0, *next = start; i < n; i++)
+        byw[next[m[i].window]++] = m[i]; /* start[w] now ends window w */
+    size_t k = 0, from = 0;
+    int rc = 0;
+    for (size_t j = 0; j < nw && rc == 0; j++) {
+        rc = cap_one_window(ev, byw + from, start[j] - from, size, m, &k);
+        from = start[j];
+    }
+    free(start);
+    free(byw);
+    return rc == 0 ? (int64_t)k : -1;
 }
 
 /* The index events are read per offender in (date, id) order (the event
@@ -275,7 +321,7 @@ int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_s
         }
     }
     if (c->cohort.size > 0) {
-        int64_t capped = cap_windows(ev, m, k, c->cohort.size);
+        int64_t capped = cap_windows(ev, m, k, nw, c->cohort.size);
         if (capped < 0)
             goto fail;
         k = (size_t)capped;

@@ -452,6 +452,58 @@ out:
     return rc;
 }
 
+/* ---- volume fee lines (5.9.4) ------------------------------------------------------------ */
+
+/* The index events a volume line counts: visible, of the fee's type,
+ * matching its where, dated in the settlement year labelled `year` (every
+ * event, as mechanism.c counts them). Returns 0 or -1. */
+static int explain_volume(const pbr_contract *c, const pbr_fee *f, const pbr_eventset *ev, uint64_t max_seq,
+                          pbr_date d, const char *year, pbr_explanation *x)
+{
+    cwhere w = {NULL, 0};
+    if (cwhere_compile(&f->volume_where, ev, &w) != 0)
+        return -1;
+    size_t nall;
+    const pbr_ev *all = pbr_eventset_all(ev, &nall);
+    const pbr_evvoid *voids = pbr_eventset_voids(ev);
+    int rc = 0;
+    for (size_t i = 0; i < nall && rc == 0; i++) {
+        const pbr_ev *e = &all[i];
+        if (e->type != f->volume_index || !pbr_ev_visible(e, voids, d, max_seq) ||
+            (w.n > 0 && !cwhere_match(&w, ev, e)))
+            continue;
+        char label[32];
+        pbr_year_label(pbr_year_of(e->date, c->year_start), c->year_start, label, sizeof label);
+        if (strcmp(label, year) != 0)
+            continue;
+        pbr_xrow *r = push_row(x, 0);
+        if (r == NULL)
+            rc = -1;
+        else
+            r->event = e;
+    }
+    cwhere_free(&w);
+    return rc;
+}
+
+/* A volume line of fee `component`: period "LABEL-volume". Returns 1 and
+ * the fee and the year label, or 0. */
+static int volume_line(const pbr_contract *c, const char *component, const char *period, const pbr_fee **fee,
+                       char *year, size_t n)
+{
+    size_t len = strlen(period);
+    if (len <= 7 || strcmp(period + len - 7, "-volume") != 0 || len - 7 >= n)
+        return 0;
+    for (size_t i = 0; i < c->nfees; i++) {
+        if (c->fees[i].has_volume && strcmp(c->fees[i].id, component) == 0) {
+            *fee = &c->fees[i];
+            snprintf(year, n, "%.*s", (int)(len - 7), period);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
                      const char *component, const char *period, const char *segment, pbr_explanation *out,
                      char *err, size_t errlen)
@@ -461,6 +513,16 @@ int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t max
     for (size_t i = 0; i < c->noutcomes && o == NULL; i++) {
         if (strcmp(c->outcomes[i].id, component) == 0)
             o = &c->outcomes[i];
+    }
+    const pbr_fee *fee = NULL;
+    char year[32];
+    if (o == NULL && volume_line(c, component, period, &fee, year, sizeof year)) {
+        out->fee = fee;
+        if (explain_volume(c, fee, ev, max_seq, d, year, out) != 0) {
+            pbr_explanation_free(out);
+            return pbr_errf(err, errlen, "explain %s %s: out of memory", c->id, component);
+        }
+        return 0;
     }
     if (o == NULL)
         return 1;

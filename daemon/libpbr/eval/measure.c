@@ -5,6 +5,7 @@
  * each line's figures are then exact rationals, rounded once for display and
  * once to pence. Pure: reads only the contract and the event set.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ static void name_line(cline *cl, const pbr_outcome *o, size_t seg, pbr_date peri
 
 static const pbr_baseline *segment_baseline(const pbr_outcome *o, size_t seg)
 {
+    assert(o->nsegments == 0 ? seg == 0 : seg < o->nsegments);
     if (o->nsegments > 0 && o->segments[seg].has_baseline)
         return &o->segments[seg].baseline;
     return &o->baseline;
@@ -75,6 +77,7 @@ static const pbr_baseline *segment_baseline(const pbr_outcome *o, size_t seg)
 
 static const mpq_t *segment_price(const pbr_outcome *o, size_t seg)
 {
+    assert(o->nsegments == 0 ? seg == 0 : seg < o->nsegments);
     if (o->nsegments > 0 && o->segments[seg].has_price)
         return (const mpq_t *)&o->segments[seg].price;
     return NULL;
@@ -412,6 +415,7 @@ static int eval_cohort_component(const pbr_contract *c, const pbr_outcome *o, co
             excluded[m[i].window]++;
             continue;
         }
+        assert(m[i].window < nw && (size_t)seg < nseg);
         reoff r = proven_reoffences(o, &exclude, ev, idx, max_seq, d);
         int64_t wt = o->pay.weight_ogrs ? idx->ogrs : 1;
         cohort_acc *a = &accs[m[i].window * nseg + (size_t)seg];
@@ -614,6 +618,7 @@ static int qrange_init(qrange *r, pbr_date first, size_t n, int months)
 /* Index of the period containing d, or -1 outside the range. */
 static int64_t qrange_find(const qrange *r, pbr_date d)
 {
+    assert(r->n > 0 && r->starts != NULL);
     if (d < r->starts[0] || d >= r->starts[r->n])
         return -1;
     size_t lo = 0, hi = r->n;
@@ -635,6 +640,7 @@ typedef struct nights_acc {
 /* Adds one spell [from, to) to the per-quarter nights of segment seg. */
 static void add_spell(const qrange *r, nights_acc *acc, size_t nseg, size_t seg, pbr_date from, pbr_date to)
 {
+    assert(seg < nseg);
     pbr_date lo = from > r->starts[0] ? from : r->starts[0];
     pbr_date hi = to < r->starts[r->n] ? to : r->starts[r->n];
     if (lo >= hi)
@@ -723,6 +729,37 @@ static void offender_spells(const pbr_outcome *o, const cwhere *where, const cwh
     }
 }
 
+/* Walks every offender's receptions and discharges, read through the
+ * event set's type index (the two position lists merged, so in (offender,
+ * date, id) order) and copied per offender into one contiguous run for
+ * offender_spells; offenders without any add nothing, as in a walk over
+ * every offender. Returns 0 or -1 (out of memory). */
+static int custody_walk(const pbr_outcome *o, const cwhere *where, const cwhere *segs, const pbr_eventset *ev,
+                        uint64_t max_seq, pbr_date d, const qrange *r, nights_acc *acc)
+{
+    size_t nall, nr, nd, i = 0, j = 0, nb = 0, cap = 0;
+    const pbr_ev *all = pbr_eventset_all(ev, &nall);
+    const uint32_t *rp = pbr_eventset_of_type(ev, PBR_EV_RECEPTION, &nr);
+    const uint32_t *dp = pbr_eventset_of_type(ev, PBR_EV_DISCHARGE, &nd);
+    pbr_ev *run = NULL;
+    while (i < nr || j < nd) {
+        uint32_t p = j >= nd || (i < nr && rp[i] < dp[j]) ? rp[i++] : dp[j++];
+        if (nb > 0 && all[p].offender != run[nb - 1].offender) {
+            offender_spells(o, where, segs, ev, run, nb, max_seq, d, r, acc);
+            nb = 0;
+        }
+        if (pbr_grow((void **)&run, &cap, nb + 1, sizeof *run) != 0) {
+            free(run);
+            return -1;
+        }
+        run[nb++] = all[p];
+    }
+    if (nb > 0)
+        offender_spells(o, where, segs, ev, run, nb, max_seq, d, r, acc);
+    free(run);
+    return 0;
+}
+
 /* The baseline of a custody or disposals period k (index into the range,
  * history starting hist quarters/years back) into b. per_year is the number
  * of range steps in a year (4 for quarters, 1 for years). */
@@ -730,6 +767,7 @@ static void history_mean(const nights_acc *acc, size_t nseg, size_t seg, size_t 
                          mpq_t b)
 {
     int64_t sum = 0;
+    assert(seg < nseg && years >= 0 && k >= (size_t)years * per_year); /* history lies inside the range */
     for (int y = 1; y <= years; y++)
         sum += acc[(k - (size_t)y * per_year) * nseg + seg].nights;
     set_ratio(b, sum, years);
@@ -796,11 +834,8 @@ static int eval_custody_component(const pbr_contract *c, const pbr_outcome *o, c
     acc = calloc(r.n * nseg + 1, sizeof *acc);
     if (acc == NULL)
         goto out;
-    for (uint32_t off = 0; off < pbr_eventset_offenders(ev); off++) {
-        size_t n;
-        const pbr_ev *es = pbr_eventset_offender_events(ev, off, &n);
-        offender_spells(o, &where, segs, ev, es, n, max_seq, d, &r, acc);
-    }
+    if (custody_walk(o, &where, segs, ev, max_seq, d, &r, acc) != 0)
+        goto out;
     rc = emit_custody_lines(c, o, &r, 4 * (size_t)hist, acc, out);
 out:
     free(acc);

@@ -3,6 +3,7 @@
  * a line was first issued under, the contract cap, provisional lines, the
  * statement range, and the ledger that carries history between quarters.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,7 @@ static int ledger_add(pbr_ledger *l, const pbr_line *line, const char *version, 
 {
     if (pbr_grow((void **)&l->keys, &l->cap, l->n + 1, sizeof *l->keys) != 0)
         return -1;
+    assert(l->n < l->cap);
     ledger_key *k = &l->keys[l->n++];
     memset(k, 0, sizeof *k);
     snprintf(k->component, sizeof k->component, "%s", line->component);
@@ -112,6 +114,7 @@ int64_t pbr_ledger_computed_total(const pbr_ledger *l)
 
 void pbr_ledger_entry_at(const pbr_ledger *l, size_t i, pbr_ledger_entry *e)
 {
+    assert(i < l->n);
     const ledger_key *k = &l->keys[i];
     e->component = k->component;
     e->period = k->period;
@@ -382,23 +385,55 @@ static const cline *find_line(const clines *l, const ledger_key *k)
 
 /* ---- a statement ------------------------------------------------------------------------- */
 
-/* The contract cap of 5.5.6: pays min(U + x, C) - min(U, C). */
-static int64_t capped(const pbr_contract *c, int64_t cap_pence, int64_t *u, int64_t x)
+/* Checked pence arithmetic (SPEC 4: every sum of pence is checked, an
+ * overflow is an error, never a wrapped figure): a + b, or 0 with
+ * *overflow set when it does not fit. */
+static int64_t add_pence(int64_t a, int64_t b, int *overflow)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) {
+        *overflow = 1;
+        return 0;
+    }
+    return r;
+}
+
+/* a - b, checked as add_pence. */
+static int64_t sub_pence(int64_t a, int64_t b, int *overflow)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r)) {
+        *overflow = 1;
+        return 0;
+    }
+    return r;
+}
+
+/* Whether p is pbr_pounds_to_pence's clamp of an amount beyond int64. */
+static int pence_clamped(int64_t p)
+{
+    return p == INT64_MIN || p == INT64_MAX;
+}
+
+/* The contract cap of 5.5.6: pays min(U + x, C) - min(U, C). Sets
+ * *overflow when U + x does not fit. */
+static int64_t capped(const pbr_contract *c, int64_t cap_pence, int64_t *u, int64_t x, int *overflow)
 {
     if (!c->has_contract_cap) {
-        *u += x;
+        *u = add_pence(*u, x, overflow);
         return x;
     }
     int64_t before = *u < cap_pence ? *u : cap_pence;
-    *u += x;
+    *u = add_pence(*u, x, overflow);
     int64_t after = *u < cap_pence ? *u : cap_pence;
-    return after - before;
+    return sub_pence(after, before, overflow);
 }
 
 static int push_line(pbr_line **v, size_t *n, size_t *cap, const pbr_line *l)
 {
     if (pbr_grow((void **)v, cap, *n + 1, sizeof **v) != 0)
         return -1;
+    assert(*n < *cap);
     (*v)[(*n)++] = *l;
     return 0;
 }
@@ -431,7 +466,7 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
     version_cache vc = {NULL, 0};
     size_t lcap = 0, pcap = 0, nprior = nl->n;
     int64_t cap_pence = c->has_contract_cap ? pbr_pounds_to_pence(c->contract_cap) : 0;
-    int rc = -1;
+    int rc = -1, overflow = pence_clamped(cap_pence);
     statement_header(c, q, max_seq, s);
     if (seed_cache(&vc, now_ahead, c, max_seq, asof) != 0)
         goto oom;
@@ -457,6 +492,7 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
         if (l->final_on > qnext || ledger_find(nl, l) != NULL)
             continue;
         l->amount_pence = l->computed_pence;
+        overflow |= pence_clamped(l->computed_pence);
         /* a volume line is recomputed later (adjustments), a fixed fee never */
         if (push_line(&s->lines, &s->nlines, &lcap, l) != 0 || ledger_add(nl, l, c->sha256, !fees.v[i].fee) != 0)
             goto oom;
@@ -475,7 +511,8 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
         qsort(fresh.v, fresh.n, sizeof *fresh.v, cline_cmp);
     for (size_t i = 0; i < fresh.n; i++) {
         pbr_line *l = &fresh.v[i].line;
-        l->amount_pence = capped(c, cap_pence, &nl->computed_total, l->computed_pence);
+        overflow |= pence_clamped(l->computed_pence);
+        l->amount_pence = capped(c, cap_pence, &nl->computed_total, l->computed_pence, &overflow);
         if (push_line(&s->lines, &s->nlines, &lcap, l) != 0)
             goto oom;
     }
@@ -499,12 +536,13 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
         adj.has_segment = k->has_segment;
         snprintf(adj.segment, sizeof adj.segment, "%s", k->segment);
         adj.previous_pence = k->issued;
-        adj.computed_pence = recomputed - k->issued;
+        overflow |= pence_clamped(recomputed);
+        adj.computed_pence = sub_pence(recomputed, k->issued, &overflow);
         /* a volume line's adjustment is a fee line's: outside contract_cap (5.9) */
         if (cur ? cur->fee : is_fee_id(c, k->component))
             adj.amount_pence = adj.computed_pence;
         else
-            adj.amount_pence = capped(c, cap_pence, &nl->computed_total, adj.computed_pence);
+            adj.amount_pence = capped(c, cap_pence, &nl->computed_total, adj.computed_pence, &overflow);
         k->issued = recomputed;
         if (push_line(&s->lines, &s->nlines, &lcap, &adj) != 0)
             goto oom;
@@ -539,7 +577,16 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
     clines_free(&prov);
     s->total_pence = 0;
     for (size_t i = 0; i < s->nlines; i++)
-        s->total_pence += s->lines[i].amount_pence;
+        s->total_pence = add_pence(s->total_pence, s->lines[i].amount_pence, &overflow);
+    for (size_t i = 0; i < s->nprovisional; i++)
+        overflow |= pence_clamped(s->provisional[i].computed_pence);
+    if (overflow) {
+        char qs[PBR_DATE_STRLEN];
+        pbr_date_format(q, qs);
+        pbr_errf(err, errlen, "settle %s %s: an amount in pence overflows (beyond +-9223372036854775807); "
+                 "the contract's amounts are too large", c->id, qs);
+        goto out;
+    }
     nl->next = qnext;
     rc = 0;
     goto out;
