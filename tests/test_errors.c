@@ -478,8 +478,8 @@ START_TEST(test_settle_and_statement_say_what_is_wrong_with_the_date)
                   "the statement of example for 2020-07-01 is not due yet: A(Q) is 2020-10-31");
     expect_pbrctl(&d, "", "settle 2020-07-01 --contract example", 1, 5000, "is not due yet");
     expect_pbrctl(&d, "", "statement example 2020-07-01", 1, 5000, "is not due yet");
-    expect_pbrctl(&d, "", "settle 2031-01-01 --contract example", 1, 5000,
-                  "2031-01-01 is not a quarter of example (its statements run from 2020-04-01 to");
+    expect_pbrctl(&d, "", "settle 2019-01-01 --contract example", 1, 5000,
+                  "2019-01-01 is not a quarter of example (its statements run from 2020-04-01 to");
     daemon_finish(&d);
 }
 END_TEST

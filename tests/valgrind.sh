@@ -1,7 +1,8 @@
 #!/bin/sh
 # valgrind.sh BUILD -- a short pbrd run under valgrind (memcheck): start,
 # ingest the spec's example events plus a generated stream, settle, query,
-# verify, reload, a backup, metrics scrapes, SIGTERM; lines with a NUL byte
+# verify, reload, a backup, metrics scrapes, long-poll waits (woken, and
+# parked at SIGTERM), SIGTERM; lines with a NUL byte
 # and invalid UTF-8 quarantined, listed and purged. Fails when valgrind
 # reports an error or a leak.
 set -eu
@@ -35,7 +36,14 @@ ctl send "$ex/example.jsonl" >/dev/null 2>&1
 ctl send "$tmp/gen.jsonl" >/dev/null 2>&1 || true
 printf '{"id":"n\000ul"}\nab\377\376\n' > "$tmp/bad.jsonl" # a NUL byte, invalid UTF-8: quarantined
 ctl send "$tmp/bad.jsonl" >/dev/null 2>&1 || true
+ctl wait --max-wait 60000 > "$tmp/wait1.out" 2>&1 &   # parked, woken by the settle
+w1=$!
+ctl wait --after 100000 --max-wait 60000 > "$tmp/wait2.out" 2>&1 &  # still parked at SIGTERM
+w2=$!
+sleep 1
 ctl settle 2030-01-01 >/dev/null
+wait $w1 || { echo "valgrind.sh: pbrctl wait was not woken by the settle"; cat "$tmp/wait1.out"; kill $pid; exit 1; }
+ctl wait --after 0 --max-wait 0 >/dev/null 2>&1
 ctl statement example 2022-01-01 --format text >/dev/null
 ctl cohorts example >/dev/null
 ctl quarantine >/dev/null
@@ -47,6 +55,7 @@ scrape | grep -q '^pbrd_events_stored_total [1-9]' || { echo "valgrind.sh: metri
 scrape > /dev/null
 kill -TERM $pid
 rc=0; wait $pid || rc=$?
+wait $w2 || true  # answered "wait: pbrd is stopping" at shutdown
 if [ $rc -ne 0 ] || [ -s "$tmp/valgrind.log" ]; then
     echo "valgrind.sh: pbrd exited $rc; valgrind says:"; cat "$tmp/valgrind.log"; exit 1
 fi

@@ -857,34 +857,39 @@ int pbrd_service_check_settle(const pbrd_service *svc, pbr_date through, const c
     const loaded *named = contract != NULL ? find_loaded(svc, contract) : NULL;
     if (contract != NULL && named == NULL)
         return 0; /* settle itself says "no such contract" */
-    if (named != NULL)
+    if (named != NULL) { /* past its range: "everything", like a settle of all */
+        if (pbr_quarter_of(through, named->c->year_start) == through && through > pbr_contract_last_quarter(named->c))
+            return 0;
         return quarter_problem(named, through, today, err, errlen) == 0 ||
                        issuable_quarter(named, through, today, 0) != PBR_DATE_NONE
                    ? 0
                    : -1;
+    }
     /* every contract: refuse a date that starts no contract's quarter, and
-     * a quarter not yet due when nothing earlier is left to issue either */
-    int starts_a_quarter = svc->n == 0, issuable = 0;
-    char first_problem[PBR_ERR_MAX] = "";
+     * a quarter due for none of the contracts it starts a quarter of when
+     * nothing earlier is left to issue either (past a contract's range it
+     * means "everything" for that contract: due) */
+    int starts_a_quarter = svc->n == 0, issuable = 0, due = 0;
+    char not_start[PBR_ERR_MAX] = "", not_due[PBR_ERR_MAX] = "";
     for (size_t i = 0; i < svc->n; i++) {
         const loaded *l = &svc->contracts[i];
-        char why[PBR_ERR_MAX];
-        int bad = quarter_problem(l, through, today, why, sizeof why) != 0;
-        if (pbr_quarter_of(through, l->c->year_start) == through)
-            starts_a_quarter = 1;
+        if (pbr_quarter_of(through, l->c->year_start) != through) {
+            if (not_start[0] == '\0')
+                quarter_problem(l, through, today, not_start, sizeof not_start);
+            continue;
+        }
+        starts_a_quarter = 1;
         if (issuable_quarter(l, through, today, 0) != PBR_DATE_NONE)
             issuable = 1;
-        /* only what concerns this contract's own quarters: a date before a
-         * contract's range, or after it, is no error of a settle of all */
-        pbr_quarter_state st = pbr_quarter_state_of(l->c, through, today);
-        if (bad && first_problem[0] == '\0' &&
-            (st == PBR_QUARTER_NOT_A_QUARTER || st == PBR_QUARTER_NOT_YET_DUE))
-            snprintf(first_problem, sizeof first_problem, "%s", why);
+        if (through > pbr_contract_last_quarter(l->c) || pbr_issue_date(l->c, through) < today)
+            due = 1;
+        else if (through >= pbr_contract_first_quarter(l->c) && not_due[0] == '\0')
+            quarter_problem(l, through, today, not_due, sizeof not_due);
     }
     if (!starts_a_quarter)
-        return pbr_errf(err, errlen, "%s", first_problem);
-    if (!issuable && first_problem[0] != '\0')
-        return pbr_errf(err, errlen, "nothing to issue: %s", first_problem);
+        return pbr_errf(err, errlen, "%s", not_start);
+    if (!issuable && !due && not_due[0] != '\0')
+        return pbr_errf(err, errlen, "nothing to issue: %s", not_due);
     return 0;
 }
 

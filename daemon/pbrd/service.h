@@ -95,10 +95,12 @@ int pbrd_service_settle_is_auto(const pbrd_settle_job *job);
 json_t *pbrd_service_settle_end(pbrd_service *svc, pbrd_settle_job *job, const char *interrupted);
 
 /* Before a settle up to through (of contract, or of all when NULL): 0
- * when it can issue something or through is a due quarter; -1 with err
- * when through is not the first day of a quarter (of that contract, or of
- * any loaded one), outside the named contract's quarters, or not yet due
- * (A(Q) >= today) with nothing earlier left to issue. */
+ * when it can issue something, or through is a due quarter or past a
+ * contract's last (a re-run that finds everything issued is fine); -1
+ * with err when through is not the first day of a quarter (of that
+ * contract, or of any loaded one), before the named contract's first
+ * quarter, or not yet due (A(Q) >= today) with nothing earlier left to
+ * issue. */
 int pbrd_service_check_settle(const pbrd_service *svc, pbr_date through, const char *contract, pbr_date today,
                               char *err, size_t errlen);
 

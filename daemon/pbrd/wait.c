@@ -181,6 +181,12 @@ json_t *pbrd_wait_op(pbrd_api_call *call)
         return reply;
     if (w->nparked >= PBRD_WAIT_MAX_PARKED)
         return pbrd_api_error("wait: %d clients are already waiting; try again later", PBRD_WAIT_MAX_PARKED);
+    size_t mine = 0; /* one role cannot take every slot from the others */
+    for (size_t i = 0; i < w->nparked; i++)
+        mine += strcmp(w->parked[i].role, call->role) == 0;
+    if (mine >= PBRD_WAIT_MAX_PER_ROLE)
+        return pbrd_api_error("wait: %d requests of this role are already waiting; try again later",
+                              PBRD_WAIT_MAX_PER_ROLE);
     if (pbr_grow((void **)&w->parked, &w->cap_parked, w->nparked + 1, sizeof *w->parked) != 0)
         return pbrd_api_error("wait: out of memory");
     parked *p = &w->parked[w->nparked];

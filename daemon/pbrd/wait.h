@@ -31,6 +31,7 @@ struct pbrd_api;
 struct pbrd_api_call;
 
 #define PBRD_WAIT_MAX_PARKED 4096  /* parked requests at once; more get an error */
+#define PBRD_WAIT_MAX_PER_ROLE 256 /* ... of one role (one provider cannot take every slot) */
 
 typedef struct pbrd_waits pbrd_waits;
 
