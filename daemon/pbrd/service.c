@@ -863,13 +863,17 @@ int pbrd_service_check_settle(const pbrd_service *svc, pbr_date through, const c
                    ? 0
                    : -1;
     /* every contract: refuse a date that starts no contract's quarter, and
-     * a quarter not yet due when nothing earlier is left to issue either */
-    int starts_a_quarter = svc->n == 0, issuable = 0;
+     * a quarter not yet due when nothing earlier is left to issue either.
+     * When the date is a due quarter of some contract and everything is
+     * issued, that is a repeated settle (a reply lost to a crash): it
+     * issues nothing, without an error. */
+    int starts_a_quarter = svc->n == 0, issuable = 0, due_somewhere = 0;
     char first_problem[PBR_ERR_MAX] = "";
     for (size_t i = 0; i < svc->n; i++) {
         const loaded *l = &svc->contracts[i];
         char why[PBR_ERR_MAX];
         int bad = quarter_problem(l, through, today, why, sizeof why) != 0;
+        due_somewhere |= !bad;
         if (pbr_quarter_of(through, l->c->year_start) == through)
             starts_a_quarter = 1;
         if (issuable_quarter(l, through, today, 0) != PBR_DATE_NONE)
@@ -880,7 +884,7 @@ int pbrd_service_check_settle(const pbrd_service *svc, pbr_date through, const c
     }
     if (!starts_a_quarter)
         return pbr_errf(err, errlen, "%s", first_problem);
-    if (!issuable && first_problem[0] != '\0')
+    if (!issuable && !due_somewhere && first_problem[0] != '\0')
         return pbr_errf(err, errlen, "nothing to issue: %s", first_problem);
     return 0;
 }
