@@ -465,6 +465,21 @@ START_TEST(test_settle_and_statement_say_what_is_wrong_with_the_date)
     ck_assert_msg(text != NULL, "%s", err);
     snprintf(to, sizeof to, "%s/example.yaml", d.contracts);
     ck_assert_int_eq(pbr_write_file_atomic(to, text, len, err, sizeof err), 0);
+    /* a second contract whose statements start later (2021-04-01): the
+     * date 2020-04-01 is none of its quarters, which must not make a
+     * repeated settle of the first contract an error */
+    char *later = strdup(text);
+    ck_assert_ptr_nonnull(later);
+    char *p = strstr(later, "contract: example");
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, "contract: later-1", 17);
+    ck_assert_ptr_nonnull(p = strstr(later, "start: 2020-04-01"));
+    memcpy(p, "start: 2021-04-01", 17);
+    ck_assert_ptr_nonnull(p = strstr(later, "end: 2020-09-30"));
+    memcpy(p, "end: 2021-09-30", 15);
+    snprintf(to, sizeof to, "%s/later.yaml", d.contracts);
+    ck_assert_int_eq(pbr_write_file_atomic(to, later, len, err, sizeof err), 0);
+    free(later);
     free(text);
     daemon_start(&d);
     expect_pbrctl(&d, "", "settle 2020-07-02", 1, 5000,
