@@ -94,6 +94,7 @@ start_pbrd() {
         i=$((i + 1))
         [ $i -lt 100 ] || { cat "$2"; die "pbrd did not answer within 20 s"; }
         kill -0 "$pid" 2>/dev/null || { cat "$2"; die "pbrd exited"; }
+        sleep 0.2  # pbrctl fails at once while nothing listens
     done
 }
 # stop_pbrd LOG: SIGTERM, exit status 0

@@ -30,6 +30,7 @@ pid=$!
 i=0
 until ctl --timeout 500 status >/dev/null 2>&1; do
     i=$((i + 1)); [ $i -lt 120 ] || { echo "pbrd did not start under valgrind"; cat "$tmp/pbrd.log"; kill $pid; exit 1; }
+    sleep 0.5  # pbrctl fails at once while nothing listens: give valgrind its minute
 done
 ctl send "$ex/example.jsonl" >/dev/null 2>&1
 "$bin/pbrgen" --seed 3 --offenders 300 --malformed 0.01 -o "$tmp/gen.jsonl" 2>/dev/null
