@@ -572,7 +572,7 @@ static void run_case(uint64_t seed, int incremental)
 {
     rng r = {seed * 7919 + (uint64_t)incremental};
     pbr_eventset *set = random_set(&r, seed, (uint64_t)rint_(&r, 150, 600), incremental);
-    size_t statements = 0, contracts = 0, lines = 0;
+    size_t statements = 0, contracts = 0;
     for (int k = 0; k < rounds(); k++) {
         char *yaml = random_contract(&r, k);
         pbr_contract *c = NULL;
@@ -588,7 +588,6 @@ static void run_case(uint64_t seed, int incremental)
         statements += compare_series(c, set, through, yaml);
         compare_provisional(&r, c, set, through, yaml);
         contracts++;
-        lines += strlen(yaml) > 0;
         pbr_contract_free(c);
         free(yaml);
     }

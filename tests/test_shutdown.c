@@ -208,12 +208,32 @@ static int reply_within(void *s, int ms)
     return zmq_poll(&it, 1, ms) == 1;
 }
 
+/* Waits (up to 30 s) until pbrd has read the settle sent before and is
+ * running it. The probe is a settle of a contract that does not exist: it
+ * is refused as busy while a settle runs, and otherwise starts nothing
+ * ("no such contract"). On a loaded machine a fixed sleep is not enough
+ * for pbrd to read the first request, and a request still unread at
+ * SIGTERM gets no reply, by design. */
+static void wait_until_settling(daemon_t *d)
+{
+    static const char probe[] = "{\"op\":\"settle\",\"quarter\":\"2030-01-01\",\"contract\":\"no-such-contract\"}";
+    for (int i = 0; i < 600; i++) {
+        json_t *r = parse_reply(request_d(d, d->api, probe, strlen(probe), 5000));
+        int busy = json_is_true(json_object_get(r, "busy"));
+        json_decref(r);
+        if (busy)
+            return;
+        sleep_ms(50);
+    }
+    ck_abort_msg("the settle never started");
+}
+
 START_TEST(reads_answered_while_settling_and_second_settle_refused)
 {
     daemon_t d;
     start_loaded_daemon(&d);
     void *a = send_request(&d, "{\"op\":\"settle\",\"quarter\":\"2030-01-01\"}");
-    sleep_ms(100);
+    wait_until_settling(&d);
     double t0 = mono_ms();
     json_t *st = parse_reply(request_d(&d, d.api, STATUS, strlen(STATUS), 2000));
     double took = mono_ms() - t0;
@@ -247,7 +267,8 @@ START_TEST(sigterm_during_settle_stops_between_statements)
     daemon_t d;
     start_loaded_daemon(&d);
     void *a = send_request(&d, "{\"op\":\"settle\",\"quarter\":\"2030-01-01\"}");
-    sleep_ms(300);
+    wait_until_settling(&d);
+    sleep_ms(200); /* a few statements in */
     ck_assert_msg(!reply_within(a, 0), "the settle finished before the test could look: make it longer");
     double t0 = mono_ms();
     int status = daemon_signal_wait(&d, SIGTERM);
