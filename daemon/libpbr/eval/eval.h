@@ -124,4 +124,17 @@ int eval_recovery_lines(const pbr_contract *c, const pbr_fee *f, clines *out);
  * PBR_DATE_NONE: the statement range covers them. */
 pbr_date eval_mechanism_last_final_on(const pbr_contract *c);
 
+/* Receives each conviction that restarts a clean-period clock, in order.
+ * Returns 0, or non-zero to stop (out of memory). */
+typedef int (*clean_restart_fn)(void *ctx, const pbr_ev *conviction);
+
+/* The clean-period clock of one member (5.3), shared by the measure and by
+ * explain. Calls on_restart (may be NULL) for each restarting conviction.
+ * Returns 1 with *clock_out (the last clock) and *f_date (the success date
+ * F) when the member succeeds, 0 when it never does, -1 when on_restart
+ * failed. */
+int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev,
+                const pbr_ev *idx, uint64_t max_seq, pbr_date d, clean_restart_fn on_restart, void *ctx,
+                pbr_date *clock_out, pbr_date *f_date);
+
 #endif

@@ -234,48 +234,20 @@ out:
 
 /* ---- clean_period -------------------------------------------------------------------------- */
 
-/* Runs the clean-period clock of one member as measure.c's clean_success
- * does, recording each restarting conviction. Returns 1 on success (clock
- * and success_on set), 0 when the member never succeeds, -1 when out of
+/* clean_restart_fn: records a restarting conviction on the row. */
+static int record_restart(void *ctx, const pbr_ev *conviction)
+{
+    return add_conviction(ctx, conviction);
+}
+
+/* The clean-period clock of one member (measure.c's eval_clean_clock), recording
+ * each restarting conviction on r. Returns 1 on success (clock and
+ * success_on set), 0 when the member never succeeds, -1 when out of
  * memory. */
 static int clean_row(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev,
                      const pbr_ev *idx, uint64_t max_seq, pbr_date d, pbr_xrow *r)
 {
-    size_t n;
-    const pbr_ev *es = pbr_eventset_offender_events(ev, idx->offender, &n);
-    const pbr_evvoid *voids = pbr_eventset_voids(ev);
-    pbr_date clock = idx->date;
-    int first = 1;
-    for (;;) {
-        pbr_date s = pbr_add_months(clock, o->follow_up);
-        /* one month addition (ruled 2026-12-02): at month ends F is not S + waiting */
-        pbr_date f = pbr_add_months(clock, o->follow_up + o->waiting);
-        const pbr_ev *earliest = NULL;
-        for (size_t i = 0; i < n; i++) {
-            const pbr_ev *e = &es[i];
-            if (e->type != PBR_EV_CONVICTION || e->date >= f || e->offence_date >= s)
-                continue;
-            if (first ? e->offence_date < clock : e->offence_date <= clock)
-                continue;
-            if ((earliest != NULL && e->offence_date >= earliest->offence_date) ||
-                !pbr_ev_visible(e, voids, d, max_seq))
-                continue;
-            if (exclude->n > 0 && cwhere_match(exclude, ev, e))
-                continue;
-            earliest = e;
-        }
-        if (earliest == NULL) {
-            r->clock = clock;
-            r->success_on = f;
-            return 1;
-        }
-        if (earliest->offence_date > c->end)
-            return 0;
-        if (add_conviction(r, earliest) != 0)
-            return -1;
-        clock = earliest->offence_date;
-        first = 0;
-    }
+    return eval_clean_clock(c, o, exclude, ev, idx, max_seq, d, record_restart, r, &r->clock, &r->success_on);
 }
 
 static int explain_clean(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,

@@ -472,10 +472,9 @@ out:
 
 /* ---- clean_period ------------------------------------------------------------------- */
 
-/* Runs the clean-period clock for one member (5.3). Returns 1 and *f_date
- * (the success date F) on success, 0 when the member never succeeds. */
-static int clean_success(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude,
-                         const pbr_eventset *ev, const pbr_ev *idx, uint64_t max_seq, pbr_date d, pbr_date *f_date)
+int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev,
+                const pbr_ev *idx, uint64_t max_seq, pbr_date d, clean_restart_fn on_restart, void *ctx,
+                pbr_date *clock_out, pbr_date *f_date)
 {
     size_t n;
     const pbr_ev *es = pbr_eventset_offender_events(ev, idx->offender, &n);
@@ -486,28 +485,41 @@ static int clean_success(const pbr_contract *c, const pbr_outcome *o, const cwhe
         pbr_date s = pbr_add_months(clock, o->follow_up);
         /* one month addition (ruled 2026-12-02): at month ends F is not S + waiting */
         pbr_date f = pbr_add_months(clock, o->follow_up + o->waiting);
-        pbr_date earliest = PBR_DATE_MAX;
+        const pbr_ev *earliest = NULL;
         for (size_t i = 0; i < n; i++) {
             const pbr_ev *e = &es[i];
             if (e->type != PBR_EV_CONVICTION || e->date >= f || e->offence_date >= s)
                 continue;
             if (first ? e->offence_date < clock : e->offence_date <= clock)
                 continue;
-            if (e->offence_date >= earliest || !pbr_ev_visible(e, voids, d, max_seq))
+            if ((earliest != NULL && e->offence_date >= earliest->offence_date) ||
+                !pbr_ev_visible(e, voids, d, max_seq))
                 continue;
             if (exclude->n > 0 && cwhere_match(exclude, ev, e))
                 continue;
-            earliest = e->offence_date;
+            earliest = e;
         }
-        if (earliest == PBR_DATE_MAX) {
+        if (earliest == NULL) {
+            *clock_out = clock;
             *f_date = f;
             return 1;
         }
-        if (earliest > c->end)
+        if (earliest->offence_date > c->end)
             return 0;
-        clock = earliest;
+        if (on_restart != NULL && on_restart(ctx, earliest) != 0)
+            return -1;
+        clock = earliest->offence_date;
         first = 0;
     }
+}
+
+/* Runs the clean-period clock for one member (5.3). Returns 1 and *f_date
+ * (the success date F) on success, 0 when the member never succeeds. */
+static int clean_success(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude,
+                         const pbr_eventset *ev, const pbr_ev *idx, uint64_t max_seq, pbr_date d, pbr_date *f_date)
+{
+    pbr_date clock;
+    return eval_clean_clock(c, o, exclude, ev, idx, max_seq, d, NULL, NULL, &clock, f_date) == 1;
 }
 
 typedef struct clean_acc {
