@@ -59,7 +59,7 @@ static int check_mdb(int rc, const char *call)
  * number. */
 static int cmp_off(const void *a, const void *b, void *ctx)
 {
-    char (*sort_offs)[24] = ctx;
+    char(*sort_offs)[24] = ctx;
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     size_t lx = strlen(sort_offs[x]), ly = strlen(sort_offs[y]);
     int c = memcmp(sort_offs[x], sort_offs[y], lx < ly ? lx : ly);
@@ -117,8 +117,8 @@ static double raw_lmdb_rate(uint64_t n, int indexed, char keep[64])
     /* canonical records (and ids, offenders) prepared before timing */
     char **canon = malloc(n * sizeof *canon);
     size_t *lens = malloc(n * sizeof *lens);
-    char (*ids)[24] = indexed ? malloc(n * sizeof *ids) : NULL;
-    char (*offs)[24] = indexed ? malloc(n * sizeof *offs) : NULL;
+    char(*ids)[24] = indexed ? malloc(n * sizeof *ids) : NULL;
+    char(*offs)[24] = indexed ? malloc(n * sizeof *offs) : NULL;
     uint64_t *order = indexed ? malloc(10000 * sizeof *order) : NULL;
     if (!canon || !lens || (indexed && (!ids || !offs || !order)))
         die("out of memory");
@@ -212,7 +212,7 @@ static void raw_lmdb_latency(const char *dir, uint64_t n, double seconds, double
     MDB_dbi dbi, ids_dbi, offs_dbi;
     double start = bench_now_s();
     uint64_t seq = n;
-    char (*offs)[24] = malloc(100 * sizeof *offs);
+    char(*offs)[24] = malloc(100 * sizeof *offs);
     uint64_t order[100];
     if (!offs)
         die("out of memory");
@@ -292,8 +292,8 @@ static void start_pbrd(pbrd_proc *p, const char *bin, void *ctx)
     if (bench_endpoints(p->ingest, p->api, p->publish) != 0)
         die("finding a free port failed");
     const char *log = getenv("PBR_BENCH_PBRD_LOG"); /* keep pbrd's log there, for diagnosis */
-    char *argv[] = {(char *)bin, "--foreground", "--data", p->dir, "--ingest", p->ingest, "--api", p->api,
-                    "--publish", p->publish, NULL};
+    char *argv[] = {(char *)bin, "--foreground", "--data",    p->dir,     "--ingest", p->ingest,
+                    "--api",     p->api,         "--publish", p->publish, NULL};
     p->pid = bench_spawn(argv, log && *log ? log : "/dev/null", 0);
     if (p->pid < 0)
         die("fork failed");
@@ -425,8 +425,7 @@ int main(int argc, char **argv)
     }
     double p50, p99;
     latency(ctx, &p, lat_seconds, &p50, &p99);
-    printf("(d) ack latency @10k ev/s: p50 %.2f ms, p99 %.2f ms  (target p99 < 5 ms; %.0f s)\n", p50, p99,
-           lat_seconds);
+    printf("(d) ack latency @10k ev/s: p50 %.2f ms, p99 %.2f ms  (target p99 < 5 ms; %.0f s)\n", p50, p99, lat_seconds);
     printf("(e) pbrd peak RSS (VmHWM): %10ld kB\n", bench_status_kb(p.pid, "VmHWM"));
     raw_lmdb_latency(schema_dir, n, lat_seconds, &p50, &p99);
     printf("    (info) floor under (d): raw LMDB, pbrd's schema, %llu records, 100-record durable commits: "

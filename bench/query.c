@@ -51,13 +51,13 @@ typedef struct options {
     char contracts[PATH_MAX];
     uint64_t offenders;
     uint64_t seed;
-    size_t requests;   /* statement requests from one client */
-    double seconds;    /* concurrent phase */
-    int clients;       /* concurrent clients */
-    int rounds;        /* invalidation rounds */
-    pbr_date from, to; /* index events of the generated year */
+    size_t requests;           /* statement requests from one client */
+    double seconds;            /* concurrent phase */
+    int clients;               /* concurrent clients */
+    int rounds;                /* invalidation rounds */
+    pbr_date from, to;         /* index events of the generated year */
     char now[PBR_DATE_STRLEN]; /* the daemon's --now */
-    int keep;          /* keep the temp dir */
+    int keep;                  /* keep the temp dir */
 } options;
 
 typedef struct daemon_proc {
@@ -194,9 +194,23 @@ static void start_daemon(daemon_proc *d, const options *o, void *zctx)
         die("finding a free port failed: %s", strerror(errno));
     if (bench_write_text(d->config, "# bench/query: settlement only on request\nauto_settle: false\n") != 0)
         die("writing %s failed", d->config);
-    char *argv[] = {(char *)o->pbrd, "-c", d->config, "--foreground", "--data", d->data,
-                    "--contracts", (char *)o->contracts, "--ingest", d->ingest, "--api", d->api,
-                    "--publish", d->publish, "--now", (char *)o->now, NULL};
+    char *argv[] = {(char *)o->pbrd,
+                    "-c",
+                    d->config,
+                    "--foreground",
+                    "--data",
+                    d->data,
+                    "--contracts",
+                    (char *)o->contracts,
+                    "--ingest",
+                    d->ingest,
+                    "--api",
+                    d->api,
+                    "--publish",
+                    d->publish,
+                    "--now",
+                    (char *)o->now,
+                    NULL};
     d->pid = bench_spawn(argv, d->log, 1);
     if (d->pid < 0)
         die("fork failed: %s", strerror(errno));
@@ -276,8 +290,7 @@ static void count_ingest_reply(const reply_info *r, ingest_totals *t)
         json_t *e = json_array_get(errs, 0);
         snprintf(t->first_error, sizeof t->first_error, "line %lld: %s",
                  (long long)json_integer_value(json_object_get(e, "line")),
-                 json_string_value(json_object_get(e, "error")) ? json_string_value(json_object_get(e, "error"))
-                                                                : "?");
+                 json_string_value(json_object_get(e, "error")) ? json_string_value(json_object_get(e, "error")) : "?");
     }
     json_decref(j);
 }
@@ -512,8 +525,8 @@ static size_t concurrent_statements(void *zctx, const char *endpoint, const pair
     if (args == NULL || th == NULL || pthread_barrier_init(&start, NULL, (unsigned)nclients + 1) != 0)
         die("setting up the clients failed");
     for (int i = 0; i < nclients; i++) {
-        client_arg a = {zctx, endpoint, pairs, npairs, (size_t)i * npairs / (size_t)nclients, seconds, &start,
-                        NULL, 0, 0, 0, 0};
+        client_arg a = {zctx, endpoint, pairs, npairs, (size_t)i * npairs / (size_t)nclients, seconds, &start, NULL,
+                        0,    0,        0,     0};
         args[i] = a;
         if (pthread_create(&th[i], NULL, client_main, &args[i]) != 0)
             die("pthread_create failed");
@@ -574,9 +587,10 @@ static const char *verdict(double value, double target)
 static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
-    fprintf(stderr, "usage: query [PBRD] [--offenders N] [--requests N] [--seconds S] [--clients C]\n"
-                    "             [--rounds R] [--seed S] [--contracts DIR] [--from DATE] [--to DATE] [--now DATE]\n"
-                    "             [--keep]\n");
+    fprintf(stderr,
+            "usage: query [PBRD] [--offenders N] [--requests N] [--seconds S] [--clients C]\n"
+            "             [--rounds R] [--seed S] [--contracts DIR] [--from DATE] [--to DATE] [--now DATE]\n"
+            "             [--keep]\n");
     exit(2);
 }
 
@@ -693,11 +707,9 @@ int main(int argc, char **argv)
     send_events(zctx, d.ingest, events, &it);
     double load_s = bench_now_s() - t0, cpu1 = bench_cpu_s(d.pid);
     printf("  load (ingest)                %8.2f s  %.0f events/s, %llu batches of %d, %d in flight; pbrd CPU %.1f s\n",
-           load_s, (double)lines / load_s, (unsigned long long)it.batches, BATCH_EVENTS, INGEST_WINDOW,
-           cpu1 - cpu0);
-    printf("                                          accepted %lld, duplicates %lld, rejected %lld%s%s\n",
-           it.accepted, it.duplicates, it.rejected, it.first_error[0] ? " -- first error: " : "",
-           it.first_error);
+           load_s, (double)lines / load_s, (unsigned long long)it.batches, BATCH_EVENTS, INGEST_WINDOW, cpu1 - cpu0);
+    printf("                                          accepted %lld, duplicates %lld, rejected %lld%s%s\n", it.accepted,
+           it.duplicates, it.rejected, it.first_error[0] ? " -- first error: " : "", it.first_error);
     print_daemon_memory(d.pid, "after load");
     print_load("after load");
     fflush(stdout);

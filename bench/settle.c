@@ -49,13 +49,13 @@ typedef struct options {
     uint64_t offenders;
     uint64_t seed;
     const char *contracts_dir;
-    const char *keep;   /* keep the generated file here (NULL = temp, deleted) */
-    int direct;         /* load with parse + add + finish instead of read_jsonl */
-    int national;       /* the national-cohort mode (bench/national.h) */
-    int daemon;         /* --national: also through pbrd */
-    int no_simulate;    /* --national: skip pbrctl simulate */
-    int series_only;    /* --national: only the national series */
-    const char *events; /* --national: the stream */
+    const char *keep;     /* keep the generated file here (NULL = temp, deleted) */
+    int direct;           /* load with parse + add + finish instead of read_jsonl */
+    int national;         /* the national-cohort mode (bench/national.h) */
+    int daemon;           /* --national: also through pbrd */
+    int no_simulate;      /* --national: skip pbrctl simulate */
+    int series_only;      /* --national: only the national series */
+    const char *events;   /* --national: the stream */
     const char *contract; /* --national: the contract */
 } options;
 
@@ -64,9 +64,9 @@ typedef struct result {
     char name[64];
     size_t quarters;
     char late_label[16];
-    double one_s;       /* the quarter containing the end */
-    double max_s;       /* slowest quarter */
-    double all_s;       /* all quarters */
+    double one_s; /* the quarter containing the end */
+    double max_s; /* slowest quarter */
+    double all_s; /* all quarters */
     int64_t late_total_pence;
     size_t late_lines;
 } result;
@@ -104,9 +104,10 @@ static void print_memory(const char *phase)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: settle [--offenders N] [--seed S] [--contracts DIR] [--direct] [--keep FILE]\n"
-                    "       settle --national [--events FILE] [--contract FILE] [--offenders N] [--contracts DIR]"
-                    " [--daemon] [--no-simulate] [--series-only]\n");
+    fprintf(stderr,
+            "usage: settle [--offenders N] [--seed S] [--contracts DIR] [--direct] [--keep FILE]\n"
+            "       settle --national [--events FILE] [--contract FILE] [--offenders N] [--contracts DIR]"
+            " [--daemon] [--no-simulate] [--series-only]\n");
 }
 
 /* Parses argv into *o. Returns 0, or -1 after printing usage. */
@@ -123,12 +124,12 @@ static int parse_options(int argc, char **argv, options *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int *flag = !strcmp(a, "--direct")        ? &o->direct
-                    : !strcmp(a, "--national")    ? &o->national
-                    : !strcmp(a, "--daemon")      ? &o->daemon
-                    : !strcmp(a, "--no-simulate") ? &o->no_simulate
-                    : !strcmp(a, "--series-only") ? &o->series_only
-                                                  : NULL;
+        int *flag = !strcmp(a, "--direct") ? &o->direct
+            : !strcmp(a, "--national")     ? &o->national
+            : !strcmp(a, "--daemon")       ? &o->daemon
+            : !strcmp(a, "--no-simulate")  ? &o->no_simulate
+            : !strcmp(a, "--series-only")  ? &o->series_only
+                                           : NULL;
         if (flag != NULL) {
             *flag = 1;
             continue;
@@ -338,8 +339,8 @@ static int settle_contract(const pbr_contract *c, const pbr_eventset *set, resul
 
 static void print_counts(const load_counts *lc, const pbr_eventset *set)
 {
-    printf("  lines written %" PRId64 ", events read %" PRIu64 ", rejected %zu, offenders with events %zu\n",
-           lc->lines, lc->read, lc->rejected, pbr_eventset_offenders(set));
+    printf("  lines written %" PRId64 ", events read %" PRIu64 ", rejected %zu, offenders with events %zu\n", lc->lines,
+           lc->read, lc->rejected, pbr_eventset_offenders(set));
     printf("  by type:");
     for (int t = 0; t < PBR_EV_TYPE_COUNT; t++)
         printf(" %s %zu", pbr_event_type_name((pbr_event_type)t), lc->by_type[t]);
@@ -356,8 +357,8 @@ static int settle_all(const options *o, const pbr_eventset *set)
     double pass = 0, worst = 0, all = 0;
     int rc = 0;
     printf("\nCPU seconds per contract (fresh ledger, every quarter in order):\n");
-    printf("%-18s %8s %-12s %10s %10s %10s %8s %16s\n", "contract", "quarters", "late q", "one stmt",
-           "slowest", "all stmts", "lines", "late total p");
+    printf("%-18s %8s %-12s %10s %10s %10s %8s %16s\n", "contract", "quarters", "late q", "one stmt", "slowest",
+           "all stmts", "lines", "late total p");
     for (int i = 0; i < n; i++) {
         pbr_contract *c = NULL;
         pbr_diag diag;
@@ -373,8 +374,8 @@ static int settle_all(const options *o, const pbr_eventset *set)
         if (settle_contract(c, set, &r) != 0)
             rc = -1;
         pbr_contract_free(c);
-        printf("%-18s %8zu %-12s %9.3fs %9.3fs %9.3fs %8zu %16" PRId64 "\n", r.name, r.quarters, r.late_label,
-               r.one_s, r.max_s, r.all_s, r.late_lines, r.late_total_pence);
+        printf("%-18s %8zu %-12s %9.3fs %9.3fs %9.3fs %8zu %16" PRId64 "\n", r.name, r.quarters, r.late_label, r.one_s,
+               r.max_s, r.all_s, r.late_lines, r.late_total_pence);
         pass += r.one_s;
         worst += r.max_s;
         all += r.all_s;
@@ -396,8 +397,9 @@ int main(int argc, char **argv)
     if (parse_options(argc, argv, &o) != 0)
         return 2;
     if (o.national) {
-        national_opts no = {o.events,    o.contract, o.contracts_dir, o.offenders, o.seed, o.daemon,
-                            !o.no_simulate && !o.series_only, !o.series_only};
+        national_opts no = {
+            o.events,      o.contract, o.contracts_dir, o.offenders, o.seed, o.daemon, !o.no_simulate && !o.series_only,
+            !o.series_only};
         return national_main(&no);
     }
     char path[4096];
@@ -406,8 +408,8 @@ int main(int argc, char **argv)
     memset(&lc, 0, sizeof lc);
     int rc = 1;
 
-    printf("settle benchmark: %" PRIu64 " offenders, seed %" PRIu64 ", contracts %s, loader %s\n", o.offenders,
-           o.seed, o.contracts_dir, o.direct ? "parse+add+finish" : "pbr_eventset_read_jsonl");
+    printf("settle benchmark: %" PRIu64 " offenders, seed %" PRIu64 ", contracts %s, loader %s\n", o.offenders, o.seed,
+           o.contracts_dir, o.direct ? "parse+add+finish" : "pbr_eventset_read_jsonl");
     double t0 = bench_now_s(), c0 = cpu_seconds();
     if (generate_events(&o, path, sizeof path, &lc) != 0)
         return 1;
@@ -435,8 +437,7 @@ int main(int argc, char **argv)
     t0 = bench_now_s();
     c0 = cpu_seconds();
     rc = settle_all(&o, set) == 0 ? 0 : 1;
-    printf("  settle (all contracts, all quarters) %.3f s wall %.3f s CPU\n", bench_now_s() - t0,
-           cpu_seconds() - c0);
+    printf("  settle (all contracts, all quarters) %.3f s wall %.3f s CPU\n", bench_now_s() - t0, cpu_seconds() - c0);
     print_memory("settle:");
     printf("  peak RSS (getrusage ru_maxrss) %.1f MB (target < 500 MB)\n", peak_rss_kb() / 1024.0);
 out:

@@ -34,9 +34,9 @@
 #include "pbr/gen.h"
 
 #define REPORT_SECONDS 10
-#define GEN_OFFENDERS 5000     /* offenders per generated chunk (~21k events) */
-#define MAX_INFLIGHT 64        /* pipelined batches before the sender waits */
-#define QUERY_PAUSE_MS 50      /* pause between query rounds */
+#define GEN_OFFENDERS 5000 /* offenders per generated chunk (~21k events) */
+#define MAX_INFLIGHT 64    /* pipelined batches before the sender waits */
+#define QUERY_PAUSE_MS 50  /* pause between query rounds */
 
 /* Prints "bench/soak: what" and exits 1. */
 static void die(const char *what) __attribute__((noreturn));
@@ -86,7 +86,7 @@ typedef struct soak {
     double seconds, rate, reload_every, settle_every;
     int batch;
     volatile int stop;
-    pthread_mutex_t lock;      /* guards everything below */
+    pthread_mutex_t lock; /* guards everything below */
     samples ack, query, cohorts, all_ack, all_query, all_op[NOPS];
     uint64_t acked_events, acked_batches, ack_errors, rejected, query_errors, queries;
     uint64_t reloads, settles, issued, control_errors;
@@ -160,9 +160,9 @@ static pid_t start_pbrd(soak *s, const char *bin, const char *contracts, char *d
         die("writing the config failed");
     if (bench_endpoints(s->ingest, s->api, publish) != 0)
         die("finding a free port failed");
-    char *argv[] = {(char *)bin, "-c", config, "--foreground", "--data", dir, "--ingest", s->ingest,
-                    "--api", s->api, "--publish", publish, "--contracts", (char *)contracts, "--now", "2030-01-01",
-                    NULL};
+    char *argv[] = {(char *)bin, "-c",         config, "--foreground", "--data", dir,           "--ingest",
+                    s->ingest,   "--api",      s->api, "--publish",    publish,  "--contracts", (char *)contracts,
+                    "--now",     "2030-01-01", NULL};
     pid_t pid = bench_spawn(argv, log, 0);
     if (pid < 0)
         die("fork failed");
@@ -179,7 +179,7 @@ static pid_t start_pbrd(soak *s, const char *bin, const char *contracts, char *d
 /* Generated events: chunk k is pbrgen --seed k+1 with every id, void target
  * and offender prefixed "k.", so chunks never collide. */
 typedef struct event_source {
-    char *text;     /* the current chunk (malloc'd) */
+    char *text; /* the current chunk (malloc'd) */
     size_t len, pos;
     uint64_t chunk;
 } event_source;
@@ -407,8 +407,8 @@ static void note_issued(soak *s, const char *reply)
  * 2011-04-01) every s->settle_every seconds. */
 static void *query_main(void *arg)
 {
-    static const char *const contracts[] = {"accelerator", "doncaster", "gm-fim", "ippr-custody",
-                                            "lewisham", "national-tariffs", "peterborough", "rising-share"};
+    static const char *const contracts[] = {"accelerator", "doncaster",        "gm-fim",       "ippr-custody",
+                                            "lewisham",    "national-tariffs", "peterborough", "rising-share"};
     soak *s = arg;
     void *sock = dealer(s->ctx, s->api);
     double start = bench_now_s(), next_reload = start + s->reload_every, next_settle = start + s->settle_every;
@@ -500,8 +500,9 @@ static void parse_args(int argc, char **argv, options *o)
         else if (v && !strcmp(a, "--csv"))
             snprintf(o->csv, sizeof o->csv, "%s", v), i++;
         else {
-            fprintf(stderr, "usage: soak [--seconds N] [--rate EVENTS_PER_S] [--batch N] [--reload-every S]\n"
-                            "            [--settle-every S] [--pbrd PATH] [--contracts DIR] [--csv FILE]\n");
+            fprintf(stderr,
+                    "usage: soak [--seconds N] [--rate EVENTS_PER_S] [--batch N] [--reload-every S]\n"
+                    "            [--settle-every S] [--pbrd PATH] [--contracts DIR] [--csv FILE]\n");
             exit(2);
         }
     }
@@ -522,8 +523,9 @@ static FILE *open_csv(const char *path)
     }
     FILE *f = fopen(path, "w");
     if (f)
-        fprintf(f, "t_s,events_per_s,ack_p50_ms,ack_p99_ms,query_p50_ms,query_p99_ms,cohorts_p50_ms,cohorts_p99_ms,"
-                   "rss_kb,rss_anon_kb,rss_file_kb,acked_events,queries,ack_errors,query_errors,reloads,settles,load1\n");
+        fprintf(f,
+                "t_s,events_per_s,ack_p50_ms,ack_p99_ms,query_p50_ms,query_p99_ms,cohorts_p50_ms,cohorts_p99_ms,"
+                "rss_kb,rss_anon_kb,rss_file_kb,acked_events,queries,ack_errors,query_errors,reloads,settles,load1\n");
     else
         fprintf(stderr, "bench/soak: cannot write %s\n", path);
     return f;
@@ -601,9 +603,9 @@ int main(int argc, char **argv)
         if (csv) {
             fprintf(csv, "%d,%.0f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%ld,%ld,%ld,%llu,%llu,%llu,%llu,%llu,%llu,%.2f\n",
                     k * REPORT_SECONDS, rate, a50, a99, q50, q99, c50, c99, r.total, r.anon, r.file,
-                    (unsigned long long)s.acked_events, (unsigned long long)s.queries,
-                    (unsigned long long)s.ack_errors, (unsigned long long)s.query_errors,
-                    (unsigned long long)s.reloads, (unsigned long long)s.settles, load1());
+                    (unsigned long long)s.acked_events, (unsigned long long)s.queries, (unsigned long long)s.ack_errors,
+                    (unsigned long long)s.query_errors, (unsigned long long)s.reloads, (unsigned long long)s.settles,
+                    load1());
             fflush(csv);
         }
         pthread_mutex_unlock(&s.lock);
@@ -621,19 +623,18 @@ int main(int argc, char **argv)
            (unsigned long long)s.acked_batches, (unsigned long long)s.ack_errors, (unsigned long long)s.rejected);
     printf("soak summary: ack latency p50 %.2f ms p99 %.2f ms; query latency p50 %.2f ms p99 %.2f ms over %llu "
            "queries (%llu errors)\n",
-           percentile(&s.all_ack, 50), percentile(&s.all_ack, 99),
-           percentile(&s.all_query, 50), percentile(&s.all_query, 99),
-           (unsigned long long)s.queries, (unsigned long long)s.query_errors);
+           percentile(&s.all_ack, 50), percentile(&s.all_ack, 99), percentile(&s.all_query, 50),
+           percentile(&s.all_query, 99), (unsigned long long)s.queries, (unsigned long long)s.query_errors);
     for (int i = 0; i < NOPS; i++)
         print_op(op_names[i], &s.all_op[i]);
     printf("soak summary: %llu reloads (max %.0f ms), %llu settles issuing %llu statements (max %.0f ms), %llu "
            "control errors\n",
-           (unsigned long long)s.reloads, s.reload_ms_max, (unsigned long long)s.settles,
-           (unsigned long long)s.issued, s.settle_ms_max, (unsigned long long)s.control_errors);
+           (unsigned long long)s.reloads, s.reload_ms_max, (unsigned long long)s.settles, (unsigned long long)s.issued,
+           s.settle_ms_max, (unsigned long long)s.control_errors);
     printf("soak summary: pbrd RSS start %ld kB, max %ld kB (anon %ld, file %ld), end %ld kB (anon %ld, file %ld)%s; "
            "load average %.2f\n",
-           r0.total, rmax.total, rmax.anon, rmax.file, rend.total, rend.anon, rend.file,
-           crashed ? " (pbrd died)" : "", load1());
+           r0.total, rmax.total, rmax.anon, rmax.file, rend.total, rend.anon, rend.file, crashed ? " (pbrd died)" : "",
+           load1());
     if (csv) {
         if (fclose(csv) != 0)
             fprintf(stderr, "bench/soak: writing %s failed\n", o.csv);

@@ -31,14 +31,14 @@ static inline const char *pbr_test_path(char *buf, size_t n, const char *rel)
     return buf;
 }
 
-#define PBR_CHECK_MAIN(make_suite)                                   \
-    int main(void)                                                   \
-    {                                                                \
-        SRunner *sr = srunner_create(make_suite());                  \
-        srunner_run_all(sr, CK_NORMAL);                              \
-        int failed = srunner_ntests_failed(sr);                      \
-        srunner_free(sr);                                            \
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;            \
+#define PBR_CHECK_MAIN(make_suite)                        \
+    int main(void)                                        \
+    {                                                     \
+        SRunner *sr = srunner_create(make_suite());       \
+        srunner_run_all(sr, CK_NORMAL);                   \
+        int failed = srunner_ntests_failed(sr);           \
+        srunner_free(sr);                                 \
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE; \
     }
 
 #endif

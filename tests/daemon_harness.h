@@ -33,11 +33,11 @@
 /* ---- daemon control ------------------------------------------------------ */
 
 typedef struct daemon_t {
-    char dir[64];       /* data dir (mkdtemp) */
+    char dir[64]; /* data dir (mkdtemp) */
     char ingest[64], api[64], publish[64];
-    char config[300];   /* "" or a config file path */
-    char contracts[300]; /* --contracts (default: the data dir) */
-    char now[16];       /* --now (default 2020-06-30) */
+    char config[300];                                          /* "" or a config file path */
+    char contracts[300];                                       /* --contracts (default: the data dir) */
+    char now[16];                                              /* --now (default 2020-06-30) */
     char curve_server[41], curve_public[41], curve_secret[41]; /* client CURVE keys ("" = plain) */
     pid_t pid;
     void *ctx;
@@ -231,15 +231,14 @@ HARNESS void harness_record_reply(const char *endpoint, const void *const *frame
         if (strcmp(harness_endpoints[i].endpoint, endpoint) == 0)
             kind = harness_endpoints[i].kind;
     if (kind != NULL)
-        harness_record(kind, nframes, nframes > 0 ? json_stringn(frames[nframes - 1], lens[nframes - 1]) : NULL,
-                       reply);
+        harness_record(kind, nframes, nframes > 0 ? json_stringn(frames[nframes - 1], lens[nframes - 1]) : NULL, reply);
 }
 
 /* Sends body on a fresh DEALER (with the empty delimiter unless raw) and
  * waits up to timeout_ms for the reply body. Returns a malloc'd string or
  * NULL on timeout. */
 HARNESS char *request_frames_keys(void *ctx, const char *endpoint, const void *const *frames, const size_t *lens,
-                                 int nframes, int timeout_ms, const harness_keys *keys)
+                                  int nframes, int timeout_ms, const harness_keys *keys)
 {
     void *s = harness_dealer_keys(ctx, endpoint, keys);
     for (int i = 0; i < nframes; i++)
@@ -254,14 +253,14 @@ HARNESS char *request_frames_keys(void *ctx, const char *endpoint, const void *c
 }
 
 HARNESS char *request_frames(void *ctx, const char *endpoint, const void *const *frames, const size_t *lens,
-                            int nframes, int timeout_ms)
+                             int nframes, int timeout_ms)
 {
     return request_frames_keys(ctx, endpoint, frames, lens, nframes, timeout_ms, NULL);
 }
 
 /* [empty][body] request with the given client keys (NULL = plain). */
 HARNESS char *request_keys(void *ctx, const char *endpoint, const char *body, size_t len, int timeout_ms,
-                          const harness_keys *keys)
+                           const harness_keys *keys)
 {
     const void *frames[2] = {"", body};
     size_t lens[2] = {0, len};
@@ -455,8 +454,6 @@ HARNESS void daemon_finish(daemon_t *d)
     zmq_ctx_term(d->ctx);
     remove_tree(d->dir);
 }
-
-
 
 /* ---- process figures ------------------------------------------------------ */
 

@@ -59,12 +59,12 @@ SCHEME_HELPER void dump_run(const run *r)
     }
 }
 
-#define EXPECT(r, cond, ...)                                                                                           \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            dump_run(r);                                                                                               \
-            ck_abort_msg(__VA_ARGS__);                                                                                 \
-        }                                                                                                              \
+#define EXPECT(r, cond, ...)           \
+    do {                               \
+        if (!(cond)) {                 \
+            dump_run(r);               \
+            ck_abort_msg(__VA_ARGS__); \
+        }                              \
     } while (0)
 
 SCHEME_HELPER void run_free(run *r)
@@ -109,12 +109,9 @@ SCHEME_HELPER size_t split_lines(char *text, char ***out)
 SCHEME_HELPER size_t line_at(line_order order, size_t n, size_t k)
 {
     switch (order) {
-    case ORDER_REVERSED:
-        return n - 1 - k;
-    case ORDER_INTERLEAVED:
-        return (k % 2 == 0) ? n - 1 - k / 2 : k / 2;
-    default:
-        return k;
+    case ORDER_REVERSED: return n - 1 - k;
+    case ORDER_INTERLEAVED: return (k % 2 == 0) ? n - 1 - k / 2 : k / 2;
+    default: return k;
     }
 }
 
@@ -191,7 +188,7 @@ SCHEME_HELPER const pbr_statement *statement_for(const run *r, const char *quart
 }
 
 SCHEME_HELPER int line_has_key(const pbr_line *l, pbr_line_kind kind, const char *component, const char *period,
-                        const char *segment)
+                               const char *segment)
 {
     if (l->kind != kind || strcmp(l->component, component) != 0 || strcmp(l->period, period) != 0)
         return 0;
@@ -203,7 +200,7 @@ SCHEME_HELPER int line_has_key(const pbr_line *l, pbr_line_kind kind, const char
 /* The line (kind, component, period, segment) of the statement for quarter,
  * in its lines (provisional = 0) or provisional lines; NULL if absent. */
 SCHEME_HELPER const pbr_line *find_line(const run *r, const char *quarter, int provisional, pbr_line_kind kind,
-                                 const char *component, const char *period, const char *segment)
+                                        const char *component, const char *period, const char *segment)
 {
     const pbr_statement *s = statement_for(r, quarter);
     if (!s)
@@ -218,7 +215,7 @@ SCHEME_HELPER const pbr_line *find_line(const run *r, const char *quarter, int p
 
 /* How many statements' lines carry the key (outcome lines: exactly one). */
 SCHEME_HELPER size_t count_issues(const run *r, pbr_line_kind kind, const char *component, const char *period,
-                           const char *segment)
+                                  const char *segment)
 {
     size_t k = 0;
     for (size_t i = 0; i < r->nst; i++)
@@ -261,12 +258,12 @@ SCHEME_HELPER const char *kind_name(pbr_line_kind k)
     return names[k];
 }
 
-#define CHECK_FIELD(r, w, field, got)                                                                                  \
-    do {                                                                                                               \
-        if ((w)->field)                                                                                                \
+#define CHECK_FIELD(r, w, field, got)                                                                                 \
+    do {                                                                                                              \
+        if ((w)->field)                                                                                               \
             EXPECT(r, strcmp((w)->field, (got)) == 0, "%s %s %s/%s/%s: " #field " expected %s, got %s", (w)->quarter, \
-                   kind_name((w)->kind), (w)->component, (w)->period, (w)->segment ? (w)->segment : "null",            \
-                   (w)->field, (got));                                                                                 \
+                   kind_name((w)->kind), (w)->component, (w)->period, (w)->segment ? (w)->segment : "null",           \
+                   (w)->field, (got));                                                                                \
     } while (0)
 
 SCHEME_HELPER void expect_line(const run *r, const want *w)

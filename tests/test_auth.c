@@ -134,20 +134,24 @@ START_TEST(test_clients_errors)
     memcpy(bad, b.pub, 41);
     bad[20] = '~'; /* not in the Z85 alphabet */
     snprintf(text, sizeof text, "- role: finance\n  key: \"%s\"\n", bad);
-    assert_parse_error(text, "clients.yaml:2:8: key is not a Z85 CURVE public key (40 characters of the Z85 "
-                             "alphabet; zmq_z85_decode failed)");
+    assert_parse_error(text,
+                       "clients.yaml:2:8: key is not a Z85 CURVE public key (40 characters of the Z85 "
+                       "alphabet; zmq_z85_decode failed)");
 
     snprintf(text, sizeof text, "- key: \"%s\"\n  role: admin\n", a.pub);
-    assert_parse_error(text, "clients.yaml:2:9: unknown role \"admin\" (expected finance, operator, ingest or "
-                             "provider:NAME)");
+    assert_parse_error(text,
+                       "clients.yaml:2:9: unknown role \"admin\" (expected finance, operator, ingest or "
+                       "provider:NAME)");
 
     snprintf(text, sizeof text, "- key: \"%s\"\n  role: \"provider:\"\n", a.pub);
-    assert_parse_error(text, "clients.yaml:2:9: unknown role \"provider:\" (expected finance, operator, ingest "
-                             "or provider:NAME)");
+    assert_parse_error(text,
+                       "clients.yaml:2:9: unknown role \"provider:\" (expected finance, operator, ingest "
+                       "or provider:NAME)");
 
     snprintf(text, sizeof text, "- key: \"%s\"\n  role: \"provider:two words\"\n", a.pub);
-    assert_parse_error(text, "clients.yaml:2:9: unknown role \"provider:two words\" (expected finance, operator, "
-                             "ingest or provider:NAME)");
+    assert_parse_error(text,
+                       "clients.yaml:2:9: unknown role \"provider:two words\" (expected finance, operator, "
+                       "ingest or provider:NAME)");
 
     snprintf(text, sizeof text, "- key: \"%s\"\n  rule: finance\n", a.pub);
     assert_parse_error(text, "clients.yaml:2:3: unknown field \"rule\" (expected key, role, name)");
@@ -194,8 +198,9 @@ START_TEST(test_clients_errors)
 
     /* The first error wins; a later valid entry does not mask it. */
     snprintf(want, sizeof want, "- key: \"%s\"\n  role: boss\n- key: \"%s\"\n  role: finance\n", a.pub, b.pub);
-    assert_parse_error(want, "clients.yaml:2:9: unknown role \"boss\" (expected finance, operator, ingest or "
-                             "provider:NAME)");
+    assert_parse_error(want,
+                       "clients.yaml:2:9: unknown role \"boss\" (expected finance, operator, ingest or "
+                       "provider:NAME)");
 }
 END_TEST
 
@@ -274,10 +279,10 @@ static const struct {
 START_TEST(test_policy_table)
 {
     for (size_t i = 0; i < sizeof policy / sizeof policy[0]; i++) {
-        ck_assert_msg(pbrd_role_allows(policy[i].role, policy[i].op, "serco") == policy[i].serco,
-                      "%s %s serco", policy[i].role, policy[i].op);
-        ck_assert_msg(pbrd_role_allows(policy[i].role, policy[i].op, "sodexo") == policy[i].sodexo,
-                      "%s %s sodexo", policy[i].role, policy[i].op);
+        ck_assert_msg(pbrd_role_allows(policy[i].role, policy[i].op, "serco") == policy[i].serco, "%s %s serco",
+                      policy[i].role, policy[i].op);
+        ck_assert_msg(pbrd_role_allows(policy[i].role, policy[i].op, "sodexo") == policy[i].sodexo, "%s %s sodexo",
+                      policy[i].role, policy[i].op);
         ck_assert_msg(pbrd_role_allows(policy[i].role, policy[i].op, NULL) == policy[i].none, "%s %s none",
                       policy[i].role, policy[i].op);
     }
@@ -286,8 +291,8 @@ END_TEST
 
 START_TEST(test_policy_edges)
 {
-    const char *ops[] = {"status", "contracts", "statement", "cohorts", "settle",
-                         "reload", "quarantine", "quarantine_purge", "verify", "backup"};
+    const char *ops[] = {"status", "contracts",  "statement",        "cohorts", "settle",
+                         "reload", "quarantine", "quarantine_purge", "verify",  "backup"};
     const char *bad_roles[] = {NULL, "", "admin", "Finance", "provider:", "provider", "provider:a b", "finance "};
     for (size_t r = 0; r < sizeof bad_roles / sizeof bad_roles[0]; r++)
         for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
@@ -452,7 +457,7 @@ END_TEST
 typedef struct server {
     void *ctx;
     void *router;
-    void *mon;                  /* PAIR reading the router's monitor events */
+    void *mon; /* PAIR reading the router's monitor events */
     char endpoint[64];
     harness_keypair key;
     pbrd_auth *auth;
@@ -554,8 +559,8 @@ static int client_recv(void *c, int ms, char *out, size_t n)
 /* What the server saw of one request. */
 typedef struct seen {
     char body[256];
-    char role[PBRD_ROLE_MAX];       /* pbrd_auth_role_of, "" when absent */
-    char peer_role[PBRD_ROLE_MAX];  /* pbrd_auth_peer_role, "" when refused */
+    char role[PBRD_ROLE_MAX];      /* pbrd_auth_role_of, "" when absent */
+    char peer_role[PBRD_ROLE_MAX]; /* pbrd_auth_peer_role, "" when refused */
     char name[PBRD_CLIENT_NAME_MAX];
 } seen;
 

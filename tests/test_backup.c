@@ -16,8 +16,8 @@
 #include "settle_helpers.h"
 #include "pbr/store.h"
 
-#define SENDER_BATCH 50     /* events per batch of the sending thread */
-#define SENDER_MAX 4096     /* batches it may send */
+#define SENDER_BATCH 50 /* events per batch of the sending thread */
+#define SENDER_MAX 4096 /* batches it may send */
 
 /* ---- fixtures ------------------------------------------------------------------ */
 
@@ -64,9 +64,9 @@ typedef struct sender {
     void *ctx;
     const char *endpoint;
     atomic_int stop;
-    atomic_int acked;                 /* batches acknowledged so far */
-    json_int_t last_seq[SENDER_MAX];  /* reply last_seq of batch i (valid for i < acked) */
-    char failure[256];                /* "" or what went wrong (no Check asserts off the test thread) */
+    atomic_int acked;                /* batches acknowledged so far */
+    json_int_t last_seq[SENDER_MAX]; /* reply last_seq of batch i (valid for i < acked) */
+    char failure[256];               /* "" or what went wrong (no Check asserts off the test thread) */
 } sender;
 
 /* Batch k: SENDER_BATCH release events with ids s<k>-<i>. */
@@ -245,8 +245,7 @@ START_TEST(backup_during_ingest_restores)
     snprintf(bk, sizeof bk, "%s.backup", d.dir);
     snprintf(req, sizeof req, "{\"op\":\"backup\",\"dir\":\"%s\"}", bk);
     json_t *r = api_call(&d, req);
-    ck_assert_msg(json_object_get(r, "error") == NULL, "backup: %s",
-                  json_string_value(json_object_get(r, "error")));
+    ck_assert_msg(json_object_get(r, "error") == NULL, "backup: %s", json_string_value(json_object_get(r, "error")));
     wait_acked(&s, atomic_load(&s.acked) + 3); /* ingest went on */
     atomic_store(&s.stop, 1);
     pthread_join(t, NULL);
@@ -344,16 +343,16 @@ START_TEST(backup_refusals)
     harness_write_text(file, "x\n");
     snprintf(req, sizeof req, "{\"op\":\"backup\",\"dir\":\"%s\"}", dir);
     r = api_call(&d, req);
-    ck_assert_msg(strstr(json_string_value(json_object_get(r, "error")), "exists and is not empty") != NULL,
-                  "got %s", json_string_value(json_object_get(r, "error")));
+    ck_assert_msg(strstr(json_string_value(json_object_get(r, "error")), "exists and is not empty") != NULL, "got %s",
+                  json_string_value(json_object_get(r, "error")));
     json_decref(r);
     ck_assert_int_eq(access(file, F_OK), 0);
     remove_dir(dir);
 
     snprintf(req, sizeof req, "{\"op\":\"backup\",\"dir\":\"%s.missing/sub\"}", d.dir);
     r = api_call(&d, req);
-    ck_assert_msg(strstr(json_string_value(json_object_get(r, "error")), "No such file or directory") != NULL,
-                  "got %s", json_string_value(json_object_get(r, "error")));
+    ck_assert_msg(strstr(json_string_value(json_object_get(r, "error")), "No such file or directory") != NULL, "got %s",
+                  json_string_value(json_object_get(r, "error")));
     json_decref(r);
 
     snprintf(dir, sizeof dir, "%s.empty", d.dir);

@@ -58,7 +58,8 @@ static int run(const char *cmd, char **out)
 }
 
 #define FEE_CONTRACT(id) \
-    "contract: " id "\ntitle: T\nprovider: p\nstart: 2012-04-01\nend: 2014-03-31\nfees:\n  - {id: f, per_quarter: 1.00}\n"
+    "contract: " id      \
+    "\ntitle: T\nprovider: p\nstart: 2012-04-01\nend: 2014-03-31\nfees:\n  - {id: f, per_quarter: 1.00}\n"
 
 START_TEST(pbrctl_check_directory)
 {
@@ -121,8 +122,9 @@ START_TEST(pbrd_check_config_and_contracts)
     free(out);
     /* unreadable key and clients files */
     write_text("c/b.yaml", FEE_CONTRACT("beta"));
-    write_text("auth.yaml", "auth:\n  server_secret_key: /nonexistent/server.key_secret\n"
-                            "  clients: /nonexistent/clients.yaml\n");
+    write_text("auth.yaml",
+               "auth:\n  server_secret_key: /nonexistent/server.key_secret\n"
+               "  clients: /nonexistent/clients.yaml\n");
     snprintf(cmd, sizeof cmd, "%s/pbrd --check -c %s/auth.yaml --contracts %s/c", pbr_test_build(), tmp, tmp);
     rc = run(cmd, &out);
     ck_assert_int_eq(rc, 1);

@@ -24,8 +24,7 @@ static void write_file_as(const char *path, const char *text, uid_t uid, gid_t g
 
 /* Loads the config text (written to a temporary file) into cfg. Returns
  * pbrd_config_load's result; *path gets the file's name (caller unlinks). */
-static int load_config_text(const char *text, pbrd_config *cfg, char *path, size_t pathlen, char *err,
-                            size_t errlen)
+static int load_config_text(const char *text, pbrd_config *cfg, char *path, size_t pathlen, char *err, size_t errlen)
 {
     snprintf(path, pathlen, "/tmp/pbrd-cred-cfg-XXXXXX");
     int fd = mkstemp(path);
@@ -104,9 +103,9 @@ END_TEST
 /* ---- an unprivileged daemon ------------------------------------------------ */
 
 typedef struct unpriv {
-    daemon_t d;             /* d.dir: the data dir, owned by the service user */
-    char etc[200];          /* like /etc/pbrd: root-owned, the secret key 0600 */
-    char creds[300];        /* like $CREDENTIALS_DIRECTORY: the service user's, 0500 */
+    daemon_t d;      /* d.dir: the data dir, owned by the service user */
+    char etc[200];   /* like /etc/pbrd: root-owned, the secret key 0600 */
+    char creds[300]; /* like $CREDENTIALS_DIRECTORY: the service user's, 0500 */
     uid_t uid;
     gid_t gid;
     harness_keypair server, client;
@@ -157,8 +156,7 @@ static void unpriv_prepare(unpriv *u, const char *key_path)
     snprintf(text, sizeof text, "- key: \"%s\"\n  role: finance\n  name: finance desk\n", u->client.pub);
     write_file_as(path, text, 0, 0, 0644);
     if (key_path != NULL)
-        snprintf(text, sizeof text, "auth:\n  server_secret_key: %s\n  clients: %s/clients.yaml\n", key_path,
-                 u->etc);
+        snprintf(text, sizeof text, "auth:\n  server_secret_key: %s\n  clients: %s/clients.yaml\n", key_path, u->etc);
     else
         snprintf(text, sizeof text, "auth:\n  server_secret_key: %s/server.key_secret\n  clients: %s/clients.yaml\n",
                  u->etc, u->etc);
@@ -177,9 +175,9 @@ static void unpriv_spawn(unpriv *u)
     char bin[512], log[320];
     snprintf(bin, sizeof bin, "%s/pbrd", pbr_test_build());
     snprintf(log, sizeof log, "%s.log", u->d.dir);
-    char *argv[] = {bin, "-c", u->d.config, "--foreground", "--data", u->d.dir, "--contracts", u->d.dir,
-                    "--ingest", u->d.ingest, "--api", u->d.api, "--publish", u->d.publish, "--now", "2020-06-30",
-                    NULL};
+    char *argv[] = {bin,           "-c",         u->d.config, "--foreground", "--data", u->d.dir,
+                    "--contracts", u->d.dir,     "--ingest",  u->d.ingest,    "--api",  u->d.api,
+                    "--publish",   u->d.publish, "--now",     "2020-06-30",   NULL};
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -244,10 +242,11 @@ START_TEST(unprivileged_daemon_reads_key_from_credentials)
     /* the daemon really runs as nobody */
     ck_assert_int_eq(pid_proc_long(u.d.pid, "status", "Uid: %ld"), (long)u.uid);
     /* and can write its store: an event is accepted */
-    json_t *in = ingest_batch(&u.d, "{\"id\":\"r1\",\"type\":\"release\",\"offender\":\"A\","
-                                    "\"date\":\"2020-04-15\",\"area\":\"NORTH\",\"establishment\":\"HMP-N\","
-                                    "\"provider\":\"serco\",\"sentence_days\":120,\"age\":30,\"gender\":\"M\","
-                                    "\"ogrs\":0.1234}\n");
+    json_t *in = ingest_batch(&u.d,
+                              "{\"id\":\"r1\",\"type\":\"release\",\"offender\":\"A\","
+                              "\"date\":\"2020-04-15\",\"area\":\"NORTH\",\"establishment\":\"HMP-N\","
+                              "\"provider\":\"serco\",\"sentence_days\":120,\"age\":30,\"gender\":\"M\","
+                              "\"ogrs\":0.1234}\n");
     ck_assert_int_eq(geti(in, "accepted"), 1);
     json_decref(in);
     ck_assert_msg(strstr(unpriv_log(&u, log, sizeof log), "CURVE enabled") != NULL, "%s", log);

@@ -164,7 +164,6 @@ START_TEST(test_provider_key_on_ingest_is_forbidden)
 }
 END_TEST
 
-
 /* ---- providers see only their own (item 7) ---------------------------------- */
 
 /* A CURVE daemon on 2030-01-01 (auto-settle off) with two contracts of the
@@ -193,7 +192,8 @@ static void start_two_provider_daemon(daemon_t *d, harness_keypair *fin, harness
     snprintf(to, sizeof to, "%s/example.yaml", d->contracts);
     ck_assert_int_eq(pbr_write_file_atomic(to, text, len, err, sizeof err), 0);
     /* the same contract under another id and provider */
-    char *b = malloc(len + 64), *p = strstr(text, "contract: example\n"), *q = strstr(text, "provider: demo-provider\n");
+    char *b = malloc(len + 64), *p = strstr(text, "contract: example\n"),
+         *q = strstr(text, "provider: demo-provider\n");
     ck_assert(b != NULL && p != NULL && q != NULL && p < q);
     int n = snprintf(b, len + 64, "%.*scontract: example-b\n%.*sprovider: other-provider\n%s", (int)(p - text), text,
                      (int)(q - (p + 18)), p + 18, q + 24);
@@ -370,7 +370,8 @@ START_TEST(test_provider_sees_only_its_own)
     json_decref(r);
     /* bad arguments */
     r = api_call_as(&d, prov.pub, prov.sec, "{\"op\":\"wait\",\"timeout_ms\":-1}", 5000);
-    ck_assert_str_eq(json_string_value(json_object_get(r, "error")), "wait: timeout_ms must be an integer from 0 to 3600000");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "error")),
+                     "wait: timeout_ms must be an integer from 0 to 3600000");
     json_decref(r);
     daemon_finish(&d);
 }
@@ -399,8 +400,8 @@ START_TEST(test_reload_reports_clients_file_error)
     expect_pbrctl(&d, "--server-key server.key --key fin", "status", 0, 5000, "events"); /* old keys still work */
     ck_assert(log_contains(&d, "level=warn msg=\"clients file not reloaded (the previous keys stay in force)\""));
     char logline[600];
-    snprintf(logline, sizeof logline, "level=warn msg=\"contract not loaded\" error=\"%s:2:1: unknown key \\\"bogus_key\\\"",
-             contract);
+    snprintf(logline, sizeof logline,
+             "level=warn msg=\"contract not loaded\" error=\"%s:2:1: unknown key \\\"bogus_key\\\"", contract);
     ck_assert_msg(log_contains(&d, logline), "no line %s", logline);
     daemon_finish(&d);
 }

@@ -159,7 +159,7 @@ END_TEST
  * ../shared/spec/example/ is there (skipped on a checkout without it). */
 START_TEST(spec_example_copy_is_current)
 {
-    static const char *const files[] = {"example.yaml", "example.jsonl", "example.expected.jsonl",
+    static const char *const files[] = {"example.yaml",  "example.jsonl",  "example.expected.jsonl",
                                         "example2.yaml", "example2.jsonl", "example2.expected.jsonl"};
     char spec[1024];
     snprintf(spec, sizeof spec, "%s/../shared/spec/example", pbr_test_root());

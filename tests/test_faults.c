@@ -25,14 +25,14 @@
 #include "pbr/store.h"
 #include "pbr/util.h"
 
-#define FAULT_BATCH 20           /* events per ingest batch */
-#define FAULT_INFLIGHT 4         /* pipelined batches */
-#define FAULT_ROUND_EVENTS 400   /* events sent per round at most (keeps restarts fast) */
+#define FAULT_BATCH 20         /* events per ingest batch */
+#define FAULT_INFLIGHT 4       /* pipelined batches */
+#define FAULT_ROUND_EVENTS 400 /* events sent per round at most (keeps restarts fast) */
 #define FAULT_MAX_IDS 2000000
-#define FAULT_COPIES 6           /* copies of each example contract */
-#define FAULT_BATCH_GAP_MS 15.0  /* pacing of new batches */
-#define FAULT_KILL_MAX_MS 400    /* kill after a delay in [0, this) after start */
-#define FAULT_SETTLE_MAX_MS 250  /* settle request after a delay in [0, this) */
+#define FAULT_COPIES 6          /* copies of each example contract */
+#define FAULT_BATCH_GAP_MS 15.0 /* pacing of new batches */
+#define FAULT_KILL_MAX_MS 400   /* kill after a delay in [0, this) after start */
+#define FAULT_SETTLE_MAX_MS 250 /* settle request after a delay in [0, this) */
 #define MAX_STATEMENTS 512
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -90,7 +90,7 @@ static json_t *ask(void *s, const char *body, volatile int *stop, int max_ms)
 
 typedef struct seen_statement {
     char contract[64], quarter[16];
-    char *bytes;   /* the statement as first seen */
+    char *bytes; /* the statement as first seen */
 } seen_statement;
 
 typedef struct statement_list {
@@ -107,8 +107,7 @@ static seen_statement *find_statement(statement_list *l, const char *contract, c
 }
 
 /* Adds (contract, quarter) with a copy of bytes (NULL allowed) unless present. */
-static seen_statement *add_statement(statement_list *l, const char *contract, const char *quarter,
-                                     const char *bytes)
+static seen_statement *add_statement(statement_list *l, const char *contract, const char *quarter, const char *bytes)
 {
     seen_statement *s = find_statement(l, contract, quarter);
     if (s == NULL) {
@@ -136,7 +135,7 @@ typedef struct fault_run {
     daemon_t d;
     uint64_t rng;
     /* ingest client */
-    uint8_t *acked;              /* acked[n] = 1 once f-n was acknowledged */
+    uint8_t *acked; /* acked[n] = 1 once f-n was acknowledged */
     uint64_t next_id;
     uint64_t pending[FAULT_INFLIGHT]; /* first ids of batches unanswered at the last kill */
     int npending;
@@ -145,10 +144,10 @@ typedef struct fault_run {
     pbr_date next_quarter, last_quarter;
     unsigned settle_delay_ms;
     volatile int settle_outstanding;
-    unsigned settle_ms;          /* duration of the last settle that answered */
-    statement_list claimed;      /* listed in a settle reply: committed */
-    statement_list seen;         /* fetched over the API: bytes are final */
-    pthread_mutex_t lock;        /* guards claimed and seen */
+    unsigned settle_ms;     /* duration of the last settle that answered */
+    statement_list claimed; /* listed in a settle reply: committed */
+    statement_list seen;    /* fetched over the API: bytes are final */
+    pthread_mutex_t lock;   /* guards claimed and seen */
     volatile int stop;
     /* figures for the report */
     unsigned rounds, kills_during_settle, epochs, tmp_leftovers, statements_checked;
@@ -182,8 +181,9 @@ static void *ingest_client(void *arg)
     double start = mono_ms();
     while (!r->stop) {
         /* paced (one batch per FAULT_BATCH_GAP_MS) so the kill window covers the ingest */
-        while (inflight < FAULT_INFLIGHT && (resend > 0 || (sent * FAULT_BATCH < FAULT_ROUND_EVENTS &&
-                                                            mono_ms() - start >= sent * FAULT_BATCH_GAP_MS))) {
+        while (inflight < FAULT_INFLIGHT &&
+               (resend > 0 ||
+                (sent * FAULT_BATCH < FAULT_ROUND_EVENTS && mono_ms() - start >= sent * FAULT_BATCH_GAP_MS))) {
             uint64_t first;
             if (resend > 0) {
                 first = r->pending[--resend];
@@ -209,7 +209,7 @@ static void *ingest_client(void *arg)
         ck_assert_msg(rep != NULL && json_object_get(rep, "error") == NULL, "ingest error reply for batch f-%llu",
                       (unsigned long long)first);
         json_int_t ok = json_integer_value(json_object_get(rep, "accepted")) +
-                        json_integer_value(json_object_get(rep, "duplicates"));
+            json_integer_value(json_object_get(rep, "duplicates"));
         ck_assert_msg(ok == FAULT_BATCH, "batch f-%llu: accepted+duplicates %lld", (unsigned long long)first,
                       (long long)ok);
         for (uint64_t i = 0; i < FAULT_BATCH; i++)
@@ -254,7 +254,8 @@ static void *settle_client(void *arg)
         r->next_quarter = pbr_add_months(r->next_quarter, 3);
         size_t i;
         json_t *e;
-        json_array_foreach(issued, i, e) {
+        json_array_foreach(issued, i, e)
+        {
             const char *c = json_string_value(json_object_get(e, "contract"));
             const char *qq = json_string_value(json_object_get(e, "quarter"));
             ck_assert(c && qq);
@@ -381,8 +382,8 @@ static void check_store_after_kill(fault_run *r, statement_list *stored)
     for (size_t i = 0; i < r->seen.n; i++) {
         seen_statement *s = find_statement(stored, r->seen.v[i].contract, r->seen.v[i].quarter);
         ck_assert_msg(s != NULL, "statement %s %s vanished", r->seen.v[i].contract, r->seen.v[i].quarter);
-        ck_assert_msg(strcmp(s->bytes, r->seen.v[i].bytes) == 0, "statement %s %s changed across a kill",
-                      s->contract, s->quarter);
+        ck_assert_msg(strcmp(s->bytes, r->seen.v[i].bytes) == 0, "statement %s %s changed across a kill", s->contract,
+                      s->quarter);
     }
 }
 
@@ -541,7 +542,7 @@ START_TEST(sigkill_during_ingest_and_settle)
     unsigned dflt = getenv("PBR_SANITIZED") && *getenv("PBR_SANITIZED") ? 30 : 100;
     unsigned rounds = env_unsigned("PBR_FAULT_ROUNDS", dflt);
     uint64_t seed = getenv("PBR_FAULT_SEED") ? strtoull(getenv("PBR_FAULT_SEED"), NULL, 10)
-                                              : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+                                             : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     if (seed == 0)
         seed = 1;
     printf("test_faults: %u SIGKILL rounds, seed %llu (replay with PBR_FAULT_SEED=%llu)\n", rounds,
@@ -697,8 +698,7 @@ START_TEST(full_tmpfs_data_dir)
         ck_assert_ptr_nonnull(r);
         resumed = json_object_get(r, "error") == NULL;
         if (!resumed)
-            printf("test_faults: still failing after remount: %s\n",
-                   json_string_value(json_object_get(r, "error")));
+            printf("test_faults: still failing after remount: %s\n", json_string_value(json_object_get(r, "error")));
         json_decref(r);
         next += DISK_BATCH;
     }

@@ -261,7 +261,7 @@ START_TEST(ogrs_spread_and_prediction)
         int hit = 0;
         for (size_t j = 0; j < n && !hit; j++) /* n is small: 2000 offenders */
             hit = evs[j].type == PBR_EV_CONVICTION && strcmp(evs[j].offender, evs[i].offender) == 0 &&
-                  evs[j].offence_date >= from && evs[j].offence_date < to;
+                evs[j].offence_date >= from && evs[j].offence_date < to;
         ix[nix].ogrs = evs[i].ogrs;
         ix[nix].reoffended = hit;
         if (evs[i].ogrs >= 2000 && evs[i].ogrs <= 8000)

@@ -39,12 +39,12 @@
 #include "daemon_harness.h"
 #include "settle_helpers.h"
 
-#define HOSTILE_RSS_SLACK_KB (64L * 1024)        /* normal build */
-#define HOSTILE_RSS_SLACK_SAN_KB (512L * 1024)   /* ASan keeps freed memory in quarantine */
-#define HOSTILE_SERVE_MS 5000                     /* a well-behaved request must be answered within */
-#define HOSTILE_NO_REPLY_MS 1000                  /* how long "no reply" is waited for */
-#define API_MAX_REQUEST (1u << 20)                /* api.c: the API's request size limit */
-#define INGEST_MAX_FRAME 4096                     /* max_frame_bytes in the test configs */
+#define HOSTILE_RSS_SLACK_KB (64L * 1024)      /* normal build */
+#define HOSTILE_RSS_SLACK_SAN_KB (512L * 1024) /* ASan keeps freed memory in quarantine */
+#define HOSTILE_SERVE_MS 5000                  /* a well-behaved request must be answered within */
+#define HOSTILE_NO_REPLY_MS 1000               /* how long "no reply" is waited for */
+#define API_MAX_REQUEST (1u << 20)             /* api.c: the API's request size limit */
+#define INGEST_MAX_FRAME 4096                  /* max_frame_bytes in the test configs */
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -116,9 +116,9 @@ static void expect_error_prefix(char *text, const char *prefix, const char *what
 
 typedef struct good_client {
     daemon_t *d;
-    int next;             /* number of the next event id */
-    json_int_t events;    /* events the daemon must report */
-    double worst_ms;      /* slowest round trip seen */
+    int next;          /* number of the next event id */
+    json_int_t events; /* events the daemon must report */
+    double worst_ms;   /* slowest round trip seen */
 } good_client;
 
 static void good_init(good_client *g, daemon_t *d)
@@ -260,10 +260,10 @@ static void zmtp_greeting(unsigned char g[64], const char *mechanism)
     g[0] = 0xff;
     g[8] = 0x01; /* padding as libzmq sends it */
     g[9] = 0x7f;
-    g[10] = 3;   /* version 3.0 */
+    g[10] = 3; /* version 3.0 */
     g[11] = 0;
     memcpy(g + 12, mechanism, strlen(mechanism)); /* 20 bytes, zero padded */
-    g[32] = 0;   /* as-server */
+    g[32] = 0;                                    /* as-server */
 }
 
 /* Writes one frame header (flags: 0x01 more, 0x04 command). */
@@ -347,8 +347,8 @@ static int zmtp_dealer(const char *endpoint)
     char cmd[256];
     size_t len;
     int flags = zmtp_read_frame(fd, cmd, sizeof cmd, &len, HOSTILE_SERVE_MS);
-    ck_assert_msg(flags >= 0 && (flags & 0x04) && len >= 6 && memcmp(cmd, "\x05READY", 6) == 0,
-                  "no READY from %s", endpoint);
+    ck_assert_msg(flags >= 0 && (flags & 0x04) && len >= 6 && memcmp(cmd, "\x05READY", 6) == 0, "no READY from %s",
+                  endpoint);
     return fd;
 }
 
@@ -403,9 +403,7 @@ static void open_abandoned(daemon_t *d, void *ctx, int i, abandoned *a)
         ck_assert_int_ge(zmq_send(a->zsock, body, strlen(body), ZMQ_DONTWAIT), 0);
         break;
     }
-    case 2: /* raw TCP that never says anything */
-        a->fd = tcp_open(ep);
-        break;
+    case 2: /* raw TCP that never says anything */ a->fd = tcp_open(ep); break;
     case 3: { /* half a greeting */
         unsigned char g[64];
         zmtp_greeting(g, "NULL");
@@ -945,7 +943,9 @@ static size_t plain_hello(unsigned char *out)
 {
     zmtp_greeting(out, "PLAIN");
     size_t n = 64;
-    static const char body[] = "\x05HELLO\x05" "admin\x06" "secret";
+    static const char body[] = "\x05HELLO\x05"
+                               "admin\x06"
+                               "secret";
     out[n++] = 0x04;
     out[n++] = sizeof body - 1;
     memcpy(out + n, body, sizeof body - 1);
@@ -1090,8 +1090,8 @@ static void make_two_provider_contracts(daemon_t *d)
     size_t n = strlen(text) + 64;
     char *rival = malloc(n);
     ck_assert_ptr_nonnull(rival);
-    snprintf(rival, n, "%.*scontract: rival\n%.*sprovider: rival-ltd\n%s", (int)(c - text), text,
-             (int)(p - (c + 18)), c + 18, p + 24);
+    snprintf(rival, n, "%.*scontract: rival\n%.*sprovider: rival-ltd\n%s", (int)(c - text), text, (int)(p - (c + 18)),
+             c + 18, p + 24);
     snprintf(to, sizeof to, "%s/rival.yaml", d->contracts);
     harness_write_text(to, rival);
     free(rival);
@@ -1181,7 +1181,8 @@ START_TEST(provider_key_tries_every_op)
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
         expect_exact_error(call_as(&d, &prov, refused[i]), "forbidden", refused[i]);
     /* not an op at all: the same answer as for anyone */
-    expect_exact_error(call_as(&d, &prov, "{\"op\":\"frobnicate\"}"), "unknown op \"frobnicate\"", "provider: frobnicate");
+    expect_exact_error(call_as(&d, &prov, "{\"op\":\"frobnicate\"}"), "unknown op \"frobnicate\"",
+                       "provider: frobnicate");
     expect_exact_error(call_as(&d, &prov, "{\"op\":\"SETTLE\",\"quarter\":\"2020-10-01\"}"), "unknown op \"SETTLE\"",
                        "provider: SETTLE");
 

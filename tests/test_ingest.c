@@ -54,7 +54,8 @@ static const char *error_for_line(json_t *reply, json_int_t k)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(reply, "errors"), i, e) {
+    json_array_foreach(json_object_get(reply, "errors"), i, e)
+    {
         if (json_integer_value(json_object_get(e, "line")) == k)
             return json_string_value(json_object_get(e, "error"));
     }
@@ -119,8 +120,7 @@ START_TEST(idempotent_resend)
     const char *msg = error_for_line(r, 1);
     ck_assert_ptr_nonnull(msg);
     ck_assert_str_eq(msg, "line 1: event \"r7\": id exists with different content");
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(r, "errors"), 0), "id")),
-                     "r7");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(r, "errors"), 0), "id")), "r7");
     json_decref(r);
     r = api_call(&d, "{\"op\":\"status\"}");
     ck_assert_int_eq(geti(r, "events"), 50);
@@ -144,14 +144,14 @@ START_TEST(mixed_batch_keeps_good_lines)
     daemon_t d;
     daemon_init(&d, NULL);
     char buf[8192] = "";
-    add_release(buf, sizeof buf, "g1", "X");                           /* line 1 good */
+    add_release(buf, sizeof buf, "g1", "X");                                       /* line 1 good */
     strcat(buf, "{\"id\":\"b1\",\"type\":\"release\",\"date\":\"2020-01-01\"}\n"); /* line 2 bad */
-    add_release(buf, sizeof buf, "g2", "X");                           /* line 3 good */
-    strcat(buf, "not json at all\n");                                  /* line 4 bad */
-    strcat(buf, "\n");                                                 /* line 5 blank */
-    add_release(buf, sizeof buf, "g3", "X");                           /* line 6 good */
+    add_release(buf, sizeof buf, "g2", "X");                                       /* line 3 good */
+    strcat(buf, "not json at all\n");                                              /* line 4 bad */
+    strcat(buf, "\n");                                                             /* line 5 blank */
+    add_release(buf, sizeof buf, "g3", "X");                                       /* line 6 good */
     strcat(buf, "{\"id\":\"b2\",\"type\":\"teleport\",\"offender\":\"o\",\"date\":\"2020-01-01\"}\n"); /* 7 bad */
-    add_release(buf, sizeof buf, "g4", "X");                           /* line 8 good, no newline: */
+    add_release(buf, sizeof buf, "g4", "X"); /* line 8 good, no newline: */
     buf[strlen(buf) - 1] = '\0';
     json_t *r = ingest_batch(&d, buf);
     ck_assert_int_eq(geti(r, "accepted"), 4);
@@ -188,12 +188,12 @@ START_TEST(void_target_rules)
     json_decref(r);
 
     buf[0] = '\0';
-    add_void(buf, sizeof buf, "v-early", "later");  /* 1: target comes later in the batch: rejected */
-    add_release(buf, sizeof buf, "later", "X");     /* 2 */
-    add_void(buf, sizeof buf, "v-later", "later");  /* 3: target earlier in the batch: ok */
-    add_void(buf, sizeof buf, "v-stored", "stored");/* 4: target stored before: ok */
-    add_void(buf, sizeof buf, "v-v", "v-stored");   /* 5: void of a void: rejected */
-    add_void(buf, sizeof buf, "v-none", "nothing"); /* 6: unknown target: rejected */
+    add_void(buf, sizeof buf, "v-early", "later");   /* 1: target comes later in the batch: rejected */
+    add_release(buf, sizeof buf, "later", "X");      /* 2 */
+    add_void(buf, sizeof buf, "v-later", "later");   /* 3: target earlier in the batch: ok */
+    add_void(buf, sizeof buf, "v-stored", "stored"); /* 4: target stored before: ok */
+    add_void(buf, sizeof buf, "v-v", "v-stored");    /* 5: void of a void: rejected */
+    add_void(buf, sizeof buf, "v-none", "nothing");  /* 6: unknown target: rejected */
     r = ingest_batch(&d, buf);
     ck_assert_int_eq(geti(r, "accepted"), 3);
     ck_assert_int_eq(geti(r, "rejected"), 3);
@@ -348,12 +348,12 @@ START_TEST(bad_transport)
     daemon_init(&d, "max_frame_bytes: 1048576\n");
     expect_error(request(d.ctx, d.ingest, "", 0, 5000), "empty batch");
     expect_alive(&d);
-    {   /* DEALER that forgets the delimiter */
+    { /* DEALER that forgets the delimiter */
         const void *f[1] = {"{\"id\":\"x\"}"};
         size_t l[1] = {10};
         expect_error(request_frames(d.ctx, d.ingest, f, l, 1, 5000), "delimiter");
     }
-    {   /* extra frames */
+    { /* extra frames */
         const void *f[3] = {"", "a\n", "b\n"};
         size_t l[3] = {0, 2, 2};
         expect_error(request_frames(d.ctx, d.ingest, f, l, 3, 5000), "frames");
@@ -417,9 +417,9 @@ END_TEST
 
 typedef struct dur_client {
     daemon_t *d;
-    uint64_t next_id;          /* first id of the next batch */
-    uint8_t *acked;            /* acked[i] = 1 when id d-i was acknowledged */
-    volatile uint64_t acks;    /* acknowledged batches in this round */
+    uint64_t next_id;       /* first id of the next batch */
+    uint8_t *acked;         /* acked[i] = 1 when id d-i was acknowledged */
+    volatile uint64_t acks; /* acknowledged batches in this round */
     volatile int stop;
 } dur_client;
 
@@ -449,8 +449,9 @@ static void *dur_client_main(void *arg)
         if (zmq_poll(&it, 1, 1000) != 1)
             break; /* daemon gone */
         json_t *r = recv_json(s, 0);
-        if (r && json_integer_value(json_object_get(r, "accepted")) +
-                         json_integer_value(json_object_get(r, "duplicates")) == DUR_BATCH)
+        if (r &&
+            json_integer_value(json_object_get(r, "accepted")) + json_integer_value(json_object_get(r, "duplicates")) ==
+                DUR_BATCH)
             for (int i = 0; i < DUR_BATCH; i++)
                 c->acked[first[head] + (uint64_t)i] = 1;
         json_decref(r);

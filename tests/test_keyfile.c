@@ -48,8 +48,8 @@ START_TEST(refuses_wrong_length_alphabet_and_missing_file)
     ck_assert_ptr_nonnull(strstr(err, path));
     unlink(path);
     /* 40 characters, but '~' (position 5) is not in the Z85 alphabet */
-    ck_assert_int_eq(pbr_key_file_read(key_file(path, sizeof path, "rq:r~>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\n"),
-                                       out, err, sizeof err),
+    ck_assert_int_eq(pbr_key_file_read(key_file(path, sizeof path, "rq:r~>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\n"), out,
+                                       err, sizeof err),
                      -1);
     ck_assert_ptr_nonnull(strstr(err, "character 5"));
     unlink(path);

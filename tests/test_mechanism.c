@@ -56,24 +56,69 @@ START_TEST(test_hurdle)
      * 16667 + 70000 - 2000 - 3000 + 43000 = 124667. */
     run r;
     run_load(&r, DATA "hurdle.yaml", DATA "hurdle.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "bin", .period = "2023-01-01",
-                            .final_on = "2024-01-01", .members = "3", .reoffenders = "1", .points = "16.666667",
-                            .threshold_met = "true", .units = "16.666667", .amount_pence = 16667});
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "freq", .period = "2023-01-01",
-                            .final_on = "2024-01-01", .members = "3", .reoffenders = "1", .reoffences = "2",
-                            .actual = "0.666667", .baseline = "3.000000", .avoided = "7.000000",
-                            .threshold_met = "true", .units = "7.000000", .amount_pence = 70000});
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = OUT, .component = "bin", .period = "2023-04-01",
-                            .members = "2", .points = "-50.000000", .threshold_met = "false", .units = "null",
-                            .amount_pence = -2000});
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = OUT, .component = "freq", .period = "2023-04-01",
-                            .members = "2", .reoffences = "2", .actual = "1.000000", .avoided = "4.000000",
-                            .threshold_met = "false", .units = "null", .amount_pence = -3000});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "bin",
+                        .period = "2023-01-01",
+                        .final_on = "2024-01-01",
+                        .members = "3",
+                        .reoffenders = "1",
+                        .points = "16.666667",
+                        .threshold_met = "true",
+                        .units = "16.666667",
+                        .amount_pence = 16667});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "freq",
+                        .period = "2023-01-01",
+                        .final_on = "2024-01-01",
+                        .members = "3",
+                        .reoffenders = "1",
+                        .reoffences = "2",
+                        .actual = "0.666667",
+                        .baseline = "3.000000",
+                        .avoided = "7.000000",
+                        .threshold_met = "true",
+                        .units = "7.000000",
+                        .amount_pence = 70000});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = OUT,
+                        .component = "bin",
+                        .period = "2023-04-01",
+                        .members = "2",
+                        .points = "-50.000000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = -2000});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = OUT,
+                        .component = "freq",
+                        .period = "2023-04-01",
+                        .members = "2",
+                        .reoffences = "2",
+                        .actual = "1.000000",
+                        .avoided = "4.000000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = -3000});
     EXPECT(&r, count_issues(&r, OUT, "freq", "2023-07-01", NULL) == 0, "freq has a line without its hurdle's");
-    expect_line(&r, &(want){.quarter = "2024-04-01", .kind = POOL, .component = "freq", .period = "pooled",
-                            .final_on = "2024-07-01", .members = "5", .excluded = "0", .reoffences = "4",
-                            .actual = "0.800000", .baseline = "3.000000", .avoided = "11.000000",
-                            .amount_pence = 43000});
+    expect_line(&r,
+                &(want){.quarter = "2024-04-01",
+                        .kind = POOL,
+                        .component = "freq",
+                        .period = "pooled",
+                        .final_on = "2024-07-01",
+                        .members = "5",
+                        .excluded = "0",
+                        .reoffences = "4",
+                        .actual = "0.800000",
+                        .baseline = "3.000000",
+                        .avoided = "11.000000",
+                        .amount_pence = 43000});
     expect_statement(&r, "2024-04-01", 1, 43000);
     expect_run(&r, 6, "2023-01-01", "2024-04-01", 5, 124667);
     run_free(&r);
@@ -107,23 +152,57 @@ START_TEST(test_annual_topup)
      * Range 2015-04-01 .. 2016-07-01: 6 statements, 6 lines, 28000. */
     run r;
     run_load(&r, DATA "topup.yaml", DATA "topup.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2015-07-01", .kind = OUT, .component = "reoff", .period = "2015-04-01",
-                            .final_on = "2015-10-01", .points = "10.000000", .avoided = "0.200000",
-                            .threshold_met = "false", .amount_pence = 0});
-    expect_line(&r, &(want){.quarter = "2015-10-01", .kind = OUT, .component = "reoff", .period = "2015-07-01",
-                            .avoided = "1.200000", .amount_pence = 12000});
-    expect_line(&r, &(want){.quarter = "2016-04-01", .kind = POOL, .component = "reoff", .period = "2015-16",
-                            .final_on = "2016-07-01", .members = "6", .excluded = "0", .reoffenders = "2",
-                            .actual = "0.333333", .baseline = "0.600000", .points = "26.666667",
-                            .avoided = "1.600000", .threshold_met = "true", .units = "1.600000",
-                            .amount_pence = 4000});
+    expect_line(&r,
+                &(want){.quarter = "2015-07-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2015-04-01",
+                        .final_on = "2015-10-01",
+                        .points = "10.000000",
+                        .avoided = "0.200000",
+                        .threshold_met = "false",
+                        .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2015-10-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2015-07-01",
+                        .avoided = "1.200000",
+                        .amount_pence = 12000});
+    expect_line(&r,
+                &(want){.quarter = "2016-04-01",
+                        .kind = POOL,
+                        .component = "reoff",
+                        .period = "2015-16",
+                        .final_on = "2016-07-01",
+                        .members = "6",
+                        .excluded = "0",
+                        .reoffenders = "2",
+                        .actual = "0.333333",
+                        .baseline = "0.600000",
+                        .points = "26.666667",
+                        .avoided = "1.600000",
+                        .threshold_met = "true",
+                        .units = "1.600000",
+                        .amount_pence = 4000});
     const pbr_statement *s = statement_for(&r, "2016-04-01");
     EXPECT(&r, s && s->nlines == 2 && s->lines[0].kind == OUT && s->lines[1].kind == POOL,
            "2016-04-01: the window line, then the pooled line");
-    expect_line(&r, &(want){.quarter = "2016-07-01", .kind = OUT, .component = "reoff", .period = "2016-04-01",
-                            .final_on = "2016-10-01", .amount_pence = 12000});
-    expect_line(&r, &(want){.quarter = "2016-07-01", .kind = POOL, .component = "reoff", .period = "2016-17",
-                            .final_on = "2016-10-01", .members = "2", .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2016-07-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2016-04-01",
+                        .final_on = "2016-10-01",
+                        .amount_pence = 12000});
+    expect_line(&r,
+                &(want){.quarter = "2016-07-01",
+                        .kind = POOL,
+                        .component = "reoff",
+                        .period = "2016-17",
+                        .final_on = "2016-10-01",
+                        .members = "2",
+                        .amount_pence = 0});
     expect_run(&r, 6, "2015-04-01", "2016-07-01", 6, 28000);
     run_free(&r);
 }
@@ -153,20 +232,58 @@ START_TEST(test_significance_gate)
      * 3 statements; 5 lines; 50000 + 20000 - 5000 + 30000 + 5000 = 100000. */
     run r;
     run_load(&r, DATA "significant.yaml", DATA "significant.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-04-01", .kind = OUT, .component = "bin", .period = "2023-01-01",
-                            .members = "4", .reoffenders = "0", .actual = "0.000000", .points = "50.000000",
-                            .threshold_met = "true", .units = "50.000000", .amount_pence = 50000});
-    expect_line(&r, &(want){.quarter = "2023-04-01", .kind = OUT, .component = "frq", .period = "2023-01-01",
-                            .members = "4", .reoffences = "2", .actual = "0.500000", .avoided = "2.000000",
-                            .threshold_met = "true", .amount_pence = 20000});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "bin", .period = "2023-04-01",
-                            .members = "3", .points = "50.000000", .threshold_met = "false", .units = "null",
-                            .amount_pence = -5000});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "frq", .period = "2023-04-01",
-                            .members = "3", .avoided = "3.000000", .threshold_met = "true", .amount_pence = 30000});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = POOL, .component = "bin", .period = "pooled",
-                            .final_on = "2023-10-01", .members = "7", .points = "50.000000",
-                            .threshold_met = "true", .amount_pence = 5000});
+    expect_line(&r,
+                &(want){.quarter = "2023-04-01",
+                        .kind = OUT,
+                        .component = "bin",
+                        .period = "2023-01-01",
+                        .members = "4",
+                        .reoffenders = "0",
+                        .actual = "0.000000",
+                        .points = "50.000000",
+                        .threshold_met = "true",
+                        .units = "50.000000",
+                        .amount_pence = 50000});
+    expect_line(&r,
+                &(want){.quarter = "2023-04-01",
+                        .kind = OUT,
+                        .component = "frq",
+                        .period = "2023-01-01",
+                        .members = "4",
+                        .reoffences = "2",
+                        .actual = "0.500000",
+                        .avoided = "2.000000",
+                        .threshold_met = "true",
+                        .amount_pence = 20000});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = OUT,
+                        .component = "bin",
+                        .period = "2023-04-01",
+                        .members = "3",
+                        .points = "50.000000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = -5000});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = OUT,
+                        .component = "frq",
+                        .period = "2023-04-01",
+                        .members = "3",
+                        .avoided = "3.000000",
+                        .threshold_met = "true",
+                        .amount_pence = 30000});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = POOL,
+                        .component = "bin",
+                        .period = "pooled",
+                        .final_on = "2023-10-01",
+                        .members = "7",
+                        .points = "50.000000",
+                        .threshold_met = "true",
+                        .amount_pence = 5000});
     expect_run(&r, 3, "2023-01-01", "2023-07-01", 5, 100000);
     run_free(&r);
 }
@@ -235,18 +352,39 @@ START_TEST(test_volume_band)
      * 12 x 100000 + 0 + 5000 + 10000 - 10000 = 1205000. */
     run r;
     run_load(&r, DATA "volume.yaml", DATA "volume.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2016-04-01", .kind = FEE, .component = "service",
-                            .period = "2015-16-volume", .final_on = "2016-07-01", .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2016-04-01",
+                        .kind = FEE,
+                        .component = "service",
+                        .period = "2015-16-volume",
+                        .final_on = "2016-07-01",
+                        .amount_pence = 0});
     const pbr_statement *s = statement_for(&r, "2016-04-01");
-    EXPECT(&r, s && s->nlines == 2 && strcmp(s->lines[0].period, "2015-16-volume") == 0 &&
-                   strcmp(s->lines[1].period, "2016-04-01") == 0,
+    EXPECT(&r,
+           s && s->nlines == 2 && strcmp(s->lines[0].period, "2015-16-volume") == 0 &&
+               strcmp(s->lines[1].period, "2016-04-01") == 0,
            "2016-04-01: the volume line comes before the quarterly line of the same final_on");
-    expect_line(&r, &(want){.quarter = "2016-07-01", .kind = ADJ, .component = "service",
-                            .period = "2015-16-volume", .previous_pence = "0", .amount_pence = 5000});
-    expect_line(&r, &(want){.quarter = "2017-04-01", .kind = FEE, .component = "service",
-                            .period = "2016-17-volume", .final_on = "2017-07-01", .amount_pence = 10000});
-    expect_line(&r, &(want){.quarter = "2018-04-01", .kind = FEE, .component = "service",
-                            .period = "2017-18-volume", .final_on = "2018-07-01", .amount_pence = -10000});
+    expect_line(&r,
+                &(want){.quarter = "2016-07-01",
+                        .kind = ADJ,
+                        .component = "service",
+                        .period = "2015-16-volume",
+                        .previous_pence = "0",
+                        .amount_pence = 5000});
+    expect_line(&r,
+                &(want){.quarter = "2017-04-01",
+                        .kind = FEE,
+                        .component = "service",
+                        .period = "2016-17-volume",
+                        .final_on = "2017-07-01",
+                        .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2018-04-01",
+                        .kind = FEE,
+                        .component = "service",
+                        .period = "2017-18-volume",
+                        .final_on = "2018-07-01",
+                        .amount_pence = -10000});
     for (size_t i = 0; i < r.nst; i++)
         EXPECT(&r, r.st[i]->nprovisional == 0, "volume lines are never provisional");
     expect_run(&r, 13, "2015-04-01", "2018-04-01", 16, 1205000);
@@ -273,18 +411,38 @@ START_TEST(test_foundation_advance)
      * 4 statements; 6 lines; 100 + 100 - 100 - 100 + 400 + 0 = 400.00. */
     run r;
     run_load(&r, DATA "advance.yaml", DATA "advance.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-01-01", .kind = FEE, .component = "foundation", .period = "2023-01-01",
-                            .final_on = "2023-04-01", .amount_pence = 10000});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = FEE, .component = "foundation",
-                            .period = "2023-01-01-recovery", .final_on = "2023-10-01", .amount_pence = -10000});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "reoff", .period = "2023-01-01",
-                            .final_on = "2023-10-01", .amount_pence = 40000});
+    expect_line(&r,
+                &(want){.quarter = "2023-01-01",
+                        .kind = FEE,
+                        .component = "foundation",
+                        .period = "2023-01-01",
+                        .final_on = "2023-04-01",
+                        .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = FEE,
+                        .component = "foundation",
+                        .period = "2023-01-01-recovery",
+                        .final_on = "2023-10-01",
+                        .amount_pence = -10000});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-01-01",
+                        .final_on = "2023-10-01",
+                        .amount_pence = 40000});
     const pbr_statement *s = statement_for(&r, "2023-07-01");
     EXPECT(&r, s && s->nlines == 2 && s->lines[0].kind == FEE && s->lines[1].kind == OUT,
            "2023-07-01: the recovery line (a fee) first, then its window's outcome line");
     expect_statement(&r, "2023-07-01", 2, 30000);
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = FEE, .component = "foundation",
-                            .period = "2023-04-01-recovery", .final_on = "2024-01-01", .amount_pence = -10000});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = FEE,
+                        .component = "foundation",
+                        .period = "2023-04-01-recovery",
+                        .final_on = "2024-01-01",
+                        .amount_pence = -10000});
     expect_run(&r, 4, "2023-01-01", "2023-10-01", 6, 40000);
     run_free(&r);
 }
@@ -315,26 +473,32 @@ START_TEST(test_renderings)
     run r;
     run_load(&r, "contracts/crc.yaml", "tests/data/schemes/crc.jsonl", ORDER_FILE);
     char *json = render(&r, "2016-10-01", PBR_FMT_JSON);
-    ck_assert_ptr_nonnull(strstr(json, "{\"kind\": \"fee\", \"component\": \"foundation\", \"period\": "
-                                       "\"2015-04-01-recovery\", \"final_on\": \"2017-01-01\", \"amount_pence\": -5000000}"));
+    ck_assert_ptr_nonnull(strstr(json,
+                                 "{\"kind\": \"fee\", \"component\": \"foundation\", \"period\": "
+                                 "\"2015-04-01-recovery\", \"final_on\": \"2017-01-01\", \"amount_pence\": -5000000}"));
     char *csv = render(&r, "2016-10-01", PBR_FMT_CSV);
     /* columns contract, title (none given here), quarter, label, section, ...; pence then exact pounds */
     ck_assert_ptr_nonnull(
         strstr(csv, "\ncrc,,2016-10-01,2016-17 Q3,lines,fee,foundation,2015-04-01-recovery,,2017-01-01,"));
     ck_assert_ptr_nonnull(strstr(csv, ",-5000000,-50000.00\n"));
     char *yaml = render(&r, "2016-10-01", PBR_FMT_YAML);
-    ck_assert_ptr_nonnull(strstr(yaml, "    period: \"2015-04-01-recovery\"\n    final_on: \"2017-01-01\"\n"
-                                       "    amount_pence: -5000000\n"));
+    ck_assert_ptr_nonnull(strstr(yaml,
+                                 "    period: \"2015-04-01-recovery\"\n    final_on: \"2017-01-01\"\n"
+                                 "    amount_pence: -5000000\n"));
     char *text = render(&r, "2016-10-01", PBR_FMT_TEXT);
     /* the period column widens to the recovery period (19 characters) */
-    ck_assert_ptr_nonnull(
-        strstr(text, "  fee        foundation           2015-04-01-recovery -             -\xc2\xa3" "50,000.00\n"));
-    ck_assert_ptr_nonnull(
-        strstr(text, "  outcome    reoffending          2015-04-01          -              \xc2\xa3" "11,280.00"));
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "  fee        foundation           2015-04-01-recovery -             -\xc2\xa3"
+                                 "50,000.00\n"));
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "  outcome    reoffending          2015-04-01          -              \xc2\xa3"
+                                 "11,280.00"));
     char *adj = render(&r, "2016-07-01", PBR_FMT_TEXT);
-    ck_assert_ptr_nonnull(
-        strstr(adj, "  adjustment service              2015-16-volume -                 \xc2\xa3" "250.00   "
-                    "(previously -\xc2\xa3" "444,750.00)\n"));
+    ck_assert_ptr_nonnull(strstr(adj,
+                                 "  adjustment service              2015-16-volume -                 \xc2\xa3"
+                                 "250.00   "
+                                 "(previously -\xc2\xa3"
+                                 "444,750.00)\n"));
     char *adjcsv = render(&r, "2016-07-01", PBR_FMT_CSV);
     ck_assert_ptr_nonnull(strstr(adjcsv, "\ncrc,,2016-07-01,2016-17 Q2,lines,adjustment,service,2015-16-volume,"));
     ck_assert_ptr_nonnull(strstr(adjcsv, ",-44475000,-444750.00,25000,250.00\n"));
@@ -509,186 +673,157 @@ static const struct bad_case {
     const char *yaml, *want;
 } BAD[] = {
     /* hurdle on a binary */
-    {HEAD QCOHORT
-     "outcomes:\n" BIN
-     "  - id: f\n"
-     "    measure: binary\n"
-     "    hurdle: b\n"
-     "    baseline: {rate: 0.5}\n"
-     "    pay: {price: 1.00}\n",
+    {HEAD QCOHORT "outcomes:\n" BIN "  - id: f\n"
+                  "    measure: binary\n"
+                  "    hurdle: b\n"
+                  "    baseline: {rate: 0.5}\n"
+                  "    pay: {price: 1.00}\n",
      "c.yaml:15:5: outcome: \"hurdle\" does not apply to binary"},
     /* hurdle names no outcome */
-    {HEAD QCOHORT
-     "outcomes:\n" BIN
-     "  - id: f\n"
-     "    measure: frequency\n"
-     "    hurdle: nope\n"
-     "    baseline: {rate: 1}\n"
-     "    pay: {price: 1.00}\n",
+    {HEAD QCOHORT "outcomes:\n" BIN "  - id: f\n"
+                  "    measure: frequency\n"
+                  "    hurdle: nope\n"
+                  "    baseline: {rate: 1}\n"
+                  "    pay: {price: 1.00}\n",
      "c.yaml:15:13: hurdle: \"nope\" is not an outcome of this contract"},
     /* hurdle names a clean_period */
-    {HEAD QCOHORT
-     "outcomes:\n"
-     "  - id: f\n"
-     "    measure: frequency\n"
-     "    hurdle: c\n"
-     "    baseline: {rate: 1}\n"
-     "    pay: {price: 1.00}\n"
-     "  - id: c\n"
-     "    measure: clean_period\n"
-     "    pay: {price: 1.00}\n",
+    {HEAD QCOHORT "outcomes:\n"
+                  "  - id: f\n"
+                  "    measure: frequency\n"
+                  "    hurdle: c\n"
+                  "    baseline: {rate: 1}\n"
+                  "    pay: {price: 1.00}\n"
+                  "  - id: c\n"
+                  "    measure: clean_period\n"
+                  "    pay: {price: 1.00}\n",
      "c.yaml:11:13: hurdle: \"c\" is a clean_period outcome; a hurdle must be binary"},
     /* hurdle with other segment names */
-    {HEAD QCOHORT
-     "outcomes:\n" BIN
-     "  - id: f\n"
-     "    measure: frequency\n"
-     "    hurdle: b\n"
-     "    baseline: {rate: 1}\n"
-     "    pay: {price: 1.00}\n"
-     "    segments: [{name: ppo}]\n",
+    {HEAD QCOHORT "outcomes:\n" BIN "  - id: f\n"
+                  "    measure: frequency\n"
+                  "    hurdle: b\n"
+                  "    baseline: {rate: 1}\n"
+                  "    pay: {price: 1.00}\n"
+                  "    segments: [{name: ppo}]\n",
      "c.yaml:15:13: hurdle: \"b\" and \"f\" have different segment names (a hurdle line is matched by segment)"},
     /* over: year without quarterly cohorts */
-    {HEAD YCOHORT
-     "outcomes:\n" BIN
-     "    pooled: {over: year, threshold: {points: 1}}\n",
+    {HEAD YCOHORT "outcomes:\n" BIN "    pooled: {over: year, threshold: {points: 1}}\n",
      "c.yaml:13:20: over: year tops up quarterly cohorts; the cohort has no period: quarter"},
     /* over: neither whole nor year */
-    {HEAD QCOHORT
-     "outcomes:\n" BIN
-     "    pooled: {over: decade, threshold: {points: 1}}\n",
+    {HEAD QCOHORT "outcomes:\n" BIN "    pooled: {over: decade, threshold: {points: 1}}\n",
      "c.yaml:13:20: over: \"decade\" is not one of whole or year"},
     /* significant with per: reoffender */
-    {HEAD QCOHORT
-     "outcomes:\n"
-     "  - id: f\n"
-     "    measure: frequency\n"
-     "    per: reoffender\n"
-     "    baseline: {rate: 1}\n"
-     "    pay: {threshold: {significant: 1.96}, price: 1.00}\n",
+    {HEAD QCOHORT "outcomes:\n"
+                  "  - id: f\n"
+                  "    measure: frequency\n"
+                  "    per: reoffender\n"
+                  "    baseline: {rate: 1}\n"
+                  "    pay: {threshold: {significant: 1.96}, price: 1.00}\n",
      "c.yaml:13:23: significant: needs per: member (the gate's variance is per member, not per reoffender)"},
     /* pooled significant with per: reoffender */
-    {HEAD QCOHORT
-     "outcomes:\n"
-     "  - id: f\n"
-     "    measure: frequency\n"
-     "    per: reoffender\n"
-     "    baseline: {rate: 1}\n"
-     "    pay: {price: 1.00}\n"
-     "    pooled: {threshold: {significant: 1.96}}\n",
+    {HEAD QCOHORT "outcomes:\n"
+                  "  - id: f\n"
+                  "    measure: frequency\n"
+                  "    per: reoffender\n"
+                  "    baseline: {rate: 1}\n"
+                  "    pay: {price: 1.00}\n"
+                  "    pooled: {threshold: {significant: 1.96}}\n",
      "c.yaml:14:26: significant: needs per: member (the gate's variance is per member, not per reoffender)"},
     /* significant with from_threshold */
-    {HEAD QCOHORT
-     "outcomes:\n"
-     "  - id: b\n"
-     "    measure: binary\n"
-     "    baseline: {rate: 0.5}\n"
-     "    pay: {threshold: {significant: 1.96}, from_threshold: true, price: 1.00}\n",
+    {HEAD QCOHORT "outcomes:\n"
+                  "  - id: b\n"
+                  "    measure: binary\n"
+                  "    baseline: {rate: 0.5}\n"
+                  "    pay: {threshold: {significant: 1.96}, from_threshold: true, price: 1.00}\n",
      "c.yaml:12:43: from_threshold: a significance gate has no value to count units from"},
     /* significant on custody_nights */
-    {HEAD
-     "outcomes:\n"
-     "  - id: n\n"
-     "    measure: custody_nights\n"
-     "    baseline: {nights: 5}\n"
-     "    pay: {threshold: {significant: 1.96}, price: 1.00}\n",
+    {HEAD "outcomes:\n"
+          "  - id: n\n"
+          "    measure: custody_nights\n"
+          "    baseline: {nights: 5}\n"
+          "    pay: {threshold: {significant: 1.96}, price: 1.00}\n",
      "c.yaml:11:23: significant: applies to binary and frequency, not custody_nights"},
     /* a negative z */
-    {HEAD QCOHORT
-     "outcomes:\n"
-     "  - id: b\n"
-     "    measure: binary\n"
-     "    baseline: {rate: 0.5}\n"
-     "    pay: {threshold: {significant: -1}, price: 1.00}\n",
+    {HEAD QCOHORT "outcomes:\n"
+                  "  - id: b\n"
+                  "    measure: binary\n"
+                  "    baseline: {rate: 0.5}\n"
+                  "    pay: {threshold: {significant: -1}, price: 1.00}\n",
      "c.yaml:12:36: significant: \"-1\" must be 0 or more"},
     /* volume on a dated fee */
-    {HEAD
-     "fees:\n"
-     "  - {id: f, on: 2023-06-01, amount: 1.00, volume: {index: release, band: [1, 2], rate: 1.00}}\n",
+    {HEAD "fees:\n"
+          "  - {id: f, on: 2023-06-01, amount: 1.00, volume: {index: release, band: [1, 2], rate: 1.00}}\n",
      "c.yaml:8:43: fee: \"volume\" applies only to per_quarter fees"},
     /* volume without index */
-    {HEAD
-     "fees:\n"
-     "  - {id: f, per_quarter: 1.00, volume: {band: [1, 2], rate: 1.00}}\n",
+    {HEAD "fees:\n"
+          "  - {id: f, per_quarter: 1.00, volume: {band: [1, 2], rate: 1.00}}\n",
      "c.yaml:8:40: missing key \"index\" in volume"},
     /* volume index not an index event */
-    {HEAD
-     "fees:\n"
-     "  - {id: f, per_quarter: 1.00, volume: {index: reception, band: [1, 2], rate: 1.00}}\n",
+    {HEAD "fees:\n"
+          "  - {id: f, per_quarter: 1.00, volume: {index: reception, band: [1, 2], rate: 1.00}}\n",
      "c.yaml:8:48: index: \"reception\" is not one of release or community_start"},
     /* band of three */
-    {HEAD
-     "fees:\n"
-     "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [1, 2, 3], rate: 1.00}}\n",
+    {HEAD "fees:\n"
+          "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [1, 2, 3], rate: 1.00}}\n",
      "c.yaml:8:63: band: give two whole numbers [lo, hi]"},
     /* band lo above hi */
-    {HEAD
-     "fees:\n"
-     "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [5, 2], rate: 1.00}}\n",
+    {HEAD "fees:\n"
+          "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [5, 2], rate: 1.00}}\n",
      "c.yaml:8:63: band: lo 5 is greater than hi 2"},
     /* band not whole */
-    {HEAD
-     "fees:\n"
-     "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [1.5, 2], rate: 1.00}}\n",
+    {HEAD "fees:\n"
+          "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [1.5, 2], rate: 1.00}}\n",
      "c.yaml:8:64: band: \"1.5\" is not a whole number"},
     /* volume without rate */
-    {HEAD
-     "fees:\n"
-     "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [1, 2]}}\n",
+    {HEAD "fees:\n"
+          "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [1, 2]}}\n",
      "c.yaml:8:40: missing key \"rate\" in volume"},
     /* rate not money */
-    {HEAD
-     "fees:\n"
-     "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [1, 2], rate: 1.001}}\n",
+    {HEAD "fees:\n"
+          "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [1, 2], rate: 1.001}}\n",
      "c.yaml:8:77: rate: \"1.001\" is not an amount of money (at most 2 decimal places)"},
     /* volume where on a reception field */
-    {HEAD
-     "fees:\n"
-     "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [1, 2], rate: 1.00, where: {remand: true}}}\n",
+    {HEAD "fees:\n"
+          "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [1, 2], rate: 1.00, where: {remand: true}}}\n",
      "c.yaml:8:91: where: \"remand\" is not a field of index events"},
     /* unknown key in volume */
-    {HEAD
-     "fees:\n"
-     "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [1, 2], rate: 1.00, price: 2}}\n",
+    {HEAD "fees:\n"
+          "  - {id: f, per_quarter: 1.00, volume: {index: release, band: [1, 2], rate: 1.00, price: 2}}\n",
      "c.yaml:8:83: unknown key \"price\" in volume"},
     /* advance_of on a dated fee */
-    {HEAD QCOHORT
-     "fees:\n"
-     "  - {id: f, on: 2023-06-01, amount: 1.00, advance_of: b}\n"
-     "outcomes:\n"
-     "  - id: b\n"
-     "    measure: binary\n"
-     "    baseline: {rate: 0.5}\n"
-     "    pay: {price: 1.00}\n",
+    {HEAD QCOHORT "fees:\n"
+                  "  - {id: f, on: 2023-06-01, amount: 1.00, advance_of: b}\n"
+                  "outcomes:\n"
+                  "  - id: b\n"
+                  "    measure: binary\n"
+                  "    baseline: {rate: 0.5}\n"
+                  "    pay: {price: 1.00}\n",
      "c.yaml:9:43: fee: \"advance_of\" applies only to per_quarter fees"},
     /* advance_of names no outcome */
-    {HEAD QCOHORT
-     "fees:\n"
-     "  - {id: f, per_quarter: 1.00, advance_of: nope}\n"
-     "outcomes:\n"
-     "  - id: b\n"
-     "    measure: binary\n"
-     "    baseline: {rate: 0.5}\n"
-     "    pay: {price: 1.00}\n",
+    {HEAD QCOHORT "fees:\n"
+                  "  - {id: f, per_quarter: 1.00, advance_of: nope}\n"
+                  "outcomes:\n"
+                  "  - id: b\n"
+                  "    measure: binary\n"
+                  "    baseline: {rate: 0.5}\n"
+                  "    pay: {price: 1.00}\n",
      "c.yaml:9:44: advance_of: \"nope\" is not an outcome of this contract"},
     /* advance_of names a clean_period */
-    {HEAD QCOHORT
-     "fees:\n"
-     "  - {id: f, per_quarter: 1.00, advance_of: c}\n"
-     "outcomes:\n"
-     "  - id: c\n"
-     "    measure: clean_period\n"
-     "    pay: {price: 1.00}\n",
-     "c.yaml:9:44: advance_of: \"c\" is a clean_period outcome; an advance is recovered from a binary or frequency one"},
+    {HEAD QCOHORT "fees:\n"
+                  "  - {id: f, per_quarter: 1.00, advance_of: c}\n"
+                  "outcomes:\n"
+                  "  - id: c\n"
+                  "    measure: clean_period\n"
+                  "    pay: {price: 1.00}\n",
+     "c.yaml:9:44: advance_of: \"c\" is a clean_period outcome; an advance is recovered from a binary or frequency "
+     "one"},
     /* advance_of without quarterly cohorts */
-    {HEAD YCOHORT
-     "fees:\n"
-     "  - {id: f, per_quarter: 1.00, advance_of: b}\n"
-     "outcomes:\n"
-     "  - id: b\n"
-     "    measure: binary\n"
-     "    baseline: {rate: 0.5}\n"
-     "    pay: {price: 1.00}\n",
+    {HEAD YCOHORT "fees:\n"
+                  "  - {id: f, per_quarter: 1.00, advance_of: b}\n"
+                  "outcomes:\n"
+                  "  - id: b\n"
+                  "    measure: binary\n"
+                  "    baseline: {rate: 0.5}\n"
+                  "    pay: {price: 1.00}\n",
      "c.yaml:9:44: advance_of: \"b\" needs quarterly cohorts (period: quarter) to recover each quarter's advance"},
 };
 
@@ -711,19 +846,18 @@ START_TEST(test_load_model)
 {
     pbr_contract *c;
     pbr_diag d;
-    static const char yaml[] = HEAD QCOHORT
-        "fees:\n"
-        "  - id: f\n"
-        "    per_quarter: 10.00\n"
-        "    advance_of: fr\n"
-        "    volume: {index: community_start, where: {area: [X]}, band: [3, 7], rate: 12.50}\n"
-        "outcomes:\n" BIN
-        "    pooled: {over: year, threshold: {significant: 1.96}}\n"
-        "  - id: fr\n"
-        "    measure: frequency\n"
-        "    hurdle: b\n"
-        "    baseline: {rate: 1}\n"
-        "    pay: {threshold: {significant: 2}, price: 1.00}\n";
+    static const char yaml[] =
+        HEAD QCOHORT "fees:\n"
+                     "  - id: f\n"
+                     "    per_quarter: 10.00\n"
+                     "    advance_of: fr\n"
+                     "    volume: {index: community_start, where: {area: [X]}, band: [3, 7], rate: 12.50}\n"
+                     "outcomes:\n" BIN "    pooled: {over: year, threshold: {significant: 1.96}}\n"
+                     "  - id: fr\n"
+                     "    measure: frequency\n"
+                     "    hurdle: b\n"
+                     "    baseline: {rate: 1}\n"
+                     "    pay: {threshold: {significant: 2}, price: 1.00}\n";
     ck_assert_msg(pbr_contract_parse("c.yaml", yaml, strlen(yaml), &c, &d) == 0, "%s:%d:%d: %s", d.file, d.line,
                   d.column, d.message);
     const pbr_fee *f = &c->fees[0];

@@ -81,16 +81,26 @@ static void assert_type(const char *page, const char *name, const char *type)
 
 /* Every metric of README.md's table, with its type. */
 static const char *const metric_types[][2] = {
-    {"pbrd_events_stored_total", "counter"},   {"pbrd_events_duplicate_total", "counter"},
-    {"pbrd_events_rejected_total", "counter"}, {"pbrd_ingest_batches_total", "counter"},
-    {"pbrd_ingest_commit_seconds", "histogram"}, {"pbrd_store_events", "gauge"},
-    {"pbrd_store_last_seq", "gauge"},          {"pbrd_quarantine_records", "gauge"},
-    {"pbrd_lmdb_map_size_bytes", "gauge"},     {"pbrd_lmdb_map_used_bytes", "gauge"},
-    {"pbrd_statements_issued_total", "counter"}, {"pbrd_settle_runs_total", "counter"},
-    {"pbrd_settle_last_duration_seconds", "gauge"}, {"pbrd_settle_last_issued", "gauge"},
-    {"pbrd_reloads_total", "counter"},         {"pbrd_contracts_loaded", "gauge"},
-    {"pbrd_contract_errors", "gauge"},         {"pbrd_backups_total", "counter"},
-    {"pbrd_clients_connected", "gauge"},       {"pbrd_auth_handshakes_total", "counter"},
+    {"pbrd_events_stored_total", "counter"},
+    {"pbrd_events_duplicate_total", "counter"},
+    {"pbrd_events_rejected_total", "counter"},
+    {"pbrd_ingest_batches_total", "counter"},
+    {"pbrd_ingest_commit_seconds", "histogram"},
+    {"pbrd_store_events", "gauge"},
+    {"pbrd_store_last_seq", "gauge"},
+    {"pbrd_quarantine_records", "gauge"},
+    {"pbrd_lmdb_map_size_bytes", "gauge"},
+    {"pbrd_lmdb_map_used_bytes", "gauge"},
+    {"pbrd_statements_issued_total", "counter"},
+    {"pbrd_settle_runs_total", "counter"},
+    {"pbrd_settle_last_duration_seconds", "gauge"},
+    {"pbrd_settle_last_issued", "gauge"},
+    {"pbrd_reloads_total", "counter"},
+    {"pbrd_contracts_loaded", "gauge"},
+    {"pbrd_contract_errors", "gauge"},
+    {"pbrd_backups_total", "counter"},
+    {"pbrd_clients_connected", "gauge"},
+    {"pbrd_auth_handshakes_total", "counter"},
     {"pbrd_metrics_scrapes_total", "counter"},
 };
 
@@ -110,8 +120,7 @@ static void assert_well_formed(const char *page)
         int known = 0;
         for (size_t i = 0; i < sizeof metric_types / sizeof metric_types[0] && !known; i++) {
             size_t n = strlen(metric_types[i][0]);
-            known = strncmp(line, metric_types[i][0], n) == 0 &&
-                    (line[n] == ' ' || line[n] == '{' || line[n] == '_');
+            known = strncmp(line, metric_types[i][0], n) == 0 && (line[n] == ' ' || line[n] == '{' || line[n] == '_');
         }
         ck_assert_msg(known, "undeclared sample: %s", line);
     }

@@ -50,7 +50,7 @@ START_TEST(add_months_clamps_to_month_end)
     assert_date(pbr_add_months(D("2023-01-31"), 1), "2023-02-28");
     assert_date(pbr_add_months(D("2020-04-15"), 18), "2021-10-15");
     assert_date(pbr_add_months(D("2020-05-31"), 18), "2021-11-30"); /* example.md: B's waiting end */
-    assert_date(pbr_add_months(D("2022-01-31"), 3), "2022-04-30"); /* example2.md: A's F */
+    assert_date(pbr_add_months(D("2022-01-31"), 3), "2022-04-30");  /* example2.md: A's F */
     assert_date(pbr_add_months(D("2020-03-31"), -1), "2020-02-29");
     assert_date(pbr_add_months(D("2020-01-15"), -13), "2018-12-15");
 }
@@ -93,13 +93,13 @@ static int64_t pence_of(const char *pounds)
 
 START_TEST(pence_round_half_to_even)
 {
-    ck_assert_int_eq(pence_of("0.005"), 0);      /* 0.5p -> 0 (even) */
-    ck_assert_int_eq(pence_of("0.015"), 2);      /* 1.5p -> 2 (even) */
-    ck_assert_int_eq(pence_of("0.025"), 2);      /* 2.5p -> 2 (even) */
-    ck_assert_int_eq(pence_of("-0.015"), -2);    /* -1.5p -> -2 */
-    ck_assert_int_eq(pence_of("-0.025"), -2);    /* -2.5p -> -2 */
-    ck_assert_int_eq(pence_of("0.0051"), 1);     /* above half -> up */
-    ck_assert_int_eq(pence_of("222.2"), 22220);  /* example.md */
+    ck_assert_int_eq(pence_of("0.005"), 0);     /* 0.5p -> 0 (even) */
+    ck_assert_int_eq(pence_of("0.015"), 2);     /* 1.5p -> 2 (even) */
+    ck_assert_int_eq(pence_of("0.025"), 2);     /* 2.5p -> 2 (even) */
+    ck_assert_int_eq(pence_of("-0.015"), -2);   /* -1.5p -> -2 */
+    ck_assert_int_eq(pence_of("-0.025"), -2);   /* -2.5p -> -2 */
+    ck_assert_int_eq(pence_of("0.0051"), 1);    /* above half -> up */
+    ck_assert_int_eq(pence_of("222.2"), 22220); /* example.md */
     ck_assert_int_eq(pence_of("-250.00"), -25000);
 }
 END_TEST

@@ -89,39 +89,121 @@ START_TEST(test_significance_at_equality)
      * 9.00. In all 10 lines, 78.00. */
     run r;
     run_load(&r, DATA "sig-edge.yaml", DATA "sig-edge.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "bin-eq", .period = "2023-04-01",
-                            .final_on = "2024-01-01", .members = "4", .reoffenders = "1", .reoffences = "2",
-                            .actual = "0.250000", .baseline = "0.500000", .points = "25.000000",
-                            .avoided = "1.000000", .threshold_met = "true", .units = "1.000000",
-                            .amount_pence = 10000});
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "bin-below", .period = "2023-04-01",
-                            .members = "4", .avoided = "1.000000", .threshold_met = "false", .units = "null",
-                            .amount_pence = -5000});
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "frq-eq", .period = "2023-04-01",
-                            .members = "4", .reoffenders = "1", .reoffences = "2", .actual = "0.500000",
-                            .baseline = "1.000000", .avoided = "2.000000", .threshold_met = "true",
-                            .units = "2.000000", .amount_pence = 2000});
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "frq-below", .period = "2023-04-01",
-                            .threshold_met = "false", .units = "null", .amount_pence = -100});
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = OUT, .component = "bin-eq", .period = "2023-07-01",
-                            .members = "5", .reoffenders = "2", .actual = "0.400000", .threshold_met = "false",
-                            .units = "null", .amount_pence = -5000});
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = POOL, .component = "bin-eq", .period = "2023-24",
-                            .final_on = "2024-04-01", .members = "9", .excluded = "0", .reoffenders = "3",
-                            .reoffences = "6", .actual = "0.333333", .baseline = "0.500000",
-                            .points = "16.666667", .percent = "33.333333", .avoided = "1.500000",
-                            .threshold_met = "true", .units = "1.500000", .amount_pence = 10000});
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = OUT, .component = "bin-below", .period = "2023-07-01",
-                            .threshold_met = "false", .amount_pence = -5000});
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = OUT, .component = "frq-eq", .period = "2023-07-01",
-                            .members = "5", .reoffences = "4", .actual = "0.800000", .threshold_met = "false",
-                            .units = "null", .amount_pence = 0});
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = POOL, .component = "frq-eq", .period = "2023-24",
-                            .members = "9", .reoffences = "6", .actual = "0.666667", .baseline = "1.000000",
-                            .avoided = "3.000000", .threshold_met = "true", .units = "3.000000",
-                            .amount_pence = 1000});
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = OUT, .component = "frq-below", .period = "2023-07-01",
-                            .threshold_met = "false", .amount_pence = -100});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "bin-eq",
+                        .period = "2023-04-01",
+                        .final_on = "2024-01-01",
+                        .members = "4",
+                        .reoffenders = "1",
+                        .reoffences = "2",
+                        .actual = "0.250000",
+                        .baseline = "0.500000",
+                        .points = "25.000000",
+                        .avoided = "1.000000",
+                        .threshold_met = "true",
+                        .units = "1.000000",
+                        .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "bin-below",
+                        .period = "2023-04-01",
+                        .members = "4",
+                        .avoided = "1.000000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = -5000});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "frq-eq",
+                        .period = "2023-04-01",
+                        .members = "4",
+                        .reoffenders = "1",
+                        .reoffences = "2",
+                        .actual = "0.500000",
+                        .baseline = "1.000000",
+                        .avoided = "2.000000",
+                        .threshold_met = "true",
+                        .units = "2.000000",
+                        .amount_pence = 2000});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "frq-below",
+                        .period = "2023-04-01",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = -100});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = OUT,
+                        .component = "bin-eq",
+                        .period = "2023-07-01",
+                        .members = "5",
+                        .reoffenders = "2",
+                        .actual = "0.400000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = -5000});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = POOL,
+                        .component = "bin-eq",
+                        .period = "2023-24",
+                        .final_on = "2024-04-01",
+                        .members = "9",
+                        .excluded = "0",
+                        .reoffenders = "3",
+                        .reoffences = "6",
+                        .actual = "0.333333",
+                        .baseline = "0.500000",
+                        .points = "16.666667",
+                        .percent = "33.333333",
+                        .avoided = "1.500000",
+                        .threshold_met = "true",
+                        .units = "1.500000",
+                        .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = OUT,
+                        .component = "bin-below",
+                        .period = "2023-07-01",
+                        .threshold_met = "false",
+                        .amount_pence = -5000});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = OUT,
+                        .component = "frq-eq",
+                        .period = "2023-07-01",
+                        .members = "5",
+                        .reoffences = "4",
+                        .actual = "0.800000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = POOL,
+                        .component = "frq-eq",
+                        .period = "2023-24",
+                        .members = "9",
+                        .reoffences = "6",
+                        .actual = "0.666667",
+                        .baseline = "1.000000",
+                        .avoided = "3.000000",
+                        .threshold_met = "true",
+                        .units = "3.000000",
+                        .amount_pence = 1000});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = OUT,
+                        .component = "frq-below",
+                        .period = "2023-07-01",
+                        .threshold_met = "false",
+                        .amount_pence = -100});
     expect_no_line(&r, "2024-01-01", POOL, "bin-below", "2023-24", NULL);
     expect_no_line(&r, "2024-01-01", POOL, "frq-below", "2023-24", NULL);
     /* one final_on: component file order, each component's pooled line last */
@@ -154,11 +236,23 @@ START_TEST(test_significance_weighted)
      *   Amount 0.3 x 100.00 = 30.00. Two statements, 1 line. */
     run r;
     run_load(&r, DATA "sig-ogrs.yaml", DATA "sig-ogrs.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-04-01", .kind = OUT, .component = "reoff", .period = "2023-01-01",
-                            .final_on = "2023-07-01", .members = "3", .excluded = "1", .reoffenders = "1",
-                            .actual = "0.200000", .baseline = "0.500000", .points = "30.000000",
-                            .percent = "60.000000", .avoided = "0.300000", .threshold_met = "true",
-                            .units = "0.300000", .amount_pence = 3000});
+    expect_line(&r,
+                &(want){.quarter = "2023-04-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-01-01",
+                        .final_on = "2023-07-01",
+                        .members = "3",
+                        .excluded = "1",
+                        .reoffenders = "1",
+                        .actual = "0.200000",
+                        .baseline = "0.500000",
+                        .points = "30.000000",
+                        .percent = "60.000000",
+                        .avoided = "0.300000",
+                        .threshold_met = "true",
+                        .units = "0.300000",
+                        .amount_pence = 3000});
     expect_run(&r, 2, "2023-01-01", "2023-04-01", 1, 3000);
     run_free(&r);
 }
@@ -208,52 +302,155 @@ START_TEST(test_hurdle_corners)
      * statements, 12 lines, 134.00. */
     run r;
     run_load(&r, DATA "hurdle-edge.yaml", DATA "hurdle-edge.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "bin", .period = "2023-01-01",
-                            .segment = "ppo", .final_on = "2023-10-01", .members = "2", .reoffenders = "2",
-                            .reoffences = "3", .actual = "1.000000", .avoided = "-1.000000",
-                            .threshold_met = "true", .units = "0.000000", .amount_pence = 0});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "bin", .period = "2023-01-01",
-                            .segment = "other", .members = "3", .reoffenders = "1", .actual = "0.333333",
-                            .avoided = "0.500000", .threshold_met = "true", .amount_pence = 5000});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "frq", .period = "2023-01-01",
-                            .segment = "ppo", .members = "1", .reoffenders = "0", .reoffences = "0",
-                            .actual = "0.000000", .points = "100.000000", .avoided = "1.000000",
-                            .threshold_met = "true", .units = "1.000000", .amount_pence = 1000});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "frq", .period = "2023-01-01",
-                            .segment = "other", .members = "4", .reoffenders = "3", .reoffences = "4",
-                            .actual = "1.000000", .points = "0.000000", .threshold_met = "false",
-                            .units = "null", .amount_pence = -300});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "frq2", .period = "2023-01-01",
-                            .segment = "ppo", .members = "2", .reoffences = "3", .actual = "1.500000",
-                            .threshold_met = "false", .units = "null", .amount_pence = -500});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "frq2", .period = "2023-01-01",
-                            .segment = "other", .members = "3", .reoffences = "1", .actual = "0.333333",
-                            .avoided = "2.000000", .threshold_met = "true", .units = "2.000000",
-                            .amount_pence = 2000});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "bin2", .period = "2023-01-01",
-                            .segment = "ppo", .points = "-50.000000", .threshold_met = "false",
-                            .amount_pence = -2000});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "bin2", .period = "2023-01-01",
-                            .segment = "other", .baseline = "0.700000", .points = "36.666667",
-                            .avoided = "1.100000", .threshold_met = "true", .units = "1.100000",
-                            .amount_pence = 11000});
-    static const key q1[] = {{OUT, "bin", "2023-01-01", "ppo"},   {OUT, "bin", "2023-01-01", "other"},
-                             {OUT, "frq", "2023-01-01", "ppo"},   {OUT, "frq", "2023-01-01", "other"},
-                             {OUT, "frq2", "2023-01-01", "ppo"},  {OUT, "frq2", "2023-01-01", "other"},
-                             {OUT, "bin2", "2023-01-01", "ppo"},  {OUT, "bin2", "2023-01-01", "other"}};
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = OUT,
+                        .component = "bin",
+                        .period = "2023-01-01",
+                        .segment = "ppo",
+                        .final_on = "2023-10-01",
+                        .members = "2",
+                        .reoffenders = "2",
+                        .reoffences = "3",
+                        .actual = "1.000000",
+                        .avoided = "-1.000000",
+                        .threshold_met = "true",
+                        .units = "0.000000",
+                        .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = OUT,
+                        .component = "bin",
+                        .period = "2023-01-01",
+                        .segment = "other",
+                        .members = "3",
+                        .reoffenders = "1",
+                        .actual = "0.333333",
+                        .avoided = "0.500000",
+                        .threshold_met = "true",
+                        .amount_pence = 5000});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = OUT,
+                        .component = "frq",
+                        .period = "2023-01-01",
+                        .segment = "ppo",
+                        .members = "1",
+                        .reoffenders = "0",
+                        .reoffences = "0",
+                        .actual = "0.000000",
+                        .points = "100.000000",
+                        .avoided = "1.000000",
+                        .threshold_met = "true",
+                        .units = "1.000000",
+                        .amount_pence = 1000});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = OUT,
+                        .component = "frq",
+                        .period = "2023-01-01",
+                        .segment = "other",
+                        .members = "4",
+                        .reoffenders = "3",
+                        .reoffences = "4",
+                        .actual = "1.000000",
+                        .points = "0.000000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = -300});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = OUT,
+                        .component = "frq2",
+                        .period = "2023-01-01",
+                        .segment = "ppo",
+                        .members = "2",
+                        .reoffences = "3",
+                        .actual = "1.500000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = -500});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = OUT,
+                        .component = "frq2",
+                        .period = "2023-01-01",
+                        .segment = "other",
+                        .members = "3",
+                        .reoffences = "1",
+                        .actual = "0.333333",
+                        .avoided = "2.000000",
+                        .threshold_met = "true",
+                        .units = "2.000000",
+                        .amount_pence = 2000});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = OUT,
+                        .component = "bin2",
+                        .period = "2023-01-01",
+                        .segment = "ppo",
+                        .points = "-50.000000",
+                        .threshold_met = "false",
+                        .amount_pence = -2000});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = OUT,
+                        .component = "bin2",
+                        .period = "2023-01-01",
+                        .segment = "other",
+                        .baseline = "0.700000",
+                        .points = "36.666667",
+                        .avoided = "1.100000",
+                        .threshold_met = "true",
+                        .units = "1.100000",
+                        .amount_pence = 11000});
+    static const key q1[] = {{OUT, "bin", "2023-01-01", "ppo"},  {OUT, "bin", "2023-01-01", "other"},
+                             {OUT, "frq", "2023-01-01", "ppo"},  {OUT, "frq", "2023-01-01", "other"},
+                             {OUT, "frq2", "2023-01-01", "ppo"}, {OUT, "frq2", "2023-01-01", "other"},
+                             {OUT, "bin2", "2023-01-01", "ppo"}, {OUT, "bin2", "2023-01-01", "other"}};
     expect_order(&r, "2023-07-01", q1, sizeof q1 / sizeof q1[0]);
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "bin", .period = "2023-04-01",
-                            .segment = "other", .final_on = "2024-01-01", .members = "2", .reoffenders = "1",
-                            .avoided = "0.000000", .threshold_met = "true", .amount_pence = 0});
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "frq", .period = "2023-04-01",
-                            .segment = "other", .members = "1", .reoffences = "1", .threshold_met = "false",
-                            .amount_pence = -300});
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "frq2", .period = "2023-04-01",
-                            .segment = "other", .members = "2", .reoffences = "1", .threshold_met = "false",
-                            .units = "null", .amount_pence = -500});
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "bin2", .period = "2023-04-01",
-                            .segment = "other", .points = "20.000000", .threshold_met = "false",
-                            .amount_pence = -2000});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "bin",
+                        .period = "2023-04-01",
+                        .segment = "other",
+                        .final_on = "2024-01-01",
+                        .members = "2",
+                        .reoffenders = "1",
+                        .avoided = "0.000000",
+                        .threshold_met = "true",
+                        .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "frq",
+                        .period = "2023-04-01",
+                        .segment = "other",
+                        .members = "1",
+                        .reoffences = "1",
+                        .threshold_met = "false",
+                        .amount_pence = -300});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "frq2",
+                        .period = "2023-04-01",
+                        .segment = "other",
+                        .members = "2",
+                        .reoffences = "1",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = -500});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "bin2",
+                        .period = "2023-04-01",
+                        .segment = "other",
+                        .points = "20.000000",
+                        .threshold_met = "false",
+                        .amount_pence = -2000});
     expect_no_line(&r, "2023-10-01", OUT, "frq", "2023-04-01", "ppo");
     expect_no_line(&r, "2023-10-01", OUT, "bin", "2023-04-01", "ppo");
     expect_statement(&r, "2023-07-01", 8, 16200);
@@ -289,16 +486,43 @@ START_TEST(test_hurdle_missed_late)
      * 100 + 30 - 110 - 32 = -12.00, C) (5.5.6). */
     run r;
     run_load(&r, DATA "hurdle-flip.yaml", DATA "hurdle-flip.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-04-01", .kind = OUT, .component = "bin", .period = "2023-01-01",
-                            .final_on = "2023-07-01", .members = "4", .reoffenders = "1",
-                            .points = "25.000000", .threshold_met = "true", .amount_pence = 5000});
-    expect_line(&r, &(want){.quarter = "2023-04-01", .kind = OUT, .component = "frq", .period = "2023-01-01",
-                            .members = "4", .reoffences = "1", .actual = "0.250000", .avoided = "3.000000",
-                            .threshold_met = "true", .units = "3.000000", .amount_pence = 0});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = ADJ, .component = "bin", .period = "2023-01-01",
-                            .previous_pence = "10000", .amount_pence = -3000});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = ADJ, .component = "frq", .period = "2023-01-01",
-                            .previous_pence = "3000", .amount_pence = -3200});
+    expect_line(&r,
+                &(want){.quarter = "2023-04-01",
+                        .kind = OUT,
+                        .component = "bin",
+                        .period = "2023-01-01",
+                        .final_on = "2023-07-01",
+                        .members = "4",
+                        .reoffenders = "1",
+                        .points = "25.000000",
+                        .threshold_met = "true",
+                        .amount_pence = 5000});
+    expect_line(&r,
+                &(want){.quarter = "2023-04-01",
+                        .kind = OUT,
+                        .component = "frq",
+                        .period = "2023-01-01",
+                        .members = "4",
+                        .reoffences = "1",
+                        .actual = "0.250000",
+                        .avoided = "3.000000",
+                        .threshold_met = "true",
+                        .units = "3.000000",
+                        .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = ADJ,
+                        .component = "bin",
+                        .period = "2023-01-01",
+                        .previous_pence = "10000",
+                        .amount_pence = -3000});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = ADJ,
+                        .component = "frq",
+                        .period = "2023-01-01",
+                        .previous_pence = "3000",
+                        .amount_pence = -3200});
     static const key adj[] = {{ADJ, "bin", "2023-01-01", NULL}, {ADJ, "frq", "2023-01-01", NULL}};
     expect_order(&r, "2023-07-01", adj, 2);
     expect_statement(&r, "2023-10-01", 0, 0);
@@ -334,28 +558,81 @@ START_TEST(test_topup_edges)
      * Range 2023-01-01 .. 2024-04-01: 6 statements, 6 lines, 170.00. */
     run r;
     run_load(&r, DATA "topup-edge.yaml", DATA "topup-edge.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = OUT, .component = "reoff", .period = "2023-01-01",
-                            .final_on = "2023-10-01", .members = "5", .reoffenders = "2", .points = "10.000000",
-                            .threshold_met = "false", .units = "null", .amount_pence = 0});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = POOL, .component = "reoff", .period = "2022-23",
-                            .final_on = "2023-10-01", .members = "5", .actual = "0.400000",
-                            .baseline = "0.500000", .points = "10.000000", .avoided = "0.500000",
-                            .threshold_met = "true", .units = "0.500000", .amount_pence = 5000});
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "reoff", .period = "2023-04-01",
-                            .final_on = "2024-01-01", .members = "2", .avoided = "1.000000",
-                            .threshold_met = "true", .amount_pence = 10000});
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = OUT, .component = "reoff", .period = "2023-07-01",
-                            .members = "4", .baseline = "0.600000", .points = "10.000000",
-                            .threshold_met = "false", .amount_pence = 0});
-    expect_line(&r, &(want){.quarter = "2024-04-01", .kind = OUT, .component = "reoff", .period = "2023-10-01",
-                            .final_on = "2024-07-01", .members = "2", .reoffenders = "1",
-                            .baseline = "0.400000", .points = "-10.000000", .threshold_met = "false",
-                            .amount_pence = 0});
-    expect_line(&r, &(want){.quarter = "2024-04-01", .kind = POOL, .component = "reoff", .period = "2023-24",
-                            .final_on = "2024-07-01", .members = "8", .excluded = "0", .reoffenders = "3",
-                            .actual = "0.375000", .baseline = "0.525000", .points = "15.000000",
-                            .percent = "28.571429", .avoided = "1.200000", .threshold_met = "true",
-                            .units = "1.200000", .amount_pence = 2000});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-01-01",
+                        .final_on = "2023-10-01",
+                        .members = "5",
+                        .reoffenders = "2",
+                        .points = "10.000000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = POOL,
+                        .component = "reoff",
+                        .period = "2022-23",
+                        .final_on = "2023-10-01",
+                        .members = "5",
+                        .actual = "0.400000",
+                        .baseline = "0.500000",
+                        .points = "10.000000",
+                        .avoided = "0.500000",
+                        .threshold_met = "true",
+                        .units = "0.500000",
+                        .amount_pence = 5000});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-04-01",
+                        .final_on = "2024-01-01",
+                        .members = "2",
+                        .avoided = "1.000000",
+                        .threshold_met = "true",
+                        .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-07-01",
+                        .members = "4",
+                        .baseline = "0.600000",
+                        .points = "10.000000",
+                        .threshold_met = "false",
+                        .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2024-04-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-10-01",
+                        .final_on = "2024-07-01",
+                        .members = "2",
+                        .reoffenders = "1",
+                        .baseline = "0.400000",
+                        .points = "-10.000000",
+                        .threshold_met = "false",
+                        .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2024-04-01",
+                        .kind = POOL,
+                        .component = "reoff",
+                        .period = "2023-24",
+                        .final_on = "2024-07-01",
+                        .members = "8",
+                        .excluded = "0",
+                        .reoffenders = "3",
+                        .actual = "0.375000",
+                        .baseline = "0.525000",
+                        .points = "15.000000",
+                        .percent = "28.571429",
+                        .avoided = "1.200000",
+                        .threshold_met = "true",
+                        .units = "1.200000",
+                        .amount_pence = 2000});
     static const key last[] = {{OUT, "reoff", "2023-10-01", NULL}, {POOL, "reoff", "2023-24", NULL}};
     expect_order(&r, "2024-04-01", last, 2);
     expect_run(&r, 6, "2023-01-01", "2024-04-01", 6, 17000);
@@ -403,25 +680,57 @@ START_TEST(test_volume_edges)
      * 151.00. */
     run r;
     run_load(&r, DATA "volume-edge.yaml", DATA "volume-edge.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2022-01-01", .kind = FEE, .component = "service", .period = "2021-volume",
-                            .final_on = "2022-04-01", .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2022-01-01",
+                        .kind = FEE,
+                        .component = "service",
+                        .period = "2021-volume",
+                        .final_on = "2022-04-01",
+                        .amount_pence = 0});
     static const key q2201[] = {{FEE, "service", "2021-volume", NULL}, {FEE, "service", "2022-01-01", NULL}};
     expect_order(&r, "2022-01-01", q2201, 2);
-    expect_line(&r, &(want){.quarter = "2022-04-01", .kind = ADJ, .component = "service", .period = "2021-volume",
-                            .previous_pence = "0", .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2022-04-01",
+                        .kind = ADJ,
+                        .component = "service",
+                        .period = "2021-volume",
+                        .previous_pence = "0",
+                        .amount_pence = 10000});
     expect_statement(&r, "2022-04-01", 2, 11000);
-    expect_line(&r, &(want){.quarter = "2022-07-01", .kind = OUT, .component = "reoff", .period = "all",
-                            .final_on = "2022-10-01", .members = "2", .avoided = "1.000000", .amount_pence = 100});
-    expect_line(&r, &(want){.quarter = "2022-07-01", .kind = ADJ, .component = "service", .period = "2021-volume",
-                            .previous_pence = "10000", .amount_pence = -10000});
+    expect_line(&r,
+                &(want){.quarter = "2022-07-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "all",
+                        .final_on = "2022-10-01",
+                        .members = "2",
+                        .avoided = "1.000000",
+                        .amount_pence = 100});
+    expect_line(&r,
+                &(want){.quarter = "2022-07-01",
+                        .kind = ADJ,
+                        .component = "service",
+                        .period = "2021-volume",
+                        .previous_pence = "10000",
+                        .amount_pence = -10000});
     static const key q2207[] = {{OUT, "reoff", "all", NULL}, {ADJ, "service", "2021-volume", NULL}};
     expect_order(&r, "2022-07-01", q2207, 2);
     expect_statement(&r, "2022-10-01", 0, 0);
-    expect_line(&r, &(want){.quarter = "2023-01-01", .kind = FEE, .component = "service", .period = "2022-volume",
-                            .final_on = "2023-04-01", .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2023-01-01",
+                        .kind = FEE,
+                        .component = "service",
+                        .period = "2022-volume",
+                        .final_on = "2023-04-01",
+                        .amount_pence = 0});
     expect_statement(&r, "2023-01-01", 1, 0);
-    expect_line(&r, &(want){.quarter = "2023-04-01", .kind = ADJ, .component = "service", .period = "2022-volume",
-                            .previous_pence = "0", .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2023-04-01",
+                        .kind = ADJ,
+                        .component = "service",
+                        .period = "2022-volume",
+                        .previous_pence = "0",
+                        .amount_pence = 10000});
     expect_statement(&r, "2023-04-01", 1, 10000);
     expect_no_line(&r, "2023-04-01", FEE, "service", "2023-volume", NULL);
     expect_run(&r, 9, "2021-04-01", "2023-04-01", 11, 15100);
@@ -457,18 +766,34 @@ START_TEST(test_recovery_edges)
      * 2022-07-01 (run_off 0): 3 statements, 7 lines, 11.00. */
     run r;
     run_load(&r, DATA "advance-edge.yaml", DATA "advance-edge.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2022-04-01", .kind = FEE, .component = "found",
-                            .period = "2022-01-01-recovery", .final_on = "2022-07-01", .amount_pence = -2000});
-    expect_line(&r, &(want){.quarter = "2022-04-01", .kind = OUT, .component = "reoff", .period = "2022-01-01",
-                            .final_on = "2022-07-01", .members = "2", .amount_pence = 100});
+    expect_line(&r,
+                &(want){.quarter = "2022-04-01",
+                        .kind = FEE,
+                        .component = "found",
+                        .period = "2022-01-01-recovery",
+                        .final_on = "2022-07-01",
+                        .amount_pence = -2000});
+    expect_line(&r,
+                &(want){.quarter = "2022-04-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2022-01-01",
+                        .final_on = "2022-07-01",
+                        .members = "2",
+                        .amount_pence = 100});
     static const key q2204[] = {{FEE, "found", "2022-01-01-recovery", NULL},
                                 {FEE, "found", "2022-04-01", NULL},
                                 {FEE, "service", "2022-04-01", NULL},
                                 {OUT, "reoff", "2022-01-01", NULL}};
     expect_order(&r, "2022-04-01", q2204, 4);
     expect_statement(&r, "2022-04-01", 4, 600);
-    expect_line(&r, &(want){.quarter = "2022-07-01", .kind = FEE, .component = "found",
-                            .period = "2022-04-01-recovery", .final_on = "2022-10-01", .amount_pence = -2000});
+    expect_line(&r,
+                &(want){.quarter = "2022-07-01",
+                        .kind = FEE,
+                        .component = "found",
+                        .period = "2022-04-01-recovery",
+                        .final_on = "2022-10-01",
+                        .amount_pence = -2000});
     expect_no_line(&r, "2022-07-01", OUT, "reoff", "2022-04-01", NULL);
     expect_statement(&r, "2022-01-01", 2, 2500);
     expect_statement(&r, "2022-07-01", 1, -2000);
@@ -497,11 +822,23 @@ START_TEST(test_ruling_range_late_conviction)
      *     2021-10-31: never seen. 2 lines, 0.00 in all. */
     run r;
     run_load(&r, DATA "range-late.yaml", DATA "range-late.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2020-04-01", .kind = OUT, .component = "reoff", .period = "C1",
-                            .final_on = "2020-07-01", .members = "2", .reoffenders = "0",
-                            .points = "50.000000", .amount_pence = 50000});
-    expect_line(&r, &(want){.quarter = "2021-04-01", .kind = ADJ, .component = "reoff", .period = "C1",
-                            .previous_pence = "50000", .amount_pence = -50000});
+    expect_line(&r,
+                &(want){.quarter = "2020-04-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "C1",
+                        .final_on = "2020-07-01",
+                        .members = "2",
+                        .reoffenders = "0",
+                        .points = "50.000000",
+                        .amount_pence = 50000});
+    expect_line(&r,
+                &(want){.quarter = "2021-04-01",
+                        .kind = ADJ,
+                        .component = "reoff",
+                        .period = "C1",
+                        .previous_pence = "50000",
+                        .amount_pence = -50000});
     expect_statement(&r, "2021-07-01", 0, 0);
     expect_run(&r, 7, "2020-01-01", "2021-07-01", 2, 0);
     run_free(&r);
@@ -528,10 +865,22 @@ START_TEST(test_ruling_clean_month_end)
      * statements. */
     run r;
     run_load(&r, DATA "clean-edge.yaml", DATA "clean-edge.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "clean", .period = "2024-07-01",
-                            .final_on = "2024-10-01", .members = "2", .amount_pence = 20000});
-    expect_line(&r, &(want){.quarter = "2025-01-01", .kind = OUT, .component = "clean", .period = "2025-01-01",
-                            .final_on = "2025-04-01", .members = "1", .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "clean",
+                        .period = "2024-07-01",
+                        .final_on = "2024-10-01",
+                        .members = "2",
+                        .amount_pence = 20000});
+    expect_line(&r,
+                &(want){.quarter = "2025-01-01",
+                        .kind = OUT,
+                        .component = "clean",
+                        .period = "2025-01-01",
+                        .final_on = "2025-04-01",
+                        .members = "1",
+                        .amount_pence = 10000});
     expect_run(&r, 7, "2023-07-01", "2025-01-01", 2, 30000);
     run_free(&r);
 }
@@ -552,10 +901,19 @@ START_TEST(test_ruling_custody_same_date)
      * Nights 32 in 2 spells; avoided 50 - 32 = 18; percent 36; 180.00. */
     run r;
     run_load(&r, DATA "custody-edge.yaml", DATA "custody-edge.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-01-01", .kind = OUT, .component = "nights", .period = "2023-01-01",
-                            .final_on = "2023-04-01", .members = "2", .actual = "32.000000",
-                            .baseline = "50.000000", .percent = "36.000000", .avoided = "18.000000",
-                            .units = "18.000000", .amount_pence = 18000});
+    expect_line(&r,
+                &(want){.quarter = "2023-01-01",
+                        .kind = OUT,
+                        .component = "nights",
+                        .period = "2023-01-01",
+                        .final_on = "2023-04-01",
+                        .members = "2",
+                        .actual = "32.000000",
+                        .baseline = "50.000000",
+                        .percent = "36.000000",
+                        .avoided = "18.000000",
+                        .units = "18.000000",
+                        .amount_pence = 18000});
     expect_run(&r, 1, "2023-01-01", "2023-01-01", 1, 18000);
     run_free(&r);
     expect_same_statements(DATA "custody-edge.yaml", DATA "custody-edge.jsonl");

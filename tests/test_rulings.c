@@ -27,10 +27,20 @@ START_TEST(test_custody_discharge_before_reception)
      * percent 37 / 100 x 100 = 37; 37 x 10.00 = 370.00. Final on 2023-04-01. */
     run r;
     run_load(&r, DATA "custody-same-date.yaml", DATA "custody-same-date.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-01-01", .kind = OUT, .component = "nights", .period = "2023-01-01",
-                            .final_on = "2023-04-01", .members = "3", .actual = "63.000000",
-                            .baseline = "100.000000", .points = "null", .percent = "37.000000",
-                            .avoided = "37.000000", .units = "37.000000", .amount_pence = 37000});
+    expect_line(&r,
+                &(want){.quarter = "2023-01-01",
+                        .kind = OUT,
+                        .component = "nights",
+                        .period = "2023-01-01",
+                        .final_on = "2023-04-01",
+                        .members = "3",
+                        .actual = "63.000000",
+                        .baseline = "100.000000",
+                        .points = "null",
+                        .percent = "37.000000",
+                        .avoided = "37.000000",
+                        .units = "37.000000",
+                        .amount_pence = 37000});
     expect_run(&r, 1, "2023-01-01", "2023-01-01", 1, 37000);
     run_free(&r);
     expect_same_statements(DATA "custody-same-date.yaml", DATA "custody-same-date.jsonl");
@@ -55,10 +65,22 @@ START_TEST(test_clean_period_month_end)
      * 2025-01-01, run_off 0: 2023-07-01 .. 2025-01-01, 7 statements. */
     run r;
     run_load(&r, DATA "clean-month-end.yaml", DATA "clean-month-end.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "clean", .period = "2024-07-01",
-                            .final_on = "2024-10-01", .members = "1", .amount_pence = 10000});
-    expect_line(&r, &(want){.quarter = "2025-01-01", .kind = OUT, .component = "clean", .period = "2025-01-01",
-                            .final_on = "2025-04-01", .members = "1", .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "clean",
+                        .period = "2024-07-01",
+                        .final_on = "2024-10-01",
+                        .members = "1",
+                        .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2025-01-01",
+                        .kind = OUT,
+                        .component = "clean",
+                        .period = "2025-01-01",
+                        .final_on = "2025-04-01",
+                        .members = "1",
+                        .amount_pence = 10000});
     expect_run(&r, 7, "2023-07-01", "2025-01-01", 2, 20000);
     run_free(&r);
 }
@@ -80,11 +102,23 @@ START_TEST(test_range_reaches_end_quarter)
      * points 0, 0.00: adjustment -500.00 with previous 50000 in 2021-07-01. */
     run r;
     run_load(&r, DATA "range-to-end.yaml", DATA "range-to-end.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2020-10-01", .kind = OUT, .component = "reoff", .period = "C1",
-                            .final_on = "2021-01-01", .members = "2", .reoffenders = "0", .points = "50.000000",
-                            .amount_pence = 50000});
-    expect_line(&r, &(want){.quarter = "2021-07-01", .kind = ADJ, .component = "reoff", .period = "C1",
-                            .previous_pence = "50000", .amount_pence = -50000});
+    expect_line(&r,
+                &(want){.quarter = "2020-10-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "C1",
+                        .final_on = "2021-01-01",
+                        .members = "2",
+                        .reoffenders = "0",
+                        .points = "50.000000",
+                        .amount_pence = 50000});
+    expect_line(&r,
+                &(want){.quarter = "2021-07-01",
+                        .kind = ADJ,
+                        .component = "reoff",
+                        .period = "C1",
+                        .previous_pence = "50000",
+                        .amount_pence = -50000});
     expect_statement(&r, "2021-04-01", 0, 0);
     expect_run(&r, 7, "2020-01-01", "2021-07-01", 2, 0);
     run_free(&r);
@@ -104,12 +138,28 @@ START_TEST(test_pooled_excluded_counts_every_window)
      * the window line = 0.00. Range 2023-01-01 .. 2024-01-01: 5 statements. */
     run r;
     run_load(&r, DATA "pooled-excluded.yaml", DATA "pooled-excluded.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "reoff", .period = "2023-01-01",
-                            .segment = "adult", .final_on = "2024-01-01", .members = "1", .excluded = "1",
-                            .amount_pence = 50000});
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = POOL, .component = "reoff", .period = "pooled",
-                            .segment = "adult", .final_on = "2024-04-01", .members = "1", .excluded = "2",
-                            .points = "50.000000", .threshold_met = "true", .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-01-01",
+                        .segment = "adult",
+                        .final_on = "2024-01-01",
+                        .members = "1",
+                        .excluded = "1",
+                        .amount_pence = 50000});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = POOL,
+                        .component = "reoff",
+                        .period = "pooled",
+                        .segment = "adult",
+                        .final_on = "2024-04-01",
+                        .members = "1",
+                        .excluded = "2",
+                        .points = "50.000000",
+                        .threshold_met = "true",
+                        .amount_pence = 0});
     expect_run(&r, 5, "2023-01-01", "2024-01-01", 2, 50000);
     run_free(&r);
 }
@@ -126,12 +176,26 @@ START_TEST(test_pooled_max_units_and_cap)
      * at 250.00; minus the windows' 0.00: 250.00. */
     run r;
     run_load(&r, DATA "pooled-max-units.yaml", DATA "pooled-max-units.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-10-01", .kind = OUT, .component = "reoff", .period = "2023-01-01",
-                            .members = "2", .points = "50.000000", .threshold_met = "false", .units = "null",
-                            .amount_pence = 0});
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = POOL, .component = "reoff", .period = "pooled",
-                            .members = "3", .points = "50.000000", .units = "30.000000", .threshold_met = "true",
-                            .amount_pence = 25000});
+    expect_line(&r,
+                &(want){.quarter = "2023-10-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-01-01",
+                        .members = "2",
+                        .points = "50.000000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = POOL,
+                        .component = "reoff",
+                        .period = "pooled",
+                        .members = "3",
+                        .points = "50.000000",
+                        .units = "30.000000",
+                        .threshold_met = "true",
+                        .amount_pence = 25000});
     expect_run(&r, 5, "2023-01-01", "2024-01-01", 3, 25000);
     run_free(&r);
 }
@@ -146,8 +210,14 @@ START_TEST(test_clean_period_cap)
      * .. 2024-07-01, 5 statements. */
     run r;
     run_load(&r, DATA "clean-cap.yaml", DATA "clean-cap.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "clean", .period = "2024-07-01",
-                            .final_on = "2024-10-01", .members = "2", .amount_pence = 15000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "clean",
+                        .period = "2024-07-01",
+                        .final_on = "2024-10-01",
+                        .members = "2",
+                        .amount_pence = 15000});
     expect_run(&r, 5, "2023-07-01", "2024-07-01", 1, 15000);
     run_free(&r);
 }
@@ -164,11 +234,21 @@ START_TEST(test_disposals_exclude_and_display)
      * statement 2024-01-01; range 2023-01-01 .. 2024-01-01, 5 statements. */
     run r;
     run_load(&r, DATA "disposals-exclude.yaml", DATA "disposals-exclude.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = OUT, .component = "d", .period = "2023",
-                            .final_on = "2024-04-01", .members = "1", .actual = "1000.000000",
-                            .baseline = "3000.000000", .points = "null", .percent = "66.666667",
-                            .avoided = "2000.000000", .units = "null", .threshold_met = "true",
-                            .amount_pence = 100000});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = OUT,
+                        .component = "d",
+                        .period = "2023",
+                        .final_on = "2024-04-01",
+                        .members = "1",
+                        .actual = "1000.000000",
+                        .baseline = "3000.000000",
+                        .points = "null",
+                        .percent = "66.666667",
+                        .avoided = "2000.000000",
+                        .units = "null",
+                        .threshold_met = "true",
+                        .amount_pence = 100000});
     expect_run(&r, 5, "2023-01-01", "2024-01-01", 1, 100000);
     run_free(&r);
 }

@@ -37,9 +37,8 @@ START_TEST(test_contracts_load)
 {
     static const char *const ids[] = {"peterborough", "doncaster",    "lewisham",         "gm-fim", "ippr-custody",
                                       "accelerator",  "rising-share", "national-tariffs", "crc"};
-    static const char *const edges[] = {"edge-binary", "edge-pay", "edge-cap", "edge-pooled", "edge-ogrs", "edge-misc",
-                                        "edge-gone", "edge-disposals", "edge-freq-pooled",
-                                        "edge-clean"};
+    static const char *const edges[] = {"edge-binary", "edge-pay",  "edge-cap",       "edge-pooled",      "edge-ogrs",
+                                        "edge-misc",   "edge-gone", "edge-disposals", "edge-freq-pooled", "edge-clean"};
     char rel[256], path[512], msg[1024];
     for (size_t i = 0; i < sizeof ids / sizeof ids[0] + sizeof edges / sizeof edges[0]; i++) {
         int edge = i >= sizeof ids / sizeof ids[0];
@@ -71,18 +70,37 @@ START_TEST(test_doncaster)
      *
      * Fee: 5,000,000.00 = 500000000 pence every quarter 2011-10-01 ..
      * 2015-07-01 (16 quarters), final on Q.next, in its own statement. */
-    expect_line(&r, &(want){.quarter = "2011-10-01", .kind = FEE, .component = "operating", .period = "2011-10-01",
-                            .final_on = "2012-01-01", .amount_pence = 500000000});
-    expect_line(&r, &(want){.quarter = "2015-07-01", .kind = FEE, .component = "operating", .period = "2015-07-01",
-                            .final_on = "2015-10-01", .amount_pence = 500000000});
+    expect_line(&r,
+                &(want){.quarter = "2011-10-01",
+                        .kind = FEE,
+                        .component = "operating",
+                        .period = "2011-10-01",
+                        .final_on = "2012-01-01",
+                        .amount_pence = 500000000});
+    expect_line(&r,
+                &(want){.quarter = "2015-07-01",
+                        .kind = FEE,
+                        .component = "operating",
+                        .period = "2015-07-01",
+                        .final_on = "2015-10-01",
+                        .amount_pence = 500000000});
 
     /* Provisional, statement 2011-10-01 as of A = 2012-01-31: window 2011-12
      * has begun; visible members A (2011-10-15) and B (2012-01-10); no
      * conviction recorded yet. actual 0, points 58, units min(58-5, 5) = 5,
      * 5 x 200,000 = 1,000,000.00 (= cap) -> 100000000 pence. */
-    expect_line(&r, &(want){.quarter = "2011-10-01", .provisional = 1, .kind = OUT, .component = "reoffending",
-                            .period = "2011-12", .final_on = "2014-04-01", .members = "2", .reoffenders = "0",
-                            .points = "58.000000", .units = "5.000000", .amount_pence = 100000000});
+    expect_line(&r,
+                &(want){.quarter = "2011-10-01",
+                        .provisional = 1,
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2011-12",
+                        .final_on = "2014-04-01",
+                        .members = "2",
+                        .reoffenders = "0",
+                        .points = "58.000000",
+                        .units = "5.000000",
+                        .amount_pence = 100000000});
 
     /* Window 2011-12: members A 2011-10-15, B 2012-01-10, C 2012-05-05,
      * D 2012-09-30 (n = 4).
@@ -95,11 +113,24 @@ START_TEST(test_doncaster)
      * points (0.58 - 0.5) x 100 = 8 >= 5: met; percent 8 / 0.58 = 13.7931034..;
      * avoided 0.08 x 4 = 0.32; units 8 - 5 = 3; 3 x 200,000.00 = 600,000.00.
      * final_on add_months(2012-10-01, 18) = 2014-04-01 -> statement 2014-01-01. */
-    expect_line(&r, &(want){.quarter = "2014-01-01", .kind = OUT, .component = "reoffending", .period = "2011-12",
-                            .final_on = "2014-04-01", .members = "4", .excluded = "0", .reoffenders = "2",
-                            .reoffences = "3", .actual = "0.500000", .baseline = "0.580000", .points = "8.000000",
-                            .percent = "13.793103", .avoided = "0.320000", .threshold_met = "true",
-                            .units = "3.000000", .amount_pence = 60000000});
+    expect_line(&r,
+                &(want){.quarter = "2014-01-01",
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2011-12",
+                        .final_on = "2014-04-01",
+                        .members = "4",
+                        .excluded = "0",
+                        .reoffenders = "2",
+                        .reoffences = "3",
+                        .actual = "0.500000",
+                        .baseline = "0.580000",
+                        .points = "8.000000",
+                        .percent = "13.793103",
+                        .avoided = "0.320000",
+                        .threshold_met = "true",
+                        .units = "3.000000",
+                        .amount_pence = 60000000});
     /* fee 500000000 + 60000000 */
     expect_statement(&r, "2014-01-01", 2, 560000000);
     const pbr_statement *s = statement_for(&r, "2014-01-01");
@@ -113,11 +144,24 @@ START_TEST(test_doncaster)
      * actual 1; points (0.58 - 1) x 100 = -42 < 5: missed -> below
      * -2,000,000.00; percent -42 / 0.58 = -72.4137931..; avoided -0.42 x 2.
      * final_on add_months(2013-10-01, 18) = 2015-04-01 -> statement 2015-01-01. */
-    expect_line(&r, &(want){.quarter = "2015-01-01", .kind = OUT, .component = "reoffending", .period = "2012-13",
-                            .final_on = "2015-04-01", .members = "2", .excluded = "0", .reoffenders = "2",
-                            .reoffences = "2", .actual = "1.000000", .baseline = "0.580000", .points = "-42.000000",
-                            .percent = "-72.413793", .avoided = "-0.840000", .threshold_met = "false",
-                            .units = "null", .amount_pence = -200000000});
+    expect_line(&r,
+                &(want){.quarter = "2015-01-01",
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2012-13",
+                        .final_on = "2015-04-01",
+                        .members = "2",
+                        .excluded = "0",
+                        .reoffenders = "2",
+                        .reoffences = "2",
+                        .actual = "1.000000",
+                        .baseline = "0.580000",
+                        .points = "-42.000000",
+                        .percent = "-72.413793",
+                        .avoided = "-0.840000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = -200000000});
     expect_statement(&r, "2015-01-01", 2, 300000000); /* 500000000 - 200000000 */
 
     /* Window 2013-14: H 2014-03-03 (his conviction's offence 2014-01-01 is
@@ -126,11 +170,23 @@ START_TEST(test_doncaster)
      * units min(58 - 5, 5) = 5; 5 x 200,000 = 1,000,000.00, cap 1,000,000.00.
      * final_on add_months(2014-10-01, 18) = 2016-04-01 -> statement 2016-01-01;
      * no fee then (the contract ended 2015-09-30). */
-    expect_line(&r, &(want){.quarter = "2016-01-01", .kind = OUT, .component = "reoffending", .period = "2013-14",
-                            .final_on = "2016-04-01", .members = "2", .excluded = "0", .reoffenders = "0",
-                            .reoffences = "0", .actual = "0.000000", .points = "58.000000", .percent = "100.000000",
-                            .avoided = "1.160000", .threshold_met = "true", .units = "5.000000",
-                            .amount_pence = 100000000});
+    expect_line(&r,
+                &(want){.quarter = "2016-01-01",
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2013-14",
+                        .final_on = "2016-04-01",
+                        .members = "2",
+                        .excluded = "0",
+                        .reoffenders = "0",
+                        .reoffences = "0",
+                        .actual = "0.000000",
+                        .points = "58.000000",
+                        .percent = "100.000000",
+                        .avoided = "1.160000",
+                        .threshold_met = "true",
+                        .units = "5.000000",
+                        .amount_pence = 100000000});
     expect_statement(&r, "2016-01-01", 1, 100000000);
     expect_statement(&r, "2015-10-01", 0, 0);
 
@@ -169,11 +225,24 @@ START_TEST(test_peterborough)
      * 0.1 / 1.6 x 100 = 6.25 < 10: gate missed (although points = 10), below
      * defaults to 0; avoided 0.1 x 4 = 0.4.
      * final_on add_months(2012-07-01, 18) = 2014-01-01 -> statement 2013-10-01. */
-    expect_line(&r, &(want){.quarter = "2013-10-01", .kind = OUT, .component = "reconvictions", .period = "C1",
-                            .final_on = "2014-01-01", .members = "4", .excluded = "0", .reoffenders = "4",
-                            .reoffences = "6", .actual = "1.500000", .baseline = "1.600000", .points = "10.000000",
-                            .percent = "6.250000", .avoided = "0.400000", .threshold_met = "false", .units = "null",
-                            .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2013-10-01",
+                        .kind = OUT,
+                        .component = "reconvictions",
+                        .period = "C1",
+                        .final_on = "2014-01-01",
+                        .members = "4",
+                        .excluded = "0",
+                        .reoffenders = "4",
+                        .reoffences = "6",
+                        .actual = "1.500000",
+                        .baseline = "1.600000",
+                        .points = "10.000000",
+                        .percent = "6.250000",
+                        .avoided = "0.400000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = 0});
     expect_statement(&r, "2013-10-01", 1, 0);
 
     /* C2: no members, no line.
@@ -182,11 +251,24 @@ START_TEST(test_peterborough)
      * percent 0.95 / 1.45 x 100 = 65.5172413..; avoided 0.95 x 2 = 1.9;
      * 1.9 x 3,000.00 = 5,700.00.
      * final_on add_months(2016-07-01, 18) = 2018-01-01 -> statement 2017-10-01. */
-    expect_line(&r, &(want){.quarter = "2017-10-01", .kind = OUT, .component = "reconvictions", .period = "C3",
-                            .final_on = "2018-01-01", .members = "2", .excluded = "0", .reoffenders = "1",
-                            .reoffences = "1", .actual = "0.500000", .baseline = "1.450000", .points = "95.000000",
-                            .percent = "65.517241", .avoided = "1.900000", .threshold_met = "true",
-                            .units = "1.900000", .amount_pence = 570000});
+    expect_line(&r,
+                &(want){.quarter = "2017-10-01",
+                        .kind = OUT,
+                        .component = "reconvictions",
+                        .period = "C3",
+                        .final_on = "2018-01-01",
+                        .members = "2",
+                        .excluded = "0",
+                        .reoffenders = "1",
+                        .reoffences = "1",
+                        .actual = "0.500000",
+                        .baseline = "1.450000",
+                        .points = "95.000000",
+                        .percent = "65.517241",
+                        .avoided = "1.900000",
+                        .threshold_met = "true",
+                        .units = "1.900000",
+                        .amount_pence = 570000});
 
     /* Pooled (5.6), final on the latest window final_on 2018-01-01:
      * n = 6, F = 7, actual 7/6 = 1.1666..; baseline weighted by n:
@@ -195,11 +277,24 @@ START_TEST(test_peterborough)
      * >= 7.5: met; avoided 9.3 - 7 = 2.3 (= 0.4 + 1.9); pooled amount
      * 2.3 x 3,000 = 6,900.00 = 690000 pence, minus the window lines
      * 0 + 570000 = 120000 pence. */
-    expect_line(&r, &(want){.quarter = "2017-10-01", .kind = POOL, .component = "reconvictions", .period = "pooled",
-                            .final_on = "2018-01-01", .members = "6", .excluded = "0", .reoffenders = "5",
-                            .reoffences = "7", .actual = "1.166667", .baseline = "1.550000", .points = "38.333333",
-                            .percent = "24.731183", .avoided = "2.300000", .threshold_met = "true",
-                            .units = "2.300000", .amount_pence = 120000});
+    expect_line(&r,
+                &(want){.quarter = "2017-10-01",
+                        .kind = POOL,
+                        .component = "reconvictions",
+                        .period = "pooled",
+                        .final_on = "2018-01-01",
+                        .members = "6",
+                        .excluded = "0",
+                        .reoffenders = "5",
+                        .reoffences = "7",
+                        .actual = "1.166667",
+                        .baseline = "1.550000",
+                        .points = "38.333333",
+                        .percent = "24.731183",
+                        .avoided = "2.300000",
+                        .threshold_met = "true",
+                        .units = "2.300000",
+                        .amount_pence = 120000});
     expect_statement(&r, "2017-10-01", 2, 690000);
     const pbr_statement *s = statement_for(&r, "2017-10-01");
     EXPECT(&r, s->lines[0].kind == OUT && s->lines[1].kind == POOL, "pooled line comes after the window line");
@@ -225,13 +320,32 @@ START_TEST(test_lewisham)
      * L1 released 2011-06-01 (= start), OGRS 0.5, no conviction: S =
      * 2012-06-01, F = add_months(S, 6) = 2012-12-01, quarter 2012-10-01,
      * final on 2013-01-01: 1,000 x 0.5 = 500.00. */
-    expect_line(&r, &(want){.quarter = "2012-10-01", .kind = OUT, .component = "clean-year", .period = "2012-10-01",
-                            .segment = NULL, .final_on = "2013-01-01", .members = "1", .excluded = "null",
-                            .reoffenders = "null", .reoffences = "null", .actual = "null", .baseline = "null",
-                            .points = "null", .percent = "null", .avoided = "null", .threshold_met = "null",
-                            .units = "null", .amount_pence = 50000});
-    expect_line(&r, &(want){.quarter = "2012-10-01", .kind = FEE, .component = "service", .period = "2012-10-01",
-                            .final_on = "2013-01-01", .amount_pence = 2500000});
+    expect_line(&r,
+                &(want){.quarter = "2012-10-01",
+                        .kind = OUT,
+                        .component = "clean-year",
+                        .period = "2012-10-01",
+                        .segment = NULL,
+                        .final_on = "2013-01-01",
+                        .members = "1",
+                        .excluded = "null",
+                        .reoffenders = "null",
+                        .reoffences = "null",
+                        .actual = "null",
+                        .baseline = "null",
+                        .points = "null",
+                        .percent = "null",
+                        .avoided = "null",
+                        .threshold_met = "null",
+                        .units = "null",
+                        .amount_pence = 50000});
+    expect_line(&r,
+                &(want){.quarter = "2012-10-01",
+                        .kind = FEE,
+                        .component = "service",
+                        .period = "2012-10-01",
+                        .final_on = "2013-01-01",
+                        .amount_pence = 2500000});
     expect_statement(&r, "2012-10-01", 2, 2550000);
 
     /* L3 released 2011-08-31, OGRS 0.6123: offence 2012-02-29 in
@@ -240,8 +354,14 @@ START_TEST(test_lewisham)
      * 2013-02-28; F = add_months(2013-02-28, 6) = 2013-08-28 (not
      * 2013-08-29: F is computed from S). Success, quarter 2013-07-01,
      * final on 2013-10-01: 1,000 x 0.6123 = 612.30. */
-    expect_line(&r, &(want){.quarter = "2013-07-01", .kind = OUT, .component = "clean-year", .period = "2013-07-01",
-                            .final_on = "2013-10-01", .members = "1", .amount_pence = 61230});
+    expect_line(&r,
+                &(want){.quarter = "2013-07-01",
+                        .kind = OUT,
+                        .component = "clean-year",
+                        .period = "2013-07-01",
+                        .final_on = "2013-10-01",
+                        .members = "1",
+                        .amount_pence = 61230});
     expect_statement(&r, "2013-07-01", 2, 2561230);
 
     /* L4 released 2012-01-15, OGRS 0.4: offence 2012-03-01 (convicted
@@ -249,8 +369,14 @@ START_TEST(test_lewisham)
      * 2013-02-28 in (2012-03-01, 2013-03-01), convicted 2013-08-31 < F:
      * restarts again: S = 2014-02-28, F = 2014-08-28, quarter 2014-07-01:
      * 400.00. */
-    expect_line(&r, &(want){.quarter = "2014-07-01", .kind = OUT, .component = "clean-year", .period = "2014-07-01",
-                            .final_on = "2014-10-01", .members = "1", .amount_pence = 40000});
+    expect_line(&r,
+                &(want){.quarter = "2014-07-01",
+                        .kind = OUT,
+                        .component = "clean-year",
+                        .period = "2014-07-01",
+                        .final_on = "2014-10-01",
+                        .members = "1",
+                        .amount_pence = 40000});
     expect_statement(&r, "2014-07-01", 1, 40000);
 
     /* L8 released 2013-09-01, OGRS 0.9: offence 2014-08-31 inside the
@@ -258,8 +384,14 @@ START_TEST(test_lewisham)
      * before F, no restart. Success on 2015-03-01, quarter 2015-01-01: 900.00.
      * L2 (released before start), L5 (no OGRS: excluded), L6 (restarted at
      * 2014-06-01, after end: never succeeds) and L7 (NEWHAM) pay nothing. */
-    expect_line(&r, &(want){.quarter = "2015-01-01", .kind = OUT, .component = "clean-year", .period = "2015-01-01",
-                            .final_on = "2015-04-01", .members = "1", .amount_pence = 90000});
+    expect_line(&r,
+                &(want){.quarter = "2015-01-01",
+                        .kind = OUT,
+                        .component = "clean-year",
+                        .period = "2015-01-01",
+                        .final_on = "2015-04-01",
+                        .members = "1",
+                        .amount_pence = 90000});
     expect_statement(&r, "2015-01-01", 1, 90000);
     expect_statement(&r, "2011-04-01", 0, 0); /* the fee starts 2011-07-01 */
 
@@ -290,26 +422,45 @@ START_TEST(test_gm_fim)
      * recorded 2012-11-15, not yet visible. members 5.
      * A = 2 x 9000 + 2500 + 2800 + 150 = 23,450.00; saving 63,156,550.00;
      * x 50% = 31,578,275.00. */
-    expect_line(&r, &(want){.quarter = "2012-07-01", .kind = OUT, .component = "disposals", .period = "2011-12",
-                            .final_on = "2012-10-01", .members = "5", .actual = "23450.000000",
-                            .baseline = "63180000.000000", .avoided = "63156550.000000",
-                            .amount_pence = INT64_C(3157827500)});
+    expect_line(&r,
+                &(want){.quarter = "2012-07-01",
+                        .kind = OUT,
+                        .component = "disposals",
+                        .period = "2011-12",
+                        .final_on = "2012-10-01",
+                        .members = "5",
+                        .actual = "23450.000000",
+                        .baseline = "63180000.000000",
+                        .avoided = "63156550.000000",
+                        .amount_pence = INT64_C(3157827500)});
 
     /* Statement 2012-10-01 (as of 2013-01-31): g11 (custody, 2011-12-01) is
      * now visible: A = 32,450.00, saving 63,147,550.00, x 50% =
      * 31,573,775.00: adjustment 3157377500 - 3157827500 = -450000. */
-    expect_line(&r, &(want){.quarter = "2012-10-01", .kind = ADJ, .component = "disposals", .period = "2011-12",
-                            .previous_pence = "3157827500", .amount_pence = -450000});
+    expect_line(&r,
+                &(want){.quarter = "2012-10-01",
+                        .kind = ADJ,
+                        .component = "disposals",
+                        .period = "2011-12",
+                        .previous_pence = "3157827500",
+                        .amount_pence = -450000});
     expect_statement(&r, "2012-10-01", 1, -450000);
 
     /* Year 2012-13: g09 custody 2012-04-01: A = 9,000.00; saving
      * 63,171,000.00; x 50% = 31,585,500.00; final on 2013-10-01 -> statement
      * 2013-07-01. g10 (2013-04-01) falls in 2013-14, which does not overlap
      * the contract: no line. */
-    expect_line(&r, &(want){.quarter = "2013-07-01", .kind = OUT, .component = "disposals", .period = "2012-13",
-                            .final_on = "2013-10-01", .members = "1", .actual = "9000.000000",
-                            .baseline = "63180000.000000", .avoided = "63171000.000000",
-                            .amount_pence = INT64_C(3158550000)});
+    expect_line(&r,
+                &(want){.quarter = "2013-07-01",
+                        .kind = OUT,
+                        .component = "disposals",
+                        .period = "2012-13",
+                        .final_on = "2013-10-01",
+                        .members = "1",
+                        .actual = "9000.000000",
+                        .baseline = "63180000.000000",
+                        .avoided = "63171000.000000",
+                        .amount_pence = INT64_C(3158550000)});
 
     /* Range 2011-04-01 .. 2013-07-01 + 4 = 2014-07-01: 3 quarters of 2011,
      * 4 of 2012 and of 2013, 3 of 2014 = 14 statements. */
@@ -337,51 +488,115 @@ START_TEST(test_ippr_custody)
      *
      * Transformation fee 250,000.00, dated 2014-04-01, in the first
      * statement. */
-    expect_line(&r, &(want){.quarter = "2014-04-01", .kind = FEE, .component = "transformation",
-                            .period = "2014-04-01", .final_on = "2014-04-01", .amount_pence = 25000000});
+    expect_line(&r,
+                &(want){.quarter = "2014-04-01",
+                        .kind = FEE,
+                        .component = "transformation",
+                        .period = "2014-04-01",
+                        .final_on = "2014-04-01",
+                        .amount_pence = 25000000});
     /* women 2014-04-01: baseline (10 + 0 + 0) / 3 = 3.3333..; actual 0;
      * avoided 10/3; 10/3 x 123.29 = 410.96666.. -> 41097 pence. */
-    expect_line(&r, &(want){.quarter = "2014-04-01", .kind = OUT, .component = "bed-nights", .period = "2014-04-01",
-                            .segment = "women", .final_on = "2014-07-01", .members = "0", .actual = "0.000000",
-                            .baseline = "3.333333", .avoided = "3.333333", .amount_pence = 41097});
+    expect_line(&r,
+                &(want){.quarter = "2014-04-01",
+                        .kind = OUT,
+                        .component = "bed-nights",
+                        .period = "2014-04-01",
+                        .segment = "women",
+                        .final_on = "2014-07-01",
+                        .members = "0",
+                        .actual = "0.000000",
+                        .baseline = "3.333333",
+                        .avoided = "3.333333",
+                        .amount_pence = 41097});
     /* young 2014-04-01: actual 30, baseline 0 (no young nights in 2011-13),
      * avoided -30, percent 0 (b = 0); -30 x 123.29 = -3,698.70. */
-    expect_line(&r, &(want){.quarter = "2014-04-01", .kind = OUT, .component = "bed-nights", .period = "2014-04-01",
-                            .segment = "young", .final_on = "2014-07-01", .members = "1", .actual = "30.000000",
-                            .baseline = "0.000000", .percent = "0.000000", .avoided = "-30.000000",
-                            .amount_pence = -369870});
-    expect_line(&r, &(want){.quarter = "2014-04-01", .kind = OUT, .component = "bed-nights", .period = "2014-04-01",
-                            .segment = "short", .members = "0", .actual = "0.000000", .baseline = "0.000000",
-                            .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2014-04-01",
+                        .kind = OUT,
+                        .component = "bed-nights",
+                        .period = "2014-04-01",
+                        .segment = "young",
+                        .final_on = "2014-07-01",
+                        .members = "1",
+                        .actual = "30.000000",
+                        .baseline = "0.000000",
+                        .percent = "0.000000",
+                        .avoided = "-30.000000",
+                        .amount_pence = -369870});
+    expect_line(&r,
+                &(want){.quarter = "2014-04-01",
+                        .kind = OUT,
+                        .component = "bed-nights",
+                        .period = "2014-04-01",
+                        .segment = "short",
+                        .members = "0",
+                        .actual = "0.000000",
+                        .baseline = "0.000000",
+                        .amount_pence = 0});
     expect_statement(&r, "2014-04-01", 4, 24671227); /* 25000000 + 41097 - 369870 + 0 */
 
     /* short 2015-01-01: actual 30 (S2); baseline (0 + 0 + 30) / 3 = 10 from
      * S1's 2012-01-01 nights; avoided -20; percent -20 / 10 = -200;
      * -20 x 123.29 = -2,465.80. */
-    expect_line(&r, &(want){.quarter = "2015-01-01", .kind = OUT, .component = "bed-nights", .period = "2015-01-01",
-                            .segment = "short", .members = "1", .actual = "30.000000", .baseline = "10.000000",
-                            .percent = "-200.000000", .avoided = "-20.000000", .amount_pence = -246580});
+    expect_line(&r,
+                &(want){.quarter = "2015-01-01",
+                        .kind = OUT,
+                        .component = "bed-nights",
+                        .period = "2015-01-01",
+                        .segment = "short",
+                        .members = "1",
+                        .actual = "30.000000",
+                        .baseline = "10.000000",
+                        .percent = "-200.000000",
+                        .avoided = "-20.000000",
+                        .amount_pence = -246580});
     expect_statement(&r, "2015-01-01", 3, -246580);
 
     /* 2015-04-01: women baseline (0 + 10 + 0) / 3 again -> 41097; young
      * baseline (30 + 0 + 0) / 3 = 10, actual 0: 10 x 123.29 = 1,232.90. */
-    expect_line(&r, &(want){.quarter = "2015-04-01", .kind = OUT, .component = "bed-nights", .period = "2015-04-01",
-                            .segment = "women", .baseline = "3.333333", .amount_pence = 41097});
-    expect_line(&r, &(want){.quarter = "2015-04-01", .kind = OUT, .component = "bed-nights", .period = "2015-04-01",
-                            .segment = "young", .members = "0", .actual = "0.000000", .baseline = "10.000000",
-                            .avoided = "10.000000", .amount_pence = 123290});
+    expect_line(&r,
+                &(want){.quarter = "2015-04-01",
+                        .kind = OUT,
+                        .component = "bed-nights",
+                        .period = "2015-04-01",
+                        .segment = "women",
+                        .baseline = "3.333333",
+                        .amount_pence = 41097});
+    expect_line(&r,
+                &(want){.quarter = "2015-04-01",
+                        .kind = OUT,
+                        .component = "bed-nights",
+                        .period = "2015-04-01",
+                        .segment = "young",
+                        .members = "0",
+                        .actual = "0.000000",
+                        .baseline = "10.000000",
+                        .avoided = "10.000000",
+                        .amount_pence = 123290});
     expect_statement(&r, "2015-04-01", 3, 164387);
 
     /* short 2016-01-01: baseline (30 + 0 + 0) / 3 = 10 from S2: 123290. */
-    expect_line(&r, &(want){.quarter = "2016-01-01", .kind = OUT, .component = "bed-nights", .period = "2016-01-01",
-                            .segment = "short", .baseline = "10.000000", .amount_pence = 123290});
+    expect_line(&r,
+                &(want){.quarter = "2016-01-01",
+                        .kind = OUT,
+                        .component = "bed-nights",
+                        .period = "2016-01-01",
+                        .segment = "short",
+                        .baseline = "10.000000",
+                        .amount_pence = 123290});
     expect_statement(&r, "2016-01-01", 3, 123290);
     expect_statement(&r, "2014-07-01", 3, 0);
 
     /* Clawback -125,000.00 dated 2016-06-30 (after end): final on that day,
      * which lies in quarter 2016-04-01. */
-    expect_line(&r, &(want){.quarter = "2016-04-01", .kind = FEE, .component = "clawback", .period = "2016-06-30",
-                            .final_on = "2016-06-30", .amount_pence = -12500000});
+    expect_line(&r,
+                &(want){.quarter = "2016-04-01",
+                        .kind = FEE,
+                        .component = "clawback",
+                        .period = "2016-06-30",
+                        .final_on = "2016-06-30",
+                        .amount_pence = -12500000});
     expect_statement(&r, "2016-04-01", 1, -12500000);
 
     /* Range: the latest final_on is the clawback's 2016-06-30 (quarter
@@ -408,20 +623,48 @@ START_TEST(test_accelerator)
      * its start 2014-07-01. K4: none. actual 0.5; baseline 0.82; points 32;
      * percent 32 / 0.82 = 39.0243902..; avoided 0.32 x 4 = 1.28; segment price
      * 2,000.00 (replaces the tiers): 2,560.00. Z1 is SOUTH: not a member. */
-    expect_line(&r, &(want){.quarter = "2016-07-01", .kind = OUT, .component = "reoffending", .period = "2014-15",
-                            .segment = "ppo", .final_on = "2016-10-01", .members = "4", .excluded = "0",
-                            .reoffenders = "2", .reoffences = "2", .actual = "0.500000", .baseline = "0.820000",
-                            .points = "32.000000", .percent = "39.024390", .avoided = "1.280000",
-                            .threshold_met = "true", .units = "1.280000", .amount_pence = 256000});
+    expect_line(&r,
+                &(want){.quarter = "2016-07-01",
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2014-15",
+                        .segment = "ppo",
+                        .final_on = "2016-10-01",
+                        .members = "4",
+                        .excluded = "0",
+                        .reoffenders = "2",
+                        .reoffences = "2",
+                        .actual = "0.500000",
+                        .baseline = "0.820000",
+                        .points = "32.000000",
+                        .percent = "39.024390",
+                        .avoided = "1.280000",
+                        .threshold_met = "true",
+                        .units = "1.280000",
+                        .amount_pence = 256000});
     /* other: M1..M5, n = 5; M1's offence is on his start date 2014-04-01:
      * counts. actual 0.2; baseline 0.55; points 35; percent 35 / 0.55 =
      * 63.636363..; avoided 0.35 x 5 = 1.75 -> tiers: 1.75 in (0, 20] at
      * 1,000.00 = 1,750.00. */
-    expect_line(&r, &(want){.quarter = "2016-07-01", .kind = OUT, .component = "reoffending", .period = "2014-15",
-                            .segment = "other", .final_on = "2016-10-01", .members = "5", .excluded = "0",
-                            .reoffenders = "1", .reoffences = "1", .actual = "0.200000", .baseline = "0.550000",
-                            .points = "35.000000", .percent = "63.636364", .avoided = "1.750000",
-                            .threshold_met = "true", .units = "1.750000", .amount_pence = 175000});
+    expect_line(&r,
+                &(want){.quarter = "2016-07-01",
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2014-15",
+                        .segment = "other",
+                        .final_on = "2016-10-01",
+                        .members = "5",
+                        .excluded = "0",
+                        .reoffenders = "1",
+                        .reoffences = "1",
+                        .actual = "0.200000",
+                        .baseline = "0.550000",
+                        .points = "35.000000",
+                        .percent = "63.636364",
+                        .avoided = "1.750000",
+                        .threshold_met = "true",
+                        .units = "1.750000",
+                        .amount_pence = 175000});
     expect_statement(&r, "2016-07-01", 2, 431000);
     const pbr_statement *s = statement_for(&r, "2016-07-01");
     EXPECT(&r, strcmp(s->lines[0].segment, "ppo") == 0, "segments in file order");
@@ -447,45 +690,96 @@ START_TEST(test_rising_share)
      * 2011-12: R1..R4, none reoffends: points 34, units min(34, 10) = 10:
      * 4,000,000.00; U = 0 -> paid in full. Statement 2013-07-01 also has the
      * year-3 fee 4,400,000.00. */
-    expect_line(&r, &(want){.quarter = "2013-07-01", .kind = OUT, .component = "reoffending", .period = "2011-12",
-                            .final_on = "2013-10-01", .members = "4", .reoffenders = "0", .actual = "0.000000",
-                            .baseline = "0.340000", .points = "34.000000", .percent = "100.000000",
-                            .avoided = "1.360000", .threshold_met = "true", .units = "10.000000",
-                            .amount_pence = 400000000});
-    expect_line(&r, &(want){.quarter = "2013-07-01", .kind = FEE, .component = "core-y3", .period = "2013-07-01",
-                            .final_on = "2013-10-01", .amount_pence = 440000000});
+    expect_line(&r,
+                &(want){.quarter = "2013-07-01",
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2011-12",
+                        .final_on = "2013-10-01",
+                        .members = "4",
+                        .reoffenders = "0",
+                        .actual = "0.000000",
+                        .baseline = "0.340000",
+                        .points = "34.000000",
+                        .percent = "100.000000",
+                        .avoided = "1.360000",
+                        .threshold_met = "true",
+                        .units = "10.000000",
+                        .amount_pence = 400000000});
+    expect_line(&r,
+                &(want){.quarter = "2013-07-01",
+                        .kind = FEE,
+                        .component = "core-y3",
+                        .period = "2013-07-01",
+                        .final_on = "2013-10-01",
+                        .amount_pence = 440000000});
     expect_statement(&r, "2013-07-01", 2, 840000000);
 
     /* 2012-13: R5 (offence 2012-10-01) of R5..R8: actual 0.25; points 9;
      * percent 9 / 0.34 = 26.4705882..; avoided 0.09 x 4 = 0.36; 9 x 400,000 =
      * 3,600,000.00; U = 400000000 -> paid in full (U = 760000000). */
-    expect_line(&r, &(want){.quarter = "2014-07-01", .kind = OUT, .component = "reoffending", .period = "2012-13",
-                            .final_on = "2014-10-01", .members = "4", .reoffenders = "1", .reoffences = "1",
-                            .actual = "0.250000", .points = "9.000000", .percent = "26.470588",
-                            .avoided = "0.360000", .threshold_met = "true", .units = "9.000000",
-                            .amount_pence = 360000000});
+    expect_line(&r,
+                &(want){.quarter = "2014-07-01",
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2012-13",
+                        .final_on = "2014-10-01",
+                        .members = "4",
+                        .reoffenders = "1",
+                        .reoffences = "1",
+                        .actual = "0.250000",
+                        .points = "9.000000",
+                        .percent = "26.470588",
+                        .avoided = "0.360000",
+                        .threshold_met = "true",
+                        .units = "9.000000",
+                        .amount_pence = 360000000});
     expect_statement(&r, "2014-07-01", 2, 780000000); /* + core-y4 420000000 */
 
     /* 2013-14: R9, R10, none reoffends: 10 units, 4,000,000.00; U =
      * 760000000 -> min(1160000000, 1200000000) - 760000000 = all of it. */
-    expect_line(&r, &(want){.quarter = "2015-07-01", .kind = OUT, .component = "reoffending", .period = "2013-14",
-                            .members = "2", .units = "10.000000", .amount_pence = 400000000});
+    expect_line(&r,
+                &(want){.quarter = "2015-07-01",
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2013-14",
+                        .members = "2",
+                        .units = "10.000000",
+                        .amount_pence = 400000000});
     expect_statement(&r, "2015-07-01", 2, 800000000); /* + core-y5 400000000 */
 
     /* 2014-15: R11 (offence 2014-06-06) of R11..R13: actual 1/3; points
      * (0.34 - 1/3) x 100 = 2/3 < 1: gate missed, below 0; percent
      * (1/150) / 0.34 x 100 = 100/51 = 1.9607843..; avoided 1.02 - 1 = 0.02. */
-    expect_line(&r, &(want){.quarter = "2016-07-01", .kind = OUT, .component = "reoffending", .period = "2014-15",
-                            .final_on = "2016-10-01", .members = "3", .reoffenders = "1", .actual = "0.333333",
-                            .points = "0.666667", .percent = "1.960784", .avoided = "0.020000",
-                            .threshold_met = "false", .units = "null", .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2016-07-01",
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2014-15",
+                        .final_on = "2016-10-01",
+                        .members = "3",
+                        .reoffenders = "1",
+                        .actual = "0.333333",
+                        .points = "0.666667",
+                        .percent = "1.960784",
+                        .avoided = "0.020000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = 0});
     expect_statement(&r, "2016-07-01", 1, 0);
 
     /* 2015-16: R14 (2016-03-31 = end): 10 units, 4,000,000.00 computed; U =
      * 1160000000 -> min(1560000000, 1200000000) - 1160000000 = 40000000:
      * the contract cap pays only what is left of the 12m at risk. */
-    expect_line(&r, &(want){.quarter = "2017-07-01", .kind = OUT, .component = "reoffending", .period = "2015-16",
-                            .final_on = "2017-10-01", .members = "1", .units = "10.000000", .amount_pence = 40000000});
+    expect_line(&r,
+                &(want){.quarter = "2017-07-01",
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2015-16",
+                        .final_on = "2017-10-01",
+                        .members = "1",
+                        .units = "10.000000",
+                        .amount_pence = 40000000});
 
     /* Fees: 4 quarters each of 4.8m, 4.6m, 4.4m, 4.2m, 4.0m = 88,000,000.00;
      * outcomes paid 12,000,000.00 (the cap). Range 2011-04-01 .. 2017-07-01 +
@@ -507,27 +801,59 @@ START_TEST(test_national_tariffs)
      * remand (remand: true): R1 NORTH 2014-04-01..04-11 = 10 nights, R2 EAST
      * 2014-06-25..07-05 = 6 nights (Jun 25-30): 16; (9100 - 16) x 142.47 =
      * 9084 x 142.47 = 1,294,197.48. */
-    expect_line(&r, &(want){.quarter = "2014-04-01", .kind = OUT, .component = "places", .period = "2014-04-01",
-                            .segment = "remand", .final_on = "2014-07-01", .members = "2", .actual = "16.000000",
-                            .baseline = "9100.000000", .avoided = "9084.000000", .amount_pence = 129419748});
+    expect_line(&r,
+                &(want){.quarter = "2014-04-01",
+                        .kind = OUT,
+                        .component = "places",
+                        .period = "2014-04-01",
+                        .segment = "remand",
+                        .final_on = "2014-07-01",
+                        .members = "2",
+                        .actual = "16.000000",
+                        .baseline = "9100.000000",
+                        .avoided = "9084.000000",
+                        .amount_pence = 129419748});
     /* short: S1 WEST (sentence 90) 2014-05-01..06-15 = 31 + 14 = 45 nights;
      * 18155 x 123.29 = 2,238,329.95. */
-    expect_line(&r, &(want){.quarter = "2014-04-01", .kind = OUT, .component = "places", .period = "2014-04-01",
-                            .segment = "short", .members = "1", .actual = "45.000000", .baseline = "18200.000000",
-                            .avoided = "18155.000000", .amount_pence = 223832995});
+    expect_line(&r,
+                &(want){.quarter = "2014-04-01",
+                        .kind = OUT,
+                        .component = "places",
+                        .period = "2014-04-01",
+                        .segment = "short",
+                        .members = "1",
+                        .actual = "45.000000",
+                        .baseline = "18200.000000",
+                        .avoided = "18155.000000",
+                        .amount_pence = 223832995});
     /* long: L1 NORTH (1500 days) 2014-04-01..07-01 = 30 + 31 + 30 = 91;
      * 45409 x 90.41 = 4,105,427.69. X1 is SOUTH: not counted. */
-    expect_line(&r, &(want){.quarter = "2014-04-01", .kind = OUT, .component = "places", .period = "2014-04-01",
-                            .segment = "long", .members = "1", .actual = "91.000000", .baseline = "45500.000000",
-                            .avoided = "45409.000000", .amount_pence = 410542769});
+    expect_line(&r,
+                &(want){.quarter = "2014-04-01",
+                        .kind = OUT,
+                        .component = "places",
+                        .period = "2014-04-01",
+                        .segment = "long",
+                        .members = "1",
+                        .actual = "91.000000",
+                        .baseline = "45500.000000",
+                        .avoided = "45409.000000",
+                        .amount_pence = 410542769});
     expect_statement(&r, "2014-04-01", 3, 763795512);
 
     /* Quarter 2014-07-01: R2's remaining 4 nights (Jul 1-4): 9096 x 142.47 =
      * 1,295,907.12; short and long have no nights: 18200 x 123.29 =
      * 2,243,878.00 and 45500 x 90.41 = 4,113,655.00. */
-    expect_line(&r, &(want){.quarter = "2014-07-01", .kind = OUT, .component = "places", .period = "2014-07-01",
-                            .segment = "remand", .members = "1", .actual = "4.000000", .avoided = "9096.000000",
-                            .amount_pence = 129590712});
+    expect_line(&r,
+                &(want){.quarter = "2014-07-01",
+                        .kind = OUT,
+                        .component = "places",
+                        .period = "2014-07-01",
+                        .segment = "remand",
+                        .members = "1",
+                        .actual = "4.000000",
+                        .avoided = "9096.000000",
+                        .amount_pence = 129590712});
     expect_statement(&r, "2014-07-01", 3, 765344012);
 
     /* A quarter without nights: 129647700 + 224387800 + 411365500. */
@@ -553,9 +879,16 @@ static void expect_edge_binary(const char *jsonl, const char *reoffenders, int64
 {
     run r;
     run_load(&r, "tests/data/schemes/edge-binary.yaml", jsonl, ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "reoff", .period = "2023-07-01",
-                            .final_on = "2024-10-01", .members = "4", .excluded = "0", .reoffenders = reoffenders,
-                            .amount_pence = amount});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-07-01",
+                        .final_on = "2024-10-01",
+                        .members = "4",
+                        .excluded = "0",
+                        .reoffenders = reoffenders,
+                        .amount_pence = amount});
     expect_statement(&r, "2024-07-01", 1, amount);
     expect_run(&r, 9, "2023-07-01", "2025-07-01", 1, amount);
     run_free(&r);
@@ -595,11 +928,23 @@ START_TEST(test_edge_gate_exactly_met)
      * fails, equal passes). 25 x 10.00 = 250.00 -> 25000. */
     run r;
     run_load(&r, "tests/data/schemes/edge-binary.yaml", "tests/data/schemes/edge-gate-equal.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "reoff", .period = "2023-07-01",
-                            .final_on = "2024-10-01", .members = "4", .reoffenders = "1", .reoffences = "1",
-                            .actual = "0.250000", .baseline = "0.500000", .points = "25.000000",
-                            .percent = "50.000000", .avoided = "1.000000", .threshold_met = "true",
-                            .units = "25.000000", .amount_pence = 25000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-07-01",
+                        .final_on = "2024-10-01",
+                        .members = "4",
+                        .reoffenders = "1",
+                        .reoffences = "1",
+                        .actual = "0.250000",
+                        .baseline = "0.500000",
+                        .points = "25.000000",
+                        .percent = "50.000000",
+                        .avoided = "1.000000",
+                        .threshold_met = "true",
+                        .units = "25.000000",
+                        .amount_pence = 25000});
     run_free(&r);
 }
 END_TEST
@@ -624,11 +969,24 @@ START_TEST(test_edge_void)
      * adjustment 25000 - (-10000) = +35000, previous -10000. */
     run r;
     run_load(&r, "tests/data/schemes/edge-binary.yaml", "tests/data/schemes/edge-void.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "reoff", .period = "2023-07-01",
-                            .members = "4", .reoffenders = "2", .points = "0.000000", .threshold_met = "false",
-                            .units = "null", .amount_pence = -10000});
-    expect_line(&r, &(want){.quarter = "2024-10-01", .kind = ADJ, .component = "reoff", .period = "2023-07-01",
-                            .previous_pence = "-10000", .amount_pence = 35000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-07-01",
+                        .members = "4",
+                        .reoffenders = "2",
+                        .points = "0.000000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = -10000});
+    expect_line(&r,
+                &(want){.quarter = "2024-10-01",
+                        .kind = ADJ,
+                        .component = "reoff",
+                        .period = "2023-07-01",
+                        .previous_pence = "-10000",
+                        .amount_pence = 35000});
     expect_statement(&r, "2024-10-01", 1, 35000);
     expect_run(&r, 9, "2023-07-01", "2025-07-01", 2, 25000);
     run_free(&r);
@@ -644,10 +1002,21 @@ START_TEST(test_edge_late_conviction_adjustment)
      * -10000 - 25000 = -35000 with previous_pence 25000. */
     run r;
     run_load(&r, "tests/data/schemes/edge-binary.yaml", "tests/data/schemes/edge-late.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "reoff", .period = "2023-07-01",
-                            .reoffenders = "1", .amount_pence = 25000});
-    expect_line(&r, &(want){.quarter = "2024-10-01", .kind = ADJ, .component = "reoff", .period = "2023-07-01",
-                            .segment = NULL, .previous_pence = "25000", .amount_pence = -35000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-07-01",
+                        .reoffenders = "1",
+                        .amount_pence = 25000});
+    expect_line(&r,
+                &(want){.quarter = "2024-10-01",
+                        .kind = ADJ,
+                        .component = "reoff",
+                        .period = "2023-07-01",
+                        .segment = NULL,
+                        .previous_pence = "25000",
+                        .amount_pence = -35000});
     expect_statement(&r, "2024-10-01", 1, -35000);
     expect_run(&r, 9, "2023-07-01", "2025-07-01", 2, -10000);
     run_free(&r);
@@ -665,12 +1034,28 @@ START_TEST(test_edge_half_even)
     run_load(&r, "tests/data/schemes/edge-pay.yaml", "tests/data/schemes/edge-pay.jsonl", ORDER_FILE);
     /* half-down: n = 1, avoided 0.5 x 1; 0.5 x 10.01 = 5.005 = 500.5 pence:
      * half to even -> 500 (down). */
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "pay", .period = "all",
-                            .segment = "half-down", .final_on = "2024-10-01", .members = "1", .actual = "0.000000",
-                            .baseline = "0.500000", .avoided = "0.500000", .units = "0.500000", .amount_pence = 500});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "pay",
+                        .period = "all",
+                        .segment = "half-down",
+                        .final_on = "2024-10-01",
+                        .members = "1",
+                        .actual = "0.000000",
+                        .baseline = "0.500000",
+                        .avoided = "0.500000",
+                        .units = "0.500000",
+                        .amount_pence = 500});
     /* half-up: 0.5 x 10.03 = 5.015 = 501.5 pence: half to even -> 502 (up). */
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "pay", .period = "all",
-                            .segment = "half-up", .units = "0.500000", .amount_pence = 502});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "pay",
+                        .period = "all",
+                        .segment = "half-up",
+                        .units = "0.500000",
+                        .amount_pence = 502});
     run_free(&r);
 }
 END_TEST
@@ -682,14 +1067,29 @@ START_TEST(test_edge_tier_boundary)
     /* Tiers (0,1] at 100.00, (1,2] at 200.00, above at 500.00.
      * boundary: n = 1, baseline 1.0: avoided 1 = the first upto: all in tier 1:
      * 100.00 (pricing every unit at the next tier would give 200.00). */
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "pay", .period = "all",
-                            .segment = "boundary", .members = "1", .avoided = "1.000000", .units = "1.000000",
-                            .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "pay",
+                        .period = "all",
+                        .segment = "boundary",
+                        .members = "1",
+                        .avoided = "1.000000",
+                        .units = "1.000000",
+                        .amount_pence = 10000});
     /* over: n = 2, baseline 0.75: avoided 1.5: 1 x 100 + 0.5 x 200 = 200.00
      * (graduated, not 1.5 x 200 = 300.00). */
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "pay", .period = "all",
-                            .segment = "over", .members = "2", .baseline = "0.750000", .avoided = "1.500000",
-                            .units = "1.500000", .amount_pence = 20000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "pay",
+                        .period = "all",
+                        .segment = "over",
+                        .members = "2",
+                        .baseline = "0.750000",
+                        .avoided = "1.500000",
+                        .units = "1.500000",
+                        .amount_pence = 20000});
     run_free(&r);
 }
 END_TEST
@@ -699,9 +1099,16 @@ START_TEST(test_edge_line_cap)
     run r;
     run_load(&r, "tests/data/schemes/edge-pay.yaml", "tests/data/schemes/edge-pay.jsonl", ORDER_FILE);
     /* capped: n = 3, avoided 3: 100 + 200 + 1 x 500 = 800.00; cap 600.00. */
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "pay", .period = "all",
-                            .segment = "capped", .members = "3", .avoided = "3.000000", .units = "3.000000",
-                            .amount_pence = 60000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "pay",
+                        .period = "all",
+                        .segment = "capped",
+                        .members = "3",
+                        .avoided = "3.000000",
+                        .units = "3.000000",
+                        .amount_pence = 60000});
     /* The statement: 500 + 502 + 10000 + 20000 + 60000. */
     expect_statement(&r, "2024-07-01", 5, 91002);
     const pbr_statement *s = statement_for(&r, "2024-07-01");
@@ -722,8 +1129,14 @@ START_TEST(test_edge_contract_cap)
      * avoided 2, computed 80000; U = 0 -> paid 80000. */
     run r;
     run_load(&r, "tests/data/schemes/edge-cap.yaml", "tests/data/schemes/edge-cap.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "reoff", .period = "2023-01-01",
-                            .members = "2", .reoffenders = "0", .amount_pence = 80000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-01-01",
+                        .members = "2",
+                        .reoffenders = "0",
+                        .amount_pence = 80000});
     /* Statement 2024-10-01 (as of 2025-01-31):
      * 2023-04-01 window (B1), final on 2025-01-01: computed 40000; U = 80000:
      * min(120000, 100000) - 80000 = 20000 paid; U = 120000.
@@ -731,17 +1144,33 @@ START_TEST(test_edge_contract_cap)
      * convicted 2023-07-01): computed 40000, difference -40000, previous
      * 80000; paid min(80000, 100000) - min(120000, 100000) = -20000; U = 80000.
      * Outcome lines come before adjustments. */
-    expect_line(&r, &(want){.quarter = "2024-10-01", .kind = OUT, .component = "reoff", .period = "2023-04-01",
-                            .final_on = "2025-01-01", .members = "1", .amount_pence = 20000});
-    expect_line(&r, &(want){.quarter = "2024-10-01", .kind = ADJ, .component = "reoff", .period = "2023-01-01",
-                            .previous_pence = "80000", .amount_pence = -20000});
+    expect_line(&r,
+                &(want){.quarter = "2024-10-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-04-01",
+                        .final_on = "2025-01-01",
+                        .members = "1",
+                        .amount_pence = 20000});
+    expect_line(&r,
+                &(want){.quarter = "2024-10-01",
+                        .kind = ADJ,
+                        .component = "reoff",
+                        .period = "2023-01-01",
+                        .previous_pence = "80000",
+                        .amount_pence = -20000});
     expect_statement(&r, "2024-10-01", 2, 0);
     const pbr_statement *s = statement_for(&r, "2024-10-01");
     EXPECT(&r, s->lines[0].kind == OUT && s->lines[1].kind == ADJ, "adjustments come last");
     /* 2023-07-01 window (C1), final on 2025-04-01 -> statement 2025-01-01:
      * computed 40000; U = 80000: min(120000, 100000) - 80000 = 20000. */
-    expect_line(&r, &(want){.quarter = "2025-01-01", .kind = OUT, .component = "reoff", .period = "2023-07-01",
-                            .members = "1", .amount_pence = 20000});
+    expect_line(&r,
+                &(want){.quarter = "2025-01-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-07-01",
+                        .members = "1",
+                        .amount_pence = 20000});
     /* Paid in all: min(total computed 120000, 100000) = 100000. Range
      * 2023-01-01 .. 2025-01-01 + 4 = 2026-01-01: 13 statements. */
     expect_run(&r, 13, "2023-01-01", "2026-01-01", 4, 100000);
@@ -757,22 +1186,53 @@ START_TEST(test_edge_pooled)
      * 200.00; final on 2024-10-01 -> statement 2024-07-01. */
     run r;
     run_load(&r, "tests/data/schemes/edge-pooled.yaml", "tests/data/schemes/edge-pooled.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "reoff", .period = "2023-01-01",
-                            .members = "4", .points = "50.000000", .avoided = "2.000000", .amount_pence = 20000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-01-01",
+                        .members = "4",
+                        .points = "50.000000",
+                        .avoided = "2.000000",
+                        .amount_pence = 20000});
     /* 2023-04-01 window: B1 (offence 2023-07-01) of B1..B4: actual 0.25,
      * points 25 < 30: missed, below 0; avoided 1. Final on 2025-01-01. */
-    expect_line(&r, &(want){.quarter = "2024-10-01", .kind = OUT, .component = "reoff", .period = "2023-04-01",
-                            .final_on = "2025-01-01", .members = "4", .reoffenders = "1", .points = "25.000000",
-                            .avoided = "1.000000", .threshold_met = "false", .units = "null", .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2024-10-01",
+                        .kind = OUT,
+                        .component = "reoff",
+                        .period = "2023-04-01",
+                        .final_on = "2025-01-01",
+                        .members = "4",
+                        .reoffenders = "1",
+                        .points = "25.000000",
+                        .avoided = "1.000000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = 0});
     /* Pooled, final on 2025-01-01: 8 members, 1 reoffender, actual 0.125;
      * baseline (0.5 x 4 + 0.5 x 4) / 8 = 0.5; points 37.5 >= 10; percent
      * 75; avoided 0.375 x 8 = 3 (= 2 + 1); 3 x 100 = 300.00 minus the window
      * lines 200.00 + 0 = 100.00. */
-    expect_line(&r, &(want){.quarter = "2024-10-01", .kind = POOL, .component = "reoff", .period = "pooled",
-                            .segment = NULL, .final_on = "2025-01-01", .members = "8", .excluded = "0",
-                            .reoffenders = "1", .reoffences = "1", .actual = "0.125000", .baseline = "0.500000",
-                            .points = "37.500000", .percent = "75.000000", .avoided = "3.000000",
-                            .threshold_met = "true", .units = "3.000000", .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2024-10-01",
+                        .kind = POOL,
+                        .component = "reoff",
+                        .period = "pooled",
+                        .segment = NULL,
+                        .final_on = "2025-01-01",
+                        .members = "8",
+                        .excluded = "0",
+                        .reoffenders = "1",
+                        .reoffences = "1",
+                        .actual = "0.125000",
+                        .baseline = "0.500000",
+                        .points = "37.500000",
+                        .percent = "75.000000",
+                        .avoided = "3.000000",
+                        .threshold_met = "true",
+                        .units = "3.000000",
+                        .amount_pence = 10000});
     expect_statement(&r, "2024-10-01", 2, 10000);
     /* Range 2023-01-01 .. 2024-10-01 + 4 = 2025-10-01: 12 statements. */
     expect_run(&r, 12, "2023-01-01", "2025-10-01", 3, 30000);
@@ -797,32 +1257,77 @@ START_TEST(test_edge_ogrs_size_per_reoffender)
      * (0.9 - 2/3) x 100 = 23.3333..; percent 0.2333.. / 0.9 = 25.925925..%;
      * avoided (0.9 - 2/3) x 1.2 = 1.08 - 0.8 = 0.28: 28.00. reoffences
      * (unweighted) 3 + 1 + 1 = 5. */
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "weighted", .period = "all",
-                            .final_on = "2024-10-01", .members = "3", .excluded = "1", .reoffenders = "2",
-                            .reoffences = "5", .actual = "0.666667", .baseline = "0.900000", .points = "23.333333",
-                            .percent = "25.925926", .avoided = "0.280000", .units = "0.280000", .amount_pence = 2800});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "weighted",
+                        .period = "all",
+                        .final_on = "2024-10-01",
+                        .members = "3",
+                        .excluded = "1",
+                        .reoffenders = "2",
+                        .reoffences = "5",
+                        .actual = "0.666667",
+                        .baseline = "0.900000",
+                        .points = "23.333333",
+                        .percent = "25.925926",
+                        .avoided = "0.280000",
+                        .units = "0.280000",
+                        .amount_pence = 2800});
     /* predicted (scale 2, per point, 10.00): b = 2 x mean(0.2, 0.6, 0.4) =
      * 0.8; actual 2/3 (unweighted); points 13.3333..; percent 16.6666..;
      * avoided (0.8 - 2/3) x 3 = 0.4; 13.3333.. x 10 = 133.333.. -> 13333. */
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "predicted", .period = "all",
-                            .members = "3", .excluded = "1", .reoffenders = "2", .actual = "0.666667",
-                            .baseline = "0.800000", .points = "13.333333", .percent = "16.666667",
-                            .avoided = "0.400000", .units = "13.333333", .amount_pence = 13333});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "predicted",
+                        .period = "all",
+                        .members = "3",
+                        .excluded = "1",
+                        .reoffenders = "2",
+                        .actual = "0.666667",
+                        .baseline = "0.800000",
+                        .points = "13.333333",
+                        .percent = "16.666667",
+                        .avoided = "0.400000",
+                        .units = "13.333333",
+                        .amount_pence = 13333});
     /* casemix (rate 0.75, ogrs_reference 0.4): b = 0.75 x 0.4 / 0.4 = 0.75;
      * points 8.3333..; percent 0.08333.. / 0.75 = 11.1111..%; avoided
      * 0.25; 8.3333.. x 10 = 83.333.. -> 8333. */
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "casemix", .period = "all",
-                            .members = "3", .excluded = "1", .baseline = "0.750000", .points = "8.333333",
-                            .percent = "11.111111", .avoided = "0.250000", .units = "8.333333", .amount_pence = 8333});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "casemix",
+                        .period = "all",
+                        .members = "3",
+                        .excluded = "1",
+                        .baseline = "0.750000",
+                        .points = "8.333333",
+                        .percent = "11.111111",
+                        .avoided = "0.250000",
+                        .units = "8.333333",
+                        .amount_pence = 8333});
     /* freq (frequency, per reoffender, exclude breach, rate 3, per avoided,
      * 100.00): OGRS not needed: members 4, excluded 0. F = 3 (A's c1; c2 is
      * a breach) + 1 (B) = 4; reoffenders 2; actual 4 / 2 = 2; points 100;
      * percent 33.3333..; avoided (3 - 2) x 2 reoffenders = 2: 200.00. */
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "freq", .period = "all",
-                            .members = "4", .excluded = "0", .reoffenders = "2", .reoffences = "4",
-                            .actual = "2.000000", .baseline = "3.000000", .points = "100.000000",
-                            .percent = "33.333333", .avoided = "2.000000", .units = "2.000000",
-                            .amount_pence = 20000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "freq",
+                        .period = "all",
+                        .members = "4",
+                        .excluded = "0",
+                        .reoffenders = "2",
+                        .reoffences = "4",
+                        .actual = "2.000000",
+                        .baseline = "3.000000",
+                        .points = "100.000000",
+                        .percent = "33.333333",
+                        .avoided = "2.000000",
+                        .units = "2.000000",
+                        .amount_pence = 20000});
     expect_statement(&r, "2024-07-01", 4, 44466); /* 2800 + 13333 + 8333 + 20000 */
     expect_run(&r, 7, "2023-01-01", "2024-07-01", 4, 44466);
     run_free(&r);
@@ -840,33 +1345,79 @@ START_TEST(test_edge_pooled_floor_void_spells)
      * r5 2023-03-30 opens a spell that runs on: 2 nights in Q1 (Mar 30, 31),
      * 91 in Q2. Q's reception is in area Y.
      * Q1: 12 nights, 2 spells, avoided -2: -2.00. Q2: 91, avoided -81. */
-    expect_line(&r, &(want){.quarter = "2023-01-01", .kind = OUT, .component = "nights", .period = "2023-01-01",
-                            .final_on = "2023-04-01", .members = "2", .actual = "12.000000",
-                            .baseline = "10.000000", .avoided = "-2.000000", .amount_pence = -200});
-    expect_line(&r, &(want){.quarter = "2023-04-01", .kind = OUT, .component = "nights", .period = "2023-04-01",
-                            .final_on = "2023-07-01", .members = "1", .actual = "91.000000",
-                            .avoided = "-81.000000", .amount_pence = -8100});
+    expect_line(&r,
+                &(want){.quarter = "2023-01-01",
+                        .kind = OUT,
+                        .component = "nights",
+                        .period = "2023-01-01",
+                        .final_on = "2023-04-01",
+                        .members = "2",
+                        .actual = "12.000000",
+                        .baseline = "10.000000",
+                        .avoided = "-2.000000",
+                        .amount_pence = -200});
+    expect_line(&r,
+                &(want){.quarter = "2023-04-01",
+                        .kind = OUT,
+                        .component = "nights",
+                        .period = "2023-04-01",
+                        .final_on = "2023-07-01",
+                        .members = "1",
+                        .actual = "91.000000",
+                        .avoided = "-81.000000",
+                        .amount_pence = -8100});
     /* Window 2023-01-01: A, B; E's release is voided (v1 recorded 2023-04-01):
      * not a member. n = 2, no reoffender: avoided 0.5 x 2 = 1: 100.00 in each
      * of the two binary components; final 2024-10-01 -> statement 2024-07-01. */
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "pool-zero", .period = "2023-01-01",
-                            .members = "2", .reoffenders = "0", .avoided = "1.000000", .amount_pence = 10000});
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "pool-missed",
-                            .period = "2023-01-01", .members = "2", .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "pool-zero",
+                        .period = "2023-01-01",
+                        .members = "2",
+                        .reoffenders = "0",
+                        .avoided = "1.000000",
+                        .amount_pence = 10000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "pool-missed",
+                        .period = "2023-01-01",
+                        .members = "2",
+                        .amount_pence = 10000});
     /* Window 2023-04-01: C and D both reoffend: actual 1, points -50,
      * avoided -1: negative units -> 0: amount 0. Final 2025-01-01 ->
      * statement 2024-10-01. */
-    expect_line(&r, &(want){.quarter = "2024-10-01", .kind = OUT, .component = "pool-zero", .period = "2023-04-01",
-                            .final_on = "2025-01-01", .members = "2", .reoffenders = "2", .actual = "1.000000",
-                            .points = "-50.000000", .avoided = "-1.000000", .units = "0.000000",
-                            .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2024-10-01",
+                        .kind = OUT,
+                        .component = "pool-zero",
+                        .period = "2023-04-01",
+                        .final_on = "2025-01-01",
+                        .members = "2",
+                        .reoffenders = "2",
+                        .actual = "1.000000",
+                        .points = "-50.000000",
+                        .avoided = "-1.000000",
+                        .units = "0.000000",
+                        .amount_pence = 0});
     /* pool-zero pooled (gate 0 points): 4 members, 2 reoffenders, actual 0.5 =
      * baseline: points 0 >= 0: met; avoided 0 (= 1 + -1); pooled amount 0,
      * minus the window lines 10000 + 0: max(0, -10000) = 0. */
-    expect_line(&r, &(want){.quarter = "2024-10-01", .kind = POOL, .component = "pool-zero", .period = "pooled",
-                            .final_on = "2025-01-01", .members = "4", .reoffenders = "2", .actual = "0.500000",
-                            .baseline = "0.500000", .points = "0.000000", .avoided = "0.000000",
-                            .threshold_met = "true", .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2024-10-01",
+                        .kind = POOL,
+                        .component = "pool-zero",
+                        .period = "pooled",
+                        .final_on = "2025-01-01",
+                        .members = "4",
+                        .reoffenders = "2",
+                        .actual = "0.500000",
+                        .baseline = "0.500000",
+                        .points = "0.000000",
+                        .avoided = "0.000000",
+                        .threshold_met = "true",
+                        .amount_pence = 0});
     /* pool-missed: the same pooled figures, points 0 < 40: no pooled line. */
     EXPECT(&r, count_issues(&r, POOL, "pool-missed", "pooled", NULL) == 0, "pool-missed: pooled gate was missed");
     expect_statement(&r, "2024-10-01", 3, 0);
@@ -893,10 +1444,22 @@ START_TEST(test_edge_line_disappears)
      * Range 2023-01-01 .. 2023-04-01 + run_off 1 = 2023-07-01: 3 statements. */
     run r;
     run_load(&r, "tests/data/schemes/edge-gone.yaml", "tests/data/schemes/edge-gone.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2023-04-01", .kind = OUT, .component = "b", .period = "2023-01-01",
-                            .final_on = "2023-07-01", .members = "1", .avoided = "0.500000", .amount_pence = 5000});
-    expect_line(&r, &(want){.quarter = "2023-07-01", .kind = ADJ, .component = "b", .period = "2023-01-01",
-                            .previous_pence = "5000", .amount_pence = -5000});
+    expect_line(&r,
+                &(want){.quarter = "2023-04-01",
+                        .kind = OUT,
+                        .component = "b",
+                        .period = "2023-01-01",
+                        .final_on = "2023-07-01",
+                        .members = "1",
+                        .avoided = "0.500000",
+                        .amount_pence = 5000});
+    expect_line(&r,
+                &(want){.quarter = "2023-07-01",
+                        .kind = ADJ,
+                        .component = "b",
+                        .period = "2023-01-01",
+                        .previous_pence = "5000",
+                        .amount_pence = -5000});
     expect_run(&r, 3, "2023-01-01", "2023-07-01", 2, 0);
     run_free(&r);
 }
@@ -914,22 +1477,45 @@ START_TEST(test_edge_disposals_history)
      * x 50% = 747.50. */
     run r;
     run_load(&r, "tests/data/schemes/edge-disposals.yaml", "tests/data/schemes/edge-disposals.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = OUT, .component = "d", .period = "2023",
-                            .final_on = "2024-04-01", .members = "1", .reoffenders = "null",
-                            .actual = "10.000000", .baseline = "1505.000000", .percent = "99.335548",
-                            .avoided = "1495.000000", .amount_pence = 74750});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = OUT,
+                        .component = "d",
+                        .period = "2023",
+                        .final_on = "2024-04-01",
+                        .members = "1",
+                        .reoffenders = "null",
+                        .actual = "10.000000",
+                        .baseline = "1505.000000",
+                        .percent = "99.335548",
+                        .avoided = "1495.000000",
+                        .amount_pence = 74750});
     /* The disposals line is provisional from the year's first quarter,
      * figured as of A(2023-01-01) = 2023-05-01, before h5: actual 0, saving
      * 1,505.00, x 50% = 752.50. */
-    expect_line(&r, &(want){.quarter = "2023-01-01", .provisional = 1, .kind = OUT, .component = "d",
-                            .period = "2023", .members = "0", .actual = "0.000000", .avoided = "1505.000000",
-                            .amount_pence = 75250});
+    expect_line(&r,
+                &(want){.quarter = "2023-01-01",
+                        .provisional = 1,
+                        .kind = OUT,
+                        .component = "d",
+                        .period = "2023",
+                        .members = "0",
+                        .actual = "0.000000",
+                        .avoided = "1505.000000",
+                        .amount_pence = 75250});
     /* rated: rates keyed by the year label "2023": R1 released 2023-12-31,
      * no conviction: avoided 0.5 x 1: 50.00; final on add_months(2024-01-01,
      * 3) = 2024-04-01. */
-    expect_line(&r, &(want){.quarter = "2024-01-01", .kind = OUT, .component = "rated", .period = "2023",
-                            .final_on = "2024-04-01", .members = "1", .baseline = "0.500000",
-                            .avoided = "0.500000", .amount_pence = 5000});
+    expect_line(&r,
+                &(want){.quarter = "2024-01-01",
+                        .kind = OUT,
+                        .component = "rated",
+                        .period = "2023",
+                        .final_on = "2024-04-01",
+                        .members = "1",
+                        .baseline = "0.500000",
+                        .avoided = "0.500000",
+                        .amount_pence = 5000});
     /* Range 2023-01-01 .. 2024-01-01: 5 statements; 74750 + 5000. */
     expect_run(&r, 5, "2023-01-01", "2024-01-01", 2, 79750);
     run_free(&r);
@@ -948,36 +1534,88 @@ START_TEST(test_edge_frequency_pooled_segments)
      *   units 2 - 1 = 1: 10.00.
      *   s2 C: F 5, actual 5, avoided (4 - 5) x 1 = -1 < 1: below 0. */
     run r;
-    run_load(&r, "tests/data/schemes/edge-freq-pooled.yaml", "tests/data/schemes/edge-freq-pooled.jsonl",
-             ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "f", .period = "2023-01-01",
-                            .segment = "s1", .members = "2", .reoffenders = "2", .reoffences = "4",
-                            .actual = "2.000000", .avoided = "2.000000", .threshold_met = "true",
-                            .units = "1.000000", .amount_pence = 1000});
-    expect_line(&r, &(want){.quarter = "2024-07-01", .kind = OUT, .component = "f", .period = "2023-01-01",
-                            .segment = "s2", .reoffences = "5", .actual = "5.000000", .avoided = "-1.000000",
-                            .threshold_met = "false", .units = "null", .amount_pence = 0});
+    run_load(&r, "tests/data/schemes/edge-freq-pooled.yaml", "tests/data/schemes/edge-freq-pooled.jsonl", ORDER_FILE);
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "f",
+                        .period = "2023-01-01",
+                        .segment = "s1",
+                        .members = "2",
+                        .reoffenders = "2",
+                        .reoffences = "4",
+                        .actual = "2.000000",
+                        .avoided = "2.000000",
+                        .threshold_met = "true",
+                        .units = "1.000000",
+                        .amount_pence = 1000});
+    expect_line(&r,
+                &(want){.quarter = "2024-07-01",
+                        .kind = OUT,
+                        .component = "f",
+                        .period = "2023-01-01",
+                        .segment = "s2",
+                        .reoffences = "5",
+                        .actual = "5.000000",
+                        .avoided = "-1.000000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = 0});
     /* Q2 window (final 2025-01-01 -> statement 2024-10-01):
      *   s1 D: avoided (3 - 1) x 1 = 2, units 1: 10.00.
      *   s2 E, F: F 3, actual 1.5, avoided (4 - 1.5) x 2 = 5, units 4:
      *   1 x 10 + 3 x 20 = 70.00. */
-    expect_line(&r, &(want){.quarter = "2024-10-01", .kind = OUT, .component = "f", .period = "2023-04-01",
-                            .segment = "s1", .avoided = "2.000000", .units = "1.000000", .amount_pence = 1000});
-    expect_line(&r, &(want){.quarter = "2024-10-01", .kind = OUT, .component = "f", .period = "2023-04-01",
-                            .segment = "s2", .actual = "1.500000", .avoided = "5.000000", .units = "4.000000",
-                            .amount_pence = 7000});
+    expect_line(&r,
+                &(want){.quarter = "2024-10-01",
+                        .kind = OUT,
+                        .component = "f",
+                        .period = "2023-04-01",
+                        .segment = "s1",
+                        .avoided = "2.000000",
+                        .units = "1.000000",
+                        .amount_pence = 1000});
+    expect_line(&r,
+                &(want){.quarter = "2024-10-01",
+                        .kind = OUT,
+                        .component = "f",
+                        .period = "2023-04-01",
+                        .segment = "s2",
+                        .actual = "1.500000",
+                        .avoided = "5.000000",
+                        .units = "4.000000",
+                        .amount_pence = 7000});
     /* Pooled s1: reoffenders 3, F 5, actual 5/3; baseline weighted by
      * reoffenders (3 x 2 + 3 x 1) / 3 = 3; avoided (3 - 5/3) x 3 = 4 (= 2 + 2);
      * units 3: 10 + 2 x 20 = 50.00, minus 10.00 + 10.00 = 30.00. */
-    expect_line(&r, &(want){.quarter = "2024-10-01", .kind = POOL, .component = "f", .period = "pooled",
-                            .segment = "s1", .members = "3", .reoffenders = "3", .reoffences = "5",
-                            .actual = "1.666667", .baseline = "3.000000", .avoided = "4.000000",
-                            .threshold_met = "true", .units = "3.000000", .amount_pence = 3000});
+    expect_line(&r,
+                &(want){.quarter = "2024-10-01",
+                        .kind = POOL,
+                        .component = "f",
+                        .period = "pooled",
+                        .segment = "s1",
+                        .members = "3",
+                        .reoffenders = "3",
+                        .reoffences = "5",
+                        .actual = "1.666667",
+                        .baseline = "3.000000",
+                        .avoided = "4.000000",
+                        .threshold_met = "true",
+                        .units = "3.000000",
+                        .amount_pence = 3000});
     /* Pooled s2: reoffenders 3, F 8, actual 8/3; baseline 4; avoided
      * (4 - 8/3) x 3 = 4 (= -1 + 5); 50.00 minus 0 + 70.00: max(0, -20.00) = 0. */
-    expect_line(&r, &(want){.quarter = "2024-10-01", .kind = POOL, .component = "f", .period = "pooled",
-                            .segment = "s2", .reoffences = "8", .actual = "2.666667", .baseline = "4.000000",
-                            .avoided = "4.000000", .units = "3.000000", .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2024-10-01",
+                        .kind = POOL,
+                        .component = "f",
+                        .period = "pooled",
+                        .segment = "s2",
+                        .reoffences = "8",
+                        .actual = "2.666667",
+                        .baseline = "4.000000",
+                        .avoided = "4.000000",
+                        .units = "3.000000",
+                        .amount_pence = 0});
     const pbr_statement *s = statement_for(&r, "2024-10-01");
     EXPECT(&r, s->nlines == 4 && s->lines[2].kind == POOL && strcmp(s->lines[3].segment, "s2") == 0,
            "order: window lines, then pooled lines by segment");
@@ -1001,8 +1639,14 @@ START_TEST(test_edge_clean_period_boundaries)
      * 2024-06-30, i.e. 2024-04-01, run_off 0: 6 statements. */
     run r;
     run_load(&r, "tests/data/schemes/edge-clean.yaml", "tests/data/schemes/edge-clean.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2024-04-01", .kind = OUT, .component = "c", .period = "2024-04-01",
-                            .final_on = "2024-07-01", .members = "2", .amount_pence = 20000});
+    expect_line(&r,
+                &(want){.quarter = "2024-04-01",
+                        .kind = OUT,
+                        .component = "c",
+                        .period = "2024-04-01",
+                        .final_on = "2024-07-01",
+                        .members = "2",
+                        .amount_pence = 20000});
     expect_run(&r, 6, "2023-01-01", "2024-04-01", 1, 20000);
     run_free(&r);
 }
@@ -1057,35 +1701,109 @@ START_TEST(test_crc)
      *   25,000 - 45,000,000 + 1,128,000 + 42,000 + 414,000 = 392,134,000. */
     run r;
     run_load(&r, "contracts/crc.yaml", "tests/data/schemes/crc.jsonl", ORDER_FILE);
-    expect_line(&r, &(want){.quarter = "2016-10-01", .kind = OUT, .component = "reoffending", .period = "2015-04-01",
-                            .final_on = "2017-01-01", .members = "14", .excluded = "0", .reoffenders = "1",
-                            .reoffences = "2", .actual = "0.071429", .baseline = "0.340000", .points = "26.857143",
-                            .percent = "78.991597", .avoided = "3.760000", .threshold_met = "true",
-                            .units = "3.760000", .amount_pence = 1128000});
-    expect_line(&r, &(want){.quarter = "2016-10-01", .kind = OUT, .component = "frequency", .period = "2015-04-01",
-                            .members = "14", .reoffenders = "1", .reoffences = "2", .actual = "2.000000",
-                            .baseline = "2.600000", .avoided = "0.600000", .threshold_met = "true",
-                            .units = "0.600000", .amount_pence = 42000});
-    expect_line(&r, &(want){.quarter = "2016-10-01", .kind = FEE, .component = "foundation",
-                            .period = "2015-04-01-recovery", .final_on = "2017-01-01", .amount_pence = -5000000});
-    expect_line(&r, &(want){.quarter = "2017-01-01", .kind = OUT, .component = "reoffending", .period = "2015-07-01",
-                            .members = "6", .reoffenders = "1", .avoided = "1.040000", .threshold_met = "false",
-                            .units = "null", .amount_pence = 0});
-    expect_line(&r, &(want){.quarter = "2017-01-01", .kind = OUT, .component = "frequency", .period = "2015-07-01",
-                            .members = "6", .reoffences = "4", .threshold_met = "false", .units = "null",
-                            .amount_pence = 0});
-    expect_line(&r, &(want){.quarter = "2017-07-01", .kind = OUT, .component = "frequency", .period = "2016-01-01",
-                            .members = "1", .threshold_met = "false", .amount_pence = 0});
-    expect_line(&r, &(want){.quarter = "2017-07-01", .kind = POOL, .component = "reoffending", .period = "2015-16",
-                            .final_on = "2017-10-01", .members = "21", .excluded = "0", .reoffenders = "2",
-                            .points = "24.476190", .avoided = "5.140000", .threshold_met = "true",
-                            .units = "5.140000", .amount_pence = 414000});
-    expect_line(&r, &(want){.quarter = "2016-04-01", .kind = FEE, .component = "service", .period = "2015-16-volume",
-                            .final_on = "2016-07-01", .amount_pence = -44475000});
-    expect_line(&r, &(want){.quarter = "2016-07-01", .kind = ADJ, .component = "service", .period = "2015-16-volume",
-                            .previous_pence = "-44475000", .amount_pence = 25000});
-    expect_line(&r, &(want){.quarter = "2017-04-01", .kind = FEE, .component = "service", .period = "2016-17-volume",
-                            .final_on = "2017-07-01", .amount_pence = -45000000});
+    expect_line(&r,
+                &(want){.quarter = "2016-10-01",
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2015-04-01",
+                        .final_on = "2017-01-01",
+                        .members = "14",
+                        .excluded = "0",
+                        .reoffenders = "1",
+                        .reoffences = "2",
+                        .actual = "0.071429",
+                        .baseline = "0.340000",
+                        .points = "26.857143",
+                        .percent = "78.991597",
+                        .avoided = "3.760000",
+                        .threshold_met = "true",
+                        .units = "3.760000",
+                        .amount_pence = 1128000});
+    expect_line(&r,
+                &(want){.quarter = "2016-10-01",
+                        .kind = OUT,
+                        .component = "frequency",
+                        .period = "2015-04-01",
+                        .members = "14",
+                        .reoffenders = "1",
+                        .reoffences = "2",
+                        .actual = "2.000000",
+                        .baseline = "2.600000",
+                        .avoided = "0.600000",
+                        .threshold_met = "true",
+                        .units = "0.600000",
+                        .amount_pence = 42000});
+    expect_line(&r,
+                &(want){.quarter = "2016-10-01",
+                        .kind = FEE,
+                        .component = "foundation",
+                        .period = "2015-04-01-recovery",
+                        .final_on = "2017-01-01",
+                        .amount_pence = -5000000});
+    expect_line(&r,
+                &(want){.quarter = "2017-01-01",
+                        .kind = OUT,
+                        .component = "reoffending",
+                        .period = "2015-07-01",
+                        .members = "6",
+                        .reoffenders = "1",
+                        .avoided = "1.040000",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2017-01-01",
+                        .kind = OUT,
+                        .component = "frequency",
+                        .period = "2015-07-01",
+                        .members = "6",
+                        .reoffences = "4",
+                        .threshold_met = "false",
+                        .units = "null",
+                        .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2017-07-01",
+                        .kind = OUT,
+                        .component = "frequency",
+                        .period = "2016-01-01",
+                        .members = "1",
+                        .threshold_met = "false",
+                        .amount_pence = 0});
+    expect_line(&r,
+                &(want){.quarter = "2017-07-01",
+                        .kind = POOL,
+                        .component = "reoffending",
+                        .period = "2015-16",
+                        .final_on = "2017-10-01",
+                        .members = "21",
+                        .excluded = "0",
+                        .reoffenders = "2",
+                        .points = "24.476190",
+                        .avoided = "5.140000",
+                        .threshold_met = "true",
+                        .units = "5.140000",
+                        .amount_pence = 414000});
+    expect_line(&r,
+                &(want){.quarter = "2016-04-01",
+                        .kind = FEE,
+                        .component = "service",
+                        .period = "2015-16-volume",
+                        .final_on = "2016-07-01",
+                        .amount_pence = -44475000});
+    expect_line(&r,
+                &(want){.quarter = "2016-07-01",
+                        .kind = ADJ,
+                        .component = "service",
+                        .period = "2015-16-volume",
+                        .previous_pence = "-44475000",
+                        .amount_pence = 25000});
+    expect_line(&r,
+                &(want){.quarter = "2017-04-01",
+                        .kind = FEE,
+                        .component = "service",
+                        .period = "2016-17-volume",
+                        .final_on = "2017-07-01",
+                        .amount_pence = -45000000});
     EXPECT(&r, count_issues(&r, OUT, "reoffending", "2015-10-01", NULL) == 0, "an empty window has no line");
     expect_run(&r, 18, "2015-04-01", "2019-07-01", 34, 392134000);
     run_free(&r);

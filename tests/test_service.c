@@ -39,8 +39,7 @@ static void make_contracts_dir(daemon_t *d, const char *const *examples)
 
 /* Starts pbrd with config_text, the clock at now and the named examples
  * as its contracts. */
-static void start_with_examples(daemon_t *d, const char *config_text, const char *now,
-                                const char *const *examples)
+static void start_with_examples(daemon_t *d, const char *config_text, const char *now, const char *const *examples)
 {
     daemon_prepare(d, config_text);
     snprintf(d->now, sizeof d->now, "%s", now);
@@ -80,8 +79,8 @@ static char *read_events_without(const char *path, const char *skip_id)
 static void send_events(daemon_t *d, const char *body, json_int_t expect_accepted)
 {
     json_t *r = ingest_batch(d, body);
-    ck_assert_msg(geti(r, "accepted") == expect_accepted, "accepted %lld, want %lld",
-                  (long long)geti(r, "accepted"), (long long)expect_accepted);
+    ck_assert_msg(geti(r, "accepted") == expect_accepted, "accepted %lld, want %lld", (long long)geti(r, "accepted"),
+                  (long long)expect_accepted);
     ck_assert_int_eq(geti(r, "rejected"), 0);
     json_decref(r);
 }
@@ -225,7 +224,8 @@ START_TEST(late_conviction_adjusts_next_statement)
     send_events(&d, events, 11);
     json_decref(settle(&d, "2021-10-01"));
     char *before = statement_of(&d, "example", "2021-10-01");
-    ck_assert_ptr_nonnull(strstr(before, "\"period\": \"2020-04-01\", \"segment\": null, \"final_on\": \"2022-01-01\""));
+    ck_assert_ptr_nonnull(
+        strstr(before, "\"period\": \"2020-04-01\", \"segment\": null, \"final_on\": \"2022-01-01\""));
     ck_assert_ptr_nonnull(strstr(before, "\"total_pence\": 22220}"));
     send_events(&d,
                 "{\"id\": \"late1\", \"type\": \"conviction\", \"offender\": \"B\", \"date\": \"2021-06-01\", "
@@ -235,9 +235,10 @@ START_TEST(late_conviction_adjusts_next_statement)
     char *after = statement_of(&d, "example", "2021-10-01");
     ck_assert_str_eq(after, before);
     char *next = statement_of(&d, "example", "2022-01-01");
-    ck_assert_ptr_nonnull(strstr(next, "{\"kind\": \"adjustment\", \"component\": \"reoffending\", \"period\": "
-                                       "\"2020-04-01\", \"segment\": null, \"previous_pence\": 22220, "
-                                       "\"amount_pence\": -47220}"));
+    ck_assert_ptr_nonnull(strstr(next,
+                                 "{\"kind\": \"adjustment\", \"component\": \"reoffending\", \"period\": "
+                                 "\"2020-04-01\", \"segment\": null, \"previous_pence\": 22220, "
+                                 "\"amount_pence\": -47220}"));
     ck_assert_ptr_nonnull(strstr(next, "\"total_pence\": 52770}"));
     ck_assert_ptr_nonnull(strstr(next, "\"events_through\": 12,"));
     free(before);
@@ -267,8 +268,9 @@ START_TEST(reload_keeps_previous_version_on_error)
 
     char path[1024];
     snprintf(path, sizeof path, "%s/example.yaml", d.contracts);
-    harness_write_text(path, "contract: example\ntitle: broken\nprovider: demo-provider\nstart: 2020-02-30\n"
-                             "end: 2020-09-30\n");
+    harness_write_text(path,
+                       "contract: example\ntitle: broken\nprovider: demo-provider\nstart: 2020-02-30\n"
+                       "end: 2020-09-30\n");
     json_t *r = api_call(&d, "{\"op\":\"reload\"}");
     json_t *e = json_array_get(json_object_get(r, "errors"), 0);
     ck_assert_ptr_nonnull(e);
@@ -298,8 +300,8 @@ START_TEST(reload_keeps_previous_version_on_error)
     for (int i = 0; i < 100 && sha1 == NULL; i++) {
         usleep(50000);
         c = api_call(&d, "{\"op\":\"contracts\"}");
-        const char *s = json_string_value(
-            json_object_get(json_array_get(json_object_get(c, "contracts"), 0), "sha256"));
+        const char *s =
+            json_string_value(json_object_get(json_array_get(json_object_get(c, "contracts"), 0), "sha256"));
         if (s && strcmp(s, sha0) != 0)
             sha1 = strdup(s);
         json_decref(c);
@@ -463,9 +465,8 @@ static int is_forbidden(json_t *r)
 START_TEST(curve_roles_isolate_providers)
 {
     static const char *const examples[] = {"example.yaml", NULL};
-    harness_keypair server = harness_keypair_new(), finance = harness_keypair_new(),
-                    operator_ = harness_keypair_new(), prov_a = harness_keypair_new(), prov_b = harness_keypair_new(),
-                    stranger = harness_keypair_new();
+    harness_keypair server = harness_keypair_new(), finance = harness_keypair_new(), operator_ = harness_keypair_new(),
+                    prov_a = harness_keypair_new(), prov_b = harness_keypair_new(), stranger = harness_keypair_new();
     char clients[2048];
     snprintf(clients, sizeof clients,
              "- {key: \"%s\", role: finance, name: treasury}\n- {key: \"%s\", role: operator}\n"
@@ -485,8 +486,11 @@ START_TEST(curve_roles_isolate_providers)
     json_t *r = call_as(&d, &finance, "{\"op\":\"settle\",\"quarter\":\"2020-07-01\"}");
     ck_assert_uint_eq(json_array_size(json_object_get(r, "issued")), 2);
     json_decref(r);
-    const char *all_ops[] = {"{\"op\":\"status\"}", "{\"op\":\"contracts\"}", "{\"op\":\"quarantine\"}",
-                             "{\"op\":\"verify\"}", "{\"op\":\"reload\"}",
+    const char *all_ops[] = {"{\"op\":\"status\"}",
+                             "{\"op\":\"contracts\"}",
+                             "{\"op\":\"quarantine\"}",
+                             "{\"op\":\"verify\"}",
+                             "{\"op\":\"reload\"}",
                              "{\"op\":\"cohorts\",\"contract\":\"example\"}",
                              "{\"op\":\"statement\",\"contract\":\"example\",\"quarter\":\"2020-04-01\"}"};
     for (size_t i = 0; i < sizeof all_ops / sizeof *all_ops; i++)
@@ -498,8 +502,10 @@ START_TEST(curve_roles_isolate_providers)
     json_decref(r);
     const char *b_refused[] = {"{\"op\":\"statement\",\"contract\":\"example\",\"quarter\":\"2020-04-01\"}",
                                "{\"op\":\"cohorts\",\"contract\":\"example\"}",
-                               "{\"op\":\"settle\",\"quarter\":\"2020-10-01\"}", "{\"op\":\"reload\"}",
-                               "{\"op\":\"quarantine\"}", "{\"op\":\"verify\"}",
+                               "{\"op\":\"settle\",\"quarter\":\"2020-10-01\"}",
+                               "{\"op\":\"reload\"}",
+                               "{\"op\":\"quarantine\"}",
+                               "{\"op\":\"verify\"}",
                                "{\"op\":\"statement\",\"contract\":\"no-such\",\"quarter\":\"2020-04-01\"}",
                                "{\"op\":\"statements\",\"contract\":\"example\"}",
                                ("{\"op\":\"explain\",\"contract\":\"example\",\"quarter\":\"2020-04-01\","
@@ -519,8 +525,9 @@ START_TEST(curve_roles_isolate_providers)
     r = call_as(&d, &prov_a, "{\"op\":\"statements\",\"contract\":\"example\"}");
     ck_assert_uint_eq(json_array_size(json_object_get(r, "statements")), 2);
     json_decref(r);
-    r = call_as(&d, &prov_a, "{\"op\":\"explain\",\"contract\":\"example\",\"quarter\":\"2020-04-01\","
-                             "\"component\":\"service\",\"period\":\"2020-04-01\"}");
+    r = call_as(&d, &prov_a,
+                "{\"op\":\"explain\",\"contract\":\"example\",\"quarter\":\"2020-04-01\","
+                "\"component\":\"service\",\"period\":\"2020-04-01\"}");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "line"), "kind")), "fee");
     json_decref(r);
     ck_assert(is_forbidden(call_as(&d, &prov_a, "{\"op\":\"settle\",\"quarter\":\"2020-10-01\"}")));

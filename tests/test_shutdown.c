@@ -28,8 +28,8 @@ static void add_release(char *buf, size_t n, const char *id)
 
 typedef struct ack_client {
     daemon_t *d;
-    uint8_t *acked;          /* acked[k] = 1 when id a-k was acknowledged as stored */
-    volatile uint64_t acks;  /* replies received */
+    uint8_t *acked;         /* acked[k] = 1 when id a-k was acknowledged as stored */
+    volatile uint64_t acks; /* replies received */
     volatile int stop;
 } ack_client;
 
@@ -164,7 +164,8 @@ static void start_loaded_daemon(daemon_t *d)
     daemon_prepare(d, "auto_settle: false\n");
     snprintf(d->now, sizeof d->now, "2030-01-01");
     snprintf(d->contracts, sizeof d->contracts, "%s.contracts", d->dir);
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp %s/*.yaml '%s/' && %s/pbrctl gen --offenders %s --seed 7 -o '%s/events.jsonl'",
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && cp %s/*.yaml '%s/' && %s/pbrctl gen --offenders %s --seed 7 -o '%s/events.jsonl'",
              d->contracts, pbr_test_path(root, sizeof root, "contracts"), d->contracts, pbr_test_build(),
              SETTLE_OFFENDERS, d->dir);
     ck_assert_int_eq(system(cmd), 0);

@@ -14,15 +14,15 @@
 
 /* Options for one start-up attempt. */
 typedef struct attempt {
-    int curve;                 /* write a key and clients file and enable auth */
+    int curve;                          /* write a key and clients file and enable auth */
     const char *ingest, *api, *publish; /* NULL: a free loopback port */
-    const char *key_path;      /* override auth.server_secret_key (CURVE only) */
-    const char *clients_path;  /* override auth.clients (CURVE only) */
-    const char *config_text;   /* a whole config file instead (no CURVE) */
-    const char *data;          /* --data (default: the fresh temp dir) */
-    const char *contracts;     /* --contracts (default: the temp dir) */
-    int daemon_mode;           /* omit --foreground */
-    const char *expect_log;    /* a fragment the log must contain */
+    const char *key_path;               /* override auth.server_secret_key (CURVE only) */
+    const char *clients_path;           /* override auth.clients (CURVE only) */
+    const char *config_text;            /* a whole config file instead (no CURVE) */
+    const char *data;                   /* --data (default: the fresh temp dir) */
+    const char *contracts;              /* --contracts (default: the temp dir) */
+    int daemon_mode;                    /* omit --foreground */
+    const char *expect_log;             /* a fragment the log must contain */
 } attempt;
 
 /* The whole text of the file at path (malloc'd; "" when unreadable). */

@@ -87,8 +87,8 @@ static int put_one(const char *id, pbr_event_type type, const char *offender, co
 
 typedef struct record {
     uint64_t seq;
-    char *json;   /* events: the JSON; quarantine: "ERROR@AT" */
-    char *raw;    /* quarantine: the raw bytes (malloc'd) */
+    char *json; /* events: the JSON; quarantine: "ERROR@AT" */
+    char *raw;  /* quarantine: the raw bytes (malloc'd) */
     size_t raw_len;
 } record;
 
@@ -305,8 +305,7 @@ START_TEST(test_duplicate_and_conflict_write_nothing)
     ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
     ck_assert_int_eq(pbr_store_put_event(txn, &e1, E1, strlen(E1), &seq, err, sizeof err), PBR_STORE_ADDED);
     ck_assert_uint_eq(seq, 1);
-    ck_assert_int_eq(pbr_store_put_event(txn, &e1b, other, strlen(other), &seq, err, sizeof err),
-                     PBR_STORE_CONFLICT);
+    ck_assert_int_eq(pbr_store_put_event(txn, &e1b, other, strlen(other), &seq, err, sizeof err), PBR_STORE_CONFLICT);
     ck_assert_int_eq(pbr_store_put_quarantine(txn, other, strlen(other), "conflict", 7, err, sizeof err), 0);
     seq = 0;
     ck_assert_int_eq(pbr_store_put_event(txn, &e1, E1, strlen(E1), &seq, err, sizeof err), PBR_STORE_DUPLICATE);
@@ -367,8 +366,7 @@ START_TEST(test_offender_index_deferred_to_commit)
         snprintf(id, sizeof id, "d%d", i);
         snprintf(json, sizeof json, "{\"id\":\"%s\"}", id);
         pbr_event ev = make_event(id, PBR_EV_RELEASE, off);
-        ck_assert_int_eq(pbr_store_put_event(txn, &ev, json, strlen(json), &seq, err, sizeof err),
-                         PBR_STORE_ADDED);
+        ck_assert_int_eq(pbr_store_put_event(txn, &ev, json, strlen(json), &seq, err, sizeof err), PBR_STORE_ADDED);
         ck_assert_uint_eq(seq, (uint64_t)i + 1);
         memset(off, 'z', 15);
         free(off);
@@ -448,8 +446,7 @@ START_TEST(test_offender_index_orders_seqs_numerically)
         snprintf(id, sizeof id, "n%d", i);
         snprintf(json, sizeof json, "{\"id\":\"%s\"}", id);
         pbr_event ev = make_event(id, PBR_EV_CONVICTION, "P");
-        ck_assert_int_eq(pbr_store_put_event(txn, &ev, json, strlen(json), &seq, err, sizeof err),
-                         PBR_STORE_ADDED);
+        ck_assert_int_eq(pbr_store_put_event(txn, &ev, json, strlen(json), &seq, err, sizeof err), PBR_STORE_ADDED);
     }
     ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
     ck_assert_int_eq(pbr_store_foreach_offender_event(st, "P", collect, &c, err, sizeof err), 0);
@@ -536,16 +533,14 @@ START_TEST(test_quarantine_newest_first_with_limit)
     for (int i = 1; i <= 4; i++) {
         snprintf(raw, sizeof raw, "line %d", i);
         snprintf(reason, sizeof reason, "reason %d", i);
-        ck_assert_int_eq(pbr_store_put_quarantine(txn, raw, strlen(raw), reason, 1700000000 + i, err, sizeof err),
-                         0);
+        ck_assert_int_eq(pbr_store_put_quarantine(txn, raw, strlen(raw), reason, 1700000000 + i, err, sizeof err), 0);
     }
     ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
     /* a raw text needing escapes, a NUL and an invalid UTF-8 byte (0xff,
      * which becomes U+FFFD), in a later transaction */
     static const char nasty[] = "{\"a\":\n\x01\xff\0z";
     ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
-    ck_assert_int_eq(pbr_store_put_quarantine(txn, nasty, sizeof nasty - 1, "bad \"json\"", -5, err, sizeof err),
-                     0);
+    ck_assert_int_eq(pbr_store_put_quarantine(txn, nasty, sizeof nasty - 1, "bad \"json\"", -5, err, sizeof err), 0);
     ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
 
     ck_assert_int_eq(pbr_store_foreach_quarantine(st, 3, collect_q, &c, err, sizeof err), 0);
@@ -689,11 +684,11 @@ START_TEST(test_quarantine_old_and_damaged_records)
     pbr_store_close(st);
     st = NULL;
     static const char old[] = "{\"raw\":\"bad \\u0000 x\",\"error\":\"old reason\",\"at\":42}";
-    raw_put_quarantine(1, old, sizeof old);             /* with its NUL */
+    raw_put_quarantine(1, old, sizeof old);               /* with its NUL */
     raw_put_quarantine(2, "not json", sizeof "not json"); /* with its NUL */
     static const char short_raw[] = "{\"error\":\"e\",\"at\":1,\"raw_bytes\":5}\0abc";
-    raw_put_quarantine(3, short_raw, sizeof short_raw);  /* 3 raw bytes and the NUL: not 5 */
-    raw_put_quarantine(4, "x", 1);                       /* no NUL at all */
+    raw_put_quarantine(3, short_raw, sizeof short_raw); /* 3 raw bytes and the NUL: not 5 */
+    raw_put_quarantine(4, "x", 1);                      /* no NUL at all */
     open_store();
     ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect_mixed, &m, err, sizeof err), 0);
     ck_assert_uint_eq(m.ok.n, 1);
@@ -797,8 +792,7 @@ START_TEST(test_statements_are_immutable_and_ordered)
     ck_assert_str_eq(rec, "{\"s\":\"A1\"}");
     ck_assert_uint_eq(len, 10);
     free(rec);
-    ck_assert_int_eq(pbr_store_get_statement(st, "A", "2024-07-01", &rec, &len, err, sizeof err),
-                     PBR_STORE_NOTFOUND);
+    ck_assert_int_eq(pbr_store_get_statement(st, "A", "2024-07-01", &rec, &len, err, sizeof err), PBR_STORE_NOTFOUND);
 
     ck_assert_int_eq(pbr_store_foreach_statement(st, NULL, collect, &c, err, sizeof err), 0);
     ck_assert_uint_eq(c.n, 4);
@@ -847,8 +841,7 @@ START_TEST(test_reopen_keeps_everything_and_continues_seq)
     ck_assert_uint_eq(seq, 3);
     ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
     ck_assert_int_eq(pbr_store_put_quarantine(txn, "q2", 2, "r2", 2, err, sizeof err), 0);
-    ck_assert_int_eq(pbr_store_put_statement(txn, "A", "2024-01-01", "{}", 2, err, sizeof err),
-                     PBR_STORE_CONFLICT);
+    ck_assert_int_eq(pbr_store_put_statement(txn, "A", "2024-01-01", "{}", 2, err, sizeof err), PBR_STORE_CONFLICT);
     ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
 
     ck_assert_int_eq(pbr_store_foreach_quarantine(st, 0, collect_q, &c, err, sizeof err), 0);
@@ -1209,8 +1202,7 @@ START_TEST(test_commit_write_failure_leaves_store_usable)
     for (int i = 0; i < 100; i++) { /* ~420 KB, far past the limit */
         snprintf(id, sizeof id, "big%d", i);
         pbr_event ev = make_event(id, PBR_EV_RELEASE, "A");
-        ck_assert_int_eq(pbr_store_put_event(txn, &ev, json, strlen(json), &seq, err, sizeof err),
-                         PBR_STORE_ADDED);
+        ck_assert_int_eq(pbr_store_put_event(txn, &ev, json, strlen(json), &seq, err, sizeof err), PBR_STORE_ADDED);
     }
     err[0] = '\0';
     ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), -1);

@@ -76,17 +76,29 @@ START_TEST(gbp_text)
 {
     char s[PBR_GBP_MAX];
     pbr_format_gbp(123456789, s, sizeof s);
-    ck_assert_str_eq(s, "\xc2\xa3" "1,234,567.89");
+    ck_assert_str_eq(s,
+                     "\xc2\xa3"
+                     "1,234,567.89");
     pbr_format_gbp(-5, s, sizeof s);
-    ck_assert_str_eq(s, "-\xc2\xa3" "0.05");
+    ck_assert_str_eq(s,
+                     "-\xc2\xa3"
+                     "0.05");
     pbr_format_gbp(0, s, sizeof s);
-    ck_assert_str_eq(s, "\xc2\xa3" "0.00");
+    ck_assert_str_eq(s,
+                     "\xc2\xa3"
+                     "0.00");
     pbr_format_gbp(100000, s, sizeof s); /* 1000 pounds: one separator */
-    ck_assert_str_eq(s, "\xc2\xa3" "1,000.00");
+    ck_assert_str_eq(s,
+                     "\xc2\xa3"
+                     "1,000.00");
     pbr_format_gbp(99999, s, sizeof s);
-    ck_assert_str_eq(s, "\xc2\xa3" "999.99");
+    ck_assert_str_eq(s,
+                     "\xc2\xa3"
+                     "999.99");
     pbr_format_gbp(INT64_MIN, s, sizeof s);
-    ck_assert_str_eq(s, "-\xc2\xa3" "92,233,720,368,547,758.08");
+    ck_assert_str_eq(s,
+                     "-\xc2\xa3"
+                     "92,233,720,368,547,758.08");
     pbr_format_gbp_plain(-123456, s, sizeof s);
     ck_assert_str_eq(s, "-1234.56");
     pbr_format_gbp_plain(7, s, sizeof s);
@@ -134,11 +146,13 @@ START_TEST(statement_csv_columns)
                          "units,previous_pence,previous_gbp,amount_pence,amount_gbp\n";
     ck_assert_msg(strncmp(csv, header, strlen(header)) == 0, "header: %s", csv);
     /* the fee: 123456789 pence = 1234567.89 pounds, the title quoted and escaped */
-    ck_assert_msg(strstr(csv, "c1,\"'+Title, with comma\",2013-07-01,2013-14 Q2,lines,fee,svc,2013-07-01,,"
-                              "2013-10-01,,,,,,,,,,,,,,123456789,1234567.89\n") != NULL, "%s", csv);
-    /* the adjustment: segment escaped, -150 pence stays a number, -1.50 pounds */
-    ck_assert_msg(strstr(csv, ",adjustment,r,2012-13,'=HYPERLINK(1),,,,,,,,,,,,,100,1.00,-150,-1.50\n") != NULL,
+    ck_assert_msg(strstr(csv,
+                         "c1,\"'+Title, with comma\",2013-07-01,2013-14 Q2,lines,fee,svc,2013-07-01,,"
+                         "2013-10-01,,,,,,,,,,,,,,123456789,1234567.89\n") != NULL,
                   "%s", csv);
+    /* the adjustment: segment escaped, -150 pence stays a number, -1.50 pounds */
+    ck_assert_msg(strstr(csv, ",adjustment,r,2012-13,'=HYPERLINK(1),,,,,,,,,,,,,100,1.00,-150,-1.50\n") != NULL, "%s",
+                  csv);
     ck_assert_msg(strstr(csv, ",total,,,,,,,,,,,,,,,,,,,123456639,1234566.39\n") != NULL, "%s", csv);
     free(csv);
     /* a title far longer than any buffer still renders, whole */
@@ -154,8 +168,18 @@ START_TEST(statement_csv_columns)
     free(longt);
     char *text = pbr_statement_render(st, strlen(st), PBR_FMT_TEXT, err, sizeof err);
     ck_assert_ptr_nonnull(text);
-    ck_assert_msg(strstr(text, "\xc2\xa3" "1,234,567.89") && strstr(text, "-\xc2\xa3" "1.50") &&
-                      strstr(text, "(previously \xc2\xa3" "1.00)") && strstr(text, "\xc2\xa3" "1,234,566.39"),
+    ck_assert_msg(strstr(text,
+                         "\xc2\xa3"
+                         "1,234,567.89") &&
+                      strstr(text,
+                             "-\xc2\xa3"
+                             "1.50") &&
+                      strstr(text,
+                             "(previously \xc2\xa3"
+                             "1.00)") &&
+                      strstr(text,
+                             "\xc2\xa3"
+                             "1,234,566.39"),
                   "%s", text);
     free(text);
 }
@@ -192,8 +216,8 @@ static void check_line(explain_ctx *x, const char *stjson, size_t len, json_t *l
     ck_assert_ptr_nonnull(o);
     long long members = json_integer_value(json_object_get(line, "members"));
     const char *where = json_string_value(json_object_get(r, "quarter"));
-    ck_assert_msg((long long)json_array_size(rows) == members, "%s %s %s %s: %zu rows, members %lld", x->c->id,
-                  where, component, period, json_array_size(rows), members);
+    ck_assert_msg((long long)json_array_size(rows) == members, "%s %s %s %s: %zu rows, members %lld", x->c->id, where,
+                  component, period, json_array_size(rows), members);
     long long reoffenders = 0, reoffences = 0, nights = 0;
     size_t i;
     json_t *row;
@@ -213,8 +237,8 @@ static void check_line(explain_ctx *x, const char *stjson, size_t len, json_t *l
     switch (o->measure) {
     case PBR_M_BINARY:
     case PBR_M_FREQUENCY:
-        ck_assert_msg(reoffenders == json_integer_value(json_object_get(line, "reoffenders")), "%s %s %s %s reoffenders",
-                      x->c->id, where, component, period);
+        ck_assert_msg(reoffenders == json_integer_value(json_object_get(line, "reoffenders")),
+                      "%s %s %s %s reoffenders", x->c->id, where, component, period);
         ck_assert_msg(reoffences == json_integer_value(json_object_get(line, "reoffences")), "%s %s %s %s reoffences",
                       x->c->id, where, component, period);
         ck_assert_msg((long long)json_array_size(left) == json_integer_value(json_object_get(line, "excluded")),
@@ -327,13 +351,22 @@ END_TEST
  * missing, pooled lines, clean-period restarts, late data, voids). */
 START_TEST(explain_sums_edges)
 {
-    static const char *const pairs[][2] = {
-        {"edge-cap", "edge-cap"},       {"edge-clean", "edge-clean"}, {"edge-disposals", "edge-disposals"},
-        {"edge-freq-pooled", "edge-freq-pooled"}, {"edge-gone", "edge-gone"}, {"edge-misc", "edge-misc"},
-        {"edge-ogrs", "edge-ogrs"},     {"edge-pay", "edge-pay"},     {"edge-pooled", "edge-pooled"},
-        {"edge-binary", "edge-feb29"},  {"edge-binary", "edge-first"}, {"edge-binary", "edge-gate-equal"},
-        {"edge-binary", "edge-index-date"}, {"edge-binary", "edge-late"}, {"edge-binary", "edge-void"},
-        {"edge-binary", "edge-waiting-end"}};
+    static const char *const pairs[][2] = {{"edge-cap", "edge-cap"},
+                                           {"edge-clean", "edge-clean"},
+                                           {"edge-disposals", "edge-disposals"},
+                                           {"edge-freq-pooled", "edge-freq-pooled"},
+                                           {"edge-gone", "edge-gone"},
+                                           {"edge-misc", "edge-misc"},
+                                           {"edge-ogrs", "edge-ogrs"},
+                                           {"edge-pay", "edge-pay"},
+                                           {"edge-pooled", "edge-pooled"},
+                                           {"edge-binary", "edge-feb29"},
+                                           {"edge-binary", "edge-first"},
+                                           {"edge-binary", "edge-gate-equal"},
+                                           {"edge-binary", "edge-index-date"},
+                                           {"edge-binary", "edge-late"},
+                                           {"edge-binary", "edge-void"},
+                                           {"edge-binary", "edge-waiting-end"}};
     size_t total = 0;
     for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++) {
         char crel[128], erel[128];
@@ -393,8 +426,9 @@ START_TEST(simulate_totals)
         life += json_integer_value(json_object_get(s, "total_pence"));
         size_t i;
         json_t *l;
-        json_array_foreach(json_object_get(s, "lines"), i, l) if (!strcmp(json_string_value(json_object_get(l, "kind")), "fee"))
-            fees += json_integer_value(json_object_get(l, "amount_pence"));
+        json_array_foreach(json_object_get(s, "lines"), i,
+                           l) if (!strcmp(json_string_value(json_object_get(l, "kind")), "fee")) fees +=
+            json_integer_value(json_object_get(l, "amount_pence"));
         json_decref(s);
     }
     free(json);
@@ -444,8 +478,8 @@ START_TEST(diff_self_is_empty)
     size_t nschemes = scheme_names(schemes, 64);
     for (size_t k = 0; k < nschemes; k++) {
         char args[512];
-        snprintf(args, sizeof args, "diff contracts/%s.yaml contracts/%s.yaml tests/data/schemes/%s.jsonl",
-                 schemes[k], schemes[k], schemes[k]);
+        snprintf(args, sizeof args, "diff contracts/%s.yaml contracts/%s.yaml tests/data/schemes/%s.jsonl", schemes[k],
+                 schemes[k], schemes[k]);
         int st;
         char *out = pbrctl(args, &st);
         ck_assert_msg(st == 0 && out[0] == '\0', "%s: exit %d, output %s", schemes[k], st, out);
@@ -493,8 +527,8 @@ START_TEST(diff_one_price)
     free(sim);
     ck_assert_int_gt(json_object_size(want), 0);
     char args[512];
-    snprintf(args, sizeof args, "diff contracts/peterborough.yaml %s tests/data/schemes/peterborough.jsonl --format json",
-             edited);
+    snprintf(args, sizeof args,
+             "diff contracts/peterborough.yaml %s tests/data/schemes/peterborough.jsonl --format json", edited);
     char *out = pbrctl(args, &st);
     ck_assert_int_eq(st, 1);
     json_t *r = json_loads(out, 0, NULL);
@@ -636,8 +670,7 @@ static void start_doncaster(daemon_t *d)
     harness_write_text(to, text);
     free(text);
     daemon_start(d);
-    text = pbr_read_file(pbr_test_path(from, sizeof from, "tests/data/schemes/doncaster.jsonl"), &len, err,
-                         sizeof err);
+    text = pbr_read_file(pbr_test_path(from, sizeof from, "tests/data/schemes/doncaster.jsonl"), &len, err, sizeof err);
     ck_assert_msg(text != NULL, "%s", err);
     json_t *r = ingest_batch(d, text);
     ck_assert_int_eq(geti(r, "rejected"), 0);
@@ -712,7 +745,11 @@ START_TEST(daemon_statements)
     free(out);
     out = pbrctl_d(&d, "statements doncaster", &st);
     ck_assert_int_eq(st, 0);
-    ck_assert_msg(strstr(out, "\xc2\xa3" "5,000,000.00") && strstr(out, "lifetime"), "%s", out);
+    ck_assert_msg(strstr(out,
+                         "\xc2\xa3"
+                         "5,000,000.00") &&
+                      strstr(out, "lifetime"),
+                  "%s", out);
     free(out);
     /* the report from the daemon: one bar per issued statement */
     char rpath[300], rargs[400], err[PBR_ERR_MAX];
@@ -743,14 +780,16 @@ START_TEST(daemon_explain)
     char *on = pbrctl_d(&d, "explain doncaster 2014-01-01 reoffending 2011-12 --format json", &st);
     ck_assert_int_eq(st, 0);
     char *off = pbrctl("explain --offline contracts/doncaster.yaml tests/data/schemes/doncaster.jsonl 2014-01-01 "
-                       "reoffending 2011-12 --format json", &st);
+                       "reoffending 2011-12 --format json",
+                       &st);
     ck_assert_int_eq(st, 0);
     json_t *a = json_loads(on, 0, NULL), *b = json_loads(off, 0, NULL);
     ck_assert_msg(a && b, "%s\n%s", on, off);
     json_t *line = json_object_get(a, "line");
     ck_assert_int_eq(json_array_size(json_object_get(a, "rows")), geti(line, "members"));
-    json_t *op = api_call(&d, "{\"op\":\"explain\",\"contract\":\"doncaster\",\"quarter\":\"2014-01-01\","
-                              "\"component\":\"reoffending\",\"period\":\"2011-12\",\"segment\":null}");
+    json_t *op = api_call(&d,
+                          "{\"op\":\"explain\",\"contract\":\"doncaster\",\"quarter\":\"2014-01-01\","
+                          "\"component\":\"reoffending\",\"period\":\"2011-12\",\"segment\":null}");
     ck_assert(json_equal(op, a));
     json_decref(op);
     ck_assert(json_equal(json_object_get(a, "rows"), json_object_get(b, "rows")));

@@ -88,13 +88,13 @@ static int rng_weighted(rng *r, const uint16_t *w, int n)
 
 #define NAREAS 11
 static const char *const area_names[NAREAS] = {
-    "NORTH", "SOUTH", "EAST", "WEST", "NEWHAM", "LEWISHAM",
-    "MANCHESTER", "PETERBOROUGH", "DONCASTER", "LEEDS", "X",
+    "NORTH", "SOUTH", "EAST", "WEST", "NEWHAM", "LEWISHAM", "MANCHESTER", "PETERBOROUGH", "DONCASTER", "LEEDS", "X",
 };
 /* the local establishment of each area, same index */
 static const char *const establishment_names[NAREAS] = {
-    "HMP-N", "HMP-S", "HMP-CHELMSFORD", "HMP-BRISTOL", "HMP-PENTONVILLE", "HMP-BRIXTON",
-    "HMP-MANCHESTER", "HMP-PETERBOROUGH", "HMP-DONCASTER", "HMP-LEEDS", "HMP-X",
+    "HMP-N",           "HMP-S",       "HMP-CHELMSFORD", "HMP-BRISTOL",
+    "HMP-PENTONVILLE", "HMP-BRIXTON", "HMP-MANCHESTER", "HMP-PETERBOROUGH",
+    "HMP-DONCASTER",   "HMP-LEEDS",   "HMP-X",
 };
 static const uint16_t area_weights[NAREAS] = {12, 12, 10, 10, 10, 10, 12, 8, 8, 6, 2};
 
@@ -111,7 +111,10 @@ static const uint16_t disposal_weights[PBR_DISP_COUNT] = {18, 10, 25, 27, 8, 5, 
 
 #define NREASONS 4
 static const char *const reason_names[NREASONS] = {
-    "wrong person", "duplicate record", "data entry error", "conviction quashed",
+    "wrong person",
+    "duplicate record",
+    "data entry error",
+    "conviction quashed",
 };
 
 #define ID_LEN 32
@@ -120,15 +123,15 @@ static const char *const reason_names[NREASONS] = {
 typedef struct {
     uint8_t type;
     uint8_t area, establishment;
-    int8_t provider;     /* -1 none */
-    uint8_t is_sso;      /* community_start order */
+    int8_t provider; /* -1 none */
+    uint8_t is_sso;  /* community_start order */
     uint8_t ppo;
     uint8_t category, disposal;
-    uint8_t conv_area;   /* conviction: 1 if area is written */
+    uint8_t conv_area; /* conviction: 1 if area is written */
     uint8_t reason;
-    uint8_t is_target;   /* voided by a later event: never made malformed */
+    uint8_t is_target; /* voided by a later event: never made malformed */
     char gender;
-    uint32_t seq;        /* generation order within the offender */
+    uint32_t seq; /* generation order within the offender */
     pbr_date date, recorded, offence_date;
     int32_t sentence_days, age, ogrs, prior, offences;
     char id[ID_LEN];
@@ -140,8 +143,8 @@ typedef struct {
     uint64_t k;
     char gender;
     uint8_t area, ppo;
-    int32_t risk;  /* reoffending probability per 10,000 within two years */
-    int32_t ogrs;  /* as written on index events, -1 for none */
+    int32_t risk; /* reoffending probability per 10,000 within two years */
+    int32_t ogrs; /* as written on index events, -1 for none */
     int32_t prior;
     pbr_date birth;
 } offender;
@@ -150,8 +153,8 @@ typedef struct {
  * output buffer. */
 typedef struct {
     const pbr_gen_opts *o;
-    rng r;        /* the world */
-    rng m;        /* malformed-line decisions: independent of the world */
+    rng r; /* the world */
+    rng m; /* malformed-line decisions: independent of the world */
     uint32_t malformed_ppm;
     pbr_date horizon;
     pbr_date busy_until; /* the current offender's last event, PBR_DATE_MAX while in custody for good */
@@ -450,9 +453,9 @@ static int generate_offender(gen_state *g, uint64_t k)
     p.prior = ogrs * 25 / 10000 + (int32_t)rng_below(&g->r, 8) + (p.ppo ? 12 : 0);
     int32_t span = o->to - o->from + 1;
     pbr_date d = o->from + (pbr_date)rng_below(&g->r, (uint32_t)(span > 0 ? span : 1));
-    int32_t age = rng_chance(&g->r, 200) ? 15 + (int32_t)rng_below(&g->r, 3)
-                                          : 18 + (int32_t)(rng_below(&g->r, 12) + rng_below(&g->r, 12) +
-                                                           rng_below(&g->r, 16));
+    int32_t age = rng_chance(&g->r, 200)
+        ? 15 + (int32_t)rng_below(&g->r, 3)
+        : 18 + (int32_t)(rng_below(&g->r, 12) + rng_below(&g->r, 12) + rng_below(&g->r, 16));
     if (age > 30 && rng_chance(&g->r, 1500))
         age += (int32_t)rng_below(&g->r, 20); /* a tail of older offenders */
     p.birth = d - age * 365 - age / 4 - (pbr_date)rng_below(&g->r, 365);
@@ -494,8 +497,16 @@ static int by_date_then_seq(const void *a, const void *b)
 }
 
 typedef enum {
-    MAL_NONE, MAL_TRUNCATED, MAL_BAD_DATE, MAL_UNKNOWN_FIELD, MAL_OUT_OF_RANGE,
-    MAL_UNKNOWN_TYPE, MAL_NO_ID, MAL_RECORDED_BEFORE, MAL_NOT_OBJECT, MAL_COUNT
+    MAL_NONE,
+    MAL_TRUNCATED,
+    MAL_BAD_DATE,
+    MAL_UNKNOWN_FIELD,
+    MAL_OUT_OF_RANGE,
+    MAL_UNKNOWN_TYPE,
+    MAL_NO_ID,
+    MAL_RECORDED_BEFORE,
+    MAL_NOT_OBJECT,
+    MAL_COUNT
 } malformation;
 
 typedef struct {
@@ -577,8 +588,7 @@ static void format_event(line *l, const gev *e, const char *who, malformation ma
         put_kv(l, "\"id\":", e->id);
         put(l, ",");
     }
-    if (mal == MAL_UNKNOWN_TYPE || (mal == MAL_OUT_OF_RANGE && (e->type == PBR_EV_DISCHARGE ||
-                                                                e->type == PBR_EV_VOID)))
+    if (mal == MAL_UNKNOWN_TYPE || (mal == MAL_OUT_OF_RANGE && (e->type == PBR_EV_DISCHARGE || e->type == PBR_EV_VOID)))
         put_kv(l, "\"type\":", "parole");
     else
         put_kv(l, "\"type\":", pbr_event_type_name((pbr_event_type)e->type));
@@ -636,8 +646,7 @@ static void format_event(line *l, const gev *e, const char *who, malformation ma
         put_kv(l, ",\"target\":", e->target);
         put_kv(l, ",\"reason\":", reason_names[e->reason]);
         break;
-    default:
-        break;
+    default: break;
     }
     if (mal == MAL_UNKNOWN_FIELD)
         put(l, ",\"colour\":\"blue\"");

@@ -27,13 +27,13 @@
 #include "pbr/yamldoc.h"
 
 /* Upper bounds that keep date arithmetic far from overflow. */
-#define MAX_MONTHS 1200        /* follow_up, waiting */
-#define MAX_SETTLE_DAYS 3660   /* settle_after_days */
-#define MAX_RUN_OFF 400        /* run_off */
-#define MAX_HISTORY 100        /* baseline history years */
+#define MAX_MONTHS 1200         /* follow_up, waiting */
+#define MAX_SETTLE_DAYS 3660    /* settle_after_days */
+#define MAX_RUN_OFF 400         /* run_off */
+#define MAX_HISTORY 100         /* baseline history years */
 #define MAX_COHORT_WINDOWS 1000 /* cohort windows: listed, or periods from start to end (250 years of quarters) */
-#define MAX_LIST_ITEMS 1000    /* fees, outcomes, segments of one outcome (ids are checked pairwise) */
-#define KEYS_LINEAR_MAX 16     /* mappings with more keys find duplicates through a hash table */
+#define MAX_LIST_ITEMS 1000     /* fees, outcomes, segments of one outcome (ids are checked pairwise) */
+#define KEYS_LINEAR_MAX 16      /* mappings with more keys find duplicates through a hash table */
 #define BOUND_LIMIT ((int64_t)1 << 62) /* where bounds are clamped to +-2^62 */
 /* SPEC 4 (ruled 2026-12-02): every money amount within +-MONEY_LIMIT pounds,
  * every date within [DATE_MIN, DATE_MAX]. */
@@ -41,7 +41,7 @@
 #define MONEY_LIMIT_TEXT "1,000,000,000,000.00"
 #define DATE_MIN_TEXT "1900-01-01"
 #define DATE_MAX_TEXT "2199-12-31"
-#define GATE_PERCENT_MAX 100   /* a percent or points gate */
+#define GATE_PERCENT_MAX 100 /* a percent or points gate */
 
 /* ---- loader context and diagnostics --------------------------------------- */
 
@@ -51,7 +51,7 @@ typedef struct lctx {
     pbr_diag *diag;
     int failed;
     pbr_contract *c;
-    char **wkeys;   /* period keys of the cohort windows (5.7), for rates */
+    char **wkeys; /* period keys of the cohort windows (5.7), for rates */
     size_t nwkeys, wkeys_cap;
 } lctx;
 
@@ -112,12 +112,27 @@ static yaml_node_t *node_at(lctx *x, int idx)
     return yaml_document_get_node(x->doc, idx);
 }
 
-static int is_scalar(const yaml_node_t *n) { return n->type == YAML_SCALAR_NODE; }
-static int is_map(const yaml_node_t *n) { return n->type == YAML_MAPPING_NODE; }
-static int is_seq(const yaml_node_t *n) { return n->type == YAML_SEQUENCE_NODE; }
+static int is_scalar(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE;
+}
+static int is_map(const yaml_node_t *n)
+{
+    return n->type == YAML_MAPPING_NODE;
+}
+static int is_seq(const yaml_node_t *n)
+{
+    return n->type == YAML_SEQUENCE_NODE;
+}
 
-static const char *stext(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
-static size_t slen(const yaml_node_t *n) { return n->data.scalar.length; }
+static const char *stext(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+static size_t slen(const yaml_node_t *n)
+{
+    return n->data.scalar.length;
+}
 
 /* 1 when n is a scalar whose text is exactly s. */
 static int scalar_is(const yaml_node_t *n, const char *s)
@@ -239,8 +254,7 @@ static int need_seq(lctx *x, const yaml_node_t *n, const char *key)
 
 static int need_scalar(lctx *x, const yaml_node_t *n, const char *key)
 {
-    return is_scalar(n) ? 0 : FAIL(x, n, "%s: expected a single value, not a %s", key,
-                                   is_map(n) ? "mapping" : "list");
+    return is_scalar(n) ? 0 : FAIL(x, n, "%s: expected a single value, not a %s", key, is_map(n) ? "mapping" : "list");
 }
 
 static int oom(lctx *x, const yaml_node_t *n)
@@ -425,7 +439,7 @@ static int get_choice(lctx *x, const yaml_node_t *n, const char *key, const char
 static const char *const MEASURES[] = {"binary", "frequency", "clean_period", "custody_nights", "disposals", NULL};
 static const char *const DISPOSALS[] = {"custody", "sso", "community", "fine", "discharge", "caution", "other", NULL};
 static const char *const GATE_METRICS[] = {"points", "percent", "avoided", "significant", NULL}; /* pbr_metric order */
-static const char *const PER_METRICS[] = {"point", "percent", "avoided", NULL};   /* pbr_metric order */
+static const char *const PER_METRICS[] = {"point", "percent", "avoided", NULL};                  /* pbr_metric order */
 
 const char *pbr_measure_name(pbr_measure m)
 {
@@ -856,8 +870,7 @@ static int compute_window_keys(lctx *x, const yaml_node_t *at)
                 return -1;
         }
         return 0;
-    case PBR_PERIOD_WHOLE:
-        return add_wkey(x, at, "all");
+    case PBR_PERIOD_WHOLE: return add_wkey(x, at, "all");
     case PBR_PERIOD_WINDOWS:
         for (size_t i = 0; i < c->cohort.nwindows; i++)
             if (add_wkey(x, at, c->cohort.windows[i].name))
@@ -976,8 +989,8 @@ static int parse_volume(lctx *x, const yaml_node_t *n, pbr_fee *f)
         return -1;
     if (seq_size(v) != 2)
         return FAIL(x, v, "band: give two whole numbers [lo, hi]");
-    if (!(lo = seq_item(x, v, 0)) || !(hi = seq_item(x, v, 1)) ||
-        get_int(x, lo, "band", 0, INT32_MAX, &f->volume_lo) || get_int(x, hi, "band", 0, INT32_MAX, &f->volume_hi))
+    if (!(lo = seq_item(x, v, 0)) || !(hi = seq_item(x, v, 1)) || get_int(x, lo, "band", 0, INT32_MAX, &f->volume_lo) ||
+        get_int(x, hi, "band", 0, INT32_MAX, &f->volume_hi))
         return -1;
     if (f->volume_lo > f->volume_hi)
         return FAIL(x, v, "band: lo %" PRId64 " is greater than hi %" PRId64, f->volume_lo, f->volume_hi);
@@ -1149,16 +1162,11 @@ static int parse_counts(lctx *x, const yaml_node_t *n, const char *key, int mone
 static unsigned baseline_forms(pbr_measure m)
 {
     switch (m) {
-    case PBR_M_BINARY:
-        return 1u << PBR_BL_RATE | 1u << PBR_BL_RATES | 1u << PBR_BL_PREDICTED | 1u << PBR_BL_OGRS_REF;
-    case PBR_M_FREQUENCY:
-        return 1u << PBR_BL_RATE | 1u << PBR_BL_RATES;
-    case PBR_M_CUSTODY_NIGHTS:
-        return 1u << PBR_BL_HISTORY | 1u << PBR_BL_NIGHTS;
-    case PBR_M_DISPOSALS:
-        return 1u << PBR_BL_HISTORY | 1u << PBR_BL_COUNTS;
-    case PBR_M_CLEAN_PERIOD:
-        break;
+    case PBR_M_BINARY: return 1u << PBR_BL_RATE | 1u << PBR_BL_RATES | 1u << PBR_BL_PREDICTED | 1u << PBR_BL_OGRS_REF;
+    case PBR_M_FREQUENCY: return 1u << PBR_BL_RATE | 1u << PBR_BL_RATES;
+    case PBR_M_CUSTODY_NIGHTS: return 1u << PBR_BL_HISTORY | 1u << PBR_BL_NIGHTS;
+    case PBR_M_DISPOSALS: return 1u << PBR_BL_HISTORY | 1u << PBR_BL_COUNTS;
+    case PBR_M_CLEAN_PERIOD: break;
     }
     return 0;
 }
@@ -1216,28 +1224,22 @@ static int parse_baseline(lctx *x, const yaml_node_t *n, pbr_measure m, pbr_base
     }
     int proportion = m == PBR_M_BINARY; /* a binary rate is a share of the cohort: [0, 1] */
     switch (b->kind) {
-    case PBR_BL_RATE:
-        return get_rate(x, rate, "rate", proportion, b->rate);
+    case PBR_BL_RATE: return get_rate(x, rate, "rate", proportion, b->rate);
     case PBR_BL_OGRS_REF:
         if (get_rate(x, rate, "rate", proportion, b->rate))
             return -1;
         return get_nonneg(x, oref, "ogrs_reference", -1, 1, b->ogrs_reference);
-    case PBR_BL_RATES:
-        return parse_rates(x, rates, proportion, b);
+    case PBR_BL_RATES: return parse_rates(x, rates, proportion, b);
     case PBR_BL_PREDICTED:
         if (need_scalar(x, pred, "predicted"))
             return -1;
         if (!scalar_is(pred, "ogrs"))
             return FAIL(x, pred, "predicted: %s is not ogrs", Q(pred, q));
         return scale ? get_nonneg(x, scale, "scale", -1, 0, b->scale) : 0;
-    case PBR_BL_HISTORY:
-        return get_int32(x, hist, "history", 1, MAX_HISTORY, &b->history_years);
-    case PBR_BL_NIGHTS:
-        return get_nonneg(x, nights, "nights", -1, 0, b->nights);
-    case PBR_BL_COUNTS:
-        return parse_counts(x, counts, "counts", 0, b->has_count, b->counts);
-    case PBR_BL_NONE:
-        break;
+    case PBR_BL_HISTORY: return get_int32(x, hist, "history", 1, MAX_HISTORY, &b->history_years);
+    case PBR_BL_NIGHTS: return get_nonneg(x, nights, "nights", -1, 0, b->nights);
+    case PBR_BL_COUNTS: return parse_counts(x, counts, "counts", 0, b->has_count, b->counts);
+    case PBR_BL_NONE: break;
     }
     return 0;
 }
@@ -1265,8 +1267,7 @@ static int parse_gate(lctx *x, const yaml_node_t *n, const char *key, pbr_metric
         return get_nonneg(x, v, GATE_METRICS[*metric], -1, 0, value);
     if (get_decimal(x, v, GATE_METRICS[*metric], -1, value))
         return -1;
-    if ((*metric == PBR_METRIC_POINTS || *metric == PBR_METRIC_PERCENT) &&
-        mpq_cmp_ui(value, GATE_PERCENT_MAX, 1) > 0) {
+    if ((*metric == PBR_METRIC_POINTS || *metric == PBR_METRIC_PERCENT) && mpq_cmp_ui(value, GATE_PERCENT_MAX, 1) > 0) {
         char q[QBUF];
         return FAIL(x, v, "%s: %s is above 100", GATE_METRICS[*metric], Q(v, q));
     }
@@ -1350,15 +1351,20 @@ static int check_significant(lctx *x, const yaml_node_t *k, const pbr_outcome *o
 
 static int parse_pay(lctx *x, const yaml_node_t *n, pbr_outcome *o)
 {
-    static const char *const keys[] = {"threshold", "below", "per", "from_threshold", "price", "tiers", "max_units",
-                                       "cap",       "weight", "prices", "share", NULL};
-    static const key_scope scope[] = {
-        {"threshold", M_BIN | M_FRQ | M_CUS}, {"below", M_BIN | M_FRQ | M_CUS},
-        {"per", M_BIN | M_FRQ | M_CUS},       {"from_threshold", M_BIN | M_FRQ | M_CUS},
-        {"price", M_ALL & ~M_DSP},            {"tiers", M_BIN | M_FRQ},
-        {"max_units", M_BIN | M_FRQ},         {"cap", M_ALL & ~M_DSP},
-        {"weight", M_ALL & ~M_DSP},           {"prices", M_DSP},
-        {"share", M_DSP},                     {NULL, 0}};
+    static const char *const keys[] = {"threshold", "below", "per",    "from_threshold", "price", "tiers",
+                                       "max_units", "cap",   "weight", "prices",         "share", NULL};
+    static const key_scope scope[] = {{"threshold", M_BIN | M_FRQ | M_CUS},
+                                      {"below", M_BIN | M_FRQ | M_CUS},
+                                      {"per", M_BIN | M_FRQ | M_CUS},
+                                      {"from_threshold", M_BIN | M_FRQ | M_CUS},
+                                      {"price", M_ALL & ~M_DSP},
+                                      {"tiers", M_BIN | M_FRQ},
+                                      {"max_units", M_BIN | M_FRQ},
+                                      {"cap", M_ALL & ~M_DSP},
+                                      {"weight", M_ALL & ~M_DSP},
+                                      {"prices", M_DSP},
+                                      {"share", M_DSP},
+                                      {NULL, 0}};
     static const char *const weights[] = {"none", "ogrs", NULL};
     pbr_pay *p = &o->pay;
     pbr_measure m = o->measure;
@@ -1445,8 +1451,9 @@ static int parse_pay(lctx *x, const yaml_node_t *n, pbr_outcome *o)
 
 static pbr_where_kind where_kind_of(pbr_measure m)
 {
-    return m == PBR_M_CUSTODY_NIGHTS ? PBR_WHERE_RECEPTION : m == PBR_M_DISPOSALS ? PBR_WHERE_CONVICTION
-                                                                                  : PBR_WHERE_INDEX;
+    return m == PBR_M_CUSTODY_NIGHTS ? PBR_WHERE_RECEPTION
+        : m == PBR_M_DISPOSALS       ? PBR_WHERE_CONVICTION
+                                     : PBR_WHERE_INDEX;
 }
 
 static int parse_segment(lctx *x, const yaml_node_t *n, pbr_outcome *o, size_t idx)
@@ -1556,8 +1563,7 @@ static int check_outcome_complete(lctx *x, const yaml_node_t *n, const yaml_node
         if (!o->segments[i].has_baseline) {
             const yaml_node_t *segs = find(x, n, "segments", NULL);
             const yaml_node_t *s = segs ? seq_item(x, segs, i) : n;
-            return FAIL(x, s ? s : n, "segment \"%s\": no baseline, and the component has none",
-                        o->segments[i].name);
+            return FAIL(x, s ? s : n, "segment \"%s\": no baseline, and the component has none", o->segments[i].name);
         }
     }
     return 0;
@@ -1565,8 +1571,8 @@ static int check_outcome_complete(lctx *x, const yaml_node_t *n, const yaml_node
 
 static int parse_outcome(lctx *x, const yaml_node_t *n, pbr_outcome *o)
 {
-    static const char *const keys[] = {"id",      "measure", "follow_up", "waiting", "counts",   "per",    "exclude",
-                                       "where",   "baseline", "pay",      "segments", "pooled", "hurdle", NULL};
+    static const char *const keys[] = {"id",    "measure",  "follow_up", "waiting",  "counts", "per",    "exclude",
+                                       "where", "baseline", "pay",       "segments", "pooled", "hurdle", NULL};
     static const key_scope scope[] = {{"follow_up", M_BIN | M_FRQ | M_CLN},
                                       {"waiting", M_BIN | M_FRQ | M_CLN | M_DSP},
                                       {"counts", M_BIN | M_FRQ},
@@ -1754,16 +1760,17 @@ static int resolve_links(lctx *x, const yaml_node_t *root)
             resolve_hurdle(x, v, &c->outcomes[i]))
             return -1;
     for (size_t i = 0; fees && i < c->nfees; i++)
-        if ((item = seq_item(x, fees, i)) && (v = find(x, item, "advance_of", NULL)) && resolve_advance(x, v, &c->fees[i]))
+        if ((item = seq_item(x, fees, i)) && (v = find(x, item, "advance_of", NULL)) &&
+            resolve_advance(x, v, &c->fees[i]))
             return -1;
     return 0;
 }
 
 static int parse_top(lctx *x, const yaml_node_t *root)
 {
-    static const char *const keys[] = {"contract", "title",   "provider", "commissioner", "start",
-                                       "end",      "year_start", "settle_after_days", "contract_cap",
-                                       "run_off",  "cohort",  "fees",     "outcomes",     NULL};
+    static const char *const keys[] = {
+        "contract",          "title",        "provider", "commissioner", "start", "end",      "year_start",
+        "settle_after_days", "contract_cap", "run_off",  "cohort",       "fees",  "outcomes", NULL};
     pbr_contract *c = x->c;
     yaml_node_t *v;
     char q[QBUF];

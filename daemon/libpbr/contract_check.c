@@ -35,7 +35,7 @@ size_t pbr_contracts_check(char *const *paths, size_t n, FILE *out, FILE *errout
         } else {
             ids[i] = strdup(c->id);
             fprintf(out, "%s: ok: contract %s (%zu fees, %zu outcomes), sha256 %s\n", paths[i], c->id, c->nfees,
-                   c->noutcomes, c->sha256);
+                    c->noutcomes, c->sha256);
         }
         pbr_contract_free(c);
     }

@@ -97,37 +97,35 @@ const field_def pbr_ev_fields[F_COUNT] = {
 
 /* Which fields each type accepts, and which of those it requires. */
 const uint32_t pbr_ev_allowed_fields[PBR_EV_TYPE_COUNT] = {
-    [PBR_EV_RELEASE] = COMMON | B(F_AREA) | B(F_ESTABLISHMENT) | B(F_PROVIDER) | B(F_SENTENCE_DAYS) |
-                       B(F_AGE) | B(F_GENDER) | B(F_OGRS) | B(F_PRIOR_SANCTIONS) | B(F_FLAGS),
-    [PBR_EV_COMMUNITY_START] = COMMON | B(F_AREA) | B(F_PROVIDER) | B(F_ORDER) | B(F_SENTENCE_DAYS) |
-                               B(F_AGE) | B(F_GENDER) | B(F_OGRS) | B(F_PRIOR_SANCTIONS) | B(F_FLAGS),
-    [PBR_EV_CONVICTION] = COMMON | B(F_OFFENCE_DATE) | B(F_OFFENCES) | B(F_CATEGORY) | B(F_DISPOSAL) |
-                          B(F_AREA),
-    [PBR_EV_RECEPTION] = COMMON | B(F_AREA) | B(F_ESTABLISHMENT) | B(F_SENTENCE_DAYS) | B(F_AGE) |
-                         B(F_GENDER),
+    [PBR_EV_RELEASE] = COMMON | B(F_AREA) | B(F_ESTABLISHMENT) | B(F_PROVIDER) | B(F_SENTENCE_DAYS) | B(F_AGE) |
+        B(F_GENDER) | B(F_OGRS) | B(F_PRIOR_SANCTIONS) | B(F_FLAGS),
+    [PBR_EV_COMMUNITY_START] = COMMON | B(F_AREA) | B(F_PROVIDER) | B(F_ORDER) | B(F_SENTENCE_DAYS) | B(F_AGE) |
+        B(F_GENDER) | B(F_OGRS) | B(F_PRIOR_SANCTIONS) | B(F_FLAGS),
+    [PBR_EV_CONVICTION] = COMMON | B(F_OFFENCE_DATE) | B(F_OFFENCES) | B(F_CATEGORY) | B(F_DISPOSAL) | B(F_AREA),
+    [PBR_EV_RECEPTION] = COMMON | B(F_AREA) | B(F_ESTABLISHMENT) | B(F_SENTENCE_DAYS) | B(F_AGE) | B(F_GENDER),
     [PBR_EV_DISCHARGE] = COMMON,
     [PBR_EV_VOID] = B(F_ID) | B(F_TYPE) | B(F_DATE) | B(F_RECORDED) | B(F_TARGET) | B(F_REASON),
 };
 
 const uint32_t pbr_ev_required_fields[PBR_EV_TYPE_COUNT] = {
-    [PBR_EV_RELEASE] = COMMON_REQ | B(F_AREA) | B(F_ESTABLISHMENT) | B(F_SENTENCE_DAYS) | B(F_AGE) |
-                       B(F_GENDER),
-    [PBR_EV_COMMUNITY_START] = COMMON_REQ | B(F_AREA) | B(F_ORDER) | B(F_SENTENCE_DAYS) | B(F_AGE) |
-                               B(F_GENDER),
+    [PBR_EV_RELEASE] = COMMON_REQ | B(F_AREA) | B(F_ESTABLISHMENT) | B(F_SENTENCE_DAYS) | B(F_AGE) | B(F_GENDER),
+    [PBR_EV_COMMUNITY_START] = COMMON_REQ | B(F_AREA) | B(F_ORDER) | B(F_SENTENCE_DAYS) | B(F_AGE) | B(F_GENDER),
     [PBR_EV_CONVICTION] = COMMON_REQ | B(F_OFFENCE_DATE),
     [PBR_EV_RECEPTION] = COMMON_REQ | B(F_AREA) | B(F_ESTABLISHMENT) | B(F_AGE) | B(F_GENDER),
     [PBR_EV_DISCHARGE] = COMMON_REQ,
     [PBR_EV_VOID] = B(F_ID) | B(F_TYPE) | B(F_DATE) | B(F_TARGET) | B(F_REASON),
 };
 
-
 /* ---- shared helpers ------------------------------------------------- */
 
 int pbr_ev_hex_value(char ch)
 {
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
     return -1;
 }
 

@@ -121,9 +121,18 @@ static void cw_date_field(cwriter *w, const char *key, size_t keylen, pbr_date d
         cw_json_string(w, s, strlen(s));
         return;
     }
-    char text[12] = {'"', (char)('0' + y / 1000), (char)('0' + y / 100 % 10), (char)('0' + y / 10 % 10),
-                     (char)('0' + y % 10), '-', (char)('0' + m / 10), (char)('0' + m % 10), '-',
-                     (char)('0' + dd / 10), (char)('0' + dd % 10), '"'};
+    char text[12] = {'"',
+                     (char)('0' + y / 1000),
+                     (char)('0' + y / 100 % 10),
+                     (char)('0' + y / 10 % 10),
+                     (char)('0' + y % 10),
+                     '-',
+                     (char)('0' + m / 10),
+                     (char)('0' + m % 10),
+                     '-',
+                     (char)('0' + dd / 10),
+                     (char)('0' + dd % 10),
+                     '"'};
     cw_put(w, text, sizeof text);
 }
 
@@ -192,8 +201,7 @@ static void write_canonical(cwriter *w, const pbr_event *ev)
         CW_STR(w, "target", ev->target);
         CW_STR(w, "reason", ev->reason);
         break;
-    default:
-        break;
+    default: break;
     }
     cw_put(w, "}", 1);
 }
@@ -202,7 +210,7 @@ static void write_canonical(cwriter *w, const pbr_event *ev)
  * rest by CANON_FIXED_MAX. */
 static size_t canonical_bound(const pbr_event *ev)
 {
-    const char *strings[] = {ev->id, ev->offender, ev->area, ev->establishment, ev->provider,
+    const char *strings[] = {ev->id,    ev->offender, ev->area,   ev->establishment, ev->provider,
                              ev->order, ev->category, ev->target, ev->reason};
     size_t n = CANON_FIXED_MAX;
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
@@ -249,4 +257,3 @@ char *pbr_event_canonical(const pbr_event *ev, size_t *len)
         *len = w.n;
     return w.out;
 }
-

@@ -40,7 +40,7 @@ typedef struct {
     size_t len, p;          /* its length and the read position */
     char *scratch;          /* decoded strings; never more bytes than the line */
     size_t used;
-    uint32_t seen;          /* B(field) of every member read */
+    uint32_t seen; /* B(field) of every member read */
     fast_value v[F_COUNT];
     size_t item_off[PBR_FLAGS_MAX], item_len[PBR_FLAGS_MAX];
 } fast_scan;
@@ -141,7 +141,9 @@ static int fast_string(fast_scan *fs, size_t *off, size_t *n)
             c = s[p + 1];
             p += 2;
             switch (c) {
-            case '"': case '\\': case '/': *o++ = (char)c; break;
+            case '"':
+            case '\\':
+            case '/': *o++ = (char)c; break;
             case 'b': *o++ = '\b'; break;
             case 'f': *o++ = '\f'; break;
             case 'n': *o++ = '\n'; break;
@@ -239,10 +241,27 @@ static int fast_flags(fast_scan *fs, size_t *n)
 static int field_from_key(const char *key, size_t len)
 {
     static const uint8_t name_len[F_COUNT] = {
-        [F_ID] = 2, [F_TYPE] = 4, [F_OFFENDER] = 8, [F_DATE] = 4, [F_RECORDED] = 8, [F_AREA] = 4,
-        [F_ESTABLISHMENT] = 13, [F_PROVIDER] = 8, [F_ORDER] = 5, [F_SENTENCE_DAYS] = 13, [F_AGE] = 3,
-        [F_GENDER] = 6, [F_OGRS] = 4, [F_PRIOR_SANCTIONS] = 15, [F_FLAGS] = 5, [F_OFFENCE_DATE] = 12,
-        [F_OFFENCES] = 8, [F_CATEGORY] = 8, [F_DISPOSAL] = 8, [F_TARGET] = 6, [F_REASON] = 6,
+        [F_ID] = 2,
+        [F_TYPE] = 4,
+        [F_OFFENDER] = 8,
+        [F_DATE] = 4,
+        [F_RECORDED] = 8,
+        [F_AREA] = 4,
+        [F_ESTABLISHMENT] = 13,
+        [F_PROVIDER] = 8,
+        [F_ORDER] = 5,
+        [F_SENTENCE_DAYS] = 13,
+        [F_AGE] = 3,
+        [F_GENDER] = 6,
+        [F_OGRS] = 4,
+        [F_PRIOR_SANCTIONS] = 15,
+        [F_FLAGS] = 5,
+        [F_OFFENCE_DATE] = 12,
+        [F_OFFENCES] = 8,
+        [F_CATEGORY] = 8,
+        [F_DISPOSAL] = 8,
+        [F_TARGET] = 6,
+        [F_REASON] = 6,
     };
     for (int i = 0; i < F_COUNT; i++)
         if (name_len[i] == len && pbr_ev_fields[i].name[0] == key[0] && memcmp(pbr_ev_fields[i].name, key, len) == 0)
@@ -352,20 +371,17 @@ static int fast_check_field(const fast_scan *fs, field_id f, pbr_event *ev)
     const char *raw = (const char *)fs->s + v->off;
     int64_t x;
     switch (d->kind) {
-    case K_TYPE:
-        return 0;
-    case K_IDENT:
-        return v->kind == V_STRING && pbr_ev_is_identifier(fast_text(fs, f), v->len) ? 0 : -1;
-    case K_STRING:
-        return v->kind == V_STRING && v->len >= 1 && v->len <= PBR_STRING_MAX ? 0 : -1;
+    case K_TYPE: return 0;
+    case K_IDENT: return v->kind == V_STRING && pbr_ev_is_identifier(fast_text(fs, f), v->len) ? 0 : -1;
+    case K_STRING: return v->kind == V_STRING && v->len >= 1 && v->len <= PBR_STRING_MAX ? 0 : -1;
     case K_DATE: {
         pbr_date *out = f == F_DATE ? &ev->date : f == F_RECORDED ? &ev->recorded : &ev->offence_date;
         return v->kind == V_STRING && pbr_date_parse(fast_text(fs, f), v->len, out) == 0 ? 0 : -1;
     }
     case K_INT: {
         int32_t *out = f == F_SENTENCE_DAYS ? &ev->sentence_days
-                       : f == F_AGE         ? &ev->age
-                       : f == F_OFFENCES    ? &ev->offences
+            : f == F_AGE                    ? &ev->age
+            : f == F_OFFENCES               ? &ev->offences
                                             : &ev->prior_sanctions;
         if (v->kind != V_INTEGER || fast_integer(raw, v->len, &x) < 0 || x < d->min || x > d->max)
             return -1;
@@ -378,7 +394,8 @@ static int fast_check_field(const fast_scan *fs, field_id f, pbr_event *ev)
         ev->gender = fast_text(fs, f)[0];
         return 0;
     case K_OGRS:
-        return (v->kind == V_INTEGER || v->kind == V_REAL) && pbr_ev_ogrs_from_text(raw, v->len, &ev->ogrs) == 0 ? 0 : -1;
+        return (v->kind == V_INTEGER || v->kind == V_REAL) && pbr_ev_ogrs_from_text(raw, v->len, &ev->ogrs) == 0 ? 0
+                                                                                                                 : -1;
     case K_FLAGS:
         if (v->kind != V_ARRAY)
             return -1;
@@ -387,7 +404,8 @@ static int fast_check_field(const fast_scan *fs, field_id f, pbr_event *ev)
                 return -1;
         return 0;
     case K_DISPOSAL: {
-        int disp = v->kind == V_STRING ? name_index(pbr_ev_disposal_names, PBR_DISP_COUNT, fast_text(fs, f), v->len) : -1;
+        int disp =
+            v->kind == V_STRING ? name_index(pbr_ev_disposal_names, PBR_DISP_COUNT, fast_text(fs, f), v->len) : -1;
         if (disp < 0)
             return -1;
         ev->disposal = (pbr_disposal)disp;
@@ -499,7 +517,3 @@ int pbr_ev_fast_parse(const char *json, size_t len, pbr_event *out)
         free(fs.scratch);
     return rc;
 }
-
-
-
-

@@ -18,11 +18,27 @@
 
 /* Fields in canonical order; validation also runs in this order. */
 typedef enum {
-    F_ID, F_TYPE, F_OFFENDER, F_DATE, F_RECORDED,
-    F_AREA, F_ESTABLISHMENT, F_PROVIDER, F_ORDER, F_SENTENCE_DAYS, F_AGE,
-    F_GENDER, F_OGRS, F_PRIOR_SANCTIONS, F_FLAGS,
-    F_OFFENCE_DATE, F_OFFENCES, F_CATEGORY, F_DISPOSAL,
-    F_TARGET, F_REASON,
+    F_ID,
+    F_TYPE,
+    F_OFFENDER,
+    F_DATE,
+    F_RECORDED,
+    F_AREA,
+    F_ESTABLISHMENT,
+    F_PROVIDER,
+    F_ORDER,
+    F_SENTENCE_DAYS,
+    F_AGE,
+    F_GENDER,
+    F_OGRS,
+    F_PRIOR_SANCTIONS,
+    F_FLAGS,
+    F_OFFENCE_DATE,
+    F_OFFENCES,
+    F_CATEGORY,
+    F_DISPOSAL,
+    F_TARGET,
+    F_REASON,
     F_COUNT
 } field_id;
 

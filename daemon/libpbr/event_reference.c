@@ -83,7 +83,6 @@ static void skip_ws(const char *s, size_t len, size_t *p)
         (*p)++;
 }
 
-
 /* Reads the JSON string at *p (which must be '"'), decoding it into key
  * (keylen bytes; characters outside ASCII or beyond keylen-1 bytes make the
  * decoded key unusable: *fits = 0). Leaves *p after the closing quote.
@@ -210,9 +209,7 @@ static int find_member_text(const char *s, size_t len, const char *name, size_t 
     }
 }
 
-
 /* ---- field readers --------------------------------------------------- */
-
 
 /* Returns a malloc'd copy of a JSON string value, or NULL with err set. */
 static char *copy_string(const parse_ctx *c, const field_def *f, json_t *v, int identifier)
@@ -307,8 +304,7 @@ static int read_disposal(const parse_ctx *c, const field_def *f, json_t *v, pbr_
 }
 
 /* Reads ogrs exactly from the raw line text. Returns 0 or -1 with err set. */
-static int read_ogrs(const parse_ctx *c, const field_def *f, json_t *v, const char *raw, size_t rawlen,
-                     int32_t *out)
+static int read_ogrs(const parse_ctx *c, const field_def *f, json_t *v, const char *raw, size_t rawlen, int32_t *out)
 {
     char shown[96];
     size_t start, n;
@@ -360,7 +356,8 @@ static int read_field(const parse_ctx *c, field_id id, json_t *v, const char *ra
     char **str = NULL;
     int32_t *num = NULL;
     switch (id) {
-    case F_ID: case F_TYPE: return 0; /* read first, by parse_identity */
+    case F_ID:
+    case F_TYPE: return 0; /* read first, by parse_identity */
     case F_OFFENDER: str = &ev->offender; break;
     case F_DATE: return read_date(c, f, v, &ev->date);
     case F_RECORDED: return read_date(c, f, v, &ev->recorded);
@@ -402,7 +399,6 @@ static int field_from_name(const char *key)
 
 /* ---- parse ----------------------------------------------------------- */
 
-
 /* Reads id and type into c and ev. Returns 0 or -1 with err set. */
 static int parse_identity(parse_ctx *c, json_t *root, pbr_event *ev)
 {
@@ -435,7 +431,8 @@ static int reject_unknown_fields(const parse_ctx *c, json_t *root, pbr_event_typ
     char shown[96];
     const char *key;
     json_t *v;
-    json_object_foreach(root, key, v) {
+    json_object_foreach(root, key, v)
+    {
         int f = field_from_name(key);
         if (f < 0 || !(pbr_ev_allowed_fields[t] & B(f)))
             return fail(c, "unknown field \"%s\"", printable(key, strlen(key), shown, sizeof shown));
@@ -521,4 +518,3 @@ done:
         pbr_event_free(out);
     return rc;
 }
-

@@ -46,20 +46,20 @@ static int is_blank(const char *s, size_t n)
 enum { JOB_FREE, JOB_READY, JOB_PARSING, JOB_PARSED };
 
 typedef struct pitem {
-    size_t line;        /* 0-based line number within the job */
-    int ok;             /* 1: ev and content; 0: msg */
+    size_t line; /* 0-based line number within the job */
+    int ok;      /* 1: ev and content; 0: msg */
     pbr_event ev;
-    uint64_t id_hash;   /* hash of the id */
-    uint64_t content;   /* hash of the canonical form */
-    char *msg;          /* the rejection (malloc'd) */
+    uint64_t id_hash; /* hash of the id */
+    uint64_t content; /* hash of the canonical form */
+    char *msg;        /* the rejection (malloc'd) */
 } pitem;
 
 typedef struct job {
-    char *text;         /* whole lines (the last may lack its newline at EOF) */
+    char *text; /* whole lines (the last may lack its newline at EOF) */
     size_t len, cap;
     pitem *items;
     size_t nitems, items_cap;
-    size_t nlines;      /* lines in text, blank ones included */
+    size_t nlines; /* lines in text, blank ones included */
     int state;
     int oom;
 } job;
@@ -68,8 +68,8 @@ typedef struct loader {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     job jobs[NJOBS];
-    size_t next_parse;  /* the next job (counter) a parser may take */
-    size_t filled;      /* jobs filled so far (counter) */
+    size_t next_parse; /* the next job (counter) a parser may take */
+    size_t filled;     /* jobs filled so far (counter) */
     int stop;
 } loader;
 
@@ -207,8 +207,8 @@ static int fill_job(FILE *f, job *j, char **carry, size_t *carry_len, size_t *ca
 }
 
 /* Feeds one parsed job to the set in file order. Returns 0 or -1 (err). */
-static int consume_job(pbr_eventset *set, job *j, size_t first_line, pbr_reject_fn on_reject,
-                       void *ctx, uint64_t *nread, char *err, size_t errlen)
+static int consume_job(pbr_eventset *set, job *j, size_t first_line, pbr_reject_fn on_reject, void *ctx,
+                       uint64_t *nread, char *err, size_t errlen)
 {
     if (j->oom)
         return pbr_errf(err, errlen, "read events: out of memory");
@@ -228,8 +228,8 @@ static int consume_job(pbr_eventset *set, job *j, size_t first_line, pbr_reject_
             ++*nread;
         if (s == 2) {
             char msg[PBR_ERR_MAX];
-            snprintf(msg, sizeof msg, "%s \"%s\": id exists with different content",
-                     pbr_event_type_name(it->ev.type), it->ev.id);
+            snprintf(msg, sizeof msg, "%s \"%s\": id exists with different content", pbr_event_type_name(it->ev.type),
+                     it->ev.id);
             reject(on_reject, ctx, lineno, msg);
         }
     }
@@ -237,8 +237,8 @@ static int consume_job(pbr_eventset *set, job *j, size_t first_line, pbr_reject_
 }
 
 /* Reads f through the parsers into set. Returns 0 or -1 (err). */
-static int load_all(loader *L, FILE *f, const char *path, pbr_eventset *set,
-                    pbr_reject_fn on_reject, void *ctx, uint64_t *nread, char *err, size_t errlen)
+static int load_all(loader *L, FILE *f, const char *path, pbr_eventset *set, pbr_reject_fn on_reject, void *ctx,
+                    uint64_t *nread, char *err, size_t errlen)
 {
     char *carry = NULL;
     size_t carry_len = 0, carry_cap = 0, consumed = 0, lines = 0;
@@ -289,8 +289,8 @@ static int load_all(loader *L, FILE *f, const char *path, pbr_eventset *set,
     return rc;
 }
 
-int pbr_eventset_read_jsonl(pbr_eventset *set, const char *path, pbr_reject_fn on_reject, void *ctx,
-                            uint64_t *nread, char *err, size_t errlen)
+int pbr_eventset_read_jsonl(pbr_eventset *set, const char *path, pbr_reject_fn on_reject, void *ctx, uint64_t *nread,
+                            char *err, size_t errlen)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (f == NULL)

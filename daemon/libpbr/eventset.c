@@ -17,8 +17,8 @@
 /* ---- the set ------------------------------------------------------------------------- */
 
 typedef struct pending_void {
-    uint32_t id;      /* offset in the id arena */
-    uint32_t target;  /* offset in the id arena */
+    uint32_t id;     /* offset in the id arena */
+    uint32_t target; /* offset in the id arena */
     uint64_t seq;
     pbr_date recorded;
 } pending_void;
@@ -26,22 +26,22 @@ typedef struct pending_void {
 struct pbr_eventset {
     pbr_ev *evs;
     size_t nevs, cap;
-    char *ids;                /* id arena */
+    char *ids; /* id arena */
     size_t ids_len, ids_cap;
-    pbr_strtab syms;              /* symbol k is syms index k-1 */
+    pbr_strtab syms; /* symbol k is syms index k-1 */
     pbr_strtab offenders;
-    uint32_t *offender_rank;  /* offender table index -> rank by name (after finish) */
-    uint32_t *rank_to_tab;    /* rank -> offender table index */
-    size_t *offender_start;   /* events of rank r: [start[r], start[r+1]) */
-    uint32_t *type_pos;       /* positions in evs grouped by type, ascending within a type */
+    uint32_t *offender_rank;                  /* offender table index -> rank by name (after finish) */
+    uint32_t *rank_to_tab;                    /* rank -> offender table index */
+    size_t *offender_start;                   /* events of rank r: [start[r], start[r+1]) */
+    uint32_t *type_pos;                       /* positions in evs grouped by type, ascending within a type */
     size_t type_start[PBR_EV_TYPE_COUNT + 1]; /* type t: type_pos[type_start[t] .. type_start[t+1]) */
-    pbr_sym *flag_syms;       /* flag lists: concatenated symbols */
+    pbr_sym *flag_syms;                       /* flag lists: concatenated symbols */
     size_t nflag_syms, flag_syms_cap;
-    uint32_t *flag_lists;     /* list k (k >= 1): flag_syms[flag_lists[2k] .. +flag_lists[2k+1]] */
+    uint32_t *flag_lists; /* list k (k >= 1): flag_syms[flag_lists[2k] .. +flag_lists[2k+1]] */
     size_t nflag_lists, flag_lists_cap;
     pending_void *pending;
     size_t npending, pending_cap;
-    pbr_evvoid *voids;        /* entry 0 unused */
+    pbr_evvoid *voids; /* entry 0 unused */
     size_t nvoids;
     uint64_t last_seq;
     int sorted;               /* events are in (offender rank, date, id) order */
@@ -51,12 +51,12 @@ struct pbr_eventset {
     pending_void *unresolved; /* voids whose target was not in the set (non-strict) */
     size_t nunresolved, unresolved_cap;
     /* pbr_eventset_add_unique: id -> entry k (an event or a void), while loading */
-    uint32_t *uslots;         /* k + 1, 0 = empty */
+    uint32_t *uslots; /* k + 1, 0 = empty */
     size_t nuslots;
-    uint32_t *uid;            /* k -> id offset in the arena */
-    uint64_t *ucontent;       /* k -> hash of the canonical form */
+    uint32_t *uid;      /* k -> id offset in the arena */
+    uint64_t *ucontent; /* k -> hash of the canonical form */
     size_t nu, ucap, uccap;
-    int ids_unique;           /* every id was added through add_unique */
+    int ids_unique; /* every id was added through add_unique */
 };
 
 pbr_eventset *pbr_eventset_new(void)
@@ -380,7 +380,7 @@ static int build_type_index(pbr_eventset *s)
 }
 
 typedef struct id_index {
-    uint32_t *slots;     /* event index + 1, or 0 */
+    uint32_t *slots; /* event index + 1, or 0 */
     size_t nslots;
 } id_index;
 
@@ -587,8 +587,9 @@ static int rank_new_offenders(pbr_eventset *s)
         qsort_r(fresh, k, sizeof *fresh, cmp_offender_names, &s->offenders);
     size_t i = 0, j = 0;
     for (size_t r = 0; r < n; r++) {
-        int take_fresh = j < k && (i == n_old || strcmp(pbr_strtab_str(&s->offenders, fresh[j]),
-                                                        pbr_strtab_str(&s->offenders, s->rank_to_tab[i])) < 0);
+        int take_fresh = j < k &&
+            (i == n_old ||
+             strcmp(pbr_strtab_str(&s->offenders, fresh[j]), pbr_strtab_str(&s->offenders, s->rank_to_tab[i])) < 0);
         if (take_fresh) {
             order[r] = fresh[j++];
         } else {

@@ -50,7 +50,7 @@ static json_t *find_line(json_t *st, const char *component, const char *period, 
 static json_t *segment_json(const pbr_outcome *o, const pbr_xrow *r)
 {
     return r->segment >= 0 && (size_t)r->segment < o->nsegments ? json_string(o->segments[r->segment].name)
-                                                                  : json_null();
+                                                                : json_null();
 }
 
 /* The weight as an exact decimal string: "1", or the OGRS ("0.4500"). */
@@ -84,14 +84,14 @@ static json_t *row_json(const pbr_outcome *o, const pbr_eventset *ev, const pbr_
     case PBR_M_BINARY:
     case PBR_M_FREQUENCY:
         return json_pack("{ss ss so ss so so sb sI so so}", "offender", off, "index_id", id, "index_date",
-                         date_or_null(r->event->date), "window", r->window, "segment", segment_json(o, r),
-                         "weight", weight_json(o, r), "reoffender", r->reoffender, "reoffences",
-                         (json_int_t)r->reoffences, "convictions", ids_json(ev, r->convictions, r->nconvictions, 0),
-                         "conviction_dates", ids_json(ev, r->convictions, r->nconvictions, 1));
+                         date_or_null(r->event->date), "window", r->window, "segment", segment_json(o, r), "weight",
+                         weight_json(o, r), "reoffender", r->reoffender, "reoffences", (json_int_t)r->reoffences,
+                         "convictions", ids_json(ev, r->convictions, r->nconvictions, 0), "conviction_dates",
+                         ids_json(ev, r->convictions, r->nconvictions, 1));
     case PBR_M_CLEAN_PERIOD:
         return json_pack("{ss ss so ss so so so so so so}", "offender", off, "index_id", id, "index_date",
-                         date_or_null(r->event->date), "window", r->window, "segment", segment_json(o, r),
-                         "weight", weight_json(o, r), "restarts", ids_json(ev, r->convictions, r->nconvictions, 0),
+                         date_or_null(r->event->date), "window", r->window, "segment", segment_json(o, r), "weight",
+                         weight_json(o, r), "restarts", ids_json(ev, r->convictions, r->nconvictions, 0),
                          "restart_dates", ids_json(ev, r->convictions, r->nconvictions, 1), "clock",
                          date_or_null(r->clock), "success_on", date_or_null(r->success_on));
     case PBR_M_CUSTODY_NIGHTS:
@@ -102,9 +102,8 @@ static json_t *row_json(const pbr_outcome *o, const pbr_eventset *ev, const pbr_
                          (json_int_t)r->nights);
     case PBR_M_DISPOSALS:
         return json_pack("{ss ss so so ss so}", "offender", off, "conviction_id", id, "date",
-                         date_or_null(r->event->date), "offence_date", date_or_null(r->event->offence_date),
-                         "disposal", pbr_disposal_name((pbr_disposal)r->event->disposal), "segment",
-                         segment_json(o, r));
+                         date_or_null(r->event->date), "offence_date", date_or_null(r->event->offence_date), "disposal",
+                         pbr_disposal_name((pbr_disposal)r->event->disposal), "segment", segment_json(o, r));
     }
     return NULL;
 }
@@ -170,9 +169,9 @@ static void add_change(json_t *rows, const pbr_outcome *o, const pbr_eventset *e
 
 /* Rows of an adjustment: those that differ between the previous
  * statement's as-of date and this one's. Returns 0 or -1 (err). */
-static int adjustment_rows(const pbr_contract *v, const pbr_eventset *ev, uint64_t through, pbr_date q,
-                           pbr_date asof, const char *component, const char *period, const char *segment,
-                           json_t *rows, char *err, size_t errlen)
+static int adjustment_rows(const pbr_contract *v, const pbr_eventset *ev, uint64_t through, pbr_date q, pbr_date asof,
+                           const char *component, const char *period, const char *segment, json_t *rows, char *err,
+                           size_t errlen)
 {
     pbr_date prev_asof = pbr_issue_date(v, pbr_add_months(q, -3));
     pbr_explanation now, before;
@@ -215,9 +214,9 @@ static int line_rows(const pbr_contract *c, const pbr_eventset *ev, uint64_t thr
     return 0;
 }
 
-json_t *pbr_explain_json(const char *statement, size_t len, const pbr_contract *c,
-                         const pbr_contract *line_version, const pbr_eventset *ev, const char *component,
-                         const char *period, const char *segment, char *err, size_t errlen)
+json_t *pbr_explain_json(const char *statement, size_t len, const pbr_contract *c, const pbr_contract *line_version,
+                         const pbr_eventset *ev, const char *component, const char *period, const char *segment,
+                         char *err, size_t errlen)
 {
     json_t *st = json_loadb(statement, len, 0, NULL);
     const char *quarter = json_string_value(json_object_get(st, "quarter"));
@@ -241,8 +240,8 @@ json_t *pbr_explain_json(const char *statement, size_t len, const pbr_contract *
     json_t *rows = json_array(), *left = json_array();
     int rc = 0;
     if (kind && !strcmp(kind, "adjustment"))
-        rc = adjustment_rows(line_version ? line_version : c, ev, through, q, asof, component, period, segment,
-                             rows, err, errlen);
+        rc = adjustment_rows(line_version ? line_version : c, ev, through, q, asof, component, period, segment, rows,
+                             err, errlen);
     else
         rc = line_rows(c, ev, through, asof, component, period, segment, rows, left, err, errlen);
     json_t *reply = NULL;

@@ -6,7 +6,8 @@
 #include "pbr/util.h"
 
 /* The 85 characters of ZeroMQ's Z85 alphabet (RFC 32/Z85). */
-static const char z85_alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+static const char z85_alphabet[] =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 
 int pbr_key_file_read(const char *path, char out[PBR_KEY_Z85_LEN + 1], char *err, size_t errlen)
 {
@@ -23,8 +24,8 @@ int pbr_key_file_read(const char *path, char out[PBR_KEY_Z85_LEN + 1], char *err
     } else {
         for (size_t i = 0; i < len && rc == 0; i++)
             if (text[i] == '\0' || strchr(z85_alphabet, text[i]) == NULL)
-                rc = pbr_errf(err, errlen, "%s: not a Z85 key (character %zu is outside the Z85 alphabet)", path,
-                              i + 1);
+                rc =
+                    pbr_errf(err, errlen, "%s: not a Z85 key (character %zu is outside the Z85 alphabet)", path, i + 1);
     }
     if (rc == 0) {
         memcpy(out, text, PBR_KEY_Z85_LEN);

@@ -22,10 +22,10 @@ char *pbr_ledger_to_json(const pbr_ledger *l)
     for (size_t i = 0; i < pbr_ledger_count(l); i++) {
         pbr_ledger_entry e;
         pbr_ledger_entry_at(l, i, &e);
-        if (json_array_append_new(keys, json_pack("{s:s, s:s, s:o, s:b, s:s, s:I}", "component", e.component,
-                                                  "period", e.period, "segment",
-                                                  e.segment ? json_string(e.segment) : json_null(), "fee", e.fee,
-                                                  "version", e.version, "issued", (json_int_t)e.issued)) != 0) {
+        if (json_array_append_new(keys,
+                                  json_pack("{s:s, s:s, s:o, s:b, s:s, s:I}", "component", e.component, "period",
+                                            e.period, "segment", e.segment ? json_string(e.segment) : json_null(),
+                                            "fee", e.fee, "version", e.version, "issued", (json_int_t)e.issued)) != 0) {
             json_decref(keys);
             return NULL;
         }

@@ -274,11 +274,10 @@ static void render_yaml(sbuf *b, const json_t *st)
 static const struct {
     const char *name;
     int text;
-} csv_columns[] = {{"kind", 1},        {"component", 1},   {"period", 1},      {"segment", 1},
-                   {"final_on", 0},    {"members", 0},     {"excluded", 0},    {"reoffenders", 0},
-                   {"reoffences", 0},  {"actual", 0},      {"baseline", 0},    {"points", 0},
-                   {"percent", 0},     {"avoided", 0},     {"threshold_met", 0}, {"units", 0},
-                   {"previous_pence", 0}, {"amount_pence", 0}};
+} csv_columns[] = {{"kind", 1},     {"component", 1},      {"period", 1},      {"segment", 1},    {"final_on", 0},
+                   {"members", 0},  {"excluded", 0},       {"reoffenders", 0}, {"reoffences", 0}, {"actual", 0},
+                   {"baseline", 0}, {"points", 0},         {"percent", 0},     {"avoided", 0},    {"threshold_met", 0},
+                   {"units", 0},    {"previous_pence", 0}, {"amount_pence", 0}};
 #define NCSV (sizeof csv_columns / sizeof *csv_columns)
 
 /* One CSV cell (text: escaped against formulas; see money.h). */

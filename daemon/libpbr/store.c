@@ -63,26 +63,26 @@
 #define STORE_MIN_MAPSIZE ((size_t)64 << 10)     /* PBR_STORE_MAPSIZE floor */
 #define STORE_MAXDBS 8                           /* 7 named databases + 1 spare */
 #define STORE_FORMAT "1"
-#define IDS_VALUE_SIZE 9                         /* uint64 seq + uint8 type */
+#define IDS_VALUE_SIZE 9 /* uint64 seq + uint8 type */
 
 struct pbr_store {
     MDB_env *env;
     MDB_dbi events, ids, offenders, quarantine, contracts, statements, meta;
     size_t initial_mapsize;
-    size_t maxkey;               /* mdb_env_get_maxkeysize */
-    pthread_mutex_t write_lock;  /* held from begin to commit/abort */
-    pthread_rwlock_t map_lock;   /* shared: a read txn is open; exclusive: mapsize change */
+    size_t maxkey;              /* mdb_env_get_maxkeysize */
+    pthread_mutex_t write_lock; /* held from begin to commit/abort */
+    pthread_rwlock_t map_lock;  /* shared: a read txn is open; exclusive: mapsize change */
     char *dir;
 };
 
 struct pbr_store_txn {
     pbr_store *st;
     MDB_txn *txn;
-    int failed;        /* an LMDB call failed: the txn can only be aborted */
-    int must_grow;     /* MDB_MAP_FULL was seen: double the map when it ends */
-    int have_seq;      /* last_seq loaded from events */
+    int failed;    /* an LMDB call failed: the txn can only be aborted */
+    int must_grow; /* MDB_MAP_FULL was seen: double the map when it ends */
+    int have_seq;  /* last_seq loaded from events */
     uint64_t last_seq;
-    int have_qseq;     /* last_qseq loaded from quarantine */
+    int have_qseq; /* last_qseq loaded from quarantine */
     uint64_t last_qseq;
     /* Cursors of pbr_store_put_event, opened on first use and closed by
      * LMDB when the txn ends. A positioned cursor skips the descent from the
@@ -96,7 +96,7 @@ struct pbr_store_txn {
      * inside a write txn, so deferring is invisible. */
     struct pending_offender *pend;
     size_t npend, pend_cap;
-    char *pend_keys;          /* the offender ids, back to back */
+    char *pend_keys; /* the offender ids, back to back */
     size_t keys_len, keys_cap;
 };
 
@@ -104,7 +104,7 @@ struct pbr_store_txn {
 struct pending_offender {
     size_t off, len;
     uint64_t seq;
-    const char *key;          /* set just before sorting */
+    const char *key; /* set just before sorting */
 };
 
 /* ---- errors -------------------------------------------------------------- */
@@ -209,7 +209,7 @@ static int make_directories(const char *dir, char *err, size_t errlen)
     int rc = 0;
     if (path == NULL)
         return pbr_errf(err, errlen, "strdup: out of memory");
-    for (char *p = path + 1; ; p++) {
+    for (char *p = path + 1;; p++) {
         if (*p != '/' && *p != '\0')
             continue;
         char saved = *p;
@@ -251,8 +251,8 @@ static int check_format(pbr_store *st, MDB_txn *txn, char *err, size_t errlen)
     int rc = mdb_put(txn, st->meta, &k, &v, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
         if (v.mv_size != sizeof STORE_FORMAT || memcmp(v.mv_data, STORE_FORMAT, sizeof STORE_FORMAT) != 0)
-            return pbr_errf(err, errlen, "store %s: unsupported format (meta \"format\" is not %s)",
-                            st->dir, STORE_FORMAT);
+            return pbr_errf(err, errlen, "store %s: unsupported format (meta \"format\" is not %s)", st->dir,
+                            STORE_FORMAT);
         return 0;
     }
     if (rc != 0)
@@ -373,10 +373,17 @@ static int open_env_readonly(pbr_store *st, char *err, size_t errlen)
         mdb_fail(err, errlen, "mdb_txn_begin", "read", rc);
         goto fail_env;
     }
-    struct { const char *name; unsigned flags; MDB_dbi *dbi; } dbs[] = {
-        {"events", MDB_INTEGERKEY, &st->events}, {"ids", 0, &st->ids},
-        {"offenders", MDB_DUPSORT, &st->offenders}, {"quarantine", MDB_INTEGERKEY, &st->quarantine},
-        {"contracts", 0, &st->contracts}, {"statements", 0, &st->statements}, {"meta", 0, &st->meta}};
+    struct {
+        const char *name;
+        unsigned flags;
+        MDB_dbi *dbi;
+    } dbs[] = {{"events", MDB_INTEGERKEY, &st->events},
+               {"ids", 0, &st->ids},
+               {"offenders", MDB_DUPSORT, &st->offenders},
+               {"quarantine", MDB_INTEGERKEY, &st->quarantine},
+               {"contracts", 0, &st->contracts},
+               {"statements", 0, &st->statements},
+               {"meta", 0, &st->meta}};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         if ((rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags, dbs[i].dbi)) != 0) {
             mdb_fail(err, errlen, "mdb_dbi_open", dbs[i].name, rc);
@@ -687,8 +694,8 @@ int pbr_store_commit(pbr_store_txn *txn, char *err, size_t errlen)
         ret = PBR_STORE_RETRY;
         pbr_errf(err, errlen, "mdb_txn_commit: %s", mdb_strerror(rc));
     } else if (rc != 0) {
-        ret = pbr_errf(err, errlen, "mdb_txn_commit(%s): %s (the transaction was not stored)",
-                       txn->st->dir, mdb_strerror(rc));
+        ret = pbr_errf(err, errlen, "mdb_txn_commit(%s): %s (the transaction was not stored)", txn->st->dir,
+                       mdb_strerror(rc));
     }
     if (finish_txn(txn, err, errlen) != 0)
         return -1;
@@ -732,8 +739,7 @@ static int check_key(pbr_store *st, const char *what, size_t len, char *err, siz
     if (len == 0)
         return pbr_errf(err, errlen, "%s: empty", what);
     if (len > st->maxkey)
-        return pbr_errf(err, errlen, "%s: %zu bytes, longer than the store's key limit %zu", what, len,
-                        st->maxkey);
+        return pbr_errf(err, errlen, "%s: %zu bytes, longer than the store's key limit %zu", what, len, st->maxkey);
     return 0;
 }
 
@@ -812,8 +818,7 @@ static int compare_stored_event(pbr_store_txn *t, uint64_t seq, const char *id, 
     size_t slen;
     int rc = mdb_get(t->txn, t->st->events, &k, &v);
     if (rc != 0)
-        return pbr_errf(err, errlen, "mdb_get(events) seq %" PRIu64 " of id \"%s\": %s", seq, id,
-                        mdb_strerror(rc));
+        return pbr_errf(err, errlen, "mdb_get(events) seq %" PRIu64 " of id \"%s\": %s", seq, id, mdb_strerror(rc));
     if (value_text(&v, &stored, &slen) != 0)
         return pbr_errf(err, errlen, "store: event %" PRIu64 " is not NUL-terminated", seq);
     if (slen == len && memcmp(stored, canon, len) == 0)
@@ -923,8 +928,7 @@ int pbr_store_put_event(pbr_store_txn *txn, const pbr_event *ev, const char *can
     if ((unsigned)ev->type >= PBR_EV_TYPE_COUNT)
         return pbr_errf(err, errlen, "event \"%s\": type %d out of range", ev->id, (int)ev->type);
     index_offender = ev->type != PBR_EV_VOID;
-    if (index_offender && (ev->offender == NULL ||
-                           check_key(st, "offender", strlen(ev->offender), err, errlen) != 0))
+    if (index_offender && (ev->offender == NULL || check_key(st, "offender", strlen(ev->offender), err, errlen) != 0))
         return pbr_errf(err, errlen, "event \"%s\": offender missing, empty or too long", ev->id);
     k.mv_size = strlen(ev->id);
     k.mv_data = ev->id;
@@ -951,8 +955,8 @@ int pbr_store_put_event(pbr_store_txn *txn, const pbr_event *ev, const char *can
     if (rc == MDB_KEYEXIST) { /* v is the stored value */
         uint64_t found;
         if (v.mv_size != IDS_VALUE_SIZE)
-            return pbr_errf(err, errlen, "store: ids value for \"%s\" has %zu bytes, expected %d", ev->id,
-                            v.mv_size, IDS_VALUE_SIZE);
+            return pbr_errf(err, errlen, "store: ids value for \"%s\" has %zu bytes, expected %d", ev->id, v.mv_size,
+                            IDS_VALUE_SIZE);
         found = get_u64(v.mv_data);
         rc = compare_stored_event(txn, found, ev->id, canon, len, err, errlen);
         if (rc == PBR_STORE_DUPLICATE && seq != NULL)
@@ -1007,13 +1011,12 @@ int pbr_store_txn_find_id(pbr_store_txn *txn, const char *id, pbr_event_type *ty
 /* Builds the quarantine value (see the format at the top): the header
  * JSON, a NUL, the raw bytes; malloc'd into *out with its length in
  * *outlen (put_text adds the final NUL). Returns 0, or -1 with err. */
-static int quarantine_value(const char *raw, size_t rawlen, const char *reason, int64_t at, char **out,
-                            size_t *outlen, char *err, size_t errlen)
+static int quarantine_value(const char *raw, size_t rawlen, const char *reason, int64_t at, char **out, size_t *outlen,
+                            char *err, size_t errlen)
 {
     json_t *jerr = json_string_lossy(reason != NULL ? reason : "", reason != NULL ? strlen(reason) : 0);
-    json_t *obj = jerr ? json_pack("{so sI sI}", "error", jerr, "at", (json_int_t)at, "raw_bytes",
-                                   (json_int_t)rawlen)
-                       : NULL;
+    json_t *obj =
+        jerr ? json_pack("{so sI sI}", "error", jerr, "at", (json_int_t)at, "raw_bytes", (json_int_t)rawlen) : NULL;
     char *head = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     int rc = -1;
     json_decref(obj);
@@ -1054,8 +1057,7 @@ int pbr_store_put_quarantine(pbr_store_txn *txn, const char *raw, size_t rawlen,
             return -1;
         txn->have_qseq = 1;
     }
-    if (quarantine_value(raw != NULL ? raw : "", raw != NULL ? rawlen : 0, reason, at, &rec, &reclen, err,
-                         errlen) != 0)
+    if (quarantine_value(raw != NULL ? raw : "", raw != NULL ? rawlen : 0, reason, at, &rec, &reclen, err, errlen) != 0)
         return -1;
     next = txn->last_qseq + 1;
     k.mv_size = sizeof next;
@@ -1209,8 +1211,7 @@ int pbr_store_put_first_loaded(pbr_store_txn *txn, const char *contract, const c
 
 /* Builds the statements key "contract\0quarter" in a malloc'd buffer (caller
  * frees). Returns 0 or -1 (err). */
-static int statement_key(pbr_store *st, const char *contract, const char *quarter, MDB_val *k, char *err,
-                         size_t errlen)
+static int statement_key(pbr_store *st, const char *contract, const char *quarter, MDB_val *k, char *err, size_t errlen)
 {
     size_t cl, ql;
     char *buf;
@@ -1352,8 +1353,8 @@ done_txn:
 
 /* Calls fn for each event of offender in seq order. Returns 0, fn's non-zero
  * value, or -1 (err). */
-int pbr_store_foreach_offender_event(pbr_store *st, const char *offender, pbr_store_event_fn fn, void *ctx,
-                                     char *err, size_t errlen)
+int pbr_store_foreach_offender_event(pbr_store *st, const char *offender, pbr_store_event_fn fn, void *ctx, char *err,
+                                     size_t errlen)
 {
     MDB_txn *txn;
     MDB_cursor *cur;

@@ -108,13 +108,13 @@ json_t *pbr_statement_summary_json(const char *json, size_t len)
     }
     pbr_split s;
     split_of(st, &s);
-    json_t *row = json_pack("{sO sO sO sO sO sI sI sI sI sO}", "quarter", json_object_get(st, "quarter"), "label",
-                            json_object_get(st, "label"), "as_of", json_object_get(st, "as_of"), "events_through",
-                            json_object_get(st, "events_through"), "contract_sha256",
-                            json_object_get(st, "contract_sha256"), "lines",
-                            (json_int_t)json_array_size(json_object_get(st, "lines")), "fees_pence",
-                            (json_int_t)s.fees, "outcomes_pence", (json_int_t)s.outcomes, "adjustments_pence",
-                            (json_int_t)s.adjustments, "total_pence", json_object_get(st, "total_pence"));
+    json_t *row =
+        json_pack("{sO sO sO sO sO sI sI sI sI sO}", "quarter", json_object_get(st, "quarter"), "label",
+                  json_object_get(st, "label"), "as_of", json_object_get(st, "as_of"), "events_through",
+                  json_object_get(st, "events_through"), "contract_sha256", json_object_get(st, "contract_sha256"),
+                  "lines", (json_int_t)json_array_size(json_object_get(st, "lines")), "fees_pence", (json_int_t)s.fees,
+                  "outcomes_pence", (json_int_t)s.outcomes, "adjustments_pence", (json_int_t)s.adjustments,
+                  "total_pence", json_object_get(st, "total_pence"));
     json_decref(st);
     return row;
 }

@@ -127,11 +127,8 @@ static void sha256_update(sha256_ctx *c, const uint8_t *p, size_t n)
 
 void pbr_sha256_hex(const void *data, size_t len, char out[65])
 {
-    sha256_ctx c = {{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-                     0x5be0cd19},
-                    {0},
-                    0,
-                    0};
+    sha256_ctx c = {
+        {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19}, {0}, 0, 0};
     sha256_update(&c, data, len);
     uint64_t bits = c.total * 8;
     uint8_t pad = 0x80, zero = 0, lenbuf[8];
@@ -286,7 +283,7 @@ static int is_contract_file_name(const char *name)
 {
     size_t n = strlen(name);
     return name[0] != '.' &&
-           ((n > 5 && strcmp(name + n - 5, ".yaml") == 0) || (n > 4 && strcmp(name + n - 4, ".yml") == 0));
+        ((n > 5 && strcmp(name + n - 5, ".yaml") == 0) || (n > 4 && strcmp(name + n - 4, ".yml") == 0));
 }
 
 static int cmp_cstr(const void *a, const void *b)

@@ -52,8 +52,7 @@ static int parser_problem(const yaml_parser_t *parser, const char *bytes, size_t
     return problem_at(p, &m, "%s: %s", what, problem);
 }
 
-int pbr_yaml_load_one(const char *text, size_t len, const char *what, yaml_document_t *doc,
-                      pbr_yaml_problem *problem)
+int pbr_yaml_load_one(const char *text, size_t len, const char *what, yaml_document_t *doc, pbr_yaml_problem *problem)
 {
     yaml_parser_t parser;
     yaml_document_t extra;
@@ -97,7 +96,7 @@ int pbr_yaml_is_null(const yaml_node_t *n)
         return 0;
     const char *v = (const char *)n->data.scalar.value;
     return n->data.scalar.length == 0 || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-           !strcmp(v, "NULL");
+        !strcmp(v, "NULL");
 }
 
 int pbr_yaml_errf(char *err, size_t errlen, const char *path, const yaml_node_t *n, const char *fmt, ...)

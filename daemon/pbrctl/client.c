@@ -45,8 +45,8 @@ static int set_curve(void *sock, const pbrctl_opts *o, char *err, size_t errlen)
 /* How long "connection refused" is retried before it is reported: long
  * enough to ride over a daemon restart, short enough for a health check. */
 #define REFUSED_GRACE_MS 1000
-#define MONITOR_EVENTS                                                                                            \
-    (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |                           \
+#define MONITOR_EVENTS                                                                 \
+    (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | \
      ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
 static long long now_ms(void)
@@ -68,8 +68,7 @@ static int open_monitor(pbrctl_client *c, char *err, size_t errlen)
     if (!c->monitor)
         return pbr_errf(err, errlen, "zmq_socket(PAIR): %s", zmq_strerror(errno));
     int linger = 0;
-    if (zmq_setsockopt(c->monitor, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
-        zmq_connect(c->monitor, endpoint) != 0)
+    if (zmq_setsockopt(c->monitor, ZMQ_LINGER, &linger, sizeof linger) != 0 || zmq_connect(c->monitor, endpoint) != 0)
         return pbr_errf(err, errlen, "zmq_connect(%s): %s", endpoint, zmq_strerror(errno));
     return 0;
 }
@@ -84,12 +83,11 @@ static void auth_failure(pbrctl_client *c, unsigned status)
                  c->endpoint);
     else if (status == 400)
         snprintf(c->failure, sizeof c->failure,
-                 "pbrd at %s refused this client key: it is not in pbrd's clients file (auth.clients)",
-                 c->endpoint);
+                 "pbrd at %s refused this client key: it is not in pbrd's clients file (auth.clients)", c->endpoint);
     else
         snprintf(c->failure, sizeof c->failure,
-                 "pbrd at %s could not check this client key (authentication status %u; see pbrd's log)",
-                 c->endpoint, status);
+                 "pbrd at %s could not check this client key (authentication status %u; see pbrd's log)", c->endpoint,
+                 status);
 }
 
 /* The message for a handshake that failed for a protocol reason. */
@@ -100,8 +98,8 @@ static void protocol_failure(pbrctl_client *c, unsigned value)
                  "pbrd at %s requires CURVE keys: give --server-key FILE (the server's public key) and --key NAME",
                  c->endpoint);
     else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-        snprintf(c->failure, sizeof c->failure,
-                 "pbrd at %s does not use CURVE: leave out --server-key and --key", c->endpoint);
+        snprintf(c->failure, sizeof c->failure, "pbrd at %s does not use CURVE: leave out --server-key and --key",
+                 c->endpoint);
     else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC || value == ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE)
         snprintf(c->failure, sizeof c->failure,
                  "the CURVE handshake with %s failed: --server-key is not the public key of that pbrd", c->endpoint);
@@ -133,24 +131,16 @@ static void read_monitor_event(pbrctl_client *c)
         zmq_msg_close(&part);
     }
     switch (event) {
-    case ZMQ_EVENT_CONNECTED:
-        c->connected = 1;
-        break;
-    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
-        c->handshaken = 1;
-        break;
+    case ZMQ_EVENT_CONNECTED: c->connected = 1; break;
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: c->handshaken = 1; break;
     case ZMQ_EVENT_CONNECT_RETRIED:
         if (!c->connected && now_ms() - c->opened_ms >= REFUSED_GRACE_MS)
             snprintf(c->failure, sizeof c->failure,
                      "nothing is listening at %s (connection refused): is pbrd running, and is that its endpoint?",
                      c->endpoint);
         break;
-    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-        auth_failure(c, value);
-        break;
-    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-        protocol_failure(c, value);
-        break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: auth_failure(c, value); break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL: protocol_failure(c, value); break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
         if (c->curve)
             snprintf(c->failure, sizeof c->failure,
@@ -163,8 +153,7 @@ static void read_monitor_event(pbrctl_client *c)
                      "requires CURVE keys: give --server-key FILE and --key NAME)",
                      c->endpoint);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -270,8 +259,7 @@ int pbrctl_client_recv(pbrctl_client *c, char **out, size_t *len, char *err, siz
         return pbr_errf(err, errlen, "pbrd at %s accepted the connection but did not reply within %d ms", c->endpoint,
                         c->timeout_ms);
     if (rc == 0)
-        return pbr_errf(err, errlen, "no reply from %s within %d ms (is pbrd running?)", c->endpoint,
-                        c->timeout_ms);
+        return pbr_errf(err, errlen, "no reply from %s within %d ms (is pbrd running?)", c->endpoint, c->timeout_ms);
     char *body = NULL;
     size_t blen = 0;
     int nframes = 0, more = 1;

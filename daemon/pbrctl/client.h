@@ -13,15 +13,15 @@
 typedef struct pbrctl_client {
     void *ctx;
     void *sock;
-    void *monitor;          /* PAIR reading the socket monitor of sock, or NULL */
+    void *monitor; /* PAIR reading the socket monitor of sock, or NULL */
     int timeout_ms;
     const char *endpoint;
-    int curve;              /* --server-key given */
-    int ingest;             /* endpoint is the ingest socket (ZAP domain "ingest") */
-    int connected;          /* a TCP connection was made at least once */
-    int handshaken;         /* a handshake succeeded at least once */
-    long long opened_ms;    /* CLOCK_MONOTONIC at open */
-    char failure[320];      /* the connection problem that ends the wait, or "" */
+    int curve;           /* --server-key given */
+    int ingest;          /* endpoint is the ingest socket (ZAP domain "ingest") */
+    int connected;       /* a TCP connection was made at least once */
+    int handshaken;      /* a handshake succeeded at least once */
+    long long opened_ms; /* CLOCK_MONOTONIC at open */
+    char failure[320];   /* the connection problem that ends the wait, or "" */
 } pbrctl_client;
 
 /* Connects a DEALER socket to endpoint with the CURVE options of o. Returns
@@ -52,6 +52,5 @@ int pbrctl_client_wait(pbrctl_client *c, int ms, char *err, size_t errlen);
  * reply into *reply (caller decrefs). Returns 0, or -1 with err (connection,
  * timeout, or a reply that is not JSON). */
 int pbrctl_api_request(const pbrctl_opts *o, json_t *req, json_t **reply, char *err, size_t errlen);
-
 
 #endif

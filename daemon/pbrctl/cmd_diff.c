@@ -81,7 +81,7 @@ static const char *kind_name(pbr_line_kind k)
 static int same_key(const pbr_line *a, const pbr_line *b)
 {
     return a->kind == b->kind && !strcmp(a->component, b->component) && !strcmp(a->period, b->period) &&
-           a->has_segment == b->has_segment && (!a->has_segment || !strcmp(a->segment, b->segment));
+        a->has_segment == b->has_segment && (!a->has_segment || !strcmp(a->segment, b->segment));
 }
 
 static const qlines *find_quarter(const version_run *v, pbr_date q)
@@ -107,7 +107,9 @@ static json_t *line_json(const pbr_line *l, int64_t old, int64_t new_, int only)
     return json_pack("{ss ss ss so sI sI sI so}", "kind", kind_name(l->kind), "component", l->component, "period",
                      l->period, "segment", l->has_segment ? json_string(l->segment) : json_null(), "old_pence",
                      (json_int_t)old, "new_pence", (json_int_t)new_, "diff_pence", (json_int_t)(new_ - old), "only",
-                     only == 'o' ? json_string("old") : only == 'n' ? json_string("new") : json_null());
+                     only == 'o'       ? json_string("old")
+                         : only == 'n' ? json_string("new")
+                                       : json_null());
 }
 
 static json_t *money3(int64_t old, int64_t new_)
@@ -152,8 +154,8 @@ static json_t *build_diff(const pbr_contract *co, const pbr_contract *cn, const 
     int differ = 0;
     size_t ia = 0, ib = 0;
     while (ia < a->n || ib < b->n) {
-        pbr_date q = ia < a->n && (ib >= b->n || a->q[ia].quarter <= b->q[ib].quarter) ? a->q[ia].quarter
-                                                                                       : b->q[ib].quarter;
+        pbr_date q =
+            ia < a->n && (ib >= b->n || a->q[ia].quarter <= b->q[ib].quarter) ? a->q[ia].quarter : b->q[ib].quarter;
         const qlines *qa = find_quarter(a, q), *qb = find_quarter(b, q);
         ia += qa != NULL;
         ib += qb != NULL;
@@ -173,18 +175,18 @@ static json_t *build_diff(const pbr_contract *co, const pbr_contract *cn, const 
         if (json_array_size(lines) > 0 || to != tn || !qa || !qb) {
             differ = 1;
             pbr_date_format(q, qs);
-            json_array_append_new(quarters, json_pack("{ss ss so so sb sb}", "quarter", qs, "label", label, "lines",
-                                                      lines, "totals", money3(to, tn), "in_old", qa != NULL,
-                                                      "in_new", qb != NULL));
+            json_array_append_new(quarters,
+                                  json_pack("{ss ss so so sb sb}", "quarter", qs, "label", label, "lines", lines,
+                                            "totals", money3(to, tn), "in_old", qa != NULL, "in_new", qb != NULL));
         } else {
             json_decref(lines);
         }
     }
     if (y.year[0])
         json_array_append_new(years, json_pack("{ss so}", "year", y.year, "totals", money3(y.old, y.new_)));
-    return json_pack("{s{ss ss ss} s{ss ss ss} sb so so so}", "old", "contract", co->id, "title", co->title,
-                     "sha256", co->sha256, "new", "contract", cn->id, "title", cn->title, "sha256", cn->sha256,
-                     "equal", !differ, "quarters", quarters, "years", years, "lifetime", money3(lo, ln));
+    return json_pack("{s{ss ss ss} s{ss ss ss} sb so so so}", "old", "contract", co->id, "title", co->title, "sha256",
+                     co->sha256, "new", "contract", cn->id, "title", cn->title, "sha256", cn->sha256, "equal", !differ,
+                     "quarters", quarters, "years", years, "lifetime", money3(lo, ln));
 }
 
 static int64_t p(json_t *o, const char *k)
@@ -222,15 +224,19 @@ static void print_text(json_t *r)
     json_array_foreach(json_object_get(r, "quarters"), i, q)
     {
         printf("@@ %s %s%s\n", s(q, "quarter"), s(q, "label"),
-               !json_is_true(json_object_get(q, "in_old")) ? " (only in new)"
-               : !json_is_true(json_object_get(q, "in_new")) ? " (only in old)" : "");
+               !json_is_true(json_object_get(q, "in_old"))       ? " (only in new)"
+                   : !json_is_true(json_object_get(q, "in_new")) ? " (only in old)"
+                                                                 : "");
         json_array_foreach(json_object_get(q, "lines"), j, l)
         {
             char name[160];
             const char *only = s(l, "only");
-            snprintf(name, sizeof name, "%c %s %s %s%s%s", !strcmp(only, "old") ? '-' : !strcmp(only, "new") ? '+' : '~',
-                     s(l, "kind"), s(l, "component"), s(l, "period"), json_is_string(json_object_get(l, "segment")) ? " " : "",
-                     s(l, "segment"));
+            snprintf(name, sizeof name, "%c %s %s %s%s%s",
+                     !strcmp(only, "old")       ? '-'
+                         : !strcmp(only, "new") ? '+'
+                                                : '~',
+                     s(l, "kind"), s(l, "component"), s(l, "period"),
+                     json_is_string(json_object_get(l, "segment")) ? " " : "", s(l, "segment"));
             text_money_row(name, l);
         }
         text_money_row("  quarter total", json_object_get(q, "totals"));
@@ -270,8 +276,8 @@ static void print_csv(json_t *r)
         json_array_foreach(json_object_get(q, "lines"), j, l) csv_row(r, "line", s(q, "quarter"), s(q, "label"), l, l);
         csv_row(r, "quarter", s(q, "quarter"), s(q, "label"), NULL, json_object_get(q, "totals"));
     }
-    json_array_foreach(json_object_get(r, "years"), i, q) csv_row(r, "year", "", s(q, "year"), NULL,
-                                                                   json_object_get(q, "totals"));
+    json_array_foreach(json_object_get(r, "years"), i, q)
+        csv_row(r, "year", "", s(q, "year"), NULL, json_object_get(q, "totals"));
     csv_row(r, "lifetime", "", "", NULL, json_object_get(r, "lifetime"));
 }
 
@@ -305,8 +311,9 @@ static int parse_args(int argc, char **argv, diff_args *a)
         }
     }
     if (npos != 3) {
-        fprintf(stderr, "usage: pbrctl diff OLD.yaml NEW.yaml EVENTS.jsonl [--through QUARTER] "
-                        "[--format text|json|csv]\n");
+        fprintf(stderr,
+                "usage: pbrctl diff OLD.yaml NEW.yaml EVENTS.jsonl [--through QUARTER] "
+                "[--format text|json|csv]\n");
         return -1;
     }
     return 0;

@@ -243,8 +243,7 @@ static json_t *explain_offline(char **pos, int npos, int *status)
                 rc < 0 ? err : "QUARTER is not the first day of a statement quarter of the contract");
         goto out;
     }
-    r = pbr_explain_json(f.json, strlen(f.json), c, c, ev, pos[3], pos[4], npos > 5 ? pos[5] : NULL, err,
-                         sizeof err);
+    r = pbr_explain_json(f.json, strlen(f.json), c, c, ev, pos[3], pos[4], npos > 5 ? pos[5] : NULL, err, sizeof err);
     if (r == NULL)
         fprintf(stderr, "pbrctl explain: %s\n", err);
     else
@@ -277,9 +276,10 @@ int cmd_explain(const pbrctl_opts *o, int argc, char **argv)
     }
     int need = offline ? 5 : 4;
     if (npos < need || npos > need + 1) {
-        fprintf(stderr, "usage: pbrctl explain CONTRACT QUARTER COMPONENT PERIOD [SEGMENT] [--format text|json|csv]\n"
-                        "       pbrctl explain --offline CONTRACT.yaml EVENTS.jsonl QUARTER COMPONENT PERIOD "
-                        "[SEGMENT]\n");
+        fprintf(stderr,
+                "usage: pbrctl explain CONTRACT QUARTER COMPONENT PERIOD [SEGMENT] [--format text|json|csv]\n"
+                "       pbrctl explain --offline CONTRACT.yaml EVENTS.jsonl QUARTER COMPONENT PERIOD "
+                "[SEGMENT]\n");
         return 2;
     }
     int st;
@@ -287,8 +287,8 @@ int cmd_explain(const pbrctl_opts *o, int argc, char **argv)
     if (offline) {
         r = explain_offline(pos, npos, &st);
     } else {
-        json_t *req = json_pack("{ss ss ss ss ss}", "op", "explain", "contract", pos[0], "quarter", pos[1],
-                                "component", pos[2], "period", pos[3]);
+        json_t *req = json_pack("{ss ss ss ss ss}", "op", "explain", "contract", pos[0], "quarter", pos[1], "component",
+                                pos[2], "period", pos[3]);
         if (req && npos > 4)
             json_object_set_new(req, "segment", json_string(pos[4]));
         r = tools_api_call(o, argv[0], req, &st);

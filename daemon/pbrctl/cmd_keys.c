@@ -55,8 +55,7 @@ int cmd_keygen(const pbrctl_opts *o, int argc, char **argv)
         return 1;
     }
     if (zmq_curve_keypair(pub, sec) != 0) {
-        fprintf(stderr, "pbrctl keygen: zmq_curve_keypair: %s (libzmq built without CURVE?)\n",
-                zmq_strerror(errno));
+        fprintf(stderr, "pbrctl keygen: zmq_curve_keypair: %s (libzmq built without CURVE?)\n", zmq_strerror(errno));
         return 1;
     }
     int rc = 1;

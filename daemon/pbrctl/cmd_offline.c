@@ -26,7 +26,6 @@
 
 #define SIMULATE_THREADS 2 /* evaluation threads of simulate (the machine has two cores in mind) */
 
-
 /* Appends the contract files named by arg to *paths: arg itself, or the
  * *.yaml and *.yml files of arg when it is a directory (the files pbrd
  * loads from its contracts directory). Returns 0, or -1 after printing why. */
@@ -127,8 +126,9 @@ static int parse_sim_args(int argc, char **argv, sim_opts *so)
         }
     }
     if (so->events == NULL) {
-        fprintf(stderr, "usage: pbrctl simulate CONTRACT.yaml EVENTS.jsonl [--through QUARTER] "
-                        "[--format json|yaml|csv|text]\n");
+        fprintf(stderr,
+                "usage: pbrctl simulate CONTRACT.yaml EVENTS.jsonl [--through QUARTER] "
+                "[--format json|yaml|csv|text]\n");
         return -1;
     }
     return 0;
@@ -144,8 +144,8 @@ static void print_rejected(void *ctx, size_t line, const char *message)
 typedef struct print_ctx {
     pbr_format fmt;
     int first;
-    const char *title;        /* the contract's title (CSV) */
-    pbr_totals totals;        /* per settlement year and lifetime (text) */
+    const char *title; /* the contract's title (CSV) */
+    pbr_totals totals; /* per settlement year and lifetime (text) */
     progress prog;
     uint64_t done, nquarters;
 } print_ctx;

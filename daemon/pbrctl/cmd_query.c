@@ -17,10 +17,10 @@
 
 /* Options shared by the query commands. */
 typedef struct query_args {
-    const char *format;     /* --format, NULL = text */
-    const char *contract;   /* --contract */
-    long limit;             /* --limit, -1 = not given */
-    const char *pos[4];     /* positional arguments */
+    const char *format;   /* --format, NULL = text */
+    const char *contract; /* --contract */
+    long limit;           /* --limit, -1 = not given */
+    const char *pos[4];   /* positional arguments */
     int npos;
 } query_args;
 
@@ -118,8 +118,7 @@ int cmd_status(const pbrctl_opts *o, int argc, char **argv)
                "statements   %" JSON_INTEGER_FORMAT "\n"
                "awaiting     %" JSON_INTEGER_FORMAT "\n"
                "now          %s\n",
-               int_field(r, "contracts"), int_field(r, "statements"), int_field(r, "awaiting_settle"),
-               now ? now : "?");
+               int_field(r, "contracts"), int_field(r, "statements"), int_field(r, "awaiting_settle"), now ? now : "?");
         json_decref(r);
         return 0;
     }
@@ -128,10 +127,11 @@ int cmd_status(const pbrctl_opts *o, int argc, char **argv)
            "last_seq     %" JSON_INTEGER_FORMAT "\n"
            "contracts    %" JSON_INTEGER_FORMAT "\n"
            "now          %s\n",
-           int_field(r, "events"), int_field(r, "quarantined"), int_field(r, "last_seq"),
-           int_field(r, "contracts"), now ? now : "?");
+           int_field(r, "events"), int_field(r, "quarantined"), int_field(r, "last_seq"), int_field(r, "contracts"),
+           now ? now : "?");
     if (int_field(r, "awaiting_settle") > 0)
-        printf("awaiting     %" JSON_INTEGER_FORMAT " due statement(s) wait for an explicit settle (pbrctl contracts)\n",
+        printf("awaiting     %" JSON_INTEGER_FORMAT
+               " due statement(s) wait for an explicit settle (pbrctl contracts)\n",
                int_field(r, "awaiting_settle"));
     json_decref(r);
     return 0;
@@ -243,8 +243,7 @@ int cmd_quarantine(const pbrctl_opts *o, int argc, char **argv)
     json_t *rec;
     if (json_array_size(records) == 0)
         printf("quarantine is empty\n");
-    json_array_foreach(records, i, rec)
-        print_quarantine_record(rec);
+    json_array_foreach(records, i, rec) print_quarantine_record(rec);
     json_decref(r);
     return 0;
 }
@@ -441,9 +440,9 @@ static void print_line_row(json_t *l)
 /* cohorts as CSV: the statement CSV's line columns, with the as-of date. */
 static int print_cohorts_csv(json_t *r, const char *title)
 {
-    static const char *const cols[] = {"component", "period", "segment", "final_on", "members", "excluded",
-                                       "reoffenders", "reoffences", "actual", "baseline", "points", "percent",
-                                       "avoided", "threshold_met", "units"};
+    static const char *const cols[] = {"component", "period",      "segment",    "final_on",      "members",
+                                       "excluded",  "reoffenders", "reoffences", "actual",        "baseline",
+                                       "points",    "percent",     "avoided",    "threshold_met", "units"};
     printf("contract,title,as_of,kind");
     for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
         printf(",%s", cols[k]);
@@ -599,8 +598,7 @@ int cmd_backup(const pbrctl_opts *o, int argc, char **argv)
 {
     query_args a;
     int st = parse_query_args(argc, argv, 1, &a);
-    if (st || (st = check_format_in(argv[0], &a, text_or_json)) ||
-        (st = need_args(argv[0], &a, 1, "backup DIR")))
+    if (st || (st = check_format_in(argv[0], &a, text_or_json)) || (st = need_args(argv[0], &a, 1, "backup DIR")))
         return st;
     if (a.pos[0][0] != '/') {
         fprintf(stderr, "pbrctl backup: DIR must be an absolute path: the daemon writes it on its own machine\n");

@@ -141,8 +141,9 @@ int cmd_report(const pbrctl_opts *o, int argc, char **argv)
         }
     }
     if (npos != (offline ? 2 : 1)) {
-        fprintf(stderr, "usage: pbrctl report CONTRACT [-o FILE]\n"
-                        "       pbrctl report --offline CONTRACT.yaml EVENTS.jsonl [-o FILE]\n");
+        fprintf(stderr,
+                "usage: pbrctl report CONTRACT [-o FILE]\n"
+                "       pbrctl report --offline CONTRACT.yaml EVENTS.jsonl [-o FILE]\n");
         return 2;
     }
     int st;

@@ -21,17 +21,17 @@
 #define DEFAULT_MAX_BYTES 16777216u
 
 typedef struct send_state {
-    const char *name;          /* FILE as given, "-" is shown as <stdin> */
+    const char *name; /* FILE as given, "-" is shown as <stdin> */
     FILE *in;
     long batch_lines, window;
     size_t max_bytes;
     /* reading */
-    char *line;                /* getline buffer */
+    char *line; /* getline buffer */
     size_t line_cap;
-    ssize_t line_len;          /* pending line not yet in a batch, -1 none */
-    uint64_t lineno;           /* lines read so far */
+    ssize_t line_len; /* pending line not yet in a batch, -1 none */
+    uint64_t lineno;  /* lines read so far */
     int eof;
-    char *buf;                 /* the batch being built */
+    char *buf; /* the batch being built */
     size_t buf_len, buf_cap;
     /* in flight: first FILE line of each batch, oldest first (a ring) */
     uint64_t first_line[MAX_WINDOW];
@@ -181,7 +181,8 @@ static void handle_reply(send_state *s, uint64_t first, const char *text)
     s->rejected += (uint64_t)json_integer_value(json_object_get(r, "rejected"));
     size_t i;
     json_t *err;
-    json_array_foreach(json_object_get(r, "errors"), i, err) {
+    json_array_foreach(json_object_get(r, "errors"), i, err)
+    {
         json_int_t k = json_integer_value(json_object_get(err, "line"));
         const char *msg = json_string_value(json_object_get(err, "error"));
         if (!msg)

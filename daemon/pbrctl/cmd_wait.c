@@ -11,13 +11,13 @@
 
 #define WAIT_DEFAULT_MS 30000L
 #define WAIT_MAX_MS 3600000L
-#define REPLY_MARGIN_MS 5000  /* how much longer than the wait pbrctl waits for the reply */
+#define REPLY_MARGIN_MS 5000 /* how much longer than the wait pbrctl waits for the reply */
 
 /* The options of `pbrctl wait`. */
 typedef struct wait_args {
-    long after;               /* --after N, -1 = from now */
-    long max_wait_ms;         /* --max-wait MS */
-    int json;                 /* --format json */
+    long after;       /* --after N, -1 = from now */
+    long max_wait_ms; /* --max-wait MS */
+    int json;         /* --format json */
 } wait_args;
 
 /* Parses a number in [lo, hi] for option opt. Returns 0 or 2 (printed). */
@@ -71,9 +71,8 @@ static void print_text(json_t *r)
 {
     size_t i;
     json_t *s;
-    json_array_foreach(json_object_get(r, "statements"), i, s)
-        printf("%s %s\n", json_string_value(json_object_get(s, "contract")),
-               json_string_value(json_object_get(s, "quarter")));
+    json_array_foreach(json_object_get(r, "statements"), i, s) printf(
+        "%s %s\n", json_string_value(json_object_get(s, "contract")), json_string_value(json_object_get(s, "quarter")));
     if (json_is_true(json_object_get(r, "complete")))
         fprintf(stderr, "pbrctl wait: listed every statement you may see (issued before pbrd started)\n");
     fprintf(stderr, "next: pbrctl wait --after %" JSON_INTEGER_FORMAT "\n",

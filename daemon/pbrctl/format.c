@@ -95,8 +95,8 @@ void progress_update(progress *p, uint64_t done, uint64_t total)
     p->last = t;
     p->shown = 1;
     if (total > 0)
-        fprintf(stderr, "\r%s: %llu/%llu (%.0f%%) %.0fs ", p->what, (unsigned long long)done,
-                (unsigned long long)total, 100.0 * (double)done / (double)total, t - p->started);
+        fprintf(stderr, "\r%s: %llu/%llu (%.0f%%) %.0fs ", p->what, (unsigned long long)done, (unsigned long long)total,
+                100.0 * (double)done / (double)total, t - p->started);
     else
         fprintf(stderr, "\r%s: %.0fs ", p->what, t - p->started);
     fflush(stderr);

@@ -36,7 +36,7 @@ typedef struct progress {
     int tty;
     double started;
     double last;
-    double delay;             /* seconds before the line shows (1, or $PBR_PROGRESS_DELAY_MS) */
+    double delay; /* seconds before the line shows (1, or $PBR_PROGRESS_DELAY_MS) */
     int shown;
 } progress;
 

@@ -28,8 +28,9 @@ static const struct {
     {"statements", "CONTRACT [--format text|json|csv]",
      "the issued quarters of CONTRACT with their totals: fees, outcomes, adjustments",
      "  --format F     text (default: then the totals per settlement year and lifetime), json or csv\n"},
-    {"explain", "CONTRACT QUARTER COMPONENT PERIOD [SEGMENT] [--format text|json|csv]\n"
-                "       pbrctl explain --offline CONTRACT.yaml EVENTS.jsonl QUARTER COMPONENT PERIOD [SEGMENT]",
+    {"explain",
+     "CONTRACT QUARTER COMPONENT PERIOD [SEGMENT] [--format text|json|csv]\n"
+     "       pbrctl explain --offline CONTRACT.yaml EVENTS.jsonl QUARTER COMPONENT PERIOD [SEGMENT]",
      "the rows behind one line of the statement of QUARTER, as that statement computed it",
      "  --offline      settle CONTRACT.yaml over EVENTS.jsonl instead of asking the daemon\n"
      "  --format F     text (default), json or csv\n"
@@ -91,11 +92,10 @@ int pbrctl_command_help(const char *cmd, FILE *f)
     for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) {
         if (strcmp(help[i].name, cmd) != 0)
             continue;
-        fprintf(f, "usage: pbrctl [connection options] %s %s\n  %s\n%s", help[i].name, help[i].synopsis,
-                help[i].what, help[i].options);
-        fprintf(f, "see pbrctl(1)%s\n", strcmp(cmd, "check") == 0 || strcmp(cmd, "simulate") == 0
-                                            ? " and pbrd-contract(5)"
-                                            : "");
+        fprintf(f, "usage: pbrctl [connection options] %s %s\n  %s\n%s", help[i].name, help[i].synopsis, help[i].what,
+                help[i].options);
+        fprintf(f, "see pbrctl(1)%s\n",
+                strcmp(cmd, "check") == 0 || strcmp(cmd, "simulate") == 0 ? " and pbrd-contract(5)" : "");
         return 0;
     }
     return -1;

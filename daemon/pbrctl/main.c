@@ -22,7 +22,8 @@ static const struct {
     {"reload", cmd_reload, "                           reload the contract files"},
     {"quarantine", cmd_quarantine, "[--limit N | --purge-before DATE] [--format json]  rejected input"},
     {"statements", cmd_statements, "CONTRACT [--format text|json|csv]  issued quarters with their totals"},
-    {"explain", cmd_explain, "CONTRACT QUARTER COMPONENT PERIOD [SEGMENT]  the rows behind a line (--offline C.yaml E.jsonl ...)"},
+    {"explain", cmd_explain,
+     "CONTRACT QUARTER COMPONENT PERIOD [SEGMENT]  the rows behind a line (--offline C.yaml E.jsonl ...)"},
     {"verify", cmd_verify, "                           recompute issued statements and compare"},
     {"wait", cmd_wait, "[--after N] [--max-wait MS] wait for statements you may see"},
     {"backup", cmd_backup, "DIR                        back the store up into DIR (on the daemon's machine)"},
@@ -38,18 +39,20 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: pbrctl [--ingest E] [--api E] [--server-key FILE --key NAME] [--timeout MS] COMMAND ...\n"
-               "\ncommands:\n");
+    fprintf(f,
+            "usage: pbrctl [--ingest E] [--api E] [--server-key FILE --key NAME] [--timeout MS] COMMAND ...\n"
+            "\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].args);
-    fprintf(f, "\nconnection options (also accepted after the command):\n"
-               "  --ingest E        ingest endpoint (default tcp://127.0.0.1:7301)\n"
-               "  --api E           API endpoint (default tcp://127.0.0.1:7302)\n"
-               "  --server-key FILE the server's public key (enables CURVE)\n"
-               "  --key NAME        client key pair NAME.key / NAME.key_secret\n"
-               "  --timeout MS      how long to wait for a reply (default 30000)\n"
-               "exit status: 0 ok, 1 the operation reported problems, 2 usage or connection error\n"
-               "pbrctl COMMAND --help describes a command; pbrctl --version; see pbrctl(1)\n");
+    fprintf(f,
+            "\nconnection options (also accepted after the command):\n"
+            "  --ingest E        ingest endpoint (default tcp://127.0.0.1:7301)\n"
+            "  --api E           API endpoint (default tcp://127.0.0.1:7302)\n"
+            "  --server-key FILE the server's public key (enables CURVE)\n"
+            "  --key NAME        client key pair NAME.key / NAME.key_secret\n"
+            "  --timeout MS      how long to wait for a reply (default 30000)\n"
+            "exit status: 0 ok, 1 the operation reported problems, 2 usage or connection error\n"
+            "pbrctl COMMAND --help describes a command; pbrctl --version; see pbrctl(1)\n");
 }
 
 /* If argv[*i] is a global option, stores it (consuming its value) and

@@ -24,11 +24,11 @@
 #include <stdio.h>
 
 typedef struct pbrctl_opts {
-    const char *ingest;      /* --ingest E, default tcp://127.0.0.1:7301 */
-    const char *api;         /* --api E, default tcp://127.0.0.1:7302 */
-    const char *server_key;  /* --server-key FILE (server's public key) */
-    const char *key;         /* --key NAME: reads NAME.key and NAME.key_secret */
-    int timeout_ms;          /* --timeout MS, default 30000 */
+    const char *ingest;     /* --ingest E, default tcp://127.0.0.1:7301 */
+    const char *api;        /* --api E, default tcp://127.0.0.1:7302 */
+    const char *server_key; /* --server-key FILE (server's public key) */
+    const char *key;        /* --key NAME: reads NAME.key and NAME.key_secret */
+    int timeout_ms;         /* --timeout MS, default 30000 */
 } pbrctl_opts;
 
 /* argv[0] is the command name; the global options have been removed. */

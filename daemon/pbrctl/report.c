@@ -245,8 +245,9 @@ static void payments_chart(FILE *f, const qsum *q, size_t n, json_t *cap)
     axis_init(&a, lo, hi, 16, 280);
     int slot = n ? (PLOT_X1 - PLOT_X0) / (int)n : 1, bw = slot * 7 / 10 > 1 ? slot * 7 / 10 : 1;
     int every = (int)(n + 15) / 16;
-    fprintf(f, "<div class=\"chartbox\"><svg class=\"chart\" id=\"payments\" viewBox=\"0 0 %d 380\" role=\"img\" "
-               "aria-labelledby=\"payments-title\"><title id=\"payments-title\">Payments per quarter</title>",
+    fprintf(f,
+            "<div class=\"chartbox\"><svg class=\"chart\" id=\"payments\" viewBox=\"0 0 %d 380\" role=\"img\" "
+            "aria-labelledby=\"payments-title\"><title id=\"payments-title\">Payments per quarter</title>",
             VIEW_W);
     draw_grid(f, &a, PLOT_X0, PLOT_X1, 1);
     for (size_t i = 0; i < n; i++) {
@@ -301,7 +302,8 @@ static void money_td(FILE *f, int64_t v)
 static void payments_table(FILE *f, const qsum *q, size_t n)
 {
     fputs("<div class=\"table\"><table><caption>Payments per quarter (data of the chart)</caption>"
-          "<thead><tr><th class=\"t\">Quarter</th><th class=\"t\">Label</th><th>Fees</th><th>Outcomes</th><th>Adjustments</th>"
+          "<thead><tr><th class=\"t\">Quarter</th><th "
+          "class=\"t\">Label</th><th>Fees</th><th>Outcomes</th><th>Adjustments</th>"
           "<th>Total</th><th>Cumulative outcomes</th></tr></thead><tbody>\n",
           f);
     int64_t tf = 0, to = 0, ta = 0, tt = 0;
@@ -342,7 +344,7 @@ static int is_window_line(json_t *l)
 static int same_line_key(json_t *a, json_t *b)
 {
     return !strcmp(str(a, "component"), str(b, "component")) && !strcmp(str(a, "period"), str(b, "period")) &&
-           !strcmp(str(a, "segment"), str(b, "segment"));
+        !strcmp(str(a, "segment"), str(b, "segment"));
 }
 
 /* Every window: the final lines in issue order, then the provisional lines
@@ -403,11 +405,11 @@ static void window_chart(FILE *f, const char *component, const wline *w, size_t 
             continue;
         int cx = PLOT_X0 + (int)k * slot + slot / 2, half = slot / 3 > 18 ? 18 : slot / 3;
         int yb = ypix(&a, micro(l, "baseline")), ya = ypix(&a, micro(l, "actual"));
-        const char *gate = w[i].quarter == NULL ? "provisional" : json_is_false(json_object_get(l, "threshold_met"))
-                                                                      ? "missed"
-                                                                      : "met";
-        fprintf(f, "<line class=\"baseline-mark\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>", cx - half, cx + half,
-                yb, yb);
+        const char *gate = w[i].quarter == NULL                  ? "provisional"
+            : json_is_false(json_object_get(l, "threshold_met")) ? "missed"
+                                                                 : "met";
+        fprintf(f, "<line class=\"baseline-mark\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>", cx - half, cx + half, yb,
+                yb);
         fprintf(f, "<line class=\"gap %s\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>", gate, cx, cx, yb, ya);
         fprintf(f, "<circle class=\"window-point %s\" cx=\"%d\" cy=\"%d\" r=\"6\"><title>", gate, cx, ya);
         esc(f, str(l, "period"));
@@ -435,9 +437,11 @@ static void window_table(FILE *f, const char *component, const wline *w, size_t 
 {
     fputs("<div class=\"table\"><table><caption>", f);
     esc(f, component);
-    fputs(" per cohort window (data of the chart)</caption><thead><tr><th class=\"t\">Window</th><th class=\"t\">Segment</th>"
+    fputs(" per cohort window (data of the chart)</caption><thead><tr><th class=\"t\">Window</th><th "
+          "class=\"t\">Segment</th>"
           "<th>Members</th><th>Excluded</th><th>Reoffenders</th><th>Reoffences</th><th>Actual</th>"
-          "<th>Baseline</th><th>Points</th><th class=\"t\">Gate</th><th>Amount</th><th class=\"t\">Status</th></tr></thead><tbody>\n",
+          "<th>Baseline</th><th>Points</th><th class=\"t\">Gate</th><th>Amount</th><th "
+          "class=\"t\">Status</th></tr></thead><tbody>\n",
           f);
     for (size_t i = 0; i < n; i++) {
         json_t *l = w[i].line;
@@ -447,9 +451,10 @@ static void window_table(FILE *f, const char *component, const wline *w, size_t 
         esc(f, str(l, "period"));
         fputs("</td><td>", f);
         esc(f, is_null(l, "segment") ? "-" : str(l, "segment"));
-        fprintf(f, "</td><td class=\"num\">%" PRId64 "</td><td class=\"num\">%" PRId64 "</td><td class=\"num\">%" PRId64
-                   "</td><td class=\"num\">%" PRId64 "</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
-                   "<td class=\"num\">%s</td><td>%s</td>",
+        fprintf(f,
+                "</td><td class=\"num\">%" PRId64 "</td><td class=\"num\">%" PRId64 "</td><td class=\"num\">%" PRId64
+                "</td><td class=\"num\">%" PRId64 "</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
+                "<td class=\"num\">%s</td><td>%s</td>",
                 num(l, "members"), num(l, "excluded"), num(l, "reoffenders"), num(l, "reoffences"), str(l, "actual"),
                 str(l, "baseline"), str(l, "points"),
                 json_is_false(json_object_get(l, "threshold_met")) ? "missed" : "met");
@@ -500,7 +505,7 @@ static int is_custody_line(json_t *l)
 {
     const char *p = str(l, "period");
     return !strcmp(str(l, "kind"), "outcome") && is_null(l, "reoffenders") && is_null(l, "points") &&
-           !is_null(l, "actual") && strlen(p) == 10 && p[4] == '-' && p[7] == '-';
+        !is_null(l, "actual") && strlen(p) == 10 && p[4] == '-' && p[7] == '-';
 }
 
 static void custody_chart(FILE *f, json_t *model, const char *component, const char *segment)
@@ -508,9 +513,10 @@ static void custody_chart(FILE *f, json_t *model, const char *component, const c
     size_t i, j, n = 0;
     json_t *s, *l;
     int64_t hi = 0;
-#define CUSTODY_FOREACH                                                                                            \
-    json_array_foreach(json_object_get(model, "statements"), i, s) json_array_foreach(json_object_get(s, "lines"), j, l) \
-        if (is_custody_line(l) && !strcmp(str(l, "component"), component) && !strcmp(str(l, "segment"), segment))
+#define CUSTODY_FOREACH                                                                \
+    json_array_foreach(json_object_get(model, "statements"), i, s) json_array_foreach( \
+        json_object_get(s, "lines"), j,                                                \
+        l) if (is_custody_line(l) && !strcmp(str(l, "component"), component) && !strcmp(str(l, "segment"), segment))
     CUSTODY_FOREACH
     {
         n++;
@@ -522,7 +528,9 @@ static void custody_chart(FILE *f, json_t *model, const char *component, const c
     axis_init(&a, 0, hi + hi / 10, 16, 260);
     int slot = n ? (PLOT_X1 - PLOT_X0) / (int)n : 1, bw = slot * 6 / 10 > 1 ? slot * 6 / 10 : 1;
     int every = (int)(n + 15) / 16;
-    fprintf(f, "<div class=\"chartbox\"><svg class=\"chart\" viewBox=\"0 0 %d 360\" role=\"img\"><title>Custody nights against baseline</title>",
+    fprintf(f,
+            "<div class=\"chartbox\"><svg class=\"chart\" viewBox=\"0 0 %d 360\" role=\"img\"><title>Custody nights "
+            "against baseline</title>",
             VIEW_W);
     /* values in millionths of a night; labels whole nights when the step allows */
     for (int64_t v = a.lo; v <= a.hi; v += a.step) {
@@ -532,8 +540,9 @@ static void custody_chart(FILE *f, json_t *model, const char *component, const c
             snprintf(t, sizeof t, "%" PRId64, v / 1000000);
         else
             rate_text(v, t, sizeof t);
-        fprintf(f, "<line class=\"grid\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/><text class=\"tick\" x=\"%d\" "
-                   "y=\"%d\">%s</text>",
+        fprintf(f,
+                "<line class=\"grid\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/><text class=\"tick\" x=\"%d\" "
+                "y=\"%d\">%s</text>",
                 PLOT_X0, PLOT_X1, y, y, PLOT_X0 - 6, y + 4, t);
     }
     size_t k = 0;
@@ -542,26 +551,32 @@ static void custody_chart(FILE *f, json_t *model, const char *component, const c
         int x = PLOT_X0 + (int)k * slot + (slot - bw) / 2;
         int64_t nights = micro(l, "actual") / 1000000, base = micro(l, "baseline");
         int y = ypix(&a, nights * 1000000), yb = ypix(&a, base), h = a.top + a.height - y;
-        fprintf(f, "<rect class=\"nights-bar%s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"><title>%s: %" PRId64
-                   " nights, baseline %s</title></rect>",
+        fprintf(f,
+                "<rect class=\"nights-bar%s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"><title>%s: %" PRId64
+                " nights, baseline %s</title></rect>",
                 nights * 1000000 > base ? " over" : "", x, y, bw, h > 0 ? h : 0, str(l, "period"), nights,
                 str(l, "baseline"));
-        fprintf(f, "<line class=\"baseline-mark\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>", x - 2, x + bw + 2, yb, yb);
+        fprintf(f, "<line class=\"baseline-mark\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>", x - 2, x + bw + 2, yb,
+                yb);
         if (k % (size_t)every == 0)
             draw_xlabel(f, x + bw / 2, a.top + a.height + 14, str(s, "label"));
         k++;
     }
-    fputs("</svg></div>\n<ul class=\"legend\"><li><span class=\"sw nights\"></span>nights in custody</li>"
-          "<li><span class=\"sw over\"></span>above baseline</li><li><span class=\"sw base\"></span>baseline</li></ul>\n",
-          f);
+    fputs(
+        "</svg></div>\n<ul class=\"legend\"><li><span class=\"sw nights\"></span>nights in custody</li>"
+        "<li><span class=\"sw over\"></span>above baseline</li><li><span class=\"sw base\"></span>baseline</li></ul>\n",
+        f);
     fputs("<div class=\"table\"><table><caption>Custody nights (data of the chart)</caption><thead><tr>"
-          "<th class=\"t\">Quarter</th><th>Spells</th><th>Nights</th><th>Baseline</th><th>Avoided</th><th>Amount</th></tr></thead>"
+          "<th "
+          "class=\"t\">Quarter</th><th>Spells</th><th>Nights</th><th>Baseline</th><th>Avoided</th><th>Amount</th></"
+          "tr></thead>"
           "<tbody>\n",
           f);
     CUSTODY_FOREACH
     {
-        fprintf(f, "<tr><td>%s</td><td class=\"num\">%" PRId64 "</td><td class=\"num\">%" PRId64
-                   "</td><td class=\"num\">%s</td><td class=\"num\">%s</td>",
+        fprintf(f,
+                "<tr><td>%s</td><td class=\"num\">%" PRId64 "</td><td class=\"num\">%" PRId64
+                "</td><td class=\"num\">%s</td><td class=\"num\">%s</td>",
                 str(l, "period"), num(l, "members"), micro(l, "actual") / 1000000, str(l, "baseline"),
                 str(l, "avoided"));
         money_td(f, num(l, "amount_pence"));
@@ -582,8 +597,8 @@ static void custody_section(FILE *f, json_t *model)
         size_t k;
         json_t *x;
         int dup = 0;
-        json_array_foreach(seen, k, x) dup |= !strcmp(str(x, "component"), str(l, "component")) &&
-                                            !strcmp(str(x, "segment"), str(l, "segment"));
+        json_array_foreach(seen, k, x) dup |=
+            !strcmp(str(x, "component"), str(l, "component")) && !strcmp(str(x, "segment"), str(l, "segment"));
         if (!dup)
             json_array_append(seen, l);
     }
@@ -619,8 +634,10 @@ static void provisional_section(FILE *f, json_t *model)
     fputs("<p class=\"note\">As of ", f);
     esc(f, str(model, "provisional_as_of"));
     fputs(". Shown, not payable: the figures move until each line is final.</p>\n"
-          "<div class=\"table\"><table><thead><tr><th class=\"t\">Component</th><th class=\"t\">Period</th><th class=\"t\">Segment</th><th>Members</th>"
-          "<th>Actual</th><th>Baseline</th><th class=\"t\">Gate</th><th>Amount if final now</th><th class=\"t\">Final on</th></tr></thead>"
+          "<div class=\"table\"><table><thead><tr><th class=\"t\">Component</th><th class=\"t\">Period</th><th "
+          "class=\"t\">Segment</th><th>Members</th>"
+          "<th>Actual</th><th>Baseline</th><th class=\"t\">Gate</th><th>Amount if final now</th><th class=\"t\">Final "
+          "on</th></tr></thead>"
           "<tbody>\n",
           f);
     size_t i;
@@ -633,7 +650,8 @@ static void provisional_section(FILE *f, json_t *model)
         esc(f, str(l, "period"));
         fputs("</td><td>", f);
         esc(f, is_null(l, "segment") ? "-" : str(l, "segment"));
-        fprintf(f, "</td><td class=\"num\">%" PRId64 "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td>%s</td>",
+        fprintf(f,
+                "</td><td class=\"num\">%" PRId64 "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td>%s</td>",
                 num(l, "members"), str(l, "actual"), str(l, "baseline"),
                 json_is_false(json_object_get(l, "threshold_met")) ? "missed" : "met");
         money_td(f, num(l, "amount_pence"));
@@ -644,7 +662,8 @@ static void provisional_section(FILE *f, json_t *model)
 
 static void statements_section(FILE *f, const qsum *q, size_t n, const char *sha)
 {
-    fputs("<section><h2>Statements</h2>\n<div class=\"table\"><table><thead><tr><th class=\"t\">Quarter</th><th class=\"t\">Label</th>"
+    fputs("<section><h2>Statements</h2>\n<div class=\"table\"><table><thead><tr><th class=\"t\">Quarter</th><th "
+          "class=\"t\">Label</th>"
           "<th class=\"t\">As of</th><th>Events through</th><th>Lines</th><th>Total</th></tr></thead><tbody>\n",
           f);
     for (size_t i = 0; i < n; i++) {

@@ -19,7 +19,7 @@
 #include "pbrd/backup.h"
 #include "pbrd/log.h"
 
-#define API_MAX_PER_WAKEUP 256  /* requests served per pbrd_api_serve call */
+#define API_MAX_PER_WAKEUP 256 /* requests served per pbrd_api_serve call */
 #define API_MAX_REQUEST (1u << 20)
 
 /* ---- ops ---------------------------------------------------------------- */
@@ -121,8 +121,8 @@ static int append_record(void *ctx, const pbr_quarantine_record *q)
         snprintf(msg, sizeof msg, "quarantine record %" PRIu64 ": %s", q->qseq, q->unreadable);
         rec = json_pack("{ss}", "unreadable_record", msg);
     } else if (!pbr_utf8_text_problem(q->raw, q->raw_len, NULL, 0)) {
-        rec = json_pack("{ss# sI ss sI}", "raw", q->raw, (int)q->raw_len, "raw_bytes", (json_int_t)q->raw_len,
-                        "error", q->error, "at", (json_int_t)q->at);
+        rec = json_pack("{ss# sI ss sI}", "raw", q->raw, (int)q->raw_len, "raw_bytes", (json_int_t)q->raw_len, "error",
+                        q->error, "at", (json_int_t)q->at);
     } else {
         char *b64 = pbr_base64(q->raw, q->raw_len);
         rec = b64 ? json_pack("{ss sI ss sI}", "raw_base64", b64, "raw_bytes", (json_int_t)q->raw_len, "error",
@@ -140,8 +140,7 @@ static json_t *op_quarantine(pbrd_api_call *call)
     if (!records)
         return pbrd_api_error("quarantine: out of memory");
     char err[PBR_ERR_MAX] = "";
-    int rc = pbr_store_foreach_quarantine(call->api->store, (size_t)limit, append_record, records, err,
-                                          sizeof err);
+    int rc = pbr_store_foreach_quarantine(call->api->store, (size_t)limit, append_record, records, err, sizeof err);
     if (rc != 0) {
         json_decref(records);
         return pbrd_api_error("quarantine: %s", err[0] ? err : "reading the records failed");
@@ -173,10 +172,10 @@ static json_t *op_quarantine_purge(pbrd_api_call *call)
         return pbrd_api_error("quarantine_purge: %s", err[0] ? err : "the store write failed");
     if (pbr_store_get_stats(call->api->store, &st, err, sizeof err) != 0)
         return pbrd_api_error("quarantine_purge: %s", err);
-    pbrd_log(PBRD_LOG_INFO, "quarantine purged", "role=%s before=%s purged=%" PRIu64 " remaining=%" PRIu64,
-             call->role, day, w.purged, st.quarantined);
-    return json_pack("{sI sI ss}", "purged", (json_int_t)w.purged, "remaining", (json_int_t)st.quarantined,
-                     "before", day);
+    pbrd_log(PBRD_LOG_INFO, "quarantine purged", "role=%s before=%s purged=%" PRIu64 " remaining=%" PRIu64, call->role,
+             day, w.purged, st.quarantined);
+    return json_pack("{sI sI ss}", "purged", (json_int_t)w.purged, "remaining", (json_int_t)st.quarantined, "before",
+                     day);
 }
 
 static json_t *op_contracts(pbrd_api_call *call)
@@ -413,7 +412,7 @@ static int serve_one(pbrd_api *api)
     else
         reply = dispatch(api, &ident, zmq_msg_data(&body), zmq_msg_size(&body), role, &raw, &deferred);
     if (deferred == PBRD_API_PARKED) { /* wait.c answers it */
-    } else if (deferred) { /* answered when the settle job ends */
+    } else if (deferred) {             /* answered when the settle job ends */
         zmq_msg_init(&api->job_ident);
         api->job_has_ident = zmq_msg_copy(&api->job_ident, &ident) == 0;
     } else {
@@ -475,11 +474,11 @@ static void finish_job(pbrd_api *api, const char *interrupted)
     size_t issued = json_array_size(json_object_get(reply, "issued"));
     char q[PBR_ERR_MAX];
     if (error != NULL)
-        pbrd_log(PBRD_LOG_ERROR, is_auto ? "auto-settle failed" : "settle failed", "issued=%zu error=\"%s\"",
-                 issued, pbrd_log_quote(error, q, sizeof q));
+        pbrd_log(PBRD_LOG_ERROR, is_auto ? "auto-settle failed" : "settle failed", "issued=%zu error=\"%s\"", issued,
+                 pbrd_log_quote(error, q, sizeof q));
     else if (interrupted != NULL)
-        pbrd_log(PBRD_LOG_WARN, is_auto ? "auto-settle interrupted" : "settle interrupted",
-                 "issued=%zu reason=\"%s\"", issued, pbrd_log_quote(interrupted, q, sizeof q));
+        pbrd_log(PBRD_LOG_WARN, is_auto ? "auto-settle interrupted" : "settle interrupted", "issued=%zu reason=\"%s\"",
+                 issued, pbrd_log_quote(interrupted, q, sizeof q));
     else if (is_auto)
         pbrd_log(PBRD_LOG_INFO, "auto-settle finished", "issued=%zu", issued);
     if (api->job_has_ident) {

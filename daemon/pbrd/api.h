@@ -35,31 +35,31 @@
 
 typedef struct pbrd_api {
     void *zctx;
-    void *router;            /* API ROUTER socket */
-    void *pub;               /* PUB socket */
-    pbr_store *store;        /* shared with the ingest thread */
+    void *router;     /* API ROUTER socket */
+    void *pub;        /* PUB socket */
+    pbr_store *store; /* shared with the ingest thread */
     const pbrd_config *cfg;
-    pbrd_service *service;   /* contracts, statements, evaluation (NULL: only status/quarantine) */
-    pbrd_auth *auth;         /* ZAP handler and client roles; NULL without auth (loopback only) */
-    int reload_requested;    /* set by SIGHUP, consumed by pbrd_api_reload */
-    pbrd_metrics *metrics;   /* counters of ops that have them (backup), or NULL */
-    pbrd_settle_job *job;    /* the settle in progress (one at a time), or NULL */
-    zmq_msg_t job_ident;     /* ... the routing id of the client waiting for its reply */
-    int job_has_ident;       /* ... 0 for auto-settle */
-    pbrd_waits *waits;       /* the wait op's parked requests and this run's statements (wait.h) */
+    pbrd_service *service; /* contracts, statements, evaluation (NULL: only status/quarantine) */
+    pbrd_auth *auth;       /* ZAP handler and client roles; NULL without auth (loopback only) */
+    int reload_requested;  /* set by SIGHUP, consumed by pbrd_api_reload */
+    pbrd_metrics *metrics; /* counters of ops that have them (backup), or NULL */
+    pbrd_settle_job *job;  /* the settle in progress (one at a time), or NULL */
+    zmq_msg_t job_ident;   /* ... the routing id of the client waiting for its reply */
+    int job_has_ident;     /* ... 0 for auto-settle */
+    pbrd_waits *waits;     /* the wait op's parked requests and this run's statements (wait.h) */
 } pbrd_api;
 
-#define PBRD_API_PARKED 2    /* pbrd_api_call.deferred: parked by the wait op, answered by wait.c */
+#define PBRD_API_PARKED 2 /* pbrd_api_call.deferred: parked by the wait op, answered by wait.c */
 
 /* One call of an op: the request object and who asked. */
 typedef struct pbrd_api_call {
     pbrd_api *api;
-    json_t *req;             /* the request object (borrowed) */
+    json_t *req;                  /* the request object (borrowed) */
     const pbrd_api_request *args; /* the parsed request: op and arguments (borrowed) */
-    const char *role;        /* "finance" without auth (loopback only); else the client key's role */
-    char *raw_reply;         /* set by an op (malloc'd) to reply with exact bytes instead of a JSON object */
-    int deferred;            /* set by an op that replies later (1 settle: when its job ends; PBRD_API_PARKED) */
-    zmq_msg_t *ident;        /* the client's routing id (borrowed; copy it to reply later) */
+    const char *role;             /* "finance" without auth (loopback only); else the client key's role */
+    char *raw_reply;              /* set by an op (malloc'd) to reply with exact bytes instead of a JSON object */
+    int deferred;                 /* set by an op that replies later (1 settle: when its job ends; PBRD_API_PARKED) */
+    zmq_msg_t *ident;             /* the client's routing id (borrowed; copy it to reply later) */
 } pbrd_api_call;
 
 typedef json_t *(*pbrd_api_op_fn)(pbrd_api_call *call);

@@ -127,8 +127,7 @@ static void check_arguments(pbrd_api_request *r)
         if (r->dir == NULL || r->dir[0] != '/')
             r->arg_error = "backup: needs \"dir\", an absolute path on the daemon's machine";
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -139,9 +138,9 @@ int pbrd_api_request_parse(const char *text, size_t len, pbrd_api_request *out, 
     *reply = NULL;
     json_t *req = json_loadb(text, len, 0, &jerr);
     if (!req || !json_is_object(req)) {
-        *reply = req ? pbrd_api_error("request is not a JSON object: got a JSON %s",
-                                      json_is_array(req) ? "array" : "scalar")
-                     : pbrd_api_error("request is not a JSON object: %s", jerr.text);
+        *reply = req
+            ? pbrd_api_error("request is not a JSON object: got a JSON %s", json_is_array(req) ? "array" : "scalar")
+            : pbrd_api_error("request is not a JSON object: %s", jerr.text);
         json_decref(req);
         return -1;
     }

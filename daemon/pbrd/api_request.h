@@ -24,47 +24,47 @@
 /* Every op: X(name, needs_service). needs_service: the op works on
  * contracts and statements. api.c builds its table of op functions
  * (op_NAME) from this list. */
-#define PBRD_API_OPS(X) \
-    X(status, 0)        \
-    X(quarantine, 0)    \
+#define PBRD_API_OPS(X)    \
+    X(status, 0)           \
+    X(quarantine, 0)       \
     X(quarantine_purge, 0) \
-    X(contracts, 1)     \
-    X(statement, 1)     \
-    X(cohorts, 1)       \
-    X(settle, 1)        \
-    X(reload, 1)        \
-    X(verify, 1)        \
-    X(backup, 0)        \
-    X(statements, 1)    \
-    X(explain, 1)       \
+    X(contracts, 1)        \
+    X(statement, 1)        \
+    X(cohorts, 1)          \
+    X(settle, 1)           \
+    X(reload, 1)           \
+    X(verify, 1)           \
+    X(backup, 0)           \
+    X(statements, 1)       \
+    X(explain, 1)          \
     X(wait, 1)
 
 typedef enum {
 #define PBRD_API_OP_ENUM(name, needs_service) PBRD_OP_##name,
     PBRD_API_OPS(PBRD_API_OP_ENUM)
 #undef PBRD_API_OP_ENUM
-    PBRD_OP_COUNT
+        PBRD_OP_COUNT
 } pbrd_api_op;
 
 #define PBRD_API_QUARANTINE_DEFAULT_LIMIT 100
-#define PBRD_API_WAIT_DEFAULT_MS 30000     /* wait: "timeout_ms" when absent */
-#define PBRD_API_WAIT_MAX_MS 3600000       /* wait: largest "timeout_ms" (an hour) */
+#define PBRD_API_WAIT_DEFAULT_MS 30000 /* wait: "timeout_ms" when absent */
+#define PBRD_API_WAIT_MAX_MS 3600000   /* wait: largest "timeout_ms" (an hour) */
 
 /* One parsed request. The strings are borrowed from req. */
 typedef struct pbrd_api_request {
-    json_t *req;             /* the request object (owned) */
+    json_t *req; /* the request object (owned) */
     pbrd_api_op op;
-    const char *op_name;     /* the op's name (static string) */
+    const char *op_name; /* the op's name (static string) */
     int needs_service;
-    const char *contract;    /* "contract" when it is a string, else NULL (also for the role check) */
-    const char *quarter;     /* "quarter" when it is a string, else NULL */
-    pbr_date quarter_date;   /* the parsed quarter (statement, settle) */
-    json_int_t limit;        /* quarantine: "limit", PBRD_API_QUARANTINE_DEFAULT_LIMIT when absent or null */
-    const char *dir;         /* backup: "dir" (an absolute path on the daemon's machine) */
-    pbr_date before;         /* quarantine_purge: "before" (a date) */
-    json_int_t after_seq;    /* wait: "after_seq" (>= 0), or -1 when absent or null (from now) */
-    json_int_t timeout_ms;   /* wait: "timeout_ms" (0..PBRD_API_WAIT_MAX_MS), PBRD_API_WAIT_DEFAULT_MS when absent */
-    const char *arg_error;   /* the op's argument error (static string, reply step 4), or NULL */
+    const char *contract;  /* "contract" when it is a string, else NULL (also for the role check) */
+    const char *quarter;   /* "quarter" when it is a string, else NULL */
+    pbr_date quarter_date; /* the parsed quarter (statement, settle) */
+    json_int_t limit;      /* quarantine: "limit", PBRD_API_QUARANTINE_DEFAULT_LIMIT when absent or null */
+    const char *dir;       /* backup: "dir" (an absolute path on the daemon's machine) */
+    pbr_date before;       /* quarantine_purge: "before" (a date) */
+    json_int_t after_seq;  /* wait: "after_seq" (>= 0), or -1 when absent or null (from now) */
+    json_int_t timeout_ms; /* wait: "timeout_ms" (0..PBRD_API_WAIT_MAX_MS), PBRD_API_WAIT_DEFAULT_MS when absent */
+    const char *arg_error; /* the op's argument error (static string, reply step 4), or NULL */
 } pbrd_api_request;
 
 /* Parses len bytes of request text. Returns 0 with *out filled (release

@@ -21,25 +21,25 @@
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_VERSION "1.0"
-#define ZAP_MAX_FRAMES 8           /* CURVE requests have 7 */
-#define ZAP_FIELD_MAX 256          /* domain, address, mechanism copies */
-#define REFUSAL_QUIET_SECONDS 10   /* repeated refusals of one key are counted, not logged */
+#define ZAP_MAX_FRAMES 8         /* CURVE requests have 7 */
+#define ZAP_FIELD_MAX 256        /* domain, address, mechanism copies */
+#define REFUSAL_QUIET_SECONDS 10 /* repeated refusals of one key are counted, not logged */
 #define PROVIDER_PREFIX "provider:"
 #define PROVIDER_PREFIX_LEN (sizeof PROVIDER_PREFIX - 1)
 #define NAME_MAX_LEN 64
 
 struct pbrd_auth {
     void *zctx;
-    void *zap;                  /* REP at ZAP_ENDPOINT; used by the thread only */
-    void *ctl_thread;           /* thread's end of the control PAIR */
-    void *ctl_caller;           /* caller's end: pbrd_auth_stop sends on it */
-    char ctl_endpoint[64];      /* inproc endpoint of the control PAIR */
+    void *zap;             /* REP at ZAP_ENDPOINT; used by the thread only */
+    void *ctl_thread;      /* thread's end of the control PAIR */
+    void *ctl_caller;      /* caller's end: pbrd_auth_stop sends on it */
+    char ctl_endpoint[64]; /* inproc endpoint of the control PAIR */
     pthread_t thread;
-    pthread_mutex_t lock;       /* guards clients */
+    pthread_mutex_t lock; /* guards clients */
     pbrd_auth_clients *clients;
     pbrd_auth_observer observer; /* told each handshake's result, or NULL (guarded by lock) */
     void *observer_ctx;
-    char last_refused[41];      /* refusal log throttle (thread only) */
+    char last_refused[41]; /* refusal log throttle (thread only) */
     struct timespec last_refused_at;
     unsigned long repeats;
 };
@@ -85,10 +85,9 @@ static int op_in(const char *op, const char *const *list)
 
 int pbrd_role_allows(const char *role, const char *op, const char *contract_provider)
 {
-    static const char *const operator_ops[] = {"status",     "contracts",        "statement", "cohorts",
-                                               "reload",     "quarantine",       "verify",    "backup",
-                                               "statements", "quarantine_purge", "explain",   "wait",
-                                               NULL};
+    static const char *const operator_ops[] = {"status",     "contracts", "statement", "cohorts",    "reload",
+                                               "quarantine", "verify",    "backup",    "statements", "quarantine_purge",
+                                               "explain",    "wait",      NULL};
     static const char *const provider_list_ops[] = {"status", "contracts", "wait", NULL};
     static const char *const provider_contract_ops[] = {"statement", "cohorts", "statements", "explain", NULL};
     if (!role || !op || !pbrd_role_is_valid(role))
@@ -155,7 +154,7 @@ static int decode_key(const char *z85, uint8_t key[32])
 
 /* Parsing state of one file. */
 typedef struct clients_parse {
-    const char *name;           /* for messages */
+    const char *name; /* for messages */
     yaml_document_t *doc;
     pbrd_auth_clients *out;
     char *err;
@@ -167,17 +166,17 @@ static int read_client_key(clients_parse *p, const yaml_node_t *v, pbrd_auth_cli
 {
     if (v->type != YAML_SCALAR_NODE || pbr_yaml_is_null(v))
         return pbr_yaml_errf(p->err, p->errlen, p->name, v,
-                         "key must be a Z85 public key (40 characters, in quotes: key: \"<key>\")");
+                             "key must be a Z85 public key (40 characters, in quotes: key: \"<key>\")");
     const char *z = (const char *)v->data.scalar.value;
     if (decode_key(z, c->key) < 0)
         return pbr_yaml_errf(p->err, p->errlen, p->name, v,
-                         "key is not a Z85 CURVE public key (40 characters of the Z85 alphabet; zmq_z85_decode "
-                         "failed)");
+                             "key is not a Z85 CURVE public key (40 characters of the Z85 alphabet; zmq_z85_decode "
+                             "failed)");
     memcpy(c->key_z85, z, 41);
     for (size_t i = 0; i < p->out->n; i++)
         if (!memcmp(p->out->v[i].key, c->key, 32))
             return pbr_yaml_errf(p->err, p->errlen, p->name, v, "duplicate key (already given at line %zu)",
-                             p->out->v[i].line);
+                                 p->out->v[i].line);
     return 0;
 }
 
@@ -188,8 +187,8 @@ static int read_client_role(clients_parse *p, const yaml_node_t *v, pbrd_auth_cl
     if (!r || !pbrd_role_is_valid(r)) {
         char q[128];
         return pbr_yaml_errf(p->err, p->errlen, p->name, v,
-                         "unknown role \"%s\" (expected finance, operator, ingest or provider:NAME)",
-                         r ? pbrd_log_quote(r, q, sizeof q) : "(not a string)");
+                             "unknown role \"%s\" (expected finance, operator, ingest or provider:NAME)",
+                             r ? pbrd_log_quote(r, q, sizeof q) : "(not a string)");
     }
     snprintf(c->role, sizeof c->role, "%s", r);
     return 0;
@@ -224,19 +223,21 @@ static int read_client(clients_parse *p, const yaml_node_t *item)
         if (!k || !v || k->type != YAML_SCALAR_NODE)
             return pbr_yaml_errf(p->err, p->errlen, p->name, k ? k : item, "field names must be strings");
         const char *f = (const char *)k->data.scalar.value;
-        int *seen = !strcmp(f, "key") ? &have_key : !strcmp(f, "role") ? &have_role : !strcmp(f, "name") ? &have_name
-                                                                                                          : NULL;
+        int *seen = !strcmp(f, "key") ? &have_key
+            : !strcmp(f, "role")      ? &have_role
+            : !strcmp(f, "name")      ? &have_name
+                                      : NULL;
         if (!seen) {
             char q[128];
             return pbr_yaml_errf(p->err, p->errlen, p->name, k, "unknown field \"%s\" (expected key, role, name)",
-                             pbrd_log_quote(f, q, sizeof q));
+                                 pbrd_log_quote(f, q, sizeof q));
         }
         if (*seen)
             return pbr_yaml_errf(p->err, p->errlen, p->name, k, "field \"%s\" given twice", f);
         *seen = 1;
-        int rc = seen == &have_key    ? read_client_key(p, v, &c)
-                 : seen == &have_role ? read_client_role(p, v, &c)
-                                      : read_client_name(p, v, &c);
+        int rc = seen == &have_key ? read_client_key(p, v, &c)
+            : seen == &have_role   ? read_client_role(p, v, &c)
+                                   : read_client_name(p, v, &c);
         if (rc < 0)
             return -1;
     }
@@ -256,7 +257,7 @@ static int read_clients_root(clients_parse *p)
         return 0;
     if (root->type != YAML_SEQUENCE_NODE)
         return pbr_yaml_errf(p->err, p->errlen, p->name, root,
-                         "the clients file must be a list of {key, role, name} mappings");
+                             "the clients file must be a list of {key, role, name} mappings");
     size_t n = (size_t)(root->data.sequence.items.top - root->data.sequence.items.start);
     p->out->v = calloc(n ? n : 1, sizeof *p->out->v);
     if (!p->out->v)
@@ -343,12 +344,12 @@ static int put_property(uint8_t *buf, size_t cap, size_t *used, const char *name
 
 /* The outcome of one ZAP request. */
 typedef struct zap_verdict {
-    const char *status;         /* "200", "400", "500" */
+    const char *status; /* "200", "400", "500" */
     const char *text;
     char user_id[PBRD_ROLE_MAX];
     uint8_t metadata[256];
     size_t metadata_len;
-    char key_z85[41];           /* "" when there is no CURVE key */
+    char key_z85[41]; /* "" when there is no CURVE key */
     char name[PBRD_CLIENT_NAME_MAX];
 } zap_verdict;
 
@@ -490,8 +491,7 @@ static int serve_zap_request(pbrd_auth *a)
     } else {
         char qa[2 * ZAP_FIELD_MAX], qn[2 * PBRD_CLIENT_NAME_MAX];
         pbrd_log(PBRD_LOG_INFO, "curve client admitted", "name=\"%s\" role=%s key=\"%s\" address=\"%s\"",
-                 pbrd_log_quote(v.name, qn, sizeof qn), v.user_id, v.key_z85,
-                 pbrd_log_quote(address, qa, sizeof qa));
+                 pbrd_log_quote(v.name, qn, sizeof qn), v.user_id, v.key_z85, pbrd_log_quote(address, qa, sizeof qa));
     }
     pthread_mutex_lock(&a->lock);
     pbrd_auth_observer observer = a->observer;

@@ -74,11 +74,11 @@
 
 /* One entry of the clients file. */
 typedef struct pbrd_auth_client {
-    uint8_t key[32];                  /* public key, binary */
-    char key_z85[41];                 /* the same, Z85 */
-    char role[PBRD_ROLE_MAX];         /* validated role string */
-    char name[PBRD_CLIENT_NAME_MAX];  /* `name:` or "" */
-    size_t line;                      /* 1-based line of the entry (messages) */
+    uint8_t key[32];                 /* public key, binary */
+    char key_z85[41];                /* the same, Z85 */
+    char role[PBRD_ROLE_MAX];        /* validated role string */
+    char name[PBRD_CLIENT_NAME_MAX]; /* `name:` or "" */
+    size_t line;                     /* 1-based line of the entry (messages) */
 } pbrd_auth_client;
 
 /* The clients table: n entries, keys distinct. */

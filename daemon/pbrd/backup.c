@@ -25,10 +25,10 @@
 typedef struct backup {
     const char *dir;
     const char *statements_dir;
-    json_t *files;            /* [{path, bytes, sha256}] */
-    json_t *missing;          /* statement files not found for a statement in the copy */
+    json_t *files;   /* [{path, bytes, sha256}] */
+    json_t *missing; /* statement files not found for a statement in the copy */
     uint64_t bytes;
-    int created_dir;          /* 1: we made dir (remove it on failure) */
+    int created_dir; /* 1: we made dir (remove it on failure) */
     char err[PBR_ERR_MAX];
 } backup;
 
@@ -38,8 +38,10 @@ static int add_file(backup *b, const char *rel, const void *data, size_t len)
     char sha[65];
     pbr_sha256_hex(data, len, sha);
     b->bytes += len;
-    return json_array_append_new(b->files, json_pack("{ss sI ss}", "path", rel, "bytes", (json_int_t)len, "sha256",
-                                                     sha)) == 0 ? 0 : pbr_errf(b->err, sizeof b->err, "out of memory");
+    return json_array_append_new(b->files,
+                                 json_pack("{ss sI ss}", "path", rel, "bytes", (json_int_t)len, "sha256", sha)) == 0
+        ? 0
+        : pbr_errf(b->err, sizeof b->err, "out of memory");
 }
 
 /* Creates path (which must not exist) with mode 0600 and writes data,
@@ -179,8 +181,8 @@ static int copy_statement_files(backup *b)
         return pbr_errf(b->err, sizeof b->err, "mkdir %s: %s", top, strerror(errno));
     DIR *d = opendir(b->statements_dir);
     if (d == NULL)
-        return errno == ENOENT ? 0 : pbr_errf(b->err, sizeof b->err, "opendir %s: %s", b->statements_dir,
-                                              strerror(errno));
+        return errno == ENOENT ? 0
+                               : pbr_errf(b->err, sizeof b->err, "opendir %s: %s", b->statements_dir, strerror(errno));
     int rc = 0;
     struct dirent *c;
     while (rc == 0 && (c = readdir(d)) != NULL) {
@@ -392,7 +394,8 @@ json_t *pbrd_backup_run(pbr_store *store, const char *statements_dir, const char
     if (make_backup_dir(&b) != 0)
         goto fail_early;
     if (copy_statement_files(&b) != 0 || copy_store(&b, store) != 0 || inspect_copy(&b, &st, &nstatements) != 0 ||
-        sync_dirs(&b) != 0 || sort_files(&b) != 0 || write_manifest(&b, &st, nstatements) != 0 || sync_dir(dir, b.err, sizeof b.err) != 0)
+        sync_dirs(&b) != 0 || sort_files(&b) != 0 || write_manifest(&b, &st, nstatements) != 0 ||
+        sync_dir(dir, b.err, sizeof b.err) != 0)
         goto fail;
     pbrd_log(PBRD_LOG_INFO, "backup written",
              "dir=%s last_seq=%llu events=%llu statements=%llu files=%zu missing_files=%zu bytes=%llu seconds=%llu",

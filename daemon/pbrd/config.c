@@ -79,8 +79,8 @@ void pbrd_config_free(pbrd_config *cfg)
 }
 
 /* Stores the scalar n in *field (null clears it when nullable). Returns 0 or -1. */
-static int read_string(const char *path, const char *key, const yaml_node_t *n, int nullable, char **field,
-                       char *err, size_t errlen)
+static int read_string(const char *path, const char *key, const yaml_node_t *n, int nullable, char **field, char *err,
+                       size_t errlen)
 {
     if (nullable && pbr_yaml_is_null(n))
         return pbrd_config_set(field, NULL, err, errlen);
@@ -107,8 +107,7 @@ static int read_bool(const char *path, const char *key, const yaml_node_t *n, in
 }
 
 /* Reads a positive integer scalar. Returns 0 or -1. */
-static int read_size(const char *path, const char *key, const yaml_node_t *n, uint64_t *out, char *err,
-                     size_t errlen)
+static int read_size(const char *path, const char *key, const yaml_node_t *n, uint64_t *out, char *err, size_t errlen)
 {
     if (n->type == YAML_SCALAR_NODE) {
         const char *v = (const char *)n->data.scalar.value;
@@ -188,13 +187,12 @@ static int read_auth(pbrd_config *cfg, const char *path, yaml_document_t *doc, y
         int rc;
         if (!strcmp(key, "server_secret_key"))
             rc = read_string(path, "auth.server_secret_key", v, 1, &cfg->server_secret_key, err, errlen) < 0
-                     ? -1
-                     : expand_credentials(path, "auth.server_secret_key", v, &cfg->server_secret_key, err,
-                                          errlen);
+                ? -1
+                : expand_credentials(path, "auth.server_secret_key", v, &cfg->server_secret_key, err, errlen);
         else if (!strcmp(key, "clients"))
             rc = read_string(path, "auth.clients", v, 1, &cfg->clients, err, errlen) < 0
-                     ? -1
-                     : expand_credentials(path, "auth.clients", v, &cfg->clients, err, errlen);
+                ? -1
+                : expand_credentials(path, "auth.clients", v, &cfg->clients, err, errlen);
         else
             rc = pbr_yaml_errf(err, errlen, path, k, "unknown key \"auth.%s\"", key);
         if (rc < 0)
@@ -204,8 +202,8 @@ static int read_auth(pbrd_config *cfg, const char *path, yaml_document_t *doc, y
 }
 
 /* Applies one top-level key. Returns 0 or -1. */
-static int read_key(pbrd_config *cfg, const char *path, yaml_document_t *doc, yaml_node_t *k, yaml_node_t *v,
-                    char *err, size_t errlen)
+static int read_key(pbrd_config *cfg, const char *path, yaml_document_t *doc, yaml_node_t *k, yaml_node_t *v, char *err,
+                    size_t errlen)
 {
     const char *key = (const char *)k->data.scalar.value;
     if (!strcmp(key, "data_dir"))

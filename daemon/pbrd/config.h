@@ -11,20 +11,20 @@
 #include <stdint.h>
 
 typedef struct pbrd_config {
-    char *data_dir;          /* default $STATE_DIRECTORY (first entry) or /var/lib/pbrd */
-    char *contracts_dir;     /* default /etc/pbrd/contracts */
-    char *statements_dir;    /* default <data_dir>/statements (NULL until resolved) */
-    char *ingest;            /* default tcp://127.0.0.1:7301 */
-    char *api;               /* default tcp://127.0.0.1:7302 */
-    char *publish;           /* default tcp://127.0.0.1:7303 */
+    char *data_dir;           /* default $STATE_DIRECTORY (first entry) or /var/lib/pbrd */
+    char *contracts_dir;      /* default /etc/pbrd/contracts */
+    char *statements_dir;     /* default <data_dir>/statements (NULL until resolved) */
+    char *ingest;             /* default tcp://127.0.0.1:7301 */
+    char *api;                /* default tcp://127.0.0.1:7302 */
+    char *publish;            /* default tcp://127.0.0.1:7303 */
     uint64_t max_frame_bytes; /* default 16777216 */
-    char *now;               /* "YYYY-MM-DD" or NULL (use today's UTC date) */
-    int auto_settle;         /* default 1 */
-    char *server_secret_key; /* auth.server_secret_key or NULL (no auth); ${CREDENTIALS_DIRECTORY} expanded */
-    char *clients;           /* auth.clients or NULL; ${CREDENTIALS_DIRECTORY} expanded */
-    int foreground;          /* --foreground */
-    char *metrics;           /* "HOST:PORT" of the Prometheus endpoint, or NULL (off; the default) */
-    char *log_level;         /* debug | info | warn | error (default info) */
+    char *now;                /* "YYYY-MM-DD" or NULL (use today's UTC date) */
+    int auto_settle;          /* default 1 */
+    char *server_secret_key;  /* auth.server_secret_key or NULL (no auth); ${CREDENTIALS_DIRECTORY} expanded */
+    char *clients;            /* auth.clients or NULL; ${CREDENTIALS_DIRECTORY} expanded */
+    int foreground;           /* --foreground */
+    char *metrics;            /* "HOST:PORT" of the Prometheus endpoint, or NULL (off; the default) */
+    char *log_level;          /* debug | info | warn | error (default info) */
 } pbrd_config;
 
 /* Fills cfg with the defaults. Returns 0, or -1 with err on allocation failure. */

@@ -40,8 +40,8 @@
  * INGEST_SNDHWM messages, so such a client cannot grow pbrd's memory. */
 #define INGEST_RCVHWM 1000
 #define INGEST_SNDHWM 10000
-#define READ_BURST 16          /* requests read (and prepared) per socket wake-up */
-#define CANON_HEADROOM 1024    /* free arena bytes ensured before encoding an event */
+#define READ_BURST 16       /* requests read (and prepared) per socket wake-up */
+#define CANON_HEADROOM 1024 /* free arena bytes ensured before encoding an event */
 /* The socket thread stops reading new requests while this much is prepared
  * but not yet answered (libzmq keeps the rest queued): bounds the memory of
  * a client that sends faster than the disk commits. */
@@ -51,31 +51,31 @@
 /* One non-blank line of a batch, prepared by the socket thread. */
 typedef struct line_item {
     uint64_t lineno;
-    const char *line;  /* inside the batch's body frame, without "\r\n" */
+    const char *line; /* inside the batch's body frame, without "\r\n" */
     size_t len;
-    int ok;            /* 1: ev and its canonical bytes; 0: rejected */
+    int ok; /* 1: ev and its canonical bytes; 0: rejected */
     pbr_event ev;
-    size_t canon_off;  /* ok: offset of the canonical bytes in batch.canon */
+    size_t canon_off; /* ok: offset of the canonical bytes in batch.canon */
     size_t canon_len;
-    char *reason;      /* !ok: malloc'd rejection reason */
-    json_t *id;        /* !ok: the line's id (string) or json null; owned */
+    char *reason; /* !ok: malloc'd rejection reason */
+    json_t *id;   /* !ok: the line's id (string) or json null; owned */
 } line_item;
 
 /* One request. Allocated and prepared by the socket thread, results filled
  * by the commit thread, answered and freed by the socket thread. */
 typedef struct batch {
-    struct batch *next;        /* queue link */
+    struct batch *next; /* queue link */
     zmq_msg_t ident;
     zmq_msg_t body;
     int has_body;
     char transport_error[192]; /* non-empty: answer this instead of processing */
     line_item *items;
     size_t nitems, items_cap;
-    char *canon;               /* canonical encodings of the ok items */
+    char *canon; /* canonical encodings of the ok items */
     size_t canon_len, canon_cap;
     /* results (commit thread) */
     uint64_t accepted, duplicates, rejected, last_seq;
-    json_t *errors;            /* NULL until the first rejected line */
+    json_t *errors;                      /* NULL until the first rejected line */
     char commit_error[PBR_ERR_MAX + 32]; /* non-empty: the group failed */
 } batch;
 
@@ -85,19 +85,19 @@ typedef struct bqueue {
 
 struct pbrd_ingest {
     void *sock;
-    int stop_fd;  /* eventfd: readable when the service must stop */
-    int done_fd;  /* eventfd: readable when `done` has groups to answer */
+    int stop_fd; /* eventfd: readable when the service must stop */
+    int done_fd; /* eventfd: readable when `done` has groups to answer */
     pthread_t thread, committer;
     int thread_started, committer_started, sync_ready;
     pbr_store *store;
     uint64_t max_frame_bytes;
     char *endpoint;
     pbrd_metrics *metrics; /* NULL: metrics off */
-    pthread_mutex_t lock; /* guards todo, done, finish and reading */
-    pthread_cond_t wake;  /* signalled when todo grows, reading ends or finish is set */
+    pthread_mutex_t lock;  /* guards todo, done, finish and reading */
+    pthread_cond_t wake;   /* signalled when todo grows, reading ends or finish is set */
     bqueue todo, done;
-    int finish;           /* the commit thread ends once todo is empty */
-    int reading;          /* the socket thread is reading a burst of requests */
+    int finish;            /* the commit thread ends once todo is empty */
+    int reading;           /* the socket thread is reading a burst of requests */
     uint64_t total_groups; /* commit thread only (read after it is joined) */
     /* socket thread only */
     uint64_t inflight_batches, inflight_bytes; /* handed over, not yet answered */
@@ -310,8 +310,7 @@ static int check_void_target(group_ctx *g, const pbr_event *ev, char *reason, si
     if (rc == PBR_STORE_NOTFOUND)
         snprintf(reason, n, "void \"%s\": target \"%s\" is not a stored event", ev->id, ev->target);
     else if (rc == PBR_STORE_OK && t == PBR_EV_VOID)
-        snprintf(reason, n, "void \"%s\": target \"%s\" is a void (a void cannot be voided)", ev->id,
-                 ev->target);
+        snprintf(reason, n, "void \"%s\": target \"%s\" is a void (a void cannot be voided)", ev->id, ev->target);
     else if (rc != PBR_STORE_OK)
         return -1;
     return 0;
@@ -330,8 +329,7 @@ static int store_item(group_ctx *g, batch *b, const line_item *it)
     if (reason[0])
         return reject_line(g, b, it, json_string(ev->id), reason);
     uint64_t seq = 0;
-    int rc = pbr_store_put_event(g->txn, ev, b->canon + it->canon_off, it->canon_len, &seq, g->err,
-                                 sizeof g->err);
+    int rc = pbr_store_put_event(g->txn, ev, b->canon + it->canon_off, it->canon_len, &seq, g->err, sizeof g->err);
     if (rc == PBR_STORE_ADDED) {
         b->accepted++;
     } else if (rc == PBR_STORE_DUPLICATE) {
@@ -570,10 +568,10 @@ static void send_counts(pbrd_ingest *ing, batch *b)
     ing->total_rejected += b->rejected;
     pbrd_metrics_ingest_batch(ing->metrics, b->accepted, b->duplicates, b->rejected);
     json_t *errors = b->errors ? json_incref(b->errors) : json_array();
-    json_t *o = errors ? json_pack("{sI sI sI so sI}", "accepted", (json_int_t)b->accepted, "duplicates",
-                                   (json_int_t)b->duplicates, "rejected", (json_int_t)b->rejected, "errors",
-                                   errors, "last_seq", (json_int_t)b->last_seq)
-                       : NULL;
+    json_t *o = errors
+        ? json_pack("{sI sI sI so sI}", "accepted", (json_int_t)b->accepted, "duplicates", (json_int_t)b->duplicates,
+                    "rejected", (json_int_t)b->rejected, "errors", errors, "last_seq", (json_int_t)b->last_seq)
+        : NULL;
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (text)
         send_reply(ing, b, text);
@@ -767,9 +765,8 @@ static void *ingest_main(void *arg)
 {
     pbrd_ingest *ing = arg;
     pthread_setname_np(pthread_self(), "pbrd-ingest"); /* best effort: for top/perf */
-    zmq_pollitem_t items[3] = {{ing->sock, 0, ZMQ_POLLIN, 0},
-                               {NULL, ing->stop_fd, ZMQ_POLLIN, 0},
-                               {NULL, ing->done_fd, ZMQ_POLLIN, 0}};
+    zmq_pollitem_t items[3] = {
+        {ing->sock, 0, ZMQ_POLLIN, 0}, {NULL, ing->stop_fd, ZMQ_POLLIN, 0}, {NULL, ing->done_fd, ZMQ_POLLIN, 0}};
     for (;;) {
         items[0].events = backlog_full(ing) ? 0 : ZMQ_POLLIN;
         items[0].revents = items[1].revents = items[2].revents = 0;
@@ -784,8 +781,7 @@ static void *ingest_main(void *arg)
         if (items[2].revents & ZMQ_POLLIN)
             answer_done(ing, 0);
         if ((items[0].revents & ZMQ_POLLIN) && read_requests(ing, READ_BURST) < 0)
-            pbrd_log(PBRD_LOG_WARN, "ingest receive failed", "call=zmq_msg_recv error=\"%s\"",
-                     zmq_strerror(errno));
+            pbrd_log(PBRD_LOG_WARN, "ingest receive failed", "call=zmq_msg_recv error=\"%s\"", zmq_strerror(errno));
     }
     /* No zmq_unbind here: unbinding a TCP endpoint also ends the
      * connections accepted through it, and the replies queued on them (the

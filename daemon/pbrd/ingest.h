@@ -38,12 +38,12 @@
 typedef struct pbrd_ingest pbrd_ingest;
 
 typedef struct pbrd_ingest_opts {
-    void *zctx;                 /* shared ZeroMQ context */
-    pbr_store *store;           /* shared store (thread-safe, see store.h) */
-    const char *endpoint;       /* bind endpoint */
+    void *zctx;           /* shared ZeroMQ context */
+    pbr_store *store;     /* shared store (thread-safe, see store.h) */
+    const char *endpoint; /* bind endpoint */
     uint64_t max_frame_bytes;
-    const char *curve_secret;   /* Z85 server secret key, or NULL for no CURVE */
-    pbrd_metrics *metrics;      /* counters (batches, lines, commit latency, clients), or NULL */
+    const char *curve_secret; /* Z85 server secret key, or NULL for no CURVE */
+    pbrd_metrics *metrics;    /* counters (batches, lines, commit latency, clients), or NULL */
 } pbrd_ingest_opts;
 
 /* Creates and binds the ROUTER socket in the calling thread (so a bind error

@@ -11,8 +11,7 @@ typedef enum { PBRD_LOG_DEBUG = 0, PBRD_LOG_INFO, PBRD_LOG_WARN, PBRD_LOG_ERROR 
  * key=value text made from kvfmt (printf format, may be NULL). Values that
  * may contain spaces should be quoted by the caller with %s inside "..."
  * after passing them through pbrd_log_quote. Never fails visibly. */
-void pbrd_log(pbrd_log_level level, const char *msg, const char *kvfmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void pbrd_log(pbrd_log_level level, const char *msg, const char *kvfmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Sets, once at start-up before any thread runs, the least level that is
  * written (lower ones are dropped) and whether each line starts with the

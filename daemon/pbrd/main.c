@@ -34,16 +34,25 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: pbrd [-c CONFIG] [--data DIR] [--contracts DIR] [--statements DIR]\n"
-               "            [--ingest E] [--api E] [--publish E] [--now YYYY-MM-DD] [--foreground]\n"
-               "            [--log-level debug|info|warn|error]\n"
-               "       pbrd --check [-c CONFIG] [options]   validate the configuration and contracts, then exit\n"
-               "       pbrd --help | --version\n"
-               "see pbrd(8) and pbrd.yaml(5)\n");
+    fprintf(f,
+            "usage: pbrd [-c CONFIG] [--data DIR] [--contracts DIR] [--statements DIR]\n"
+            "            [--ingest E] [--api E] [--publish E] [--now YYYY-MM-DD] [--foreground]\n"
+            "            [--log-level debug|info|warn|error]\n"
+            "       pbrd --check [-c CONFIG] [options]   validate the configuration and contracts, then exit\n"
+            "       pbrd --help | --version\n"
+            "see pbrd(8) and pbrd.yaml(5)\n");
 }
 
 enum {
-    OPT_DATA = 256, OPT_CONTRACTS, OPT_STATEMENTS, OPT_INGEST, OPT_API, OPT_PUBLISH, OPT_NOW, OPT_FG, OPT_CHECK,
+    OPT_DATA = 256,
+    OPT_CONTRACTS,
+    OPT_STATEMENTS,
+    OPT_INGEST,
+    OPT_API,
+    OPT_PUBLISH,
+    OPT_NOW,
+    OPT_FG,
+    OPT_CHECK,
     OPT_LOG_LEVEL
 };
 
@@ -53,16 +62,20 @@ enum {
  * checks the finished configuration and exits). */
 static int parse_options(int argc, char **argv, pbrd_config *cfg, int *help)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},      {"data", required_argument, NULL, OPT_DATA},
-        {"contracts", required_argument, NULL, OPT_CONTRACTS},
-        {"statements", required_argument, NULL, OPT_STATEMENTS},
-        {"ingest", required_argument, NULL, OPT_INGEST}, {"api", required_argument, NULL, OPT_API},
-        {"publish", required_argument, NULL, OPT_PUBLISH}, {"now", required_argument, NULL, OPT_NOW},
-        {"foreground", no_argument, NULL, OPT_FG},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {"check", no_argument, NULL, OPT_CHECK},
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"data", required_argument, NULL, OPT_DATA},
+                                             {"contracts", required_argument, NULL, OPT_CONTRACTS},
+                                             {"statements", required_argument, NULL, OPT_STATEMENTS},
+                                             {"ingest", required_argument, NULL, OPT_INGEST},
+                                             {"api", required_argument, NULL, OPT_API},
+                                             {"publish", required_argument, NULL, OPT_PUBLISH},
+                                             {"now", required_argument, NULL, OPT_NOW},
+                                             {"foreground", no_argument, NULL, OPT_FG},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {"check", no_argument, NULL, OPT_CHECK},
+                                             {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+                                             {NULL, 0, NULL, 0}};
     char err[PBR_ERR_MAX];
     const char *config_path = NULL;
     int c;
@@ -205,8 +218,7 @@ static int handle_signals(int sfd, pbrd_api *api)
             pbrd_log(PBRD_LOG_INFO, "SIGHUP received", "action=reload");
             api->reload_requested = 1;
         } else {
-            pbrd_log(PBRD_LOG_INFO, "shutdown requested", "signal=%s",
-                     si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            pbrd_log(PBRD_LOG_INFO, "shutdown requested", "signal=%s", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
             stop = 1;
         }
     }
@@ -361,8 +373,8 @@ static int check_paths(const pbrd_config *cfg)
 {
     DIR *d = opendir(cfg->contracts_dir);
     if (d == NULL) {
-        pbrd_log(PBRD_LOG_ERROR, "contracts directory unusable", "call=opendir dir=%s error=\"%s\"",
-                 cfg->contracts_dir, strerror(errno));
+        pbrd_log(PBRD_LOG_ERROR, "contracts directory unusable", "call=opendir dir=%s error=\"%s\"", cfg->contracts_dir,
+                 strerror(errno));
         return 2;
     }
     closedir(d);
@@ -372,14 +384,14 @@ static int check_paths(const pbrd_config *cfg)
 /* The resources of a running daemon, in start-up order. Every field starts
  * out empty (NULL or -1) so one cleanup releases whatever was acquired. */
 typedef struct daemon_res {
-    int ready_fd;      /* daemonize's pipe to the waiting parent, or -1 */
-    int sfd;           /* signalfd, or -1 */
+    int ready_fd; /* daemonize's pipe to the waiting parent, or -1 */
+    int sfd;      /* signalfd, or -1 */
     pbr_store *store;
     void *zctx;
     pbrd_metrics *metrics; /* metrics endpoint and counters (cfg->metrics), or NULL */
-    pbrd_auth *auth;   /* ZAP handler (CURVE only); stopped before zmq_ctx_term */
+    pbrd_auth *auth;       /* ZAP handler (CURVE only); stopped before zmq_ctx_term */
     pbrd_ingest *ing;
-    pbrd_api api;      /* sockets NULL until opened */
+    pbrd_api api; /* sockets NULL until opened */
     pbrd_service *svc;
 } daemon_res;
 
@@ -488,8 +500,8 @@ static int run(pbrd_config *cfg)
     pbrd_log(PBRD_LOG_INFO, "api bound", "endpoint=%s", cfg->api);
     pbrd_log(PBRD_LOG_INFO, "publish bound", "endpoint=%s", cfg->publish);
     r.api.auth = r.auth;
-    pbrd_service_opts so = {cfg->contracts_dir, cfg->statements_dir, publish_to_api, &r.api, cfg->auto_settle,
-                            pbrd_api_today(&r.api)};
+    pbrd_service_opts so = {cfg->contracts_dir, cfg->statements_dir,   publish_to_api, &r.api,
+                            cfg->auto_settle,   pbrd_api_today(&r.api)};
     if (pbrd_service_open(&r.svc, r.store, &so, err, sizeof err) != 0) {
         pbrd_log(PBRD_LOG_ERROR, "settlement service failed to start", "error=\"%s\"",
                  pbrd_log_quote(err, q, sizeof q));

@@ -22,19 +22,19 @@
 #include "pbr/util.h"
 #include "pbrd/log.h"
 
-#define METRICS_MAX_CONNECTIONS 16   /* concurrent scrapes */
+#define METRICS_MAX_CONNECTIONS 16    /* concurrent scrapes */
 #define METRICS_CONNECTION_TIMEOUT 10 /* seconds an idle HTTP connection is kept */
-#define MONITOR_POLL_MS 200          /* how often the monitor thread looks at `stopping` */
-#define HANDSHAKE_QUIET_SECONDS 10   /* failed handshakes per socket logged at most this often */
-#define MONITOR_EVENTS                                                                                            \
-    (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                         \
+#define MONITOR_POLL_MS 200           /* how often the monitor thread looks at `stopping` */
+#define HANDSHAKE_QUIET_SECONDS 10    /* failed handshakes per socket logged at most this often */
+#define MONITOR_EVENTS                                                                    \
+    (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | \
      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
 
 /* Commit latency histogram bucket bounds (seconds, and in ns). */
 static const char *const bucket_le[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
                                         "0.05",   "0.1",   "0.25",   "0.5",   "1",    "2.5"};
-static const uint64_t bucket_ns[] = {500000,    1000000,   2500000,   5000000,   10000000,  25000000,
-                                     50000000,  100000000, 250000000, 500000000, 1000000000, 2500000000};
+static const uint64_t bucket_ns[] = {500000,   1000000,   2500000,   5000000,   10000000,   25000000,
+                                     50000000, 100000000, 250000000, 500000000, 1000000000, 2500000000};
 #define NBUCKETS (sizeof bucket_ns / sizeof bucket_ns[0])
 
 /* Role kinds of the ZAP handshake counter. */
@@ -68,7 +68,7 @@ struct pbrd_metrics {
     unsigned long handshake_unlogged[PBRD_SOCK_COUNT];
     uint64_t handshake_logged_kind[PBRD_SOCK_COUNT];
     struct MHD_Daemon *httpd;
-    pbr_store *store;                /* read by the HTTP thread */
+    pbr_store *store; /* read by the HTTP thread */
     atomic_uint_fast64_t scrapes;
 };
 
@@ -221,8 +221,7 @@ void pbrd_metrics_backup(pbrd_metrics *m, int ok)
 
 /* ---- socket monitors ---------------------------------------------------------- */
 
-int pbrd_metrics_watch(pbrd_metrics *m, void *zctx, void *sock, pbrd_metrics_socket which, char *err,
-                       size_t errlen)
+int pbrd_metrics_watch(pbrd_metrics *m, void *zctx, void *sock, pbrd_metrics_socket which, char *err, size_t errlen)
 {
     if (m == NULL)
         return 0;
@@ -446,7 +445,8 @@ static void render_ingest(pbrd_metrics *m, FILE *f)
     counter(f, "pbrd_ingest_batches_total", "Ingest batches answered with counts since start.",
             atomic_load(&m->batches));
     const char *h = "pbrd_ingest_commit_seconds";
-    header(f, h, "histogram", "Time to durably commit one ingest group (one LMDB transaction holding one or more batches).");
+    header(f, h, "histogram",
+           "Time to durably commit one ingest group (one LMDB transaction holding one or more batches).");
     uint64_t cum = 0;
     for (size_t b = 0; b <= NBUCKETS; b++) {
         cum += atomic_load(&m->commit_buckets[b]);
@@ -625,8 +625,8 @@ int pbrd_metrics_start(pbrd_metrics *m, const char *address, pbr_store *store, c
         return -1;
     }
     if (!is_loopback(&sa))
-        pbrd_log(PBRD_LOG_WARN, "metrics endpoint is not loopback: anyone who can reach it can read it",
-                 "metrics=%s", address);
+        pbrd_log(PBRD_LOG_WARN, "metrics endpoint is not loopback: anyone who can reach it can read it", "metrics=%s",
+                 address);
     return 0;
 }
 

@@ -42,8 +42,7 @@ void pbrd_metrics_free(pbrd_metrics *m);
  * msg="handshake refused" socket=… reason=… (at most one line per socket
  * every 10 s, with the count of those not logged). Call before pbrd_metrics_start. zctx is the
  * socket's context. Returns 0 or -1 with err. */
-int pbrd_metrics_watch(pbrd_metrics *m, void *zctx, void *sock, pbrd_metrics_socket which, char *err,
-                       size_t errlen);
+int pbrd_metrics_watch(pbrd_metrics *m, void *zctx, void *sock, pbrd_metrics_socket which, char *err, size_t errlen);
 
 /* Binds the HTTP endpoint at address (pbrd_metrics_parse_address) and
  * starts the server and the monitor threads; store is read at scrape

@@ -32,18 +32,18 @@
 
 typedef struct loaded {
     pbr_contract *c;
-    char *file;               /* the file it was loaded from */
-    pbr_ledger *ledger;       /* history after its last issued statement */
+    char *file;                         /* the file it was loaded from */
+    pbr_ledger *ledger;                 /* history after its last issued statement */
     char last_quarter[PBR_DATE_STRLEN]; /* "" before the first */
-    pbr_date first_loaded;    /* the day its id was first loaded into this store */
-    json_t *cohorts;          /* cached reply of the cohorts op, or NULL */
-    uint64_t cohorts_seq;     /* ... computed over the events up to this seq */
-    pbr_date cohorts_day;     /* ... as of this date */
+    pbr_date first_loaded;              /* the day its id was first loaded into this store */
+    json_t *cohorts;                    /* cached reply of the cohorts op, or NULL */
+    uint64_t cohorts_seq;               /* ... computed over the events up to this seq */
+    pbr_date cohorts_day;               /* ... as of this date */
 } loaded;
 
 typedef struct version {
     char sha[65];
-    pbr_contract *c;          /* NULL when the store does not hold it */
+    pbr_contract *c; /* NULL when the store does not hold it */
 } version;
 
 struct pbrd_service {
@@ -52,18 +52,18 @@ struct pbrd_service {
     char *statements_dir;
     loaded *contracts;
     size_t n;
-    version *versions;        /* contract versions read back from the store */
+    version *versions; /* contract versions read back from the store */
     size_t nversions;
     pbr_eventset *ev;
-    uint64_t loaded_seq;      /* events mirrored up to this seq */
-    uint64_t unfinished;      /* events mirrored since the set was last finished */
-    int quiet;                /* the last idle call found the store unchanged */
+    uint64_t loaded_seq; /* events mirrored up to this seq */
+    uint64_t unfinished; /* events mirrored since the set was last finished */
+    int quiet;           /* the last idle call found the store unchanged */
     pbrd_publish_fn publish;
     void *publish_ctx;
-    int auto_settle;          /* the daemon settles due quarters by itself */
-    pbrd_metrics *metrics;    /* settle and reload counters, or NULL */
-    uint64_t generation;      /* bumped by every reload (settle jobs re-scan) */
-    size_t last_load_errors;  /* files that failed at the last (re)load */
+    int auto_settle;         /* the daemon settles due quarters by itself */
+    pbrd_metrics *metrics;   /* settle and reload counters, or NULL */
+    uint64_t generation;     /* bumped by every reload (settle jobs re-scan) */
+    size_t last_load_errors; /* files that failed at the last (re)load */
 };
 
 /* ---- events ------------------------------------------------------------------- */
@@ -121,8 +121,8 @@ static int refresh_events(pbrd_service *svc, char *err, size_t errlen)
     return finish_events(svc, err, errlen);
 }
 
-#define IDLE_MIRROR_STEP 50000     /* events mirrored per idle call (about 0.1 s) */
-#define IDLE_FINISH_EVERY 250000   /* finish during a long burst: no one finish sorts (and copies) much */
+#define IDLE_MIRROR_STEP 50000   /* events mirrored per idle call (about 0.1 s) */
+#define IDLE_FINISH_EVERY 250000 /* finish during a long burst: no one finish sorts (and copies) much */
 
 int pbrd_service_idle(pbrd_service *svc)
 {
@@ -131,8 +131,8 @@ int pbrd_service_idle(pbrd_service *svc)
     if (pbr_store_get_stats(svc->store, &st, err, sizeof err) != 0)
         goto fail;
     if (st.last_seq > svc->loaded_seq) {
-        uint64_t upto = st.last_seq - svc->loaded_seq > IDLE_MIRROR_STEP ? svc->loaded_seq + IDLE_MIRROR_STEP
-                                                                          : st.last_seq;
+        uint64_t upto =
+            st.last_seq - svc->loaded_seq > IDLE_MIRROR_STEP ? svc->loaded_seq + IDLE_MIRROR_STEP : st.last_seq;
         svc->quiet = 0;
         if (mirror_events(svc, upto, err, sizeof err) != 0)
             goto fail;
@@ -248,8 +248,8 @@ static void statement_path(const pbrd_service *svc, const char *contract, const 
 }
 
 /* Writes the .json (statement + newline) and .csv files. Returns 0 or -1. */
-static int write_statement_files(const pbrd_service *svc, const char *contract, const char *title,
-                                 const char *quarter, const char *json, char *err, size_t errlen)
+static int write_statement_files(const pbrd_service *svc, const char *contract, const char *title, const char *quarter,
+                                 const char *json, char *err, size_t errlen)
 {
     char path[4096];
     size_t len = strlen(json);
@@ -322,8 +322,8 @@ static int restore_ledger(pbrd_service *svc, loaded *l, char *err, size_t errlen
         record_free(&ctx.last);
         return -1;
     }
-    pbr_ledger *lg = ctx.ok ? pbr_ledger_from_json(ctx.last.ledger, strlen(ctx.last.ledger), err, errlen)
-                            : pbr_ledger_new();
+    pbr_ledger *lg =
+        ctx.ok ? pbr_ledger_from_json(ctx.last.ledger, strlen(ctx.last.ledger), err, errlen) : pbr_ledger_new();
     record_free(&ctx.last);
     if (lg == NULL)
         return -1;
@@ -364,8 +364,8 @@ static int put_version_first_loaded(pbr_store_txn *txn, void *ctx, char *err, si
 /* Stores the contract's bytes as a version (idempotent) and, the first
  * time its id is seen, today as its first-loaded day; *first_loaded gets
  * the recorded day. Returns 0 or -1. */
-static int store_contract_version(pbrd_service *svc, const pbr_contract *c, pbr_date today,
-                                  pbr_date *first_loaded, char *err, size_t errlen)
+static int store_contract_version(pbrd_service *svc, const pbr_contract *c, pbr_date today, pbr_date *first_loaded,
+                                  char *err, size_t errlen)
 {
     version_put v = {c, "", ""};
     pbr_date_format(today, v.day);
@@ -424,7 +424,8 @@ static void reload_file(pbrd_service *svc, const char *path, pbr_date today, loa
         if (strcmp(next[i].c->id, c->id) == 0) {
             pbr_diag dup = {"", 1, 1, ""};
             snprintf(dup.file, sizeof dup.file, "%.250s", path);
-            snprintf(dup.message, sizeof dup.message, "contract \"%.64s\" is already defined in %.300s", c->id, next[i].file);
+            snprintf(dup.message, sizeof dup.message, "contract \"%.64s\" is already defined in %.300s", c->id,
+                     next[i].file);
             log_reload_error(&dup);
             json_array_append_new(errors, diag_json(&dup));
             pbr_contract_free(c);
@@ -513,8 +514,8 @@ static int put_statement_record(pbr_store_txn *txn, void *ctx, char *err, size_t
 }
 
 /* Commits one statement record. Returns 0, or -1 with err. */
-static int commit_record(pbrd_service *svc, const pbr_contract *c, const char *quarter, const char *rec,
-                         char *err, size_t errlen)
+static int commit_record(pbrd_service *svc, const pbr_contract *c, const char *quarter, const char *rec, char *err,
+                         size_t errlen)
 {
     statement_record r = {c, quarter, rec};
     int rc = pbr_store_write(svc->store, put_statement_record, &r, err, errlen);
@@ -570,10 +571,11 @@ static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, json_t *issue
     if (write_statement_files(svc, l->c->id, l->c->title, quarter, json, err, errlen) != 0)
         pbrd_log(PBRD_LOG_ERROR, "statement files not written", "contract=%s quarter=%s error=\"%s\"", l->c->id,
                  quarter, err);
-    pbrd_log(PBRD_LOG_INFO, "statement issued", "contract=%s quarter=%s total_pence=%lld events_through=%llu",
-             l->c->id, quarter, (long long)s->total_pence, (unsigned long long)s->events_through);
-    json_array_append_new(issued, json_pack("{ss ss sI}", "contract", l->c->id, "quarter", quarter, "total_pence",
-                                            (json_int_t)s->total_pence));
+    pbrd_log(PBRD_LOG_INFO, "statement issued", "contract=%s quarter=%s total_pence=%lld events_through=%llu", l->c->id,
+             quarter, (long long)s->total_pence, (unsigned long long)s->events_through);
+    json_array_append_new(
+        issued,
+        json_pack("{ss ss sI}", "contract", l->c->id, "quarter", quarter, "total_pence", (json_int_t)s->total_pence));
     publish_statement(svc, l->c->id, quarter, s->total_pence, json);
     rc = 0;
 out:
@@ -617,18 +619,18 @@ static pbr_date issuable_quarter(const loaded *l, pbr_date through, pbr_date tod
 
 struct pbrd_settle_job {
     pbr_date through;
-    char *contract;           /* only this contract, or NULL */
+    char *contract; /* only this contract, or NULL */
     pbr_date today;
     int is_auto;
-    size_t next;              /* index into svc->contracts to look at next */
-    uint64_t generation;      /* svc->generation when next was set */
-    json_t *issued;           /* [{contract,quarter,total_pence}] */
-    char *error;              /* the error that ended the job, or NULL */
-    uint64_t started_ns;      /* for the metrics */
+    size_t next;         /* index into svc->contracts to look at next */
+    uint64_t generation; /* svc->generation when next was set */
+    json_t *issued;      /* [{contract,quarter,total_pence}] */
+    char *error;         /* the error that ended the job, or NULL */
+    uint64_t started_ns; /* for the metrics */
 };
 
-pbrd_settle_job *pbrd_service_settle_begin(pbrd_service *svc, pbr_date through, const char *contract,
-                                           pbr_date today, int is_auto, json_t **reply)
+pbrd_settle_job *pbrd_service_settle_begin(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today,
+                                           int is_auto, json_t **reply)
 {
     char err[PBR_ERR_MAX];
     *reply = NULL;
@@ -795,12 +797,11 @@ json_t *pbrd_service_contracts(pbrd_service *svc, const char *provider, pbr_date
         char first[PBR_DATE_STRLEN];
         size_t held, due = due_quarters(svc, l, today, &held);
         pbr_date_format(l->first_loaded, first);
-        json_array_append_new(list, json_pack("{ss ss ss ss so ss sI ss}", "contract", l->c->id, "provider",
-                                              l->c->provider, "title", l->c->title, "sha256", l->c->sha256,
-                                              "last_statement",
-                                              l->last_quarter[0] ? json_string(l->last_quarter) : json_null(),
-                                              "first_loaded", first, "due", (json_int_t)due, "state",
-                                              settle_state(due, held)));
+        json_array_append_new(list,
+                              json_pack("{ss ss ss ss so ss sI ss}", "contract", l->c->id, "provider", l->c->provider,
+                                        "title", l->c->title, "sha256", l->c->sha256, "last_statement",
+                                        l->last_quarter[0] ? json_string(l->last_quarter) : json_null(), "first_loaded",
+                                        first, "due", (json_int_t)due, "state", settle_state(due, held)));
     }
     return json_pack("{so}", "contracts", list);
 }
@@ -856,14 +857,14 @@ int pbrd_service_check_settle(const pbrd_service *svc, pbr_date through, const c
 {
     const loaded *named = contract != NULL ? find_loaded(svc, contract) : NULL;
     if (contract != NULL && named == NULL)
-        return 0; /* settle itself says "no such contract" */
+        return 0;        /* settle itself says "no such contract" */
     if (named != NULL) { /* past its range: "everything", like a settle of all */
         if (pbr_quarter_of(through, named->c->year_start) == through && through > pbr_contract_last_quarter(named->c))
             return 0;
         return quarter_problem(named, through, today, err, errlen) == 0 ||
-                       issuable_quarter(named, through, today, 0) != PBR_DATE_NONE
-                   ? 0
-                   : -1;
+                issuable_quarter(named, through, today, 0) != PBR_DATE_NONE
+            ? 0
+            : -1;
     }
     /* every contract: refuse a date that starts no contract's quarter, and
      * a quarter due for none of the contracts it starts a quarter of when
@@ -893,8 +894,7 @@ int pbrd_service_check_settle(const pbrd_service *svc, pbr_date through, const c
     return 0;
 }
 
-char *pbrd_service_statement(pbrd_service *svc, const char *contract, const char *quarter, char *err,
-                             size_t errlen)
+char *pbrd_service_statement(pbrd_service *svc, const char *contract, const char *quarter, char *err, size_t errlen)
 {
     char *bytes;
     size_t len;
@@ -959,8 +959,8 @@ json_t *pbrd_service_statements(pbrd_service *svc, const char *contract)
         json_decref(lc.rows);
         return json_pack("{ss}", "error", "statements: unreadable statement record in the store");
     }
-    json_t *cap = l->c->has_contract_cap ? json_integer((json_int_t)pbr_pounds_to_pence(l->c->contract_cap))
-                                         : json_null();
+    json_t *cap =
+        l->c->has_contract_cap ? json_integer((json_int_t)pbr_pounds_to_pence(l->c->contract_cap)) : json_null();
     return json_pack("{ss ss ss so so}", "contract", contract, "title", l->c->title, "provider", l->c->provider,
                      "contract_cap_pence", cap, "statements", lc.rows);
 }
@@ -991,8 +991,8 @@ json_t *pbrd_service_explain(pbrd_service *svc, const char *contract, const char
         if (!strcmp(e.component, component) && !strcmp(e.period, period) && same_seg)
             lv = version_lookup(svc, e.version);
     }
-    reply = pbr_explain_json(r.statement, strlen(r.statement), c, lv ? lv : c, svc->ev, component, period, segment,
-                             err, sizeof err);
+    reply = pbr_explain_json(r.statement, strlen(r.statement), c, lv ? lv : c, svc->ev, component, period, segment, err,
+                             sizeof err);
 out:
     pbr_ledger_free(lg);
     record_free(&r);
@@ -1040,20 +1040,20 @@ typedef struct verify_ctx {
     pbrd_service *svc;
     json_t *diffs;
     size_t checked;
-    char contract[64];        /* the contract whose chain is being replayed */
-    pbr_ledger *ledger;       /* recomputed history of that contract */
-    int broken;               /* the chain of this contract cannot be replayed further */
+    char contract[64];  /* the contract whose chain is being replayed */
+    pbr_ledger *ledger; /* recomputed history of that contract */
+    int broken;         /* the chain of this contract cannot be replayed further */
 } verify_ctx;
 
 static void add_diff(verify_ctx *v, const char *contract, const char *quarter, const char *where, const char *detail)
 {
-    json_array_append_new(v->diffs, json_pack("{ss ss ss ss}", "contract", contract, "quarter", quarter, "where",
-                                              where, "detail", detail));
+    json_array_append_new(
+        v->diffs,
+        json_pack("{ss ss ss ss}", "contract", contract, "quarter", quarter, "where", where, "detail", detail));
 }
 
 /* Checks the two files of an issued statement. */
-static void verify_files(verify_ctx *v, const char *contract, const char *title, const char *quarter,
-                         const char *json)
+static void verify_files(verify_ctx *v, const char *contract, const char *title, const char *quarter, const char *json)
 {
     char path[4096], err[PBR_ERR_MAX];
     size_t len = strlen(json);
@@ -1225,8 +1225,7 @@ static size_t remove_stale_temp_files(const char *statements_dir)
     return removed;
 }
 
-int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_opts *opts, char *err,
-                      size_t errlen)
+int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_opts *opts, char *err, size_t errlen)
 {
     *out = NULL;
     pbrd_service *svc = calloc(1, sizeof *svc);

@@ -26,18 +26,17 @@ typedef void (*pbrd_publish_fn)(void *ctx, const char *topic, const char *json);
 typedef struct pbrd_service_opts {
     const char *contracts_dir;
     const char *statements_dir;
-    pbrd_publish_fn publish;  /* may be NULL */
+    pbrd_publish_fn publish; /* may be NULL */
     void *publish_ctx;
-    int auto_settle;          /* the daemon settles due quarters by itself (tick) */
-    pbr_date today;           /* the day the contracts are loaded */
+    int auto_settle; /* the daemon settles due quarters by itself (tick) */
+    pbr_date today;  /* the day the contracts are loaded */
 } pbrd_service_opts;
 
 /* Opens the service: loads contracts_dir (errors are logged, valid files
  * load), mirrors the event log, checks that every issued statement's files
  * exist (rewriting missing ones from the store). Returns 0 and *out, or -1
  * with err. Free with pbrd_service_close. */
-int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_opts *opts, char *err,
-                      size_t errlen);
+int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_opts *opts, char *err, size_t errlen);
 void pbrd_service_close(pbrd_service *svc);
 
 /* Counts settle runs and reloads in m from now on (NULL: not counted);
@@ -77,8 +76,8 @@ typedef struct pbrd_settle_job pbrd_settle_job;
  * is never issued, nor anything after it (that backlog waits for an
  * explicit settle). Returns the job, or NULL with *reply an {"error":…}
  * (no such contract, the event log unreadable, out of memory). */
-pbrd_settle_job *pbrd_service_settle_begin(pbrd_service *svc, pbr_date through, const char *contract,
-                                           pbr_date today, int is_auto, json_t **reply);
+pbrd_settle_job *pbrd_service_settle_begin(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today,
+                                           int is_auto, json_t **reply);
 
 /* Issues at most one statement. Returns 1 when more may follow, 0 when
  * the job is done, -1 after an error (pbrd_service_settle_end reports it).
@@ -131,8 +130,7 @@ size_t pbrd_service_awaiting_settle(const pbrd_service *svc, const char *provide
 /* The stored statement bytes of (contract, quarter "YYYY-MM-DD"): returns a
  * malloc'd canonical JSON string (caller frees) or NULL with err ("not
  * issued", …). */
-char *pbrd_service_statement(pbrd_service *svc, const char *contract, const char *quarter, char *err,
-                             size_t errlen);
+char *pbrd_service_statement(pbrd_service *svc, const char *contract, const char *quarter, char *err, size_t errlen);
 
 /* {"contract":C,"as_of":today,"provisional":[lines]}: binary, frequency and
  * disposals lines begun and not final, as of today. */

@@ -20,14 +20,14 @@ typedef struct issued {
 } issued;
 
 typedef struct parked {
-    zmq_msg_t ident;          /* the client's routing id */
+    zmq_msg_t ident; /* the client's routing id */
     char role[PBRD_ROLE_MAX];
-    json_int_t after;         /* the client's cursor */
-    int64_t deadline;         /* CLOCK_MONOTONIC ms */
+    json_int_t after; /* the client's cursor */
+    int64_t deadline; /* CLOCK_MONOTONIC ms */
 } parked;
 
 struct pbrd_waits {
-    issued *issued;           /* this run's statements, oldest first */
+    issued *issued; /* this run's statements, oldest first */
     size_t nissued, cap_issued;
     parked *parked;
     size_t nparked, cap_parked;
@@ -89,7 +89,7 @@ typedef struct visible_scan {
     const pbrd_api *api;
     const char *role;
     size_t n;
-    json_t *list;             /* when not NULL, {contract, quarter} of each */
+    json_t *list; /* when not NULL, {contract, quarter} of each */
 } visible_scan;
 
 static int scan_key(void *ctx, const char *contract, const char *quarter)
@@ -98,8 +98,8 @@ static int scan_key(void *ctx, const char *contract, const char *quarter)
     if (!visible(v->api, v->role, contract))
         return 0;
     v->n++;
-    if (v->list != NULL && json_array_append_new(v->list, json_pack("{ss ss}", "contract", contract, "quarter",
-                                                                    quarter)) != 0)
+    if (v->list != NULL &&
+        json_array_append_new(v->list, json_pack("{ss ss}", "contract", contract, "quarter", quarter)) != 0)
         return -1;
     return 0;
 }
@@ -147,9 +147,9 @@ static json_t *answer(const pbrd_api *api, const char *role, json_int_t after, i
     if (scan_visible(api, role, NULL, &n, err, sizeof err) != 0)
         return pbrd_api_error("wait: %s", err);
     if (after >= (json_int_t)n)
-        return timed_out ? json_pack("{sI s[] sb sb}", "seq", (json_int_t)n, "statements", "complete", 0,
-                                     "timed_out", 1)
-                         : NULL;
+        return timed_out
+            ? json_pack("{sI s[] sb sb}", "seq", (json_int_t)n, "statements", "complete", 0, "timed_out", 1)
+            : NULL;
     json_t *list = newest_visible(api, role, (size_t)((json_int_t)n - after));
     int complete = list == NULL;
     if (complete) {

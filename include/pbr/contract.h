@@ -37,9 +37,9 @@ typedef enum {
 
 /* Which fields a where may name, by the events it applies to. */
 typedef enum {
-    PBR_WHERE_INDEX = 0,  /* cohort.where, segments of cohort measures */
-    PBR_WHERE_RECEPTION,  /* custody_nights where and segments */
-    PBR_WHERE_CONVICTION  /* exclude, disposals where and segments */
+    PBR_WHERE_INDEX = 0, /* cohort.where, segments of cohort measures */
+    PBR_WHERE_RECEPTION, /* custody_nights where and segments */
+    PBR_WHERE_CONVICTION /* exclude, disposals where and segments */
 } pbr_where_kind;
 
 /* One key of a where. Numeric fields are compiled to integers (ogrs scaled by
@@ -48,17 +48,17 @@ typedef enum {
  * dropped (it can never match). */
 typedef struct pbr_cond {
     pbr_field field;
-    int is_range;        /* numeric {min, max} */
-    int64_t min, max;    /* INT64_MIN / INT64_MAX when that bound is absent */
-    int64_t *nums;       /* numeric list (a scalar is a list of one) */
+    int is_range;     /* numeric {min, max} */
+    int64_t min, max; /* INT64_MIN / INT64_MAX when that bound is absent */
+    int64_t *nums;    /* numeric list (a scalar is a list of one) */
     size_t nnums;
-    char **strs;         /* string list (a scalar is a list of one) */
+    char **strs; /* string list (a scalar is a list of one) */
     size_t nstrs;
-    int boolean;         /* PBR_F_REMAND: the wanted value */
+    int boolean; /* PBR_F_REMAND: the wanted value */
 } pbr_cond;
 
 typedef struct pbr_where {
-    pbr_cond *conds;     /* all must match; ncond == 0 matches everything */
+    pbr_cond *conds; /* all must match; ncond == 0 matches everything */
     size_t nconds;
 } pbr_where;
 
@@ -68,16 +68,16 @@ typedef enum { PBR_PERIOD_QUARTER = 0, PBR_PERIOD_YEAR, PBR_PERIOD_WHOLE, PBR_PE
 
 typedef struct pbr_window {
     char *name;
-    pbr_date from, to;   /* half-open [from, to) */
+    pbr_date from, to; /* half-open [from, to) */
 } pbr_window;
 
 typedef struct pbr_cohort {
-    pbr_event_type index;   /* PBR_EV_RELEASE or PBR_EV_COMMUNITY_START */
-    pbr_period period;      /* default year */
-    pbr_window *windows;    /* PBR_PERIOD_WINDOWS only, in file order */
+    pbr_event_type index; /* PBR_EV_RELEASE or PBR_EV_COMMUNITY_START */
+    pbr_period period;    /* default year */
+    pbr_window *windows;  /* PBR_PERIOD_WINDOWS only, in file order */
     size_t nwindows;
-    int64_t size;           /* 0 = no cap */
-    int members_first;      /* 1: first (default), 0: every */
+    int64_t size;      /* 0 = no cap */
+    int members_first; /* 1: first (default), 0: every */
     pbr_where where;
 } pbr_cohort;
 
@@ -85,10 +85,10 @@ typedef struct pbr_cohort {
 
 typedef struct pbr_fee {
     char *id;
-    int dated;              /* 0: per_quarter over [from, to]; 1: one amount on `on` */
-    mpq_t amount;           /* pounds: per_quarter or amount */
-    pbr_date from, to;      /* quarterly: default contract start / end (inclusive days) */
-    pbr_date on;            /* dated */
+    int dated;         /* 0: per_quarter over [from, to]; 1: one amount on `on` */
+    mpq_t amount;      /* pounds: per_quarter or amount */
+    pbr_date from, to; /* quarterly: default contract start / end (inclusive days) */
+    pbr_date on;       /* dated */
     size_t file_order;
     /* SPEC 5.9.4, quarterly fees only: the yearly volume reconciliation */
     int has_volume;
@@ -98,7 +98,7 @@ typedef struct pbr_fee {
     mpq_t volume_rate;            /* pounds per index event outside the band */
     /* SPEC 5.9.5, quarterly fees only: a foundation advance of an outcome */
     int has_advance;
-    size_t advance_of;            /* index into outcomes: binary/frequency, quarterly cohort */
+    size_t advance_of; /* index into outcomes: binary/frequency, quarterly cohort */
 } pbr_fee;
 
 /* ---- outcomes -------------------------------------------------------------- */
@@ -117,13 +117,13 @@ typedef enum { PBR_METRIC_POINTS = 0, PBR_METRIC_PERCENT, PBR_METRIC_AVOIDED, PB
 
 typedef enum {
     PBR_BL_NONE = 0,
-    PBR_BL_RATE,          /* {rate: x} */
-    PBR_BL_RATES,         /* {rates: {NAME: x, ...}} keyed by window period key */
-    PBR_BL_PREDICTED,     /* {predicted: ogrs, scale: k} */
-    PBR_BL_OGRS_REF,      /* {rate: x, ogrs_reference: r} */
-    PBR_BL_HISTORY,       /* {history: n} */
-    PBR_BL_NIGHTS,        /* {nights: x} */
-    PBR_BL_COUNTS         /* {counts: {custody: x, ...}} */
+    PBR_BL_RATE,      /* {rate: x} */
+    PBR_BL_RATES,     /* {rates: {NAME: x, ...}} keyed by window period key */
+    PBR_BL_PREDICTED, /* {predicted: ogrs, scale: k} */
+    PBR_BL_OGRS_REF,  /* {rate: x, ogrs_reference: r} */
+    PBR_BL_HISTORY,   /* {history: n} */
+    PBR_BL_NIGHTS,    /* {nights: x} */
+    PBR_BL_COUNTS     /* {counts: {custody: x, ...}} */
 } pbr_baseline_kind;
 
 typedef struct pbr_baseline {
@@ -134,39 +134,39 @@ typedef struct pbr_baseline {
     char **rate_keys;     /* RATES: period keys, file order */
     mpq_t *rate_values;
     size_t nrates;
-    int history_years;    /* HISTORY */
-    mpq_t nights;         /* NIGHTS */
+    int history_years; /* HISTORY */
+    mpq_t nights;      /* NIGHTS */
     int has_count[PBR_DISP_COUNT];
     mpq_t counts[PBR_DISP_COUNT]; /* COUNTS */
 } pbr_baseline;
 
 typedef struct pbr_tier {
-    int has_upto;         /* the last tier may be open */
+    int has_upto; /* the last tier may be open */
     mpq_t upto;
-    mpq_t price;          /* pounds */
+    mpq_t price; /* pounds */
 } pbr_tier;
 
 typedef struct pbr_pay {
     int has_threshold;
     pbr_metric threshold_metric;
     mpq_t threshold;
-    mpq_t below;          /* pounds, default 0 */
-    pbr_metric per;       /* default avoided */
+    mpq_t below;    /* pounds, default 0 */
+    pbr_metric per; /* default avoided */
     int from_threshold;
     int has_price;
-    mpq_t price;          /* pounds */
+    mpq_t price; /* pounds */
     pbr_tier *tiers;
     size_t ntiers;
     int has_max_units;
     mpq_t max_units;
     int has_cap;
-    mpq_t cap;            /* pounds */
+    mpq_t cap; /* pounds */
     int weight_ogrs;
     /* disposals */
     int has_prices;
     int has_kind_price[PBR_DISP_COUNT];
     mpq_t prices[PBR_DISP_COUNT]; /* pounds */
-    mpq_t share;          /* percent, default 100 */
+    mpq_t share;                  /* percent, default 100 */
 } pbr_pay;
 
 typedef struct pbr_segment {
@@ -176,18 +176,18 @@ typedef struct pbr_segment {
     int has_baseline;
     pbr_baseline baseline;
     int has_price;
-    mpq_t price;          /* replaces pay's price and tiers */
+    mpq_t price; /* replaces pay's price and tiers */
 } pbr_segment;
 
 typedef struct pbr_outcome {
     char *id;
     pbr_measure measure;
-    int follow_up;        /* months, default 12 */
-    int waiting;          /* months, default 6 */
+    int follow_up;          /* months, default 12 */
+    int waiting;            /* months, default 6 */
     int counts_convictions; /* counts: convictions */
-    int per_reoffender;   /* per: reoffender */
-    pbr_where exclude;    /* conviction fields */
-    pbr_where where;      /* custody_nights: reception fields; disposals: conviction fields */
+    int per_reoffender;     /* per: reoffender */
+    pbr_where exclude;      /* conviction fields */
+    pbr_where where;        /* custody_nights: reception fields; disposals: conviction fields */
     int has_baseline;
     pbr_baseline baseline;
     pbr_pay pay;
@@ -196,9 +196,9 @@ typedef struct pbr_outcome {
     int has_pooled;
     pbr_metric pooled_metric;
     mpq_t pooled_threshold;
-    int pooled_over_year;   /* SPEC 5.9.2: pooled {over: year} (quarterly cohorts) */
-    int has_hurdle;         /* SPEC 5.9.1: frequency only */
-    size_t hurdle;          /* index into outcomes: a binary with the same segment names */
+    int pooled_over_year; /* SPEC 5.9.2: pooled {over: year} (quarterly cohorts) */
+    int has_hurdle;       /* SPEC 5.9.1: frequency only */
+    size_t hurdle;        /* index into outcomes: a binary with the same segment names */
     size_t file_order;
 } pbr_outcome;
 
@@ -208,21 +208,21 @@ typedef struct pbr_contract {
     char *id;
     char *title;
     char *provider;
-    char *commissioner;     /* optional */
+    char *commissioner; /* optional */
     pbr_date start, end;
-    int year_start;         /* 1..12, default 4 */
-    int settle_after_days;  /* default 30 */
+    int year_start;        /* 1..12, default 4 */
+    int settle_after_days; /* default 30 */
     int has_contract_cap;
-    mpq_t contract_cap;     /* pounds */
-    int run_off;            /* default 4 */
+    mpq_t contract_cap; /* pounds */
+    int run_off;        /* default 4 */
     int has_cohort;
     pbr_cohort cohort;
     pbr_fee *fees;
     size_t nfees;
     pbr_outcome *outcomes;
     size_t noutcomes;
-    char sha256[65];        /* hex of the file bytes */
-    char *bytes;            /* a copy of the file bytes (NUL-terminated) */
+    char sha256[65]; /* hex of the file bytes */
+    char *bytes;     /* a copy of the file bytes (NUL-terminated) */
     size_t nbytes;
 } pbr_contract;
 

@@ -11,11 +11,11 @@
 #include "pbr/date.h"
 
 typedef enum pbr_quarter_state {
-    PBR_QUARTER_DUE,          /* in the statement range and A(q) < today: may be issued */
-    PBR_QUARTER_NOT_YET_DUE,  /* in the range, but the day A(q) has not passed */
+    PBR_QUARTER_DUE,           /* in the statement range and A(q) < today: may be issued */
+    PBR_QUARTER_NOT_YET_DUE,   /* in the range, but the day A(q) has not passed */
     PBR_QUARTER_NOT_A_QUARTER, /* not the first day of a quarter of the contract's settlement year */
-    PBR_QUARTER_BEFORE_RANGE, /* before the quarter containing start */
-    PBR_QUARTER_AFTER_RANGE   /* after the last statement (the contract is closed) */
+    PBR_QUARTER_BEFORE_RANGE,  /* before the quarter containing start */
+    PBR_QUARTER_AFTER_RANGE    /* after the last statement (the contract is closed) */
 } pbr_quarter_state;
 
 /* The state of quarter q of contract c on day today. */

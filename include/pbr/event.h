@@ -12,10 +12,10 @@
 
 #include "pbr/date.h"
 
-#define PBR_ID_MAX 64       /* identifiers: 1..64 printable ASCII bytes, no spaces */
-#define PBR_STRING_MAX 256  /* other strings (area, reason, ...): at most this many bytes */
-#define PBR_FLAGS_MAX 32    /* at most this many flags per index event */
-#define PBR_ERR_MAX 512     /* size of error buffers used across libpbr */
+#define PBR_ID_MAX 64      /* identifiers: 1..64 printable ASCII bytes, no spaces */
+#define PBR_STRING_MAX 256 /* other strings (area, reason, ...): at most this many bytes */
+#define PBR_FLAGS_MAX 32   /* at most this many flags per index event */
+#define PBR_ERR_MAX 512    /* size of error buffers used across libpbr */
 
 typedef enum {
     PBR_EV_RELEASE = 0,
@@ -42,9 +42,9 @@ typedef enum {
 typedef struct pbr_event {
     char *id;
     pbr_event_type type;
-    char *offender;          /* NULL for void */
+    char *offender; /* NULL for void */
     pbr_date date;
-    pbr_date recorded;       /* defaults to date */
+    pbr_date recorded; /* defaults to date */
 
     /* release, community_start, reception */
     char *area;              /* conviction: optional area too */
@@ -61,9 +61,9 @@ typedef struct pbr_event {
 
     /* conviction */
     pbr_date offence_date;
-    int32_t offences;        /* default 1 */
+    int32_t offences; /* default 1 */
     char *category;
-    pbr_disposal disposal;   /* default PBR_DISP_OTHER */
+    pbr_disposal disposal; /* default PBR_DISP_OTHER */
 
     /* void */
     char *target;

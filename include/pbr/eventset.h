@@ -19,28 +19,28 @@ typedef uint32_t pbr_sym; /* 0 = absent */
 
 /* One event in compact form. Fields not meaningful for the type are 0/-1. */
 typedef struct pbr_ev {
-    uint64_t seq;           /* store sequence number, or line number offline */
+    uint64_t seq; /* store sequence number, or line number offline */
     pbr_date date;
     pbr_date recorded;
-    uint32_t offender;      /* offender index, 0..noffenders-1 (offenders sorted by name) */
-    uint32_t id;            /* offset of the NUL-terminated id in the set's id arena */
-    uint32_t void_ix;       /* first void targeting it (index into the void table), 0 = none */
-    uint8_t type;           /* pbr_event_type */
-    uint8_t gender;         /* 'M','F','X' or 0 */
-    uint8_t disposal;       /* pbr_disposal */
+    uint32_t offender; /* offender index, 0..noffenders-1 (offenders sorted by name) */
+    uint32_t id;       /* offset of the NUL-terminated id in the set's id arena */
+    uint32_t void_ix;  /* first void targeting it (index into the void table), 0 = none */
+    uint8_t type;      /* pbr_event_type */
+    uint8_t gender;    /* 'M','F','X' or 0 */
+    uint8_t disposal;  /* pbr_disposal */
     uint8_t pad;
     pbr_sym area;
-    pbr_sym establishment;  /* release, reception */
-    pbr_sym provider;       /* index events */
-    pbr_sym order;          /* community_start */
-    pbr_sym category;       /* conviction */
-    uint32_t flags;         /* index into the flag-list table, 0 = none */
-    int32_t sentence_days;  /* -1 absent */
-    int32_t age;            /* -1 absent */
-    int32_t ogrs;           /* ten-thousandths, -1 absent */
-    int32_t prior_sanctions;/* -1 absent */
-    pbr_date offence_date;  /* conviction */
-    int32_t offences;       /* conviction */
+    pbr_sym establishment;   /* release, reception */
+    pbr_sym provider;        /* index events */
+    pbr_sym order;           /* community_start */
+    pbr_sym category;        /* conviction */
+    uint32_t flags;          /* index into the flag-list table, 0 = none */
+    int32_t sentence_days;   /* -1 absent */
+    int32_t age;             /* -1 absent */
+    int32_t ogrs;            /* ten-thousandths, -1 absent */
+    int32_t prior_sanctions; /* -1 absent */
+    pbr_date offence_date;   /* conviction */
+    int32_t offences;        /* conviction */
 } pbr_ev;
 
 /* A void applied to an event: entry 0 of the table is unused; next chains
@@ -73,8 +73,8 @@ int pbr_eventset_add(pbr_eventset *set, const pbr_event *ev, uint64_t seq, char 
  * (the id is known with different content: not added) or -1 on allocation
  * failure (err). When every event came through this function, a strict
  * finish knows the ids are unique without checking them again. */
-int pbr_eventset_add_unique(pbr_eventset *set, const pbr_event *ev, uint64_t seq, uint64_t id_hash,
-                            uint64_t content, char *err, size_t errlen);
+int pbr_eventset_add_unique(pbr_eventset *set, const pbr_event *ev, uint64_t seq, uint64_t id_hash, uint64_t content,
+                            char *err, size_t errlen);
 /* A hint that an id with this hash will be added soon (the caller runs a
  * few events ahead, so the id table's cache misses overlap). */
 void pbr_eventset_prefetch_id(const pbr_eventset *set, uint64_t id_hash);
@@ -125,8 +125,8 @@ const pbr_sym *pbr_eventset_flags(const pbr_eventset *set, uint32_t f, size_t *n
  * Returns 0, or -1 with err (I/O, memory, or a void whose target is not in
  * the file). */
 typedef void (*pbr_reject_fn)(void *ctx, size_t line, const char *message);
-int pbr_eventset_read_jsonl(pbr_eventset *set, const char *path, pbr_reject_fn on_reject, void *ctx,
-                            uint64_t *nread, char *err, size_t errlen);
+int pbr_eventset_read_jsonl(pbr_eventset *set, const char *path, pbr_reject_fn on_reject, void *ctx, uint64_t *nread,
+                            char *err, size_t errlen);
 
 /* The void table (valid after finish). */
 const pbr_evvoid *pbr_eventset_voids(const pbr_eventset *set);

@@ -53,9 +53,8 @@ typedef struct pbr_explanation {
  * pbr_explanation_free), 1 when c has no such outcome component or volume
  * fee line (other fee lines, unknown ids: *out empty), or -1 with err (out
  * of memory). */
-int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                     const char *component, const char *period, const char *segment, pbr_explanation *out,
-                     char *err, size_t errlen);
+int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const char *component,
+                     const char *period, const char *segment, pbr_explanation *out, char *err, size_t errlen);
 
 void pbr_explanation_free(pbr_explanation *x);
 

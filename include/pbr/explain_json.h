@@ -29,8 +29,8 @@
  * (the statement's events_through limits them). Returns a new reply
  * object, or NULL with err naming what is missing (the line is not in the
  * statement, the statement does not parse, out of memory). */
-json_t *pbr_explain_json(const char *statement, size_t len, const pbr_contract *c,
-                         const pbr_contract *line_version, const pbr_eventset *ev, const char *component,
-                         const char *period, const char *segment, char *err, size_t errlen);
+json_t *pbr_explain_json(const char *statement, size_t len, const pbr_contract *c, const pbr_contract *line_version,
+                         const pbr_eventset *ev, const char *component, const char *period, const char *segment,
+                         char *err, size_t errlen);
 
 #endif

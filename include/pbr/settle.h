@@ -49,8 +49,7 @@ void pbr_ledger_entry_at(const pbr_ledger *l, size_t i, pbr_ledger_entry *e);
 /* Appends n entries to l (a new ledger) and sets its next quarter and U:
  * how a stored ledger is rebuilt. Returns 0, or -1 when a field is too
  * long or memory runs out (l is then unusable: free it). */
-int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, const pbr_ledger_entry *entries,
-                       size_t n);
+int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, const pbr_ledger_entry *entries, size_t n);
 /* The first quarter not yet issued (PBR_DATE_NONE before the first). */
 pbr_date pbr_ledger_next_quarter(const pbr_ledger *l);
 

@@ -21,8 +21,8 @@ typedef enum { PBR_LINE_FEE = 0, PBR_LINE_OUTCOME, PBR_LINE_POOLED, PBR_LINE_ADJ
 
 typedef struct pbr_line {
     pbr_line_kind kind;
-    char component[72];       /* fee or outcome id */
-    char period[32];          /* quarter first day, year label, window name, "all", "pooled" */
+    char component[72]; /* fee or outcome id */
+    char period[32];    /* quarter first day, year label, window name, "all", "pooled" */
     int has_segment;
     char segment[64];
     pbr_date final_on;
@@ -30,10 +30,10 @@ typedef struct pbr_line {
     int64_t members, excluded, reoffenders, reoffences;
     char actual[PBR_NUMSTR], baseline[PBR_NUMSTR], points[PBR_NUMSTR];
     char percent[PBR_NUMSTR], avoided[PBR_NUMSTR], units[PBR_NUMSTR];
-    int threshold_met;        /* -1 null, 0 false, 1 true */
-    int64_t computed_pence;   /* before contract_cap (5.5.6); not rendered */
-    int64_t amount_pence;     /* paid */
-    int64_t previous_pence;   /* adjustment */
+    int threshold_met;      /* -1 null, 0 false, 1 true */
+    int64_t computed_pence; /* before contract_cap (5.5.6); not rendered */
+    int64_t amount_pence;   /* paid */
+    int64_t previous_pence; /* adjustment */
 } pbr_line;
 
 typedef struct pbr_statement {

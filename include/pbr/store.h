@@ -35,8 +35,8 @@ enum {
     PBR_STORE_DUPLICATE = 1, /* same id, identical canonical content: nothing written */
     PBR_STORE_CONFLICT = 2,  /* same id, different content: nothing written */
     PBR_STORE_NOTFOUND = 3,
-    PBR_STORE_RETRY = -2,    /* map was full and has been grown: abort and replay the transaction */
-    PBR_STORE_ERROR = -1     /* err says which call failed */
+    PBR_STORE_RETRY = -2, /* map was full and has been grown: abort and replay the transaction */
+    PBR_STORE_ERROR = -1  /* err says which call failed */
 };
 
 /* Opens (creating if needed) the store in directory dir. Returns 0 and *out,
@@ -87,8 +87,8 @@ int pbr_store_write(pbr_store *st, pbr_store_work_fn work, void *ctx, char *err,
  * or conflict writes nothing. The event's offenders index entry is written
  * by pbr_store_commit (all of a transaction's, in key order: far fewer
  * pages than in arrival order); ev need not outlive this call. */
-int pbr_store_put_event(pbr_store_txn *txn, const pbr_event *ev, const char *canon, size_t len,
-                        uint64_t *seq, char *err, size_t errlen);
+int pbr_store_put_event(pbr_store_txn *txn, const pbr_event *ev, const char *canon, size_t len, uint64_t *seq,
+                        char *err, size_t errlen);
 
 /* Looks up an id inside the transaction (sees its own writes). Returns
  * PBR_STORE_OK with *type, PBR_STORE_NOTFOUND, or PBR_STORE_ERROR. */
@@ -97,8 +97,8 @@ int pbr_store_txn_find_id(pbr_store_txn *txn, const char *id, pbr_event_type *ty
 /* Keeps rejected input: the raw bytes exactly as given (any bytes), the
  * reason and the ingest time (unix seconds). Returns 0, PBR_STORE_RETRY or
  * -1. */
-int pbr_store_put_quarantine(pbr_store_txn *txn, const char *raw, size_t rawlen, const char *reason,
-                             int64_t at, char *err, size_t errlen);
+int pbr_store_put_quarantine(pbr_store_txn *txn, const char *raw, size_t rawlen, const char *reason, int64_t at,
+                             char *err, size_t errlen);
 
 /* Counters as of the last commit. Returns 0 or -1. */
 typedef struct pbr_store_stats {
@@ -114,18 +114,18 @@ int pbr_store_get_stats(pbr_store *st, pbr_store_stats *out, char *err, size_t e
  * the canonical JSON. fn returns 0 to go on, non-zero to stop (that value is
  * returned). Returns 0 or -1 on a store error. */
 typedef int (*pbr_store_event_fn)(void *ctx, uint64_t seq, const char *json, size_t len);
-int pbr_store_foreach_event(pbr_store *st, uint64_t from_seq, uint64_t to_seq, pbr_store_event_fn fn,
-                            void *ctx, char *err, size_t errlen);
+int pbr_store_foreach_event(pbr_store *st, uint64_t from_seq, uint64_t to_seq, pbr_store_event_fn fn, void *ctx,
+                            char *err, size_t errlen);
 
 /* Calls fn for every event of one offender, in seq order. */
-int pbr_store_foreach_offender_event(pbr_store *st, const char *offender, pbr_store_event_fn fn, void *ctx,
-                                     char *err, size_t errlen);
+int pbr_store_foreach_offender_event(pbr_store *st, const char *offender, pbr_store_event_fn fn, void *ctx, char *err,
+                                     size_t errlen);
 
 /* One quarantine record as pbr_store_foreach_quarantine hands it over; the
  * pointers are valid during the callback only. */
 typedef struct pbr_quarantine_record {
-    uint64_t qseq;          /* its key, 1, 2, ... (reused once the newest are purged) */
-    const char *raw;        /* the rejected bytes exactly as received (not NUL-terminated text: any bytes) */
+    uint64_t qseq;   /* its key, 1, 2, ... (reused once the newest are purged) */
+    const char *raw; /* the rejected bytes exactly as received (not NUL-terminated text: any bytes) */
     size_t raw_len;
     const char *error;      /* why it was rejected */
     int64_t at;             /* when, unix seconds */
@@ -148,8 +148,7 @@ int pbr_store_purge_quarantine(pbr_store_txn *txn, int64_t before, uint64_t *pur
  * malloc'd copy in *bytes (caller frees) or PBR_STORE_NOTFOUND. */
 int pbr_store_put_contract(pbr_store_txn *txn, const char *sha256, const void *bytes, size_t len, char *err,
                            size_t errlen);
-int pbr_store_get_contract(pbr_store *st, const char *sha256, char **bytes, size_t *len, char *err,
-                           size_t errlen);
+int pbr_store_get_contract(pbr_store *st, const char *sha256, char **bytes, size_t *len, char *err, size_t errlen);
 
 /* Issued statements: record is an opaque JSON document (the service stores
  * the statement, its ledger and contract sha there). put fails with
@@ -157,12 +156,12 @@ int pbr_store_get_contract(pbr_store *st, const char *sha256, char **bytes, size
  * immutable. get returns a malloc'd copy or PBR_STORE_NOTFOUND. */
 int pbr_store_put_statement(pbr_store_txn *txn, const char *contract, const char *quarter, const char *record,
                             size_t len, char *err, size_t errlen);
-int pbr_store_get_statement(pbr_store *st, const char *contract, const char *quarter, char **record,
-                            size_t *len, char *err, size_t errlen);
+int pbr_store_get_statement(pbr_store *st, const char *contract, const char *quarter, char **record, size_t *len,
+                            char *err, size_t errlen);
 /* Calls fn for every statement of a contract (contract == NULL: all), in
  * (contract, quarter) order; ctx gets the record JSON. */
-int pbr_store_foreach_statement(pbr_store *st, const char *contract, pbr_store_event_fn fn, void *ctx,
-                                char *err, size_t errlen);
+int pbr_store_foreach_statement(pbr_store *st, const char *contract, pbr_store_event_fn fn, void *ctx, char *err,
+                                size_t errlen);
 
 /* The day a contract id was first loaded into this store (auto-settle never
  * issues a quarter that was already due then: SPEC rulings / README). */

@@ -11,12 +11,12 @@
 #include <stdint.h>
 
 typedef struct pbr_strtab {
-    char *arena;          /* NUL-terminated strings */
+    char *arena; /* NUL-terminated strings */
     size_t arena_len, arena_cap;
-    uint32_t *offs;       /* offset in arena of string i */
+    uint32_t *offs; /* offset in arena of string i */
     size_t n, cap;
-    uint32_t *slots;      /* index + 1, 0 = empty */
-    size_t nslots;        /* power of two */
+    uint32_t *slots; /* index + 1, 0 = empty */
+    size_t nslots;   /* power of two */
 } pbr_strtab;
 
 /* A zeroed pbr_strtab is an empty table. Releases its memory and zeroes it. */

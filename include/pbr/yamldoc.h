@@ -19,8 +19,7 @@ typedef struct pbr_yaml_problem {
  * with yaml_document_delete; its root node is NULL when the text holds no
  * document), or -1 with *problem: a syntax or encoding error at the
  * parser's position, a second document, or out of memory. */
-int pbr_yaml_load_one(const char *text, size_t len, const char *what, yaml_document_t *doc,
-                      pbr_yaml_problem *problem);
+int pbr_yaml_load_one(const char *text, size_t len, const char *what, yaml_document_t *doc, pbr_yaml_problem *problem);
 
 /* 1 when n is a plain scalar spelling null: empty, ~, null, Null, NULL. */
 int pbr_yaml_is_null(const yaml_node_t *n);

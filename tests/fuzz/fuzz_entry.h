@@ -77,17 +77,21 @@ static const char *const pbr_fuzz_events[] = {
     "\"establishment\":\"HMP-MANCHESTER\",\"age\":17,\"gender\":\"X\"}",
     "{\"id\":\"f11\",\"type\":\"release\",\"offender\":\"E\",\"date\":\"2010-09-09\",\"area\":\"PETERBOROUGH\","
     "\"establishment\":\"HMP-PETERBOROUGH\",\"sentence_days\":300,\"age\":22,\"gender\":\"M\"}",
-    "{\"id\":\"f12\",\"type\":\"conviction\",\"offender\":\"E\",\"date\":\"2011-02-01\",\"offence_date\":\"2010-12-24\","
+    "{\"id\":\"f12\",\"type\":\"conviction\",\"offender\":\"E\",\"date\":\"2011-02-01\",\"offence_date\":\"2010-12-"
+    "24\","
     "\"offences\":3,\"category\":\"violence\",\"disposal\":\"community\"}",
     "{\"id\":\"f13\",\"type\":\"void\",\"date\":\"2011-03-01\",\"target\":\"f12\",\"reason\":\"wrong person\"}",
     "{\"id\":\"f14\",\"type\":\"release\",\"offender\":\"F\",\"date\":\"2020-04-15\",\"area\":\"X\","
     "\"establishment\":\"HMP-X\",\"sentence_days\":120,\"age\":30,\"gender\":\"M\"}",
-    "{\"id\":\"f15\",\"type\":\"conviction\",\"offender\":\"F\",\"date\":\"2020-12-01\",\"offence_date\":\"2020-10-10\"}",
+    "{\"id\":\"f15\",\"type\":\"conviction\",\"offender\":\"F\",\"date\":\"2020-12-01\",\"offence_date\":\"2020-10-"
+    "10\"}",
     "{\"id\":\"f16\",\"type\":\"community_start\",\"offender\":\"G\",\"date\":\"2021-02-10\",\"area\":\"LEWISHAM\","
     "\"order\":\"CO\",\"sentence_days\":365,\"age\":60,\"gender\":\"F\",\"ogrs\":0.0001,\"prior_sanctions\":0}",
-    "{\"id\":\"f17\",\"type\":\"conviction\",\"offender\":\"G\",\"date\":\"2022-03-31\",\"offence_date\":\"2021-09-29\","
+    "{\"id\":\"f17\",\"type\":\"conviction\",\"offender\":\"G\",\"date\":\"2022-03-31\",\"offence_date\":\"2021-09-"
+    "29\","
     "\"disposal\":\"discharge\"}",
-    "{\"id\":\"f18\",\"type\":\"conviction\",\"offender\":\"G\",\"date\":\"2021-03-31\",\"offence_date\":\"2021-03-01\","
+    "{\"id\":\"f18\",\"type\":\"conviction\",\"offender\":\"G\",\"date\":\"2021-03-31\",\"offence_date\":\"2021-03-"
+    "01\","
     "\"disposal\":\"caution\",\"category\":\"drugs\"}",
 };
 
@@ -358,7 +362,8 @@ static inline int pbr_fuzz_api(const uint8_t *data, size_t size, char *why, size
         char d[PBR_DATE_STRLEN];
         if (needs_date)
             pbr_date_format(r.quarter_date, d);
-        if ((needs_contract && r.contract == NULL) || (needs_date && (r.quarter == NULL || strcmp(d, r.quarter) != 0)) ||
+        if ((needs_contract && r.contract == NULL) ||
+            (needs_date && (r.quarter == NULL || strcmp(d, r.quarter) != 0)) ||
             (r.op == PBRD_OP_settle && c != NULL && !json_is_null(c) && !json_is_string(c)) || r.limit < 1) {
             snprintf(why, n, "op %s accepted with incomplete arguments", r.op_name);
             goto out;

@@ -16,6 +16,6 @@ int planted_impure(void)
     FILE *f = fopen("/dev/null", "r");
     if (f)
         fclose(f);
-    return (int)time(NULL) + mdb_env_open(NULL, "", 0, 0) + zmq_send(NULL, "", 0, 0) +
-           (pbr_store_open("") != NULL) + (json_loads("", 0, NULL) != NULL);
+    return (int)time(NULL) + mdb_env_open(NULL, "", 0, 0) + zmq_send(NULL, "", 0, 0) + (pbr_store_open("") != NULL) +
+        (json_loads("", 0, NULL) != NULL);
 }

@@ -241,8 +241,8 @@ fail:
     return -1;
 }
 
-int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                   const ewindow *w, size_t nw, member **out, size_t *n)
+int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const ewindow *w,
+                   size_t nw, member **out, size_t *n)
 {
     cand *v;
     size_t nv;

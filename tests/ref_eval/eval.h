@@ -18,9 +18,9 @@
 /* A where compiled against one event set: strings resolved to symbols. */
 typedef struct cwhere_cond {
     const pbr_cond *cond;
-    pbr_sym *syms;      /* string conditions: resolved symbols (0 = unknown, never matches) */
+    pbr_sym *syms; /* string conditions: resolved symbols (0 = unknown, never matches) */
     size_t nsyms;
-    unsigned mask;      /* gender ('M'=1,'F'=2,'X'=4) or disposal (1 << kind) */
+    unsigned mask; /* gender ('M'=1,'F'=2,'X'=4) or disposal (1 << kind) */
 } cwhere_cond;
 
 typedef struct cwhere {
@@ -36,8 +36,8 @@ int cwhere_match(const cwhere *w, const pbr_eventset *ev, const pbr_ev *e);
 
 /* A cohort window. */
 typedef struct ewindow {
-    pbr_date from, to;      /* [from, to) */
-    char key[32];           /* period key: first day, year label, "all" or the window's name */
+    pbr_date from, to; /* [from, to) */
+    char key[32];      /* period key: first day, year label, "all" or the window's name */
 } ewindow;
 
 /* Returns the contract's cohort windows (malloc'd, caller frees) in order, or
@@ -45,25 +45,25 @@ typedef struct ewindow {
 ewindow *cohort_windows(const pbr_contract *c, size_t *n);
 
 typedef struct member {
-    const pbr_ev *index;    /* the index event */
+    const pbr_ev *index; /* the index event */
     uint32_t window;
 } member;
 
 /* Selects the members of every window as of date d (filter, window, first,
  * size). Returns 0 and a malloc'd array ordered by (window, date, id), or -1. */
-int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                   const ewindow *w, size_t nw, member **out, size_t *n);
+int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const ewindow *w,
+                   size_t nw, member **out, size_t *n);
 
 /* A candidate line with its ordering keys. */
 typedef struct cline {
     pbr_line line;
-    pbr_date period_first;  /* first day of the period (ordering, provisional) */
+    pbr_date period_first; /* first day of the period (ordering, provisional) */
     int pooled;
     size_t comp_order, seg_order;
     pbr_measure measure;
-    int fee;                /* a fee line computed from events (5.9.4 volume): outside the cap,
+    int fee;      /* a fee line computed from events (5.9.4 volume): outside the cap,
                                adjusted, never provisional; measure is meaningless */
-    int fee_rank;           /* fee lines on one final_on: volume and recovery (0) before the quarterly (1) */
+    int fee_rank; /* fee lines on one final_on: volume and recovery (0) before the quarterly (1) */
 } cline;
 
 typedef struct clines {
@@ -82,9 +82,9 @@ int evaluate_outcomes(const pbr_contract *c, const pbr_eventset *ev, uint64_t ma
 
 /* The figures a pay rule works on (exact). */
 typedef struct metrics {
-    int has_points;         /* custody and disposals have no points */
+    int has_points; /* custody and disposals have no points */
     mpq_t points, percent, avoided;
-    int significant;        /* the significance gate (5.9.3) is met; set by the caller when the gate asks */
+    int significant; /* the significance gate (5.9.3) is met; set by the caller when the gate asks */
 } metrics;
 
 /* Applies pay to a line: threshold (override: pooled threshold, below 0),

@@ -65,8 +65,8 @@ void eval_hurdle_missed(const pbr_outcome *o, pbr_line *l)
 /* A fee line of f with the given period, final_on and computed amount;
  * from_events marks a line recomputed at every statement (volume). Returns
  * the line, or NULL when out of memory. */
-static cline *push_fee_line(clines *out, const pbr_fee *f, const char *period, pbr_date period_first,
-                            pbr_date final_on, int64_t pence, int from_events)
+static cline *push_fee_line(clines *out, const pbr_fee *f, const char *period, pbr_date period_first, pbr_date final_on,
+                            int64_t pence, int from_events)
 {
     cline *cl = clines_push(out);
     if (cl == NULL)
@@ -86,8 +86,8 @@ static cline *push_fee_line(clines *out, const pbr_fee *f, const char *period, p
 /* Counts, per settlement year (years[k] .. years[k + 1], ny years), the
  * visible index events of the fee's type matching its where (every event,
  * 5.9.4). Returns 0 or -1 (out of memory). */
-static int volume_counts(const pbr_fee *f, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                         const pbr_date *years, size_t ny, int64_t *count)
+static int volume_counts(const pbr_fee *f, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const pbr_date *years,
+                         size_t ny, int64_t *count)
 {
     cwhere w = {NULL, 0};
     if (cwhere_compile(&f->volume_where, ev, &w) != 0)
@@ -146,8 +146,8 @@ int eval_volume_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t ma
             pbr_date y = years[k], ynext = years[k + 1];
             /* (c - hi) x R above the band, (c - lo) x R (a clawback) below, 0 inside */
             int64_t over = count[k] > f->volume_hi ? count[k] - f->volume_hi
-                           : count[k] < f->volume_lo ? count[k] - f->volume_lo
-                                                     : 0;
+                : count[k] < f->volume_lo          ? count[k] - f->volume_lo
+                                                   : 0;
             mpz_set_si(mpq_numref(n), over);
             mpz_set_ui(mpq_denref(n), 1);
             mpq_mul(amount, n, f->volume_rate);

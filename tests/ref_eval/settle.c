@@ -20,16 +20,16 @@ typedef struct ledger_key {
     char period[32];
     int has_segment;
     char segment[64];
-    int fee;                  /* fees are never adjusted */
-    char version[65];         /* contract sha256 the line was first issued under */
-    int64_t issued;           /* computed (uncapped) pence issued so far */
+    int fee;          /* fees are never adjusted */
+    char version[65]; /* contract sha256 the line was first issued under */
+    int64_t issued;   /* computed (uncapped) pence issued so far */
 } ledger_key;
 
 struct pbr_ledger {
-    ledger_key *keys;         /* in order of first issue */
+    ledger_key *keys; /* in order of first issue */
     size_t n, cap;
-    int64_t computed_total;   /* U of 5.5.6 */
-    pbr_date next;            /* first quarter not yet issued, PBR_DATE_NONE at first */
+    int64_t computed_total; /* U of 5.5.6 */
+    pbr_date next;          /* first quarter not yet issued, PBR_DATE_NONE at first */
 };
 
 pbr_ledger *pbr_ledger_new(void)
@@ -56,7 +56,7 @@ pbr_date pbr_ledger_next_quarter(const pbr_ledger *l)
 static int key_matches(const ledger_key *k, const pbr_line *l)
 {
     return strcmp(k->component, l->component) == 0 && strcmp(k->period, l->period) == 0 &&
-           k->has_segment == l->has_segment && (!k->has_segment || strcmp(k->segment, l->segment) == 0);
+        k->has_segment == l->has_segment && (!k->has_segment || strcmp(k->segment, l->segment) == 0);
 }
 
 static ledger_key *ledger_find(const pbr_ledger *l, const pbr_line *line)
@@ -121,8 +121,7 @@ void pbr_ledger_entry_at(const pbr_ledger *l, size_t i, pbr_ledger_entry *e)
     e->issued = k->issued;
 }
 
-int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, const pbr_ledger_entry *entries,
-                       size_t n)
+int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, const pbr_ledger_entry *entries, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         pbr_line line;
@@ -130,7 +129,7 @@ int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, con
         const pbr_ledger_entry *e = &entries[i];
         if (strlen(e->component) >= sizeof line.component || strlen(e->period) >= sizeof line.period ||
             (e->segment != NULL && strlen(e->segment) >= sizeof line.segment) ||
-            strlen(e->version) >= sizeof ((ledger_key *)0)->version)
+            strlen(e->version) >= sizeof((ledger_key *)0)->version)
             return -1;
         snprintf(line.component, sizeof line.component, "%s", e->component);
         snprintf(line.period, sizeof line.period, "%s", e->period);
@@ -292,8 +291,8 @@ static void version_cache_free(version_cache *vc)
 
 /* Lines of the contract version sha as of d (evaluated once per version). */
 static const clines *lines_of_version(version_cache *vc, const char *sha, const pbr_contract *current,
-                                      pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
-                                      uint64_t max_seq, pbr_date d, char *err, size_t errlen)
+                                      pbr_version_fn versions, void *vctx, const pbr_eventset *ev, uint64_t max_seq,
+                                      pbr_date d, char *err, size_t errlen)
 {
     for (size_t i = 0; i < vc->n; i++) {
         if (strcmp(vc->v[i].sha, sha) == 0)
@@ -368,8 +367,7 @@ static int is_provisional_measure(pbr_measure m)
 
 /* Builds the statement for q into s and the updated ledger nl. Returns 0 or -1. */
 static int build_statement(const pbr_contract *c, pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
-                           uint64_t max_seq, pbr_date q, pbr_ledger *nl, pbr_statement *s, char *err,
-                           size_t errlen)
+                           uint64_t max_seq, pbr_date q, pbr_ledger *nl, pbr_statement *s, char *err, size_t errlen)
 {
     pbr_date qnext = pbr_add_months(q, 3), asof = pbr_issue_date(c, q);
     clines fees = {NULL, 0, 0}, fresh = {NULL, 0, 0};

@@ -288,8 +288,8 @@ static int64_t cap_windows(const pbr_eventset *ev, member *m, size_t n, size_t n
  * set's type index), so `first` keeps the first event of an offender in a
  * window as it goes: one linear pass, no sort. Only a size cap needs the
  * (window, date, id) order across offenders. */
-int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                   const ewindow *w, size_t nw, member **out, size_t *n)
+int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const ewindow *w,
+                   size_t nw, member **out, size_t *n)
 {
     *out = NULL;
     *n = 0;

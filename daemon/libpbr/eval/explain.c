@@ -90,8 +90,8 @@ static int64_t segment_of(const pbr_outcome *o, const segs *s, const pbr_eventse
 
 static int needs_ogrs(const pbr_outcome *o, size_t seg)
 {
-    const pbr_baseline *b = o->nsegments > 0 && o->segments[seg].has_baseline ? &o->segments[seg].baseline
-                                                                               : &o->baseline;
+    const pbr_baseline *b =
+        o->nsegments > 0 && o->segments[seg].has_baseline ? &o->segments[seg].baseline : &o->baseline;
     return o->pay.weight_ogrs || b->kind == PBR_BL_PREDICTED || b->kind == PBR_BL_OGRS_REF;
 }
 
@@ -153,8 +153,8 @@ static int window_in_line(const pbr_contract *c, const pbr_outcome *o, const ewi
 /* Marks in has[] the windows in which outcome o has members in the segment
  * named like o's segment target (a hurdle's line exists, 5.9.1). Returns 0
  * or -1. */
-static int windows_with_members(const pbr_outcome *h, const char *segname, const pbr_eventset *ev,
-                                const member *m, size_t nm, unsigned char *has)
+static int windows_with_members(const pbr_outcome *h, const char *segname, const pbr_eventset *ev, const member *m,
+                                size_t nm, unsigned char *has)
 {
     segs s = {NULL, 0};
     int rc = segs_compile(h, ev, &s);
@@ -204,8 +204,9 @@ static int explain_cohort(const pbr_contract *c, const pbr_outcome *o, const pbr
         if (!in[m[i].window])
             continue;
         int64_t seg = segment_of(o, &s, ev, idx);
-        const char *why = seg < 0 ? "no segment matched"
-                          : needs_ogrs(o, (size_t)seg) && idx->ogrs < 0 ? "ogrs missing" : NULL;
+        const char *why = seg < 0                         ? "no segment matched"
+            : needs_ogrs(o, (size_t)seg) && idx->ogrs < 0 ? "ogrs missing"
+                                                          : NULL;
         if (why == NULL && (seg != target || !hurdled[m[i].window]))
             continue;
         pbr_xrow *r = push_row(x, why != NULL);
@@ -325,8 +326,8 @@ static size_t *custody_order(const pbr_ev *es, size_t n)
 /* One offender's spells (as measure.c's offender_spells) with nights in
  * [q, qnext), matching where and the target segment. Returns 0 or -1. */
 static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const segs *s, const pbr_eventset *ev,
-                               uint32_t off, uint64_t max_seq, pbr_date d, pbr_date q, pbr_date qnext,
-                               int64_t target, pbr_explanation *x)
+                               uint32_t off, uint64_t max_seq, pbr_date d, pbr_date q, pbr_date qnext, int64_t target,
+                               pbr_explanation *x)
 {
     size_t n;
     const pbr_ev *es = pbr_eventset_offender_events(ev, off, &n);
@@ -337,8 +338,8 @@ static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const 
         return -1;
     for (size_t step = 0; step <= n; step++) {
         const pbr_ev *e = step < n ? &es[ord[step]] : NULL;
-        if (e != NULL && ((e->type != PBR_EV_RECEPTION && e->type != PBR_EV_DISCHARGE) ||
-                          !pbr_ev_visible(e, voids, d, max_seq)))
+        if (e != NULL &&
+            ((e->type != PBR_EV_RECEPTION && e->type != PBR_EV_DISCHARGE) || !pbr_ev_visible(e, voids, d, max_seq)))
             continue;
         if (e != NULL && e->type == PBR_EV_RECEPTION) {
             if (open == NULL)
@@ -366,8 +367,8 @@ static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const 
     return 0;
 }
 
-static int explain_custody(const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                           pbr_date quarter, int64_t target, pbr_explanation *x)
+static int explain_custody(const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, pbr_date quarter,
+                           int64_t target, pbr_explanation *x)
 {
     segs s = {NULL, 0};
     cwhere where = {NULL, 0};
@@ -429,8 +430,8 @@ out:
 /* The index events a volume line counts: visible, of the fee's type,
  * matching its where, dated in the settlement year labelled `year` (every
  * event, as mechanism.c counts them). Returns 0 or -1. */
-static int explain_volume(const pbr_contract *c, const pbr_fee *f, const pbr_eventset *ev, uint64_t max_seq,
-                          pbr_date d, const char *year, pbr_explanation *x)
+static int explain_volume(const pbr_contract *c, const pbr_fee *f, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
+                          const char *year, pbr_explanation *x)
 {
     cwhere w = {NULL, 0};
     if (cwhere_compile(&f->volume_where, ev, &w) != 0)
@@ -476,9 +477,8 @@ static int volume_line(const pbr_contract *c, const char *component, const char 
     return 0;
 }
 
-int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                     const char *component, const char *period, const char *segment, pbr_explanation *out,
-                     char *err, size_t errlen)
+int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const char *component,
+                     const char *period, const char *segment, pbr_explanation *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     const pbr_outcome *o = NULL;

@@ -164,19 +164,19 @@ static void show_metrics(pbr_line *l, const metrics *m, const mpq_t a, const mpq
 /* ---- cohort measures: binary and frequency -------------------------------------- */
 
 typedef struct cohort_acc {
-    int64_t n, r, f;          /* unweighted members, reoffenders, reoffences */
-    int64_t wn, wr, wf;       /* weighted (weight in ten-thousandths, or 1) */
-    int64_t ogrs_sum;         /* sum of member OGRS (ten-thousandths) */
+    int64_t n, r, f;    /* unweighted members, reoffenders, reoffences */
+    int64_t wn, wr, wf; /* weighted (weight in ten-thousandths, or 1) */
+    int64_t ogrs_sum;   /* sum of member OGRS (ten-thousandths) */
 } cohort_acc;
 
 typedef struct reoff {
     int reoffender;
-    int64_t f;                /* reoffences counted per the component */
+    int64_t f; /* reoffences counted per the component */
 } reoff;
 
 /* Proven reoffences of the member whose index event is idx (5.3). */
-static reoff proven_reoffences(const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev,
-                               const pbr_ev *idx, uint64_t max_seq, pbr_date d)
+static reoff proven_reoffences(const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev, const pbr_ev *idx,
+                               uint64_t max_seq, pbr_date d)
 {
     reoff r = {0, 0};
     size_t n;
@@ -336,8 +336,8 @@ static int emit_pooled_line(clines *out, const pbr_outcome *o, size_t seg, const
         m.significant = eval_significant(o->pooled_threshold, p.n, actual, b, o->measure == PBR_M_BINARY);
     pbr_line tmp;
     memset(&tmp, 0, sizeof tmp);
-    pay_line(&o->pay, segment_price(o, seg), &m, 0, 1, o->pooled_metric, (const mpq_t *)&o->pooled_threshold,
-             &tmp, amount);
+    pay_line(&o->pay, segment_price(o, seg), &m, 0, 1, o->pooled_metric, (const mpq_t *)&o->pooled_threshold, &tmp,
+             amount);
     if (tmp.threshold_met == 1) {
         cline *cl = clines_push(out);
         if (cl == NULL) {
@@ -381,8 +381,8 @@ static int emit_pooled_lines(const pbr_contract *c, clines *out, const pbr_outco
         char label[32] = "pooled";
         if (o->pooled_over_year)
             pbr_year_label(y, c->year_start, label, sizeof label);
-        if (emit_pooled_line(out, o, seg, w + i, j - i, accs + i * nseg, excluded + i, baselines + i * nseg, sum,
-                             label, o->pooled_over_year ? y : PBR_DATE_MAX) != 0)
+        if (emit_pooled_line(out, o, seg, w + i, j - i, accs + i * nseg, excluded + i, baselines + i * nseg, sum, label,
+                             o->pooled_over_year ? y : PBR_DATE_MAX) != 0)
             return -1;
         i = j;
     }
@@ -392,9 +392,8 @@ static int emit_pooled_lines(const pbr_contract *c, clines *out, const pbr_outco
 /* Binary and frequency lines (and pooled) of component o. A frequency
  * component with a hurdle (5.9.1) reads the hurdle's lines from out, so the
  * hurdle is evaluated first. Returns 0 or -1. */
-static int eval_cohort_component(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev,
-                                 uint64_t max_seq, pbr_date d, const ewindow *w, size_t nw, const member *m,
-                                 size_t nm, clines *out)
+static int eval_cohort_component(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
+                                 pbr_date d, const ewindow *w, size_t nw, const member *m, size_t nm, clines *out)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
     const pbr_outcome *hurdle = o->has_hurdle ? &c->outcomes[o->hurdle] : NULL;
@@ -473,8 +472,8 @@ out:
 /* ---- clean_period ------------------------------------------------------------------- */
 
 int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev,
-                const pbr_ev *idx, uint64_t max_seq, pbr_date d, clean_restart_fn on_restart, void *ctx,
-                pbr_date *clock_out, pbr_date *f_date)
+                     const pbr_ev *idx, uint64_t max_seq, pbr_date d, clean_restart_fn on_restart, void *ctx,
+                     pbr_date *clock_out, pbr_date *f_date)
 {
     size_t n;
     const pbr_ev *es = pbr_eventset_offender_events(ev, idx->offender, &n);
@@ -515,8 +514,8 @@ int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const cwhere *
 
 /* Runs the clean-period clock for one member (5.3). Returns 1 and *f_date
  * (the success date F) on success, 0 when the member never succeeds. */
-static int clean_success(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude,
-                         const pbr_eventset *ev, const pbr_ev *idx, uint64_t max_seq, pbr_date d, pbr_date *f_date)
+static int clean_success(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev,
+                         const pbr_ev *idx, uint64_t max_seq, pbr_date d, pbr_date *f_date)
 {
     pbr_date clock;
     return eval_clean_clock(c, o, exclude, ev, idx, max_seq, d, NULL, NULL, &clock, f_date) == 1;
@@ -526,7 +525,7 @@ typedef struct clean_acc {
     pbr_date quarter;
     size_t seg;
     int64_t successes;
-    int64_t weight;           /* sum of weights (ten-thousandths with weight: ogrs) */
+    int64_t weight; /* sum of weights (ten-thousandths with weight: ogrs) */
 } clean_acc;
 
 static int cmp_clean(const void *a, const void *b)
@@ -573,8 +572,8 @@ static int emit_clean_lines(const pbr_contract *c, const pbr_outcome *o, clean_a
     return rc;
 }
 
-static int eval_clean_component(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev,
-                                uint64_t max_seq, pbr_date d, const member *m, size_t nm, clines *out)
+static int eval_clean_component(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
+                                pbr_date d, const member *m, size_t nm, clines *out)
 {
     int rc = -1;
     cwhere exclude = {NULL, 0};
@@ -610,9 +609,9 @@ out:
 
 /* Quarter k of a range starting at q0: q0 + 3k months. */
 typedef struct qrange {
-    pbr_date first;           /* first quarter of the range (history included) */
-    size_t n;                 /* quarters */
-    pbr_date *starts;         /* n + 1 boundaries */
+    pbr_date first;   /* first quarter of the range (history included) */
+    size_t n;         /* quarters */
+    pbr_date *starts; /* n + 1 boundaries */
 } qrange;
 
 static int qrange_init(qrange *r, pbr_date first, size_t n, int months)
@@ -709,8 +708,7 @@ static size_t custody_step(const pbr_ev *es, size_t n, size_t *i, size_t *grp, i
 /* Walks one offender's receptions and discharges (visible as of d) into
  * spells, adding those whose reception matches. */
 static void offender_spells(const pbr_outcome *o, const cwhere *where, const cwhere *segs, const pbr_eventset *ev,
-                            const pbr_ev *es, size_t n, uint64_t max_seq, pbr_date d, const qrange *r,
-                            nights_acc *acc)
+                            const pbr_ev *es, size_t n, uint64_t max_seq, pbr_date d, const qrange *r, nights_acc *acc)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
     const pbr_evvoid *voids = pbr_eventset_voids(ev);
@@ -775,8 +773,7 @@ static int custody_walk(const pbr_outcome *o, const cwhere *where, const cwhere 
 /* The baseline of a custody or disposals period k (index into the range,
  * history starting hist quarters/years back) into b. per_year is the number
  * of range steps in a year (4 for quarters, 1 for years). */
-static void history_mean(const nights_acc *acc, size_t nseg, size_t seg, size_t k, int years, size_t per_year,
-                         mpq_t b)
+static void history_mean(const nights_acc *acc, size_t nseg, size_t seg, size_t k, int years, size_t per_year, mpq_t b)
 {
     int64_t sum = 0;
     assert(seg < nseg && years >= 0 && k >= (size_t)years * per_year); /* history lies inside the range */
@@ -825,8 +822,8 @@ static int emit_custody_lines(const pbr_contract *c, const pbr_outcome *o, const
     return rc;
 }
 
-static int eval_custody_component(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev,
-                                  uint64_t max_seq, pbr_date d, clines *out)
+static int eval_custody_component(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
+                                  pbr_date d, clines *out)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
     int hist = history_years(o);

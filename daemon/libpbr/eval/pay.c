@@ -49,8 +49,8 @@ void pay_line(const pbr_pay *pay, const mpq_t *seg_price, const metrics *m, int 
     mpq_init(units);
     int missed = 0;
     if (has_gate)
-        missed = gate_metric == PBR_METRIC_SIGNIFICANT ? !m->significant
-                                                       : mpq_cmp(*metric_value(m, gate_metric), *gate) < 0;
+        missed =
+            gate_metric == PBR_METRIC_SIGNIFICANT ? !m->significant : mpq_cmp(*metric_value(m, gate_metric), *gate) < 0;
     if (missed) {
         line->threshold_met = 0;
         line->units[0] = '\0';

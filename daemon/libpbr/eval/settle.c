@@ -21,16 +21,16 @@ typedef struct ledger_key {
     char period[32];
     int has_segment;
     char segment[64];
-    int fee;                  /* fees are never adjusted */
-    char version[65];         /* contract sha256 the line was first issued under */
-    int64_t issued;           /* computed (uncapped) pence issued so far */
+    int fee;          /* fees are never adjusted */
+    char version[65]; /* contract sha256 the line was first issued under */
+    int64_t issued;   /* computed (uncapped) pence issued so far */
 } ledger_key;
 
 struct pbr_ledger {
-    ledger_key *keys;         /* in order of first issue */
+    ledger_key *keys; /* in order of first issue */
     size_t n, cap;
-    int64_t computed_total;   /* U of 5.5.6 */
-    pbr_date next;            /* first quarter not yet issued, PBR_DATE_NONE at first */
+    int64_t computed_total; /* U of 5.5.6 */
+    pbr_date next;          /* first quarter not yet issued, PBR_DATE_NONE at first */
 };
 
 pbr_ledger *pbr_ledger_new(void)
@@ -57,7 +57,7 @@ pbr_date pbr_ledger_next_quarter(const pbr_ledger *l)
 static int key_matches(const ledger_key *k, const pbr_line *l)
 {
     return strcmp(k->component, l->component) == 0 && strcmp(k->period, l->period) == 0 &&
-           k->has_segment == l->has_segment && (!k->has_segment || strcmp(k->segment, l->segment) == 0);
+        k->has_segment == l->has_segment && (!k->has_segment || strcmp(k->segment, l->segment) == 0);
 }
 
 static ledger_key *ledger_find(const pbr_ledger *l, const pbr_line *line)
@@ -124,8 +124,7 @@ void pbr_ledger_entry_at(const pbr_ledger *l, size_t i, pbr_ledger_entry *e)
     e->issued = k->issued;
 }
 
-int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, const pbr_ledger_entry *entries,
-                       size_t n)
+int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, const pbr_ledger_entry *entries, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         pbr_line line;
@@ -133,7 +132,7 @@ int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, con
         const pbr_ledger_entry *e = &entries[i];
         if (strlen(e->component) >= sizeof line.component || strlen(e->period) >= sizeof line.period ||
             (e->segment != NULL && strlen(e->segment) >= sizeof line.segment) ||
-            strlen(e->version) >= sizeof ((ledger_key *)0)->version)
+            strlen(e->version) >= sizeof((ledger_key *)0)->version)
             return -1;
         snprintf(line.component, sizeof line.component, "%s", e->component);
         snprintf(line.period, sizeof line.period, "%s", e->period);
@@ -279,7 +278,7 @@ static int is_fee_id(const pbr_contract *c, const char *id)
 typedef struct version_eval {
     char sha[65];
     clines lines;
-    int borrowed;             /* lines of a pbr_lines: not freed with the cache */
+    int borrowed; /* lines of a pbr_lines: not freed with the cache */
 } version_eval;
 
 typedef struct version_cache {
@@ -299,7 +298,7 @@ static void version_cache_free(version_cache *vc)
 /* ---- lines evaluated ahead ---------------------------------------------------------- */
 
 struct pbr_lines {
-    char sha[65];             /* the contract version evaluated */
+    char sha[65]; /* the contract version evaluated */
     uint64_t events_through;
     pbr_date as_of;
     clines lines;
@@ -349,8 +348,8 @@ static int seed_cache(version_cache *vc, const pbr_lines *now, const pbr_contrac
 
 /* Lines of the contract version sha as of d (evaluated once per version). */
 static const clines *lines_of_version(version_cache *vc, const char *sha, const pbr_contract *current,
-                                      pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
-                                      uint64_t max_seq, pbr_date d, char *err, size_t errlen)
+                                      pbr_version_fn versions, void *vctx, const pbr_eventset *ev, uint64_t max_seq,
+                                      pbr_date d, char *err, size_t errlen)
 {
     for (size_t i = 0; i < vc->n; i++) {
         if (strcmp(vc->v[i].sha, sha) == 0)
@@ -583,8 +582,10 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
     if (overflow) {
         char qs[PBR_DATE_STRLEN];
         pbr_date_format(q, qs);
-        pbr_errf(err, errlen, "settle %s %s: an amount in pence overflows (beyond +-9223372036854775807); "
-                 "the contract's amounts are too large", c->id, qs);
+        pbr_errf(err, errlen,
+                 "settle %s %s: an amount in pence overflows (beyond +-9223372036854775807); "
+                 "the contract's amounts are too large",
+                 c->id, qs);
         goto out;
     }
     nl->next = qnext;
