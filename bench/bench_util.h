@@ -1,5 +1,5 @@
-/* bench_util.h -- helpers shared by the benchmarks (bench/ingest.c,
- * bench/query.c, bench/soak.c, bench/settle.c): monotonic time, figures of
+/* bench_util.h -- helpers shared by the benchmarks (bench/bench_ingest.c,
+ * bench/query.c, bench/soak.c, bench/bench_settle.c): monotonic time, figures of
  * a process from /proc, latency percentiles, and starting, talking to and
  * stopping pbrd over ZeroMQ loopback. Everything is static so each
  * benchmark gets its own copy; none of it exits: failures are returned and

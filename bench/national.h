@@ -1,7 +1,7 @@
-/* national.h -- the national-cohort mode of bench/settle (issue 12), kept
+/* national.h -- the national-cohort mode of bench/bench_settle (issue 12), kept
  * apart from the per-contract table of settle.c:
  *
- *   settle --national [--events FILE] [--contract FILE] [--offenders N]
+ *   bench_settle --national [--events FILE] [--contract FILE] [--offenders N]
  *          [--contracts DIR] [--daemon] [--no-simulate] [--series-only]
  *
  * 1. The stream: FILE (default bench/out/national-1m.jsonl), generated with

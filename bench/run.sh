@@ -5,7 +5,7 @@
 #
 #   BENCH_OFFENDERS  offenders for the settle benchmark (default 200000;
 #                    the national-scale figures of issue 12 are
-#                    BENCH_ARGS_settle="--national --daemon", see README)
+#                    BENCH_ARGS_bench_settle="--national --daemon", see README)
 #   BENCH_EVENTS     events for the ingest benchmark (default 200000)
 #   BENCH_QUERY_OFFENDERS  offenders for the query benchmark (default 100000;
 #                    the issue's figure is --offenders 1000000)
@@ -15,7 +15,7 @@
 #                    The short run writes bench/out/soak-short.csv so it does
 #                    not overwrite a full run's bench/out/soak.csv.
 #   BENCH_ARGS_<name> extra arguments for benchmark <name>, replacing the
-#                    defaults below (e.g. BENCH_ARGS_settle="--offenders 1000000")
+#                    defaults below (e.g. BENCH_ARGS_bench_settle="--offenders 1000000")
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 2
@@ -27,8 +27,8 @@ fi
 # Modest default arguments per benchmark; unknown benchmarks run with none.
 default_args() {
     case $1 in
-    settle) echo "--offenders ${BENCH_OFFENDERS:-200000} --contracts contracts" ;;
-    ingest) echo "$build/pbrd --events ${BENCH_EVENTS:-200000} --latency-seconds 5" ;;
+    bench_settle) echo "--offenders ${BENCH_OFFENDERS:-200000} --contracts contracts" ;;
+    bench_ingest) echo "$build/pbrd --events ${BENCH_EVENTS:-200000} --latency-seconds 5" ;;
     query) echo "$build/pbrd --offenders ${BENCH_QUERY_OFFENDERS:-100000} --seconds 3 --contracts contracts" ;;
     soak) echo "--pbrd $build/pbrd --seconds ${BENCH_SOAK_SECONDS:-30} --reload-every 10 --settle-every 15 --contracts contracts --csv bench/out/soak-short.csv" ;;
     *) echo "" ;;

@@ -7,7 +7,7 @@
  *   (d) p50/p99 acknowledgement latency at a steady 10,000 events/s
  *       (100-event batches every 10 ms; target p99 < 5 ms);
  *   (e) pbrd's peak RSS (VmHWM).
- * usage: bench/ingest [PBRD] [--events N] [--latency-seconds S] [--rate-only]
+ * usage: bench/bench_ingest [PBRD] [--events N] [--latency-seconds S] [--rate-only]
  * --rate-only: just (a), (b), (c) and (e), for quick A/B runs.
  * PBRD defaults to $PBR_BUILD/pbrd (PBR_BUILD defaults to "build").
  * PBR_BENCH_PBRD_LOG=FILE keeps pbrd's log (stderr) in FILE.
@@ -29,7 +29,7 @@
 
 static void die(const char *what)
 {
-    fprintf(stderr, "bench/ingest: %s\n", what);
+    fprintf(stderr, "bench/bench_ingest: %s\n", what);
     exit(1);
 }
 
@@ -48,7 +48,7 @@ static int event_line(char *out, size_t n, const char *prefix, uint64_t i)
 static int check_mdb(int rc, const char *call)
 {
     if (rc != 0) {
-        fprintf(stderr, "bench/ingest: %s: %s\n", call, mdb_strerror(rc));
+        fprintf(stderr, "bench/bench_ingest: %s: %s\n", call, mdb_strerror(rc));
         exit(1);
     }
     return 0;
@@ -188,7 +188,7 @@ static double raw_lmdb_rate(uint64_t n, int indexed, char keep[64])
     }
     const char *paths[1] = {dir};
     if (bench_remove(paths, 1) != 0)
-        fprintf(stderr, "bench/ingest: could not remove %s\n", dir);
+        fprintf(stderr, "bench/bench_ingest: could not remove %s\n", dir);
     return (double)n / t;
 }
 
@@ -332,7 +332,7 @@ static double pbrd_rate(void *ctx, const pbrd_proc *p, uint64_t n)
         if (!recv_reply(s, 30000, reply, sizeof reply))
             die("no ingest reply within 30 s");
         if (!strstr(reply, "\"rejected\":0"))
-            fprintf(stderr, "bench/ingest: unexpected reply %s\n", reply);
+            fprintf(stderr, "bench/bench_ingest: unexpected reply %s\n", reply);
         acked++;
     }
     double t = bench_now_s() - t0;
@@ -390,7 +390,7 @@ int main(int argc, char **argv)
         else if (argv[i][0] != '-')
             snprintf(bin, sizeof bin, "%s", argv[i]);
         else {
-            fprintf(stderr, "usage: bench/ingest [PBRD] [--events N] [--latency-seconds S] [--rate-only]\n");
+            fprintf(stderr, "usage: bench/bench_ingest [PBRD] [--events N] [--latency-seconds S] [--rate-only]\n");
             return 2;
         }
     }
@@ -436,6 +436,6 @@ stop:;
     zmq_ctx_term(ctx);
     const char *paths[2] = {p.dir, schema_dir};
     if (bench_remove(paths, schema_dir[0] ? 2 : 1) != 0)
-        fprintf(stderr, "bench/ingest: could not remove %s %s\n", p.dir, schema_dir);
+        fprintf(stderr, "bench/bench_ingest: could not remove %s %s\n", p.dir, schema_dir);
     return clean ? 0 : 1;
 }

@@ -4,7 +4,7 @@
  * prints a table of times and the peak resident set size.
  *
  *   settle [--offenders N] [--seed S] [--contracts DIR] [--direct] [--keep FILE]
- *   settle --national [--events FILE] [--contract FILE] [--daemon] [--no-simulate] ...
+ *   bench_settle --national [--events FILE] [--contract FILE] [--daemon] [--no-simulate] ...
  *
  * --national is issue 12's national-cohort benchmark (bench/national.h):
  * per-statement p50 and max through the daemon's settle call, the series
@@ -105,8 +105,8 @@ static void print_memory(const char *phase)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: settle [--offenders N] [--seed S] [--contracts DIR] [--direct] [--keep FILE]\n"
-            "       settle --national [--events FILE] [--contract FILE] [--offenders N] [--contracts DIR]"
+            "usage: bench_settle [--offenders N] [--seed S] [--contracts DIR] [--direct] [--keep FILE]\n"
+            "       bench_settle --national [--events FILE] [--contract FILE] [--offenders N] [--contracts DIR]"
             " [--daemon] [--no-simulate] [--series-only]\n");
 }
 
