@@ -1,8 +1,8 @@
 #!/bin/sh
 # deb-smoke.sh PACKAGE.deb -- installs the Debian package and uses it as an
 # operator would, then purges it (run by .ci/run as root, after make deb):
-#   dpkg -i; the files where Debian puts them; --version; pbrd --check when
-#   this pbrd has it; man pbrd-contract; the installed /usr/bin/pbrd in the
+#   dpkg -i; the files where Debian puts them; --version; pbrd --check -c
+#   /etc/pbrd/pbrd.yaml; man pbrd-contract; the installed /usr/bin/pbrd in the
 #   foreground on a temporary data directory, with one example contract from
 #   /usr/share/doc/pbrd/examples and a fixed --now; pbrgen | pbrctl send -;
 #   pbrctl settle; pbrctl statement (real figures, byte for byte what
@@ -53,13 +53,8 @@ for p in pbrd pbrctl pbrgen; do
 done
 
 step "pbrd --check"
-# pbrd --check CONFIG (validate the configuration and contracts, then exit)
-# is being added in another branch: run it once this pbrd has it.
-if pbrd --help | grep -q -- '--check'; then
-    pbrd --check /etc/pbrd/pbrd.yaml
-else
-    echo "skipped: this pbrd has no --check yet"
-fi
+# validate the installed configuration and its (empty) contracts, then exit
+pbrd --check -c /etc/pbrd/pbrd.yaml || die "pbrd --check -c /etc/pbrd/pbrd.yaml failed on the shipped configuration"
 
 step "man pbrd-contract"
 if command -v man >/dev/null && [ -e /usr/share/man/man5/pbrd-contract.5.gz ]; then
