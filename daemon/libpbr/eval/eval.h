@@ -137,4 +137,18 @@ int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const cwhere *
                      const pbr_ev *idx, uint64_t max_seq, pbr_date d, clean_restart_fn on_restart, void *ctx,
                      pbr_date *clock_out, pbr_date *f_date);
 
+/* Receives one custody spell: its reception, the discharge that closed it
+ * (NULL while it is open) and the day it ends (PBR_DATE_MAX while open).
+ * Returns 0 to go on, non-zero to stop (out of memory). */
+typedef int (*custody_spell_fn)(void *ctx, const pbr_ev *reception, const pbr_ev *discharge, pbr_date to);
+
+/* The custody walk of 5.3 over one offender's events es[0, n) (sorted by
+ * date, then id), shared by the measure and by explain: visible receptions
+ * and discharges as of d, on one date discharges before receptions (ruled
+ * 2026-12-02); a reception opens a spell if none is open, a discharge
+ * closes the open one. Calls fn for each spell. Returns 0 or fn's non-zero
+ * value. */
+int eval_custody_spells(const pbr_eventset *ev, const pbr_ev *es, size_t n, uint64_t max_seq, pbr_date d,
+                        custody_spell_fn fn, void *ctx);
+
 #endif

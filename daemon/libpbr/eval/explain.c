@@ -299,31 +299,36 @@ out:
 
 /* ---- custody_nights ------------------------------------------------------------------------- */
 
-/* The walk order of one offender's receptions and discharges (5.3, ruled
- * 2026-12-02): by date, and on one date the discharges (by id) before the
- * receptions (by id). es is sorted by (date, id). Returns a malloc'd array
- * of n indices, or NULL. */
-static size_t *custody_order(const pbr_ev *es, size_t n)
+typedef struct spell_rows {
+    const pbr_outcome *o;
+    const cwhere *where;
+    const segs *s;
+    const pbr_eventset *ev;
+    pbr_date q, qnext;
+    int64_t target;
+    pbr_explanation *x;
+} spell_rows;
+
+/* custody_spell_fn: a row for a spell with nights in [q, qnext) whose
+ * reception matches where and the target segment. Returns 0 or -1. */
+static int add_spell_row(void *ctx, const pbr_ev *reception, const pbr_ev *discharge, pbr_date to)
 {
-    size_t *ord = malloc((n ? n : 1) * sizeof *ord), k = 0;
-    if (ord == NULL)
-        return NULL;
-    for (size_t g = 0; g < n;) {
-        size_t e = g;
-        while (e < n && es[e].date == es[g].date)
-            e++;
-        for (int pass = 0; pass < 2; pass++) {
-            for (size_t i = g; i < e; i++) {
-                if ((es[i].type == PBR_EV_DISCHARGE) == (pass == 0))
-                    ord[k++] = i;
-            }
-        }
-        g = e;
-    }
-    return ord;
+    const spell_rows *sr = ctx;
+    pbr_date lo = reception->date > sr->q ? reception->date : sr->q, hi = to < sr->qnext ? to : sr->qnext;
+    if (hi <= lo || !cwhere_match(sr->where, sr->ev, reception) ||
+        segment_of(sr->o, sr->s, sr->ev, reception) != sr->target)
+        return 0;
+    pbr_xrow *r = push_row(sr->x, 0);
+    if (r == NULL)
+        return -1;
+    r->event = reception;
+    r->end = discharge;
+    r->segment = sr->o->nsegments ? sr->target : -1;
+    r->nights = hi - lo;
+    return 0;
 }
 
-/* One offender's spells (as measure.c's offender_spells) with nights in
+/* One offender's spells (measure.c's eval_custody_spells) with nights in
  * [q, qnext), matching where and the target segment. Returns 0 or -1. */
 static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const segs *s, const pbr_eventset *ev,
                                uint32_t off, uint64_t max_seq, pbr_date d, pbr_date q, pbr_date qnext, int64_t target,
@@ -331,40 +336,8 @@ static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const 
 {
     size_t n;
     const pbr_ev *es = pbr_eventset_offender_events(ev, off, &n);
-    const pbr_evvoid *voids = pbr_eventset_voids(ev);
-    const pbr_ev *open = NULL;
-    size_t *ord = custody_order(es, n);
-    if (ord == NULL)
-        return -1;
-    for (size_t step = 0; step <= n; step++) {
-        const pbr_ev *e = step < n ? &es[ord[step]] : NULL;
-        if (e != NULL &&
-            ((e->type != PBR_EV_RECEPTION && e->type != PBR_EV_DISCHARGE) || !pbr_ev_visible(e, voids, d, max_seq)))
-            continue;
-        if (e != NULL && e->type == PBR_EV_RECEPTION) {
-            if (open == NULL)
-                open = e;
-            continue;
-        }
-        if (open == NULL)
-            continue;
-        pbr_date to = e != NULL ? e->date : PBR_DATE_MAX;
-        pbr_date lo = open->date > q ? open->date : q, hi = to < qnext ? to : qnext;
-        if (hi > lo && cwhere_match(where, ev, open) && segment_of(o, s, ev, open) == target) {
-            pbr_xrow *r = push_row(x, 0);
-            if (r == NULL) {
-                free(ord);
-                return -1;
-            }
-            r->event = open;
-            r->end = e;
-            r->segment = o->nsegments ? target : -1;
-            r->nights = hi - lo;
-        }
-        open = NULL;
-    }
-    free(ord);
-    return 0;
+    spell_rows sr = {o, where, s, ev, q, qnext, target, x};
+    return eval_custody_spells(ev, es, n, max_seq, d, add_spell_row, &sr) == 0 ? 0 : -1;
 }
 
 static int explain_custody(const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, pbr_date quarter,

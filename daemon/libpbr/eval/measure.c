@@ -705,12 +705,9 @@ static size_t custody_step(const pbr_ev *es, size_t n, size_t *i, size_t *grp, i
     }
 }
 
-/* Walks one offender's receptions and discharges (visible as of d) into
- * spells, adding those whose reception matches. */
-static void offender_spells(const pbr_outcome *o, const cwhere *where, const cwhere *segs, const pbr_eventset *ev,
-                            const pbr_ev *es, size_t n, uint64_t max_seq, pbr_date d, const qrange *r, nights_acc *acc)
+int eval_custody_spells(const pbr_eventset *ev, const pbr_ev *es, size_t n, uint64_t max_seq, pbr_date d,
+                        custody_spell_fn fn, void *ctx)
 {
-    size_t nseg = o->nsegments ? o->nsegments : 1;
     const pbr_evvoid *voids = pbr_eventset_voids(ev);
     const pbr_ev *open = NULL;
     size_t next = 0, grp = 0;
@@ -729,14 +726,43 @@ static void offender_spells(const pbr_outcome *o, const cwhere *where, const cwh
         }
         if (open == NULL)
             continue;
-        pbr_date to = e != NULL ? e->date : PBR_DATE_MAX;
-        if (cwhere_match(where, ev, open)) {
-            int64_t seg = pick_segment(o, segs, ev, open);
-            if (seg >= 0)
-                add_spell(r, acc, nseg, (size_t)seg, open->date, to);
-        }
+        int rc = fn(ctx, open, e, e != NULL ? e->date : PBR_DATE_MAX);
+        if (rc != 0)
+            return rc;
         open = NULL;
     }
+    return 0;
+}
+
+typedef struct spell_nights {
+    const pbr_outcome *o;
+    const cwhere *where, *segs;
+    const pbr_eventset *ev;
+    const qrange *r;
+    nights_acc *acc;
+} spell_nights;
+
+/* custody_spell_fn: adds a spell whose reception matches to its segment's
+ * nights per quarter. */
+static int add_spell_nights(void *ctx, const pbr_ev *reception, const pbr_ev *discharge, pbr_date to)
+{
+    const spell_nights *sn = ctx;
+    (void)discharge;
+    if (cwhere_match(sn->where, sn->ev, reception)) {
+        int64_t seg = pick_segment(sn->o, sn->segs, sn->ev, reception);
+        if (seg >= 0)
+            add_spell(sn->r, sn->acc, sn->o->nsegments ? sn->o->nsegments : 1, (size_t)seg, reception->date, to);
+    }
+    return 0;
+}
+
+/* Walks one offender's receptions and discharges (visible as of d) into
+ * spells, adding those whose reception matches. */
+static void offender_spells(const pbr_outcome *o, const cwhere *where, const cwhere *segs, const pbr_eventset *ev,
+                            const pbr_ev *es, size_t n, uint64_t max_seq, pbr_date d, const qrange *r, nights_acc *acc)
+{
+    spell_nights sn = {o, where, segs, ev, r, acc};
+    eval_custody_spells(ev, es, n, max_seq, d, add_spell_nights, &sn);
 }
 
 /* Walks every offender's receptions and discharges, read through the
