@@ -151,4 +151,32 @@ typedef int (*custody_spell_fn)(void *ctx, const pbr_ev *reception, const pbr_ev
 int eval_custody_spells(const pbr_eventset *ev, const pbr_ev *es, size_t n, uint64_t max_seq, pbr_date d,
                         custody_spell_fn fn, void *ctx);
 
+/* Segments (5.2): every segment's where compiled against ev (a malloc'd
+ * array of max(nsegments, 1) slots, or NULL when out of memory; free with
+ * eval_segments_free, safe on NULL), the first segment matching e (0
+ * without segments, -1 when none matches), and whether a member of segment
+ * seg needs an OGRS score (weight: ogrs or an OGRS baseline). Shared by the
+ * measures and by explain. */
+cwhere *eval_segments_compile(const pbr_outcome *o, const pbr_eventset *ev);
+void eval_segments_free(cwhere *w, size_t n);
+int64_t eval_segment_of(const pbr_outcome *o, const cwhere *segs, const pbr_eventset *ev, const pbr_ev *e);
+int eval_needs_ogrs(const pbr_outcome *o, size_t seg);
+
+/* A member's proven reoffences (5.3): reoffender, and offences or
+ * convictions counted per the component. */
+typedef struct reoff {
+    int reoffender;
+    int64_t f;  /* reoffences counted per the component */
+    int failed; /* on_proven asked to stop (out of memory) */
+} reoff;
+
+/* Receives each proven reoffence of a member. Returns 0, or non-zero to stop. */
+typedef int (*proven_fn)(void *ctx, const pbr_ev *conviction);
+
+/* The proven reoffences of the member with index event idx, as of d over
+ * events up to max_seq, passing each to on_proven (may be NULL): the one
+ * definition for the measures and for explain. */
+reoff eval_proven_reoffences(const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev, const pbr_ev *idx,
+                             uint64_t max_seq, pbr_date d, proven_fn on_proven, void *ctx);
+
 #endif

@@ -49,52 +49,6 @@ static int add_conviction(pbr_xrow *r, const pbr_ev *e)
     return 0;
 }
 
-/* ---- segments (as measure.c) ------------------------------------------------------- */
-
-typedef struct segs {
-    cwhere *w;
-    size_t n;
-} segs;
-
-static int segs_compile(const pbr_outcome *o, const pbr_eventset *ev, segs *s)
-{
-    s->n = o->nsegments;
-    s->w = calloc(s->n ? s->n : 1, sizeof *s->w);
-    if (s->w == NULL)
-        return -1;
-    for (size_t i = 0; i < o->nsegments; i++) {
-        if (o->segments[i].has_where && cwhere_compile(&o->segments[i].where, ev, &s->w[i]) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static void segs_free(segs *s)
-{
-    for (size_t i = 0; s->w != NULL && i < s->n; i++)
-        cwhere_free(&s->w[i]);
-    free(s->w);
-}
-
-/* The first matching segment, 0 without segments, -1 when none matches. */
-static int64_t segment_of(const pbr_outcome *o, const segs *s, const pbr_eventset *ev, const pbr_ev *e)
-{
-    if (o->nsegments == 0)
-        return 0;
-    for (size_t i = 0; i < o->nsegments; i++) {
-        if (!o->segments[i].has_where || cwhere_match(&s->w[i], ev, e))
-            return (int64_t)i;
-    }
-    return -1;
-}
-
-static int needs_ogrs(const pbr_outcome *o, size_t seg)
-{
-    const pbr_baseline *b =
-        o->nsegments > 0 && o->segments[seg].has_baseline ? &o->segments[seg].baseline : &o->baseline;
-    return o->pay.weight_ogrs || b->kind == PBR_BL_PREDICTED || b->kind == PBR_BL_OGRS_REF;
-}
-
 /* The target segment's index: 0 without segments; -2 when the name is not
  * one of the component's (or given for a component without segments). */
 static int64_t target_segment(const pbr_outcome *o, const char *segment)
@@ -110,28 +64,21 @@ static int64_t target_segment(const pbr_outcome *o, const char *segment)
 
 /* ---- binary and frequency ------------------------------------------------------------ */
 
-/* Fills a member row: the proven reoffences of 5.3. Returns 0 or -1. */
+/* proven_fn: records a proven reoffence on the row. */
+static int record_conviction(void *ctx, const pbr_ev *conviction)
+{
+    return add_conviction(ctx, conviction);
+}
+
+/* Fills a member row: the proven reoffences of 5.3 (measure.c's
+ * eval_proven_reoffences), with the convictions counted. Returns 0 or -1. */
 static int member_row(const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev, const pbr_ev *idx,
                       uint64_t max_seq, pbr_date d, pbr_xrow *r)
 {
-    size_t n;
-    const pbr_ev *es = pbr_eventset_offender_events(ev, idx->offender, &n);
-    const pbr_evvoid *voids = pbr_eventset_voids(ev);
-    pbr_date fu_end = pbr_add_months(idx->date, o->follow_up);
-    pbr_date wait_end = pbr_add_months(idx->date, o->follow_up + o->waiting);
-    for (size_t i = 0; i < n; i++) {
-        const pbr_ev *e = &es[i];
-        if (e->type != PBR_EV_CONVICTION || e->date >= wait_end || e->offence_date < idx->date ||
-            e->offence_date >= fu_end || !pbr_ev_visible(e, voids, d, max_seq))
-            continue;
-        if (exclude->n > 0 && cwhere_match(exclude, ev, e))
-            continue;
-        r->reoffender = 1;
-        r->reoffences += o->counts_convictions ? 1 : e->offences;
-        if (add_conviction(r, e) != 0)
-            return -1;
-    }
-    return 0;
+    reoff p = eval_proven_reoffences(o, exclude, ev, idx, max_seq, d, record_conviction, r);
+    r->reoffender = p.reoffender;
+    r->reoffences += p.f;
+    return p.failed ? -1 : 0;
 }
 
 /* Is window i one of the line's? period: the window's key, "pooled" (every
@@ -156,15 +103,15 @@ static int window_in_line(const pbr_contract *c, const pbr_outcome *o, const ewi
 static int windows_with_members(const pbr_outcome *h, const char *segname, const pbr_eventset *ev, const member *m,
                                 size_t nm, unsigned char *has)
 {
-    segs s = {NULL, 0};
-    int rc = segs_compile(h, ev, &s);
+    cwhere *s = eval_segments_compile(h, ev);
+    int rc = s != NULL ? 0 : -1;
     int64_t target = target_segment(h, segname);
     for (size_t i = 0; rc == 0 && i < nm; i++) {
-        int64_t seg = segment_of(h, &s, ev, m[i].index);
-        if (seg >= 0 && seg == target && !(needs_ogrs(h, (size_t)seg) && m[i].index->ogrs < 0))
+        int64_t seg = eval_segment_of(h, s, ev, m[i].index);
+        if (seg >= 0 && seg == target && !(eval_needs_ogrs(h, (size_t)seg) && m[i].index->ogrs < 0))
             has[m[i].window] = 1;
     }
-    segs_free(&s);
+    eval_segments_free(s, h->nsegments);
     return rc;
 }
 
@@ -179,12 +126,12 @@ static int explain_cohort(const pbr_contract *c, const pbr_outcome *o, const pbr
     size_t nw = 0, nm = 0;
     ewindow *w = cohort_windows(c, &nw);
     member *m = NULL;
-    segs s = {NULL, 0};
+    cwhere *s = NULL;
     cwhere exclude = {NULL, 0};
     unsigned char *in = NULL, *hurdled = NULL;
     int rc = -1;
-    if (w == NULL || cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0 || segs_compile(o, ev, &s) != 0 ||
-        cwhere_compile(&o->exclude, ev, &exclude) != 0)
+    if (w == NULL || cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0 ||
+        (s = eval_segments_compile(o, ev)) == NULL || cwhere_compile(&o->exclude, ev, &exclude) != 0)
         goto out;
     in = calloc(nw, 1);
     hurdled = calloc(nw, 1);
@@ -203,10 +150,10 @@ static int explain_cohort(const pbr_contract *c, const pbr_outcome *o, const pbr
         const pbr_ev *idx = m[i].index;
         if (!in[m[i].window])
             continue;
-        int64_t seg = segment_of(o, &s, ev, idx);
-        const char *why = seg < 0                         ? "no segment matched"
-            : needs_ogrs(o, (size_t)seg) && idx->ogrs < 0 ? "ogrs missing"
-                                                          : NULL;
+        int64_t seg = eval_segment_of(o, s, ev, idx);
+        const char *why = seg < 0                              ? "no segment matched"
+            : eval_needs_ogrs(o, (size_t)seg) && idx->ogrs < 0 ? "ogrs missing"
+                                                               : NULL;
         if (why == NULL && (seg != target || !hurdled[m[i].window]))
             continue;
         pbr_xrow *r = push_row(x, why != NULL);
@@ -227,7 +174,7 @@ out:
     free(hurdled);
     free(in);
     cwhere_free(&exclude);
-    segs_free(&s);
+    eval_segments_free(s, o->nsegments);
     free(m);
     free(w);
     return rc;
@@ -257,16 +204,16 @@ static int explain_clean(const pbr_contract *c, const pbr_outcome *o, const pbr_
     size_t nw = 0, nm = 0;
     ewindow *w = cohort_windows(c, &nw);
     member *m = NULL;
-    segs s = {NULL, 0};
+    cwhere *s = NULL;
     cwhere exclude = {NULL, 0};
     int rc = -1;
-    if (w == NULL || cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0 || segs_compile(o, ev, &s) != 0 ||
-        cwhere_compile(&o->exclude, ev, &exclude) != 0)
+    if (w == NULL || cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0 ||
+        (s = eval_segments_compile(o, ev)) == NULL || cwhere_compile(&o->exclude, ev, &exclude) != 0)
         goto out;
     for (size_t i = 0; i < nm; i++) {
         const pbr_ev *idx = m[i].index;
-        int64_t seg = segment_of(o, &s, ev, idx);
-        if (seg != target || (needs_ogrs(o, (size_t)seg) && idx->ogrs < 0))
+        int64_t seg = eval_segment_of(o, s, ev, idx);
+        if (seg != target || (eval_needs_ogrs(o, (size_t)seg) && idx->ogrs < 0))
             continue;
         pbr_xrow row;
         memset(&row, 0, sizeof row);
@@ -291,7 +238,7 @@ static int explain_clean(const pbr_contract *c, const pbr_outcome *o, const pbr_
     rc = 0;
 out:
     cwhere_free(&exclude);
-    segs_free(&s);
+    eval_segments_free(s, o->nsegments);
     free(m);
     free(w);
     return rc;
@@ -302,7 +249,7 @@ out:
 typedef struct spell_rows {
     const pbr_outcome *o;
     const cwhere *where;
-    const segs *s;
+    const cwhere *s;
     const pbr_eventset *ev;
     pbr_date q, qnext;
     int64_t target;
@@ -316,7 +263,7 @@ static int add_spell_row(void *ctx, const pbr_ev *reception, const pbr_ev *disch
     const spell_rows *sr = ctx;
     pbr_date lo = reception->date > sr->q ? reception->date : sr->q, hi = to < sr->qnext ? to : sr->qnext;
     if (hi <= lo || !cwhere_match(sr->where, sr->ev, reception) ||
-        segment_of(sr->o, sr->s, sr->ev, reception) != sr->target)
+        eval_segment_of(sr->o, sr->s, sr->ev, reception) != sr->target)
         return 0;
     pbr_xrow *r = push_row(sr->x, 0);
     if (r == NULL)
@@ -330,7 +277,7 @@ static int add_spell_row(void *ctx, const pbr_ev *reception, const pbr_ev *disch
 
 /* One offender's spells (measure.c's eval_custody_spells) with nights in
  * [q, qnext), matching where and the target segment. Returns 0 or -1. */
-static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const segs *s, const pbr_eventset *ev,
+static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const cwhere *s, const pbr_eventset *ev,
                                uint32_t off, uint64_t max_seq, pbr_date d, pbr_date q, pbr_date qnext, int64_t target,
                                pbr_explanation *x)
 {
@@ -343,20 +290,20 @@ static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const 
 static int explain_custody(const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, pbr_date quarter,
                            int64_t target, pbr_explanation *x)
 {
-    segs s = {NULL, 0};
+    cwhere *s = NULL;
     cwhere where = {NULL, 0};
     int rc = -1;
-    if (segs_compile(o, ev, &s) != 0 || cwhere_compile(&o->where, ev, &where) != 0)
+    if ((s = eval_segments_compile(o, ev)) == NULL || cwhere_compile(&o->where, ev, &where) != 0)
         goto out;
     pbr_date qnext = pbr_add_months(quarter, 3);
     for (uint32_t off = 0; off < pbr_eventset_offenders(ev); off++) {
-        if (offender_spell_rows(o, &where, &s, ev, off, max_seq, d, quarter, qnext, target, x) != 0)
+        if (offender_spell_rows(o, &where, s, ev, off, max_seq, d, quarter, qnext, target, x) != 0)
             goto out;
     }
     rc = 0;
 out:
     cwhere_free(&where);
-    segs_free(&s);
+    eval_segments_free(s, o->nsegments);
     return rc;
 }
 
@@ -365,10 +312,10 @@ out:
 static int explain_disposals(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
                              pbr_date d, const char *period, int64_t target, pbr_explanation *x)
 {
-    segs s = {NULL, 0};
+    cwhere *s = NULL;
     cwhere where = {NULL, 0}, exclude = {NULL, 0};
     int rc = -1;
-    if (segs_compile(o, ev, &s) != 0 || cwhere_compile(&o->where, ev, &where) != 0 ||
+    if ((s = eval_segments_compile(o, ev)) == NULL || cwhere_compile(&o->where, ev, &where) != 0 ||
         cwhere_compile(&o->exclude, ev, &exclude) != 0)
         goto out;
     size_t nall;
@@ -382,7 +329,7 @@ static int explain_disposals(const pbr_contract *c, const pbr_outcome *o, const 
         char label[32];
         pbr_year_label(pbr_year_of(e->date, c->year_start), c->year_start, label, sizeof label);
         if (strcmp(label, period) != 0 || !cwhere_match(&where, ev, e) ||
-            (exclude.n > 0 && cwhere_match(&exclude, ev, e)) || segment_of(o, &s, ev, e) != target)
+            (exclude.n > 0 && cwhere_match(&exclude, ev, e)) || eval_segment_of(o, s, ev, e) != target)
             continue;
         pbr_xrow *r = push_row(x, 0);
         if (r == NULL)
@@ -394,7 +341,7 @@ static int explain_disposals(const pbr_contract *c, const pbr_outcome *o, const 
 out:
     cwhere_free(&where);
     cwhere_free(&exclude);
-    segs_free(&s);
+    eval_segments_free(s, o->nsegments);
     return rc;
 }
 

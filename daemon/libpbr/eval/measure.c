@@ -83,9 +83,7 @@ static const mpq_t *segment_price(const pbr_outcome *o, size_t seg)
     return NULL;
 }
 
-/* Compiles every segment's where. Returns a malloc'd array (n = nsegments,
- * at least one slot) or NULL. */
-static cwhere *compile_segments(const pbr_outcome *o, const pbr_eventset *ev)
+cwhere *eval_segments_compile(const pbr_outcome *o, const pbr_eventset *ev)
 {
     size_t n = o->nsegments ? o->nsegments : 1;
     cwhere *w = calloc(n, sizeof *w);
@@ -102,15 +100,14 @@ static cwhere *compile_segments(const pbr_outcome *o, const pbr_eventset *ev)
     return w;
 }
 
-static void free_segments(cwhere *w, size_t n)
+void eval_segments_free(cwhere *w, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; w != NULL && i < n; i++)
         cwhere_free(&w[i]);
     free(w);
 }
 
-/* Returns the first segment matching e, 0 when there are none, -1 for no match. */
-static int64_t pick_segment(const pbr_outcome *o, const cwhere *segs, const pbr_eventset *ev, const pbr_ev *e)
+int64_t eval_segment_of(const pbr_outcome *o, const cwhere *segs, const pbr_eventset *ev, const pbr_ev *e)
 {
     if (o->nsegments == 0)
         return 0;
@@ -169,16 +166,11 @@ typedef struct cohort_acc {
     int64_t ogrs_sum;   /* sum of member OGRS (ten-thousandths) */
 } cohort_acc;
 
-typedef struct reoff {
-    int reoffender;
-    int64_t f; /* reoffences counted per the component */
-} reoff;
-
 /* Proven reoffences of the member whose index event is idx (5.3). */
-static reoff proven_reoffences(const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev, const pbr_ev *idx,
-                               uint64_t max_seq, pbr_date d)
+reoff eval_proven_reoffences(const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev, const pbr_ev *idx,
+                             uint64_t max_seq, pbr_date d, proven_fn on_proven, void *ctx)
 {
-    reoff r = {0, 0};
+    reoff r = {0, 0, 0};
     size_t n;
     const pbr_ev *es = pbr_eventset_offender_events(ev, idx->offender, &n);
     const pbr_evvoid *voids = pbr_eventset_voids(ev);
@@ -196,11 +188,15 @@ static reoff proven_reoffences(const pbr_outcome *o, const cwhere *exclude, cons
             continue;
         r.reoffender = 1;
         r.f += o->counts_convictions ? 1 : e->offences;
+        if (on_proven != NULL && on_proven(ctx, e) != 0) {
+            r.failed = 1;
+            break;
+        }
     }
     return r;
 }
 
-static int needs_ogrs(const pbr_outcome *o, size_t seg)
+int eval_needs_ogrs(const pbr_outcome *o, size_t seg)
 {
     pbr_baseline_kind k = segment_baseline(o, seg)->kind;
     return o->pay.weight_ogrs || k == PBR_BL_PREDICTED || k == PBR_BL_OGRS_REF;
@@ -399,7 +395,7 @@ static int eval_cohort_component(const pbr_contract *c, const pbr_outcome *o, co
     const pbr_outcome *hurdle = o->has_hurdle ? &c->outcomes[o->hurdle] : NULL;
     int rc = -1;
     cwhere exclude = {NULL, 0};
-    cwhere *segs = compile_segments(o, ev);
+    cwhere *segs = eval_segments_compile(o, ev);
     cohort_acc *accs = calloc(nw * nseg + 1, sizeof *accs);
     int64_t *excluded = calloc(nw + 1, sizeof *excluded);
     int64_t *pence = calloc(nw * nseg + 1, sizeof *pence);
@@ -409,13 +405,13 @@ static int eval_cohort_component(const pbr_contract *c, const pbr_outcome *o, co
         goto out;
     for (size_t i = 0; i < nm; i++) {
         const pbr_ev *idx = m[i].index;
-        int64_t seg = pick_segment(o, segs, ev, idx);
-        if (seg < 0 || (needs_ogrs(o, (size_t)seg) && idx->ogrs < 0)) {
+        int64_t seg = eval_segment_of(o, segs, ev, idx);
+        if (seg < 0 || (eval_needs_ogrs(o, (size_t)seg) && idx->ogrs < 0)) {
             excluded[m[i].window]++;
             continue;
         }
         assert(m[i].window < nw && (size_t)seg < nseg);
-        reoff r = proven_reoffences(o, &exclude, ev, idx, max_seq, d);
+        reoff r = eval_proven_reoffences(o, &exclude, ev, idx, max_seq, d, NULL, NULL);
         int64_t wt = o->pay.weight_ogrs ? idx->ogrs : 1;
         cohort_acc *a = &accs[m[i].window * nseg + (size_t)seg];
         a->n++;
@@ -461,7 +457,7 @@ clear:
 out:
     cwhere_free(&exclude);
     if (segs != NULL)
-        free_segments(segs, o->nsegments);
+        eval_segments_free(segs, o->nsegments);
     free(baselines);
     free(pence);
     free(excluded);
@@ -577,15 +573,15 @@ static int eval_clean_component(const pbr_contract *c, const pbr_outcome *o, con
 {
     int rc = -1;
     cwhere exclude = {NULL, 0};
-    cwhere *segs = compile_segments(o, ev);
+    cwhere *segs = eval_segments_compile(o, ev);
     clean_acc *v = malloc((nm ? nm : 1) * sizeof *v);
     size_t nv = 0;
     if (segs == NULL || v == NULL || cwhere_compile(&o->exclude, ev, &exclude) != 0)
         goto out;
     for (size_t i = 0; i < nm; i++) {
         const pbr_ev *idx = m[i].index;
-        int64_t seg = pick_segment(o, segs, ev, idx);
-        if (seg < 0 || (needs_ogrs(o, (size_t)seg) && idx->ogrs < 0))
+        int64_t seg = eval_segment_of(o, segs, ev, idx);
+        if (seg < 0 || (eval_needs_ogrs(o, (size_t)seg) && idx->ogrs < 0))
             continue;
         pbr_date f;
         if (!clean_success(c, o, &exclude, ev, idx, max_seq, d, &f))
@@ -600,7 +596,7 @@ static int eval_clean_component(const pbr_contract *c, const pbr_outcome *o, con
 out:
     cwhere_free(&exclude);
     if (segs != NULL)
-        free_segments(segs, o->nsegments);
+        eval_segments_free(segs, o->nsegments);
     free(v);
     return rc;
 }
@@ -749,7 +745,7 @@ static int add_spell_nights(void *ctx, const pbr_ev *reception, const pbr_ev *di
     const spell_nights *sn = ctx;
     (void)discharge;
     if (cwhere_match(sn->where, sn->ev, reception)) {
-        int64_t seg = pick_segment(sn->o, sn->segs, sn->ev, reception);
+        int64_t seg = eval_segment_of(sn->o, sn->segs, sn->ev, reception);
         if (seg >= 0)
             add_spell(sn->r, sn->acc, sn->o->nsegments ? sn->o->nsegments : 1, (size_t)seg, reception->date, to);
     }
@@ -861,7 +857,7 @@ static int eval_custody_component(const pbr_contract *c, const pbr_outcome *o, c
     qrange r = {0, 0, NULL};
     int rc = -1;
     cwhere where = {NULL, 0};
-    cwhere *segs = compile_segments(o, ev);
+    cwhere *segs = eval_segments_compile(o, ev);
     nights_acc *acc = NULL;
     if (segs == NULL || cwhere_compile(&o->where, ev, &where) != 0 ||
         qrange_init(&r, pbr_add_months(q0, -12 * hist), ntarget + 4 * (size_t)hist, 3) != 0)
@@ -877,7 +873,7 @@ out:
     free(r.starts);
     cwhere_free(&where);
     if (segs != NULL)
-        free_segments(segs, o->nsegments);
+        eval_segments_free(segs, o->nsegments);
     return rc;
 }
 
@@ -971,7 +967,7 @@ static int eval_disposals_component(const pbr_contract *c, const pbr_outcome *o,
     qrange r = {0, 0, NULL};
     int rc = -1;
     cwhere where = {NULL, 0}, exclude = {NULL, 0};
-    cwhere *segs = compile_segments(o, ev);
+    cwhere *segs = eval_segments_compile(o, ev);
     disp_acc *acc = NULL;
     if (segs == NULL || cwhere_compile(&o->where, ev, &where) != 0 || cwhere_compile(&o->exclude, ev, &exclude) != 0 ||
         qrange_init(&r, pbr_add_months(y0, -12 * hist), ntarget + (size_t)hist, 12) != 0)
@@ -990,7 +986,7 @@ static int eval_disposals_component(const pbr_contract *c, const pbr_outcome *o,
         int64_t k = qrange_find(&r, e->date);
         if (k < 0 || !cwhere_match(&where, ev, e) || (exclude.n > 0 && cwhere_match(&exclude, ev, e)))
             continue;
-        int64_t seg = pick_segment(o, segs, ev, e);
+        int64_t seg = eval_segment_of(o, segs, ev, e);
         if (seg >= 0)
             acc[(size_t)k * nseg + (size_t)seg].count[e->disposal]++;
     }
@@ -1005,7 +1001,7 @@ out:
     cwhere_free(&where);
     cwhere_free(&exclude);
     if (segs != NULL)
-        free_segments(segs, o->nsegments);
+        eval_segments_free(segs, o->nsegments);
     return rc;
 }
 
