@@ -51,6 +51,7 @@
 #include <jansson.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -233,12 +234,29 @@ static int make_directories(const char *dir, char *err, size_t errlen)
     return rc;
 }
 
-/* Opens one named database in txn. Returns 0 or -1 (err). */
-static int open_db(MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *dbi, char *err, size_t errlen)
+/* The store's databases: name, flags and where st keeps the handle. */
+static const struct store_db {
+    const char *name;
+    unsigned flags;
+    size_t offset; /* of the MDB_dbi in pbr_store */
+} store_dbs[] = {{"events", MDB_INTEGERKEY, offsetof(pbr_store, events)},
+                 {"ids", 0, offsetof(pbr_store, ids)},
+                 {"offenders", MDB_DUPSORT, offsetof(pbr_store, offenders)},
+                 {"quarantine", MDB_INTEGERKEY, offsetof(pbr_store, quarantine)},
+                 {"contracts", 0, offsetof(pbr_store, contracts)},
+                 {"statements", 0, offsetof(pbr_store, statements)},
+                 {"meta", 0, offsetof(pbr_store, meta)}};
+
+/* Opens every database of store_dbs in txn (create: MDB_CREATE, for a
+ * writable store). Returns 0 or -1 (err names the database). */
+static int open_dbs(pbr_store *st, MDB_txn *txn, unsigned create, char *err, size_t errlen)
 {
-    int rc = mdb_dbi_open(txn, name, flags | MDB_CREATE, dbi);
-    if (rc != 0)
-        return mdb_fail(err, errlen, "mdb_dbi_open", name, rc);
+    for (size_t i = 0; i < sizeof store_dbs / sizeof store_dbs[0]; i++) {
+        MDB_dbi *dbi = (MDB_dbi *)((char *)st + store_dbs[i].offset);
+        int rc = mdb_dbi_open(txn, store_dbs[i].name, store_dbs[i].flags | create, dbi);
+        if (rc != 0)
+            return mdb_fail(err, errlen, "mdb_dbi_open", store_dbs[i].name, rc);
+    }
     return 0;
 }
 
@@ -286,13 +304,7 @@ static int open_env(pbr_store *st, char *err, size_t errlen)
         mdb_fail(err, errlen, "mdb_txn_begin", NULL, rc);
         goto fail_env;
     }
-    if (open_db(txn, "events", MDB_INTEGERKEY, &st->events, err, errlen) != 0 ||
-        open_db(txn, "ids", 0, &st->ids, err, errlen) != 0 ||
-        open_db(txn, "offenders", MDB_DUPSORT, &st->offenders, err, errlen) != 0 ||
-        open_db(txn, "quarantine", MDB_INTEGERKEY, &st->quarantine, err, errlen) != 0 ||
-        open_db(txn, "contracts", 0, &st->contracts, err, errlen) != 0 ||
-        open_db(txn, "statements", 0, &st->statements, err, errlen) != 0 ||
-        open_db(txn, "meta", 0, &st->meta, err, errlen) != 0 || check_format(st, txn, err, errlen) != 0)
+    if (open_dbs(st, txn, MDB_CREATE, err, errlen) != 0 || check_format(st, txn, err, errlen) != 0)
         goto fail_txn;
     if ((rc = mdb_txn_commit(txn)) != 0) {
         mdb_fail(err, errlen, "mdb_txn_commit", NULL, rc);
@@ -373,23 +385,9 @@ static int open_env_readonly(pbr_store *st, char *err, size_t errlen)
         mdb_fail(err, errlen, "mdb_txn_begin", "read", rc);
         goto fail_env;
     }
-    struct {
-        const char *name;
-        unsigned flags;
-        MDB_dbi *dbi;
-    } dbs[] = {{"events", MDB_INTEGERKEY, &st->events},
-               {"ids", 0, &st->ids},
-               {"offenders", MDB_DUPSORT, &st->offenders},
-               {"quarantine", MDB_INTEGERKEY, &st->quarantine},
-               {"contracts", 0, &st->contracts},
-               {"statements", 0, &st->statements},
-               {"meta", 0, &st->meta}};
-    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
-        if ((rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags, dbs[i].dbi)) != 0) {
-            mdb_fail(err, errlen, "mdb_dbi_open", dbs[i].name, rc);
-            mdb_txn_abort(txn);
-            goto fail_env;
-        }
+    if (open_dbs(st, txn, 0, err, errlen) != 0) {
+        mdb_txn_abort(txn);
+        goto fail_env;
     }
     if ((rc = mdb_txn_commit(txn)) != 0) { /* commit (not abort) keeps the handles open */
         mdb_fail(err, errlen, "mdb_txn_commit", "read", rc);
