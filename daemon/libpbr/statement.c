@@ -35,7 +35,7 @@ void pbr_statement_destroy(pbr_statement **sp)
     *sp = NULL;
 }
 
-static const char *kind_name(pbr_line_kind k)
+const char *pbr_line_kind_name(pbr_line_kind k)
 {
     switch (k) {
     case PBR_LINE_FEE: return "fee";
@@ -74,7 +74,7 @@ static json_t *line_object(const pbr_line *l)
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
-    json_object_set_new(o, "kind", json_string(kind_name(l->kind)));
+    json_object_set_new(o, "kind", json_string(pbr_line_kind_name(l->kind)));
     json_object_set_new(o, "component", json_string(l->component));
     json_object_set_new(o, "period", json_string(l->period));
     if (l->kind == PBR_LINE_FEE) {

@@ -67,17 +67,6 @@ static void run_free(version_run *v)
     free(v->q);
 }
 
-static const char *kind_name(pbr_line_kind k)
-{
-    switch (k) {
-    case PBR_LINE_FEE: return "fee";
-    case PBR_LINE_OUTCOME: return "outcome";
-    case PBR_LINE_POOLED: return "pooled";
-    case PBR_LINE_ADJUSTMENT: return "adjustment";
-    }
-    return "?";
-}
-
 static int same_key(const pbr_line *a, const pbr_line *b)
 {
     return a->kind == b->kind && !strcmp(a->component, b->component) && !strcmp(a->period, b->period) &&
@@ -104,9 +93,10 @@ static int64_t sum_lines(const qlines *q)
 /* One compared line. only: 0 both, 'o' old only, 'n' new only. */
 static json_t *line_json(const pbr_line *l, int64_t old, int64_t new_, int only)
 {
-    return json_pack("{ss ss ss so sI sI sI so}", "kind", kind_name(l->kind), "component", l->component, "period",
-                     l->period, "segment", l->has_segment ? json_string(l->segment) : json_null(), "old_pence",
-                     (json_int_t)old, "new_pence", (json_int_t)new_, "diff_pence", (json_int_t)(new_ - old), "only",
+    return json_pack("{ss ss ss so sI sI sI so}", "kind", pbr_line_kind_name(l->kind), "component", l->component,
+                     "period", l->period, "segment", l->has_segment ? json_string(l->segment) : json_null(),
+                     "old_pence", (json_int_t)old, "new_pence", (json_int_t)new_, "diff_pence",
+                     (json_int_t)(new_ - old), "only",
                      only == 'o'       ? json_string("old")
                          : only == 'n' ? json_string("new")
                                        : json_null());

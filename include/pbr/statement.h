@@ -50,6 +50,9 @@ typedef struct pbr_statement {
     int64_t total_pence;
 } pbr_statement;
 
+/* The JSON name of a line kind ("fee", "outcome", "pooled", "adjustment"). */
+const char *pbr_line_kind_name(pbr_line_kind k);
+
 /* Frees a statement made by the evaluator (pbr_settle_quarter) and sets *sp
  * to NULL; safe on NULL and on a NULL *sp. */
 void pbr_statement_destroy(pbr_statement **sp);
