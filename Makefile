@@ -89,7 +89,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
--include $(LIB_OBJ:.o=.d) $(GEN_OBJ:.o=.d) $(PBRD_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(GEN_OBJ:.o=.d) $(PBRD_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(REF_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
 
 # --version: only the two main.o files see the version, and follow its source.
 $(BUILD)/daemon/pbrd/main.o $(BUILD)/daemon/pbrctl/main.o: CFLAGS += -DPBR_VERSION='"$(VERSION)"'
@@ -121,18 +121,18 @@ $(BUILD)/pbrgen: $(BUILD)/pbrctl
 
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(wildcard daemon/pbrd/*.[ch]) $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
 
 $(REF_OBJ): CFLAGS += -include tests/ref_eval/rename.h
 $(REF_OBJ): tests/ref_eval/rename.h tests/ref_eval/eval.h
 
 $(BUILD)/tests/test_diffeval: tests/test_diffeval.c $(wildcard tests/*.h) $(REF_OBJ) $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(REF_OBJ) $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(REF_OBJ) $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) -lm
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) -lm
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -40,12 +40,13 @@
  *
  * Roles (pbrd_role_allows):
  *   finance        every op
- *   operator       status, contracts, statement, cohorts, reload,
- *                  quarantine, verify, backup, wait (all contracts); not
- *                  settle
+ *   operator       every op but settle: status, contracts, statement,
+ *                  statements, cohorts, explain, reload, quarantine,
+ *                  quarantine_purge, verify, backup, wait (all contracts)
  *   provider:NAME  status, contracts, wait (the caller scopes the reply
- *                  with pbrd_role_can_see_contract), and statement/cohorts of
- *                  contracts whose provider is NAME; nothing else
+ *                  with pbrd_role_can_see_contract), and statement,
+ *                  statements, cohorts and explain of contracts whose
+ *                  provider is NAME; nothing else
  *   ingest         no API op; may push events (pbrd_role_may_ingest), for
  *                  upstream feeds (an extension: the spec names no role for
  *                  the ingest socket, which shares the CURVE server key)

@@ -303,11 +303,13 @@ static inline const char *pbr_fuzz_provider_of(const char *contract)
     return NULL;
 }
 
-/* The role table of auth.h, for op (a known op) and a valid role. */
+/* The role table of auth.h (written out again from the comment there, not
+ * from auth.c), for op (a known op) and a valid role. */
 static inline int pbr_fuzz_role_expect(const char *role, const char *op, const char *provider)
 {
-    int list_op = strcmp(op, "status") == 0 || strcmp(op, "contracts") == 0;
-    int contract_op = strcmp(op, "statement") == 0 || strcmp(op, "cohorts") == 0;
+    int list_op = strcmp(op, "status") == 0 || strcmp(op, "contracts") == 0 || strcmp(op, "wait") == 0;
+    int contract_op = strcmp(op, "statement") == 0 || strcmp(op, "cohorts") == 0 ||
+                      strcmp(op, "statements") == 0 || strcmp(op, "explain") == 0;
     if (strcmp(role, "finance") == 0)
         return 1;
     if (strcmp(role, "operator") == 0)
