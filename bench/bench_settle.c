@@ -39,7 +39,7 @@
 #include "pbr/gen.h"
 #include "pbr/settle.h"
 #include "pbr/statement.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
 
 #define MAX_CONTRACTS 64
 #define NATIONAL_EVENTS "bench/out/national-1m.jsonl" /* --national defaults */

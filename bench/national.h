@@ -30,6 +30,7 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include "pbr/sha256.h"
 
 #define NATIONAL_MAX_Q 256
 

@@ -21,7 +21,7 @@
 #include "pbr/eventset.h"
 #include "pbr/settle.h"
 #include "pbr/statement.h"
-#include "pbr/util.h"
+#include "pbr/files.h"
 
 /* Not every test program uses every helper. */
 #define SCHEME_HELPER static __attribute__((unused))

@@ -17,7 +17,7 @@
 #include "pbr/gen.h"
 #include "pbr/ledger_json.h"
 #include "pbr/settle.h"
-#include "pbr/util.h"
+#include "pbr/mem.h"
 
 /* Not every test program uses every helper. */
 #define SETTLE_HELPER static __attribute__((unused))

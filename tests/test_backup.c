@@ -12,6 +12,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "pbr/files.h"
+#include "pbr/sha256.h"
 #include "daemon_harness.h"
 #include "settle_helpers.h"
 #include "pbr/store.h"

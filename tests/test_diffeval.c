@@ -30,7 +30,6 @@
 #include "pbr/gen.h"
 #include "pbr/settle.h"
 #include "pbr/statement.h"
-#include "pbr/util.h"
 
 /* the reference (tests/ref_eval/, compiled with rename.h) */
 pbr_ledger *ref_pbr_ledger_new(void);

@@ -11,7 +11,8 @@
 #include "daemon_harness.h"
 #include "settle_helpers.h"
 #include "pbr/event.h"
-#include "pbr/util.h"
+#include "pbr/files.h"
+#include "pbr/mem.h"
 
 /* Runs cmd through the shell; returns its output (stdout and stderr,
  * malloc'd), *status its exit status and *ms the wall time it took. */

@@ -18,7 +18,6 @@
 #include "pbr/event.h"
 #include "pbr/eventset.h"
 #include "pbr/gen.h"
-#include "pbr/util.h"
 #include "settle_helpers.h"
 
 /* Writes len bytes of text to a new temporary file; path gets its name. */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pbr/files.h"
 #include "settle_helpers.h"
 
 /* Writes the lines of src into a temp file in the order given by perm. */

@@ -23,7 +23,7 @@
 #include "daemon_harness.h"
 #include "settle_helpers.h"
 #include "pbr/store.h"
-#include "pbr/util.h"
+#include "pbr/files.h"
 
 #define FAULT_BATCH 20         /* events per ingest batch */
 #define FAULT_INFLIGHT 4       /* pipelined batches */

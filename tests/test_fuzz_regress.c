@@ -17,7 +17,7 @@
 
 #include "check_main.h"
 #include "fuzz/fuzz_entry.h"
-#include "pbr/util.h"
+#include "pbr/files.h"
 
 /* The api entry point's daemon code (not in libpbr). */
 #include "pbrd/api_request.c"

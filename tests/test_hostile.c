@@ -36,6 +36,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "pbr/files.h"
 #include "daemon_harness.h"
 #include "settle_helpers.h"
 

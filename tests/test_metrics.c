@@ -5,6 +5,7 @@
  * `# TYPE` line, the histogram's shape, and that each counter moves by
  * exactly what the run did.
  */
+#include "pbr/files.h"
 #include "daemon_harness.h"
 #include "settle_helpers.h"
 

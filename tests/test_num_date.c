@@ -10,7 +10,7 @@
 #include "pbr/date.h"
 #include "pbr/num.h"
 #include "pbr/strtab.h"
-#include "pbr/util.h"
+#include "pbr/sha256.h"
 
 static pbr_date D(const char *s)
 {

@@ -4,6 +4,8 @@
  * `reload` message per reload carrying the reload reply. The messages are
  * recorded for tests/validate-schemas.py (PBR_SCHEMA_OUT).
  */
+#include "pbr/files.h"
+#include "pbr/sha256.h"
 #include "daemon_harness.h"
 #include "settle_helpers.h"
 

@@ -28,7 +28,6 @@
 #include "pbr/eventset.h"
 #include "pbr/settle.h"
 #include "pbr/statement.h"
-#include "pbr/util.h"
 #include "scheme_harness.h"
 
 /* ---- the real contracts load ----------------------------------------------- */

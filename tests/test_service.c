@@ -7,6 +7,7 @@
  */
 #include <sys/stat.h>
 
+#include "pbr/files.h"
 #include "daemon_harness.h"
 #include "settle_helpers.h"
 

@@ -15,7 +15,7 @@
 #include "check_main.h"
 #include "pbr/event.h"
 #include "pbr/store.h"
-#include "pbr/util.h"
+#include "pbr/files.h"
 #include "pbrd/service.h"
 #include "settle_helpers.h"
 

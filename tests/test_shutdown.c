@@ -8,7 +8,7 @@
 
 #include "daemon_harness.h"
 #include "pbr/store.h"
-#include "pbr/util.h"
+#include "pbr/files.h"
 
 /* ---- ingest acknowledgements at shutdown ------------------------------------ */
 

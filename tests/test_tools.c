@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "pbr/files.h"
 #include "check_main.h"
 #include "daemon_harness.h"
 #include "pbr/explain_json.h"

@@ -23,7 +23,9 @@
 #include <yaml.h>
 
 #include "pbr/num.h"
-#include "pbr/util.h"
+#include "pbr/files.h"
+#include "pbr/mem.h"
+#include "pbr/sha256.h"
 #include "pbr/yamldoc.h"
 
 /* Upper bounds that keep date arithmetic far from overflow. */

@@ -6,7 +6,6 @@
 
 #include "pbr/contract.h"
 #include "pbr/files.h"
-#include "pbr/util.h"
 
 size_t pbr_contracts_check(char *const *paths, size_t n, FILE *out, FILE *errout)
 {

@@ -13,7 +13,8 @@
 
 #include "pbr/eventset.h"
 #include "pbr/utf8.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
+#include "pbr/mem.h"
 
 static void reject(pbr_reject_fn fn, void *ctx, size_t line, const char *msg)
 {

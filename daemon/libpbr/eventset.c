@@ -12,7 +12,8 @@
 
 #include "pbr/eventset.h"
 #include "pbr/strtab.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
+#include "pbr/mem.h"
 
 /* ---- the set ------------------------------------------------------------------------- */
 

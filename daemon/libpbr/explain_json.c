@@ -9,7 +9,7 @@
 
 #include "pbr/explain.h"
 #include "pbr/settle.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
 
 static json_t *date_or_null(pbr_date d)
 {

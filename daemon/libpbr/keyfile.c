@@ -3,7 +3,8 @@
 #include <string.h>
 
 #include "pbr/keyfile.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
+#include "pbr/files.h"
 
 /* The 85 characters of ZeroMQ's Z85 alphabet (RFC 32/Z85). */
 static const char z85_alphabet[] =

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "pbr/ledger_json.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
 
 char *pbr_ledger_to_json(const pbr_ledger *l)
 {

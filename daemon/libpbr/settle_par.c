@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "pbr/settle.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
 
 typedef struct par {
     const pbr_contract *c;

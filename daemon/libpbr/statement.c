@@ -14,7 +14,7 @@
 #include "pbr/money.h"
 #include "pbr/num.h"
 #include "pbr/statement.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
 
 void pbr_statement_clear(pbr_statement *s)
 {

@@ -58,7 +58,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pbr/util.h"
+#include "pbr/err.h"
 
 #define STORE_DEFAULT_MAPSIZE ((size_t)64 << 20) /* 64 MiB */
 #define STORE_MIN_MAPSIZE ((size_t)64 << 10)     /* PBR_STORE_MAPSIZE floor */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "pbr/strtab.h"
-#include "pbr/util.h"
+#include "pbr/mem.h"
 
 void pbr_strtab_free(pbr_strtab *t)
 {

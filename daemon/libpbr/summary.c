@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pbr/util.h"
+#include "pbr/mem.h"
 
 int64_t pbr_split_total(const pbr_split *s)
 {

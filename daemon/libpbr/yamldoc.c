@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pbr/util.h"
+#include "pbr/err.h"
 #include "pbr/yamldoc.h"
 
 /* Sets p to mark m (0-based) and the formatted message. Returns -1. */

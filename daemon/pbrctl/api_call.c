@@ -7,7 +7,6 @@
 #include <zmq.h>
 
 #include "pbr/event.h"
-#include "pbr/util.h"
 #include "pbrctl/client.h"
 #include "pbrctl/tools.h"
 

@@ -10,7 +10,7 @@
 #include <zmq.h>
 
 #include "pbr/keyfile.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
 
 /* Sets the CURVE client options from --server-key and --key (an ephemeral
  * client key pair when only --server-key is given). Returns 0 or -1. */

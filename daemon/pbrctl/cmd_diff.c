@@ -20,7 +20,7 @@
 #include "pbr/settle.h"
 #include "pbr/statement.h"
 #include "pbr/summary.h"
-#include "pbr/util.h"
+#include "pbr/mem.h"
 #include "pbrctl/tools.h"
 
 enum { F_TEXT, F_JSON, F_CSV };

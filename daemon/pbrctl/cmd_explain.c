@@ -16,7 +16,6 @@
 #include "pbr/eventset.h"
 #include "pbr/explain_json.h"
 #include "pbr/settle.h"
-#include "pbr/util.h"
 #include "pbrctl/tools.h"
 
 enum { F_TEXT, F_JSON, F_CSV };

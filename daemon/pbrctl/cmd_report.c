@@ -14,7 +14,7 @@
 #include "pbr/eventset.h"
 #include "pbr/num.h"
 #include "pbr/settle.h"
-#include "pbr/util.h"
+#include "pbr/files.h"
 #include "pbrctl/report.h"
 #include "pbrctl/tools.h"
 

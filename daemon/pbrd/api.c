@@ -15,7 +15,7 @@
 #include "pbr/date.h"
 #include "pbr/event.h"
 #include "pbr/utf8.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
 #include "pbrd/backup.h"
 #include "pbrd/log.h"
 

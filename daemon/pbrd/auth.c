@@ -15,7 +15,8 @@
 #include <yaml.h>
 #include <zmq.h>
 
-#include "pbr/util.h"
+#include "pbr/err.h"
+#include "pbr/files.h"
 #include "pbr/yamldoc.h"
 #include "pbrd/log.h"
 

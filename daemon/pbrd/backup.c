@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pbr/util.h"
+#include "pbr/err.h"
+#include "pbr/files.h"
+#include "pbr/sha256.h"
 #include "pbrd/api_request.h"
 #include "pbrd/log.h"
 

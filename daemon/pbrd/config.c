@@ -12,7 +12,8 @@
 #include <yaml.h>
 
 #include "pbr/date.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
+#include "pbr/files.h"
 #include "pbr/yamldoc.h"
 #include "pbrd/metrics.h"
 

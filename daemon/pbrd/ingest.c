@@ -29,7 +29,7 @@
 
 #include "pbr/event.h"
 #include "pbr/utf8.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
 #include "pbrd/auth.h"
 #include "pbrd/log.h"
 

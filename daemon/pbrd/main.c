@@ -23,7 +23,6 @@
 #include "pbr/files.h"
 #include "pbr/keyfile.h"
 #include "pbr/store.h"
-#include "pbr/util.h"
 #include "pbr/version.h"
 #include "pbrd/api.h"
 #include "pbrd/config.h"

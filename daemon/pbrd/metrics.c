@@ -19,7 +19,7 @@
 #include <time.h>
 #include <zmq.h>
 
-#include "pbr/util.h"
+#include "pbr/err.h"
 #include "pbrd/log.h"
 
 #define METRICS_MAX_CONNECTIONS 16    /* concurrent scrapes */

@@ -26,7 +26,9 @@
 #include "pbr/settle.h"
 #include "pbr/statement.h"
 #include "pbr/summary.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
+#include "pbr/files.h"
+#include "pbr/sha256.h"
 #include "pbrd/log.h"
 #include "pbrd/service.h"
 

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "pbr/event.h"
-#include "pbr/util.h"
+#include "pbr/mem.h"
 #include "pbrd/api.h"
 #include "pbrd/auth.h"
 #include "pbrd/log.h"

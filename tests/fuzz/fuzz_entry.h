@@ -308,8 +308,8 @@ static inline const char *pbr_fuzz_provider_of(const char *contract)
 static inline int pbr_fuzz_role_expect(const char *role, const char *op, const char *provider)
 {
     int list_op = strcmp(op, "status") == 0 || strcmp(op, "contracts") == 0 || strcmp(op, "wait") == 0;
-    int contract_op = strcmp(op, "statement") == 0 || strcmp(op, "cohorts") == 0 ||
-                      strcmp(op, "statements") == 0 || strcmp(op, "explain") == 0;
+    int contract_op = strcmp(op, "statement") == 0 || strcmp(op, "cohorts") == 0 || strcmp(op, "statements") == 0 ||
+        strcmp(op, "explain") == 0;
     if (strcmp(role, "finance") == 0)
         return 1;
     if (strcmp(role, "operator") == 0)

@@ -9,7 +9,8 @@
 
 #include "pbr/num.h"
 #include "pbr/settle.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
+#include "pbr/mem.h"
 
 #include "eval.h"
 

@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "pbr/num.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
+#include "pbr/mem.h"
 
 #include "eval.h"
 

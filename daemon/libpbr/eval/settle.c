@@ -10,7 +10,8 @@
 
 #include "pbr/num.h"
 #include "pbr/settle.h"
-#include "pbr/util.h"
+#include "pbr/err.h"
+#include "pbr/mem.h"
 
 #include "eval.h"
 
