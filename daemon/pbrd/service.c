@@ -2,21 +2,15 @@
  * event set mirrored from the store, quarter closing with immutable
  * statements in LMDB and on disk, provisional figures and verification.
  *
- * A statement record in the store is the JSON object
- *   {"contract_sha256": sha, "statement": "<canonical JSON>", "ledger": "<ledger JSON>"}
- * where ledger is the settlement history after that statement, so the next
- * quarter resumes from the last record. Issuing is: evaluate, commit the
- * record (and the contract version's bytes) in one LMDB transaction, then
- * write statements/<contract>/<quarter>.json and .csv atomically. A crash
- * between the two is repaired at open: files are rewritten from the store.
+ * Issuing is: evaluate, commit the statement record (record.h) and the
+ * contract version's bytes in one LMDB transaction, then write the
+ * statement's files atomically. A crash between the two is repaired at
+ * open: files are rewritten from the store (pbrd_record_repair).
  */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "pbr/due.h"
 #include "pbr/eventset.h"
@@ -30,6 +24,7 @@
 #include "pbr/files.h"
 #include "pbr/sha256.h"
 #include "pbrd/log.h"
+#include "pbrd/record.h"
 #include "pbrd/service.h"
 
 typedef struct loaded {
@@ -198,93 +193,6 @@ static const char *version_title(pbrd_service *svc, const char *sha)
     return c ? c->title : NULL;
 }
 
-/* ---- statement records ----------------------------------------------------------------- */
-
-typedef struct record {
-    char *sha;
-    char *statement;
-    char *ledger;
-} record;
-
-static void record_free(record *r)
-{
-    free(r->sha);
-    free(r->statement);
-    free(r->ledger);
-    memset(r, 0, sizeof *r);
-}
-
-/* Parses a stored record. Returns 0 or -1. */
-static int record_parse(const char *json, size_t len, record *r)
-{
-    memset(r, 0, sizeof *r);
-    json_t *o = json_loadb(json, len, 0, NULL);
-    const char *sha = json_string_value(json_object_get(o, "contract_sha256"));
-    const char *st = json_string_value(json_object_get(o, "statement"));
-    const char *lg = json_string_value(json_object_get(o, "ledger"));
-    if (sha && st && lg) {
-        r->sha = strdup(sha);
-        r->statement = strdup(st);
-        r->ledger = strdup(lg);
-    }
-    json_decref(o);
-    if (r->sha == NULL || r->statement == NULL || r->ledger == NULL) {
-        record_free(r);
-        return -1;
-    }
-    return 0;
-}
-
-static char *record_json(const char *sha, const char *statement, const char *ledger)
-{
-    json_t *o = json_pack("{ss ss ss}", "contract_sha256", sha, "statement", statement, "ledger", ledger);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return s;
-}
-
-static void statement_path(const pbrd_service *svc, const char *contract, const char *quarter, const char *ext,
-                           char *out, size_t n)
-{
-    snprintf(out, n, "%s/%s/%s.%s", svc->statements_dir, contract, quarter, ext);
-}
-
-/* Writes the .json (statement + newline) and .csv files. Returns 0 or -1. */
-static int write_statement_files(const pbrd_service *svc, const char *contract, const char *title, const char *quarter,
-                                 const char *json, char *err, size_t errlen)
-{
-    char path[4096];
-    size_t len = strlen(json);
-    char *withnl = malloc(len + 2);
-    if (withnl == NULL)
-        return pbr_errf(err, errlen, "out of memory");
-    memcpy(withnl, json, len);
-    withnl[len] = '\n';
-    withnl[len + 1] = '\0';
-    statement_path(svc, contract, quarter, "json", path, sizeof path);
-    int rc = pbr_write_file_atomic(path, withnl, len + 1, err, errlen);
-    free(withnl);
-    if (rc != 0)
-        return -1;
-    char *csv = pbr_statement_render_titled(json, len, PBR_FMT_CSV, title, err, errlen);
-    if (csv == NULL)
-        return -1;
-    statement_path(svc, contract, quarter, "csv", path, sizeof path);
-    rc = pbr_write_file_atomic(path, csv, strlen(csv), err, errlen);
-    free(csv);
-    return rc;
-}
-
-/* Does the file at path hold exactly want? */
-static int file_equals(const char *path, const char *want, size_t wantlen)
-{
-    size_t len;
-    char *got = pbr_read_file(path, &len, NULL, 0);
-    int same = got != NULL && len == wantlen && memcmp(got, want, len) == 0;
-    free(got);
-    return same;
-}
-
 /* ---- the contracts in force ---------------------------------------------------------------- */
 
 static loaded *find_loaded(const pbrd_service *svc, const char *id)
@@ -297,21 +205,23 @@ static loaded *find_loaded(const pbrd_service *svc, const char *id)
 }
 
 typedef struct last_record_ctx {
-    record last;
+    pbrd_record last;
     char quarter[PBR_DATE_STRLEN];
     int ok;
 } last_record_ctx;
 
+/* pbr_store_event_fn: keeps the record (and its quarter) of the last
+ * statement of a contract. */
 static int keep_last_record(void *ctx, uint64_t seq, const char *json, size_t len)
 {
     (void)seq;
     last_record_ctx *l = ctx;
-    record_free(&l->last);
-    l->ok = record_parse(json, len, &l->last) == 0;
-    json_t *st = l->ok ? json_loads(l->last.statement, 0, NULL) : NULL;
-    const char *q = json_string_value(json_object_get(st, "quarter"));
-    snprintf(l->quarter, sizeof l->quarter, "%s", q ? q : "");
-    json_decref(st);
+    char err[PBR_ERR_MAX];
+    pbrd_record_key k;
+    pbrd_record_clear(&l->last);
+    l->ok = pbrd_record_decode(json, len, &l->last, err, sizeof err) == 0;
+    snprintf(l->quarter, sizeof l->quarter, "%s",
+             l->ok && pbrd_record_key_of(&l->last, &k, err, sizeof err) == 0 ? k.quarter : "");
     return 0;
 }
 
@@ -321,12 +231,12 @@ static int restore_ledger(pbrd_service *svc, loaded *l, char *err, size_t errlen
     last_record_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     if (pbr_store_foreach_statement(svc->store, l->c->id, keep_last_record, &ctx, err, errlen) != 0) {
-        record_free(&ctx.last);
+        pbrd_record_clear(&ctx.last);
         return -1;
     }
     pbr_ledger *lg =
         ctx.ok ? pbr_ledger_from_json(ctx.last.ledger, strlen(ctx.last.ledger), err, errlen) : pbr_ledger_new();
-    record_free(&ctx.last);
+    pbrd_record_clear(&ctx.last);
     if (lg == NULL)
         return -1;
     pbr_ledger_free(l->ledger);
@@ -558,7 +468,7 @@ static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, json_t *issue
         goto out;
     json = pbr_statement_to_json(s, NULL);
     ledger_json = pbr_ledger_to_json(work);
-    rec = json && ledger_json ? record_json(l->c->sha256, json, ledger_json) : NULL;
+    rec = json && ledger_json ? pbrd_record_encode(l->c->sha256, json, ledger_json) : NULL;
     if (rec == NULL) {
         pbr_errf(err, errlen, "issuing %s %s: out of memory", l->c->id, quarter);
         goto out;
@@ -570,7 +480,7 @@ static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, json_t *issue
     l->ledger = work;
     work = NULL;
     snprintf(l->last_quarter, sizeof l->last_quarter, "%s", quarter);
-    if (write_statement_files(svc, l->c->id, l->c->title, quarter, json, err, errlen) != 0)
+    if (pbrd_record_write_files(svc->statements_dir, l->c->id, quarter, l->c->title, json, err, errlen) != 0)
         pbrd_log(PBRD_LOG_ERROR, "statement files not written", "contract=%s quarter=%s error=\"%s\"", l->c->id,
                  quarter, err);
     pbrd_log(PBRD_LOG_INFO, "statement issued", "contract=%s quarter=%s total_pence=%lld events_through=%llu", l->c->id,
@@ -898,25 +808,17 @@ int pbrd_service_check_settle(const pbrd_service *svc, pbr_date through, const c
 
 char *pbrd_service_statement(pbrd_service *svc, const char *contract, const char *quarter, char *err, size_t errlen)
 {
-    char *bytes;
-    size_t len;
-    int rc = pbr_store_get_statement(svc->store, contract, quarter, &bytes, &len, err, errlen);
-    if (rc == PBR_STORE_NOTFOUND) {
+    pbrd_record r;
+    int rc = pbrd_record_get(svc->store, contract, quarter, &r, err, errlen);
+    if (rc == PBR_STORE_NOTFOUND)
         pbr_errf(err, errlen, "statement %s %s is not issued", contract, quarter);
-        return NULL;
-    }
+    else if (rc == PBRD_RECORD_UNREADABLE)
+        pbr_errf(err, errlen, "statement %s %s: unreadable record", contract, quarter);
     if (rc != PBR_STORE_OK)
         return NULL;
-    record r;
-    int prc = record_parse(bytes, len, &r);
-    free(bytes);
-    if (prc != 0) {
-        pbr_errf(err, errlen, "statement %s %s: unreadable record", contract, quarter);
-        return NULL;
-    }
     char *st = r.statement;
     r.statement = NULL;
-    record_free(&r);
+    pbrd_record_clear(&r);
     return st;
 }
 
@@ -933,13 +835,14 @@ static int list_one(void *ctx, uint64_t seq, const char *json, size_t len)
 {
     (void)seq;
     list_ctx *lc = ctx;
-    record r;
-    if (record_parse(json, len, &r) != 0) {
+    pbrd_record r;
+    char err[PBR_ERR_MAX];
+    if (pbrd_record_decode(json, len, &r, err, sizeof err) != 0) {
         lc->bad++;
         return 0;
     }
     json_t *row = pbr_statement_summary_json(r.statement, strlen(r.statement));
-    record_free(&r);
+    pbrd_record_clear(&r);
     if (row == NULL || json_array_append_new(lc->rows, row) != 0)
         lc->bad++;
     return 0;
@@ -970,17 +873,18 @@ json_t *pbrd_service_statements(pbrd_service *svc, const char *contract)
 json_t *pbrd_service_explain(pbrd_service *svc, const char *contract, const char *quarter, const char *component,
                              const char *period, const char *segment)
 {
-    char err[PBR_ERR_MAX] = "", *bytes = NULL;
-    size_t len;
-    record r = {NULL, NULL, NULL};
+    char err[PBR_ERR_MAX] = "";
+    pbrd_record r;
     pbr_ledger *lg = NULL;
     json_t *reply = NULL;
-    int rc = pbr_store_get_statement(svc->store, contract, quarter, &bytes, &len, err, sizeof err);
+    int rc = pbrd_record_get(svc->store, contract, quarter, &r, err, sizeof err);
     if (rc == PBR_STORE_NOTFOUND)
         snprintf(err, sizeof err, "explain: statement %s %s is not issued", contract, quarter);
-    if (rc != PBR_STORE_OK || record_parse(bytes, len, &r) != 0 || refresh_events(svc, err, sizeof err) != 0)
+    else if (rc == PBRD_RECORD_UNREADABLE)
+        err[0] = '\0';
+    if (rc != PBR_STORE_OK || refresh_events(svc, err, sizeof err) != 0)
         goto out;
-    const pbr_contract *c = version_lookup(svc, r.sha), *lv = c;
+    const pbr_contract *c = version_lookup(svc, r.contract_sha256), *lv = c;
     lg = pbr_ledger_from_json(r.ledger, strlen(r.ledger), err, sizeof err);
     if (c == NULL || lg == NULL) {
         snprintf(err, sizeof err, "explain: the contract version of %s %s is not readable", contract, quarter);
@@ -997,8 +901,7 @@ json_t *pbrd_service_explain(pbrd_service *svc, const char *contract, const char
                              sizeof err);
 out:
     pbr_ledger_free(lg);
-    record_free(&r);
-    free(bytes);
+    pbrd_record_clear(&r);
     return reply ? reply : json_pack("{ss}", "error", err[0] ? err : "explain: unreadable statement record");
 }
 
@@ -1042,9 +945,9 @@ typedef struct verify_ctx {
     pbrd_service *svc;
     json_t *diffs;
     size_t checked;
-    char contract[64];  /* the contract whose chain is being replayed */
-    pbr_ledger *ledger; /* recomputed history of that contract */
-    int broken;         /* the chain of this contract cannot be replayed further */
+    char contract[PBR_ID_MAX + 1]; /* the contract whose chain is being replayed */
+    pbr_ledger *ledger;            /* recomputed history of that contract */
+    int broken;                    /* the chain of this contract cannot be replayed further */
 } verify_ctx;
 
 static void add_diff(verify_ctx *v, const char *contract, const char *quarter, const char *where, const char *detail)
@@ -1055,24 +958,13 @@ static void add_diff(verify_ctx *v, const char *contract, const char *quarter, c
 }
 
 /* Checks the two files of an issued statement. */
-static void verify_files(verify_ctx *v, const char *contract, const char *title, const char *quarter, const char *json)
+static void verify_files(verify_ctx *v, const pbrd_record_key *k, const char *title, const char *statement)
 {
-    char path[4096], err[PBR_ERR_MAX];
-    size_t len = strlen(json);
-    char *withnl = malloc(len + 2);
-    if (withnl == NULL)
-        return;
-    memcpy(withnl, json, len);
-    withnl[len] = '\n';
-    statement_path(v->svc, contract, quarter, "json", path, sizeof path);
-    if (!file_equals(path, withnl, len + 1))
-        add_diff(v, contract, quarter, "file", "the .json file is missing or differs from the issued statement");
-    free(withnl);
-    char *csv = pbr_statement_render_titled(json, len, PBR_FMT_CSV, title, err, sizeof err);
-    statement_path(v->svc, contract, quarter, "csv", path, sizeof path);
-    if (csv != NULL && !file_equals(path, csv, strlen(csv)))
-        add_diff(v, contract, quarter, "file", "the .csv file is missing or differs from the issued statement");
-    free(csv);
+    int problems = pbrd_record_check_files(v->svc->statements_dir, k->contract, k->quarter, title, statement);
+    if (problems & PBRD_RECORD_JSON_DIFFERS)
+        add_diff(v, k->contract, k->quarter, "file", "the .json file is missing or differs from the issued statement");
+    if (problems & PBRD_RECORD_CSV_DIFFERS)
+        add_diff(v, k->contract, k->quarter, "file", "the .csv file is missing or differs from the issued statement");
 }
 
 /* Recomputes one stored statement and compares. */
@@ -1080,23 +972,20 @@ static int verify_one(void *ctx, uint64_t seq, const char *json, size_t len)
 {
     (void)seq;
     verify_ctx *v = ctx;
-    record r;
+    pbrd_record r;
+    pbrd_record_key k;
     char err[PBR_ERR_MAX];
-    if (record_parse(json, len, &r) != 0) {
+    if (pbrd_record_decode(json, len, &r, err, sizeof err) != 0) {
         add_diff(v, "?", "?", "store", "unreadable statement record");
         return 0;
     }
-    json_t *st = json_loads(r.statement, 0, NULL);
-    const char *contract = json_string_value(json_object_get(st, "contract"));
-    const char *quarter = json_string_value(json_object_get(st, "quarter"));
-    json_int_t through = json_integer_value(json_object_get(st, "events_through"));
-    pbr_date q;
-    if (contract == NULL || quarter == NULL || pbr_date_parse(quarter, strlen(quarter), &q) != 0) {
+    if (pbrd_record_key_of(&r, &k, err, sizeof err) != 0) {
         add_diff(v, "?", "?", "store", "statement record without contract or quarter");
         goto out;
     }
+    const char *contract = k.contract, *quarter = k.quarter;
     v->checked++;
-    verify_files(v, contract, version_title(v->svc, r.sha), quarter, r.statement);
+    verify_files(v, &k, version_title(v->svc, r.contract_sha256), r.statement);
     if (strcmp(v->contract, contract) != 0) {
         snprintf(v->contract, sizeof v->contract, "%s", contract);
         pbr_ledger_free(v->ledger);
@@ -1105,14 +994,14 @@ static int verify_one(void *ctx, uint64_t seq, const char *json, size_t len)
     }
     if (v->broken)
         goto out;
-    const pbr_contract *c = version_lookup(v->svc, r.sha);
+    const pbr_contract *c = version_lookup(v->svc, r.contract_sha256);
     if (c == NULL) {
         add_diff(v, contract, quarter, "store", "the contract version it was issued under is not in the store");
         v->broken = 1;
         goto out;
     }
     pbr_statement *s;
-    if (pbr_settle_quarter(c, version_lookup, v->svc, v->svc->ev, (uint64_t)through, q, v->ledger, &s, err,
+    if (pbr_settle_quarter(c, version_lookup, v->svc, v->svc->ev, k.events_through, k.q, v->ledger, &s, err,
                            sizeof err) != 0) {
         add_diff(v, contract, quarter, "recompute", err);
         v->broken = 1;
@@ -1124,8 +1013,7 @@ static int verify_one(void *ctx, uint64_t seq, const char *json, size_t len)
     free(again);
     pbr_statement_destroy(&s);
 out:
-    json_decref(st);
-    record_free(&r);
+    pbrd_record_clear(&r);
     return 0;
 }
 
@@ -1150,81 +1038,10 @@ json_t *pbrd_service_verify(pbrd_service *svc)
 
 /* ---- open / close ------------------------------------------------------------------------------------ */
 
-/* Rewrites any missing statement file from the store (a crash between the
- * LMDB commit and the file writes). */
-static int repair_one(void *ctx, uint64_t seq, const char *json, size_t len)
+/* pbrd_record_title_fn: the title of a contract version. */
+static const char *title_of_version(void *ctx, const char *sha)
 {
-    (void)seq;
-    pbrd_service *svc = ctx;
-    record r;
-    if (record_parse(json, len, &r) != 0)
-        return 0;
-    json_t *st = json_loads(r.statement, 0, NULL);
-    const char *contract = json_string_value(json_object_get(st, "contract"));
-    const char *quarter = json_string_value(json_object_get(st, "quarter"));
-    if (contract && quarter) {
-        char path[4096], err[PBR_ERR_MAX];
-        statement_path(svc, contract, quarter, "csv", path, sizeof path);
-        size_t sl = strlen(r.statement);
-        char *withnl = malloc(sl + 2);
-        if (withnl != NULL) {
-            memcpy(withnl, r.statement, sl);
-            withnl[sl] = '\n';
-            char jpath[4096];
-            statement_path(svc, contract, quarter, "json", jpath, sizeof jpath);
-            const char *title = version_title(svc, r.sha);
-            char *csv = pbr_statement_render_titled(r.statement, sl, PBR_FMT_CSV, title, err, sizeof err);
-            /* the .csv is a rendering: rewritten when missing or of an older layout */
-            if (!file_equals(jpath, withnl, sl + 1) || csv == NULL || !file_equals(path, csv, strlen(csv))) {
-                if (write_statement_files(svc, contract, title, quarter, r.statement, err, sizeof err) == 0)
-                    pbrd_log(PBRD_LOG_WARN, "statement files rewritten from the store", "contract=%s quarter=%s",
-                             contract, quarter);
-            }
-            free(csv);
-            free(withnl);
-        }
-    }
-    json_decref(st);
-    record_free(&r);
-    return 0;
-}
-
-/* Removes the temporary files a crash left in statements/<contract>/ (the
- * "NAME.tmpXXXXXX" of pbr_write_file_atomic, never renamed into place).
- * Returns the number removed; problems are logged, never fatal. */
-static size_t remove_stale_temp_files(const char *statements_dir)
-{
-    size_t removed = 0;
-    DIR *top = opendir(statements_dir);
-    if (top == NULL)
-        return 0;
-    struct dirent *c;
-    while ((c = readdir(top)) != NULL) {
-        if (c->d_name[0] == '.')
-            continue;
-        char dir[4096];
-        if ((size_t)snprintf(dir, sizeof dir, "%s/%s", statements_dir, c->d_name) >= sizeof dir)
-            continue;
-        DIR *d = opendir(dir);
-        if (d == NULL)
-            continue;
-        struct dirent *f;
-        while ((f = readdir(d)) != NULL) {
-            const char *tmp = strstr(f->d_name, ".tmp");
-            if (tmp == NULL || strlen(tmp) != 10)
-                continue;
-            char path[8192];
-            snprintf(path, sizeof path, "%s/%s", dir, f->d_name);
-            if (unlink(path) == 0)
-                removed++;
-            else
-                pbrd_log(PBRD_LOG_WARN, "cannot remove a temporary statement file", "file=%s error=\"%s\"", path,
-                         strerror(errno));
-        }
-        closedir(d);
-    }
-    closedir(top);
-    return removed;
+    return version_title(ctx, sha);
 }
 
 int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_opts *opts, char *err, size_t errlen)
@@ -1251,10 +1068,10 @@ int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_o
     pbrd_log(PBRD_LOG_INFO, "event log mirrored", "events=%zu last_seq=%llu", pbr_eventset_count(svc->ev),
              (unsigned long long)svc->loaded_seq);
     json_decref(pbrd_service_reload(svc, opts->today));
-    size_t stale = remove_stale_temp_files(svc->statements_dir);
+    size_t stale = pbrd_record_remove_temp_files(svc->statements_dir);
     if (stale > 0)
         pbrd_log(PBRD_LOG_INFO, "temporary statement files of an interrupted write removed", "files=%zu", stale);
-    if (pbr_store_foreach_statement(store, NULL, repair_one, svc, err, errlen) != 0) {
+    if (pbrd_record_repair(store, svc->statements_dir, title_of_version, svc, NULL, err, errlen) != 0) {
         pbrd_service_close(svc);
         return -1;
     }
