@@ -19,6 +19,7 @@
 #include "pbr/event.h"
 #include "pbr/store.h"
 #include "pbr/files.h"
+#include "pbr/sha256.h"
 #include "pbrd/record.h"
 #include "pbrd/service.h"
 #include "settle_helpers.h"
@@ -60,80 +61,132 @@ static int put_lines(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
     return rc;
 }
 
+/* What the service announced (pbrd_service_events). */
 typedef struct published {
     int statements, reloads;
+    char last_contract[80], last_quarter[16], last_sha[65];
+    size_t last_loaded, last_errors;
 } published;
 
-static void count_published(void *ctx, const char *topic, const char *json)
+static void on_statement(void *ctx, const pbrd_issued *st, const char *sha256)
 {
     published *p = ctx;
-    (void)json;
-    if (strcmp(topic, "statement") == 0)
-        p->statements++;
-    else if (strcmp(topic, "reload") == 0)
-        p->reloads++;
+    p->statements++;
+    snprintf(p->last_contract, sizeof p->last_contract, "%s", st->contract);
+    snprintf(p->last_quarter, sizeof p->last_quarter, "%s", st->quarter);
+    snprintf(p->last_sha, sizeof p->last_sha, "%s", sha256);
 }
 
-START_TEST(issues_the_spec_example_in_process)
+static void on_reload(void *ctx, const pbrd_reload_result *r)
 {
-    char tmp[] = "/tmp/pbr-test-svc-XXXXXX", path[2048], contracts[256], statements[256], err[PBR_ERR_MAX];
-    ck_assert_ptr_nonnull(mkdtemp(tmp));
-    snprintf(contracts, sizeof contracts, "%s/contracts", tmp);
-    snprintf(statements, sizeof statements, "%s/statements", tmp);
-    ck_assert_int_eq(mkdir(contracts, 0700), 0);
+    published *p = ctx;
+    p->reloads++;
+    p->last_loaded = r->nloaded;
+    p->last_errors = r->nerrors;
+}
+
+static const pbrd_service_events test_events = {on_statement, on_reload};
+
+/* A service over the spec's example: its contract in tmp/contracts, its 12
+ * events committed to a store in tmp/data, statements in tmp/statements. */
+typedef struct example_fixture {
+    char tmp[64], contracts[256], statements[256];
+    pbr_store *store;
+    pbrd_service *svc;
+    published pub;
+    pbr_date today; /* 2030-01-01: every quarter of the example is due */
+} example_fixture;
+
+static void example_open_service(example_fixture *f)
+{
+    char err[PBR_ERR_MAX];
+    pbrd_service_opts so = {f->contracts, f->statements, &test_events, &f->pub, 0, f->today};
+    ck_assert_msg(pbrd_service_open(&f->svc, f->store, &so, err, sizeof err) == 0, "%s", err);
+}
+
+static void example_setup(example_fixture *f)
+{
+    char path[2048], err[PBR_ERR_MAX];
+    memset(f, 0, sizeof *f);
+    snprintf(f->tmp, sizeof f->tmp, "/tmp/pbr-test-svc-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(f->tmp));
+    snprintf(f->contracts, sizeof f->contracts, "%s/contracts", f->tmp);
+    snprintf(f->statements, sizeof f->statements, "%s/statements", f->tmp);
+    ck_assert_int_eq(mkdir(f->contracts, 0700), 0);
+    ck_assert_int_eq(pbr_date_parse("2030-01-01", 10, &f->today), 0);
 
     /* the contract, under the service's contracts dir */
     size_t len;
     char *yaml = pbr_read_file(spec_example(path, sizeof path, "example.yaml"), &len, err, sizeof err);
     ck_assert_msg(yaml != NULL, "%s", err);
-    snprintf(path, sizeof path, "%s/example.yaml", contracts);
+    snprintf(path, sizeof path, "%s/example.yaml", f->contracts);
     ck_assert_int_eq(pbr_write_file_atomic(path, yaml, len, err, sizeof err), 0);
     free(yaml);
 
     /* the 12 events of the example, committed through the one write path */
-    pbr_store *store = NULL;
-    snprintf(path, sizeof path, "%s/data", tmp);
-    ck_assert_msg(pbr_store_open(path, &store, err, sizeof err) == 0, "%s", err);
+    snprintf(path, sizeof path, "%s/data", f->tmp);
+    ck_assert_msg(pbr_store_open(path, &f->store, err, sizeof err) == 0, "%s", err);
     events_in in = {pbr_read_file(spec_example(path, sizeof path, "example.jsonl"), NULL, err, sizeof err), 0};
     ck_assert_msg(in.text != NULL, "%s", err);
-    ck_assert_msg(pbr_store_write(store, put_lines, &in, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(pbr_store_write(f->store, put_lines, &in, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(in.stored, 12);
     free(in.text);
+    example_open_service(f);
+    ck_assert_uint_eq(pbrd_service_ncontracts(f->svc), 1);
+}
 
-    published pub = {0, 0};
-    pbrd_service *svc = NULL;
-    pbrd_service_opts so = {contracts, statements, count_published, &pub, 0, 0};
-    ck_assert_int_eq(pbr_date_parse("2030-01-01", 10, &so.today), 0);
-    ck_assert_msg(pbrd_service_open(&svc, store, &so, err, sizeof err) == 0, "%s", err);
-    ck_assert_uint_eq(pbrd_service_ncontracts(svc), 1);
+static void example_teardown(example_fixture *f)
+{
+    pbrd_service_close(f->svc);
+    pbr_store_close(f->store);
+    nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
-    /* settle everything the example covers: its 12 quarters, from 2020-04-01
-     * to 2023-01-01 (the last line final 2022-01-01, plus run_off) */
-    pbr_date through, today;
+/* Settles everything the example covers: its 12 quarters, from 2020-04-01
+ * to 2023-01-01 (the last line final 2022-01-01, plus run_off). */
+static void example_settle_all(example_fixture *f, pbrd_settle_result *r)
+{
+    pbr_date through;
     ck_assert_int_eq(pbr_date_parse("2023-01-01", 10, &through), 0);
-    ck_assert_int_eq(pbr_date_parse("2030-01-01", 10, &today), 0);
-    json_t *r = pbrd_service_settle(svc, through, NULL, today);
-    ck_assert_ptr_nonnull(r);
-    ck_assert_msg(json_object_get(r, "error") == NULL, "%s", json_string_value(json_object_get(r, "error")));
-    ck_assert_uint_eq(json_array_size(json_object_get(r, "issued")), 12);
-    json_decref(r);
-    ck_assert_int_eq(pub.statements, 12);
+    int rc = pbrd_service_settle(f->svc, through, NULL, f->today, r);
+    ck_assert_msg(rc == 0, "%s", r->error ? r->error : "?");
+    ck_assert_ptr_null(r->error);
+}
+
+START_TEST(issues_the_spec_example_in_process)
+{
+    char path[2048], err[PBR_ERR_MAX];
+    example_fixture f;
+    example_setup(&f);
+    ck_assert_int_eq(f.pub.reloads, 1); /* the initial load is announced */
+    ck_assert_uint_eq(f.pub.last_loaded, 1);
+    ck_assert_uint_eq(f.pub.last_errors, 0);
+
+    pbrd_settle_result r;
+    example_settle_all(&f, &r);
+    ck_assert_uint_eq(r.nissued, 12);
+    ck_assert_int_eq(f.pub.statements, 12);
 
     /* every statement: the spec's bytes from the store, and the same bytes
-     * and a newline in statements/example/<quarter>.json */
+     * and a newline in statements/example/<quarter>.json; the settle
+     * result lists it, in order, with the spec's total (example.md) */
     char *expected = pbr_read_file(spec_example(path, sizeof path, "example.expected.jsonl"), NULL, err, sizeof err);
     ck_assert_msg(expected != NULL, "%s", err);
-    char *save = NULL;
-    int n = 0;
+    char *save = NULL, *last_line = NULL;
+    size_t n = 0, len;
     for (char *line = strtok_r(expected, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
         json_t *st = json_loads(line, 0, NULL);
         const char *quarter = json_string_value(json_object_get(st, "quarter"));
         ck_assert_ptr_nonnull(quarter);
-        char *got = pbrd_service_statement(svc, "example", quarter, err, sizeof err);
+        ck_assert_uint_lt(n, r.nissued);
+        ck_assert_str_eq(r.issued[n].contract, "example");
+        ck_assert_str_eq(r.issued[n].quarter, quarter);
+        ck_assert_int_eq(r.issued[n].total_pence, json_integer_value(json_object_get(st, "total_pence")));
+        char *got = pbrd_service_statement(f.svc, "example", quarter, err, sizeof err);
         ck_assert_msg(got != NULL, "%s: %s", quarter, err);
         ck_assert_str_eq(got, line);
         free(got);
-        snprintf(path, sizeof path, "%s/example/%s.json", statements, quarter);
+        snprintf(path, sizeof path, "%s/example/%s.json", f.statements, quarter);
         char *file = pbr_read_file(path, &len, err, sizeof err);
         ck_assert_msg(file != NULL, "%s", err);
         ck_assert_uint_eq(len, strlen(line) + 1);
@@ -141,19 +194,223 @@ START_TEST(issues_the_spec_example_in_process)
         ck_assert_int_eq(file[len - 1], '\n');
         free(file);
         json_decref(st);
+        last_line = line;
     }
-    ck_assert_int_eq(n, 12);
+    ck_assert_uint_eq(n, 12);
+    /* the fee of 2020-04-01 is per_quarter 1000.00 = 100000 pence (SPEC 5.4) */
+    ck_assert_int_eq(r.issued[0].total_pence, 100000);
+    /* the last announcement: the last statement, with its bytes' SHA-256 */
+    char sha[65];
+    pbr_sha256_hex(last_line, strlen(last_line), sha);
+    ck_assert_str_eq(f.pub.last_contract, "example");
+    ck_assert_str_eq(f.pub.last_quarter, "2023-01-01");
+    ck_assert_str_eq(f.pub.last_sha, sha);
     free(expected);
+    pbrd_settle_result_clear(&r);
+    ck_assert_ptr_null(r.issued);
+    pbrd_settle_result_clear(&r); /* safe on an empty result */
+
+    /* a settle that finds everything issued issues nothing */
+    example_settle_all(&f, &r);
+    ck_assert_uint_eq(r.nissued, 0);
+    pbrd_settle_result_clear(&r);
 
     /* verify recomputes all 12 from the log and finds nothing different */
-    r = pbrd_service_verify(svc);
-    ck_assert_int_eq(json_integer_value(json_object_get(r, "checked")), 12);
-    ck_assert_uint_eq(json_array_size(json_object_get(r, "differences")), 0);
-    json_decref(r);
+    pbrd_verify_result v;
+    ck_assert_msg(pbrd_service_verify(f.svc, &v, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(v.checked, 12);
+    ck_assert_uint_eq(v.ndiffs, 0);
+    pbrd_verify_result_clear(&v);
+    example_teardown(&f);
+}
+END_TEST
 
-    pbrd_service_close(svc);
-    pbr_store_close(store);
-    nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+START_TEST(settle_refuses_an_unknown_contract)
+{
+    example_fixture f;
+    example_setup(&f);
+    pbrd_settle_result r;
+    pbr_date through;
+    ck_assert_int_eq(pbr_date_parse("2023-01-01", 10, &through), 0);
+    ck_assert_int_eq(pbrd_service_settle(f.svc, through, "nope", f.today, &r), -1);
+    ck_assert_str_eq(r.error, "settle: no such contract");
+    ck_assert_uint_eq(r.nissued, 0);
+    pbrd_settle_result_clear(&r);
+    ck_assert_int_eq(f.pub.statements, 0);
+    example_teardown(&f);
+}
+END_TEST
+
+START_TEST(contracts_and_statements_listings)
+{
+    char err[PBR_ERR_MAX];
+    example_fixture f;
+    example_setup(&f);
+    /* before a settle: all 12 quarters are due (A(Q) < 2030-01-01), and
+     * without auto-settle only an explicit settle issues them */
+    pbrd_contract_row *rows;
+    size_t n;
+    ck_assert_int_eq(pbrd_service_contracts(f.svc, NULL, f.today, &rows, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(rows[0].contract, "example");
+    ck_assert_str_eq(rows[0].provider, "demo-provider");
+    ck_assert_str_eq(rows[0].last_statement, "");
+    ck_assert_str_eq(rows[0].first_loaded, "2030-01-01");
+    ck_assert_uint_eq(rows[0].due, 12);
+    ck_assert_str_eq(rows[0].state, "due, awaiting settle");
+    ck_assert_uint_eq(pbrd_service_awaiting_settle(f.svc, NULL, f.today), 12);
+    free(rows);
+    /* another provider sees none */
+    ck_assert_int_eq(pbrd_service_contracts(f.svc, "someone-else", f.today, &rows, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_ptr_null(rows);
+
+    pbrd_statement_list l;
+    ck_assert_msg(pbrd_service_statements(f.svc, "example", &l, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(l.n, 0);
+    pbrd_statement_list_clear(&l);
+
+    pbrd_settle_result r;
+    example_settle_all(&f, &r);
+    ck_assert_uint_eq(r.nissued, 12);
+
+    ck_assert_int_eq(pbrd_service_contracts(f.svc, "demo-provider", f.today, &rows, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(rows[0].last_statement, "2023-01-01");
+    ck_assert_uint_eq(rows[0].due, 0);
+    ck_assert_str_eq(rows[0].state, "up to date");
+    free(rows);
+
+    /* the listing holds each issued statement's stored bytes, in order */
+    ck_assert_msg(pbrd_service_statements(f.svc, "example", &l, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(l.n, 12);
+    ck_assert_str_eq(l.contract, "example");
+    ck_assert_str_eq(l.provider, "demo-provider");
+    ck_assert_int_eq(l.has_contract_cap, 0);
+    for (size_t i = 0; i < l.n; i++) {
+        char *st = pbrd_service_statement(f.svc, "example", r.issued[i].quarter, err, sizeof err);
+        ck_assert_msg(st != NULL, "%s", err);
+        ck_assert_str_eq(l.statements[i], st);
+        free(st);
+    }
+    pbrd_statement_list_clear(&l);
+    ck_assert_int_eq(pbrd_service_statements(f.svc, "nope", &l, err, sizeof err), -1);
+    ck_assert_str_eq(err, "statements: no such contract");
+    pbrd_settle_result_clear(&r);
+    example_teardown(&f);
+}
+END_TEST
+
+START_TEST(cohorts_and_explain_give_structs)
+{
+    char err[PBR_ERR_MAX];
+    example_fixture f;
+    example_setup(&f);
+    /* as of 2030 every line of the example is final (the last on
+     * 2022-01-01): nothing is provisional, twice (the second from the cache) */
+    pbr_line *lines;
+    size_t n = 99;
+    for (int i = 0; i < 2; i++) {
+        ck_assert_msg(pbrd_service_cohorts(f.svc, "example", f.today, &lines, &n, err, sizeof err) == 0, "%s", err);
+        ck_assert_uint_eq(n, 0);
+        free(lines);
+    }
+    ck_assert_int_eq(pbrd_service_cohorts(f.svc, "nope", f.today, &lines, &n, err, sizeof err), -1);
+    ck_assert_str_eq(err, "cohorts: no such contract");
+
+    pbrd_explain_view v;
+    ck_assert_int_eq(
+        pbrd_service_explain(f.svc, "example", "2020-04-01", "service", "2020-04-01", NULL, &v, err, sizeof err), -1);
+    ck_assert_str_eq(err, "explain: statement example 2020-04-01 is not issued");
+    ck_assert_ptr_null(v.record.statement);
+
+    pbrd_settle_result r;
+    example_settle_all(&f, &r);
+    pbrd_settle_result_clear(&r);
+    /* issued: the view holds its record and the version it was issued under */
+    ck_assert_msg(
+        pbrd_service_explain(f.svc, "example", "2020-04-01", "service", "2020-04-01", NULL, &v, err, sizeof err) == 0,
+        "%s", err);
+    char *st = pbrd_service_statement(f.svc, "example", "2020-04-01", err, sizeof err);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_str_eq(v.record.statement, st);
+    free(st);
+    ck_assert_ptr_nonnull(v.version);
+    ck_assert_str_eq(v.version->id, "example");
+    ck_assert_str_eq(v.version->sha256, v.record.contract_sha256);
+    ck_assert_ptr_eq(v.line_version, v.version); /* one version only */
+    ck_assert_ptr_nonnull(v.events);
+    pbrd_explain_view_clear(&v);
+    ck_assert_ptr_null(v.record.statement);
+    example_teardown(&f);
+}
+END_TEST
+
+START_TEST(verify_reports_a_missing_file_that_reopening_repairs)
+{
+    char path[2048], err[PBR_ERR_MAX];
+    example_fixture f;
+    example_setup(&f);
+    pbrd_settle_result r;
+    example_settle_all(&f, &r);
+    pbrd_settle_result_clear(&r);
+
+    snprintf(path, sizeof path, "%s/example/2021-10-01.json", f.statements);
+    ck_assert_int_eq(unlink(path), 0);
+    pbrd_verify_result v;
+    ck_assert_msg(pbrd_service_verify(f.svc, &v, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(v.checked, 12);
+    ck_assert_uint_eq(v.ndiffs, 1);
+    ck_assert_str_eq(v.diffs[0].contract, "example");
+    ck_assert_str_eq(v.diffs[0].quarter, "2021-10-01");
+    ck_assert_str_eq(v.diffs[0].where, "file");
+    ck_assert_str_eq(v.diffs[0].detail, "the .json file is missing or differs from the issued statement");
+    pbrd_verify_result_clear(&v);
+
+    /* opening the service again rewrites the file from the store */
+    pbrd_service_close(f.svc);
+    example_open_service(&f);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    ck_assert_msg(pbrd_service_verify(f.svc, &v, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(v.checked, 12);
+    ck_assert_uint_eq(v.ndiffs, 0);
+    pbrd_verify_result_clear(&v);
+    example_teardown(&f);
+}
+END_TEST
+
+START_TEST(reload_reports_a_broken_file_and_keeps_the_rest)
+{
+    char path[2048], err[PBR_ERR_MAX];
+    example_fixture f;
+    example_setup(&f);
+    /* a second file that is not a contract: line 1 is a YAML list */
+    snprintf(path, sizeof path, "%s/broken.yaml", f.contracts);
+    ck_assert_int_eq(pbr_write_file_atomic(path, "- 1\n", 4, err, sizeof err), 0);
+    pbrd_reload_result r;
+    ck_assert_msg(pbrd_service_reload(f.svc, f.today, &r, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(r.nloaded, 1);
+    ck_assert_str_eq(r.loaded[0], "example");
+    ck_assert_uint_eq(r.nerrors, 1);
+    ck_assert_str_eq(r.errors[0].file, path);
+    ck_assert_int_eq(r.errors[0].line, 1);
+    ck_assert(r.errors[0].message[0] != '\0');
+    pbrd_reload_result_clear(&r);
+    ck_assert_ptr_null(r.loaded);
+    ck_assert_int_eq(f.pub.reloads, 2); /* the open's and this one */
+    ck_assert_uint_eq(f.pub.last_errors, 1);
+    ck_assert_uint_eq(pbrd_service_ncontracts(f.svc), 1);
+
+    /* a contracts dir that is gone: an error, the contracts in force stay */
+    char moved[300];
+    snprintf(moved, sizeof moved, "%s/gone", f.tmp);
+    ck_assert_int_eq(rename(f.contracts, moved), 0);
+    ck_assert_int_eq(pbrd_service_reload(f.svc, f.today, &r, err, sizeof err), -1);
+    ck_assert(err[0] != '\0');
+    ck_assert_uint_eq(r.nloaded, 0);
+    ck_assert_int_eq(f.pub.reloads, 2); /* nothing announced */
+    ck_assert_uint_eq(pbrd_service_ncontracts(f.svc), 1);
+    example_teardown(&f);
 }
 END_TEST
 
@@ -320,6 +577,11 @@ static Suite *make_suite(void)
     Suite *s = suite_create("service_unit");
     TCase *tc = tcase_create("service_unit");
     tcase_add_test(tc, issues_the_spec_example_in_process);
+    tcase_add_test(tc, settle_refuses_an_unknown_contract);
+    tcase_add_test(tc, contracts_and_statements_listings);
+    tcase_add_test(tc, cohorts_and_explain_give_structs);
+    tcase_add_test(tc, verify_reports_a_missing_file_that_reopening_repairs);
+    tcase_add_test(tc, reload_reports_a_broken_file_and_keeps_the_rest);
     suite_add_tcase(s, tc);
     TCase *rec = tcase_create("record");
     tcase_add_test(rec, record_round_trip);

@@ -1,6 +1,7 @@
 /* api.c -- owns the query/control API: the ROUTER and PUB sockets, request
  * envelopes, the op dispatch table and the ops (requests are parsed and
- * validated by api_request.c). */
+ * validated by api_request.c; the settlement ops' replies and the PUB
+ * bodies are shaped by api_reply.c from the service's structs). */
 #include "pbrd/api.h"
 
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include "pbr/event.h"
 #include "pbr/utf8.h"
 #include "pbr/err.h"
+#include "pbrd/api_reply.h"
 #include "pbrd/backup.h"
 #include "pbrd/log.h"
 
@@ -79,9 +81,11 @@ static json_t *provider_status(pbrd_api_call *call, const char *provider)
     if (svc == NULL)
         return json_pack("{ss sI sI sI ss}", "scope", "provider", "contracts", (json_int_t)0, "statements",
                          (json_int_t)0, "awaiting_settle", (json_int_t)0, "now", today);
-    json_t *list = pbrd_service_contracts(svc, provider, pbrd_api_today(call->api));
-    size_t ncontracts = json_array_size(json_object_get(list, "contracts"));
-    json_decref(list);
+    pbrd_contract_row *rows;
+    size_t ncontracts;
+    if (pbrd_service_contracts(svc, provider, pbrd_api_today(call->api), &rows, &ncontracts) != 0)
+        return pbrd_api_error("status: out of memory");
+    free(rows);
     statement_count count = {svc, provider, 0};
     if (pbr_store_foreach_statement_key(call->api->store, count_provider_statement, &count, err, sizeof err) != 0)
         return pbrd_api_error("status: %s", err);
@@ -181,7 +185,13 @@ static json_t *op_quarantine_purge(pbrd_api_call *call)
 static json_t *op_contracts(pbrd_api_call *call)
 {
     const char *provider = provider_of_role(call->role);
-    return pbrd_service_contracts(call->api->service, provider, pbrd_api_today(call->api));
+    pbrd_contract_row *rows;
+    size_t n;
+    if (pbrd_service_contracts(call->api->service, provider, pbrd_api_today(call->api), &rows, &n) != 0)
+        return pbrd_api_error("contracts: out of memory");
+    json_t *reply = pbrd_reply_contracts(rows, n);
+    free(rows);
+    return reply;
 }
 
 static json_t *op_statement(pbrd_api_call *call)
@@ -202,7 +212,15 @@ static json_t *op_statement(pbrd_api_call *call)
 
 static json_t *op_cohorts(pbrd_api_call *call)
 {
-    return pbrd_service_cohorts(call->api->service, call->args->contract, pbrd_api_today(call->api));
+    char err[PBR_ERR_MAX];
+    pbr_line *lines;
+    size_t n;
+    pbr_date today = pbrd_api_today(call->api);
+    if (pbrd_service_cohorts(call->api->service, call->args->contract, today, &lines, &n, err, sizeof err) != 0)
+        return pbrd_api_error("%s", err);
+    json_t *reply = pbrd_reply_cohorts(call->args->contract, today, lines, n);
+    free(lines);
+    return reply;
 }
 
 /* Starts the settle job; its reply is sent when the job ends (serve_one
@@ -216,35 +234,53 @@ static json_t *op_settle(pbrd_api_call *call)
                              ? "settle: auto-settle is running; try again when it has finished"
                              : "settle: another settle is running; try again when it has finished",
                          "busy", 1, "issued_so_far", (json_int_t)pbrd_service_settle_issued(api->job));
-    json_t *reply = NULL;
     char why[PBR_ERR_MAX];
     if (pbrd_service_check_settle(api->service, call->args->quarter_date, call->args->contract, pbrd_api_today(api),
                                   why, sizeof why) != 0)
         return pbrd_api_error("settle: %s", why);
     api->job = pbrd_service_settle_begin(api->service, call->args->quarter_date, call->args->contract,
-                                         pbrd_api_today(api), 0, &reply);
+                                         pbrd_api_today(api), 0, why, sizeof why);
     if (api->job == NULL)
-        return reply;
+        return pbrd_api_error("%s", why);
     call->deferred = 1;
     return json_object();
 }
 
 static json_t *op_verify(pbrd_api_call *call)
 {
-    return pbrd_service_verify(call->api->service);
+    char err[PBR_ERR_MAX];
+    pbrd_verify_result r;
+    if (pbrd_service_verify(call->api->service, &r, err, sizeof err) != 0)
+        return pbrd_api_error("%s", err);
+    json_t *reply = pbrd_reply_verify(&r);
+    pbrd_verify_result_clear(&r);
+    return reply;
 }
 
 static json_t *op_statements(pbrd_api_call *call)
 {
-    return pbrd_service_statements(call->api->service, call->args->contract);
+    char err[PBR_ERR_MAX];
+    pbrd_statement_list l;
+    if (pbrd_service_statements(call->api->service, call->args->contract, &l, err, sizeof err) != 0)
+        return pbrd_api_error("%s", err);
+    json_t *reply = pbrd_reply_statements(&l);
+    pbrd_statement_list_clear(&l);
+    return reply;
 }
 
 static json_t *op_explain(pbrd_api_call *call)
 {
+    char err[PBR_ERR_MAX] = "";
     const char *seg = json_string_value(json_object_get(call->req, "segment"));
-    return pbrd_service_explain(call->api->service, call->args->contract, call->args->quarter,
-                                json_string_value(json_object_get(call->req, "component")),
-                                json_string_value(json_object_get(call->req, "period")), seg);
+    const char *component = json_string_value(json_object_get(call->req, "component"));
+    const char *period = json_string_value(json_object_get(call->req, "period"));
+    pbrd_explain_view v;
+    if (pbrd_service_explain(call->api->service, call->args->contract, call->args->quarter, component, period, seg, &v,
+                             err, sizeof err) != 0)
+        return pbrd_api_error("%s", err[0] ? err : "explain: unreadable statement record");
+    json_t *reply = pbrd_reply_explain(&v, component, period, seg);
+    pbrd_explain_view_clear(&v);
+    return reply;
 }
 
 static json_t *op_reload(pbrd_api_call *call)
@@ -289,8 +325,13 @@ json_t *pbrd_api_reload(pbrd_api *api)
     if (api->service == NULL)
         return pbrd_api_error("reload: the settlement service is not running%s%s",
                               clients_err[0] ? "; clients file: " : "", clients_err);
-    json_t *reply = pbrd_service_reload(api->service, pbrd_api_today(api));
-    if (clients_err[0] && json_object_get(reply, "error") == NULL)
+    char err[PBR_ERR_MAX];
+    pbrd_reload_result r;
+    if (pbrd_service_reload(api->service, pbrd_api_today(api), &r, err, sizeof err) != 0)
+        return pbrd_api_error("%s", err);
+    json_t *reply = pbrd_reply_reload(&r);
+    pbrd_reload_result_clear(&r);
+    if (clients_err[0] && reply != NULL)
         json_object_set_new(reply, "clients_error", json_string(clients_err));
     return reply;
 }
@@ -453,14 +494,10 @@ void pbrd_api_auto_settle(pbrd_api *api)
     pbr_date today = pbrd_api_today(api);
     if (!pbrd_service_auto_due(api->service, today))
         return;
-    json_t *reply = NULL;
-    api->job = pbrd_service_settle_begin(api->service, PBR_DATE_MAX, NULL, today, 1, &reply);
-    if (api->job == NULL) {
-        char q[PBR_ERR_MAX];
-        pbrd_log(PBRD_LOG_ERROR, "auto-settle failed", "error=\"%s\"",
-                 pbrd_log_quote(json_string_value(json_object_get(reply, "error")), q, sizeof q));
-    }
-    json_decref(reply);
+    char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
+    api->job = pbrd_service_settle_begin(api->service, PBR_DATE_MAX, NULL, today, 1, err, sizeof err);
+    if (api->job == NULL)
+        pbrd_log(PBRD_LOG_ERROR, "auto-settle failed", "error=\"%s\"", pbrd_log_quote(err, q, sizeof q));
 }
 
 /* Ends the running job (interrupted: why, or NULL when it finished),
@@ -468,10 +505,11 @@ void pbrd_api_auto_settle(pbrd_api *api)
 static void finish_job(pbrd_api *api, const char *interrupted)
 {
     int is_auto = pbrd_service_settle_is_auto(api->job);
-    json_t *reply = pbrd_service_settle_end(api->service, api->job, interrupted);
+    pbrd_settle_result r;
+    pbrd_service_settle_end(api->service, api->job, &r);
     api->job = NULL;
-    const char *error = json_string_value(json_object_get(reply, "error"));
-    size_t issued = json_array_size(json_object_get(reply, "issued"));
+    const char *error = r.error;
+    size_t issued = r.nissued;
     char q[PBR_ERR_MAX];
     if (error != NULL)
         pbrd_log(PBRD_LOG_ERROR, is_auto ? "auto-settle failed" : "settle failed", "issued=%zu error=\"%s\"", issued,
@@ -482,11 +520,13 @@ static void finish_job(pbrd_api *api, const char *interrupted)
     else if (is_auto)
         pbrd_log(PBRD_LOG_INFO, "auto-settle finished", "issued=%zu", issued);
     if (api->job_has_ident) {
+        json_t *reply = pbrd_reply_settle(&r, interrupted);
         send_reply(api, &api->job_ident, reply, NULL);
+        json_decref(reply);
         zmq_msg_close(&api->job_ident);
         api->job_has_ident = 0;
     }
-    json_decref(reply);
+    pbrd_settle_result_clear(&r);
 }
 
 int pbrd_api_settle_step(pbrd_api *api)
@@ -510,25 +550,42 @@ void pbrd_api_reply(pbrd_api *api, zmq_msg_t *ident, json_t *reply)
     send_reply(api, ident, reply, NULL);
 }
 
-/* Wakes the wait op's requests for a "statement" announcement. */
-static void wake_waiters(pbrd_api *api, const char *json)
-{
-    json_t *o = json_loads(json, 0, NULL);
-    const char *contract = json_string_value(json_object_get(o, "contract"));
-    const char *quarter = json_string_value(json_object_get(o, "quarter"));
-    if (contract != NULL && quarter != NULL)
-        pbrd_wait_statement(api, contract, quarter);
-    json_decref(o);
-}
-
 int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json)
 {
-    if (strcmp(topic, "statement") == 0)
-        wake_waiters(api, json);
     if (zmq_send(api->pub, topic, strlen(topic), ZMQ_SNDMORE) < 0)
         return -1;
     return zmq_send(api->pub, json, strlen(json), 0) < 0 ? -1 : 0;
 }
+
+/* Sends body as compact JSON on topic; failures are logged. */
+static void publish_json(pbrd_api *api, const char *topic, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (text != NULL && pbrd_api_publish(api, topic, text) != 0)
+        pbrd_log(PBRD_LOG_WARN, "publish failed", "topic=%s error=\"%s\"", topic, zmq_strerror(errno));
+    free(text);
+}
+
+/* pbrd_service_events.statement: wakes the wait op's requests that may
+ * see it, then announces it on "statement". */
+static void announce_statement(void *ctx, const pbrd_issued *st, const char *sha256)
+{
+    pbrd_api *api = ctx;
+    pbrd_wait_statement(api, st->contract, st->quarter);
+    json_t *body = pbrd_reply_statement_message(st, sha256);
+    publish_json(api, "statement", body);
+    json_decref(body);
+}
+
+/* pbrd_service_events.reload: announces a (re)load on "reload". */
+static void announce_reload(void *ctx, const pbrd_reload_result *r)
+{
+    json_t *body = pbrd_reply_reload(r);
+    publish_json(ctx, "reload", body);
+    json_decref(body);
+}
+
+const pbrd_service_events pbrd_api_events = {announce_statement, announce_reload};
 
 /* ---- AUTH ----------------------------------------------------------------
  * With auth.server_secret_key configured every socket is a CURVE server and

@@ -9,7 +9,8 @@
  * api_request.c), and write one function
  *     static json_t *op_NAME(pbrd_api_call *call);
  * in api.c returning a new reference (the reply object; build errors with
- * pbrd_api_error()). Nothing else changes: dispatch, envelopes, JSON
+ * pbrd_api_error(); a settlement op shapes the service's struct with
+ * api_reply.h). Nothing else changes: dispatch, envelopes, JSON
  * parsing and "unknown op" are done once for all ops, the parsing in
  * api_request.c (pure, fuzzed by tests/fuzz/fuzz_api.c).
  *
@@ -81,10 +82,14 @@ int pbrd_api_serve(pbrd_api *api);
  * request answered later (wait.c). Failures are logged. */
 void pbrd_api_reply(pbrd_api *api, zmq_msg_t *ident, json_t *reply);
 
-/* Sends [topic][json] on the PUB socket; a "statement" announcement also
- * wakes the wait op's parked requests that may see it. Returns 0 or -1
- * (errno). */
+/* Sends [topic][json] on the PUB socket. Returns 0 or -1 (errno). */
 int pbrd_api_publish(pbrd_api *api, const char *topic, const char *json);
+
+/* The settlement service's announcements (pbrd_service_opts.events, with
+ * the pbrd_api as events_ctx): a statement wakes the wait op's parked
+ * requests that may see it and goes out on "statement", a (re)load on
+ * "reload" (bodies: api_reply.h); a failed send is logged. */
+extern const pbrd_service_events pbrd_api_events;
 
 /* Reloads contracts_dir (and the clients file when auth is configured):
  * SIGHUP and the "reload" op. Returns the reply object of the "reload" op

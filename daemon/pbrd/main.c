@@ -286,13 +286,6 @@ static int serve(pbrd_api *api, int sfd)
     }
 }
 
-/* The service's publish callback: [topic][json] on the PUB socket. */
-static void publish_to_api(void *ctx, const char *topic, const char *json)
-{
-    if (pbrd_api_publish(ctx, topic, json) != 0)
-        pbrd_log(PBRD_LOG_WARN, "publish failed", "topic=%s error=\"%s\"", topic, zmq_strerror(errno));
-}
-
 /* Loads the clients file and starts the ZAP handler (before any CURVE socket
  * binds). Returns 0, or -1 (logged). */
 static int start_auth(const pbrd_config *cfg, void *zctx, pbrd_auth **out)
@@ -499,7 +492,7 @@ static int run(pbrd_config *cfg)
     pbrd_log(PBRD_LOG_INFO, "api bound", "endpoint=%s", cfg->api);
     pbrd_log(PBRD_LOG_INFO, "publish bound", "endpoint=%s", cfg->publish);
     r.api.auth = r.auth;
-    pbrd_service_opts so = {cfg->contracts_dir, cfg->statements_dir,   publish_to_api, &r.api,
+    pbrd_service_opts so = {cfg->contracts_dir, cfg->statements_dir,   &pbrd_api_events, &r.api,
                             cfg->auto_settle,   pbrd_api_today(&r.api)};
     if (pbrd_service_open(&r.svc, r.store, &so, err, sizeof err) != 0) {
         pbrd_log(PBRD_LOG_ERROR, "settlement service failed to start", "error=\"%s\"",

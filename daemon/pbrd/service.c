@@ -1,6 +1,8 @@
-/* service.c -- the settlement service: contracts in force (reloadable), the
- * event set mirrored from the store, quarter closing with immutable
- * statements in LMDB and on disk, provisional figures and verification.
+/* service.c -- owns the settlement domain: contracts in force
+ * (reloadable), the event set mirrored from the store, quarter closing
+ * with immutable statements, provisional figures and verification. It
+ * answers with C structs and status codes (service.h); api_reply.c shapes
+ * them as JSON, record.c keeps the statement records and files.
  *
  * Issuing is: evaluate, commit the statement record (record.h) and the
  * contract version's bytes in one LMDB transaction, then write the
@@ -14,12 +16,10 @@
 
 #include "pbr/due.h"
 #include "pbr/eventset.h"
-#include "pbr/explain_json.h"
 #include "pbr/ledger_json.h"
 #include "pbr/num.h"
 #include "pbr/settle.h"
 #include "pbr/statement.h"
-#include "pbr/summary.h"
 #include "pbr/err.h"
 #include "pbr/files.h"
 #include "pbr/sha256.h"
@@ -33,7 +33,8 @@ typedef struct loaded {
     pbr_ledger *ledger;                 /* history after its last issued statement */
     char last_quarter[PBR_DATE_STRLEN]; /* "" before the first */
     pbr_date first_loaded;              /* the day its id was first loaded into this store */
-    json_t *cohorts;                    /* cached reply of the cohorts op, or NULL */
+    pbr_line *cohorts;                  /* cached provisional lines (pbrd_service_cohorts), or NULL */
+    size_t ncohorts;                    /* ... how many */
     uint64_t cohorts_seq;               /* ... computed over the events up to this seq */
     pbr_date cohorts_day;               /* ... as of this date */
 } loaded;
@@ -52,11 +53,11 @@ struct pbrd_service {
     version *versions; /* contract versions read back from the store */
     size_t nversions;
     pbr_eventset *ev;
-    uint64_t loaded_seq; /* events mirrored up to this seq */
-    uint64_t unfinished; /* events mirrored since the set was last finished */
-    int quiet;           /* the last idle call found the store unchanged */
-    pbrd_publish_fn publish;
-    void *publish_ctx;
+    uint64_t loaded_seq;               /* events mirrored up to this seq */
+    uint64_t unfinished;               /* events mirrored since the set was last finished */
+    int quiet;                         /* the last idle call found the store unchanged */
+    const pbrd_service_events *events; /* announcements, or NULL */
+    void *events_ctx;
     int auto_settle;         /* the daemon settles due quarters by itself */
     pbrd_metrics *metrics;   /* settle and reload counters, or NULL */
     uint64_t generation;     /* bumped by every reload (settle jobs re-scan) */
@@ -290,15 +291,10 @@ static int store_contract_version(pbrd_service *svc, const pbr_contract *c, pbr_
 
 static void loaded_free(loaded *l)
 {
-    json_decref(l->cohorts);
+    free(l->cohorts);
     pbr_contract_free(l->c);
     pbr_ledger_free(l->ledger);
     free(l->file);
-}
-
-static json_t *diag_json(const pbr_diag *d)
-{
-    return json_pack("{ss si si ss}", "file", d->file, "line", d->line, "column", d->column, "message", d->message);
 }
 
 /* Logs a reload error at warn as error="FILE:LINE:COL: message" (quoted
@@ -310,16 +306,18 @@ static void log_reload_error(const pbr_diag *d)
     pbrd_log(PBRD_LOG_WARN, "contract not loaded", "error=\"%s\"", pbrd_log_quote(msg, q, sizeof q));
 }
 
-/* Loads one file into the new table, keeping the old version on error. */
-static void reload_file(pbrd_service *svc, const char *path, pbr_date today, loaded *next, size_t *nnext, json_t *ok,
-                        json_t *errors)
+/* Loads one file into the new table, keeping the old version on error.
+ * Appends the contract's id to out->loaded (which has room), or its
+ * diagnostic to out->errors (likewise). */
+static void reload_file(pbrd_service *svc, const char *path, pbr_date today, loaded *next, size_t *nnext,
+                        pbrd_reload_result *out)
 {
     char err[PBR_ERR_MAX];
     pbr_contract *c;
     pbr_diag d;
     if (pbr_contract_load(path, &c, &d) != 0) {
         log_reload_error(&d);
-        json_array_append_new(errors, diag_json(&d));
+        out->errors[out->nerrors++] = d;
         /* the previous version from this file stays in force */
         for (size_t i = 0; i < svc->n; i++) {
             if (svc->contracts[i].file && strcmp(svc->contracts[i].file, path) == 0 && svc->contracts[i].c) {
@@ -339,7 +337,7 @@ static void reload_file(pbrd_service *svc, const char *path, pbr_date today, loa
             snprintf(dup.message, sizeof dup.message, "contract \"%.64s\" is already defined in %.300s", c->id,
                      next[i].file);
             log_reload_error(&dup);
-            json_array_append_new(errors, diag_json(&dup));
+            out->errors[out->nerrors++] = dup;
             pbr_contract_free(c);
             return;
         }
@@ -351,7 +349,7 @@ static void reload_file(pbrd_service *svc, const char *path, pbr_date today, loa
         snprintf(sd.file, sizeof sd.file, "%.250s", path);
         snprintf(sd.message, sizeof sd.message, "storing the contract version failed: %.400s", err);
         log_reload_error(&sd);
-        json_array_append_new(errors, diag_json(&sd));
+        out->errors[out->nerrors++] = sd;
         pbr_contract_free(c);
         return;
     }
@@ -362,31 +360,44 @@ static void reload_file(pbrd_service *svc, const char *path, pbr_date today, loa
     l->file = strdup(path);
     if (restore_ledger(svc, l, err, sizeof err) != 0)
         pbrd_log(PBRD_LOG_ERROR, "ledger not restored", "contract=%s error=\"%s\"", c->id, err);
-    json_array_append_new(ok, json_string(c->id));
+    char *id = strdup(c->id);
+    if (id != NULL) /* out of memory: loaded, but left out of the list */
+        out->loaded[out->nloaded++] = id;
 }
 
-json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today)
+void pbrd_reload_result_clear(pbrd_reload_result *r)
+{
+    if (r == NULL)
+        return;
+    pbr_free_list(r->loaded, r->nloaded);
+    free(r->errors);
+    memset(r, 0, sizeof *r);
+}
+
+int pbrd_service_reload(pbrd_service *svc, pbr_date today, pbrd_reload_result *out, char *err, size_t errlen)
 {
     size_t nfiles;
-    char err[PBR_ERR_MAX], q[PBR_ERR_MAX];
-    char **files = pbr_list_contract_files(svc->contracts_dir, &nfiles, err, sizeof err);
+    char q[PBR_ERR_MAX];
+    memset(out, 0, sizeof *out);
+    char **files = pbr_list_contract_files(svc->contracts_dir, &nfiles, err, errlen);
     if (files == NULL) { /* the contracts in force stay in force */
         pbrd_log(PBRD_LOG_WARN, "contracts not reloaded", "dir=%s error=\"%s\"", svc->contracts_dir,
                  pbrd_log_quote(err, q, sizeof q));
-        return json_pack("{ss}", "error", err);
+        return -1;
     }
+    /* every file ends up loaded or with one error: room for nfiles of each */
     loaded *next = calloc(nfiles + svc->n + 1, sizeof *next);
-    json_t *ok = json_array(), *errors = json_array();
-    if (next == NULL || ok == NULL || errors == NULL) {
+    out->loaded = calloc(nfiles + 1, sizeof *out->loaded);
+    out->errors = calloc(nfiles + 1, sizeof *out->errors);
+    if (next == NULL || out->loaded == NULL || out->errors == NULL) {
         free(next);
-        json_decref(ok);
-        json_decref(errors);
+        pbrd_reload_result_clear(out);
         pbr_free_list(files, nfiles);
-        return json_pack("{ss}", "error", "reload: out of memory");
+        return pbr_errf(err, errlen, "reload: out of memory");
     }
     size_t nnext = 0;
     for (size_t i = 0; i < nfiles; i++)
-        reload_file(svc, files[i], today, next, &nnext, ok, errors);
+        reload_file(svc, files[i], today, next, &nnext, out);
     pbr_free_list(files, nfiles);
     for (size_t i = 0; i < svc->n; i++)
         loaded_free(&svc->contracts[i]);
@@ -394,16 +405,13 @@ json_t *pbrd_service_reload(pbrd_service *svc, pbr_date today)
     svc->contracts = next;
     svc->n = nnext;
     svc->generation++;
-    svc->last_load_errors = json_array_size(errors);
+    svc->last_load_errors = out->nerrors;
     pbrd_metrics_reload(svc->metrics, nnext, svc->last_load_errors, 0);
-    json_t *reply = json_pack("{so so}", "loaded", ok, "errors", errors);
-    char *body = json_dumps(reply, JSON_COMPACT);
     pbrd_log(PBRD_LOG_INFO, "contracts reloaded", "dir=%s loaded=%zu errors=%zu", svc->contracts_dir, nnext,
-             json_array_size(errors));
-    if (body && svc->publish)
-        svc->publish(svc->publish_ctx, "reload", body);
-    free(body);
-    return reply;
+             out->nerrors);
+    if (svc->events != NULL && svc->events->reload != NULL)
+        svc->events->reload(svc->events_ctx, out);
+    return 0;
 }
 
 /* ---- issuing ---------------------------------------------------------------------------------- */
@@ -436,24 +444,37 @@ static int commit_record(pbrd_service *svc, const pbr_contract *c, const char *q
     return rc == 0 ? 0 : -1;
 }
 
-static void publish_statement(pbrd_service *svc, const char *contract, const char *quarter, int64_t total,
-                              const char *json)
+/* Announces an issued statement (events->statement): st and the SHA-256
+ * of its canonical JSON. */
+static void announce_statement(pbrd_service *svc, const pbrd_issued *st, const char *json)
 {
-    if (svc->publish == NULL)
+    if (svc->events == NULL || svc->events->statement == NULL)
         return;
     char sha[65];
     pbr_sha256_hex(json, strlen(json), sha);
-    json_t *o = json_pack("{ss ss sI ss}", "contract", contract, "quarter", quarter, "total_pence", (json_int_t)total,
-                          "sha256", sha);
-    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (body)
-        svc->publish(svc->publish_ctx, "statement", body);
-    free(body);
-    json_decref(o);
+    svc->events->statement(svc->events_ctx, st, sha);
 }
 
-/* Issues quarter q of l. Returns 0 and appends to issued, or -1 with err. */
-static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, json_t *issued, char *err, size_t errlen)
+/* Appends st to r->issued (growing it; *cap its room). Returns 0, or -1
+ * when out of memory. */
+static int add_issued(pbrd_settle_result *r, size_t *cap, const pbrd_issued *st)
+{
+    if (r->nissued == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 16;
+        pbrd_issued *ni = realloc(r->issued, ncap * sizeof *ni);
+        if (ni == NULL)
+            return -1;
+        r->issued = ni;
+        *cap = ncap;
+    }
+    r->issued[r->nissued++] = *st;
+    return 0;
+}
+
+/* Issues quarter q of l. Returns 0 and appends it to issued (*cap its
+ * room), or -1 with err. */
+static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, pbrd_settle_result *issued, size_t *cap, char *err,
+                         size_t errlen)
 {
     char quarter[PBR_DATE_STRLEN];
     pbr_date_format(q, quarter);
@@ -485,10 +506,14 @@ static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, json_t *issue
                  quarter, err);
     pbrd_log(PBRD_LOG_INFO, "statement issued", "contract=%s quarter=%s total_pence=%lld events_through=%llu", l->c->id,
              quarter, (long long)s->total_pence, (unsigned long long)s->events_through);
-    json_array_append_new(
-        issued,
-        json_pack("{ss ss sI}", "contract", l->c->id, "quarter", quarter, "total_pence", (json_int_t)s->total_pence));
-    publish_statement(svc, l->c->id, quarter, s->total_pence, json);
+    pbrd_issued st;
+    snprintf(st.contract, sizeof st.contract, "%s", l->c->id);
+    snprintf(st.quarter, sizeof st.quarter, "%s", quarter);
+    st.total_pence = s->total_pence;
+    if (add_issued(issued, cap, &st) != 0) /* issued all the same: the job's list is short of one */
+        pbrd_log(PBRD_LOG_ERROR, "issued statement not listed in the settle reply",
+                 "contract=%s quarter=%s error=\"out of memory\"", l->c->id, quarter);
+    announce_statement(svc, &st, json);
     rc = 0;
 out:
     if (s != NULL) {
@@ -534,38 +559,29 @@ struct pbrd_settle_job {
     char *contract; /* only this contract, or NULL */
     pbr_date today;
     int is_auto;
-    size_t next;         /* index into svc->contracts to look at next */
-    uint64_t generation; /* svc->generation when next was set */
-    json_t *issued;      /* [{contract,quarter,total_pence}] */
-    char *error;         /* the error that ended the job, or NULL */
-    uint64_t started_ns; /* for the metrics */
+    size_t next;               /* index into svc->contracts to look at next */
+    uint64_t generation;       /* svc->generation when next was set */
+    pbrd_settle_result result; /* what it issued, and the error that ended it */
+    size_t cap;                /* room in result.issued */
+    uint64_t started_ns;       /* for the metrics */
 };
 
 pbrd_settle_job *pbrd_service_settle_begin(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today,
-                                           int is_auto, json_t **reply)
+                                           int is_auto, char *err, size_t errlen)
 {
-    char err[PBR_ERR_MAX];
-    *reply = NULL;
     if (contract != NULL && find_loaded(svc, contract) == NULL) {
-        *reply = json_pack("{ss}", "error", "settle: no such contract");
+        pbr_errf(err, errlen, "settle: no such contract");
         return NULL;
     }
-    if (refresh_events(svc, err, sizeof err) != 0) {
-        *reply = json_pack("{ss}", "error", err);
+    if (refresh_events(svc, err, errlen) != 0)
         return NULL;
-    }
     pbrd_settle_job *job = calloc(1, sizeof *job);
-    if (job != NULL) {
-        job->issued = json_array();
-        job->contract = contract != NULL ? strdup(contract) : NULL;
+    if (job != NULL && contract != NULL && (job->contract = strdup(contract)) == NULL) {
+        free(job);
+        job = NULL;
     }
-    if (job == NULL || job->issued == NULL || (contract != NULL && job->contract == NULL)) {
-        if (job != NULL) {
-            json_decref(job->issued);
-            free(job->contract);
-            free(job);
-        }
-        *reply = json_pack("{ss}", "error", "settle: out of memory");
+    if (job == NULL) {
+        pbr_errf(err, errlen, "settle: out of memory");
         return NULL;
     }
     job->through = through;
@@ -579,7 +595,7 @@ pbrd_settle_job *pbrd_service_settle_begin(pbrd_service *svc, pbr_date through, 
 int pbrd_service_settle_step(pbrd_service *svc, pbrd_settle_job *job)
 {
     char err[PBR_ERR_MAX];
-    if (job->error != NULL)
+    if (job->result.error != NULL)
         return -1;
     if (job->generation != svc->generation) { /* a reload replaced the table: look again from the start */
         job->next = 0;
@@ -592,8 +608,10 @@ int pbrd_service_settle_step(pbrd_service *svc, pbrd_settle_job *job)
         pbr_date q = issuable_quarter(l, job->through, job->today, job->is_auto);
         if (q == PBR_DATE_NONE)
             continue;
-        if (issue_quarter(svc, l, q, job->issued, err, sizeof err) != 0) {
-            job->error = strdup(err);
+        if (issue_quarter(svc, l, q, &job->result, &job->cap, err, sizeof err) != 0) {
+            job->result.error = strdup(err);
+            if (job->result.error == NULL) /* still an error: says what failed first */
+                job->result.error = strdup("settle: out of memory");
             return -1;
         }
         return 1; /* the same contract may have more: looked at again next step */
@@ -603,7 +621,7 @@ int pbrd_service_settle_step(pbrd_service *svc, pbrd_settle_job *job)
 
 size_t pbrd_service_settle_issued(const pbrd_settle_job *job)
 {
-    return json_array_size(job->issued);
+    return job->result.nissued;
 }
 
 int pbrd_service_settle_is_auto(const pbrd_settle_job *job)
@@ -611,36 +629,38 @@ int pbrd_service_settle_is_auto(const pbrd_settle_job *job)
     return job->is_auto;
 }
 
-json_t *pbrd_service_settle_end(pbrd_service *svc, pbrd_settle_job *job, const char *interrupted)
+void pbrd_settle_result_clear(pbrd_settle_result *r)
 {
-    int ok = job->error == NULL && interrupted == NULL;
-    pbrd_metrics_settle(svc->metrics, pbrd_metrics_now_ns() - job->started_ns, job->error == NULL,
-                        json_array_size(job->issued));
-    json_t *reply;
-    if (job->error != NULL)
-        reply = json_pack("{ss so}", "error", job->error, "issued", job->issued);
-    else if (!ok)
-        reply = json_pack("{so ss}", "issued", job->issued, "interrupted", interrupted);
-    else
-        reply = json_pack("{so}", "issued", job->issued);
-    free(job->error);
-    free(job->contract);
-    free(job);
-    return reply;
+    if (r == NULL)
+        return;
+    free(r->issued);
+    free(r->error);
+    memset(r, 0, sizeof *r);
 }
 
-json_t *pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today)
+void pbrd_service_settle_end(pbrd_service *svc, pbrd_settle_job *job, pbrd_settle_result *out)
 {
-    json_t *reply;
-    pbrd_settle_job *job = pbrd_service_settle_begin(svc, through, contract, today, 0, &reply);
-    if (job == NULL)
-        return reply;
+    pbrd_metrics_settle(svc->metrics, pbrd_metrics_now_ns() - job->started_ns, job->result.error == NULL,
+                        job->result.nissued);
+    *out = job->result;
+    free(job->contract);
+    free(job);
+}
+
+int pbrd_service_settle(pbrd_service *svc, pbr_date through, const char *contract, pbr_date today,
+                        pbrd_settle_result *out)
+{
+    char err[PBR_ERR_MAX];
+    memset(out, 0, sizeof *out);
+    pbrd_settle_job *job = pbrd_service_settle_begin(svc, through, contract, today, 0, err, sizeof err);
+    if (job == NULL) {
+        out->error = strdup(err);
+        return -1;
+    }
     while (pbrd_service_settle_step(svc, job) == 1)
         ;
-    reply = pbrd_service_settle_end(svc, job, NULL);
-    if (json_object_get(reply, "error") != NULL) /* the statements issued before the error stay issued */
-        json_object_del(reply, "issued");
-    return reply;
+    pbrd_service_settle_end(svc, job, out);
+    return out->error == NULL ? 0 : -1;
 }
 
 int pbrd_service_auto_due(const pbrd_service *svc, pbr_date today)
@@ -699,23 +719,39 @@ size_t pbrd_service_awaiting_settle(const pbrd_service *svc, const char *provide
     return total;
 }
 
-json_t *pbrd_service_contracts(pbrd_service *svc, const char *provider, pbr_date today)
+int pbrd_service_contracts(const pbrd_service *svc, const char *provider, pbr_date today, pbrd_contract_row **rows,
+                           size_t *n)
 {
-    json_t *list = json_array();
+    *rows = NULL;
+    *n = 0;
+    if (svc->n == 0)
+        return 0;
+    pbrd_contract_row *out = calloc(svc->n, sizeof *out);
+    if (out == NULL)
+        return -1;
+    size_t k = 0;
     for (size_t i = 0; i < svc->n; i++) {
         const loaded *l = &svc->contracts[i];
         if (provider != NULL && strcmp(l->c->provider, provider) != 0)
             continue;
-        char first[PBR_DATE_STRLEN];
-        size_t held, due = due_quarters(svc, l, today, &held);
-        pbr_date_format(l->first_loaded, first);
-        json_array_append_new(list,
-                              json_pack("{ss ss ss ss so ss sI ss}", "contract", l->c->id, "provider", l->c->provider,
-                                        "title", l->c->title, "sha256", l->c->sha256, "last_statement",
-                                        l->last_quarter[0] ? json_string(l->last_quarter) : json_null(), "first_loaded",
-                                        first, "due", (json_int_t)due, "state", settle_state(due, held)));
+        pbrd_contract_row *r = &out[k++];
+        size_t held;
+        r->contract = l->c->id;
+        r->provider = l->c->provider;
+        r->title = l->c->title;
+        r->sha256 = l->c->sha256;
+        snprintf(r->last_statement, sizeof r->last_statement, "%s", l->last_quarter);
+        pbr_date_format(l->first_loaded, r->first_loaded);
+        r->due = due_quarters(svc, l, today, &held);
+        r->state = settle_state(r->due, held);
     }
-    return json_pack("{so}", "contracts", list);
+    if (k == 0) {
+        free(out);
+        out = NULL;
+    }
+    *rows = out;
+    *n = k;
+    return 0;
 }
 
 /* Why quarter q of l cannot have a statement (yet), into err: not the
@@ -822,15 +858,15 @@ char *pbrd_service_statement(pbrd_service *svc, const char *contract, const char
     return st;
 }
 
-/* The cohorts reply is a pure function of (contract, events, date): it is
- * computed once per (event log position, date) and then served from the
- * cache until an event arrives, the date changes or the contract reloads. */
 typedef struct list_ctx {
-    json_t *rows;
-    int bad;
+    pbrd_statement_list *list;
+    size_t cap; /* room in list->statements */
+    int bad;    /* records that did not decode */
+    int oom;
 } list_ctx;
 
-/* Appends the summary of one stored statement record to ctx's rows. */
+/* pbr_store_event_fn: appends the statement of one stored record to the
+ * list (counting the records that do not decode). */
 static int list_one(void *ctx, uint64_t seq, const char *json, size_t len)
 {
     (void)seq;
@@ -841,55 +877,72 @@ static int list_one(void *ctx, uint64_t seq, const char *json, size_t len)
         lc->bad++;
         return 0;
     }
-    json_t *row = pbr_statement_summary_json(r.statement, strlen(r.statement));
+    pbrd_statement_list *l = lc->list;
+    if (l->n == lc->cap) {
+        size_t ncap = lc->cap ? 2 * lc->cap : 16;
+        char **ns = realloc(l->statements, ncap * sizeof *ns);
+        if (ns == NULL) {
+            lc->oom = 1;
+            pbrd_record_clear(&r);
+            return -1;
+        }
+        l->statements = ns;
+        lc->cap = ncap;
+    }
+    l->statements[l->n++] = r.statement; /* taken from the record */
+    r.statement = NULL;
     pbrd_record_clear(&r);
-    if (row == NULL || json_array_append_new(lc->rows, row) != 0)
-        lc->bad++;
     return 0;
 }
 
-json_t *pbrd_service_statements(pbrd_service *svc, const char *contract)
+void pbrd_statement_list_clear(pbrd_statement_list *l)
 {
-    const loaded *l = find_loaded(svc, contract);
     if (l == NULL)
-        return json_pack("{ss}", "error", "statements: no such contract");
-    char err[PBR_ERR_MAX], msg[PBR_ERR_MAX + 32];
-    list_ctx lc = {json_array(), 0};
-    if (lc.rows == NULL || pbr_store_foreach_statement(svc->store, contract, list_one, &lc, err, sizeof err) != 0) {
-        snprintf(msg, sizeof msg, "statements: %s", lc.rows ? err : "out of memory");
-        json_decref(lc.rows);
-        return json_pack("{ss}", "error", msg);
-    }
-    if (lc.bad > 0) {
-        json_decref(lc.rows);
-        return json_pack("{ss}", "error", "statements: unreadable statement record in the store");
-    }
-    json_t *cap =
-        l->c->has_contract_cap ? json_integer((json_int_t)pbr_pounds_to_pence(l->c->contract_cap)) : json_null();
-    return json_pack("{ss ss ss so so}", "contract", contract, "title", l->c->title, "provider", l->c->provider,
-                     "contract_cap_pence", cap, "statements", lc.rows);
+        return;
+    pbr_free_list(l->statements, l->n);
+    memset(l, 0, sizeof *l);
 }
 
-json_t *pbrd_service_explain(pbrd_service *svc, const char *contract, const char *quarter, const char *component,
-                             const char *period, const char *segment)
+int pbrd_service_statements(pbrd_service *svc, const char *contract, pbrd_statement_list *out, char *err, size_t errlen)
 {
-    char err[PBR_ERR_MAX] = "";
-    pbrd_record r;
-    pbr_ledger *lg = NULL;
-    json_t *reply = NULL;
-    int rc = pbrd_record_get(svc->store, contract, quarter, &r, err, sizeof err);
-    if (rc == PBR_STORE_NOTFOUND)
-        snprintf(err, sizeof err, "explain: statement %s %s is not issued", contract, quarter);
-    else if (rc == PBRD_RECORD_UNREADABLE)
-        err[0] = '\0';
-    if (rc != PBR_STORE_OK || refresh_events(svc, err, sizeof err) != 0)
-        goto out;
-    const pbr_contract *c = version_lookup(svc, r.contract_sha256), *lv = c;
-    lg = pbr_ledger_from_json(r.ledger, strlen(r.ledger), err, sizeof err);
-    if (c == NULL || lg == NULL) {
-        snprintf(err, sizeof err, "explain: the contract version of %s %s is not readable", contract, quarter);
-        goto out;
+    memset(out, 0, sizeof *out);
+    const loaded *l = find_loaded(svc, contract);
+    if (l == NULL)
+        return pbr_errf(err, errlen, "statements: no such contract");
+    char serr[PBR_ERR_MAX];
+    list_ctx lc = {out, 0, 0, 0};
+    int rc = pbr_store_foreach_statement(svc->store, contract, list_one, &lc, serr, sizeof serr);
+    if (rc != 0 || lc.bad > 0) {
+        pbrd_statement_list_clear(out);
+        if (lc.oom)
+            return pbr_errf(err, errlen, "statements: out of memory");
+        if (rc != 0)
+            return pbr_errf(err, errlen, "statements: %s", serr);
+        return pbr_errf(err, errlen, "statements: unreadable statement record in the store");
     }
+    out->contract = l->c->id;
+    out->title = l->c->title;
+    out->provider = l->c->provider;
+    out->has_contract_cap = l->c->has_contract_cap;
+    out->contract_cap_pence = l->c->has_contract_cap ? pbr_pounds_to_pence(l->c->contract_cap) : 0;
+    return 0;
+}
+
+void pbrd_explain_view_clear(pbrd_explain_view *v)
+{
+    if (v == NULL)
+        return;
+    pbrd_record_clear(&v->record);
+    memset(v, 0, sizeof *v);
+}
+
+/* The contract version the line (component, period, segment) of a
+ * statement was first issued under, from the statement's ledger; c when
+ * the ledger does not name one. */
+static const pbr_contract *line_version_of(pbrd_service *svc, const pbr_ledger *lg, const pbr_contract *c,
+                                           const char *component, const char *period, const char *segment)
+{
+    const pbr_contract *lv = c;
     for (size_t i = 0; i < pbr_ledger_count(lg); i++) {
         pbr_ledger_entry e;
         pbr_ledger_entry_at(lg, i, &e);
@@ -897,64 +950,101 @@ json_t *pbrd_service_explain(pbrd_service *svc, const char *contract, const char
         if (!strcmp(e.component, component) && !strcmp(e.period, period) && same_seg)
             lv = version_lookup(svc, e.version);
     }
-    reply = pbr_explain_json(r.statement, strlen(r.statement), c, lv ? lv : c, svc->ev, component, period, segment, err,
-                             sizeof err);
-out:
-    pbr_ledger_free(lg);
-    pbrd_record_clear(&r);
-    return reply ? reply : json_pack("{ss}", "error", err[0] ? err : "explain: unreadable statement record");
+    return lv ? lv : c;
 }
 
-json_t *pbrd_service_cohorts(pbrd_service *svc, const char *contract, pbr_date today)
+int pbrd_service_explain(pbrd_service *svc, const char *contract, const char *quarter, const char *component,
+                         const char *period, const char *segment, pbrd_explain_view *out, char *err, size_t errlen)
 {
-    char err[PBR_ERR_MAX], asof[PBR_DATE_STRLEN];
+    memset(out, 0, sizeof *out);
+    int rc = pbrd_record_get(svc->store, contract, quarter, &out->record, err, errlen);
+    if (rc == PBR_STORE_NOTFOUND)
+        pbr_errf(err, errlen, "explain: statement %s %s is not issued", contract, quarter);
+    else if (rc == PBRD_RECORD_UNREADABLE)
+        err[0] = '\0';
+    if (rc != PBR_STORE_OK || refresh_events(svc, err, errlen) != 0) {
+        pbrd_explain_view_clear(out);
+        return -1;
+    }
+    const pbr_contract *c = version_lookup(svc, out->record.contract_sha256);
+    pbr_ledger *lg = pbr_ledger_from_json(out->record.ledger, strlen(out->record.ledger), err, errlen);
+    if (c == NULL || lg == NULL) {
+        pbr_ledger_free(lg);
+        pbrd_explain_view_clear(out);
+        return pbr_errf(err, errlen, "explain: the contract version of %s %s is not readable", contract, quarter);
+    }
+    out->version = c;
+    out->line_version = line_version_of(svc, lg, c, component, period, segment);
+    out->events = svc->ev;
+    pbr_ledger_free(lg);
+    return 0;
+}
+
+/* The provisional lines are a pure function of (contract, events, date):
+ * computed once per (event log position, date) and then copied from the
+ * cache until an event arrives, the date changes or the contract reloads. */
+int pbrd_service_cohorts(pbrd_service *svc, const char *contract, pbr_date today, pbr_line **lines, size_t *n,
+                         char *err, size_t errlen)
+{
+    *lines = NULL;
+    *n = 0;
     loaded *l = find_loaded(svc, contract);
     if (l == NULL)
-        return json_pack("{ss}", "error", "cohorts: no such contract");
-    if (refresh_events(svc, err, sizeof err) != 0)
-        return json_pack("{ss}", "error", err);
-    if (l->cohorts != NULL && l->cohorts_seq == svc->loaded_seq && l->cohorts_day == today)
-        return json_incref(l->cohorts);
-    pbr_line *lines;
-    size_t n;
-    if (pbr_provisional_lines(l->c, svc->ev, pbr_eventset_last_seq(svc->ev), today, &lines, &n, err, sizeof err) != 0)
-        return json_pack("{ss}", "error", err);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char *j = pbr_line_to_json(&lines[i], NULL);
-        json_t *o = j ? json_loads(j, 0, NULL) : NULL;
-        free(j);
-        if (o)
-            json_array_append_new(arr, o);
-    }
-    free(lines);
-    pbr_date_format(today, asof);
-    json_t *reply = json_pack("{ss ss so}", "contract", contract, "as_of", asof, "provisional", arr);
-    if (reply != NULL) {
-        json_decref(l->cohorts);
-        l->cohorts = json_incref(reply);
+        return pbr_errf(err, errlen, "cohorts: no such contract");
+    if (refresh_events(svc, err, errlen) != 0)
+        return -1;
+    if (l->cohorts == NULL || l->cohorts_seq != svc->loaded_seq || l->cohorts_day != today) {
+        pbr_line *fresh;
+        size_t nfresh;
+        if (pbr_provisional_lines(l->c, svc->ev, pbr_eventset_last_seq(svc->ev), today, &fresh, &nfresh, err, errlen) !=
+            0)
+            return -1;
+        free(l->cohorts);
+        l->cohorts = fresh;
+        l->ncohorts = nfresh;
         l->cohorts_seq = svc->loaded_seq;
         l->cohorts_day = today;
     }
-    return reply;
+    *lines = malloc((l->ncohorts ? l->ncohorts : 1) * sizeof **lines);
+    if (*lines == NULL)
+        return pbr_errf(err, errlen, "cohorts: out of memory");
+    if (l->ncohorts > 0)
+        memcpy(*lines, l->cohorts, l->ncohorts * sizeof **lines);
+    *n = l->ncohorts;
+    return 0;
 }
 
 /* ---- verify --------------------------------------------------------------------------------------- */
 
 typedef struct verify_ctx {
     pbrd_service *svc;
-    json_t *diffs;
-    size_t checked;
+    pbrd_verify_result *out;
     char contract[PBR_ID_MAX + 1]; /* the contract whose chain is being replayed */
     pbr_ledger *ledger;            /* recomputed history of that contract */
     int broken;                    /* the chain of this contract cannot be replayed further */
 } verify_ctx;
 
+/* Appends one difference to v->out (dropped, and logged, when out of
+ * memory: verify still reports the others). */
 static void add_diff(verify_ctx *v, const char *contract, const char *quarter, const char *where, const char *detail)
 {
-    json_array_append_new(
-        v->diffs,
-        json_pack("{ss ss ss ss}", "contract", contract, "quarter", quarter, "where", where, "detail", detail));
+    pbrd_verify_result *r = v->out;
+    if (r->ndiffs == r->cap) {
+        size_t ncap = r->cap ? 2 * r->cap : 16;
+        pbrd_difference *nd = realloc(r->diffs, ncap * sizeof *nd);
+        if (nd == NULL) {
+            pbrd_log(PBRD_LOG_ERROR, "verify: difference not reported",
+                     "contract=%s quarter=%s error=\"out of memory\"", contract, quarter);
+            return;
+        }
+        r->diffs = nd;
+        r->cap = ncap;
+    }
+    pbrd_difference *d = &r->diffs[r->ndiffs++];
+    snprintf(d->contract, sizeof d->contract, "%s", contract);
+    snprintf(d->quarter, sizeof d->quarter, "%s", quarter);
+    d->where = where;
+    snprintf(d->detail, sizeof d->detail, "%s", detail);
 }
 
 /* Checks the two files of an issued statement. */
@@ -984,7 +1074,7 @@ static int verify_one(void *ctx, uint64_t seq, const char *json, size_t len)
         goto out;
     }
     const char *contract = k.contract, *quarter = k.quarter;
-    v->checked++;
+    v->out->checked++;
     verify_files(v, &k, version_title(v->svc, r.contract_sha256), r.statement);
     if (strcmp(v->contract, contract) != 0) {
         snprintf(v->contract, sizeof v->contract, "%s", contract);
@@ -1017,23 +1107,31 @@ out:
     return 0;
 }
 
-json_t *pbrd_service_verify(pbrd_service *svc)
+void pbrd_verify_result_clear(pbrd_verify_result *r)
 {
-    char err[PBR_ERR_MAX];
-    if (refresh_events(svc, err, sizeof err) != 0)
-        return json_pack("{ss}", "error", err);
+    if (r == NULL)
+        return;
+    free(r->diffs);
+    memset(r, 0, sizeof *r);
+}
+
+int pbrd_service_verify(pbrd_service *svc, pbrd_verify_result *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (refresh_events(svc, err, errlen) != 0)
+        return -1;
     verify_ctx v;
     memset(&v, 0, sizeof v);
     v.svc = svc;
-    v.diffs = json_array();
-    int rc = pbr_store_foreach_statement(svc->store, NULL, verify_one, &v, err, sizeof err);
+    v.out = out;
+    int rc = pbr_store_foreach_statement(svc->store, NULL, verify_one, &v, err, errlen);
     pbr_ledger_free(v.ledger);
     if (rc != 0) {
-        json_decref(v.diffs);
-        return json_pack("{ss}", "error", err);
+        pbrd_verify_result_clear(out);
+        return -1;
     }
-    pbrd_log(PBRD_LOG_INFO, "verify finished", "checked=%zu differences=%zu", v.checked, json_array_size(v.diffs));
-    return json_pack("{sI so}", "checked", (json_int_t)v.checked, "differences", v.diffs);
+    pbrd_log(PBRD_LOG_INFO, "verify finished", "checked=%zu differences=%zu", out->checked, out->ndiffs);
+    return 0;
 }
 
 /* ---- open / close ------------------------------------------------------------------------------------ */
@@ -1054,8 +1152,8 @@ int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_o
     svc->contracts_dir = strdup(opts->contracts_dir);
     svc->statements_dir = strdup(opts->statements_dir);
     svc->ev = pbr_eventset_new();
-    svc->publish = opts->publish;
-    svc->publish_ctx = opts->publish_ctx;
+    svc->events = opts->events;
+    svc->events_ctx = opts->events_ctx;
     svc->auto_settle = opts->auto_settle;
     if (svc->contracts_dir == NULL || svc->statements_dir == NULL || svc->ev == NULL) {
         pbrd_service_close(svc);
@@ -1067,7 +1165,10 @@ int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_o
     }
     pbrd_log(PBRD_LOG_INFO, "event log mirrored", "events=%zu last_seq=%llu", pbr_eventset_count(svc->ev),
              (unsigned long long)svc->loaded_seq);
-    json_decref(pbrd_service_reload(svc, opts->today));
+    pbrd_reload_result initial;
+    char rerr[PBR_ERR_MAX];
+    if (pbrd_service_reload(svc, opts->today, &initial, rerr, sizeof rerr) == 0) /* failures are logged */
+        pbrd_reload_result_clear(&initial);
     size_t stale = pbrd_record_remove_temp_files(svc->statements_dir);
     if (stale > 0)
         pbrd_log(PBRD_LOG_INFO, "temporary statement files of an interrupted write removed", "files=%zu", stale);
