@@ -88,8 +88,8 @@ void pbrd_service_set_metrics(pbrd_service *svc, pbrd_metrics *m);
 
 /* Re-reads contracts_dir. A file with an error keeps the contract's
  * previous version in force. A contract id loaded for the first time into
- * this store has today recorded as its first-loaded day (see
- * pbrd_service_tick). Returns 0 with *out (free with
+ * this store has today recorded as its first-loaded day (auto-settle's
+ * rule: pbrd_service_settle_begin). Returns 0 with *out (free with
  * pbrd_reload_result_clear) and announces it (events->reload), or -1 with
  * err when the directory cannot be listed or out of memory (the contracts
  * in force stay in force; nothing announced; *out empty). */
