@@ -5,7 +5,8 @@
  * example.md), byte for byte, from the store and from the files.
  *
  * The statement record (record.h) is tested alone too: its stored form,
- * the refusal of corrupted records, the files and their repair.
+ * the refusal of corrupted records, the files and their repair; and so are
+ * the replies shaped from the service's structs (api_reply.h), to the byte.
  */
 #include <ftw.h>
 #include <jansson.h>
@@ -20,6 +21,7 @@
 #include "pbr/store.h"
 #include "pbr/files.h"
 #include "pbr/sha256.h"
+#include "pbrd/api_reply.h"
 #include "pbrd/record.h"
 #include "pbrd/service.h"
 #include "settle_helpers.h"
@@ -572,6 +574,95 @@ START_TEST(record_repair_rewrites_a_deleted_file)
 }
 END_TEST
 
+/* ---- the replies alone (api_reply.h): exact bytes, in SPEC section 7's key order ---- */
+
+/* Checks that reply dumps compactly to exactly want, and frees it. */
+static void assert_reply(json_t *reply, const char *want)
+{
+    ck_assert_ptr_nonnull(reply);
+    char *got = json_dumps(reply, JSON_COMPACT);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got, want);
+    free(got);
+    json_decref(reply);
+}
+
+START_TEST(replies_of_settle_and_reload)
+{
+    pbrd_issued issued[2] = {{"a", "2020-04-01", 100000}, {"b", "2020-07-01", -250}};
+    pbrd_settle_result r = {issued, 2, NULL};
+    assert_reply(pbrd_reply_settle(&r, NULL),
+                 "{\"issued\":[{\"contract\":\"a\",\"quarter\":\"2020-04-01\",\"total_pence\":100000},"
+                 "{\"contract\":\"b\",\"quarter\":\"2020-07-01\",\"total_pence\":-250}]}");
+    r.nissued = 1;
+    assert_reply(pbrd_reply_settle(&r, "pbrd is stopping"),
+                 "{\"issued\":[{\"contract\":\"a\",\"quarter\":\"2020-04-01\",\"total_pence\":100000}],"
+                 "\"interrupted\":\"pbrd is stopping\"}");
+    char error[] = "issuing a 2020-07-01: out of memory";
+    r.error = error; /* an error wins over an interruption */
+    assert_reply(pbrd_reply_settle(&r, "pbrd is stopping"),
+                 "{\"error\":\"issuing a 2020-07-01: out of memory\","
+                 "\"issued\":[{\"contract\":\"a\",\"quarter\":\"2020-04-01\",\"total_pence\":100000}]}");
+    pbrd_settle_result none = {NULL, 0, NULL};
+    assert_reply(pbrd_reply_settle(&none, NULL), "{\"issued\":[]}");
+
+    char *loaded[] = {"a", "b"};
+    pbr_diag errors[1] = {{"c.yaml", 3, 7, "unknown key \"x\""}};
+    pbrd_reload_result rr = {loaded, 2, errors, 1};
+    assert_reply(pbrd_reply_reload(&rr),
+                 "{\"loaded\":[\"a\",\"b\"],\"errors\":[{\"file\":\"c.yaml\",\"line\":3,"
+                 "\"column\":7,\"message\":\"unknown key \\\"x\\\"\"}]}");
+    pbrd_reload_result empty = {NULL, 0, NULL, 0};
+    assert_reply(pbrd_reply_reload(&empty), "{\"loaded\":[],\"errors\":[]}");
+
+    assert_reply(pbrd_reply_statement_message(&issued[0], "ab12"),
+                 "{\"contract\":\"a\",\"quarter\":\"2020-04-01\",\"total_pence\":100000,\"sha256\":\"ab12\"}");
+}
+END_TEST
+
+START_TEST(replies_of_listings_and_verify)
+{
+    pbrd_contract_row rows[2] = {
+        {"a", "p", "A title", "ff00", "", "2020-01-02", 3, "due, awaiting settle"},
+        {"b", "q", "B", "00ff", "2021-01-01", "2020-01-02", 0, "up to date"},
+    };
+    assert_reply(pbrd_reply_contracts(rows, 2),
+                 "{\"contracts\":[{\"contract\":\"a\",\"provider\":\"p\",\"title\":\"A title\",\"sha256\":\"ff00\","
+                 "\"last_statement\":null,\"first_loaded\":\"2020-01-02\",\"due\":3,\"state\":\"due, awaiting "
+                 "settle\"},{\"contract\":\"b\",\"provider\":\"q\",\"title\":\"B\",\"sha256\":\"00ff\","
+                 "\"last_statement\":\"2021-01-01\",\"first_loaded\":\"2020-01-02\",\"due\":0,\"state\":\"up to "
+                 "date\"}]}");
+    assert_reply(pbrd_reply_contracts(NULL, 0), "{\"contracts\":[]}");
+
+    pbrd_difference diffs[2] = {{"a", "2020-04-01", "file", "the .csv file is missing"}, {"?", "?", "store", "x"}};
+    pbrd_verify_result v = {5, diffs, 2, 2};
+    assert_reply(pbrd_reply_verify(&v),
+                 "{\"checked\":5,\"differences\":[{\"contract\":\"a\",\"quarter\":\"2020-04-01\",\"where\":\"file\","
+                 "\"detail\":\"the .csv file is missing\"},{\"contract\":\"?\",\"quarter\":\"?\",\"where\":\"store\","
+                 "\"detail\":\"x\"}]}");
+
+    /* a listing without statements: the cap as pence, or null */
+    pbrd_statement_list l = {"a", "A title", "p", 1, 123456, NULL, 0};
+    assert_reply(pbrd_reply_statements(&l),
+                 "{\"contract\":\"a\",\"title\":\"A title\",\"provider\":\"p\","
+                 "\"contract_cap_pence\":123456,\"statements\":[]}");
+    l.has_contract_cap = 0;
+    assert_reply(pbrd_reply_statements(&l),
+                 "{\"contract\":\"a\",\"title\":\"A title\",\"provider\":\"p\","
+                 "\"contract_cap_pence\":null,\"statements\":[]}");
+    /* a stored text that is not a statement is refused, not listed */
+    char *bad[] = {"{\"not\":\"a statement\"}"};
+    l.statements = bad;
+    l.n = 1;
+    assert_reply(pbrd_reply_statements(&l), "{\"error\":\"statements: unreadable statement record in the store\"}");
+
+    pbr_date d;
+    ck_assert_int_eq(pbr_date_parse("2030-01-01", 10, &d), 0);
+    assert_reply(pbrd_reply_cohorts("a", d, NULL, 0),
+                 "{\"contract\":\"a\",\"as_of\":\"2030-01-01\",\"provisional\":[]}");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("service_unit");
@@ -588,6 +679,10 @@ static Suite *make_suite(void)
     tcase_add_test(rec, record_corrupted_is_refused);
     tcase_add_test(rec, record_repair_rewrites_a_deleted_file);
     suite_add_tcase(s, rec);
+    TCase *rep = tcase_create("reply");
+    tcase_add_test(rep, replies_of_settle_and_reload);
+    tcase_add_test(rep, replies_of_listings_and_verify);
+    suite_add_tcase(s, rep);
     return s;
 }
 
