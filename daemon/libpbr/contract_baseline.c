@@ -83,19 +83,6 @@ int pbr_ct_parse_counts(lctx *x, const yaml_node_t *n, const char *key, int mone
     return 0;
 }
 
-/* Which baseline forms a measure takes, as a bit set of pbr_baseline_kind. */
-static unsigned baseline_forms(pbr_measure m)
-{
-    switch (m) {
-    case PBR_M_BINARY: return 1u << PBR_BL_RATE | 1u << PBR_BL_RATES | 1u << PBR_BL_PREDICTED | 1u << PBR_BL_OGRS_REF;
-    case PBR_M_FREQUENCY: return 1u << PBR_BL_RATE | 1u << PBR_BL_RATES;
-    case PBR_M_CUSTODY_NIGHTS: return 1u << PBR_BL_HISTORY | 1u << PBR_BL_NIGHTS;
-    case PBR_M_DISPOSALS: return 1u << PBR_BL_HISTORY | 1u << PBR_BL_COUNTS;
-    case PBR_M_CLEAN_PERIOD: break;
-    }
-    return 0;
-}
-
 int pbr_ct_parse_baseline(lctx *x, const yaml_node_t *n, pbr_measure m, pbr_baseline *b)
 {
     static const char *const keys[] = {"rate",    "rates",  "predicted", "scale", "ogrs_reference",
@@ -141,7 +128,7 @@ int pbr_ct_parse_baseline(lctx *x, const yaml_node_t *n, pbr_measure m, pbr_base
         b->kind = PBR_BL_COUNTS;
         form = kc;
     }
-    if (!(baseline_forms(m) & (1u << b->kind))) {
+    if (!(pbr_ct_baseline_forms(m) & (1u << b->kind))) {
         if (b->kind == PBR_BL_PREDICTED || b->kind == PBR_BL_OGRS_REF)
             return FAIL(x, form, "baseline: %s (an OGRS baseline) applies only to binary, not %s", Q(form, q),
                         pbr_measure_name(m));

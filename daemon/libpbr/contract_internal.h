@@ -17,6 +17,7 @@
  *   contract_pay.c       pay: gates, tiers, key scopes, significance (5.9.3)
  *   contract_outcome.c   outcomes, segments, pooled, completeness
  *   contract_links.c     hurdle (5.9.1) and advance_of (5.9.5) references
+ *   contract_rules.c     cross-field rules on the model, free of YAML
  *
  * Every reader and parser returns 0, or -1 with the first error recorded in
  * the context (later errors are ignored). What a parser allocated belongs to
@@ -225,6 +226,52 @@ int pbr_ct_parse_pay(lctx *x, const yaml_node_t *n, pbr_outcome *o);
 int pbr_ct_parse_outcomes(lctx *x, const yaml_node_t *n);
 /* Resolves hurdle and advance_of once every component is parsed. */
 int pbr_ct_resolve_links(lctx *x, const yaml_node_t *root);
+
+/* ---- cross-field rules on the model (contract_rules.c) -------------------- */
+
+/* Which baseline forms measure m takes, as a bit set of pbr_baseline_kind
+ * (0 for clean_period, which takes none). */
+unsigned pbr_ct_baseline_forms(pbr_measure m);
+
+/* What an outcome lacks once parsed. */
+typedef enum {
+    PBR_CT_COMPLETE = 0,
+    PBR_CT_NO_PRICE,           /* no price, no tiers, not every segment priced */
+    PBR_CT_NO_BASELINE,        /* the measure needs one; no segments */
+    PBR_CT_SEGMENT_NO_BASELINE /* *segment: the first without one, and none on the outcome */
+} pbr_ct_gap;
+/* Checks that o pays something per unit and that every line has a baseline
+ * where the measure needs one; *segment is set for
+ * PBR_CT_SEGMENT_NO_BASELINE only. */
+pbr_ct_gap pbr_ct_outcome_gap(const pbr_outcome *o, size_t *segment);
+
+typedef enum {
+    PBR_CT_SIGNIFICANCE_OK = 0,
+    PBR_CT_SIGNIFICANCE_MEASURE,       /* neither binary nor frequency */
+    PBR_CT_SIGNIFICANCE_PER_REOFFENDER /* the variance is per member */
+} pbr_ct_significance;
+/* Whether outcome o may carry a significance gate (SPEC 5.9.3). */
+pbr_ct_significance pbr_ct_significance_fits(const pbr_outcome *o);
+
+typedef enum {
+    PBR_CT_HURDLE_OK = 0,
+    PBR_CT_HURDLE_NOT_BINARY,
+    PBR_CT_HURDLE_SEGMENTS /* the segment names differ */
+} pbr_ct_hurdle;
+/* Whether outcome h can be the hurdle of frequency outcome o (SPEC 5.9.1):
+ * binary, with the same segment names in any order. */
+pbr_ct_hurdle pbr_ct_hurdle_fits(const pbr_outcome *h, const pbr_outcome *o);
+
+typedef enum {
+    PBR_CT_ADVANCE_OK = 0,
+    PBR_CT_ADVANCE_MEASURE,      /* neither binary nor frequency */
+    PBR_CT_ADVANCE_NOT_QUARTERLY /* c's cohort period is not quarter */
+} pbr_ct_advance;
+/* Whether outcome o of contract c can be the target of a fee's advance_of
+ * (SPEC 5.9.5). */
+pbr_ct_advance pbr_ct_advance_fits(const pbr_contract *c, const pbr_outcome *o);
+
+/* ---- key scopes ------------------------------------------------------------ */
 
 /* Which measures a key applies to, as a bit set of pbr_measure. */
 #define M_BIN (1u << PBR_M_BINARY)

@@ -2,26 +2,20 @@
  * fee and outcome is parsed: a frequency outcome's hurdle (SPEC 5.9.1) and a
  * quarterly fee's advance_of (5.9.5).
  */
-#include <string.h>
-
 #include "libpbr/contract_internal.h"
 
-/* The index of the outcome whose id is the text of node v, or -1. */
-static int64_t outcome_named(const lctx *x, const yaml_node_t *v)
+/* The outcome a reference v names (key names the reference in messages):
+ * returns its index, or -1 after reporting v as not a single value or not
+ * an outcome of this contract. */
+static int64_t outcome_ref(lctx *x, const yaml_node_t *v, const char *key)
 {
+    char q[QBUF];
+    if (pbr_ct_need_scalar(x, v, key))
+        return -1;
     for (size_t j = 0; j < x->c->noutcomes; j++)
         if (scalar_is(v, x->c->outcomes[j].id))
             return (int64_t)j;
-    return -1;
-}
-
-/* 1 when a has a segment named name. */
-static int has_segment_named(const pbr_outcome *a, const char *name)
-{
-    for (size_t i = 0; i < a->nsegments; i++)
-        if (strcmp(a->segments[i].name, name) == 0)
-            return 1;
-    return 0;
+    return FAIL(x, v, "%s: %s is not an outcome of this contract", key, Q(v, q));
 }
 
 /* hurdle: ID on frequency outcome o: a binary outcome with the same segment
@@ -29,20 +23,18 @@ static int has_segment_named(const pbr_outcome *a, const char *name)
 static int resolve_hurdle(lctx *x, const yaml_node_t *v, pbr_outcome *o)
 {
     char q[QBUF];
-    if (pbr_ct_need_scalar(x, v, "hurdle"))
-        return -1;
-    int64_t j = outcome_named(x, v);
+    int64_t j = outcome_ref(x, v, "hurdle");
     if (j < 0)
-        return FAIL(x, v, "hurdle: %s is not an outcome of this contract", Q(v, q));
+        return -1;
     const pbr_outcome *h = &x->c->outcomes[j];
-    if (h->measure != PBR_M_BINARY)
+    switch (pbr_ct_hurdle_fits(h, o)) {
+    case PBR_CT_HURDLE_OK: break;
+    case PBR_CT_HURDLE_NOT_BINARY:
         return FAIL(x, v, "hurdle: %s is a %s outcome; a hurdle must be binary", Q(v, q), pbr_measure_name(h->measure));
-    int same = h->nsegments == o->nsegments;
-    for (size_t i = 0; same && i < o->nsegments; i++)
-        same = has_segment_named(h, o->segments[i].name);
-    if (!same)
+    case PBR_CT_HURDLE_SEGMENTS:
         return FAIL(x, v, "hurdle: %s and \"%s\" have different segment names (a hurdle line is matched by segment)",
                     Q(v, q), o->id);
+    }
     o->has_hurdle = 1;
     o->hurdle = (size_t)j;
     return 0;
@@ -53,18 +45,19 @@ static int resolve_hurdle(lctx *x, const yaml_node_t *v, pbr_outcome *o)
 static int resolve_advance(lctx *x, const yaml_node_t *v, pbr_fee *f)
 {
     char q[QBUF];
-    if (pbr_ct_need_scalar(x, v, "advance_of"))
-        return -1;
-    int64_t j = outcome_named(x, v);
+    int64_t j = outcome_ref(x, v, "advance_of");
     if (j < 0)
-        return FAIL(x, v, "advance_of: %s is not an outcome of this contract", Q(v, q));
+        return -1;
     const pbr_outcome *o = &x->c->outcomes[j];
-    if (o->measure != PBR_M_BINARY && o->measure != PBR_M_FREQUENCY)
+    switch (pbr_ct_advance_fits(x->c, o)) {
+    case PBR_CT_ADVANCE_OK: break;
+    case PBR_CT_ADVANCE_MEASURE:
         return FAIL(x, v, "advance_of: %s is a %s outcome; an advance is recovered from a binary or frequency one",
                     Q(v, q), pbr_measure_name(o->measure));
-    if (x->c->cohort.period != PBR_PERIOD_QUARTER)
+    case PBR_CT_ADVANCE_NOT_QUARTERLY:
         return FAIL(x, v, "advance_of: %s needs quarterly cohorts (period: quarter) to recover each quarter's advance",
                     Q(v, q));
+    }
     f->has_advance = 1;
     f->advance_of = (size_t)j;
     return 0;

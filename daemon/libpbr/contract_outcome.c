@@ -107,26 +107,19 @@ static int parse_pooled(lctx *x, const yaml_node_t *n, pbr_outcome *o)
  * baseline where the measure needs one (outcome map n, pay node pay). */
 static int check_outcome_complete(lctx *x, const yaml_node_t *n, const yaml_node_t *pay, const pbr_outcome *o)
 {
-    int all_seg_priced = o->nsegments > 0, all_seg_baselined = o->nsegments > 0;
-    for (size_t i = 0; i < o->nsegments; i++) {
-        all_seg_priced &= o->segments[i].has_price;
-        all_seg_baselined &= o->segments[i].has_baseline;
-    }
-    if (o->measure != PBR_M_DISPOSALS && !o->pay.has_price && o->pay.ntiers == 0 && !all_seg_priced)
+    size_t seg = 0;
+    switch (pbr_ct_outcome_gap(o, &seg)) {
+    case PBR_CT_COMPLETE: return 0;
+    case PBR_CT_NO_PRICE:
         return FAIL(x, pay, "pay: missing price (give price%s, or a price on every segment)",
                     o->measure == PBR_M_BINARY || o->measure == PBR_M_FREQUENCY ? " or tiers" : "");
-    if (o->measure == PBR_M_CLEAN_PERIOD || o->has_baseline || all_seg_baselined)
-        return 0;
-    if (o->nsegments == 0)
+    case PBR_CT_NO_BASELINE:
         return FAIL(x, n, "missing key \"baseline\" in outcome (%s needs one)", pbr_measure_name(o->measure));
-    for (size_t i = 0; i < o->nsegments; i++) {
-        if (!o->segments[i].has_baseline) {
-            const yaml_node_t *segs = pbr_ct_find(x, n, "segments", NULL);
-            const yaml_node_t *s = segs ? seq_item(x, segs, i) : n;
-            return FAIL(x, s ? s : n, "segment \"%s\": no baseline, and the component has none", o->segments[i].name);
-        }
+    case PBR_CT_SEGMENT_NO_BASELINE: break;
     }
-    return 0;
+    const yaml_node_t *segs = pbr_ct_find(x, n, "segments", NULL);
+    const yaml_node_t *s = segs ? seq_item(x, segs, seg) : n;
+    return FAIL(x, s ? s : n, "segment \"%s\": no baseline, and the component has none", o->segments[seg].name);
 }
 
 static int parse_outcome(lctx *x, const yaml_node_t *n, pbr_outcome *o)

@@ -93,10 +93,13 @@ int pbr_ct_check_scope(lctx *x, const yaml_node_t *map, const key_scope *scope, 
  * frequency per member. */
 int pbr_ct_check_significant(lctx *x, const yaml_node_t *k, const pbr_outcome *o)
 {
-    if (o->measure != PBR_M_BINARY && o->measure != PBR_M_FREQUENCY)
+    switch (pbr_ct_significance_fits(o)) {
+    case PBR_CT_SIGNIFICANCE_OK: return 0;
+    case PBR_CT_SIGNIFICANCE_MEASURE:
         return FAIL(x, k, "significant: applies to binary and frequency, not %s", pbr_measure_name(o->measure));
-    if (o->per_reoffender)
+    case PBR_CT_SIGNIFICANCE_PER_REOFFENDER:
         return FAIL(x, k, "significant: needs per: member (the gate's variance is per member, not per reoffender)");
+    }
     return 0;
 }
 
