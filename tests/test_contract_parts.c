@@ -1,13 +1,14 @@
 /* test_contract_parts.c -- the contract loader's parts alone, below
- * pbr_contract_parse: the typed scalar readers and key checks of
- * contract_yaml.c on one YAML node (message and 1-based line:column), where
- * compilation of contract_where.c (inward rounding, dropped values, the
- * field table's kinds), and the cross-field rules of contract_rules.c on
- * outcomes and contracts built in code. Positions were counted by hand from
- * each YAML text; the rules' expected answers come from SPEC 4 and 5.9.
+ * pbr_contract_parse: the typed scalar readers, key checks and list bounds
+ * of contract_yaml.c on one YAML node (message and 1-based line:column),
+ * where compilation of contract_where.c (inward rounding, dropped values,
+ * the field table's kinds), and the cross-field rules of contract_rules.c
+ * on outcomes and contracts built in code. Positions were counted by hand
+ * from each YAML text; the rules' expected answers come from SPEC 4 and 5.9.
  */
 #include <check.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -247,10 +248,49 @@ START_TEST(keys_duplicate_in_a_large_mapping)
     expect_error(&f, 21, 1, "duplicate key \"k7\" in rates");
     yaml_document_delete(&f.doc);
 
-    m = root_of(&f, "k0: 0\nk1: 1\nk2: 2\nk3: 3\nk4: 4\nk5: 5\nk6: 6\nk7: 7\nk8: 8\nk9: 9\n"
-                    "k10: 0\nk11: 1\nk12: 2\nk13: 3\nk14: 4\nk15: 5\nk16: 6\nk17: 7\n");
+    m = root_of(&f,
+                "k0: 0\nk1: 1\nk2: 2\nk3: 3\nk4: 4\nk5: 5\nk6: 6\nk7: 7\nk8: 8\nk9: 9\n"
+                "k10: 0\nk11: 1\nk12: 2\nk13: 3\nk14: 4\nk15: 5\nk16: 6\nk17: 7\n");
     ck_assert_int_eq(pbr_ct_check_keys(&f.x, m, NULL, "rates"), 0);
     ck_assert_int_eq(f.x.failed, 0);
+    yaml_document_delete(&f.doc);
+}
+END_TEST
+
+/* ---- lists ------------------------------------------------------------------------ */
+
+START_TEST(lists_are_bounded_and_allocated)
+{
+    fixture f;
+    pbr_window *items = NULL;
+    size_t cnt = 99;
+    /* three windows against a maximum of two: the message names the list at
+     * its first item (line 2, column 3) */
+    yaml_node_t *n = first_value(&f, "windows:\n  - a\n  - b\n  - c\n");
+    ck_assert_int_eq(pbr_ct_list_alloc(&f.x, n, "windows", 2, sizeof *items, (void **)&items, &cnt), -1);
+    expect_error(&f, 2, 3, "windows: 3 windows; at most 2 are supported");
+    ck_assert_ptr_null(items);
+    yaml_document_delete(&f.doc);
+
+    n = first_value(&f, "windows: {a: 1}\n");
+    ck_assert_int_eq(pbr_ct_list_alloc(&f.x, n, "windows", 2, sizeof *items, (void **)&items, &cnt), -1);
+    expect_error(&f, 1, 10, "windows: expected a list");
+    yaml_document_delete(&f.doc);
+
+    /* an empty list still gets an array (zeroed) for its owner to free */
+    n = first_value(&f, "windows: []\n");
+    ck_assert_int_eq(pbr_ct_list_alloc(&f.x, n, "windows", 2, sizeof *items, (void **)&items, &cnt), 0);
+    ck_assert_uint_eq(cnt, 0);
+    ck_assert_ptr_nonnull(items);
+    ck_assert_ptr_null(items[0].name);
+    free(items);
+    yaml_document_delete(&f.doc);
+
+    n = first_value(&f, "windows: [a, b]\n");
+    ck_assert_int_eq(pbr_ct_list_alloc(&f.x, n, "windows", 2, sizeof *items, (void **)&items, &cnt), 0);
+    ck_assert_uint_eq(cnt, 2);
+    ck_assert_int_eq(items[1].from, 0);
+    free(items);
     yaml_document_delete(&f.doc);
 }
 END_TEST
@@ -482,6 +522,7 @@ static Suite *make_suite(void)
     t = tcase_create("keys");
     tcase_add_test(t, keys_unknown_and_duplicate);
     tcase_add_test(t, keys_duplicate_in_a_large_mapping);
+    tcase_add_test(t, lists_are_bounded_and_allocated);
     suite_add_tcase(s, t);
     t = tcase_create("where");
     tcase_add_test(t, where_rounds_bounds_inward_and_drops_unrepresentable);

@@ -78,16 +78,11 @@ static int parse_windows(lctx *x, const yaml_node_t *n, pbr_cohort *co)
 {
     static const char *const keys[] = {"name", "from", "to", NULL};
     char q[QBUF];
-    if (pbr_ct_need_seq(x, n, "windows"))
+    size_t cnt;
+    if (pbr_ct_list_alloc(x, n, "windows", MAX_COHORT_WINDOWS, sizeof *co->windows, (void **)&co->windows, &cnt))
         return -1;
-    size_t cnt = seq_size(n);
     if (cnt == 0)
         return FAIL(x, n, "windows: an empty list has no cohorts");
-    if (cnt > MAX_COHORT_WINDOWS)
-        return FAIL(x, n, "windows: %zu windows; at most %d are supported", cnt, MAX_COHORT_WINDOWS);
-    co->windows = calloc(cnt, sizeof *co->windows);
-    if (!co->windows)
-        return pbr_ct_oom(x, n);
     for (size_t i = 0; i < cnt; i++) {
         yaml_node_t *w = seq_item(x, n, i), *vn, *vf, *vt;
         pbr_window *win = &co->windows[i];

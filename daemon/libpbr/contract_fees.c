@@ -96,14 +96,9 @@ static int parse_fee(lctx *x, const yaml_node_t *n, pbr_fee *f)
 int pbr_ct_parse_fees(lctx *x, const yaml_node_t *n)
 {
     pbr_contract *c = x->c;
-    if (pbr_ct_need_seq(x, n, "fees"))
+    size_t cnt;
+    if (pbr_ct_list_alloc(x, n, "fees", MAX_LIST_ITEMS, sizeof *c->fees, (void **)&c->fees, &cnt))
         return -1;
-    size_t cnt = seq_size(n);
-    if (cnt > MAX_LIST_ITEMS)
-        return FAIL(x, n, "fees: %zu fees; at most %d are supported", cnt, MAX_LIST_ITEMS);
-    c->fees = calloc(cnt ? cnt : 1, sizeof *c->fees);
-    if (!c->fees)
-        return pbr_ct_oom(x, n);
     for (size_t i = 0; i < cnt; i++) {
         mpq_init(c->fees[i].amount);
         mpq_init(c->fees[i].volume_rate);

@@ -155,6 +155,11 @@ yaml_node_t *pbr_ct_require(lctx *x, const yaml_node_t *map, const char *key, co
 int pbr_ct_need_map(lctx *x, const yaml_node_t *n, const char *key);
 int pbr_ct_need_seq(lctx *x, const yaml_node_t *n, const char *key);
 int pbr_ct_need_scalar(lctx *x, const yaml_node_t *n, const char *key);
+/* A list of at most max items (key names the list and its items), with
+ * *items allocated zeroed for its *cnt items (at least one element); the
+ * caller stores *items where the contract's free will find it. */
+int pbr_ct_list_alloc(lctx *x, const yaml_node_t *n, const char *key, size_t max, size_t size, void **items,
+                      size_t *cnt);
 
 /* ---- typed scalars (each names key in its messages) ----------------------- */
 

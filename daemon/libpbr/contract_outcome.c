@@ -53,16 +53,11 @@ static int parse_segment(lctx *x, const yaml_node_t *n, pbr_outcome *o, size_t i
 
 static int parse_segments(lctx *x, const yaml_node_t *n, pbr_outcome *o)
 {
-    if (pbr_ct_need_seq(x, n, "segments"))
+    size_t cnt;
+    if (pbr_ct_list_alloc(x, n, "segments", MAX_LIST_ITEMS, sizeof *o->segments, (void **)&o->segments, &cnt))
         return -1;
-    size_t cnt = seq_size(n);
     if (cnt == 0)
         return FAIL(x, n, "segments: an empty list excludes every member");
-    if (cnt > MAX_LIST_ITEMS)
-        return FAIL(x, n, "segments: %zu segments; at most %d are supported", cnt, MAX_LIST_ITEMS);
-    o->segments = calloc(cnt, sizeof *o->segments);
-    if (!o->segments)
-        return pbr_ct_oom(x, n);
     for (size_t i = 0; i < cnt; i++) {
         pbr_ct_baseline_init(&o->segments[i].baseline);
         mpq_init(o->segments[i].price);
@@ -199,14 +194,9 @@ static int parse_outcome(lctx *x, const yaml_node_t *n, pbr_outcome *o)
 int pbr_ct_parse_outcomes(lctx *x, const yaml_node_t *n)
 {
     pbr_contract *c = x->c;
-    if (pbr_ct_need_seq(x, n, "outcomes"))
+    size_t cnt;
+    if (pbr_ct_list_alloc(x, n, "outcomes", MAX_LIST_ITEMS, sizeof *c->outcomes, (void **)&c->outcomes, &cnt))
         return -1;
-    size_t cnt = seq_size(n);
-    if (cnt > MAX_LIST_ITEMS)
-        return FAIL(x, n, "outcomes: %zu outcomes; at most %d are supported", cnt, MAX_LIST_ITEMS);
-    c->outcomes = calloc(cnt ? cnt : 1, sizeof *c->outcomes);
-    if (!c->outcomes)
-        return pbr_ct_oom(x, n);
     for (size_t i = 0; i < cnt; i++) {
         pbr_outcome *o = &c->outcomes[i];
         o->follow_up = 12;

@@ -157,6 +157,25 @@ int pbr_ct_oom(lctx *x, const yaml_node_t *n)
     return FAIL(x, n, "out of memory");
 }
 
+/* Checks that n is a list of at most max items (key names the list and its
+ * items in messages: "fees: 1001 fees; at most 1000 are supported") and
+ * allocates *items zeroed, one element of size bytes per item and at least
+ * one, so that even an empty list has an array for its owner to free. *cnt
+ * gets the number of items. Returns 0 or -1 (*items NULL unless allocated). */
+int pbr_ct_list_alloc(lctx *x, const yaml_node_t *n, const char *key, size_t max, size_t size, void **items,
+                      size_t *cnt)
+{
+    *items = NULL;
+    if (pbr_ct_need_seq(x, n, key))
+        return -1;
+    *cnt = seq_size(n);
+    if (*cnt > max)
+        return FAIL(x, n, "%s: %zu %s; at most %zu are supported", key, *cnt, key, max);
+    if (!(*items = calloc(*cnt ? *cnt : 1, size)))
+        return pbr_ct_oom(x, n);
+    return 0;
+}
+
 /* ---- typed scalars ------------------------------------------------------------ */
 
 /* Copies a non-empty string value into *out (caller frees). Returns 0 or -1. */
