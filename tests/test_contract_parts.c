@@ -1,10 +1,11 @@
 /* test_contract_parts.c -- the contract loader's parts alone, below
  * pbr_contract_parse: the typed scalar readers, key checks and list bounds
  * of contract_yaml.c on one YAML node (message and 1-based line:column),
- * where compilation of contract_where.c (inward rounding, dropped values,
- * the field table's kinds), and the cross-field rules of contract_rules.c
- * on outcomes and contracts built in code. Positions were counted by hand
- * from each YAML text; the rules' expected answers come from SPEC 4 and 5.9.
+ * the cohort windows' period keys of contract_cohort.c, where compilation
+ * of contract_where.c (inward rounding, dropped values, the field table's
+ * kinds), and the cross-field rules of contract_rules.c on outcomes and
+ * contracts built in code. Positions were counted by hand from each YAML
+ * text; the rules' expected answers come from SPEC 4 and 5.9.
  */
 #include <check.h>
 #include <stdint.h>
@@ -295,6 +296,57 @@ START_TEST(lists_are_bounded_and_allocated)
 }
 END_TEST
 
+/* ---- cohort period keys -------------------------------------------------------------- */
+
+/* Parses the cohort mapping of yaml for a contract from start to end with
+ * year_start ys, and checks that its windows' period keys are want[0..n). */
+static void expect_period_keys(const char *yaml, pbr_date start, pbr_date end, int ys, const char *const *want,
+                               size_t n)
+{
+    fixture f;
+    yaml_node_t *v = first_value(&f, yaml);
+    pbr_contract *c = pbr_ct_contract_new();
+    ck_assert_ptr_nonnull(c);
+    c->start = start;
+    c->end = end;
+    c->year_start = ys;
+    f.x.c = c;
+    ck_assert_msg(pbr_ct_parse_cohort(&f.x, v) == 0, "%d:%d: %s", f.d.line, f.d.column, f.d.message);
+    ck_assert_uint_eq(f.x.nwkeys, n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_str_eq(f.x.wkeys[i], want[i]);
+    for (size_t i = 0; i < f.x.nwkeys; i++)
+        free(f.x.wkeys[i]);
+    free(f.x.wkeys);
+    pbr_contract_free(c);
+    yaml_document_delete(&f.doc);
+}
+
+START_TEST(cohort_period_keys)
+{
+    pbr_date start = pbr_date_from_ymd(2025, 5, 15), end = pbr_date_from_ymd(2026, 2, 10);
+    /* settlement years from April: 15 May 2025 is in the quarter of 1 April;
+     * quarters then start 1 July, 1 October and 1 January, the last on or
+     * before 10 February 2026 */
+    static const char *const quarters[] = {"2025-04-01", "2025-07-01", "2025-10-01", "2026-01-01"};
+    expect_period_keys("cohort: {index: release, period: quarter}\n", start, end, 4, quarters, 4);
+    /* one settlement year, April 2025 to March 2026 */
+    static const char *const april_years[] = {"2025-26"};
+    expect_period_keys("cohort: {index: release}\n", start, end, 4, april_years, 1);
+    /* calendar years: 2025 and 2026 (10 February) */
+    static const char *const calendar_years[] = {"2025", "2026"};
+    expect_period_keys("cohort: {index: community_start, period: year}\n", start, end, 1, calendar_years, 2);
+    static const char *const whole[] = {"all"};
+    expect_period_keys("cohort: {index: release, period: whole}\n", start, end, 4, whole, 1);
+    /* listed windows are keyed by their names, in file order */
+    static const char *const named[] = {"late", "early"};
+    expect_period_keys("cohort:\n  index: release\n  windows:\n"
+                       "    - {name: late, from: 2025-10-01, to: 2026-01-01}\n"
+                       "    - {name: early, from: 2025-06-01, to: 2025-10-01}\n",
+                       start, end, 4, named, 2);
+}
+END_TEST
+
 /* ---- where compilation ------------------------------------------------------------- */
 
 START_TEST(where_rounds_bounds_inward_and_drops_unrepresentable)
@@ -523,6 +575,9 @@ static Suite *make_suite(void)
     tcase_add_test(t, keys_unknown_and_duplicate);
     tcase_add_test(t, keys_duplicate_in_a_large_mapping);
     tcase_add_test(t, lists_are_bounded_and_allocated);
+    suite_add_tcase(s, t);
+    t = tcase_create("cohort");
+    tcase_add_test(t, cohort_period_keys);
     suite_add_tcase(s, t);
     t = tcase_create("where");
     tcase_add_test(t, where_rounds_bounds_inward_and_drops_unrepresentable);
