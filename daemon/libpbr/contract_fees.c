@@ -3,7 +3,6 @@
  * advance_of is resolved with the other links (contract_links.c).
  */
 #include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "libpbr/contract_internal.h"

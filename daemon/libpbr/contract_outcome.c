@@ -4,7 +4,6 @@
  * needs one, a baseline. A frequency outcome's hurdle is resolved with the
  * other links (contract_links.c).
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "libpbr/contract_internal.h"

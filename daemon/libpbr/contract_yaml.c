@@ -4,7 +4,6 @@
  * identifiers, exact decimals, money, whole numbers, dates, booleans,
  * choices) with messages that name the key.
  */
-#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
