@@ -5,7 +5,7 @@
 #   2. every example contract in pbrd-contract(5) passes `pbrctl check`,
 #      every scheme of contracts/ has one, and the page's example of an
 #      error is what pbrctl check prints;
-#   3. every key the contract loader accepts (contract.c) is in
+#   3. every key the contract loader accepts (contract*.c) is in
 #      pbrd-contract(5), every config key (config.c) in pbrd.yaml(5), every
 #      pbrd option (pbrd --help) and every metric (metrics.c) in pbrd(8);
 #   4. every pbrctl command has --help, a section in pbrctl(1) naming each of
@@ -55,9 +55,9 @@ done
 
 # 3. keys and options
 # every string in the `keys[]` arrays of the contract loader
-keys=$(tr '\n' ' ' < "$root/daemon/libpbr/contract.c" |
+keys=$(cat "$root"/daemon/libpbr/contract*.c | tr '\n' ' ' |
     grep -o 'const keys\[\] = {[^}]*}' | grep -o '"[a-z_]*"' | tr -d '"' | sort -u)
-[ -n "$keys" ] || bad "found no keys[] arrays in contract.c: update docs-check.sh"
+[ -n "$keys" ] || bad "found no keys[] arrays in contract*.c: update docs-check.sh"
 for k in $keys; do
     grep -q -E "(Cm |\{)$k\b" "$root/man/pbrd-contract.5" ||
         bad "pbrd-contract(5) does not document the key $k: add it to man/pbrd-contract.5"

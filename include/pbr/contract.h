@@ -4,7 +4,9 @@
  * checked, every default applied, every decimal kept exact (mpq_t, money in
  * pounds), every error reported as file:line:column. The model is read-only
  * after loading; the evaluator (settle.h) reads it and nothing else.
- * pbr_contract_free releases everything the contract owns.
+ * pbr_contract_free releases everything the contract owns. The loader is
+ * daemon/libpbr/contract.c with one module per section (contract_internal.h
+ * lists them).
  */
 #ifndef PBR_CONTRACT_H
 #define PBR_CONTRACT_H
