@@ -18,7 +18,7 @@ static unsigned gender_bit(int g)
     return g == 'M' ? 1u : g == 'F' ? 2u : g == 'X' ? 4u : 0u;
 }
 
-int cwhere_compile(const pbr_where *w, const pbr_eventset *ev, cwhere *out)
+int compiled_where_init(compiled_where *out, const pbr_where *w, const pbr_eventset *ev)
 {
     out->n = 0;
     out->conds = calloc(w->nconds ? w->nconds : 1, sizeof *out->conds);
@@ -26,7 +26,7 @@ int cwhere_compile(const pbr_where *w, const pbr_eventset *ev, cwhere *out)
         return -1;
     for (size_t i = 0; i < w->nconds; i++) {
         const pbr_cond *c = &w->conds[i];
-        cwhere_cond *cc = &out->conds[out->n++];
+        compiled_cond *cc = &out->conds[out->n++];
         cc->cond = c;
         if (c->field == PBR_F_GENDER) {
             for (size_t k = 0; k < c->nstrs; k++)
@@ -44,7 +44,7 @@ int cwhere_compile(const pbr_where *w, const pbr_eventset *ev, cwhere *out)
             continue;
         cc->syms = calloc(c->nstrs, sizeof *cc->syms);
         if (cc->syms == NULL) {
-            cwhere_free(out);
+            compiled_where_clear(out);
             return -1;
         }
         for (size_t k = 0; k < c->nstrs; k++)
@@ -54,7 +54,7 @@ int cwhere_compile(const pbr_where *w, const pbr_eventset *ev, cwhere *out)
     return 0;
 }
 
-void cwhere_free(cwhere *w)
+void compiled_where_clear(compiled_where *w)
 {
     for (size_t i = 0; i < w->n; i++)
         free(w->conds[i].syms);
@@ -63,7 +63,7 @@ void cwhere_free(cwhere *w)
     w->n = 0;
 }
 
-static int sym_in(const cwhere_cond *cc, pbr_sym s)
+static int sym_in(const compiled_cond *cc, pbr_sym s)
 {
     if (s == 0)
         return 0;
@@ -88,7 +88,7 @@ static int num_matches(const pbr_cond *c, int64_t v, int present)
     return 0;
 }
 
-static int flags_match(const cwhere_cond *cc, const pbr_eventset *ev, const pbr_ev *e)
+static int flags_match(const compiled_cond *cc, const pbr_eventset *ev, const pbr_ev *e)
 {
     size_t n;
     const pbr_sym *f = pbr_eventset_flags(ev, e->flags, &n);
@@ -99,7 +99,7 @@ static int flags_match(const cwhere_cond *cc, const pbr_eventset *ev, const pbr_
     return 0;
 }
 
-static int cond_matches(const cwhere_cond *cc, const pbr_eventset *ev, const pbr_ev *e)
+static int cond_matches(const compiled_cond *cc, const pbr_eventset *ev, const pbr_ev *e)
 {
     const pbr_cond *c = cc->cond;
     switch (c->field) {
@@ -121,7 +121,7 @@ static int cond_matches(const cwhere_cond *cc, const pbr_eventset *ev, const pbr
     return 0;
 }
 
-int cwhere_match(const cwhere *w, const pbr_eventset *ev, const pbr_ev *e)
+int compiled_where_matches(const compiled_where *w, const pbr_eventset *ev, const pbr_ev *e)
 {
     for (size_t i = 0; i < w->n; i++) {
         if (!cond_matches(&w->conds[i], ev, e))
@@ -132,7 +132,7 @@ int cwhere_match(const cwhere *w, const pbr_eventset *ev, const pbr_ev *e)
 
 /* ---- windows ---------------------------------------------------------------------- */
 
-ewindow *cohort_windows(const pbr_contract *c, size_t *n)
+cohort_window *cohort_windows(const pbr_contract *c, size_t *n)
 {
     *n = 0;
     if (!c->has_cohort)
@@ -143,7 +143,7 @@ ewindow *cohort_windows(const pbr_contract *c, size_t *n)
         cap = co->nwindows;
     else if (co->period != PBR_PERIOD_WHOLE)
         cap = (size_t)((c->end - c->start) / 28 / (co->period == PBR_PERIOD_QUARTER ? 3 : 12) + 3);
-    ewindow *w = calloc(cap ? cap : 1, sizeof *w);
+    cohort_window *w = calloc(cap ? cap : 1, sizeof *w);
     if (w == NULL)
         return NULL;
     if (co->period == PBR_PERIOD_WINDOWS) {
@@ -166,7 +166,7 @@ ewindow *cohort_windows(const pbr_contract *c, size_t *n)
     int months = quarterly ? 3 : 12;
     pbr_date p = quarterly ? pbr_quarter_of(c->start, c->year_start) : pbr_year_of(c->start, c->year_start);
     while (p <= c->end && *n < cap) {
-        ewindow *x = &w[(*n)++];
+        cohort_window *x = &w[(*n)++];
         x->from = p;
         x->to = pbr_add_months(p, months);
         if (quarterly)
@@ -288,13 +288,13 @@ static int64_t cap_windows(const pbr_eventset *ev, member *m, size_t n, size_t n
  * set's type index), so `first` keeps the first event of an offender in a
  * window as it goes: one linear pass, no sort. Only a size cap needs the
  * (window, date, id) order across offenders. */
-int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const ewindow *w,
+int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const cohort_window *w,
                    size_t nw, member **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    cwhere where;
-    if (cwhere_compile(&c->cohort.where, ev, &where) != 0)
+    compiled_where where;
+    if (compiled_where_init(&where, &c->cohort.where, ev) != 0)
         return -1;
     size_t nall, npos, k = 0, cap = 0;
     const pbr_ev *all = pbr_eventset_all(ev, &nall);
@@ -308,7 +308,7 @@ int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_s
         const pbr_ev *e = &all[pos[i]];
         if (e->date < c->start || e->date > c->end)
             continue;
-        if (!pbr_ev_visible(e, voids, d, max_seq) || !cwhere_match(&where, ev, e))
+        if (!pbr_ev_visible(e, voids, d, max_seq) || !compiled_where_matches(&where, ev, e))
             continue;
         for (size_t j = 0; j < nw; j++) {
             if (e->date < w[j].from || e->date >= w[j].to)
@@ -327,13 +327,13 @@ int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_s
         k = (size_t)capped;
     }
     free(taken);
-    cwhere_free(&where);
+    compiled_where_clear(&where);
     *out = m;
     *n = k;
     return 0;
 fail:
     free(m);
     free(taken);
-    cwhere_free(&where);
+    compiled_where_clear(&where);
     return -1;
 }

@@ -16,33 +16,33 @@
 #include "pbr/statement.h"
 
 /* A where compiled against one event set: strings resolved to symbols. */
-typedef struct cwhere_cond {
+typedef struct compiled_cond {
     const pbr_cond *cond;
     pbr_sym *syms; /* string conditions: resolved symbols (0 = unknown, never matches) */
     size_t nsyms;
     unsigned mask; /* gender ('M'=1,'F'=2,'X'=4) or disposal (1 << kind) */
-} cwhere_cond;
+} compiled_cond;
 
-typedef struct cwhere {
-    cwhere_cond *conds;
+typedef struct compiled_where {
+    compiled_cond *conds;
     size_t n;
-} cwhere;
+} compiled_where;
 
-/* Returns 0 or -1 (allocation failure). Free with cwhere_free. */
-int cwhere_compile(const pbr_where *w, const pbr_eventset *ev, cwhere *out);
-void cwhere_free(cwhere *w);
+/* Returns 0 or -1 (allocation failure). Free with compiled_where_clear. */
+int compiled_where_init(compiled_where *out, const pbr_where *w, const pbr_eventset *ev);
+void compiled_where_clear(compiled_where *w);
 /* Does event e match every condition? */
-int cwhere_match(const cwhere *w, const pbr_eventset *ev, const pbr_ev *e);
+int compiled_where_matches(const compiled_where *w, const pbr_eventset *ev, const pbr_ev *e);
 
 /* A cohort window. */
-typedef struct ewindow {
+typedef struct cohort_window {
     pbr_date from, to; /* [from, to) */
     char key[32];      /* period key: first day, year label, "all" or the window's name */
-} ewindow;
+} cohort_window;
 
 /* Returns the contract's cohort windows (malloc'd, caller frees) in order, or
  * NULL with *n = 0 when the contract has no cohort. */
-ewindow *cohort_windows(const pbr_contract *c, size_t *n);
+cohort_window *cohort_windows(const pbr_contract *c, size_t *n);
 
 typedef struct member {
     const pbr_ev *index; /* the index event */
@@ -52,11 +52,11 @@ typedef struct member {
 /* Selects the members of every window as of date d (filter, window, first,
  * size). Returns 0 and a malloc'd array (caller frees; NULL when empty) in
  * no particular order, or -1. */
-int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const ewindow *w,
+int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const cohort_window *w,
                    size_t nw, member **out, size_t *n);
 
 /* A candidate line with its ordering keys. */
-typedef struct cline {
+typedef struct candidate_line {
     pbr_line line;
     pbr_date period_first; /* first day of the period (ordering, provisional) */
     int pooled;
@@ -65,20 +65,20 @@ typedef struct cline {
     int fee;      /* a fee line computed from events (5.9.4 volume): outside the cap,
                                adjusted, never provisional; measure is meaningless */
     int fee_rank; /* fee lines on one final_on: volume and recovery (0) before the quarterly (1) */
-} cline;
+} candidate_line;
 
-typedef struct clines {
-    cline *v;
+typedef struct candidate_lines {
+    candidate_line *v;
     size_t n, cap;
-} clines;
+} candidate_lines;
 
 /* Appends a zeroed line with nullable figures set to null; NULL on failure. */
-cline *clines_push(clines *l);
-void clines_free(clines *l);
+candidate_line *candidate_lines_push(candidate_lines *l);
+void candidate_lines_clear(candidate_lines *l);
 
 /* Computes every outcome and pooled line of contract c that exists as of d
  * (every final or not), appending to out. Returns 0 or -1 with err. */
-int evaluate_outcomes(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, clines *out,
+int evaluate_outcomes(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, candidate_lines *out,
                       char *err, size_t errlen);
 
 /* The figures a pay rule works on (exact). */
@@ -96,7 +96,7 @@ void pay_line(const pbr_pay *pay, const mpq_t *seg_price, const metrics *m, int 
               pbr_metric pooled_metric, const mpq_t *pooled_threshold, pbr_line *line, mpq_t amount_pounds);
 
 /* Lines are ordered by (final_on, component, period first day, pooled last, segment). */
-int cline_cmp(const void *a, const void *b);
+int candidate_line_cmp(const void *a, const void *b);
 
 /* ---- mechanism.c: SPEC 5.9 -------------------------------------------------------- */
 
@@ -106,7 +106,8 @@ int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, int
 
 /* The outcome line of component h for (period, segment) among lines, or
  * NULL (5.9.1: the hurdle's line). segment is NULL for no segment. */
-const cline *eval_hurdle_line(const clines *lines, const pbr_outcome *h, const char *period, const char *segment);
+const candidate_line *eval_hurdle_line(const candidate_lines *lines, const pbr_outcome *h, const char *period,
+                                       const char *segment);
 
 /* A missed hurdle: the frequency line l of o pays o's below, threshold_met
  * false, units null (5.9.1). */
@@ -114,11 +115,12 @@ void eval_hurdle_missed(const pbr_outcome *o, pbr_line *l);
 
 /* Appends the volume lines of every fee with volume (5.9.4), as of d.
  * Returns 0 or -1 (out of memory). */
-int eval_volume_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, clines *out);
+int eval_volume_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
+                      candidate_lines *out);
 
 /* Appends the recovery line of every quarter of fee f (5.9.5: f has an
  * advance). Returns 0 or -1 (out of memory). */
-int eval_recovery_lines(const pbr_contract *c, const pbr_fee *f, clines *out);
+int eval_recovery_lines(const pbr_contract *c, const pbr_fee *f, candidate_lines *out);
 
 /* The latest final_on of the 5.9 fee lines of c (volume and recovery), or
  * PBR_DATE_NONE: the statement range covers them. */
@@ -133,7 +135,7 @@ typedef int (*clean_restart_fn)(void *ctx, const pbr_ev *conviction);
  * Returns 1 with *clock_out (the last clock) and *f_date (the success date
  * F) when the member succeeds, 0 when it never does, -1 when on_restart
  * failed. */
-int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev,
+int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const compiled_where *exclude, const pbr_eventset *ev,
                      const pbr_ev *idx, uint64_t max_seq, pbr_date d, clean_restart_fn on_restart, void *ctx,
                      pbr_date *clock_out, pbr_date *f_date);
 
@@ -157,9 +159,9 @@ int eval_custody_spells(const pbr_eventset *ev, const pbr_ev *es, size_t n, uint
  * without segments, -1 when none matches), and whether a member of segment
  * seg needs an OGRS score (weight: ogrs or an OGRS baseline). Shared by the
  * measures and by explain. */
-cwhere *eval_segments_compile(const pbr_outcome *o, const pbr_eventset *ev);
-void eval_segments_free(cwhere *w, size_t n);
-int64_t eval_segment_of(const pbr_outcome *o, const cwhere *segs, const pbr_eventset *ev, const pbr_ev *e);
+compiled_where *eval_segments_compile(const pbr_outcome *o, const pbr_eventset *ev);
+void eval_segments_free(compiled_where *w, size_t n);
+int64_t eval_segment_of(const pbr_outcome *o, const compiled_where *segs, const pbr_eventset *ev, const pbr_ev *e);
 int eval_needs_ogrs(const pbr_outcome *o, size_t seg);
 
 /* A member's proven reoffences (5.3): reoffender, and offences or
@@ -176,7 +178,7 @@ typedef int (*proven_fn)(void *ctx, const pbr_ev *conviction);
 /* The proven reoffences of the member with index event idx, as of d over
  * events up to max_seq, passing each to on_proven (may be NULL): the one
  * definition for the measures and for explain. */
-reoff eval_proven_reoffences(const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev, const pbr_ev *idx,
-                             uint64_t max_seq, pbr_date d, proven_fn on_proven, void *ctx);
+reoff eval_proven_reoffences(const pbr_outcome *o, const compiled_where *exclude, const pbr_eventset *ev,
+                             const pbr_ev *idx, uint64_t max_seq, pbr_date d, proven_fn on_proven, void *ctx);
 
 #endif

@@ -73,7 +73,7 @@ static int record_conviction(void *ctx, const pbr_ev *conviction)
 
 /* Fills a member row: the proven reoffences of 5.3 (measure.c's
  * eval_proven_reoffences), with the convictions counted. Returns 0 or -1. */
-static int member_row(const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev, const pbr_ev *idx,
+static int member_row(const pbr_outcome *o, const compiled_where *exclude, const pbr_eventset *ev, const pbr_ev *idx,
                       uint64_t max_seq, pbr_date d, pbr_xrow *r)
 {
     reoff p = eval_proven_reoffences(o, exclude, ev, idx, max_seq, d, record_conviction, r);
@@ -85,7 +85,7 @@ static int member_row(const pbr_outcome *o, const cwhere *exclude, const pbr_eve
 /* Is window i one of the line's? period: the window's key, "pooled" (every
  * window, 5.6) or a settlement year's label (pooled over: year, 5.9.2: the
  * windows whose first day falls in that year). */
-static int window_in_line(const pbr_contract *c, const pbr_outcome *o, const ewindow *w, const char *period)
+static int window_in_line(const pbr_contract *c, const pbr_outcome *o, const cohort_window *w, const char *period)
 {
     if (strcmp(w->key, period) == 0)
         return 1;
@@ -104,7 +104,7 @@ static int window_in_line(const pbr_contract *c, const pbr_outcome *o, const ewi
 static int windows_with_members(const pbr_outcome *h, const char *segname, const pbr_eventset *ev, const member *m,
                                 size_t nm, unsigned char *has)
 {
-    cwhere *s = eval_segments_compile(h, ev);
+    compiled_where *s = eval_segments_compile(h, ev);
     int rc = s != NULL ? 0 : -1;
     int64_t target = target_segment(h, segname);
     for (size_t i = 0; rc == 0 && i < nm; i++) {
@@ -125,14 +125,14 @@ static int explain_cohort(const pbr_contract *c, const pbr_outcome *o, const pbr
                           pbr_date d, const char *period, int64_t target, pbr_explanation *x)
 {
     size_t nw = 0, nm = 0;
-    ewindow *w = cohort_windows(c, &nw);
+    cohort_window *w = cohort_windows(c, &nw);
     member *m = NULL;
-    cwhere *s = NULL;
-    cwhere exclude = {NULL, 0};
+    compiled_where *s = NULL;
+    compiled_where exclude = {NULL, 0};
     unsigned char *in = NULL, *hurdled = NULL;
     int rc = -1;
     if (w == NULL || cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0 ||
-        (s = eval_segments_compile(o, ev)) == NULL || cwhere_compile(&o->exclude, ev, &exclude) != 0)
+        (s = eval_segments_compile(o, ev)) == NULL || compiled_where_init(&exclude, &o->exclude, ev) != 0)
         goto out;
     in = calloc(nw, 1);
     hurdled = calloc(nw, 1);
@@ -174,7 +174,7 @@ static int explain_cohort(const pbr_contract *c, const pbr_outcome *o, const pbr
 out:
     free(hurdled);
     free(in);
-    cwhere_free(&exclude);
+    compiled_where_clear(&exclude);
     eval_segments_free(s, o->nsegments);
     free(m);
     free(w);
@@ -193,7 +193,7 @@ static int record_restart(void *ctx, const pbr_ev *conviction)
  * each restarting conviction on r. Returns 1 on success (clock and
  * success_on set), 0 when the member never succeeds, -1 when out of
  * memory. */
-static int clean_row(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev,
+static int clean_row(const pbr_contract *c, const pbr_outcome *o, const compiled_where *exclude, const pbr_eventset *ev,
                      const pbr_ev *idx, uint64_t max_seq, pbr_date d, pbr_xrow *r)
 {
     return eval_clean_clock(c, o, exclude, ev, idx, max_seq, d, record_restart, r, &r->clock, &r->success_on);
@@ -203,13 +203,13 @@ static int explain_clean(const pbr_contract *c, const pbr_outcome *o, const pbr_
                          pbr_date d, pbr_date quarter, int64_t target, pbr_explanation *x)
 {
     size_t nw = 0, nm = 0;
-    ewindow *w = cohort_windows(c, &nw);
+    cohort_window *w = cohort_windows(c, &nw);
     member *m = NULL;
-    cwhere *s = NULL;
-    cwhere exclude = {NULL, 0};
+    compiled_where *s = NULL;
+    compiled_where exclude = {NULL, 0};
     int rc = -1;
     if (w == NULL || cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0 ||
-        (s = eval_segments_compile(o, ev)) == NULL || cwhere_compile(&o->exclude, ev, &exclude) != 0)
+        (s = eval_segments_compile(o, ev)) == NULL || compiled_where_init(&exclude, &o->exclude, ev) != 0)
         goto out;
     for (size_t i = 0; i < nm; i++) {
         const pbr_ev *idx = m[i].index;
@@ -238,7 +238,7 @@ static int explain_clean(const pbr_contract *c, const pbr_outcome *o, const pbr_
     }
     rc = 0;
 out:
-    cwhere_free(&exclude);
+    compiled_where_clear(&exclude);
     eval_segments_free(s, o->nsegments);
     free(m);
     free(w);
@@ -249,8 +249,8 @@ out:
 
 typedef struct spell_rows {
     const pbr_outcome *o;
-    const cwhere *where;
-    const cwhere *s;
+    const compiled_where *where;
+    const compiled_where *s;
     const pbr_eventset *ev;
     pbr_date q, qnext;
     int64_t target;
@@ -263,7 +263,7 @@ static int add_spell_row(void *ctx, const pbr_ev *reception, const pbr_ev *disch
 {
     const spell_rows *sr = ctx;
     pbr_date lo = reception->date > sr->q ? reception->date : sr->q, hi = to < sr->qnext ? to : sr->qnext;
-    if (hi <= lo || !cwhere_match(sr->where, sr->ev, reception) ||
+    if (hi <= lo || !compiled_where_matches(sr->where, sr->ev, reception) ||
         eval_segment_of(sr->o, sr->s, sr->ev, reception) != sr->target)
         return 0;
     pbr_xrow *r = push_row(sr->x, 0);
@@ -278,9 +278,9 @@ static int add_spell_row(void *ctx, const pbr_ev *reception, const pbr_ev *disch
 
 /* One offender's spells (measure.c's eval_custody_spells) with nights in
  * [q, qnext), matching where and the target segment. Returns 0 or -1. */
-static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const cwhere *s, const pbr_eventset *ev,
-                               uint32_t off, uint64_t max_seq, pbr_date d, pbr_date q, pbr_date qnext, int64_t target,
-                               pbr_explanation *x)
+static int offender_spell_rows(const pbr_outcome *o, const compiled_where *where, const compiled_where *s,
+                               const pbr_eventset *ev, uint32_t off, uint64_t max_seq, pbr_date d, pbr_date q,
+                               pbr_date qnext, int64_t target, pbr_explanation *x)
 {
     size_t n;
     const pbr_ev *es = pbr_eventset_offender_events(ev, off, &n);
@@ -291,10 +291,10 @@ static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const 
 static int explain_custody(const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, pbr_date quarter,
                            int64_t target, pbr_explanation *x)
 {
-    cwhere *s = NULL;
-    cwhere where = {NULL, 0};
+    compiled_where *s = NULL;
+    compiled_where where = {NULL, 0};
     int rc = -1;
-    if ((s = eval_segments_compile(o, ev)) == NULL || cwhere_compile(&o->where, ev, &where) != 0)
+    if ((s = eval_segments_compile(o, ev)) == NULL || compiled_where_init(&where, &o->where, ev) != 0)
         goto out;
     pbr_date qnext = pbr_add_months(quarter, 3);
     for (uint32_t off = 0; off < pbr_eventset_offenders(ev); off++) {
@@ -303,7 +303,7 @@ static int explain_custody(const pbr_outcome *o, const pbr_eventset *ev, uint64_
     }
     rc = 0;
 out:
-    cwhere_free(&where);
+    compiled_where_clear(&where);
     eval_segments_free(s, o->nsegments);
     return rc;
 }
@@ -313,11 +313,11 @@ out:
 static int explain_disposals(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
                              pbr_date d, const char *period, int64_t target, pbr_explanation *x)
 {
-    cwhere *s = NULL;
-    cwhere where = {NULL, 0}, exclude = {NULL, 0};
+    compiled_where *s = NULL;
+    compiled_where where = {NULL, 0}, exclude = {NULL, 0};
     int rc = -1;
-    if ((s = eval_segments_compile(o, ev)) == NULL || cwhere_compile(&o->where, ev, &where) != 0 ||
-        cwhere_compile(&o->exclude, ev, &exclude) != 0)
+    if ((s = eval_segments_compile(o, ev)) == NULL || compiled_where_init(&where, &o->where, ev) != 0 ||
+        compiled_where_init(&exclude, &o->exclude, ev) != 0)
         goto out;
     size_t nall;
     const pbr_ev *all = pbr_eventset_all(ev, &nall);
@@ -329,8 +329,8 @@ static int explain_disposals(const pbr_contract *c, const pbr_outcome *o, const 
             continue;
         char label[32];
         pbr_year_label(pbr_year_of(e->date, c->year_start), c->year_start, label, sizeof label);
-        if (strcmp(label, period) != 0 || !cwhere_match(&where, ev, e) ||
-            (exclude.n > 0 && cwhere_match(&exclude, ev, e)) || eval_segment_of(o, s, ev, e) != target)
+        if (strcmp(label, period) != 0 || !compiled_where_matches(&where, ev, e) ||
+            (exclude.n > 0 && compiled_where_matches(&exclude, ev, e)) || eval_segment_of(o, s, ev, e) != target)
             continue;
         pbr_xrow *r = push_row(x, 0);
         if (r == NULL)
@@ -340,8 +340,8 @@ static int explain_disposals(const pbr_contract *c, const pbr_outcome *o, const 
     }
     rc = 0;
 out:
-    cwhere_free(&where);
-    cwhere_free(&exclude);
+    compiled_where_clear(&where);
+    compiled_where_clear(&exclude);
     eval_segments_free(s, o->nsegments);
     return rc;
 }
@@ -354,8 +354,8 @@ out:
 static int explain_volume(const pbr_contract *c, const pbr_fee *f, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
                           const char *year, pbr_explanation *x)
 {
-    cwhere w = {NULL, 0};
-    if (cwhere_compile(&f->volume_where, ev, &w) != 0)
+    compiled_where w = {NULL, 0};
+    if (compiled_where_init(&w, &f->volume_where, ev) != 0)
         return -1;
     size_t nall;
     const pbr_ev *all = pbr_eventset_all(ev, &nall);
@@ -364,7 +364,7 @@ static int explain_volume(const pbr_contract *c, const pbr_fee *f, const pbr_eve
     for (size_t i = 0; i < nall && rc == 0; i++) {
         const pbr_ev *e = &all[i];
         if (e->type != f->volume_index || !pbr_ev_visible(e, voids, d, max_seq) ||
-            (w.n > 0 && !cwhere_match(&w, ev, e)))
+            (w.n > 0 && !compiled_where_matches(&w, ev, e)))
             continue;
         char label[32];
         pbr_year_label(pbr_year_of(e->date, c->year_start), c->year_start, label, sizeof label);
@@ -376,7 +376,7 @@ static int explain_volume(const pbr_contract *c, const pbr_fee *f, const pbr_eve
         else
             r->event = e;
     }
-    cwhere_free(&w);
+    compiled_where_clear(&w);
     return rc;
 }
 

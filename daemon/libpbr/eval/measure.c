@@ -18,26 +18,26 @@
 
 /* ---- line helpers ------------------------------------------------------------- */
 
-cline *clines_push(clines *l)
+candidate_line *candidate_lines_push(candidate_lines *l)
 {
     if (pbr_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) != 0)
         return NULL;
-    cline *c = &l->v[l->n++];
+    candidate_line *c = &l->v[l->n++];
     memset(c, 0, sizeof *c);
     c->line.members = c->line.excluded = c->line.reoffenders = c->line.reoffences = -1;
     c->line.threshold_met = -1;
     return c;
 }
 
-void clines_free(clines *l)
+void candidate_lines_clear(candidate_lines *l)
 {
     free(l->v);
     memset(l, 0, sizeof *l);
 }
 
-int cline_cmp(const void *a, const void *b)
+int candidate_line_cmp(const void *a, const void *b)
 {
-    const cline *x = a, *y = b;
+    const candidate_line *x = a, *y = b;
     if (x->line.final_on != y->line.final_on)
         return x->line.final_on < y->line.final_on ? -1 : 1;
     if (x->comp_order != y->comp_order)
@@ -52,7 +52,7 @@ int cline_cmp(const void *a, const void *b)
 }
 
 /* Fills the identity of a line. */
-static void name_line(cline *cl, const pbr_outcome *o, size_t seg, pbr_date period_first, const char *period,
+static void name_line(candidate_line *cl, const pbr_outcome *o, size_t seg, pbr_date period_first, const char *period,
                       pbr_date final_on)
 {
     cl->line.kind = PBR_LINE_OUTCOME;
@@ -84,16 +84,16 @@ static const mpq_t *segment_price(const pbr_outcome *o, size_t seg)
     return NULL;
 }
 
-cwhere *eval_segments_compile(const pbr_outcome *o, const pbr_eventset *ev)
+compiled_where *eval_segments_compile(const pbr_outcome *o, const pbr_eventset *ev)
 {
     size_t n = o->nsegments ? o->nsegments : 1;
-    cwhere *w = calloc(n, sizeof *w);
+    compiled_where *w = calloc(n, sizeof *w);
     if (w == NULL)
         return NULL;
     for (size_t i = 0; i < o->nsegments; i++) {
-        if (o->segments[i].has_where && cwhere_compile(&o->segments[i].where, ev, &w[i]) != 0) {
+        if (o->segments[i].has_where && compiled_where_init(&w[i], &o->segments[i].where, ev) != 0) {
             for (size_t j = 0; j < i; j++)
-                cwhere_free(&w[j]);
+                compiled_where_clear(&w[j]);
             free(w);
             return NULL;
         }
@@ -101,19 +101,19 @@ cwhere *eval_segments_compile(const pbr_outcome *o, const pbr_eventset *ev)
     return w;
 }
 
-void eval_segments_free(cwhere *w, size_t n)
+void eval_segments_free(compiled_where *w, size_t n)
 {
     for (size_t i = 0; w != NULL && i < n; i++)
-        cwhere_free(&w[i]);
+        compiled_where_clear(&w[i]);
     free(w);
 }
 
-int64_t eval_segment_of(const pbr_outcome *o, const cwhere *segs, const pbr_eventset *ev, const pbr_ev *e)
+int64_t eval_segment_of(const pbr_outcome *o, const compiled_where *segs, const pbr_eventset *ev, const pbr_ev *e)
 {
     if (o->nsegments == 0)
         return 0;
     for (size_t i = 0; i < o->nsegments; i++) {
-        if (!o->segments[i].has_where || cwhere_match(&segs[i], ev, e))
+        if (!o->segments[i].has_where || compiled_where_matches(&segs[i], ev, e))
             return (int64_t)i;
     }
     return -1;
@@ -168,8 +168,8 @@ typedef struct cohort_acc {
 } cohort_acc;
 
 /* Proven reoffences of the member whose index event is idx (5.3). */
-reoff eval_proven_reoffences(const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev, const pbr_ev *idx,
-                             uint64_t max_seq, pbr_date d, proven_fn on_proven, void *ctx)
+reoff eval_proven_reoffences(const pbr_outcome *o, const compiled_where *exclude, const pbr_eventset *ev,
+                             const pbr_ev *idx, uint64_t max_seq, pbr_date d, proven_fn on_proven, void *ctx)
 {
     reoff r = {0, 0, 0};
     size_t n;
@@ -185,7 +185,7 @@ reoff eval_proven_reoffences(const pbr_outcome *o, const cwhere *exclude, const 
             continue;
         if (!pbr_ev_visible(e, voids, d, max_seq))
             continue;
-        if (exclude->n > 0 && cwhere_match(exclude, ev, e))
+        if (exclude->n > 0 && compiled_where_matches(exclude, ev, e))
             continue;
         r.reoffender = 1;
         r.f += o->counts_convictions ? 1 : e->offences;
@@ -262,10 +262,10 @@ static void cohort_actual(const pbr_outcome *o, const cohort_acc *a, mpq_t actua
 
 /* Builds one binary/frequency line from its accumulator; b is its baseline
  * (computed by the caller). Returns 0 or -1. */
-static int emit_cohort_line(clines *out, const pbr_outcome *o, size_t seg, const ewindow *w, const cohort_acc *a,
-                            int64_t excluded, const mpq_t b)
+static int emit_cohort_line(candidate_lines *out, const pbr_outcome *o, size_t seg, const cohort_window *w,
+                            const cohort_acc *a, int64_t excluded, const mpq_t b)
 {
-    cline *cl = clines_push(out);
+    candidate_line *cl = candidate_lines_push(out);
     if (cl == NULL)
         return -1;
     name_line(cl, o, seg, w->from, w->key, pbr_add_months(w->to, o->follow_up + o->waiting));
@@ -291,7 +291,7 @@ static int emit_cohort_line(clines *out, const pbr_outcome *o, size_t seg, const
 /* The pooled line of one segment (5.6), given the windows' accumulators and
  * baselines; window_pence is the sum of the segment's window lines; period
  * "pooled" (period_first PBR_DATE_MAX) or a settlement year's label (5.9.2). */
-static int emit_pooled_line(clines *out, const pbr_outcome *o, size_t seg, const ewindow *w, size_t nw,
+static int emit_pooled_line(candidate_lines *out, const pbr_outcome *o, size_t seg, const cohort_window *w, size_t nw,
                             const cohort_acc *accs, const int64_t *excluded, mpq_t *baselines, int64_t window_pence,
                             const char *period, pbr_date period_first)
 {
@@ -336,7 +336,7 @@ static int emit_pooled_line(clines *out, const pbr_outcome *o, size_t seg, const
     pay_line(&o->pay, segment_price(o, seg), &m, 0, 1, o->pooled_metric, (const mpq_t *)&o->pooled_threshold, &tmp,
              amount);
     if (tmp.threshold_met == 1) {
-        cline *cl = clines_push(out);
+        candidate_line *cl = candidate_lines_push(out);
         if (cl == NULL) {
             rc = -1;
         } else {
@@ -364,9 +364,9 @@ done:
  * one per settlement year over the windows whose first day falls in it
  * (over: year, 5.9.2). pence holds each window line's computed pence (0
  * without a line). Returns 0 or -1. */
-static int emit_pooled_lines(const pbr_contract *c, clines *out, const pbr_outcome *o, size_t seg, const ewindow *w,
-                             size_t nw, const cohort_acc *accs, const int64_t *excluded, mpq_t *baselines,
-                             const int64_t *pence)
+static int emit_pooled_lines(const pbr_contract *c, candidate_lines *out, const pbr_outcome *o, size_t seg,
+                             const cohort_window *w, size_t nw, const cohort_acc *accs, const int64_t *excluded,
+                             mpq_t *baselines, const int64_t *pence)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
     for (size_t i = 0; i < nw;) {
@@ -390,19 +390,20 @@ static int emit_pooled_lines(const pbr_contract *c, clines *out, const pbr_outco
  * component with a hurdle (5.9.1) reads the hurdle's lines from out, so the
  * hurdle is evaluated first. Returns 0 or -1. */
 static int eval_cohort_component(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
-                                 pbr_date d, const ewindow *w, size_t nw, const member *m, size_t nm, clines *out)
+                                 pbr_date d, const cohort_window *w, size_t nw, const member *m, size_t nm,
+                                 candidate_lines *out)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
     const pbr_outcome *hurdle = o->has_hurdle ? &c->outcomes[o->hurdle] : NULL;
     int rc = -1;
-    cwhere exclude = {NULL, 0};
-    cwhere *segs = eval_segments_compile(o, ev);
+    compiled_where exclude = {NULL, 0};
+    compiled_where *segs = eval_segments_compile(o, ev);
     cohort_acc *accs = calloc(nw * nseg + 1, sizeof *accs);
     int64_t *excluded = calloc(nw + 1, sizeof *excluded);
     int64_t *pence = calloc(nw * nseg + 1, sizeof *pence);
     mpq_t *baselines = calloc(nw * nseg + 1, sizeof *baselines);
     if (segs == NULL || accs == NULL || excluded == NULL || pence == NULL || baselines == NULL ||
-        cwhere_compile(&o->exclude, ev, &exclude) != 0)
+        compiled_where_init(&exclude, &o->exclude, ev) != 0)
         goto out;
     for (size_t i = 0; i < nm; i++) {
         const pbr_ev *idx = m[i].index;
@@ -434,7 +435,8 @@ static int eval_cohort_component(const pbr_contract *c, const pbr_outcome *o, co
                 continue;
             int hurdle_met = 1;
             if (hurdle != NULL) {
-                const cline *h = eval_hurdle_line(out, hurdle, w[i].key, o->nsegments ? o->segments[s].name : NULL);
+                const candidate_line *h =
+                    eval_hurdle_line(out, hurdle, w[i].key, o->nsegments ? o->segments[s].name : NULL);
                 if (h == NULL) { /* no hurdle line: no line, and nothing to pool */
                     memset(a, 0, sizeof *a);
                     continue;
@@ -456,7 +458,7 @@ clear:
     for (size_t i = 0; i < nw * nseg; i++)
         mpq_clear(baselines[i]);
 out:
-    cwhere_free(&exclude);
+    compiled_where_clear(&exclude);
     if (segs != NULL)
         eval_segments_free(segs, o->nsegments);
     free(baselines);
@@ -468,7 +470,7 @@ out:
 
 /* ---- clean_period ------------------------------------------------------------------- */
 
-int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev,
+int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const compiled_where *exclude, const pbr_eventset *ev,
                      const pbr_ev *idx, uint64_t max_seq, pbr_date d, clean_restart_fn on_restart, void *ctx,
                      pbr_date *clock_out, pbr_date *f_date)
 {
@@ -491,7 +493,7 @@ int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const cwhere *
             if ((earliest != NULL && e->offence_date >= earliest->offence_date) ||
                 !pbr_ev_visible(e, voids, d, max_seq))
                 continue;
-            if (exclude->n > 0 && cwhere_match(exclude, ev, e))
+            if (exclude->n > 0 && compiled_where_matches(exclude, ev, e))
                 continue;
             earliest = e;
         }
@@ -511,8 +513,8 @@ int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const cwhere *
 
 /* Runs the clean-period clock for one member (5.3). Returns 1 and *f_date
  * (the success date F) on success, 0 when the member never succeeds. */
-static int clean_success(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev,
-                         const pbr_ev *idx, uint64_t max_seq, pbr_date d, pbr_date *f_date)
+static int clean_success(const pbr_contract *c, const pbr_outcome *o, const compiled_where *exclude,
+                         const pbr_eventset *ev, const pbr_ev *idx, uint64_t max_seq, pbr_date d, pbr_date *f_date)
 {
     pbr_date clock;
     return eval_clean_clock(c, o, exclude, ev, idx, max_seq, d, NULL, NULL, &clock, f_date) == 1;
@@ -533,7 +535,7 @@ static int cmp_clean(const void *a, const void *b)
     return x->seg < y->seg ? -1 : x->seg > y->seg;
 }
 
-static int emit_clean_lines(const pbr_contract *c, const pbr_outcome *o, clean_acc *v, size_t n, clines *out)
+static int emit_clean_lines(const pbr_contract *c, const pbr_outcome *o, clean_acc *v, size_t n, candidate_lines *out)
 {
     qsort(v, n, sizeof *v, cmp_clean);
     mpq_t amount, w;
@@ -547,7 +549,7 @@ static int emit_clean_lines(const pbr_contract *c, const pbr_outcome *o, clean_a
             weight += v[j].weight;
             j++;
         }
-        cline *cl = clines_push(out);
+        candidate_line *cl = candidate_lines_push(out);
         if (cl == NULL) {
             rc = -1;
             break;
@@ -570,14 +572,14 @@ static int emit_clean_lines(const pbr_contract *c, const pbr_outcome *o, clean_a
 }
 
 static int eval_clean_component(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
-                                pbr_date d, const member *m, size_t nm, clines *out)
+                                pbr_date d, const member *m, size_t nm, candidate_lines *out)
 {
     int rc = -1;
-    cwhere exclude = {NULL, 0};
-    cwhere *segs = eval_segments_compile(o, ev);
+    compiled_where exclude = {NULL, 0};
+    compiled_where *segs = eval_segments_compile(o, ev);
     clean_acc *v = malloc((nm ? nm : 1) * sizeof *v);
     size_t nv = 0;
-    if (segs == NULL || v == NULL || cwhere_compile(&o->exclude, ev, &exclude) != 0)
+    if (segs == NULL || v == NULL || compiled_where_init(&exclude, &o->exclude, ev) != 0)
         goto out;
     for (size_t i = 0; i < nm; i++) {
         const pbr_ev *idx = m[i].index;
@@ -595,7 +597,7 @@ static int eval_clean_component(const pbr_contract *c, const pbr_outcome *o, con
     }
     rc = emit_clean_lines(c, o, v, nv, out);
 out:
-    cwhere_free(&exclude);
+    compiled_where_clear(&exclude);
     if (segs != NULL)
         eval_segments_free(segs, o->nsegments);
     free(v);
@@ -733,7 +735,7 @@ int eval_custody_spells(const pbr_eventset *ev, const pbr_ev *es, size_t n, uint
 
 typedef struct spell_nights {
     const pbr_outcome *o;
-    const cwhere *where, *segs;
+    const compiled_where *where, *segs;
     const pbr_eventset *ev;
     const qrange *r;
     nights_acc *acc;
@@ -745,7 +747,7 @@ static int add_spell_nights(void *ctx, const pbr_ev *reception, const pbr_ev *di
 {
     const spell_nights *sn = ctx;
     (void)discharge;
-    if (cwhere_match(sn->where, sn->ev, reception)) {
+    if (compiled_where_matches(sn->where, sn->ev, reception)) {
         int64_t seg = eval_segment_of(sn->o, sn->segs, sn->ev, reception);
         if (seg >= 0)
             add_spell(sn->r, sn->acc, sn->o->nsegments ? sn->o->nsegments : 1, (size_t)seg, reception->date, to);
@@ -755,8 +757,9 @@ static int add_spell_nights(void *ctx, const pbr_ev *reception, const pbr_ev *di
 
 /* Walks one offender's receptions and discharges (visible as of d) into
  * spells, adding those whose reception matches. */
-static void offender_spells(const pbr_outcome *o, const cwhere *where, const cwhere *segs, const pbr_eventset *ev,
-                            const pbr_ev *es, size_t n, uint64_t max_seq, pbr_date d, const qrange *r, nights_acc *acc)
+static void offender_spells(const pbr_outcome *o, const compiled_where *where, const compiled_where *segs,
+                            const pbr_eventset *ev, const pbr_ev *es, size_t n, uint64_t max_seq, pbr_date d,
+                            const qrange *r, nights_acc *acc)
 {
     spell_nights sn = {o, where, segs, ev, r, acc};
     eval_custody_spells(ev, es, n, max_seq, d, add_spell_nights, &sn);
@@ -767,8 +770,8 @@ static void offender_spells(const pbr_outcome *o, const cwhere *where, const cwh
  * date, id) order) and copied per offender into one contiguous run for
  * offender_spells; offenders without any add nothing, as in a walk over
  * every offender. Returns 0 or -1 (out of memory). */
-static int custody_walk(const pbr_outcome *o, const cwhere *where, const cwhere *segs, const pbr_eventset *ev,
-                        uint64_t max_seq, pbr_date d, const qrange *r, nights_acc *acc)
+static int custody_walk(const pbr_outcome *o, const compiled_where *where, const compiled_where *segs,
+                        const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const qrange *r, nights_acc *acc)
 {
     size_t nall, nr, nd, i = 0, j = 0, nb = 0, cap = 0;
     const pbr_ev *all = pbr_eventset_all(ev, &nall);
@@ -806,7 +809,7 @@ static void history_mean(const nights_acc *acc, size_t nseg, size_t seg, size_t 
 }
 
 static int emit_custody_lines(const pbr_contract *c, const pbr_outcome *o, const qrange *r, size_t first_target,
-                              const nights_acc *acc, clines *out)
+                              const nights_acc *acc, candidate_lines *out)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
     metrics m;
@@ -825,7 +828,7 @@ static int emit_custody_lines(const pbr_contract *c, const pbr_outcome *o, const
             else
                 mpq_set(b, bl->nights);
             set_ratio(actual, a->nights, 1);
-            cline *cl = clines_push(out);
+            candidate_line *cl = candidate_lines_push(out);
             if (cl == NULL) {
                 rc = -1;
                 break;
@@ -846,7 +849,7 @@ static int emit_custody_lines(const pbr_contract *c, const pbr_outcome *o, const
 }
 
 static int eval_custody_component(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
-                                  pbr_date d, clines *out)
+                                  pbr_date d, candidate_lines *out)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
     int hist = history_years(o);
@@ -857,10 +860,10 @@ static int eval_custody_component(const pbr_contract *c, const pbr_outcome *o, c
         ntarget++;
     qrange r = {0, 0, NULL};
     int rc = -1;
-    cwhere where = {NULL, 0};
-    cwhere *segs = eval_segments_compile(o, ev);
+    compiled_where where = {NULL, 0};
+    compiled_where *segs = eval_segments_compile(o, ev);
     nights_acc *acc = NULL;
-    if (segs == NULL || cwhere_compile(&o->where, ev, &where) != 0 ||
+    if (segs == NULL || compiled_where_init(&where, &o->where, ev) != 0 ||
         qrange_init(&r, pbr_add_months(q0, -12 * hist), ntarget + 4 * (size_t)hist, 3) != 0)
         goto out;
     acc = calloc(r.n * nseg + 1, sizeof *acc);
@@ -872,7 +875,7 @@ static int eval_custody_component(const pbr_contract *c, const pbr_outcome *o, c
 out:
     free(acc);
     free(r.starts);
-    cwhere_free(&where);
+    compiled_where_clear(&where);
     if (segs != NULL)
         eval_segments_free(segs, o->nsegments);
     return rc;
@@ -904,7 +907,7 @@ static void disposal_baseline(const pbr_outcome *o, const pbr_baseline *bl, cons
 }
 
 static int emit_disposal_line(const pbr_contract *c, const pbr_outcome *o, const qrange *r, size_t k, size_t seg,
-                              const disp_acc *acc, clines *out)
+                              const disp_acc *acc, candidate_lines *out)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
     mpq_t bk[PBR_DISP_COUNT], actual, base, term, amount;
@@ -925,7 +928,7 @@ static int emit_disposal_line(const pbr_contract *c, const pbr_outcome *o, const
         mpq_add(base, base, term);
     }
     int rc = -1;
-    cline *cl = clines_push(out);
+    candidate_line *cl = candidate_lines_push(out);
     if (cl != NULL) {
         char key[32];
         pbr_year_label(r->starts[k], c->year_start, key, sizeof key);
@@ -957,7 +960,7 @@ static int emit_disposal_line(const pbr_contract *c, const pbr_outcome *o, const
 }
 
 static int eval_disposals_component(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev,
-                                    uint64_t max_seq, pbr_date d, clines *out)
+                                    uint64_t max_seq, pbr_date d, candidate_lines *out)
 {
     size_t nseg = o->nsegments ? o->nsegments : 1;
     int hist = history_years(o);
@@ -967,10 +970,11 @@ static int eval_disposals_component(const pbr_contract *c, const pbr_outcome *o,
         ntarget++;
     qrange r = {0, 0, NULL};
     int rc = -1;
-    cwhere where = {NULL, 0}, exclude = {NULL, 0};
-    cwhere *segs = eval_segments_compile(o, ev);
+    compiled_where where = {NULL, 0}, exclude = {NULL, 0};
+    compiled_where *segs = eval_segments_compile(o, ev);
     disp_acc *acc = NULL;
-    if (segs == NULL || cwhere_compile(&o->where, ev, &where) != 0 || cwhere_compile(&o->exclude, ev, &exclude) != 0 ||
+    if (segs == NULL || compiled_where_init(&where, &o->where, ev) != 0 ||
+        compiled_where_init(&exclude, &o->exclude, ev) != 0 ||
         qrange_init(&r, pbr_add_months(y0, -12 * hist), ntarget + (size_t)hist, 12) != 0)
         goto out;
     acc = calloc(r.n * nseg + 1, sizeof *acc);
@@ -985,7 +989,8 @@ static int eval_disposals_component(const pbr_contract *c, const pbr_outcome *o,
         if (!pbr_ev_visible(e, voids, d, max_seq))
             continue;
         int64_t k = qrange_find(&r, e->date);
-        if (k < 0 || !cwhere_match(&where, ev, e) || (exclude.n > 0 && cwhere_match(&exclude, ev, e)))
+        if (k < 0 || !compiled_where_matches(&where, ev, e) ||
+            (exclude.n > 0 && compiled_where_matches(&exclude, ev, e)))
             continue;
         int64_t seg = eval_segment_of(o, segs, ev, e);
         if (seg >= 0)
@@ -999,8 +1004,8 @@ static int eval_disposals_component(const pbr_contract *c, const pbr_outcome *o,
 out:
     free(acc);
     free(r.starts);
-    cwhere_free(&where);
-    cwhere_free(&exclude);
+    compiled_where_clear(&where);
+    compiled_where_clear(&exclude);
     if (segs != NULL)
         eval_segments_free(segs, o->nsegments);
     return rc;
@@ -1008,11 +1013,11 @@ out:
 
 /* ---- all components ---------------------------------------------------------------------------- */
 
-int evaluate_outcomes(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, clines *out,
+int evaluate_outcomes(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, candidate_lines *out,
                       char *err, size_t errlen)
 {
     size_t nw = 0, nm = 0;
-    ewindow *w = cohort_windows(c, &nw);
+    cohort_window *w = cohort_windows(c, &nw);
     member *m = NULL;
     int rc = -1;
     if (c->has_cohort && w == NULL)

@@ -41,7 +41,8 @@ int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, int
     return met;
 }
 
-const cline *eval_hurdle_line(const clines *lines, const pbr_outcome *h, const char *period, const char *segment)
+const candidate_line *eval_hurdle_line(const candidate_lines *lines, const pbr_outcome *h, const char *period,
+                                       const char *segment)
 {
     for (size_t i = 0; i < lines->n; i++) {
         const pbr_line *l = &lines->v[i].line;
@@ -65,10 +66,10 @@ void eval_hurdle_missed(const pbr_outcome *o, pbr_line *l)
 /* A fee line of f with the given period, final_on and computed amount;
  * from_events marks a line recomputed at every statement (volume). Returns
  * the line, or NULL when out of memory. */
-static cline *push_fee_line(clines *out, const pbr_fee *f, const char *period, pbr_date period_first, pbr_date final_on,
-                            int64_t pence, int from_events)
+static candidate_line *push_fee_line(candidate_lines *out, const pbr_fee *f, const char *period, pbr_date period_first,
+                                     pbr_date final_on, int64_t pence, int from_events)
 {
-    cline *cl = clines_push(out);
+    candidate_line *cl = candidate_lines_push(out);
     if (cl == NULL)
         return NULL;
     cl->line.kind = PBR_LINE_FEE;
@@ -89,8 +90,8 @@ static cline *push_fee_line(clines *out, const pbr_fee *f, const char *period, p
 static int volume_counts(const pbr_fee *f, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const pbr_date *years,
                          size_t ny, int64_t *count)
 {
-    cwhere w = {NULL, 0};
-    if (cwhere_compile(&f->volume_where, ev, &w) != 0)
+    compiled_where w = {NULL, 0};
+    if (compiled_where_init(&w, &f->volume_where, ev) != 0)
         return -1;
     size_t nall, npos;
     const pbr_ev *all = pbr_eventset_all(ev, &nall);
@@ -100,7 +101,7 @@ static int volume_counts(const pbr_fee *f, const pbr_eventset *ev, uint64_t max_
         const pbr_ev *e = &all[pos[i]];
         if (e->date < years[0] || e->date >= years[ny])
             continue;
-        if (!pbr_ev_visible(e, voids, d, max_seq) || (w.n > 0 && !cwhere_match(&w, ev, e)))
+        if (!pbr_ev_visible(e, voids, d, max_seq) || (w.n > 0 && !compiled_where_matches(&w, ev, e)))
             continue;
         size_t lo = 0, hi = ny; /* years[lo] <= date < years[hi] */
         while (hi - lo > 1) {
@@ -112,11 +113,11 @@ static int volume_counts(const pbr_fee *f, const pbr_eventset *ev, uint64_t max_
         }
         count[lo]++;
     }
-    cwhere_free(&w);
+    compiled_where_clear(&w);
     return 0;
 }
 
-int eval_volume_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, clines *out)
+int eval_volume_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, candidate_lines *out)
 {
     pbr_date y0 = pbr_year_of(c->start, c->year_start), yn = pbr_year_of(c->end, c->year_start);
     size_t ny = 0;
@@ -167,7 +168,7 @@ int eval_volume_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t ma
     return rc;
 }
 
-int eval_recovery_lines(const pbr_contract *c, const pbr_fee *f, clines *out)
+int eval_recovery_lines(const pbr_contract *c, const pbr_fee *f, candidate_lines *out)
 {
     const pbr_outcome *o = &c->outcomes[f->advance_of];
     int64_t advance = pbr_pounds_to_pence(f->amount);

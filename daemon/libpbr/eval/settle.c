@@ -175,7 +175,7 @@ static pbr_date last_final_on(const pbr_contract *c)
     for (size_t i = 0; i < c->nfees; i++)
         last = latest(last, c->fees[i].dated ? c->fees[i].on : end_q_next);
     size_t nw = 0;
-    ewindow *w = cohort_windows(c, &nw);
+    cohort_window *w = cohort_windows(c, &nw);
     for (size_t i = 0; i < c->noutcomes; i++) {
         const pbr_outcome *o = &c->outcomes[i];
         switch (o->measure) {
@@ -212,12 +212,12 @@ pbr_date pbr_contract_last_quarter(const pbr_contract *c)
  * final on their quarter's Q.next, dated fees on their date; 5.9.5: the
  * recovery of an advance). Volume lines depend on events: evaluate_outcomes
  * makes them. Returns 0 or -1. */
-static int fee_lines(const pbr_contract *c, clines *out)
+static int fee_lines(const pbr_contract *c, candidate_lines *out)
 {
     for (size_t i = 0; i < c->nfees; i++) {
         const pbr_fee *f = &c->fees[i];
         if (f->dated) {
-            cline *cl = clines_push(out);
+            candidate_line *cl = candidate_lines_push(out);
             if (cl == NULL)
                 return -1;
             cl->line.kind = PBR_LINE_FEE;
@@ -233,7 +233,7 @@ static int fee_lines(const pbr_contract *c, clines *out)
         if (f->has_advance && eval_recovery_lines(c, f, out) != 0)
             return -1;
         for (pbr_date q = pbr_quarter_of(f->from, c->year_start); q <= f->to; q = pbr_add_months(q, 3)) {
-            cline *cl = clines_push(out);
+            candidate_line *cl = candidate_lines_push(out);
             if (cl == NULL)
                 return -1;
             cl->line.kind = PBR_LINE_FEE;
@@ -253,7 +253,7 @@ static int fee_lines(const pbr_contract *c, clines *out)
  * recovery lines before the quarterly line (5.9), then by period. */
 static int cmp_fee(const void *a, const void *b)
 {
-    const cline *x = a, *y = b;
+    const candidate_line *x = a, *y = b;
     if (x->comp_order != y->comp_order)
         return x->comp_order < y->comp_order ? -1 : 1;
     if (x->line.final_on != y->line.final_on)
@@ -278,7 +278,7 @@ static int is_fee_id(const pbr_contract *c, const char *id)
 
 typedef struct version_eval {
     char sha[65];
-    clines lines;
+    candidate_lines lines;
     int borrowed; /* lines of a pbr_lines: not freed with the cache */
 } version_eval;
 
@@ -291,7 +291,7 @@ static void version_cache_free(version_cache *vc)
 {
     for (size_t i = 0; i < vc->n; i++) {
         if (!vc->v[i].borrowed)
-            clines_free(&vc->v[i].lines);
+            candidate_lines_clear(&vc->v[i].lines);
     }
     free(vc->v);
 }
@@ -302,7 +302,7 @@ struct pbr_lines {
     char sha[65]; /* the contract version evaluated */
     uint64_t events_through;
     pbr_date as_of;
-    clines lines;
+    candidate_lines lines;
 };
 
 pbr_lines *pbr_lines_evaluate(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date d,
@@ -327,7 +327,7 @@ void pbr_lines_free(pbr_lines *l)
 {
     if (l == NULL)
         return;
-    clines_free(&l->lines);
+    candidate_lines_clear(&l->lines);
     free(l);
 }
 
@@ -348,9 +348,9 @@ static int seed_cache(version_cache *vc, const pbr_lines *now, const pbr_contrac
 }
 
 /* Lines of the contract version sha as of d (evaluated once per version). */
-static const clines *lines_of_version(version_cache *vc, const char *sha, const pbr_contract *current,
-                                      pbr_version_fn versions, void *vctx, const pbr_eventset *ev, uint64_t max_seq,
-                                      pbr_date d, char *err, size_t errlen)
+static const candidate_lines *lines_of_version(version_cache *vc, const char *sha, const pbr_contract *current,
+                                               pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
+                                               uint64_t max_seq, pbr_date d, char *err, size_t errlen)
 {
     for (size_t i = 0; i < vc->n; i++) {
         if (strcmp(vc->v[i].sha, sha) == 0)
@@ -367,14 +367,14 @@ static const clines *lines_of_version(version_cache *vc, const char *sha, const 
     memset(e, 0, sizeof *e);
     snprintf(e->sha, sizeof e->sha, "%s", sha);
     if (evaluate_outcomes(c, ev, max_seq, d, &e->lines, err, errlen) != 0) {
-        clines_free(&e->lines);
+        candidate_lines_clear(&e->lines);
         return NULL;
     }
     vc->n++;
     return &e->lines;
 }
 
-static const cline *find_line(const clines *l, const ledger_key *k)
+static const candidate_line *find_line(const candidate_lines *l, const ledger_key *k)
 {
     for (size_t i = 0; i < l->n; i++) {
         if (key_matches(k, &l->v[i].line))
@@ -462,7 +462,7 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
                            char *err, size_t errlen)
 {
     pbr_date qnext = pbr_add_months(q, 3), asof = pbr_issue_date(c, q);
-    clines fees = {NULL, 0, 0}, fresh = {NULL, 0, 0};
+    candidate_lines fees = {NULL, 0, 0}, fresh = {NULL, 0, 0};
     version_cache vc = {NULL, 0};
     size_t lcap = 0, pcap = 0, nprior = nl->n;
     int64_t cap_pence = c->has_contract_cap ? pbr_pounds_to_pence(c->contract_cap) : 0;
@@ -470,16 +470,16 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
     statement_header(c, q, max_seq, s);
     if (seed_cache(&vc, now_ahead, c, max_seq, asof) != 0)
         goto oom;
-    const clines *nowp = lines_of_version(&vc, c->sha256, c, NULL, NULL, ev, max_seq, asof, err, errlen);
+    const candidate_lines *nowp = lines_of_version(&vc, c->sha256, c, NULL, NULL, ev, max_seq, asof, err, errlen);
     if (nowp == NULL || fee_lines(c, &fees) != 0)
         goto out;
     /* a shallow copy: the cache's array may move when other versions are added */
-    const clines nowc = *nowp, *now = &nowc;
+    const candidate_lines nowc = *nowp, *now = &nowc;
     /* fee lines computed from events (volume, 5.9.4) join the fixed ones */
     for (size_t i = 0; i < now->n; i++) {
         if (!now->v[i].fee)
             continue;
-        cline *x = clines_push(&fees);
+        candidate_line *x = candidate_lines_push(&fees);
         if (x == NULL)
             goto oom;
         *x = now->v[i];
@@ -499,16 +499,16 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
     }
     /* outcome and pooled lines final by the end of q, not issued before */
     for (size_t i = 0; i < now->n; i++) {
-        const cline *cl = &now->v[i];
+        const candidate_line *cl = &now->v[i];
         if (!cl->fee && cl->line.final_on <= qnext && ledger_find(nl, &cl->line) == NULL) {
-            cline *x = clines_push(&fresh);
+            candidate_line *x = candidate_lines_push(&fresh);
             if (x == NULL)
                 goto oom;
             *x = *cl;
         }
     }
     if (fresh.n > 1)
-        qsort(fresh.v, fresh.n, sizeof *fresh.v, cline_cmp);
+        qsort(fresh.v, fresh.n, sizeof *fresh.v, candidate_line_cmp);
     for (size_t i = 0; i < fresh.n; i++) {
         pbr_line *l = &fresh.v[i].line;
         overflow |= pence_clamped(l->computed_pence);
@@ -521,10 +521,11 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
         ledger_key *k = &nl->keys[i];
         if (k->fee)
             continue;
-        const clines *vl = lines_of_version(&vc, k->version, c, versions, vctx, ev, max_seq, asof, err, errlen);
+        const candidate_lines *vl =
+            lines_of_version(&vc, k->version, c, versions, vctx, ev, max_seq, asof, err, errlen);
         if (vl == NULL)
             goto out;
-        const cline *cur = find_line(vl, k);
+        const candidate_line *cur = find_line(vl, k);
         int64_t recomputed = cur ? cur->line.computed_pence : 0;
         if (recomputed == k->issued)
             continue;
@@ -552,14 +553,14 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
             goto oom;
     }
     /* provisional: begun, not final by the end of q, figured as of A(q) */
-    clines prov = {NULL, 0, 0};
+    candidate_lines prov = {NULL, 0, 0};
     for (size_t i = 0; i < now->n; i++) {
-        const cline *cl = &now->v[i];
+        const candidate_line *cl = &now->v[i];
         if (!cl->pooled && !cl->fee && is_provisional_measure(cl->measure) && cl->period_first < qnext &&
             cl->line.final_on > qnext) {
-            cline *x = clines_push(&prov);
+            candidate_line *x = candidate_lines_push(&prov);
             if (x == NULL) {
-                clines_free(&prov);
+                candidate_lines_clear(&prov);
                 goto oom;
             }
             *x = *cl;
@@ -567,14 +568,14 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
         }
     }
     if (prov.n > 1)
-        qsort(prov.v, prov.n, sizeof *prov.v, cline_cmp);
+        qsort(prov.v, prov.n, sizeof *prov.v, candidate_line_cmp);
     for (size_t i = 0; i < prov.n; i++) {
         if (push_line(&s->provisional, &s->nprovisional, &pcap, &prov.v[i].line) != 0) {
-            clines_free(&prov);
+            candidate_lines_clear(&prov);
             goto oom;
         }
     }
-    clines_free(&prov);
+    candidate_lines_clear(&prov);
     s->total_pence = 0;
     for (size_t i = 0; i < s->nlines; i++)
         s->total_pence = add_pence(s->total_pence, s->lines[i].amount_pence, &overflow);
@@ -595,8 +596,8 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
 oom:
     pbr_errf(err, errlen, "settle %s: out of memory", c->id);
 out:
-    clines_free(&fees);
-    clines_free(&fresh);
+    candidate_lines_clear(&fees);
+    candidate_lines_clear(&fresh);
     version_cache_free(&vc);
     return rc;
 }
@@ -671,18 +672,18 @@ int pbr_settle_all(const pbr_contract *c, const pbr_eventset *ev, uint64_t event
 int pbr_provisional_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date d,
                           pbr_line **lines, size_t *n, char *err, size_t errlen)
 {
-    clines all = {NULL, 0, 0};
+    candidate_lines all = {NULL, 0, 0};
     *lines = NULL;
     *n = 0;
     if (evaluate_outcomes(c, ev, events_through, d, &all, err, errlen) != 0) {
-        clines_free(&all);
+        candidate_lines_clear(&all);
         return -1;
     }
     if (all.n > 1)
-        qsort(all.v, all.n, sizeof *all.v, cline_cmp);
+        qsort(all.v, all.n, sizeof *all.v, candidate_line_cmp);
     size_t cap = 0;
     for (size_t i = 0; i < all.n; i++) {
-        cline *cl = &all.v[i];
+        candidate_line *cl = &all.v[i];
         if (cl->pooled || cl->fee || !is_provisional_measure(cl->measure) || cl->period_first > d ||
             cl->line.final_on <= d)
             continue;
@@ -691,10 +692,10 @@ int pbr_provisional_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_
             free(*lines);
             *lines = NULL;
             *n = 0;
-            clines_free(&all);
+            candidate_lines_clear(&all);
             return pbr_errf(err, errlen, "cohorts %s: out of memory", c->id);
         }
     }
-    clines_free(&all);
+    candidate_lines_clear(&all);
     return 0;
 }
