@@ -55,6 +55,15 @@ typedef struct member {
 int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const cohort_window *w,
                    size_t nw, member **out, size_t *n);
 
+/* The period a line covers: its key (a quarter's first day, a year label,
+ * a window's name, "pooled"), its first day (ordering, provisional lines)
+ * and the day it becomes final (5.7). The key is borrowed. */
+typedef struct line_period {
+    const char *key;
+    pbr_date first;
+    pbr_date final_on;
+} line_period;
+
 /* A candidate line with its ordering keys. */
 typedef struct candidate_line {
     pbr_line line;
@@ -62,9 +71,9 @@ typedef struct candidate_line {
     int pooled;
     size_t comp_order, seg_order;
     pbr_measure measure;
-    int fee;      /* a fee line computed from events (5.9.4 volume): outside the cap,
+    int fee_from_events; /* a fee line computed from events (5.9.4 volume): outside the cap,
                                adjusted, never provisional; measure is meaningless */
-    int fee_rank; /* fee lines on one final_on: volume and recovery (0) before the quarterly (1) */
+    int fee_rank;        /* fee lines on one final_on: volume and recovery (0) before the quarterly (1) */
 } candidate_line;
 
 typedef struct candidate_lines {
@@ -88,21 +97,43 @@ typedef struct metrics {
     int significant; /* the significance gate (5.9.3) is met; set by the caller when the gate asks */
 } metrics;
 
-/* Applies pay to a line: threshold (override: pooled threshold, below 0),
- * units, price or tiers (seg_price replaces both when non-NULL), cap.
- * custody: negative units are kept. Sets line->threshold_met, units and
- * computed_pence. */
-void pay_line(const pbr_pay *pay, const mpq_t *seg_price, const metrics *m, int custody, int pooled_override,
-              pbr_metric pooled_metric, const mpq_t *pooled_threshold, pbr_line *line, mpq_t amount_pounds);
+/* Which threshold gates a line (5.5 step 1, 5.6). */
+typedef enum pay_gate {
+    PAY_GATE_OWN,    /* the pay rule's threshold, if it has one; a miss pays `below` */
+    PAY_GATE_POOLED, /* the component's pooled rule: pooled_metric against pooled_threshold; a miss pays 0 */
+} pay_gate;
+
+/* What happens to units below zero (5.5 step 2). */
+typedef enum pay_negative_units {
+    PAY_NEGATIVE_UNITS_CLAMPED, /* paid as 0 units */
+    PAY_NEGATIVE_UNITS_KEPT,    /* custody nights: fewer nights than the baseline pay negatively */
+} pay_negative_units;
+
+/* The terms a line is paid on: the component's pay rule and how to apply it. */
+typedef struct pay_terms {
+    const pbr_pay *pay;
+    const mpq_t *segment_price; /* replaces price and tiers when non-NULL */
+    pay_gate gate;
+    pbr_metric pooled_metric;      /* PAY_GATE_POOLED only */
+    const mpq_t *pooled_threshold; /* PAY_GATE_POOLED only */
+    pay_negative_units negative_units;
+} pay_terms;
+
+/* Applies terms to the figures m of a line: gate, units, price or tiers,
+ * max_units, cap. Sets line->threshold_met, units and computed_pence, and
+ * amount_pounds (the exact amount before rounding). Cannot fail. */
+void pay_line(const pay_terms *terms, const metrics *m, pbr_line *line, mpq_t amount_pounds);
 
 /* Lines are ordered by (final_on, component, period first day, pooled last, segment). */
 int candidate_line_cmp(const void *a, const void *b);
 
 /* ---- mechanism.c: SPEC 5.9 -------------------------------------------------------- */
 
-/* The significance gate of 5.9.3: 1 when a < b and (b - a)^2 n >= z^2 V,
- * V = b (1 - b) for binary, b for frequency; exact, no square root. */
-int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, int binary);
+/* The significance gate of 5.9.3 for n members of a binary or frequency
+ * component: 1 when actual a < baseline b and (b - a)^2 n >= z^2 V,
+ * V = b (1 - b) for PBR_M_BINARY, b for PBR_M_FREQUENCY; exact, no square
+ * root. */
+int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, pbr_measure measure);
 
 /* The outcome line of component h for (period, segment) among lines, or
  * NULL (5.9.1: the hurdle's line). segment is NULL for no segment. */

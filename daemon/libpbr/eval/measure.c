@@ -51,18 +51,18 @@ int candidate_line_cmp(const void *a, const void *b)
     return strcmp(x->line.period, y->line.period);
 }
 
-/* Fills the identity of a line. */
-static void name_line(candidate_line *cl, const pbr_outcome *o, size_t seg, pbr_date period_first, const char *period,
-                      pbr_date final_on)
+/* Fills the identity of a line of segment seg of o covering period p. */
+static void name_line(candidate_line *cl, const pbr_outcome *o, size_t seg, const line_period *p)
 {
+    assert(o->nsegments == 0 ? seg == 0 : seg < o->nsegments);
     cl->line.kind = PBR_LINE_OUTCOME;
     snprintf(cl->line.component, sizeof cl->line.component, "%s", o->id);
-    snprintf(cl->line.period, sizeof cl->line.period, "%s", period);
+    snprintf(cl->line.period, sizeof cl->line.period, "%s", p->key);
     cl->line.has_segment = o->nsegments > 0;
     if (o->nsegments > 0)
         snprintf(cl->line.segment, sizeof cl->line.segment, "%s", o->segments[seg].name);
-    cl->line.final_on = final_on;
-    cl->period_first = period_first;
+    cl->line.final_on = p->final_on;
+    cl->period_first = p->first;
     cl->comp_order = o->file_order;
     cl->seg_order = seg;
     cl->measure = o->measure;
@@ -268,7 +268,9 @@ static int emit_cohort_line(candidate_lines *out, const pbr_outcome *o, size_t s
     candidate_line *cl = candidate_lines_push(out);
     if (cl == NULL)
         return -1;
-    name_line(cl, o, seg, w->from, w->key, pbr_add_months(w->to, o->follow_up + o->waiting));
+    name_line(
+        cl, o, seg,
+        &(line_period){.key = w->key, .first = w->from, .final_on = pbr_add_months(w->to, o->follow_up + o->waiting)});
     cl->line.members = a->n;
     cl->line.excluded = excluded;
     cl->line.reoffenders = a->r;
@@ -280,9 +282,13 @@ static int emit_cohort_line(candidate_lines *out, const pbr_outcome *o, size_t s
     cohort_actual(o, a, actual, denom);
     improvement(&m, b, actual, denom);
     if (o->pay.has_threshold && o->pay.threshold_metric == PBR_METRIC_SIGNIFICANT)
-        m.significant = eval_significant(o->pay.threshold, a->n, actual, b, o->measure == PBR_M_BINARY);
+        m.significant = eval_significant(o->pay.threshold, a->n, actual, b, o->measure);
     show_metrics(&cl->line, &m, actual, b);
-    pay_line(&o->pay, segment_price(o, seg), &m, 0, 0, 0, NULL, &cl->line, amount);
+    pay_terms terms = {.pay = &o->pay,
+                       .segment_price = segment_price(o, seg),
+                       .gate = PAY_GATE_OWN,
+                       .negative_units = PAY_NEGATIVE_UNITS_CLAMPED};
+    pay_line(&terms, &m, &cl->line, amount);
     mpq_clears(actual, denom, amount, NULL);
     metrics_clear(&m);
     return 0;
@@ -330,17 +336,22 @@ static int emit_pooled_line(candidate_lines *out, const pbr_outcome *o, size_t s
     cohort_actual(o, &p, actual, denom);
     improvement(&m, b, actual, denom);
     if (o->pooled_metric == PBR_METRIC_SIGNIFICANT)
-        m.significant = eval_significant(o->pooled_threshold, p.n, actual, b, o->measure == PBR_M_BINARY);
+        m.significant = eval_significant(o->pooled_threshold, p.n, actual, b, o->measure);
     pbr_line tmp;
     memset(&tmp, 0, sizeof tmp);
-    pay_line(&o->pay, segment_price(o, seg), &m, 0, 1, o->pooled_metric, (const mpq_t *)&o->pooled_threshold, &tmp,
-             amount);
+    pay_terms terms = {.pay = &o->pay,
+                       .segment_price = segment_price(o, seg),
+                       .gate = PAY_GATE_POOLED,
+                       .pooled_metric = o->pooled_metric,
+                       .pooled_threshold = (const mpq_t *)&o->pooled_threshold,
+                       .negative_units = PAY_NEGATIVE_UNITS_CLAMPED};
+    pay_line(&terms, &m, &tmp, amount);
     if (tmp.threshold_met == 1) {
         candidate_line *cl = candidate_lines_push(out);
         if (cl == NULL) {
             rc = -1;
         } else {
-            name_line(cl, o, seg, period_first, period, final_on);
+            name_line(cl, o, seg, &(line_period){.key = period, .first = period_first, .final_on = final_on});
             cl->pooled = 1;
             cl->line.kind = PBR_LINE_POOLED;
             cl->line.members = p.n;
@@ -556,7 +567,8 @@ static int emit_clean_lines(const pbr_contract *c, const pbr_outcome *o, clean_a
         }
         char key[PBR_DATE_STRLEN];
         pbr_date_format(v[i].quarter, key);
-        name_line(cl, o, v[i].seg, v[i].quarter, key, pbr_add_months(v[i].quarter, 3));
+        name_line(cl, o, v[i].seg,
+                  &(line_period){.key = key, .first = v[i].quarter, .final_on = pbr_add_months(v[i].quarter, 3)});
         cl->line.members = succ;
         set_ratio(w, weight, o->pay.weight_ogrs ? 10000 : 1);
         const mpq_t *price = segment_price(o, v[i].seg);
@@ -835,11 +847,15 @@ static int emit_custody_lines(const pbr_contract *c, const pbr_outcome *o, const
             }
             char key[PBR_DATE_STRLEN];
             pbr_date_format(r->starts[k], key);
-            name_line(cl, o, s, r->starts[k], key, r->starts[k + 1]);
+            name_line(cl, o, s, &(line_period){.key = key, .first = r->starts[k], .final_on = r->starts[k + 1]});
             cl->line.members = a->spells;
             improvement(&m, b, actual, one);
             show_metrics(&cl->line, &m, actual, b);
-            pay_line(&o->pay, segment_price(o, s), &m, 1, 0, 0, NULL, &cl->line, amount);
+            pay_terms terms = {.pay = &o->pay,
+                               .segment_price = segment_price(o, s),
+                               .gate = PAY_GATE_OWN,
+                               .negative_units = PAY_NEGATIVE_UNITS_KEPT};
+            pay_line(&terms, &m, &cl->line, amount);
         }
     }
     (void)c;
@@ -932,7 +948,9 @@ static int emit_disposal_line(const pbr_contract *c, const pbr_outcome *o, const
     if (cl != NULL) {
         char key[32];
         pbr_year_label(r->starts[k], c->year_start, key, sizeof key);
-        name_line(cl, o, seg, r->starts[k], key, pbr_add_months(r->starts[k + 1], o->waiting));
+        name_line(cl, o, seg,
+                  &(line_period){
+                      .key = key, .first = r->starts[k], .final_on = pbr_add_months(r->starts[k + 1], o->waiting)});
         cl->line.members = members;
         metrics m;
         metrics_init(&m);

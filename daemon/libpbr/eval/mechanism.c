@@ -8,6 +8,7 @@
  * Pure: reads only the contract and the event set; exact rationals and
  * integer pence.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,9 @@
 
 #include "eval.h"
 
-int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, int binary)
+int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, pbr_measure measure)
 {
+    assert(measure == PBR_M_BINARY || measure == PBR_M_FREQUENCY);
     if (mpq_cmp(a, b) >= 0)
         return 0;
     mpq_t lhs, rhs, t;
@@ -31,7 +33,7 @@ int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, int
     /* rhs = z^2 V, V = b (1 - b) (binary) or b (frequency) */
     mpq_mul(rhs, z, z);
     mpq_mul(rhs, rhs, b);
-    if (binary) {
+    if (measure == PBR_M_BINARY) {
         mpq_set_ui(t, 1, 1);
         mpq_sub(t, t, b);
         mpq_mul(rhs, rhs, t);
@@ -63,23 +65,28 @@ void eval_hurdle_missed(const pbr_outcome *o, pbr_line *l)
 
 /* ---- fee lines ----------------------------------------------------------------------- */
 
-/* A fee line of f with the given period, final_on and computed amount;
- * from_events marks a line recomputed at every statement (volume). Returns
- * the line, or NULL when out of memory. */
-static candidate_line *push_fee_line(candidate_lines *out, const pbr_fee *f, const char *period, pbr_date period_first,
-                                     pbr_date final_on, int64_t pence, int from_events)
+/* Where a 5.9 fee line's amount comes from. */
+typedef enum fee_origin {
+    FEE_FIXED_BY_CONTRACT, /* recovery: issued once, never adjusted */
+    FEE_FROM_EVENTS,       /* volume: recomputed at every statement, adjusted */
+} fee_origin;
+
+/* Appends a fee line of f covering period p with the computed amount.
+ * Returns the line, or NULL when out of memory. */
+static candidate_line *push_fee_line(candidate_lines *out, const pbr_fee *f, const line_period *p, int64_t pence,
+                                     fee_origin origin)
 {
     candidate_line *cl = candidate_lines_push(out);
     if (cl == NULL)
         return NULL;
     cl->line.kind = PBR_LINE_FEE;
     snprintf(cl->line.component, sizeof cl->line.component, "%s", f->id);
-    snprintf(cl->line.period, sizeof cl->line.period, "%s", period);
-    cl->line.final_on = final_on;
+    snprintf(cl->line.period, sizeof cl->line.period, "%s", p->key);
+    cl->line.final_on = p->final_on;
     cl->line.computed_pence = pence;
-    cl->period_first = period_first;
+    cl->period_first = p->first;
     cl->comp_order = f->file_order;
-    cl->fee = from_events;
+    cl->fee_from_events = origin == FEE_FROM_EVENTS;
     cl->fee_rank = 0;
     return cl;
 }
@@ -156,7 +163,8 @@ int eval_volume_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t ma
             char label[20], period[32];
             pbr_year_label(y, c->year_start, label, sizeof label);
             snprintf(period, sizeof period, "%s-volume", label);
-            if (push_fee_line(out, f, period, y, pbr_add_months(ynext, 3), pbr_pounds_to_pence(amount), 1) == NULL) {
+            line_period p = {.key = period, .first = y, .final_on = pbr_add_months(ynext, 3)};
+            if (push_fee_line(out, f, &p, pbr_pounds_to_pence(amount), FEE_FROM_EVENTS) == NULL) {
                 rc = -1;
                 break;
             }
@@ -178,8 +186,8 @@ int eval_recovery_lines(const pbr_contract *c, const pbr_fee *f, candidate_lines
         snprintf(period, sizeof period, "%s-recovery", day);
         /* final on the outcome's window q: add_months(q.next, follow_up + waiting) */
         pbr_date final_on = pbr_add_months(pbr_add_months(q, 3), o->follow_up + o->waiting);
-        /* fixed by the contract: issued once, never adjusted */
-        if (push_fee_line(out, f, period, q, final_on, -advance, 0) == NULL)
+        line_period p = {.key = period, .first = q, .final_on = final_on};
+        if (push_fee_line(out, f, &p, -advance, FEE_FIXED_BY_CONTRACT) == NULL)
             return -1;
     }
     return 0;

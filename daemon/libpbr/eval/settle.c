@@ -22,9 +22,9 @@ typedef struct ledger_key {
     char period[32];
     int has_segment;
     char segment[64];
-    int fee;          /* fees are never adjusted */
-    char version[65]; /* contract sha256 the line was first issued under */
-    int64_t issued;   /* computed (uncapped) pence issued so far */
+    int never_adjusted; /* a fee fixed by the contract (pbr_ledger_entry's fee) */
+    char version[65];   /* contract sha256 the line was first issued under */
+    int64_t issued;     /* computed (uncapped) pence issued so far */
 } ledger_key;
 
 struct pbr_ledger {
@@ -70,7 +70,15 @@ static ledger_key *ledger_find(const pbr_ledger *l, const pbr_line *line)
     return NULL;
 }
 
-static int ledger_add(pbr_ledger *l, const pbr_line *line, const char *version, int fee)
+/* Whether a ledger key's line is adjusted when its figures change. */
+typedef enum ledger_adjusting {
+    LEDGER_ADJUSTED,      /* outcome, pooled and volume lines */
+    LEDGER_NEVER_ADJUSTED /* fees fixed by the contract */
+} ledger_adjusting;
+
+/* Appends the key of line, first issued under version. Returns 0 or -1
+ * (out of memory). */
+static int ledger_add(pbr_ledger *l, const pbr_line *line, const char *version, ledger_adjusting adjusting)
 {
     if (pbr_grow((void **)&l->keys, &l->cap, l->n + 1, sizeof *l->keys) != 0)
         return -1;
@@ -82,7 +90,7 @@ static int ledger_add(pbr_ledger *l, const pbr_line *line, const char *version, 
     k->has_segment = line->has_segment;
     snprintf(k->segment, sizeof k->segment, "%s", line->segment);
     snprintf(k->version, sizeof k->version, "%s", version);
-    k->fee = fee;
+    k->never_adjusted = adjusting == LEDGER_NEVER_ADJUSTED;
     k->issued = line->computed_pence;
     return 0;
 }
@@ -120,7 +128,7 @@ void pbr_ledger_entry_at(const pbr_ledger *l, size_t i, pbr_ledger_entry *e)
     e->component = k->component;
     e->period = k->period;
     e->segment = k->has_segment ? k->segment : NULL;
-    e->fee = k->fee;
+    e->fee = k->never_adjusted;
     e->version = k->version;
     e->issued = k->issued;
 }
@@ -141,7 +149,7 @@ int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, con
         if (line.has_segment)
             snprintf(line.segment, sizeof line.segment, "%s", e->segment);
         line.computed_pence = e->issued;
-        if (ledger_add(l, &line, e->version, e->fee) != 0)
+        if (ledger_add(l, &line, e->version, e->fee ? LEDGER_NEVER_ADJUSTED : LEDGER_ADJUSTED) != 0)
             return -1;
     }
     l->next = next;
@@ -477,7 +485,7 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
     const candidate_lines nowc = *nowp, *now = &nowc;
     /* fee lines computed from events (volume, 5.9.4) join the fixed ones */
     for (size_t i = 0; i < now->n; i++) {
-        if (!now->v[i].fee)
+        if (!now->v[i].fee_from_events)
             continue;
         candidate_line *x = candidate_lines_push(&fees);
         if (x == NULL)
@@ -494,13 +502,14 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
         l->amount_pence = l->computed_pence;
         overflow |= pence_clamped(l->computed_pence);
         /* a volume line is recomputed later (adjustments), a fixed fee never */
-        if (push_line(&s->lines, &s->nlines, &lcap, l) != 0 || ledger_add(nl, l, c->sha256, !fees.v[i].fee) != 0)
+        if (push_line(&s->lines, &s->nlines, &lcap, l) != 0 ||
+            ledger_add(nl, l, c->sha256, fees.v[i].fee_from_events ? LEDGER_ADJUSTED : LEDGER_NEVER_ADJUSTED) != 0)
             goto oom;
     }
     /* outcome and pooled lines final by the end of q, not issued before */
     for (size_t i = 0; i < now->n; i++) {
         const candidate_line *cl = &now->v[i];
-        if (!cl->fee && cl->line.final_on <= qnext && ledger_find(nl, &cl->line) == NULL) {
+        if (!cl->fee_from_events && cl->line.final_on <= qnext && ledger_find(nl, &cl->line) == NULL) {
             candidate_line *x = candidate_lines_push(&fresh);
             if (x == NULL)
                 goto oom;
@@ -519,7 +528,7 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
     /* adjustments, in the order the adjusted lines were first issued */
     for (size_t i = 0; i < nprior; i++) {
         ledger_key *k = &nl->keys[i];
-        if (k->fee)
+        if (k->never_adjusted)
             continue;
         const candidate_lines *vl =
             lines_of_version(&vc, k->version, c, versions, vctx, ev, max_seq, asof, err, errlen);
@@ -540,7 +549,7 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
         overflow |= pence_clamped(recomputed);
         adj.computed_pence = sub_pence(recomputed, k->issued, &overflow);
         /* a volume line's adjustment is a fee line's: outside contract_cap (5.9) */
-        if (cur ? cur->fee : is_fee_id(c, k->component))
+        if (cur ? cur->fee_from_events : is_fee_id(c, k->component))
             adj.amount_pence = adj.computed_pence;
         else
             adj.amount_pence = capped(c, cap_pence, &nl->computed_total, adj.computed_pence, &overflow);
@@ -549,14 +558,14 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
             goto oom;
     }
     for (size_t i = 0; i < fresh.n; i++) {
-        if (ledger_add(nl, &fresh.v[i].line, c->sha256, 0) != 0)
+        if (ledger_add(nl, &fresh.v[i].line, c->sha256, LEDGER_ADJUSTED) != 0)
             goto oom;
     }
     /* provisional: begun, not final by the end of q, figured as of A(q) */
     candidate_lines prov = {NULL, 0, 0};
     for (size_t i = 0; i < now->n; i++) {
         const candidate_line *cl = &now->v[i];
-        if (!cl->pooled && !cl->fee && is_provisional_measure(cl->measure) && cl->period_first < qnext &&
+        if (!cl->pooled && !cl->fee_from_events && is_provisional_measure(cl->measure) && cl->period_first < qnext &&
             cl->line.final_on > qnext) {
             candidate_line *x = candidate_lines_push(&prov);
             if (x == NULL) {
@@ -684,7 +693,7 @@ int pbr_provisional_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_
     size_t cap = 0;
     for (size_t i = 0; i < all.n; i++) {
         candidate_line *cl = &all.v[i];
-        if (cl->pooled || cl->fee || !is_provisional_measure(cl->measure) || cl->period_first > d ||
+        if (cl->pooled || cl->fee_from_events || !is_provisional_measure(cl->measure) || cl->period_first > d ||
             cl->line.final_on <= d)
             continue;
         cl->line.amount_pence = cl->line.computed_pence;
