@@ -5,11 +5,24 @@
  * -> `first` de-duplication -> `size` cap, each window ordered by
  * (date, event id). Pure: reads only the contract and the event set.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "eval.h"
+
+/* ---- the view ---------------------------------------------------------------- */
+
+void eval_view_init(eval_view *v, const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through,
+                    pbr_date as_of)
+{
+    v->contract = c;
+    v->events = ev;
+    v->voids = pbr_eventset_voids(ev);
+    v->events_through = events_through;
+    v->as_of = as_of;
+}
 
 /* ---- where ------------------------------------------------------------------ */
 
@@ -181,11 +194,11 @@ cohort_window *cohort_windows(const pbr_contract *c, size_t *n)
 /* ---- members ------------------------------------------------------------------------ */
 
 /* Appends (e, window) to *m. Returns 0 or -1. */
-static int push_member(member **m, size_t *n, size_t *cap, const pbr_ev *e, uint32_t window)
+static int push_member(cohort_member **m, size_t *n, size_t *cap, const pbr_ev *e, uint32_t window)
 {
     if (*n == *cap) {
         size_t ncap = *cap ? 2 * *cap : 1024;
-        member *nm = realloc(*m, ncap * sizeof *nm);
+        cohort_member *nm = realloc(*m, ncap * sizeof *nm);
         if (nm == NULL)
             return -1;
         *m = nm;
@@ -199,7 +212,7 @@ static int push_member(member **m, size_t *n, size_t *cap, const pbr_ev *e, uint
 
 /* A member with its event id, for the order of the size cap. */
 typedef struct ranked {
-    member m;
+    cohort_member m;
     const char *id;
 } ranked;
 
@@ -210,14 +223,16 @@ static int cmp_ranked_id(const void *a, const void *b)
 
 /* Keeps the first `size` of the n members v[] of one window by (date, id):
  * the dates before the cut-off date whole, and of the cut-off date the
- * first by id. Appends them to out[*k]. Returns 0 or -1 (out of memory). */
-static int cap_one_window(const pbr_eventset *ev, const member *v, size_t n, int64_t size, member *out, size_t *k)
+ * first by id. Writes them to out[0, kept). Returns kept, or -1 (out of
+ * memory). */
+static int64_t cap_one_window(const pbr_eventset *ev, const cohort_member *v, size_t n, int64_t size,
+                              cohort_member *out)
 {
+    assert(size > 0);
     if ((int64_t)n <= size) {
         if (n > 0)
-            memcpy(out + *k, v, n * sizeof *v);
-        *k += n;
-        return 0;
+            memcpy(out, v, n * sizeof *v);
+        return (int64_t)n;
     }
     pbr_date lo = v[0].index->date, hi = lo;
     for (size_t i = 1; i < n; i++) {
@@ -231,87 +246,96 @@ static int cap_one_window(const pbr_eventset *ev, const member *v, size_t n, int
     for (size_t i = 0; i < n; i++)
         count[v[i].index->date - lo]++;
     size_t before = 0, cut = 0; /* members dated before lo + cut; the cut-off date is lo + cut */
-    while ((int64_t)(before + count[cut]) < size)
+    while ((int64_t)(before + count[cut]) < size) {
         before += count[cut++];
+        assert(cut < span); /* n > size members: the cut-off date lies inside the span */
+    }
     free(count);
     pbr_date cutoff = lo + (pbr_date)cut;
-    size_t ntie = 0;
+    size_t ntie = 0, kept = 0;
     ranked *tie = malloc(n * sizeof *tie);
     if (tie == NULL)
         return -1;
     for (size_t i = 0; i < n; i++) {
         if (v[i].index->date < cutoff) {
-            out[(*k)++] = v[i];
+            out[kept++] = v[i];
         } else if (v[i].index->date == cutoff) {
             tie[ntie].m = v[i];
             tie[ntie++].id = pbr_eventset_id(ev, v[i].index);
         }
     }
+    assert(kept == before && (int64_t)(before + ntie) >= size);
     qsort(tie, ntie, sizeof *tie, cmp_ranked_id);
     for (size_t i = 0; (int64_t)(before + i) < size; i++)
-        out[(*k)++] = tie[i].m;
+        out[kept++] = tie[i].m;
     free(tie);
-    return 0;
+    return (int64_t)kept;
 }
 
 /* The size cap: the first `size` members of each window by (date, id),
  * found without sorting the window (a count of its dates finds the cut-off
  * date; only that date's members are sorted, by id). Compacts m window by
  * window; returns the new count, or -1 on allocation failure. */
-static int64_t cap_windows(const pbr_eventset *ev, member *m, size_t n, size_t nw, int64_t size)
+static int64_t cap_windows(const pbr_eventset *ev, cohort_member *m, size_t n, size_t nw, int64_t size)
 {
     size_t *start = calloc(nw + 1, sizeof *start);
-    member *byw = malloc((n ? n : 1) * sizeof *byw);
+    cohort_member *byw = malloc((n ? n : 1) * sizeof *byw);
     if (start == NULL || byw == NULL) {
         free(start);
         free(byw);
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        assert(m[i].window < nw);
         start[m[i].window + 1]++;
+    }
     for (size_t j = 0; j < nw; j++)
         start[j + 1] += start[j];
     for (size_t i = 0, *next = start; i < n; i++)
         byw[next[m[i].window]++] = m[i]; /* start[w] now ends window w */
+    assert(nw == 0 || start[nw - 1] == n);
     size_t k = 0, from = 0;
-    int rc = 0;
-    for (size_t j = 0; j < nw && rc == 0; j++) {
-        rc = cap_one_window(ev, byw + from, start[j] - from, size, m, &k);
+    int64_t kept = 0;
+    for (size_t j = 0; j < nw && kept >= 0; j++) {
+        kept = cap_one_window(ev, byw + from, start[j] - from, size, m + k);
+        k += kept > 0 ? (size_t)kept : 0;
         from = start[j];
     }
     free(start);
     free(byw);
-    return rc == 0 ? (int64_t)k : -1;
+    return kept >= 0 ? (int64_t)k : -1;
 }
 
-/* The index events are read per offender in (date, id) order (the event
- * set's type index), so `first` keeps the first event of an offender in a
- * window as it goes: one linear pass, no sort. Only a size cap needs the
- * (window, date, id) order across offenders. */
-int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const cohort_window *w,
-                   size_t nw, member **out, size_t *n)
+/* Selects the members of every window of co (filter, window, first, size)
+ * into co->members. The index events are read per offender in (date, id)
+ * order (the event set's type index), so `first` keeps the first event of
+ * an offender in a window as it goes: one linear pass, no sort. Only a size
+ * cap needs the (window, date, id) order across offenders. Returns 0 or -1
+ * (out of memory). */
+static int select_members(eval_cohort *co, const eval_view *v)
 {
-    *out = NULL;
-    *n = 0;
+    const pbr_contract *c = v->contract;
+    const pbr_eventset *ev = v->events;
+    size_t nw = co->nwindows;
     compiled_where where;
     if (compiled_where_init(&where, &c->cohort.where, ev) != 0)
         return -1;
     size_t nall, npos, k = 0, cap = 0;
     const pbr_ev *all = pbr_eventset_all(ev, &nall);
     const uint32_t *pos = pbr_eventset_of_type(ev, c->cohort.index, &npos);
-    const pbr_evvoid *voids = pbr_eventset_voids(ev);
     uint32_t *taken = calloc(nw ? nw : 1, sizeof *taken); /* offender + 1 last kept in each window */
-    member *m = NULL;
+    cohort_member *m = NULL;
     if (taken == NULL)
         goto fail;
     for (size_t i = 0; i < npos; i++) {
         const pbr_ev *e = &all[pos[i]];
         if (e->date < c->start || e->date > c->end)
             continue;
-        if (!pbr_ev_visible(e, voids, d, max_seq) || !compiled_where_matches(&where, ev, e))
+        if (!eval_visible(v, e) || !compiled_where_matches(&where, ev, e))
             continue;
         for (size_t j = 0; j < nw; j++) {
-            if (e->date < w[j].from || e->date >= w[j].to)
+            const cohort_window *w = &co->windows[j];
+            if (e->date < w->from || e->date >= w->to)
                 continue;
             if (c->cohort.members_first && taken[j] == e->offender + 1)
                 continue;
@@ -328,12 +352,32 @@ int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_s
     }
     free(taken);
     compiled_where_clear(&where);
-    *out = m;
-    *n = k;
+    co->members = m;
+    co->nmembers = k;
     return 0;
 fail:
     free(m);
     free(taken);
     compiled_where_clear(&where);
     return -1;
+}
+
+int eval_cohort_init(eval_cohort *co, const eval_view *v)
+{
+    memset(co, 0, sizeof *co);
+    if (!v->contract->has_cohort)
+        return 0;
+    co->windows = cohort_windows(v->contract, &co->nwindows);
+    if (co->windows == NULL || select_members(co, v) != 0) {
+        eval_cohort_clear(co);
+        return -1;
+    }
+    return 0;
+}
+
+void eval_cohort_clear(eval_cohort *co)
+{
+    free(co->members);
+    free(co->windows);
+    memset(co, 0, sizeof *co);
 }

@@ -15,6 +15,29 @@
 #include "pbr/eventset.h"
 #include "pbr/statement.h"
 
+/* ---- the evaluation view ------------------------------------------------------------ */
+
+/* What every step of one evaluation reads: the contract, the event set, and
+ * which events are visible (seq <= events_through, recorded and not voided
+ * by the as-of date). Borrowed pointers: nothing to clear. */
+typedef struct eval_view {
+    const pbr_contract *contract;
+    const pbr_eventset *events;
+    const pbr_evvoid *voids; /* pbr_eventset_voids(events) */
+    uint64_t events_through; /* the last event seq seen */
+    pbr_date as_of;          /* the evaluation date (A(Q) for a statement) */
+} eval_view;
+
+/* Fills v. Cannot fail. */
+void eval_view_init(eval_view *v, const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through,
+                    pbr_date as_of);
+
+/* Is e visible in the view? */
+static inline int eval_visible(const eval_view *v, const pbr_ev *e)
+{
+    return pbr_ev_visible(e, v->voids, v->as_of, v->events_through);
+}
+
 /* A where compiled against one event set: strings resolved to symbols. */
 typedef struct compiled_cond {
     const pbr_cond *cond;
@@ -44,16 +67,67 @@ typedef struct cohort_window {
  * NULL with *n = 0 when the contract has no cohort. */
 cohort_window *cohort_windows(const pbr_contract *c, size_t *n);
 
-typedef struct member {
-    const pbr_ev *index; /* the index event */
+/* A cohort member: its index event and the window it belongs to. */
+typedef struct cohort_member {
+    const pbr_ev *index;
     uint32_t window;
-} member;
+} cohort_member;
 
-/* Selects the members of every window as of date d (filter, window, first,
- * size). Returns 0 and a malloc'd array (caller frees; NULL when empty) in
- * no particular order, or -1. */
-int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const cohort_window *w,
-                   size_t nw, member **out, size_t *n);
+/* The cohort of the view's contract (5.2): its windows in order and the
+ * members of every window as of the view's date (filter, window, first,
+ * size), in no particular order. Empty without a cohort. */
+typedef struct eval_cohort {
+    cohort_window *windows;
+    size_t nwindows;
+    cohort_member *members;
+    size_t nmembers;
+} eval_cohort;
+
+/* Returns 0, or -1 when out of memory (co is then empty). Clear with
+ * eval_cohort_clear (safe on an empty cohort). */
+int eval_cohort_init(eval_cohort *co, const eval_view *v);
+void eval_cohort_clear(eval_cohort *co);
+
+/* ---- one outcome component ------------------------------------------------------------ */
+
+/* An outcome component compiled against the view's event set: its where,
+ * its exclude and every segment's where (max(nsegments, 1) slots). */
+typedef struct outcome_eval {
+    const eval_view *view;
+    const pbr_outcome *outcome;
+    compiled_where where, exclude;
+    compiled_where *segments;
+} outcome_eval;
+
+/* Returns 0, or -1 when out of memory. Clear with outcome_eval_clear
+ * either way (safe after a failed init). */
+int outcome_eval_init(outcome_eval *oe, const eval_view *v, const pbr_outcome *o);
+void outcome_eval_clear(outcome_eval *oe);
+
+/* The first segment of the component matching e (0 without segments), or
+ * -1 when none matches. */
+int64_t eval_segment_of(const outcome_eval *oe, const pbr_ev *e);
+
+/* Whether a member of segment seg of o needs an OGRS score (weight: ogrs
+ * or an OGRS baseline). */
+int eval_needs_ogrs(const pbr_outcome *o, size_t seg);
+
+/* ---- periods ---------------------------------------------------------------------------- */
+
+/* Consecutive periods of `months` months (3: quarters, 12: years): period
+ * k is [starts[k], starts[k + 1]), k < n. */
+typedef struct period_range {
+    pbr_date *starts; /* n + 1 boundaries */
+    size_t n;
+    int months;
+} period_range;
+
+/* Returns 0, or -1 when out of memory. Clear with period_range_clear
+ * (safe on a zeroed range). */
+int period_range_init(period_range *r, pbr_date first, size_t n, int months);
+void period_range_clear(period_range *r);
+/* The index of the period containing d, or -1 outside the range. */
+int64_t period_range_find(const period_range *r, pbr_date d);
 
 /* The period a line covers: its key (a quarter's first day, a year label,
  * a window's name, "pooled"), its first day (ordering, provisional lines)
@@ -85,10 +159,10 @@ typedef struct candidate_lines {
 candidate_line *candidate_lines_push(candidate_lines *l);
 void candidate_lines_clear(candidate_lines *l);
 
-/* Computes every outcome and pooled line of contract c that exists as of d
- * (every final or not), appending to out. Returns 0 or -1 with err. */
-int evaluate_outcomes(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, candidate_lines *out,
-                      char *err, size_t errlen);
+/* Computes every outcome, pooled and volume line of the view's contract
+ * that exists as of the view's date (every final or not), appending to
+ * out. Returns 0 or -1 with err. */
+int evaluate_outcomes(const eval_view *v, candidate_lines *out, char *err, size_t errlen);
 
 /* The figures a pay rule works on (exact). */
 typedef struct metrics {
@@ -144,10 +218,9 @@ const candidate_line *eval_hurdle_line(const candidate_lines *lines, const pbr_o
  * false, units null (5.9.1). */
 void eval_hurdle_missed(const pbr_outcome *o, pbr_line *l);
 
-/* Appends the volume lines of every fee with volume (5.9.4), as of d.
- * Returns 0 or -1 (out of memory). */
-int eval_volume_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                      candidate_lines *out);
+/* Appends the volume lines of every fee with volume (5.9.4), as of the
+ * view's date. Returns 0 or -1 (out of memory). */
+int eval_volume_lines(const eval_view *v, candidate_lines *out);
 
 /* Appends the recovery line of every quarter of fee f (5.9.5: f has an
  * advance). Returns 0 or -1 (out of memory). */
@@ -161,14 +234,19 @@ pbr_date eval_mechanism_last_final_on(const pbr_contract *c);
  * Returns 0, or non-zero to stop (out of memory). */
 typedef int (*clean_restart_fn)(void *ctx, const pbr_ev *conviction);
 
-/* The clean-period clock of one member (5.3), shared by the measure and by
- * explain. Calls on_restart (may be NULL) for each restarting conviction.
- * Returns 1 with *clock_out (the last clock) and *f_date (the success date
- * F) when the member succeeds, 0 when it never does, -1 when on_restart
- * failed. */
-int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const compiled_where *exclude, const pbr_eventset *ev,
-                     const pbr_ev *idx, uint64_t max_seq, pbr_date d, clean_restart_fn on_restart, void *ctx,
-                     pbr_date *clock_out, pbr_date *f_date);
+/* Where a member's clean-period clock stopped: the last start of the clock
+ * and the success date F. */
+typedef struct clean_clock {
+    pbr_date clock;
+    pbr_date success_on;
+} clean_clock;
+
+/* The clean-period clock of the member with index event idx (5.3), shared
+ * by the measure and by explain. Calls on_restart (may be NULL) for each
+ * restarting conviction. Returns 1 with *out when the member succeeds, 0
+ * when it never does, -1 when on_restart failed (*out untouched then). */
+int eval_clean_clock(const outcome_eval *oe, const pbr_ev *idx, clean_restart_fn on_restart, void *ctx,
+                     clean_clock *out);
 
 /* Receives one custody spell: its reception, the discharge that closed it
  * (NULL while it is open) and the day it ends (PBR_DATE_MAX while open).
@@ -176,40 +254,26 @@ int eval_clean_clock(const pbr_contract *c, const pbr_outcome *o, const compiled
 typedef int (*custody_spell_fn)(void *ctx, const pbr_ev *reception, const pbr_ev *discharge, pbr_date to);
 
 /* The custody walk of 5.3 over one offender's events es[0, n) (sorted by
- * date, then id), shared by the measure and by explain: visible receptions
- * and discharges as of d, on one date discharges before receptions (ruled
- * 2026-12-02); a reception opens a spell if none is open, a discharge
- * closes the open one. Calls fn for each spell. Returns 0 or fn's non-zero
- * value. */
-int eval_custody_spells(const pbr_eventset *ev, const pbr_ev *es, size_t n, uint64_t max_seq, pbr_date d,
-                        custody_spell_fn fn, void *ctx);
+ * date, then id), shared by the measure and by explain: receptions and
+ * discharges visible in the view, on one date discharges before receptions
+ * (ruled 2026-12-02); a reception opens a spell if none is open, a
+ * discharge closes the open one. Calls fn for each spell. Returns 0 or
+ * fn's non-zero value. */
+int eval_custody_spells(const eval_view *v, const pbr_ev *es, size_t n, custody_spell_fn fn, void *ctx);
 
-/* Segments (5.2): every segment's where compiled against ev (a malloc'd
- * array of max(nsegments, 1) slots, or NULL when out of memory; free with
- * eval_segments_free, safe on NULL), the first segment matching e (0
- * without segments, -1 when none matches), and whether a member of segment
- * seg needs an OGRS score (weight: ogrs or an OGRS baseline). Shared by the
- * measures and by explain. */
-compiled_where *eval_segments_compile(const pbr_outcome *o, const pbr_eventset *ev);
-void eval_segments_free(compiled_where *w, size_t n);
-int64_t eval_segment_of(const pbr_outcome *o, const compiled_where *segs, const pbr_eventset *ev, const pbr_ev *e);
-int eval_needs_ogrs(const pbr_outcome *o, size_t seg);
-
-/* A member's proven reoffences (5.3): reoffender, and offences or
- * convictions counted per the component. */
-typedef struct reoff {
+/* A member's proven reoffences (5.3). */
+typedef struct reoffence_count {
     int reoffender;
-    int64_t f;  /* reoffences counted per the component */
-    int failed; /* on_proven asked to stop (out of memory) */
-} reoff;
+    int64_t reoffences; /* offences or convictions, as the component counts them */
+    int failed;         /* on_proven asked to stop (out of memory) */
+} reoffence_count;
 
 /* Receives each proven reoffence of a member. Returns 0, or non-zero to stop. */
 typedef int (*proven_fn)(void *ctx, const pbr_ev *conviction);
 
-/* The proven reoffences of the member with index event idx, as of d over
- * events up to max_seq, passing each to on_proven (may be NULL): the one
- * definition for the measures and for explain. */
-reoff eval_proven_reoffences(const pbr_outcome *o, const compiled_where *exclude, const pbr_eventset *ev,
-                             const pbr_ev *idx, uint64_t max_seq, pbr_date d, proven_fn on_proven, void *ctx);
+/* The proven reoffences of the member with index event idx, passing each
+ * to on_proven (may be NULL): the one definition for the measures and for
+ * explain. */
+reoffence_count eval_proven_reoffences(const outcome_eval *oe, const pbr_ev *idx, proven_fn on_proven, void *ctx);
 
 #endif

@@ -91,88 +91,82 @@ static candidate_line *push_fee_line(candidate_lines *out, const pbr_fee *f, con
     return cl;
 }
 
-/* Counts, per settlement year (years[k] .. years[k + 1], ny years), the
- * visible index events of the fee's type matching its where (every event,
- * 5.9.4). Returns 0 or -1 (out of memory). */
-static int volume_counts(const pbr_fee *f, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const pbr_date *years,
-                         size_t ny, int64_t *count)
+/* Counts, per settlement year of years, the index events of the fee's
+ * type visible in the view and matching its where (every event, 5.9.4)
+ * into count[k]. Returns 0 or -1 (out of memory). */
+static int volume_counts(const eval_view *v, const pbr_fee *f, const period_range *years, int64_t *count)
 {
     compiled_where w = {NULL, 0};
-    if (compiled_where_init(&w, &f->volume_where, ev) != 0)
+    if (compiled_where_init(&w, &f->volume_where, v->events) != 0)
         return -1;
     size_t nall, npos;
-    const pbr_ev *all = pbr_eventset_all(ev, &nall);
-    const uint32_t *pos = pbr_eventset_of_type(ev, (int)f->volume_index, &npos);
-    const pbr_evvoid *voids = pbr_eventset_voids(ev);
+    const pbr_ev *all = pbr_eventset_all(v->events, &nall);
+    const uint32_t *pos = pbr_eventset_of_type(v->events, (int)f->volume_index, &npos);
     for (size_t i = 0; i < npos; i++) {
         const pbr_ev *e = &all[pos[i]];
-        if (e->date < years[0] || e->date >= years[ny])
+        int64_t k = period_range_find(years, e->date);
+        if (k < 0)
             continue;
-        if (!pbr_ev_visible(e, voids, d, max_seq) || (w.n > 0 && !compiled_where_matches(&w, ev, e)))
+        if (!eval_visible(v, e) || (w.n > 0 && !compiled_where_matches(&w, v->events, e)))
             continue;
-        size_t lo = 0, hi = ny; /* years[lo] <= date < years[hi] */
-        while (hi - lo > 1) {
-            size_t mid = (lo + hi) / 2;
-            if (years[mid] <= e->date)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        count[lo]++;
+        count[k]++;
     }
     compiled_where_clear(&w);
     return 0;
 }
 
-int eval_volume_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, candidate_lines *out)
+/* The volume amount of one year's count (5.9.4): (count - hi) x rate above
+ * the band, (count - lo) x rate (a clawback) below it, 0 inside; in pence. */
+static int64_t volume_pence(const pbr_fee *f, int64_t count)
 {
+    int64_t over = count > f->volume_hi ? count - f->volume_hi : count < f->volume_lo ? count - f->volume_lo : 0;
+    mpq_t n, amount;
+    mpq_inits(n, amount, NULL);
+    mpz_set_si(mpq_numref(n), over);
+    mpz_set_ui(mpq_denref(n), 1);
+    mpq_mul(amount, n, f->volume_rate);
+    int64_t pence = pbr_pounds_to_pence(amount);
+    mpq_clears(n, amount, NULL);
+    return pence;
+}
+
+int eval_volume_lines(const eval_view *v, candidate_lines *out)
+{
+    const pbr_contract *c = v->contract;
     pbr_date y0 = pbr_year_of(c->start, c->year_start), yn = pbr_year_of(c->end, c->year_start);
     size_t ny = 0;
     for (pbr_date y = y0; y <= yn; y = pbr_add_months(y, 12))
         ny++;
+    period_range years = {NULL, 0, 12};
     int64_t *count = calloc(ny, sizeof *count);
-    pbr_date *years = malloc((ny + 1) * sizeof *years);
-    if (count == NULL || years == NULL) {
+    if (count == NULL || period_range_init(&years, y0, ny, 12) != 0) {
         free(count);
-        free(years);
         return -1;
     }
-    for (size_t k = 0; k <= ny; k++)
-        years[k] = pbr_add_months(y0, 12 * (int)k);
-    mpq_t amount, n;
-    mpq_inits(amount, n, NULL);
     int rc = 0;
     for (size_t i = 0; i < c->nfees && rc == 0; i++) {
         const pbr_fee *f = &c->fees[i];
         if (!f->has_volume)
             continue;
         memset(count, 0, ny * sizeof *count);
-        if (volume_counts(f, ev, max_seq, d, years, ny, count) != 0) {
+        if (volume_counts(v, f, &years, count) != 0) {
             rc = -1;
             break;
         }
         for (size_t k = 0; k < ny; k++) {
-            pbr_date y = years[k], ynext = years[k + 1];
-            /* (c - hi) x R above the band, (c - lo) x R (a clawback) below, 0 inside */
-            int64_t over = count[k] > f->volume_hi ? count[k] - f->volume_hi
-                : count[k] < f->volume_lo          ? count[k] - f->volume_lo
-                                                   : 0;
-            mpz_set_si(mpq_numref(n), over);
-            mpz_set_ui(mpq_denref(n), 1);
-            mpq_mul(amount, n, f->volume_rate);
+            pbr_date y = years.starts[k], ynext = years.starts[k + 1];
             char label[20], period[32];
             pbr_year_label(y, c->year_start, label, sizeof label);
             snprintf(period, sizeof period, "%s-volume", label);
             line_period p = {.key = period, .first = y, .final_on = pbr_add_months(ynext, 3)};
-            if (push_fee_line(out, f, &p, pbr_pounds_to_pence(amount), FEE_FROM_EVENTS) == NULL) {
+            if (push_fee_line(out, f, &p, volume_pence(f, count[k]), FEE_FROM_EVENTS) == NULL) {
                 rc = -1;
                 break;
             }
         }
     }
     free(count);
-    free(years);
-    mpq_clears(amount, n, NULL);
+    period_range_clear(&years);
     return rc;
 }
 
