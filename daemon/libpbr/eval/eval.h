@@ -1,12 +1,19 @@
 /* eval.h -- internal interface between the evaluator's modules (not public).
  *
- *   cohort.c   windows of a contract and their members as of a date (5.2)
- *   measure.c  where-matching on compact events, per-member measures and
- *              the candidate lines of every outcome component (5.3, 5.4, 5.6)
- *   pay.c      the payment rule of one line (5.5)
- *   settle.c   statements, finality, adjustments, caps, the ledger (5.5.6, 5.7)
+ *   cohort.c    the evaluation view, where-matching on compact events, the
+ *               windows of a contract and their members as of a date (5.2)
+ *   measure.c   one outcome component compiled against the view, per-member
+ *               measures and the candidate lines of every component (5.3,
+ *               5.4, 5.6), period ranges
+ *   pay.c       the payment rule of one line (5.5)
+ *   settle.c    statements, finality, adjustments, caps, the ledger (5.5.6, 5.7)
  *   mechanism.c the Transforming Rehabilitation keys (5.9): significance
- *              gate, hurdle, volume and recovery fee lines
+ *               gate, hurdle, volume and recovery fee lines
+ *   explain.c   the rows behind one line (explain.h)
+ *
+ * Every step reads one eval_view (contract, events, events_through,
+ * as_of) by const pointer; assertions guard the index arithmetic of cells,
+ * windows and periods (programmer errors, never bad input).
  */
 #ifndef PBR_EVAL_H
 #define PBR_EVAL_H
@@ -28,7 +35,7 @@ typedef struct eval_view {
     pbr_date as_of;          /* the evaluation date (A(Q) for a statement) */
 } eval_view;
 
-/* Fills v. Cannot fail. */
+/* Fills v (borrowing c and ev). Cannot fail. */
 void eval_view_init(eval_view *v, const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through,
                     pbr_date as_of);
 

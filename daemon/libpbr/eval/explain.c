@@ -26,9 +26,16 @@ void pbr_explanation_free(pbr_explanation *x)
     memset(x, 0, sizeof *x);
 }
 
-/* Appends a zeroed row (left: to left_out). Returns it, or NULL. */
-static pbr_xrow *push_row(pbr_explanation *x, int left)
+/* Which list of an explanation a row goes to. */
+typedef enum row_list {
+    ROW_COUNTED,  /* rows: what the line counts */
+    ROW_LEFT_OUT, /* left_out: members the line leaves out, with a reason */
+} row_list;
+
+/* Appends a zeroed row to list. Returns it, or NULL when out of memory. */
+static pbr_xrow *push_row(pbr_explanation *x, row_list list)
 {
+    int left = list == ROW_LEFT_OUT;
     pbr_xrow **v = left ? &x->left_out : &x->rows;
     size_t *n = left ? &x->nleft : &x->nrows, *cap = left ? &x->capleft : &x->caprows;
     if (pbr_grow((void **)v, cap, *n + 1, sizeof **v) != 0)
@@ -166,7 +173,7 @@ static int explain_cohort(const eval_view *v, const pbr_outcome *o, const line_t
                                                                : NULL;
         if (why == NULL && (seg != t->segment || !hurdled[m->window]))
             continue;
-        pbr_xrow *r = push_row(x, why != NULL);
+        pbr_xrow *r = push_row(x, why != NULL ? ROW_LEFT_OUT : ROW_COUNTED);
         if (r == NULL)
             goto out;
         r->event = idx;
@@ -238,7 +245,7 @@ static int explain_clean(const eval_view *v, const pbr_outcome *o, const line_ta
             free(row.convictions);
             continue;
         }
-        pbr_xrow *r = push_row(x, 0);
+        pbr_xrow *r = push_row(x, ROW_COUNTED);
         if (r == NULL) {
             free(row.convictions);
             goto out;
@@ -276,7 +283,7 @@ static int add_spell_row(void *ctx, const pbr_ev *reception, const pbr_ev *disch
     if (hi <= lo || !compiled_where_matches(&sr->oe->where, sr->oe->view->events, reception) ||
         eval_segment_of(sr->oe, reception) != sr->target)
         return 0;
-    pbr_xrow *r = push_row(sr->x, 0);
+    pbr_xrow *r = push_row(sr->x, ROW_COUNTED);
     if (r == NULL)
         return -1;
     r->event = reception;
@@ -336,7 +343,7 @@ static int explain_disposals(const eval_view *v, const pbr_outcome *o, const lin
             (oe.exclude.n > 0 && compiled_where_matches(&oe.exclude, v->events, e)) ||
             eval_segment_of(&oe, e) != t->segment)
             continue;
-        pbr_xrow *r = push_row(x, 0);
+        pbr_xrow *r = push_row(x, ROW_COUNTED);
         if (r == NULL)
             goto out;
         r->event = e;
@@ -370,7 +377,7 @@ static int explain_volume(const eval_view *v, const pbr_fee *f, const char *year
         pbr_year_label(pbr_year_of(e->date, c->year_start), c->year_start, label, sizeof label);
         if (strcmp(label, year) != 0)
             continue;
-        pbr_xrow *r = push_row(x, 0);
+        pbr_xrow *r = push_row(x, ROW_COUNTED);
         if (r == NULL)
             rc = -1;
         else
