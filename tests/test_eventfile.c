@@ -219,6 +219,117 @@ START_TEST(void_targets_are_checked)
 }
 END_TEST
 
+/* Duplicates are judged on canonical bytes: a line repeated with every
+ * field of its type (in another key order and spacing) is the same event
+ * and is skipped; the same line with any one field changed is a conflict.
+ * Each event type is written out with every field it can carry, so a field
+ * the set failed to keep would make the repeat a conflict too. */
+static const char *const full_events[] = {
+    "{\"id\":\"R\",\"type\":\"release\",\"offender\":\"P1\",\"date\":\"2012-01-02\",\"recorded\":\"2012-01-05\","
+    "\"area\":\"Leeds\",\"provider\":\"serco\",\"establishment\":\"HMP Leeds\",\"sentence_days\":200,\"age\":31,"
+    "\"gender\":\"F\",\"ogrs\":0.4321,\"prior_sanctions\":7,\"flags\":[\"PPO\",\"DV\"]}",
+    "{\"id\":\"S\",\"type\":\"community_start\",\"offender\":\"P2\",\"date\":\"2012-01-03\",\"area\":\"Kent\","
+    "\"provider\":\"sodexo\",\"order\":\"SSO\",\"sentence_days\":365,\"age\":19,\"gender\":\"X\",\"ogrs\":0.05,"
+    "\"prior_sanctions\":0,\"flags\":[\"YA\"]}",
+    "{\"id\":\"C\",\"type\":\"conviction\",\"offender\":\"P1\",\"date\":\"2012-06-01\",\"offence_date\":\"2012-03-01\","
+    "\"offences\":3,\"category\":\"violence\",\"disposal\":\"custody\",\"area\":\"Leeds\"}",
+    "{\"id\":\"N\",\"type\":\"reception\",\"offender\":\"P1\",\"date\":\"2012-06-02\",\"area\":\"Leeds\","
+    "\"establishment\":\"HMP Leeds\",\"sentence_days\":90,\"age\":31,\"gender\":\"F\"}",
+    "{\"id\":\"D\",\"type\":\"discharge\",\"offender\":\"P1\",\"date\":\"2012-08-31\"}",
+    "{\"id\":\"V\",\"type\":\"void\",\"date\":\"2013-01-01\",\"recorded\":\"2013-01-02\",\"target\":\"S\","
+    "\"reason\":\"wrong person\"}",
+};
+
+/* The same events, keys reordered and spaced: identical canonical bytes. */
+static const char *const full_events_reordered[] = {
+    "{ \"flags\": [\"PPO\", \"DV\"], \"prior_sanctions\": 7, \"ogrs\": 0.43210, \"gender\": \"F\", \"age\": 31,"
+    " \"sentence_days\": 200, \"establishment\": \"HMP Leeds\", \"provider\": \"serco\", \"area\": \"Leeds\","
+    " \"recorded\": \"2012-01-05\", \"date\": \"2012-01-02\", \"offender\": \"P1\", \"type\": \"release\", \"id\": "
+    "\"R\" }",
+    "{\"flags\":[\"YA\"],\"prior_sanctions\":0,\"ogrs\":0.0500,\"gender\":\"X\",\"age\":19,\"sentence_days\":365,"
+    "\"order\":\"SSO\",\"provider\":\"sodexo\",\"area\":\"Kent\",\"date\":\"2012-01-03\",\"offender\":\"P2\","
+    "\"type\":\"community_start\",\"id\":\"S\"}",
+    "{\"area\":\"Leeds\",\"disposal\":\"custody\",\"category\":\"violence\",\"offences\":3,\"offence_date\":"
+    "\"2012-03-01\",\"date\":\"2012-06-01\",\"offender\":\"P1\",\"type\":\"conviction\",\"id\":\"C\"}",
+    "{\"gender\":\"F\",\"age\":31,\"sentence_days\":90,\"establishment\":\"HMP Leeds\",\"area\":\"Leeds\","
+    "\"date\":\"2012-06-02\",\"offender\":\"P1\",\"type\":\"reception\",\"id\":\"N\"}",
+    "{\"date\":\"2012-08-31\",\"offender\":\"P1\",\"type\":\"discharge\",\"id\":\"D\",\"recorded\":\"2012-08-31\"}",
+    "{\"reason\":\"wrong person\",\"target\":\"S\",\"recorded\":\"2013-01-02\",\"date\":\"2013-01-01\","
+    "\"type\":\"void\",\"id\":\"V\"}",
+};
+
+/* One field changed in each: {index into full_events, from, to}. */
+static const char *const one_field_changed[][3] = {
+    {"0", "\"recorded\":\"2012-01-05\"", "\"recorded\":\"2012-01-06\""},
+    {"0", "\"area\":\"Leeds\"", "\"area\":\"Leed\""},
+    {"0", "\"provider\":\"serco\"", "\"provider\":\"g4s\""},
+    {"0", "\"establishment\":\"HMP Leeds\"", "\"establishment\":\"HMP Hull\""},
+    {"0", "\"sentence_days\":200", "\"sentence_days\":201"},
+    {"0", "\"age\":31", "\"age\":32"},
+    {"0", "\"gender\":\"F\"", "\"gender\":\"M\""},
+    {"0", "\"ogrs\":0.4321", "\"ogrs\":0.4322"},
+    {"0", "\"prior_sanctions\":7", "\"prior_sanctions\":8"},
+    {"0", "[\"PPO\",\"DV\"]", "[\"DV\",\"PPO\"]"},
+    {"0", "[\"PPO\",\"DV\"]", "[\"PPO\"]"},
+    {"0", "\"offender\":\"P1\"", "\"offender\":\"P9\""},
+    {"1", "\"order\":\"SSO\"", "\"order\":\"CO\""},
+    {"1", "\"date\":\"2012-01-03\"", "\"date\":\"2012-01-04\""},
+    {"2", "\"offence_date\":\"2012-03-01\"", "\"offence_date\":\"2012-03-02\""},
+    {"2", "\"offences\":3", "\"offences\":2"},
+    {"2", "\"category\":\"violence\"", "\"category\":\"breach\""},
+    {"2", "\"disposal\":\"custody\"", "\"disposal\":\"sso\""},
+    {"2", ",\"area\":\"Leeds\"}", "}"},
+    {"3", "\"sentence_days\":90,", ""},
+    {"4", "\"date\":\"2012-08-31\"", "\"date\":\"2012-08-30\""},
+    {"5", "\"reason\":\"wrong person\"", "\"reason\":\"wrong date\""},
+    {"5", "\"date\":\"2013-01-01\"", "\"date\":\"2012-12-31\""},
+    {"5", "\"target\":\"S\"", "\"target\":\"R\""},
+};
+
+/* Reads text as a set; returns the number of rejected lines (r gets them). */
+static size_t read_text_rejects(const char *text, rejects *r)
+{
+    char path[64], err[PBR_ERR_MAX];
+    write_temp(text, strlen(text), path);
+    pbr_eventset *set = pbr_eventset_new();
+    uint64_t nread = 0;
+    memset(r, 0, sizeof *r);
+    ck_assert_msg(pbr_eventset_read_jsonl(set, path, on_reject, r, &nread, err, sizeof err) == 0, "%s", err);
+    /* six events read, whatever the repeats were */
+    ck_assert_uint_eq(nread, 6);
+    pbr_eventset_free(set);
+    unlink(path);
+    return r->n;
+}
+
+START_TEST(duplicates_compare_canonical_bytes)
+{
+    char text[8192];
+    size_t n = 0;
+    for (size_t i = 0; i < 6; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s\n", full_events[i]);
+    size_t base = n;
+    rejects r;
+    /* every line again as it was, then reordered: nothing rejected */
+    for (size_t i = 0; i < 6; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s\n%s\n", full_events[i], full_events_reordered[i]);
+    ck_assert_uint_eq(read_text_rejects(text, &r), 0);
+    /* each one-field change alone: exactly that line is rejected */
+    for (size_t k = 0; k < sizeof one_field_changed / sizeof one_field_changed[0]; k++) {
+        const char *const *c = one_field_changed[k];
+        const char *line = full_events[atoi(c[0])];
+        const char *at = strstr(line, c[1]);
+        ck_assert_msg(at != NULL, "case %zu: \"%s\" not in the line", k, c[1]);
+        n = base +
+            (size_t)snprintf(text + base, sizeof text - base, "%.*s%s%s\n", (int)(at - line), line, c[2],
+                             at + strlen(c[1]));
+        ck_assert_msg(read_text_rejects(text, &r) == 1, "case %zu (%s -> %s): %zu rejected", k, c[1], c[2], r.n);
+        ck_assert_uint_eq(r.lines[0], 7);
+        ck_assert_msg(strstr(r.msgs[0], "id exists with different content") != NULL, "case %zu: %s", k, r.msgs[0]);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("eventfile");
@@ -227,6 +338,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, parallel_load_equals_sequential);
     tcase_add_test(t, rejects_come_in_line_order);
     tcase_add_test(t, void_targets_are_checked);
+    tcase_add_test(t, duplicates_compare_canonical_bytes);
     suite_add_tcase(s, t);
     return s;
 }

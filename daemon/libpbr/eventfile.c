@@ -33,7 +33,7 @@ static int is_blank(const char *s, size_t n)
 
 /* ---- parallel parsing --------------------------------------------------------------
  * The file is cut into chunks of whole lines (jobs). Parser threads turn a
- * job's lines into parsed events with the hash of their canonical form (the
+ * job's lines into parsed events and the hash of their ids (the
  * costly, independent part); the calling thread takes the jobs back in file
  * order and does what depends on order: duplicate detection, sequence
  * numbers, the event set, the reject callback. A ring of NJOBS jobs bounds
@@ -48,10 +48,9 @@ enum { JOB_FREE, JOB_READY, JOB_PARSING, JOB_PARSED };
 
 typedef struct pitem {
     size_t line; /* 0-based line number within the job */
-    int ok;      /* 1: ev and content; 0: msg */
+    int ok;      /* 1: ev and id_hash; 0: msg */
     pbr_event ev;
     uint64_t id_hash; /* hash of the id */
-    uint64_t content; /* hash of the canonical form */
     char *msg;        /* the rejection (malloc'd) */
 } pitem;
 
@@ -89,7 +88,6 @@ static void job_clear_items(job *j)
 /* Parses every line of j into j->items (sets j->oom on allocation failure). */
 static void parse_job(job *j)
 {
-    char canon[2048];
     const char *p = j->text, *end = j->text + j->len;
     size_t line = 0;
     while (p < end) {
@@ -112,15 +110,6 @@ static void parse_job(job *j)
             } else {
                 it->ok = 1;
                 it->id_hash = pbr_hash_bytes(it->ev.id, strlen(it->ev.id));
-                size_t clen = pbr_event_canonical_to(&it->ev, canon, sizeof canon);
-                if (clen < sizeof canon) {
-                    it->content = pbr_hash_bytes(canon, clen);
-                } else {
-                    char *big = pbr_event_canonical(&it->ev, &clen);
-                    j->oom |= big == NULL;
-                    it->content = big ? pbr_hash_bytes(big, clen) : 0;
-                    free(big);
-                }
             }
             j->nitems++;
         }
@@ -222,7 +211,7 @@ static int consume_job(pbr_eventset *set, job *j, size_t first_line, pbr_reject_
             reject(on_reject, ctx, lineno, it->msg);
             continue;
         }
-        int s = pbr_eventset_add_unique(set, &it->ev, *nread + 1, it->id_hash, it->content, err, errlen);
+        int s = pbr_eventset_add_unique(set, &it->ev, *nread + 1, it->id_hash, err, errlen);
         if (s < 0)
             return -1;
         if (s == 0)

@@ -20,9 +20,14 @@
 typedef struct pending_void {
     uint32_t id;     /* offset in the id arena */
     uint32_t target; /* offset in the id arena */
+    uint32_t reason; /* offset in the id arena, or NO_REASON */
     uint64_t seq;
+    pbr_date date;
     pbr_date recorded;
 } pending_void;
+
+#define NO_REASON UINT32_MAX
+#define VOID_REF 0x80000000u /* an entry ref with this bit is a pending void's index */
 
 struct pbr_eventset {
     pbr_ev *evs;
@@ -54,9 +59,9 @@ struct pbr_eventset {
     /* pbr_eventset_add_unique: id -> entry k (an event or a void), while loading */
     uint32_t *uslots; /* k + 1, 0 = empty */
     size_t nuslots;
-    uint32_t *uid;      /* k -> id offset in the arena */
-    uint64_t *ucontent; /* k -> hash of the canonical form */
-    size_t nu, ucap, uccap;
+    uint32_t *uid;  /* k -> id offset in the arena */
+    uint32_t *uref; /* k -> index in evs, or VOID_REF | index in pending */
+    size_t nu, ucap, urcap;
     int ids_unique; /* every id was added through add_unique */
 };
 
@@ -148,12 +153,15 @@ static int add_void(pbr_eventset *s, const pbr_event *ev, uint64_t seq, char *er
     if (pbr_grow((void **)&s->pending, &s->pending_cap, s->npending + 1, sizeof *s->pending) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
     int64_t id = store_id(s, ev->id), target = store_id(s, ev->target);
-    if (id < 0 || target < 0)
+    int64_t reason = ev->reason ? store_id(s, ev->reason) : NO_REASON;
+    if (id < 0 || target < 0 || reason < 0 || (ev->reason && reason == NO_REASON))
         return pbr_errf(err, errlen, "eventset: out of memory");
     pending_void *pv = &s->pending[s->npending++];
     pv->id = (uint32_t)id;
     pv->target = (uint32_t)target;
+    pv->reason = (uint32_t)reason;
     pv->seq = seq;
+    pv->date = ev->date;
     pv->recorded = ev->recorded;
     s->sorted = 0;
     return 0;
@@ -250,22 +258,100 @@ void pbr_eventset_prefetch_id(const pbr_eventset *s, uint64_t id_hash)
         __builtin_prefetch(&s->uslots[(size_t)id_hash & (s->nuslots - 1)]);
 }
 
-int pbr_eventset_add_unique(pbr_eventset *s, const pbr_event *ev, uint64_t seq, uint64_t id_hash, uint64_t content,
-                            char *err, size_t errlen)
+/* The symbol's string, or NULL for 0 (absent). */
+static const char *sym_str(const pbr_eventset *s, pbr_sym sym)
+{
+    return sym == 0 ? NULL : pbr_strtab_str(&s->syms, sym - 1);
+}
+
+/* Fills *out with the event of entry ref (see uref) as it was added: every
+ * field of the canonical form (pbr_ev and pending_void keep them all).
+ * The strings point into s; *flags (malloc'd, the caller frees it) holds
+ * the flag list. Returns 0, or -1 on allocation failure. */
+static int event_of_entry(const pbr_eventset *s, uint32_t ref, pbr_event *out, char ***flags)
+{
+    memset(out, 0, sizeof *out);
+    *flags = NULL;
+    if (ref & VOID_REF) {
+        const pending_void *pv = &s->pending[ref & ~VOID_REF];
+        out->type = PBR_EV_VOID;
+        out->id = s->ids + pv->id;
+        out->target = s->ids + pv->target;
+        out->reason = pv->reason == NO_REASON ? NULL : s->ids + pv->reason;
+        out->date = pv->date;
+        out->recorded = pv->recorded;
+        return 0;
+    }
+    const pbr_ev *e = &s->evs[ref];
+    out->type = (pbr_event_type)e->type;
+    out->id = s->ids + e->id;
+    out->offender = (char *)pbr_strtab_str(&s->offenders, e->offender);
+    out->date = e->date;
+    out->recorded = e->recorded;
+    out->area = (char *)sym_str(s, e->area);
+    out->establishment = (char *)sym_str(s, e->establishment);
+    out->provider = (char *)sym_str(s, e->provider);
+    out->order = (char *)sym_str(s, e->order);
+    out->category = (char *)sym_str(s, e->category);
+    out->sentence_days = e->sentence_days;
+    out->age = e->age;
+    out->gender = (char)e->gender;
+    out->ogrs = e->ogrs;
+    out->prior_sanctions = e->prior_sanctions;
+    out->offence_date = e->offence_date;
+    out->offences = e->offences;
+    out->disposal = (pbr_disposal)e->disposal;
+    if (e->flags != 0) {
+        size_t base = s->flag_lists[2 * e->flags], n = s->flag_lists[2 * e->flags + 1];
+        *flags = malloc(n * sizeof **flags);
+        if (*flags == NULL)
+            return -1;
+        for (size_t i = 0; i < n; i++)
+            (*flags)[i] = (char *)sym_str(s, s->flag_syms[base + i]);
+        out->flags = *flags;
+        out->nflags = n;
+    }
+    return 0;
+}
+
+/* Whether entry ref and ev have the same canonical bytes: 1 yes, 0 no, -1
+ * on allocation failure. */
+static int entry_has_canonical_of(const pbr_eventset *s, uint32_t ref, const pbr_event *ev)
+{
+    pbr_event known;
+    char **flags;
+    if (event_of_entry(s, ref, &known, &flags) != 0)
+        return -1;
+    size_t alen = 0, blen = 0;
+    char *a = pbr_event_canonical(&known, &alen), *b = pbr_event_canonical(ev, &blen);
+    int same = a == NULL || b == NULL ? -1 : alen == blen && memcmp(a, b, alen) == 0;
+    free(b);
+    free(a);
+    free(flags);
+    return same;
+}
+
+int pbr_eventset_add_unique(pbr_eventset *s, const pbr_event *ev, uint64_t seq, uint64_t id_hash, char *err,
+                            size_t errlen)
 {
     if ((s->nu + 1) * 2 > s->nuslots && urehash(s) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
     size_t slot = uslot_of(s, ev->id, strlen(ev->id), id_hash);
-    if (s->uslots[slot] != 0)
-        return s->ucontent[s->uslots[slot] - 1] == content ? 1 : 2;
-    if (s->nu + 1 >= UINT32_MAX || pbr_grow((void **)&s->uid, &s->ucap, s->nu + 1, sizeof *s->uid) != 0 ||
-        pbr_grow((void **)&s->ucontent, &s->uccap, s->nu + 1, sizeof *s->ucontent) != 0)
+    if (s->uslots[slot] != 0) {
+        int same = entry_has_canonical_of(s, s->uref[s->uslots[slot] - 1], ev);
+        if (same < 0)
+            return pbr_errf(err, errlen, "eventset: out of memory");
+        return same ? 1 : 2;
+    }
+    if (s->nu + 1 >= UINT32_MAX || s->nevs >= VOID_REF || s->npending >= VOID_REF ||
+        pbr_grow((void **)&s->uid, &s->ucap, s->nu + 1, sizeof *s->uid) != 0 ||
+        pbr_grow((void **)&s->uref, &s->urcap, s->nu + 1, sizeof *s->uref) != 0)
         return pbr_errf(err, errlen, "eventset: out of memory");
     if (add_event(s, ev, seq, err, errlen) != 0)
         return -1;
-    uint32_t off = ev->type == PBR_EV_VOID ? s->pending[s->npending - 1].id : s->evs[s->nevs - 1].id;
-    s->uid[s->nu] = off;
-    s->ucontent[s->nu] = content;
+    int is_void = ev->type == PBR_EV_VOID;
+    s->uid[s->nu] = is_void ? s->pending[s->npending - 1].id : s->evs[s->nevs - 1].id;
+    s->uref[s->nu] = is_void ? VOID_REF | (uint32_t)(s->npending - 1) : (uint32_t)(s->nevs - 1);
     s->uslots[slot] = (uint32_t)++s->nu;
     return 0;
 }
@@ -274,10 +360,10 @@ void pbr_eventset_end_unique(pbr_eventset *s)
 {
     free(s->uslots);
     free(s->uid);
-    free(s->ucontent);
+    free(s->uref);
     s->uslots = s->uid = NULL;
-    s->ucontent = NULL;
-    s->nuslots = s->nu = s->ucap = s->uccap = 0;
+    s->uref = NULL;
+    s->nuslots = s->nu = s->ucap = s->urcap = 0;
 }
 
 /* ---- finish: rank offenders, sort, resolve voids -------------------------------------- */

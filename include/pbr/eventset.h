@@ -66,15 +66,17 @@ int pbr_eventset_add(pbr_eventset *set, const pbr_event *ev, uint64_t seq, char 
 
 /* Adds ev like pbr_eventset_add, but as a member of a set (reading a file):
  * an id added by this function before is not added again. id_hash is
- * pbr_hash_bytes of ev->id and content the hash of ev's canonical form
- * (pbr_hash_bytes of pbr_event_canonical), both computed by the caller,
- * which may do it on another thread.
- * Returns 0 (added), 1 (the id is known with the same content: skipped), 2
- * (the id is known with different content: not added) or -1 on allocation
- * failure (err). When every event came through this function, a strict
- * finish knows the ids are unique without checking them again. */
-int pbr_eventset_add_unique(pbr_eventset *set, const pbr_event *ev, uint64_t seq, uint64_t id_hash, uint64_t content,
-                            char *err, size_t errlen);
+ * pbr_hash_bytes of ev->id, computed by the caller (which may do it on
+ * another thread). When the id is known, the known event's canonical bytes
+ * (pbr_event_canonical of the event as it was added: the set keeps every
+ * field of the canonical form) are compared with ev's, byte for byte, as
+ * the daemon's store compares a re-sent event with the stored one.
+ * Returns 0 (added), 1 (the id is known with the same canonical bytes:
+ * skipped), 2 (the id is known with different bytes: not added) or -1 on
+ * allocation failure (err). When every event came through this function, a
+ * strict finish knows the ids are unique without checking them again. */
+int pbr_eventset_add_unique(pbr_eventset *set, const pbr_event *ev, uint64_t seq, uint64_t id_hash, char *err,
+                            size_t errlen);
 /* A hint that an id with this hash will be added soon (the caller runs a
  * few events ahead, so the id table's cache misses overlap). */
 void pbr_eventset_prefetch_id(const pbr_eventset *set, uint64_t id_hash);
