@@ -314,8 +314,15 @@ static int64_t cap_windows(const pbr_eventset *ev, cohort_member *m, size_t n, s
  * (out of memory). */
 static int select_members(eval_cohort *co, const eval_view *v)
 {
+    /* what the scan reads, in locals (registers): nothing it calls can change them */
     const pbr_contract *c = v->contract;
     const pbr_eventset *ev = v->events;
+    const pbr_evvoid *voids = v->voids;
+    const uint64_t events_through = v->events_through;
+    const pbr_date as_of = v->as_of;
+    const pbr_date start = c->start, end = c->end;
+    const int members_first = c->cohort.members_first;
+    const cohort_window *windows = co->windows;
     size_t nw = co->nwindows;
     compiled_where where;
     if (compiled_where_init(&where, &c->cohort.where, ev) != 0)
@@ -329,15 +336,15 @@ static int select_members(eval_cohort *co, const eval_view *v)
         goto fail;
     for (size_t i = 0; i < npos; i++) {
         const pbr_ev *e = &all[pos[i]];
-        if (e->date < c->start || e->date > c->end)
+        if (e->date < start || e->date > end)
             continue;
-        if (!eval_visible(v, e) || !compiled_where_matches(&where, ev, e))
+        if (!pbr_ev_visible(e, voids, as_of, events_through) || !compiled_where_matches(&where, ev, e))
             continue;
         for (size_t j = 0; j < nw; j++) {
-            const cohort_window *w = &co->windows[j];
+            const cohort_window *w = &windows[j];
             if (e->date < w->from || e->date >= w->to)
                 continue;
-            if (c->cohort.members_first && taken[j] == e->offender + 1)
+            if (members_first && taken[j] == e->offender + 1)
                 continue;
             taken[j] = e->offender + 1;
             if (push_member(&m, &k, &cap, e, (uint32_t)j) != 0)

@@ -18,6 +18,8 @@
 #ifndef PBR_EVAL_H
 #define PBR_EVAL_H
 
+#include <assert.h>
+
 #include "pbr/contract.h"
 #include "pbr/eventset.h"
 #include "pbr/statement.h"
@@ -112,8 +114,18 @@ int outcome_eval_init(outcome_eval *oe, const eval_view *v, const pbr_outcome *o
 void outcome_eval_clear(outcome_eval *oe);
 
 /* The first segment of the component matching e (0 without segments), or
- * -1 when none matches. */
-int64_t eval_segment_of(const outcome_eval *oe, const pbr_ev *e);
+ * -1 when none matches. Inline: every measure calls it per member. */
+static inline int64_t eval_segment_of(const outcome_eval *oe, const pbr_ev *e)
+{
+    const pbr_outcome *o = oe->outcome;
+    if (o->nsegments == 0)
+        return 0;
+    for (size_t i = 0; i < o->nsegments; i++) {
+        if (!o->segments[i].has_where || compiled_where_matches(&oe->segments[i], oe->view->events, e))
+            return (int64_t)i;
+    }
+    return -1;
+}
 
 /* Whether a member of segment seg of o needs an OGRS score (weight: ogrs
  * or an OGRS baseline). */
@@ -133,8 +145,23 @@ typedef struct period_range {
  * (safe on a zeroed range). */
 int period_range_init(period_range *r, pbr_date first, size_t n, int months);
 void period_range_clear(period_range *r);
-/* The index of the period containing d, or -1 outside the range. */
-int64_t period_range_find(const period_range *r, pbr_date d);
+/* The index of the period containing d, or -1 outside the range. Inline:
+ * called per event. */
+static inline int64_t period_range_find(const period_range *r, pbr_date d)
+{
+    assert(r->n > 0 && r->starts != NULL);
+    if (d < r->starts[0] || d >= r->starts[r->n])
+        return -1;
+    size_t lo = 0, hi = r->n;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (r->starts[mid] <= d)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (int64_t)lo;
+}
 
 /* The period a line covers: its key (a quarter's first day, a year label,
  * a window's name, "pooled"), its first day (ordering, provisional lines)

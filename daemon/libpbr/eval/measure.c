@@ -115,18 +115,6 @@ void outcome_eval_clear(outcome_eval *oe)
     compiled_where_clear(&oe->exclude);
 }
 
-int64_t eval_segment_of(const outcome_eval *oe, const pbr_ev *e)
-{
-    const pbr_outcome *o = oe->outcome;
-    if (o->nsegments == 0)
-        return 0;
-    for (size_t i = 0; i < o->nsegments; i++) {
-        if (!o->segments[i].has_where || compiled_where_matches(&oe->segments[i], oe->view->events, e))
-            return (int64_t)i;
-    }
-    return -1;
-}
-
 static void metrics_init(metrics *m)
 {
     mpq_inits(m->points, m->percent, m->avoided, NULL);
@@ -179,7 +167,8 @@ typedef struct cohort_acc {
 reoffence_count eval_proven_reoffences(const outcome_eval *oe, const pbr_ev *idx, proven_fn on_proven, void *ctx)
 {
     const pbr_outcome *o = oe->outcome;
-    const pbr_eventset *ev = oe->view->events;
+    const eval_view view = *oe->view; /* a local copy: the loop keeps it in registers */
+    const pbr_eventset *ev = view.events;
     reoffence_count r = {0, 0, 0};
     size_t n;
     const pbr_ev *es = pbr_eventset_offender_events(ev, idx->offender, &n);
@@ -191,7 +180,7 @@ reoffence_count eval_proven_reoffences(const outcome_eval *oe, const pbr_ev *idx
             continue;
         if (e->offence_date < idx->date || e->offence_date >= follow_up_end)
             continue;
-        if (!eval_visible(oe->view, e))
+        if (!eval_visible(&view, e))
             continue;
         if (oe->exclude.n > 0 && compiled_where_matches(&oe->exclude, ev, e))
             continue;
@@ -563,7 +552,8 @@ int eval_clean_clock(const outcome_eval *oe, const pbr_ev *idx, clean_restart_fn
                      clean_clock *out)
 {
     const pbr_outcome *o = oe->outcome;
-    const pbr_eventset *ev = oe->view->events;
+    const eval_view view = *oe->view; /* a local copy: the loop keeps it in registers */
+    const pbr_eventset *ev = view.events;
     size_t n;
     const pbr_ev *es = pbr_eventset_offender_events(ev, idx->offender, &n);
     pbr_date clock = idx->date;
@@ -579,7 +569,7 @@ int eval_clean_clock(const outcome_eval *oe, const pbr_ev *idx, clean_restart_fn
                 continue;
             if (first ? e->offence_date < clock : e->offence_date <= clock)
                 continue;
-            if ((earliest != NULL && e->offence_date >= earliest->offence_date) || !eval_visible(oe->view, e))
+            if ((earliest != NULL && e->offence_date >= earliest->offence_date) || !eval_visible(&view, e))
                 continue;
             if (oe->exclude.n > 0 && compiled_where_matches(&oe->exclude, ev, e))
                 continue;
@@ -590,7 +580,7 @@ int eval_clean_clock(const outcome_eval *oe, const pbr_ev *idx, clean_restart_fn
             out->success_on = f;
             return 1;
         }
-        if (earliest->offence_date > oe->view->contract->end)
+        if (earliest->offence_date > view.contract->end)
             return 0;
         if (on_restart != NULL && on_restart(ctx, earliest) != 0)
             return -1;
@@ -706,23 +696,6 @@ void period_range_clear(period_range *r)
     r->n = 0;
 }
 
-int64_t period_range_find(const period_range *r, pbr_date d)
-{
-    assert(r->n > 0 && r->starts != NULL);
-    if (d < r->starts[0] || d >= r->starts[r->n])
-        return -1;
-    size_t lo = 0, hi = r->n;
-    while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if (r->starts[mid] <= d)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    assert(r->starts[lo] <= d && d < r->starts[lo + 1]);
-    return (int64_t)lo;
-}
-
 /* The most years of history any baseline of o looks back (0 without a
  * history baseline). */
 static int history_years(const pbr_outcome *o)
@@ -787,7 +760,6 @@ static void add_spell(nights_table *t, size_t seg, pbr_date from, pbr_date to)
 static size_t custody_step(const pbr_ev *es, size_t n, size_t *i, size_t *grp, int *pass)
 {
     for (;;) {
-        assert(*grp <= *i && *grp < n);
         if (*i >= n || es[*i].date != es[*grp].date) {
             if (*pass == 0) {
                 *pass = 1;
@@ -808,6 +780,7 @@ static size_t custody_step(const pbr_ev *es, size_t n, size_t *i, size_t *grp, i
 
 int eval_custody_spells(const eval_view *v, const pbr_ev *es, size_t n, custody_spell_fn fn, void *ctx)
 {
+    const eval_view view = *v; /* a local copy: the loop keeps it in registers */
     const pbr_ev *open = NULL;
     size_t next = 0, grp = 0;
     int pass = 0;
@@ -816,7 +789,7 @@ int eval_custody_spells(const eval_view *v, const pbr_ev *es, size_t n, custody_
         const pbr_ev *e = at < n ? &es[at] : NULL;
         if (e != NULL && e->type != PBR_EV_RECEPTION && e->type != PBR_EV_DISCHARGE)
             continue;
-        if (e != NULL && !eval_visible(v, e))
+        if (e != NULL && !eval_visible(&view, e))
             continue;
         if (e != NULL && e->type == PBR_EV_RECEPTION) {
             if (open == NULL)
@@ -1080,13 +1053,14 @@ static int emit_disposal_line(const outcome_eval *oe, const disposal_table *t, s
  * (year, segment) and disposal kind. */
 static void count_disposals(const outcome_eval *oe, disposal_table *t)
 {
-    const pbr_eventset *ev = oe->view->events;
+    const eval_view view = *oe->view; /* a local copy: the loop keeps it in registers */
+    const pbr_eventset *ev = view.events;
     size_t nall, nconv;
     const pbr_ev *all = pbr_eventset_all(ev, &nall);
     const uint32_t *conv = pbr_eventset_of_type(ev, PBR_EV_CONVICTION, &nconv);
     for (size_t i = 0; i < nconv; i++) {
         const pbr_ev *e = &all[conv[i]];
-        if (!eval_visible(oe->view, e))
+        if (!eval_visible(&view, e))
             continue;
         int64_t k = period_range_find(&t->years, e->date);
         if (k < 0 || !compiled_where_matches(&oe->where, ev, e) ||

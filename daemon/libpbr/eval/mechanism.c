@@ -96,6 +96,7 @@ static candidate_line *push_fee_line(candidate_lines *out, const pbr_fee *f, con
  * into count[k]. Returns 0 or -1 (out of memory). */
 static int volume_counts(const eval_view *v, const pbr_fee *f, const period_range *years, int64_t *count)
 {
+    const eval_view view = *v; /* a local copy: the loop keeps it in registers */
     compiled_where w = {NULL, 0};
     if (compiled_where_init(&w, &f->volume_where, v->events) != 0)
         return -1;
@@ -107,7 +108,7 @@ static int volume_counts(const eval_view *v, const pbr_fee *f, const period_rang
         int64_t k = period_range_find(years, e->date);
         if (k < 0)
             continue;
-        if (!eval_visible(v, e) || (w.n > 0 && !compiled_where_matches(&w, v->events, e)))
+        if (!eval_visible(&view, e) || (w.n > 0 && !compiled_where_matches(&w, v->events, e)))
             continue;
         count[k]++;
     }
@@ -115,19 +116,16 @@ static int volume_counts(const eval_view *v, const pbr_fee *f, const period_rang
     return 0;
 }
 
-/* The volume amount of one year's count (5.9.4): (count - hi) x rate above
- * the band, (count - lo) x rate (a clawback) below it, 0 inside; in pence. */
-static int64_t volume_pence(const pbr_fee *f, int64_t count)
+/* The volume amount of one year's count (5.9.4) in pence: (count - hi) x
+ * rate above the band, (count - lo) x rate (a clawback) below it, 0
+ * inside. n and amount are the caller's scratch rationals. */
+static int64_t volume_pence(const pbr_fee *f, int64_t count, mpq_t n, mpq_t amount)
 {
     int64_t over = count > f->volume_hi ? count - f->volume_hi : count < f->volume_lo ? count - f->volume_lo : 0;
-    mpq_t n, amount;
-    mpq_inits(n, amount, NULL);
     mpz_set_si(mpq_numref(n), over);
     mpz_set_ui(mpq_denref(n), 1);
     mpq_mul(amount, n, f->volume_rate);
-    int64_t pence = pbr_pounds_to_pence(amount);
-    mpq_clears(n, amount, NULL);
-    return pence;
+    return pbr_pounds_to_pence(amount);
 }
 
 int eval_volume_lines(const eval_view *v, candidate_lines *out)
@@ -143,6 +141,8 @@ int eval_volume_lines(const eval_view *v, candidate_lines *out)
         free(count);
         return -1;
     }
+    mpq_t n, amount;
+    mpq_inits(n, amount, NULL);
     int rc = 0;
     for (size_t i = 0; i < c->nfees && rc == 0; i++) {
         const pbr_fee *f = &c->fees[i];
@@ -159,12 +159,13 @@ int eval_volume_lines(const eval_view *v, candidate_lines *out)
             pbr_year_label(y, c->year_start, label, sizeof label);
             snprintf(period, sizeof period, "%s-volume", label);
             line_period p = {.key = period, .first = y, .final_on = pbr_add_months(ynext, 3)};
-            if (push_fee_line(out, f, &p, volume_pence(f, count[k]), FEE_FROM_EVENTS) == NULL) {
+            if (push_fee_line(out, f, &p, volume_pence(f, count[k], n, amount), FEE_FROM_EVENTS) == NULL) {
                 rc = -1;
                 break;
             }
         }
     }
+    mpq_clears(n, amount, NULL);
     free(count);
     period_range_clear(&years);
     return rc;
