@@ -87,10 +87,11 @@ static int sym_in(const compiled_cond *cc, pbr_sym s)
     return 0;
 }
 
-/* Integer field against a range or a list; absent (-1) never matches. */
-static int num_matches(const pbr_cond *c, int64_t v, int present)
+/* Integer field v against a range or a list; absent (the compact event's
+ * -1) never matches. */
+static int num_matches(const pbr_cond *c, int64_t v)
 {
-    if (!present)
+    if (v < 0)
         return 0;
     if (c->is_range)
         return v >= c->min && v <= c->max;
@@ -121,10 +122,10 @@ static int cond_matches(const compiled_cond *cc, const pbr_eventset *ev, const p
     case PBR_F_PROVIDER: return sym_in(cc, e->provider);
     case PBR_F_ORDER: return sym_in(cc, e->order);
     case PBR_F_CATEGORY: return sym_in(cc, e->category);
-    case PBR_F_SENTENCE_DAYS: return num_matches(c, e->sentence_days, e->sentence_days >= 0);
-    case PBR_F_AGE: return num_matches(c, e->age, e->age >= 0);
-    case PBR_F_OGRS: return num_matches(c, e->ogrs, e->ogrs >= 0);
-    case PBR_F_PRIOR_SANCTIONS: return num_matches(c, e->prior_sanctions, e->prior_sanctions >= 0);
+    case PBR_F_SENTENCE_DAYS: return num_matches(c, e->sentence_days);
+    case PBR_F_AGE: return num_matches(c, e->age);
+    case PBR_F_OGRS: return num_matches(c, e->ogrs);
+    case PBR_F_PRIOR_SANCTIONS: return num_matches(c, e->prior_sanctions);
     case PBR_F_GENDER: return (cc->mask & gender_bit(e->gender)) != 0;
     case PBR_F_DISPOSAL: return (cc->mask & (1u << e->disposal)) != 0;
     case PBR_F_FLAGS: return flags_match(cc, ev, e);
