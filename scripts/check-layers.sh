@@ -30,7 +30,7 @@ for obj in "$@"; do
             status=1
         elif echo "$s" | grep -Eq "^($libc)\$|^__gmp|$runtime"; then
             :
-        elif echo "$s" | grep -Eq '^(pbr_|cohort_|cwhere_|cline|clines_|evaluate_|pay_|eval_|measure_)'; then
+        elif echo "$s" | grep -Eq '^(pbr_|cohort_|compiled_where_|candidate_line|evaluate_|pay_|eval_|measure_|outcome_eval_|period_range_)'; then
             :
         else
             echo "check-layers: $obj references $s: not allowed in the evaluator (store, ZeroMQ, JSON, files, clock and environment stay outside daemon/libpbr/eval/)" >&2

@@ -301,7 +301,7 @@ static int sig(const char *z, int64_t n, const char *a, const char *b, int binar
     mpq_canonicalize(qz);
     mpq_canonicalize(qa);
     mpq_canonicalize(qb);
-    int met = eval_significant(qz, n, qa, qb, binary);
+    int met = eval_significant(qz, n, qa, qb, binary ? PBR_M_BINARY : PBR_M_FREQUENCY);
     mpq_clears(qz, qa, qb, NULL);
     return met;
 }

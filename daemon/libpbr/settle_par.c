@@ -12,22 +12,26 @@
 #include "pbr/settle.h"
 #include "pbr/err.h"
 
-typedef struct par {
-    const pbr_contract *c;
-    const pbr_eventset *ev;
-    uint64_t through;
-    pbr_date *quarters;
-    pbr_lines **lines; /* lines[k]: quarter k's, NULL if its evaluation failed */
-    int *done;
-    size_t n, next;
+/* One contract's series shared by the evaluator threads and the thread
+ * building the statements; lines, done, next and stop under lock. */
+typedef struct parallel_series {
+    const pbr_contract *contract;
+    const pbr_eventset *events;
+    uint64_t events_through;
+    pbr_date *quarters; /* the n quarters of the series, in order */
+    pbr_lines **lines;  /* lines[k]: quarter k's, NULL if its evaluation failed */
+    int *done;          /* done[k]: lines[k] is final (cond signals each) */
+    size_t n, next;     /* next: the first quarter no thread has taken */
     int stop;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-} par;
+} parallel_series;
 
-static void *evaluate_main(void *arg)
+/* A worker thread: evaluates quarters ahead, in order, until every one is
+ * taken or stop is set. Returns NULL. */
+static void *evaluate_ahead(void *arg)
 {
-    par *p = arg;
+    parallel_series *p = arg;
     char err[PBR_ERR_MAX];
     pthread_mutex_lock(&p->lock);
     while (!p->stop && p->next < p->n) {
@@ -35,8 +39,8 @@ static void *evaluate_main(void *arg)
         pthread_mutex_unlock(&p->lock);
         /* on failure lines[k] stays NULL: the statement evaluates itself
          * and reports the error in order */
-        pbr_lines *l =
-            pbr_lines_evaluate(p->c, p->ev, p->through, pbr_issue_date(p->c, p->quarters[k]), err, sizeof err);
+        pbr_lines *l = pbr_lines_evaluate(p->contract, p->events, p->events_through,
+                                          pbr_issue_date(p->contract, p->quarters[k]), err, sizeof err);
         pthread_mutex_lock(&p->lock);
         p->lines[k] = l;
         p->done[k] = 1;
@@ -48,11 +52,11 @@ static void *evaluate_main(void *arg)
 
 /* Builds the statements in order as their lines arrive. Returns as
  * pbr_settle_all. */
-static int settle_in_order(par *p, pbr_statement_fn fn, void *ctx, char *err, size_t errlen)
+static int settle_in_order(parallel_series *p, pbr_statement_fn fn, void *ctx, char *err, size_t errlen)
 {
     pbr_ledger *ledger = pbr_ledger_new();
     if (ledger == NULL)
-        return pbr_errf(err, errlen, "settle %s: out of memory", p->c->id);
+        return pbr_errf(err, errlen, "settle %s: out of memory", p->contract->id);
     int rc = 0;
     for (size_t k = 0; k < p->n && rc == 0; k++) {
         pthread_mutex_lock(&p->lock);
@@ -60,8 +64,8 @@ static int settle_in_order(par *p, pbr_statement_fn fn, void *ctx, char *err, si
             pthread_cond_wait(&p->cond, &p->lock);
         pthread_mutex_unlock(&p->lock);
         pbr_statement *s;
-        if (pbr_settle_quarter_with(p->c, p->lines[k], NULL, NULL, p->ev, p->through, p->quarters[k], ledger, &s, err,
-                                    errlen) != 0) {
+        if (pbr_settle_quarter_with(p->contract, p->lines[k], NULL, NULL, p->events, p->events_through, p->quarters[k],
+                                    ledger, &s, err, errlen) != 0) {
             rc = -1;
             break;
         }
@@ -80,11 +84,11 @@ int pbr_settle_all_parallel(const pbr_contract *c, const pbr_eventset *ev, uint6
     pbr_date last = pbr_contract_last_quarter(c);
     if (through < last)
         last = through;
-    par p;
+    parallel_series p;
     memset(&p, 0, sizeof p);
-    p.c = c;
-    p.ev = ev;
-    p.through = events_through;
+    p.contract = c;
+    p.events = ev;
+    p.events_through = events_through;
     for (pbr_date q = pbr_contract_first_quarter(c); q <= last; q = pbr_add_months(q, 3))
         p.n++;
     p.quarters = malloc((p.n ? p.n : 1) * sizeof *p.quarters);
@@ -104,7 +108,7 @@ int pbr_settle_all_parallel(const pbr_contract *c, const pbr_eventset *ev, uint6
     pthread_cond_init(&p.cond, NULL);
     pthread_t *t = calloc((size_t)nthreads, sizeof *t);
     int started = 0;
-    while (t != NULL && started < nthreads && pthread_create(&t[started], NULL, evaluate_main, &p) == 0)
+    while (t != NULL && started < nthreads && pthread_create(&t[started], NULL, evaluate_ahead, &p) == 0)
         started++;
     if (started == 0) {
         /* no thread: the statements evaluate themselves */

@@ -82,10 +82,11 @@ pbr_lines *pbr_lines_evaluate(const pbr_contract *c, const pbr_eventset *ev, uin
                               char *err, size_t errlen);
 void pbr_lines_free(pbr_lines *l);
 
-/* pbr_settle_quarter with c's lines as of A(q) already evaluated (now, from
- * pbr_lines_evaluate(c, ev, events_through, pbr_issue_date(c, q)); ignored
- * when they are not, or NULL). The statement is the same either way. */
-int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *now, pbr_version_fn versions, void *vctx,
+/* pbr_settle_quarter with c's lines as of A(q) already evaluated (ahead,
+ * from pbr_lines_evaluate(c, ev, events_through, pbr_issue_date(c, q));
+ * ignored when they are not, or NULL). The statement is the same either
+ * way. */
+int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *ahead, pbr_version_fn versions, void *vctx,
                             const pbr_eventset *ev, uint64_t events_through, pbr_date q, pbr_ledger *ledger,
                             pbr_statement **out, char *err, size_t errlen);
 

@@ -5,11 +5,24 @@
  * -> `first` de-duplication -> `size` cap, each window ordered by
  * (date, event id). Pure: reads only the contract and the event set.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "eval.h"
+
+/* ---- the view ---------------------------------------------------------------- */
+
+void eval_view_init(eval_view *v, const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through,
+                    pbr_date as_of)
+{
+    v->contract = c;
+    v->events = ev;
+    v->voids = pbr_eventset_voids(ev);
+    v->events_through = events_through;
+    v->as_of = as_of;
+}
 
 /* ---- where ------------------------------------------------------------------ */
 
@@ -18,7 +31,7 @@ static unsigned gender_bit(int g)
     return g == 'M' ? 1u : g == 'F' ? 2u : g == 'X' ? 4u : 0u;
 }
 
-int cwhere_compile(const pbr_where *w, const pbr_eventset *ev, cwhere *out)
+int compiled_where_init(compiled_where *out, const pbr_where *w, const pbr_eventset *ev)
 {
     out->n = 0;
     out->conds = calloc(w->nconds ? w->nconds : 1, sizeof *out->conds);
@@ -26,7 +39,7 @@ int cwhere_compile(const pbr_where *w, const pbr_eventset *ev, cwhere *out)
         return -1;
     for (size_t i = 0; i < w->nconds; i++) {
         const pbr_cond *c = &w->conds[i];
-        cwhere_cond *cc = &out->conds[out->n++];
+        compiled_cond *cc = &out->conds[out->n++];
         cc->cond = c;
         if (c->field == PBR_F_GENDER) {
             for (size_t k = 0; k < c->nstrs; k++)
@@ -44,7 +57,7 @@ int cwhere_compile(const pbr_where *w, const pbr_eventset *ev, cwhere *out)
             continue;
         cc->syms = calloc(c->nstrs, sizeof *cc->syms);
         if (cc->syms == NULL) {
-            cwhere_free(out);
+            compiled_where_clear(out);
             return -1;
         }
         for (size_t k = 0; k < c->nstrs; k++)
@@ -54,7 +67,7 @@ int cwhere_compile(const pbr_where *w, const pbr_eventset *ev, cwhere *out)
     return 0;
 }
 
-void cwhere_free(cwhere *w)
+void compiled_where_clear(compiled_where *w)
 {
     for (size_t i = 0; i < w->n; i++)
         free(w->conds[i].syms);
@@ -63,7 +76,7 @@ void cwhere_free(cwhere *w)
     w->n = 0;
 }
 
-static int sym_in(const cwhere_cond *cc, pbr_sym s)
+static int sym_in(const compiled_cond *cc, pbr_sym s)
 {
     if (s == 0)
         return 0;
@@ -74,10 +87,11 @@ static int sym_in(const cwhere_cond *cc, pbr_sym s)
     return 0;
 }
 
-/* Integer field against a range or a list; absent (-1) never matches. */
-static int num_matches(const pbr_cond *c, int64_t v, int present)
+/* Integer field v against a range or a list; absent (the compact event's
+ * -1) never matches. */
+static int num_matches(const pbr_cond *c, int64_t v)
 {
-    if (!present)
+    if (v < 0)
         return 0;
     if (c->is_range)
         return v >= c->min && v <= c->max;
@@ -88,7 +102,7 @@ static int num_matches(const pbr_cond *c, int64_t v, int present)
     return 0;
 }
 
-static int flags_match(const cwhere_cond *cc, const pbr_eventset *ev, const pbr_ev *e)
+static int flags_match(const compiled_cond *cc, const pbr_eventset *ev, const pbr_ev *e)
 {
     size_t n;
     const pbr_sym *f = pbr_eventset_flags(ev, e->flags, &n);
@@ -99,7 +113,7 @@ static int flags_match(const cwhere_cond *cc, const pbr_eventset *ev, const pbr_
     return 0;
 }
 
-static int cond_matches(const cwhere_cond *cc, const pbr_eventset *ev, const pbr_ev *e)
+static int cond_matches(const compiled_cond *cc, const pbr_eventset *ev, const pbr_ev *e)
 {
     const pbr_cond *c = cc->cond;
     switch (c->field) {
@@ -108,10 +122,10 @@ static int cond_matches(const cwhere_cond *cc, const pbr_eventset *ev, const pbr
     case PBR_F_PROVIDER: return sym_in(cc, e->provider);
     case PBR_F_ORDER: return sym_in(cc, e->order);
     case PBR_F_CATEGORY: return sym_in(cc, e->category);
-    case PBR_F_SENTENCE_DAYS: return num_matches(c, e->sentence_days, e->sentence_days >= 0);
-    case PBR_F_AGE: return num_matches(c, e->age, e->age >= 0);
-    case PBR_F_OGRS: return num_matches(c, e->ogrs, e->ogrs >= 0);
-    case PBR_F_PRIOR_SANCTIONS: return num_matches(c, e->prior_sanctions, e->prior_sanctions >= 0);
+    case PBR_F_SENTENCE_DAYS: return num_matches(c, e->sentence_days);
+    case PBR_F_AGE: return num_matches(c, e->age);
+    case PBR_F_OGRS: return num_matches(c, e->ogrs);
+    case PBR_F_PRIOR_SANCTIONS: return num_matches(c, e->prior_sanctions);
     case PBR_F_GENDER: return (cc->mask & gender_bit(e->gender)) != 0;
     case PBR_F_DISPOSAL: return (cc->mask & (1u << e->disposal)) != 0;
     case PBR_F_FLAGS: return flags_match(cc, ev, e);
@@ -121,7 +135,7 @@ static int cond_matches(const cwhere_cond *cc, const pbr_eventset *ev, const pbr
     return 0;
 }
 
-int cwhere_match(const cwhere *w, const pbr_eventset *ev, const pbr_ev *e)
+int compiled_where_matches(const compiled_where *w, const pbr_eventset *ev, const pbr_ev *e)
 {
     for (size_t i = 0; i < w->n; i++) {
         if (!cond_matches(&w->conds[i], ev, e))
@@ -132,7 +146,7 @@ int cwhere_match(const cwhere *w, const pbr_eventset *ev, const pbr_ev *e)
 
 /* ---- windows ---------------------------------------------------------------------- */
 
-ewindow *cohort_windows(const pbr_contract *c, size_t *n)
+cohort_window *cohort_windows(const pbr_contract *c, size_t *n)
 {
     *n = 0;
     if (!c->has_cohort)
@@ -143,7 +157,7 @@ ewindow *cohort_windows(const pbr_contract *c, size_t *n)
         cap = co->nwindows;
     else if (co->period != PBR_PERIOD_WHOLE)
         cap = (size_t)((c->end - c->start) / 28 / (co->period == PBR_PERIOD_QUARTER ? 3 : 12) + 3);
-    ewindow *w = calloc(cap ? cap : 1, sizeof *w);
+    cohort_window *w = calloc(cap ? cap : 1, sizeof *w);
     if (w == NULL)
         return NULL;
     if (co->period == PBR_PERIOD_WINDOWS) {
@@ -166,7 +180,7 @@ ewindow *cohort_windows(const pbr_contract *c, size_t *n)
     int months = quarterly ? 3 : 12;
     pbr_date p = quarterly ? pbr_quarter_of(c->start, c->year_start) : pbr_year_of(c->start, c->year_start);
     while (p <= c->end && *n < cap) {
-        ewindow *x = &w[(*n)++];
+        cohort_window *x = &w[(*n)++];
         x->from = p;
         x->to = pbr_add_months(p, months);
         if (quarterly)
@@ -181,11 +195,11 @@ ewindow *cohort_windows(const pbr_contract *c, size_t *n)
 /* ---- members ------------------------------------------------------------------------ */
 
 /* Appends (e, window) to *m. Returns 0 or -1. */
-static int push_member(member **m, size_t *n, size_t *cap, const pbr_ev *e, uint32_t window)
+static int push_member(cohort_member **m, size_t *n, size_t *cap, const pbr_ev *e, uint32_t window)
 {
     if (*n == *cap) {
         size_t ncap = *cap ? 2 * *cap : 1024;
-        member *nm = realloc(*m, ncap * sizeof *nm);
+        cohort_member *nm = realloc(*m, ncap * sizeof *nm);
         if (nm == NULL)
             return -1;
         *m = nm;
@@ -199,7 +213,7 @@ static int push_member(member **m, size_t *n, size_t *cap, const pbr_ev *e, uint
 
 /* A member with its event id, for the order of the size cap. */
 typedef struct ranked {
-    member m;
+    cohort_member m;
     const char *id;
 } ranked;
 
@@ -210,14 +224,16 @@ static int cmp_ranked_id(const void *a, const void *b)
 
 /* Keeps the first `size` of the n members v[] of one window by (date, id):
  * the dates before the cut-off date whole, and of the cut-off date the
- * first by id. Appends them to out[*k]. Returns 0 or -1 (out of memory). */
-static int cap_one_window(const pbr_eventset *ev, const member *v, size_t n, int64_t size, member *out, size_t *k)
+ * first by id. Writes them to out[0, kept). Returns kept, or -1 (out of
+ * memory). */
+static int64_t cap_one_window(const pbr_eventset *ev, const cohort_member *v, size_t n, int64_t size,
+                              cohort_member *out)
 {
+    assert(size > 0);
     if ((int64_t)n <= size) {
         if (n > 0)
-            memcpy(out + *k, v, n * sizeof *v);
-        *k += n;
-        return 0;
+            memcpy(out, v, n * sizeof *v);
+        return (int64_t)n;
     }
     pbr_date lo = v[0].index->date, hi = lo;
     for (size_t i = 1; i < n; i++) {
@@ -231,89 +247,105 @@ static int cap_one_window(const pbr_eventset *ev, const member *v, size_t n, int
     for (size_t i = 0; i < n; i++)
         count[v[i].index->date - lo]++;
     size_t before = 0, cut = 0; /* members dated before lo + cut; the cut-off date is lo + cut */
-    while ((int64_t)(before + count[cut]) < size)
+    while ((int64_t)(before + count[cut]) < size) {
         before += count[cut++];
+        assert(cut < span); /* n > size members: the cut-off date lies inside the span */
+    }
     free(count);
     pbr_date cutoff = lo + (pbr_date)cut;
-    size_t ntie = 0;
+    size_t ntie = 0, kept = 0;
     ranked *tie = malloc(n * sizeof *tie);
     if (tie == NULL)
         return -1;
     for (size_t i = 0; i < n; i++) {
         if (v[i].index->date < cutoff) {
-            out[(*k)++] = v[i];
+            out[kept++] = v[i];
         } else if (v[i].index->date == cutoff) {
             tie[ntie].m = v[i];
             tie[ntie++].id = pbr_eventset_id(ev, v[i].index);
         }
     }
+    assert(kept == before && (int64_t)(before + ntie) >= size);
     qsort(tie, ntie, sizeof *tie, cmp_ranked_id);
     for (size_t i = 0; (int64_t)(before + i) < size; i++)
-        out[(*k)++] = tie[i].m;
+        out[kept++] = tie[i].m;
     free(tie);
-    return 0;
+    return (int64_t)kept;
 }
 
 /* The size cap: the first `size` members of each window by (date, id),
  * found without sorting the window (a count of its dates finds the cut-off
  * date; only that date's members are sorted, by id). Compacts m window by
  * window; returns the new count, or -1 on allocation failure. */
-static int64_t cap_windows(const pbr_eventset *ev, member *m, size_t n, size_t nw, int64_t size)
+static int64_t cap_windows(const pbr_eventset *ev, cohort_member *m, size_t n, size_t nw, int64_t size)
 {
     size_t *start = calloc(nw + 1, sizeof *start);
-    member *byw = malloc((n ? n : 1) * sizeof *byw);
+    cohort_member *byw = malloc((n ? n : 1) * sizeof *byw);
     if (start == NULL || byw == NULL) {
         free(start);
         free(byw);
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        assert(m[i].window < nw);
         start[m[i].window + 1]++;
+    }
     for (size_t j = 0; j < nw; j++)
         start[j + 1] += start[j];
     for (size_t i = 0, *next = start; i < n; i++)
         byw[next[m[i].window]++] = m[i]; /* start[w] now ends window w */
+    assert(nw == 0 || start[nw - 1] == n);
     size_t k = 0, from = 0;
-    int rc = 0;
-    for (size_t j = 0; j < nw && rc == 0; j++) {
-        rc = cap_one_window(ev, byw + from, start[j] - from, size, m, &k);
+    int64_t kept = 0;
+    for (size_t j = 0; j < nw && kept >= 0; j++) {
+        kept = cap_one_window(ev, byw + from, start[j] - from, size, m + k);
+        k += kept > 0 ? (size_t)kept : 0;
         from = start[j];
     }
     free(start);
     free(byw);
-    return rc == 0 ? (int64_t)k : -1;
+    return kept >= 0 ? (int64_t)k : -1;
 }
 
-/* The index events are read per offender in (date, id) order (the event
- * set's type index), so `first` keeps the first event of an offender in a
- * window as it goes: one linear pass, no sort. Only a size cap needs the
- * (window, date, id) order across offenders. */
-int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const ewindow *w,
-                   size_t nw, member **out, size_t *n)
+/* Selects the members of every window of co (filter, window, first, size)
+ * into co->members. The index events are read per offender in (date, id)
+ * order (the event set's type index), so `first` keeps the first event of
+ * an offender in a window as it goes: one linear pass, no sort. Only a size
+ * cap needs the (window, date, id) order across offenders. Returns 0 or -1
+ * (out of memory). */
+static int select_members(eval_cohort *co, const eval_view *v)
 {
-    *out = NULL;
-    *n = 0;
-    cwhere where;
-    if (cwhere_compile(&c->cohort.where, ev, &where) != 0)
+    /* what the scan reads, in locals (registers): nothing it calls can change them */
+    const pbr_contract *c = v->contract;
+    const pbr_eventset *ev = v->events;
+    const pbr_evvoid *voids = v->voids;
+    const uint64_t events_through = v->events_through;
+    const pbr_date as_of = v->as_of;
+    const pbr_date start = c->start, end = c->end;
+    const int members_first = c->cohort.members_first;
+    const cohort_window *windows = co->windows;
+    size_t nw = co->nwindows;
+    compiled_where where;
+    if (compiled_where_init(&where, &c->cohort.where, ev) != 0)
         return -1;
     size_t nall, npos, k = 0, cap = 0;
     const pbr_ev *all = pbr_eventset_all(ev, &nall);
     const uint32_t *pos = pbr_eventset_of_type(ev, c->cohort.index, &npos);
-    const pbr_evvoid *voids = pbr_eventset_voids(ev);
     uint32_t *taken = calloc(nw ? nw : 1, sizeof *taken); /* offender + 1 last kept in each window */
-    member *m = NULL;
+    cohort_member *m = NULL;
     if (taken == NULL)
         goto fail;
     for (size_t i = 0; i < npos; i++) {
         const pbr_ev *e = &all[pos[i]];
-        if (e->date < c->start || e->date > c->end)
+        if (e->date < start || e->date > end)
             continue;
-        if (!pbr_ev_visible(e, voids, d, max_seq) || !cwhere_match(&where, ev, e))
+        if (!pbr_ev_visible(e, voids, as_of, events_through) || !compiled_where_matches(&where, ev, e))
             continue;
         for (size_t j = 0; j < nw; j++) {
-            if (e->date < w[j].from || e->date >= w[j].to)
+            const cohort_window *w = &windows[j];
+            if (e->date < w->from || e->date >= w->to)
                 continue;
-            if (c->cohort.members_first && taken[j] == e->offender + 1)
+            if (members_first && taken[j] == e->offender + 1)
                 continue;
             taken[j] = e->offender + 1;
             if (push_member(&m, &k, &cap, e, (uint32_t)j) != 0)
@@ -327,13 +359,33 @@ int cohort_members(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_s
         k = (size_t)capped;
     }
     free(taken);
-    cwhere_free(&where);
-    *out = m;
-    *n = k;
+    compiled_where_clear(&where);
+    co->members = m;
+    co->nmembers = k;
     return 0;
 fail:
     free(m);
     free(taken);
-    cwhere_free(&where);
+    compiled_where_clear(&where);
     return -1;
+}
+
+int eval_cohort_init(eval_cohort *co, const eval_view *v)
+{
+    memset(co, 0, sizeof *co);
+    if (!v->contract->has_cohort)
+        return 0;
+    co->windows = cohort_windows(v->contract, &co->nwindows);
+    if (co->windows == NULL || select_members(co, v) != 0) {
+        eval_cohort_clear(co);
+        return -1;
+    }
+    return 0;
+}
+
+void eval_cohort_clear(eval_cohort *co)
+{
+    free(co->members);
+    free(co->windows);
+    memset(co, 0, sizeof *co);
 }

@@ -6,6 +6,7 @@
  * contract with the rows derived here, so the two cannot drift apart
  * unnoticed. Pure: reads only the contract and the event set.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,16 @@ void pbr_explanation_free(pbr_explanation *x)
     memset(x, 0, sizeof *x);
 }
 
-/* Appends a zeroed row (left: to left_out). Returns it, or NULL. */
-static pbr_xrow *push_row(pbr_explanation *x, int left)
+/* Which list of an explanation a row goes to. */
+typedef enum row_list {
+    ROW_COUNTED,  /* rows: what the line counts */
+    ROW_LEFT_OUT, /* left_out: members the line leaves out, with a reason */
+} row_list;
+
+/* Appends a zeroed row to list. Returns it, or NULL when out of memory. */
+static pbr_xrow *push_row(pbr_explanation *x, row_list list)
 {
+    int left = list == ROW_LEFT_OUT;
     pbr_xrow **v = left ? &x->left_out : &x->rows;
     size_t *n = left ? &x->nleft : &x->nrows, *cap = left ? &x->capleft : &x->caprows;
     if (pbr_grow((void **)v, cap, *n + 1, sizeof **v) != 0)
@@ -63,6 +71,14 @@ static int64_t target_segment(const pbr_outcome *o, const char *segment)
     return -2;
 }
 
+/* The line explained: its period key, that key as a quarter's first day
+ * (PBR_DATE_NONE when it is not a date) and its segment's index. */
+typedef struct line_target {
+    const char *period;
+    pbr_date quarter;
+    int64_t segment;
+} line_target;
+
 /* ---- binary and frequency ------------------------------------------------------------ */
 
 /* proven_fn: records a proven reoffence on the row. */
@@ -73,19 +89,18 @@ static int record_conviction(void *ctx, const pbr_ev *conviction)
 
 /* Fills a member row: the proven reoffences of 5.3 (measure.c's
  * eval_proven_reoffences), with the convictions counted. Returns 0 or -1. */
-static int member_row(const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev, const pbr_ev *idx,
-                      uint64_t max_seq, pbr_date d, pbr_xrow *r)
+static int member_row(const outcome_eval *oe, const pbr_ev *idx, pbr_xrow *r)
 {
-    reoff p = eval_proven_reoffences(o, exclude, ev, idx, max_seq, d, record_conviction, r);
+    reoffence_count p = eval_proven_reoffences(oe, idx, record_conviction, r);
     r->reoffender = p.reoffender;
-    r->reoffences += p.f;
+    r->reoffences += p.reoffences;
     return p.failed ? -1 : 0;
 }
 
-/* Is window i one of the line's? period: the window's key, "pooled" (every
+/* Is window w one of the line's? period: the window's key, "pooled" (every
  * window, 5.6) or a settlement year's label (pooled over: year, 5.9.2: the
  * windows whose first day falls in that year). */
-static int window_in_line(const pbr_contract *c, const pbr_outcome *o, const ewindow *w, const char *period)
+static int window_in_line(const pbr_contract *c, const pbr_outcome *o, const cohort_window *w, const char *period)
 {
     if (strcmp(w->key, period) == 0)
         return 1;
@@ -98,21 +113,23 @@ static int window_in_line(const pbr_contract *c, const pbr_outcome *o, const ewi
     return strcmp(label, period) == 0;
 }
 
-/* Marks in has[] the windows in which outcome o has members in the segment
- * named like o's segment target (a hurdle's line exists, 5.9.1). Returns 0
- * or -1. */
-static int windows_with_members(const pbr_outcome *h, const char *segname, const pbr_eventset *ev, const member *m,
-                                size_t nm, unsigned char *has)
+/* Marks in has[] the windows of co in which the hurdle h has members in
+ * the segment named segname (a hurdle's line exists, 5.9.1). Returns 0 or
+ * -1. */
+static int windows_with_members(const eval_view *v, const pbr_outcome *h, const char *segname, const eval_cohort *co,
+                                unsigned char *has)
 {
-    cwhere *s = eval_segments_compile(h, ev);
-    int rc = s != NULL ? 0 : -1;
+    outcome_eval he;
+    int rc = outcome_eval_init(&he, v, h);
     int64_t target = target_segment(h, segname);
-    for (size_t i = 0; rc == 0 && i < nm; i++) {
-        int64_t seg = eval_segment_of(h, s, ev, m[i].index);
-        if (seg >= 0 && seg == target && !(eval_needs_ogrs(h, (size_t)seg) && m[i].index->ogrs < 0))
-            has[m[i].window] = 1;
+    for (size_t i = 0; rc == 0 && i < co->nmembers; i++) {
+        const cohort_member *m = &co->members[i];
+        int64_t seg = eval_segment_of(&he, m->index);
+        assert(m->window < co->nwindows);
+        if (seg >= 0 && seg == target && !(eval_needs_ogrs(h, (size_t)seg) && m->index->ogrs < 0))
+            has[m->window] = 1;
     }
-    eval_segments_free(s, h->nsegments);
+    outcome_eval_clear(&he);
     return rc;
 }
 
@@ -121,63 +138,60 @@ static int windows_with_members(const pbr_outcome *h, const char *segname, const
  * measure.c does. Left out: every member of those windows that no segment
  * takes or that lacks the OGRS it needs (pooled: of every pooled window,
  * ruled 2026-12-02). */
-static int explain_cohort(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
-                          pbr_date d, const char *period, int64_t target, pbr_explanation *x)
+static int explain_cohort(const eval_view *v, const pbr_outcome *o, const line_target *t, pbr_explanation *x)
 {
-    size_t nw = 0, nm = 0;
-    ewindow *w = cohort_windows(c, &nw);
-    member *m = NULL;
-    cwhere *s = NULL;
-    cwhere exclude = {NULL, 0};
+    const pbr_contract *c = v->contract;
+    eval_cohort co;
+    outcome_eval oe;
     unsigned char *in = NULL, *hurdled = NULL;
     int rc = -1;
-    if (w == NULL || cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0 ||
-        (s = eval_segments_compile(o, ev)) == NULL || cwhere_compile(&o->exclude, ev, &exclude) != 0)
+    int cohort_rc = eval_cohort_init(&co, v);
+    if (outcome_eval_init(&oe, v, o) != 0 || cohort_rc != 0)
         goto out;
-    in = calloc(nw, 1);
-    hurdled = calloc(nw, 1);
+    in = calloc(co.nwindows, 1);
+    hurdled = calloc(co.nwindows, 1);
     if (in == NULL || hurdled == NULL)
         goto out;
-    for (size_t i = 0; i < nw; i++)
-        in[i] = window_in_line(c, o, &w[i], period);
+    for (size_t i = 0; i < co.nwindows; i++)
+        in[i] = window_in_line(c, o, &co.windows[i], t->period);
     if (o->has_hurdle) {
-        const char *segname = o->nsegments ? o->segments[target].name : NULL;
-        if (windows_with_members(&c->outcomes[o->hurdle], segname, ev, m, nm, hurdled) != 0)
+        const char *segname = o->nsegments ? o->segments[t->segment].name : NULL;
+        if (windows_with_members(v, &c->outcomes[o->hurdle], segname, &co, hurdled) != 0)
             goto out;
     } else {
-        memset(hurdled, 1, nw);
+        memset(hurdled, 1, co.nwindows);
     }
-    for (size_t i = 0; i < nm; i++) {
-        const pbr_ev *idx = m[i].index;
-        if (!in[m[i].window])
+    for (size_t i = 0; i < co.nmembers; i++) {
+        const cohort_member *m = &co.members[i];
+        const pbr_ev *idx = m->index;
+        assert(m->window < co.nwindows);
+        if (!in[m->window])
             continue;
-        int64_t seg = eval_segment_of(o, s, ev, idx);
+        int64_t seg = eval_segment_of(&oe, idx);
         const char *why = seg < 0                              ? "no segment matched"
             : eval_needs_ogrs(o, (size_t)seg) && idx->ogrs < 0 ? "ogrs missing"
                                                                : NULL;
-        if (why == NULL && (seg != target || !hurdled[m[i].window]))
+        if (why == NULL && (seg != t->segment || !hurdled[m->window]))
             continue;
-        pbr_xrow *r = push_row(x, why != NULL);
+        pbr_xrow *r = push_row(x, why != NULL ? ROW_LEFT_OUT : ROW_COUNTED);
         if (r == NULL)
             goto out;
         r->event = idx;
         r->reason = why;
         r->segment = o->nsegments ? seg : -1;
-        snprintf(r->window, sizeof r->window, "%s", w[m[i].window].key);
+        snprintf(r->window, sizeof r->window, "%s", co.windows[m->window].key);
         if (why != NULL)
             continue;
         r->weight = o->pay.weight_ogrs ? idx->ogrs : 10000;
-        if (member_row(o, &exclude, ev, idx, max_seq, d, r) != 0)
+        if (member_row(&oe, idx, r) != 0)
             goto out;
     }
     rc = 0;
 out:
     free(hurdled);
     free(in);
-    cwhere_free(&exclude);
-    eval_segments_free(s, o->nsegments);
-    free(m);
-    free(w);
+    outcome_eval_clear(&oe);
+    eval_cohort_clear(&co);
     return rc;
 }
 
@@ -193,39 +207,45 @@ static int record_restart(void *ctx, const pbr_ev *conviction)
  * each restarting conviction on r. Returns 1 on success (clock and
  * success_on set), 0 when the member never succeeds, -1 when out of
  * memory. */
-static int clean_row(const pbr_contract *c, const pbr_outcome *o, const cwhere *exclude, const pbr_eventset *ev,
-                     const pbr_ev *idx, uint64_t max_seq, pbr_date d, pbr_xrow *r)
+static int clean_row(const outcome_eval *oe, const pbr_ev *idx, pbr_xrow *r)
 {
-    return eval_clean_clock(c, o, exclude, ev, idx, max_seq, d, record_restart, r, &r->clock, &r->success_on);
+    clean_clock clock;
+    int rc = eval_clean_clock(oe, idx, record_restart, r, &clock);
+    if (rc == 1) {
+        r->clock = clock.clock;
+        r->success_on = clock.success_on;
+    }
+    return rc;
 }
 
-static int explain_clean(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
-                         pbr_date d, pbr_date quarter, int64_t target, pbr_explanation *x)
+/* Members of the target segment whose clean period succeeds in the
+ * target's quarter. Returns 0 or -1. */
+static int explain_clean(const eval_view *v, const pbr_outcome *o, const line_target *t, pbr_explanation *x)
 {
-    size_t nw = 0, nm = 0;
-    ewindow *w = cohort_windows(c, &nw);
-    member *m = NULL;
-    cwhere *s = NULL;
-    cwhere exclude = {NULL, 0};
+    eval_cohort co;
+    outcome_eval oe;
     int rc = -1;
-    if (w == NULL || cohort_members(c, ev, max_seq, d, w, nw, &m, &nm) != 0 ||
-        (s = eval_segments_compile(o, ev)) == NULL || cwhere_compile(&o->exclude, ev, &exclude) != 0)
+    int cohort_rc = eval_cohort_init(&co, v);
+    if (outcome_eval_init(&oe, v, o) != 0 || cohort_rc != 0)
         goto out;
-    for (size_t i = 0; i < nm; i++) {
-        const pbr_ev *idx = m[i].index;
-        int64_t seg = eval_segment_of(o, s, ev, idx);
-        if (seg != target || (eval_needs_ogrs(o, (size_t)seg) && idx->ogrs < 0))
+    for (size_t i = 0; i < co.nmembers; i++) {
+        const cohort_member *m = &co.members[i];
+        const pbr_ev *idx = m->index;
+        int64_t seg = eval_segment_of(&oe, idx);
+        if (seg != t->segment || (eval_needs_ogrs(o, (size_t)seg) && idx->ogrs < 0))
             continue;
         pbr_xrow row;
         memset(&row, 0, sizeof row);
-        int ok = clean_row(c, o, &exclude, ev, idx, max_seq, d, &row);
-        if (ok < 0)
+        int ok = clean_row(&oe, idx, &row);
+        if (ok < 0) {
+            free(row.convictions);
             goto out;
-        if (ok == 0 || pbr_quarter_of(row.success_on, c->year_start) != quarter) {
+        }
+        if (ok == 0 || pbr_quarter_of(row.success_on, v->contract->year_start) != t->quarter) {
             free(row.convictions);
             continue;
         }
-        pbr_xrow *r = push_row(x, 0);
+        pbr_xrow *r = push_row(x, ROW_COUNTED);
         if (r == NULL) {
             free(row.convictions);
             goto out;
@@ -234,115 +254,104 @@ static int explain_clean(const pbr_contract *c, const pbr_outcome *o, const pbr_
         r->event = idx;
         r->segment = o->nsegments ? seg : -1;
         r->weight = o->pay.weight_ogrs ? idx->ogrs : 10000;
-        snprintf(r->window, sizeof r->window, "%s", w[m[i].window].key);
+        assert(m->window < co.nwindows);
+        snprintf(r->window, sizeof r->window, "%s", co.windows[m->window].key);
     }
     rc = 0;
 out:
-    cwhere_free(&exclude);
-    eval_segments_free(s, o->nsegments);
-    free(m);
-    free(w);
+    outcome_eval_clear(&oe);
+    eval_cohort_clear(&co);
     return rc;
 }
 
 /* ---- custody_nights ------------------------------------------------------------------------- */
 
+/* The rows of a custody line: spells with nights in [q, qnext) whose
+ * reception matches the component's where and the target segment. */
 typedef struct spell_rows {
-    const pbr_outcome *o;
-    const cwhere *where;
-    const cwhere *s;
-    const pbr_eventset *ev;
+    const outcome_eval *oe;
     pbr_date q, qnext;
     int64_t target;
     pbr_explanation *x;
 } spell_rows;
 
-/* custody_spell_fn: a row for a spell with nights in [q, qnext) whose
- * reception matches where and the target segment. Returns 0 or -1. */
+/* custody_spell_fn: a row for a spell of the line. Returns 0 or -1. */
 static int add_spell_row(void *ctx, const pbr_ev *reception, const pbr_ev *discharge, pbr_date to)
 {
     const spell_rows *sr = ctx;
     pbr_date lo = reception->date > sr->q ? reception->date : sr->q, hi = to < sr->qnext ? to : sr->qnext;
-    if (hi <= lo || !cwhere_match(sr->where, sr->ev, reception) ||
-        eval_segment_of(sr->o, sr->s, sr->ev, reception) != sr->target)
+    if (hi <= lo || !compiled_where_matches(&sr->oe->where, sr->oe->view->events, reception) ||
+        eval_segment_of(sr->oe, reception) != sr->target)
         return 0;
-    pbr_xrow *r = push_row(sr->x, 0);
+    pbr_xrow *r = push_row(sr->x, ROW_COUNTED);
     if (r == NULL)
         return -1;
     r->event = reception;
     r->end = discharge;
-    r->segment = sr->o->nsegments ? sr->target : -1;
+    r->segment = sr->oe->outcome->nsegments ? sr->target : -1;
     r->nights = hi - lo;
     return 0;
 }
 
-/* One offender's spells (measure.c's eval_custody_spells) with nights in
- * [q, qnext), matching where and the target segment. Returns 0 or -1. */
-static int offender_spell_rows(const pbr_outcome *o, const cwhere *where, const cwhere *s, const pbr_eventset *ev,
-                               uint32_t off, uint64_t max_seq, pbr_date d, pbr_date q, pbr_date qnext, int64_t target,
-                               pbr_explanation *x)
+/* One offender's spells (measure.c's eval_custody_spells) that are rows of
+ * the line. Returns 0 or -1. */
+static int offender_spell_rows(const spell_rows *sr, uint32_t offender)
 {
     size_t n;
-    const pbr_ev *es = pbr_eventset_offender_events(ev, off, &n);
-    spell_rows sr = {o, where, s, ev, q, qnext, target, x};
-    return eval_custody_spells(ev, es, n, max_seq, d, add_spell_row, &sr) == 0 ? 0 : -1;
+    const pbr_ev *es = pbr_eventset_offender_events(sr->oe->view->events, offender, &n);
+    return eval_custody_spells(sr->oe->view, es, n, add_spell_row, (void *)sr) == 0 ? 0 : -1;
 }
 
-static int explain_custody(const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, pbr_date quarter,
-                           int64_t target, pbr_explanation *x)
+static int explain_custody(const eval_view *v, const pbr_outcome *o, const line_target *t, pbr_explanation *x)
 {
-    cwhere *s = NULL;
-    cwhere where = {NULL, 0};
+    outcome_eval oe;
     int rc = -1;
-    if ((s = eval_segments_compile(o, ev)) == NULL || cwhere_compile(&o->where, ev, &where) != 0)
+    if (outcome_eval_init(&oe, v, o) != 0)
         goto out;
-    pbr_date qnext = pbr_add_months(quarter, 3);
-    for (uint32_t off = 0; off < pbr_eventset_offenders(ev); off++) {
-        if (offender_spell_rows(o, &where, s, ev, off, max_seq, d, quarter, qnext, target, x) != 0)
+    spell_rows sr = {&oe, t->quarter, pbr_add_months(t->quarter, 3), t->segment, x};
+    for (uint32_t off = 0; off < pbr_eventset_offenders(v->events); off++) {
+        if (offender_spell_rows(&sr, off) != 0)
             goto out;
     }
     rc = 0;
 out:
-    cwhere_free(&where);
-    eval_segments_free(s, o->nsegments);
+    outcome_eval_clear(&oe);
     return rc;
 }
 
 /* ---- disposals ------------------------------------------------------------------------------ */
 
-static int explain_disposals(const pbr_contract *c, const pbr_outcome *o, const pbr_eventset *ev, uint64_t max_seq,
-                             pbr_date d, const char *period, int64_t target, pbr_explanation *x)
+/* The convictions a disposals line counts: visible, of a priced kind,
+ * dated in the line's settlement year, matching where, not exclude, in the
+ * target segment. Returns 0 or -1. */
+static int explain_disposals(const eval_view *v, const pbr_outcome *o, const line_target *t, pbr_explanation *x)
 {
-    cwhere *s = NULL;
-    cwhere where = {NULL, 0}, exclude = {NULL, 0};
+    const pbr_contract *c = v->contract;
+    outcome_eval oe;
     int rc = -1;
-    if ((s = eval_segments_compile(o, ev)) == NULL || cwhere_compile(&o->where, ev, &where) != 0 ||
-        cwhere_compile(&o->exclude, ev, &exclude) != 0)
+    if (outcome_eval_init(&oe, v, o) != 0)
         goto out;
     size_t nall;
-    const pbr_ev *all = pbr_eventset_all(ev, &nall);
-    const pbr_evvoid *voids = pbr_eventset_voids(ev);
+    const pbr_ev *all = pbr_eventset_all(v->events, &nall);
     for (size_t i = 0; i < nall; i++) {
         const pbr_ev *e = &all[i];
-        if (e->type != PBR_EV_CONVICTION || !o->pay.has_kind_price[e->disposal] ||
-            !pbr_ev_visible(e, voids, d, max_seq))
+        if (e->type != PBR_EV_CONVICTION || !o->pay.has_kind_price[e->disposal] || !eval_visible(v, e))
             continue;
         char label[32];
         pbr_year_label(pbr_year_of(e->date, c->year_start), c->year_start, label, sizeof label);
-        if (strcmp(label, period) != 0 || !cwhere_match(&where, ev, e) ||
-            (exclude.n > 0 && cwhere_match(&exclude, ev, e)) || eval_segment_of(o, s, ev, e) != target)
+        if (strcmp(label, t->period) != 0 || !compiled_where_matches(&oe.where, v->events, e) ||
+            (oe.exclude.n > 0 && compiled_where_matches(&oe.exclude, v->events, e)) ||
+            eval_segment_of(&oe, e) != t->segment)
             continue;
-        pbr_xrow *r = push_row(x, 0);
+        pbr_xrow *r = push_row(x, ROW_COUNTED);
         if (r == NULL)
             goto out;
         r->event = e;
-        r->segment = o->nsegments ? target : -1;
+        r->segment = o->nsegments ? t->segment : -1;
     }
     rc = 0;
 out:
-    cwhere_free(&where);
-    cwhere_free(&exclude);
-    eval_segments_free(s, o->nsegments);
+    outcome_eval_clear(&oe);
     return rc;
 }
 
@@ -351,67 +360,68 @@ out:
 /* The index events a volume line counts: visible, of the fee's type,
  * matching its where, dated in the settlement year labelled `year` (every
  * event, as mechanism.c counts them). Returns 0 or -1. */
-static int explain_volume(const pbr_contract *c, const pbr_fee *f, const pbr_eventset *ev, uint64_t max_seq, pbr_date d,
-                          const char *year, pbr_explanation *x)
+static int explain_volume(const eval_view *v, const pbr_fee *f, const char *year, pbr_explanation *x)
 {
-    cwhere w = {NULL, 0};
-    if (cwhere_compile(&f->volume_where, ev, &w) != 0)
+    const pbr_contract *c = v->contract;
+    compiled_where w = {NULL, 0};
+    if (compiled_where_init(&w, &f->volume_where, v->events) != 0)
         return -1;
     size_t nall;
-    const pbr_ev *all = pbr_eventset_all(ev, &nall);
-    const pbr_evvoid *voids = pbr_eventset_voids(ev);
+    const pbr_ev *all = pbr_eventset_all(v->events, &nall);
     int rc = 0;
     for (size_t i = 0; i < nall && rc == 0; i++) {
         const pbr_ev *e = &all[i];
-        if (e->type != f->volume_index || !pbr_ev_visible(e, voids, d, max_seq) ||
-            (w.n > 0 && !cwhere_match(&w, ev, e)))
+        if (e->type != f->volume_index || !eval_visible(v, e) || (w.n > 0 && !compiled_where_matches(&w, v->events, e)))
             continue;
         char label[32];
         pbr_year_label(pbr_year_of(e->date, c->year_start), c->year_start, label, sizeof label);
         if (strcmp(label, year) != 0)
             continue;
-        pbr_xrow *r = push_row(x, 0);
+        pbr_xrow *r = push_row(x, ROW_COUNTED);
         if (r == NULL)
             rc = -1;
         else
             r->event = e;
     }
-    cwhere_free(&w);
+    compiled_where_clear(&w);
     return rc;
 }
 
-/* A volume line of fee `component`: period "LABEL-volume". Returns 1 and
- * the fee and the year label, or 0. */
-static int volume_line(const pbr_contract *c, const char *component, const char *period, const pbr_fee **fee,
-                       char *year, size_t n)
+/* The fee of a volume line of fee `component` (period "LABEL-volume"),
+ * with the year label copied to year[0, n); NULL when the line is not
+ * one. */
+static const pbr_fee *volume_fee_of(const pbr_contract *c, const char *component, const char *period, char *year,
+                                    size_t n)
 {
     size_t len = strlen(period);
     if (len <= 7 || strcmp(period + len - 7, "-volume") != 0 || len - 7 >= n)
-        return 0;
+        return NULL;
     for (size_t i = 0; i < c->nfees; i++) {
         if (c->fees[i].has_volume && strcmp(c->fees[i].id, component) == 0) {
-            *fee = &c->fees[i];
             snprintf(year, n, "%.*s", (int)(len - 7), period);
-            return 1;
+            return &c->fees[i];
         }
     }
-    return 0;
+    return NULL;
 }
 
-int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const char *component,
-                     const char *period, const char *segment, pbr_explanation *out, char *err, size_t errlen)
+int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date as_of,
+                     const char *component, const char *period, const char *segment, pbr_explanation *out, char *err,
+                     size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    eval_view v;
+    eval_view_init(&v, c, ev, events_through, as_of);
     const pbr_outcome *o = NULL;
     for (size_t i = 0; i < c->noutcomes && o == NULL; i++) {
         if (strcmp(c->outcomes[i].id, component) == 0)
             o = &c->outcomes[i];
     }
-    const pbr_fee *fee = NULL;
     char year[32];
-    if (o == NULL && volume_line(c, component, period, &fee, year, sizeof year)) {
+    const pbr_fee *fee = o == NULL ? volume_fee_of(c, component, period, year, sizeof year) : NULL;
+    if (fee != NULL) {
         out->fee = fee;
-        if (explain_volume(c, fee, ev, max_seq, d, year, out) != 0) {
+        if (explain_volume(&v, fee, year, out) != 0) {
             pbr_explanation_free(out);
             return pbr_errf(err, errlen, "explain %s %s: out of memory", c->id, component);
         }
@@ -420,20 +430,17 @@ int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t max
     if (o == NULL)
         return 1;
     out->outcome = o;
-    int64_t target = target_segment(o, segment);
-    if (target == -2)
+    line_target t = {.period = period, .quarter = PBR_DATE_NONE, .segment = target_segment(o, segment)};
+    if (t.segment == -2)
         return 0; /* no such segment: no rows */
-    pbr_date q = PBR_DATE_NONE;
-    int is_date = pbr_date_parse(period, strlen(period), &q) == 0;
+    int is_date = pbr_date_parse(period, strlen(period), &t.quarter) == 0;
     int rc = 0;
     switch (o->measure) {
     case PBR_M_BINARY:
-    case PBR_M_FREQUENCY: rc = c->has_cohort ? explain_cohort(c, o, ev, max_seq, d, period, target, out) : 0; break;
-    case PBR_M_CLEAN_PERIOD:
-        rc = c->has_cohort && is_date ? explain_clean(c, o, ev, max_seq, d, q, target, out) : 0;
-        break;
-    case PBR_M_CUSTODY_NIGHTS: rc = is_date ? explain_custody(o, ev, max_seq, d, q, target, out) : 0; break;
-    case PBR_M_DISPOSALS: rc = explain_disposals(c, o, ev, max_seq, d, period, target, out); break;
+    case PBR_M_FREQUENCY: rc = c->has_cohort ? explain_cohort(&v, o, &t, out) : 0; break;
+    case PBR_M_CLEAN_PERIOD: rc = c->has_cohort && is_date ? explain_clean(&v, o, &t, out) : 0; break;
+    case PBR_M_CUSTODY_NIGHTS: rc = is_date ? explain_custody(&v, o, &t, out) : 0; break;
+    case PBR_M_DISPOSALS: rc = explain_disposals(&v, o, &t, out); break;
     }
     if (rc != 0) {
         pbr_explanation_free(out);

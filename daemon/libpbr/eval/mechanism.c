@@ -8,6 +8,7 @@
  * Pure: reads only the contract and the event set; exact rationals and
  * integer pence.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,9 @@
 
 #include "eval.h"
 
-int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, int binary)
+int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, pbr_measure measure)
 {
+    assert(measure == PBR_M_BINARY || measure == PBR_M_FREQUENCY);
     if (mpq_cmp(a, b) >= 0)
         return 0;
     mpq_t lhs, rhs, t;
@@ -31,7 +33,7 @@ int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, int
     /* rhs = z^2 V, V = b (1 - b) (binary) or b (frequency) */
     mpq_mul(rhs, z, z);
     mpq_mul(rhs, rhs, b);
-    if (binary) {
+    if (measure == PBR_M_BINARY) {
         mpq_set_ui(t, 1, 1);
         mpq_sub(t, t, b);
         mpq_mul(rhs, rhs, t);
@@ -41,7 +43,8 @@ int eval_significant(const mpq_t z, int64_t n, const mpq_t a, const mpq_t b, int
     return met;
 }
 
-const cline *eval_hurdle_line(const clines *lines, const pbr_outcome *h, const char *period, const char *segment)
+const candidate_line *eval_hurdle_line(const candidate_lines *lines, const pbr_outcome *h, const char *period,
+                                       const char *segment)
 {
     for (size_t i = 0; i < lines->n; i++) {
         const pbr_line *l = &lines->v[i].line;
@@ -62,112 +65,113 @@ void eval_hurdle_missed(const pbr_outcome *o, pbr_line *l)
 
 /* ---- fee lines ----------------------------------------------------------------------- */
 
-/* A fee line of f with the given period, final_on and computed amount;
- * from_events marks a line recomputed at every statement (volume). Returns
- * the line, or NULL when out of memory. */
-static cline *push_fee_line(clines *out, const pbr_fee *f, const char *period, pbr_date period_first, pbr_date final_on,
-                            int64_t pence, int from_events)
+/* Where a 5.9 fee line's amount comes from. */
+typedef enum fee_origin {
+    FEE_FIXED_BY_CONTRACT, /* recovery: issued once, never adjusted */
+    FEE_FROM_EVENTS,       /* volume: recomputed at every statement, adjusted */
+} fee_origin;
+
+/* Appends a fee line of f covering period p with the computed amount.
+ * Returns the line, or NULL when out of memory. */
+static candidate_line *push_fee_line(candidate_lines *out, const pbr_fee *f, const line_period *p, int64_t pence,
+                                     fee_origin origin)
 {
-    cline *cl = clines_push(out);
+    candidate_line *cl = candidate_lines_push(out);
     if (cl == NULL)
         return NULL;
     cl->line.kind = PBR_LINE_FEE;
     snprintf(cl->line.component, sizeof cl->line.component, "%s", f->id);
-    snprintf(cl->line.period, sizeof cl->line.period, "%s", period);
-    cl->line.final_on = final_on;
+    snprintf(cl->line.period, sizeof cl->line.period, "%s", p->key);
+    cl->line.final_on = p->final_on;
     cl->line.computed_pence = pence;
-    cl->period_first = period_first;
+    cl->period_first = p->first;
     cl->comp_order = f->file_order;
-    cl->fee = from_events;
+    cl->fee_from_events = origin == FEE_FROM_EVENTS;
     cl->fee_rank = 0;
     return cl;
 }
 
-/* Counts, per settlement year (years[k] .. years[k + 1], ny years), the
- * visible index events of the fee's type matching its where (every event,
- * 5.9.4). Returns 0 or -1 (out of memory). */
-static int volume_counts(const pbr_fee *f, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const pbr_date *years,
-                         size_t ny, int64_t *count)
+/* Counts, per settlement year of years, the index events of the fee's
+ * type visible in the view and matching its where (every event, 5.9.4)
+ * into count[k]. Returns 0 or -1 (out of memory). */
+static int volume_counts(const eval_view *v, const pbr_fee *f, const period_range *years, int64_t *count)
 {
-    cwhere w = {NULL, 0};
-    if (cwhere_compile(&f->volume_where, ev, &w) != 0)
+    const eval_view view = *v; /* a local copy: the loop keeps it in registers */
+    compiled_where w = {NULL, 0};
+    if (compiled_where_init(&w, &f->volume_where, v->events) != 0)
         return -1;
     size_t nall, npos;
-    const pbr_ev *all = pbr_eventset_all(ev, &nall);
-    const uint32_t *pos = pbr_eventset_of_type(ev, (int)f->volume_index, &npos);
-    const pbr_evvoid *voids = pbr_eventset_voids(ev);
+    const pbr_ev *all = pbr_eventset_all(v->events, &nall);
+    const uint32_t *pos = pbr_eventset_of_type(v->events, (int)f->volume_index, &npos);
     for (size_t i = 0; i < npos; i++) {
         const pbr_ev *e = &all[pos[i]];
-        if (e->date < years[0] || e->date >= years[ny])
+        int64_t k = period_range_find(years, e->date);
+        if (k < 0)
             continue;
-        if (!pbr_ev_visible(e, voids, d, max_seq) || (w.n > 0 && !cwhere_match(&w, ev, e)))
+        if (!eval_visible(&view, e) || (w.n > 0 && !compiled_where_matches(&w, v->events, e)))
             continue;
-        size_t lo = 0, hi = ny; /* years[lo] <= date < years[hi] */
-        while (hi - lo > 1) {
-            size_t mid = (lo + hi) / 2;
-            if (years[mid] <= e->date)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        count[lo]++;
+        count[k]++;
     }
-    cwhere_free(&w);
+    compiled_where_clear(&w);
     return 0;
 }
 
-int eval_volume_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, clines *out)
+/* The volume amount of one year's count (5.9.4) in pence: (count - hi) x
+ * rate above the band, (count - lo) x rate (a clawback) below it, 0
+ * inside. n and amount are the caller's scratch rationals. */
+static int64_t volume_pence(const pbr_fee *f, int64_t count, mpq_t n, mpq_t amount)
 {
+    int64_t over = count > f->volume_hi ? count - f->volume_hi : count < f->volume_lo ? count - f->volume_lo : 0;
+    mpz_set_si(mpq_numref(n), over);
+    mpz_set_ui(mpq_denref(n), 1);
+    mpq_mul(amount, n, f->volume_rate);
+    return pbr_pounds_to_pence(amount);
+}
+
+int eval_volume_lines(const eval_view *v, candidate_lines *out)
+{
+    const pbr_contract *c = v->contract;
     pbr_date y0 = pbr_year_of(c->start, c->year_start), yn = pbr_year_of(c->end, c->year_start);
     size_t ny = 0;
     for (pbr_date y = y0; y <= yn; y = pbr_add_months(y, 12))
         ny++;
+    period_range years = {NULL, 0, 12};
     int64_t *count = calloc(ny, sizeof *count);
-    pbr_date *years = malloc((ny + 1) * sizeof *years);
-    if (count == NULL || years == NULL) {
+    if (count == NULL || period_range_init(&years, y0, ny, 12) != 0) {
         free(count);
-        free(years);
         return -1;
     }
-    for (size_t k = 0; k <= ny; k++)
-        years[k] = pbr_add_months(y0, 12 * (int)k);
-    mpq_t amount, n;
-    mpq_inits(amount, n, NULL);
+    mpq_t n, amount;
+    mpq_inits(n, amount, NULL);
     int rc = 0;
     for (size_t i = 0; i < c->nfees && rc == 0; i++) {
         const pbr_fee *f = &c->fees[i];
         if (!f->has_volume)
             continue;
         memset(count, 0, ny * sizeof *count);
-        if (volume_counts(f, ev, max_seq, d, years, ny, count) != 0) {
+        if (volume_counts(v, f, &years, count) != 0) {
             rc = -1;
             break;
         }
         for (size_t k = 0; k < ny; k++) {
-            pbr_date y = years[k], ynext = years[k + 1];
-            /* (c - hi) x R above the band, (c - lo) x R (a clawback) below, 0 inside */
-            int64_t over = count[k] > f->volume_hi ? count[k] - f->volume_hi
-                : count[k] < f->volume_lo          ? count[k] - f->volume_lo
-                                                   : 0;
-            mpz_set_si(mpq_numref(n), over);
-            mpz_set_ui(mpq_denref(n), 1);
-            mpq_mul(amount, n, f->volume_rate);
+            pbr_date y = years.starts[k], ynext = years.starts[k + 1];
             char label[20], period[32];
             pbr_year_label(y, c->year_start, label, sizeof label);
             snprintf(period, sizeof period, "%s-volume", label);
-            if (push_fee_line(out, f, period, y, pbr_add_months(ynext, 3), pbr_pounds_to_pence(amount), 1) == NULL) {
+            line_period p = {.key = period, .first = y, .final_on = pbr_add_months(ynext, 3)};
+            if (push_fee_line(out, f, &p, volume_pence(f, count[k], n, amount), FEE_FROM_EVENTS) == NULL) {
                 rc = -1;
                 break;
             }
         }
     }
+    mpq_clears(n, amount, NULL);
     free(count);
-    free(years);
-    mpq_clears(amount, n, NULL);
+    period_range_clear(&years);
     return rc;
 }
 
-int eval_recovery_lines(const pbr_contract *c, const pbr_fee *f, clines *out)
+int eval_recovery_lines(const pbr_contract *c, const pbr_fee *f, candidate_lines *out)
 {
     const pbr_outcome *o = &c->outcomes[f->advance_of];
     int64_t advance = pbr_pounds_to_pence(f->amount);
@@ -177,8 +181,8 @@ int eval_recovery_lines(const pbr_contract *c, const pbr_fee *f, clines *out)
         snprintf(period, sizeof period, "%s-recovery", day);
         /* final on the outcome's window q: add_months(q.next, follow_up + waiting) */
         pbr_date final_on = pbr_add_months(pbr_add_months(q, 3), o->follow_up + o->waiting);
-        /* fixed by the contract: issued once, never adjusted */
-        if (push_fee_line(out, f, period, q, final_on, -advance, 0) == NULL)
+        line_period p = {.key = period, .first = q, .final_on = final_on};
+        if (push_fee_line(out, f, &p, -advance, FEE_FIXED_BY_CONTRACT) == NULL)
             return -1;
     }
     return 0;

@@ -2,6 +2,8 @@
  * gate, units, price or graduated tiers, max_units, cap; exact rationals,
  * rounded to pence (half to even) once, at the end.
  */
+#include <assert.h>
+
 #include "pbr/num.h"
 
 #include "eval.h"
@@ -39,12 +41,14 @@ static void tiered_amount(const pbr_pay *pay, const mpq_t units, mpq_t amount)
     mpq_clears(prev, slice, part, NULL);
 }
 
-void pay_line(const pbr_pay *pay, const mpq_t *seg_price, const metrics *m, int custody, int pooled_override,
-              pbr_metric pooled_metric, const mpq_t *pooled_threshold, pbr_line *line, mpq_t amount)
+void pay_line(const pay_terms *terms, const metrics *m, pbr_line *line, mpq_t amount)
 {
-    int has_gate = pooled_override ? 1 : pay->has_threshold;
-    pbr_metric gate_metric = pooled_override ? pooled_metric : pay->threshold_metric;
-    const mpq_t *gate = pooled_override ? pooled_threshold : (const mpq_t *)&pay->threshold;
+    const pbr_pay *pay = terms->pay;
+    int pooled = terms->gate == PAY_GATE_POOLED;
+    assert(!pooled || terms->pooled_threshold != NULL);
+    int has_gate = pooled ? 1 : pay->has_threshold;
+    pbr_metric gate_metric = pooled ? terms->pooled_metric : pay->threshold_metric;
+    const mpq_t *gate = pooled ? terms->pooled_threshold : (const mpq_t *)&pay->threshold;
     mpq_t units;
     mpq_init(units);
     int missed = 0;
@@ -54,7 +58,7 @@ void pay_line(const pbr_pay *pay, const mpq_t *seg_price, const metrics *m, int 
     if (missed) {
         line->threshold_met = 0;
         line->units[0] = '\0';
-        if (pooled_override)
+        if (pooled)
             mpq_set_ui(amount, 0, 1);
         else
             mpq_set(amount, pay->below);
@@ -66,11 +70,11 @@ void pay_line(const pbr_pay *pay, const mpq_t *seg_price, const metrics *m, int 
         mpq_sub(units, units, *gate);
     if (pay->has_max_units && mpq_cmp(units, pay->max_units) > 0)
         mpq_set(units, pay->max_units);
-    if (!custody && mpq_sgn(units) < 0)
+    if (terms->negative_units == PAY_NEGATIVE_UNITS_CLAMPED && mpq_sgn(units) < 0)
         mpq_set_ui(units, 0, 1);
     pbr_format6(units, line->units, sizeof line->units);
-    if (seg_price != NULL)
-        mpq_mul(amount, units, *seg_price);
+    if (terms->segment_price != NULL)
+        mpq_mul(amount, units, *terms->segment_price);
     else if (pay->ntiers > 0)
         tiered_amount(pay, units, amount);
     else

@@ -22,9 +22,9 @@ typedef struct ledger_key {
     char period[32];
     int has_segment;
     char segment[64];
-    int fee;          /* fees are never adjusted */
-    char version[65]; /* contract sha256 the line was first issued under */
-    int64_t issued;   /* computed (uncapped) pence issued so far */
+    int never_adjusted; /* a fee fixed by the contract (pbr_ledger_entry's fee) */
+    char version[65];   /* contract sha256 the line was first issued under */
+    int64_t issued;     /* computed (uncapped) pence issued so far */
 } ledger_key;
 
 struct pbr_ledger {
@@ -70,7 +70,15 @@ static ledger_key *ledger_find(const pbr_ledger *l, const pbr_line *line)
     return NULL;
 }
 
-static int ledger_add(pbr_ledger *l, const pbr_line *line, const char *version, int fee)
+/* Whether a ledger key's line is adjusted when its figures change. */
+typedef enum ledger_adjusting {
+    LEDGER_ADJUSTED,      /* outcome, pooled and volume lines */
+    LEDGER_NEVER_ADJUSTED /* fees fixed by the contract */
+} ledger_adjusting;
+
+/* Appends the key of line, first issued under version. Returns 0 or -1
+ * (out of memory). */
+static int ledger_add(pbr_ledger *l, const pbr_line *line, const char *version, ledger_adjusting adjusting)
 {
     if (pbr_grow((void **)&l->keys, &l->cap, l->n + 1, sizeof *l->keys) != 0)
         return -1;
@@ -82,7 +90,7 @@ static int ledger_add(pbr_ledger *l, const pbr_line *line, const char *version, 
     k->has_segment = line->has_segment;
     snprintf(k->segment, sizeof k->segment, "%s", line->segment);
     snprintf(k->version, sizeof k->version, "%s", version);
-    k->fee = fee;
+    k->never_adjusted = adjusting == LEDGER_NEVER_ADJUSTED;
     k->issued = line->computed_pence;
     return 0;
 }
@@ -120,7 +128,7 @@ void pbr_ledger_entry_at(const pbr_ledger *l, size_t i, pbr_ledger_entry *e)
     e->component = k->component;
     e->period = k->period;
     e->segment = k->has_segment ? k->segment : NULL;
-    e->fee = k->fee;
+    e->fee = k->never_adjusted;
     e->version = k->version;
     e->issued = k->issued;
 }
@@ -141,7 +149,7 @@ int pbr_ledger_restore(pbr_ledger *l, pbr_date next, int64_t computed_total, con
         if (line.has_segment)
             snprintf(line.segment, sizeof line.segment, "%s", e->segment);
         line.computed_pence = e->issued;
-        if (ledger_add(l, &line, e->version, e->fee) != 0)
+        if (ledger_add(l, &line, e->version, e->fee ? LEDGER_NEVER_ADJUSTED : LEDGER_ADJUSTED) != 0)
             return -1;
     }
     l->next = next;
@@ -175,7 +183,7 @@ static pbr_date last_final_on(const pbr_contract *c)
     for (size_t i = 0; i < c->nfees; i++)
         last = latest(last, c->fees[i].dated ? c->fees[i].on : end_q_next);
     size_t nw = 0;
-    ewindow *w = cohort_windows(c, &nw);
+    cohort_window *w = cohort_windows(c, &nw);
     for (size_t i = 0; i < c->noutcomes; i++) {
         const pbr_outcome *o = &c->outcomes[i];
         switch (o->measure) {
@@ -212,12 +220,12 @@ pbr_date pbr_contract_last_quarter(const pbr_contract *c)
  * final on their quarter's Q.next, dated fees on their date; 5.9.5: the
  * recovery of an advance). Volume lines depend on events: evaluate_outcomes
  * makes them. Returns 0 or -1. */
-static int fee_lines(const pbr_contract *c, clines *out)
+static int fee_lines(const pbr_contract *c, candidate_lines *out)
 {
     for (size_t i = 0; i < c->nfees; i++) {
         const pbr_fee *f = &c->fees[i];
         if (f->dated) {
-            cline *cl = clines_push(out);
+            candidate_line *cl = candidate_lines_push(out);
             if (cl == NULL)
                 return -1;
             cl->line.kind = PBR_LINE_FEE;
@@ -233,7 +241,7 @@ static int fee_lines(const pbr_contract *c, clines *out)
         if (f->has_advance && eval_recovery_lines(c, f, out) != 0)
             return -1;
         for (pbr_date q = pbr_quarter_of(f->from, c->year_start); q <= f->to; q = pbr_add_months(q, 3)) {
-            cline *cl = clines_push(out);
+            candidate_line *cl = candidate_lines_push(out);
             if (cl == NULL)
                 return -1;
             cl->line.kind = PBR_LINE_FEE;
@@ -253,7 +261,7 @@ static int fee_lines(const pbr_contract *c, clines *out)
  * recovery lines before the quarterly line (5.9), then by period. */
 static int cmp_fee(const void *a, const void *b)
 {
-    const cline *x = a, *y = b;
+    const candidate_line *x = a, *y = b;
     if (x->comp_order != y->comp_order)
         return x->comp_order < y->comp_order ? -1 : 1;
     if (x->line.final_on != y->line.final_on)
@@ -274,38 +282,16 @@ static int is_fee_id(const pbr_contract *c, const char *id)
     return 0;
 }
 
-/* ---- versions ------------------------------------------------------------------------- */
-
-typedef struct version_eval {
-    char sha[65];
-    clines lines;
-    int borrowed; /* lines of a pbr_lines: not freed with the cache */
-} version_eval;
-
-typedef struct version_cache {
-    version_eval *v;
-    size_t n;
-} version_cache;
-
-static void version_cache_free(version_cache *vc)
-{
-    for (size_t i = 0; i < vc->n; i++) {
-        if (!vc->v[i].borrowed)
-            clines_free(&vc->v[i].lines);
-    }
-    free(vc->v);
-}
-
 /* ---- lines evaluated ahead ---------------------------------------------------------- */
 
 struct pbr_lines {
     char sha[65]; /* the contract version evaluated */
     uint64_t events_through;
     pbr_date as_of;
-    clines lines;
+    candidate_lines lines;
 };
 
-pbr_lines *pbr_lines_evaluate(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date d,
+pbr_lines *pbr_lines_evaluate(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date as_of,
                               char *err, size_t errlen)
 {
     pbr_lines *l = calloc(1, sizeof *l);
@@ -315,8 +301,10 @@ pbr_lines *pbr_lines_evaluate(const pbr_contract *c, const pbr_eventset *ev, uin
     }
     snprintf(l->sha, sizeof l->sha, "%s", c->sha256);
     l->events_through = events_through;
-    l->as_of = d;
-    if (evaluate_outcomes(c, ev, events_through, d, &l->lines, err, errlen) != 0) {
+    l->as_of = as_of;
+    eval_view v;
+    eval_view_init(&v, c, ev, events_through, as_of);
+    if (evaluate_outcomes(&v, &l->lines, err, errlen) != 0) {
         pbr_lines_free(l);
         return NULL;
     }
@@ -327,54 +315,94 @@ void pbr_lines_free(pbr_lines *l)
 {
     if (l == NULL)
         return;
-    clines_free(&l->lines);
+    candidate_lines_clear(&l->lines);
     free(l);
 }
 
-/* Seeds the cache with now's lines (borrowed) when they are the current
- * version's as of d over max_seq. Returns 0 or -1 (out of memory). */
-static int seed_cache(version_cache *vc, const pbr_lines *now, const pbr_contract *c, uint64_t max_seq, pbr_date d)
+/* ---- versions ------------------------------------------------------------------------- */
+
+typedef struct version_eval {
+    char sha[65];
+    candidate_lines lines;
+    int borrowed; /* lines of a pbr_lines: not freed with the cache */
+} version_eval;
+
+/* The lines of every contract version one statement needs, each evaluated
+ * once in the statement's view (the current version's contract, events
+ * and as-of date); earlier versions come from versions (may be NULL). */
+typedef struct version_cache {
+    version_eval *v;
+    size_t n;
+    const eval_view *view;
+    pbr_version_fn versions;
+    void *versions_ctx;
+} version_cache;
+
+static void version_cache_clear(version_cache *vc)
 {
-    if (now == NULL || strcmp(now->sha, c->sha256) != 0 || now->events_through != max_seq || now->as_of != d)
+    for (size_t i = 0; i < vc->n; i++) {
+        if (!vc->v[i].borrowed)
+            candidate_lines_clear(&vc->v[i].lines);
+    }
+    free(vc->v);
+    vc->v = NULL;
+    vc->n = 0;
+}
+
+/* Seeds the cache with the lines evaluated ahead (borrowed) when they are
+ * the current version's in the cache's view. Returns 0 or -1 (out of
+ * memory). */
+static int seed_cache(version_cache *vc, const pbr_lines *ahead)
+{
+    const eval_view *v = vc->view;
+    if (ahead == NULL || strcmp(ahead->sha, v->contract->sha256) != 0 || ahead->events_through != v->events_through ||
+        ahead->as_of != v->as_of)
         return 0;
+    assert(vc->n == 0);
     vc->v = calloc(1, sizeof *vc->v);
     if (vc->v == NULL)
         return -1;
-    snprintf(vc->v[0].sha, sizeof vc->v[0].sha, "%s", now->sha);
-    vc->v[0].lines = now->lines;
+    snprintf(vc->v[0].sha, sizeof vc->v[0].sha, "%s", ahead->sha);
+    vc->v[0].lines = ahead->lines;
     vc->v[0].borrowed = 1;
     vc->n = 1;
     return 0;
 }
 
-/* Lines of the contract version sha as of d (evaluated once per version). */
-static const clines *lines_of_version(version_cache *vc, const char *sha, const pbr_contract *current,
-                                      pbr_version_fn versions, void *vctx, const pbr_eventset *ev, uint64_t max_seq,
-                                      pbr_date d, char *err, size_t errlen)
+/* The lines of contract version sha in the cache's view (evaluated once per
+ * version; the current contract when sha is unknown). Returns NULL with
+ * err on failure. */
+static const candidate_lines *lines_of_version(version_cache *vc, const char *sha, char *err, size_t errlen)
 {
     for (size_t i = 0; i < vc->n; i++) {
         if (strcmp(vc->v[i].sha, sha) == 0)
             return &vc->v[i].lines;
     }
-    const pbr_contract *c = versions ? versions(vctx, sha) : NULL;
+    const pbr_contract *current = vc->view->contract, *c = NULL;
+    if (strcmp(sha, current->sha256) != 0 && vc->versions != NULL)
+        c = vc->versions(vc->versions_ctx, sha);
     if (c == NULL)
         c = current;
     version_eval *nv = realloc(vc->v, (vc->n + 1) * sizeof *nv);
-    if (nv == NULL)
+    if (nv == NULL) {
+        pbr_errf(err, errlen, "settle %s: out of memory", current->id);
         return NULL;
+    }
     vc->v = nv;
     version_eval *e = &vc->v[vc->n];
     memset(e, 0, sizeof *e);
     snprintf(e->sha, sizeof e->sha, "%s", sha);
-    if (evaluate_outcomes(c, ev, max_seq, d, &e->lines, err, errlen) != 0) {
-        clines_free(&e->lines);
+    eval_view v;
+    eval_view_init(&v, c, vc->view->events, vc->view->events_through, vc->view->as_of);
+    if (evaluate_outcomes(&v, &e->lines, err, errlen) != 0) {
+        candidate_lines_clear(&e->lines);
         return NULL;
     }
     vc->n++;
     return &e->lines;
 }
 
-static const cline *find_line(const clines *l, const ledger_key *k)
+static const candidate_line *find_line(const candidate_lines *l, const ledger_key *k)
 {
     for (size_t i = 0; i < l->n; i++) {
         if (key_matches(k, &l->v[i].line))
@@ -415,20 +443,6 @@ static int pence_clamped(int64_t p)
     return p == INT64_MIN || p == INT64_MAX;
 }
 
-/* The contract cap of 5.5.6: pays min(U + x, C) - min(U, C). Sets
- * *overflow when U + x does not fit. */
-static int64_t capped(const pbr_contract *c, int64_t cap_pence, int64_t *u, int64_t x, int *overflow)
-{
-    if (!c->has_contract_cap) {
-        *u = add_pence(*u, x, overflow);
-        return x;
-    }
-    int64_t before = *u < cap_pence ? *u : cap_pence;
-    *u = add_pence(*u, x, overflow);
-    int64_t after = *u < cap_pence ? *u : cap_pence;
-    return sub_pence(after, before, overflow);
-}
-
 static int push_line(pbr_line **v, size_t *n, size_t *cap, const pbr_line *l)
 {
     if (pbr_grow((void **)v, cap, *n + 1, sizeof **v) != 0)
@@ -455,76 +469,124 @@ static int is_provisional_measure(pbr_measure m)
     return m == PBR_M_BINARY || m == PBR_M_FREQUENCY || m == PBR_M_DISPOSALS;
 }
 
-/* Builds the statement for q into s and the updated ledger nl; now (or
- * NULL) holds the current version's lines evaluated ahead. Returns 0 or -1. */
-static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pbr_version_fn versions, void *vctx,
-                           const pbr_eventset *ev, uint64_t max_seq, pbr_date q, pbr_ledger *nl, pbr_statement *s,
-                           char *err, size_t errlen)
+/* What one statement is built from. */
+typedef struct statement_request {
+    const pbr_contract *contract; /* the current version */
+    const pbr_eventset *events;
+    uint64_t events_through;
+    pbr_date quarter;
+    const pbr_lines *ahead;  /* the current version's lines evaluated ahead, or NULL */
+    pbr_version_fn versions; /* the versions adjusted lines were first issued under (may be NULL) */
+    void *versions_ctx;
+} statement_request;
+
+/* A statement being built: the statement, the ledger it updates, the
+ * contract cap in pence and whether any sum overflowed. */
+typedef struct statement_build {
+    const pbr_contract *contract;
+    pbr_date qnext; /* lines final by Q.next are issued */
+    pbr_statement *s;
+    size_t lines_cap, provisional_cap;
+    pbr_ledger *ledger;
+    int64_t cap_pence;
+    int overflow;
+} statement_build;
+
+/* The contract cap of 5.5.6: pays min(U + x, C) - min(U, C), U the
+ * ledger's computed total. Sets b->overflow when U + x does not fit. */
+static int64_t capped(statement_build *b, int64_t x)
 {
-    pbr_date qnext = pbr_add_months(q, 3), asof = pbr_issue_date(c, q);
-    clines fees = {NULL, 0, 0}, fresh = {NULL, 0, 0};
-    version_cache vc = {NULL, 0};
-    size_t lcap = 0, pcap = 0, nprior = nl->n;
-    int64_t cap_pence = c->has_contract_cap ? pbr_pounds_to_pence(c->contract_cap) : 0;
-    int rc = -1, overflow = pence_clamped(cap_pence);
-    statement_header(c, q, max_seq, s);
-    if (seed_cache(&vc, now_ahead, c, max_seq, asof) != 0)
-        goto oom;
-    const clines *nowp = lines_of_version(&vc, c->sha256, c, NULL, NULL, ev, max_seq, asof, err, errlen);
-    if (nowp == NULL || fee_lines(c, &fees) != 0)
-        goto out;
-    /* a shallow copy: the cache's array may move when other versions are added */
-    const clines nowc = *nowp, *now = &nowc;
-    /* fee lines computed from events (volume, 5.9.4) join the fixed ones */
-    for (size_t i = 0; i < now->n; i++) {
-        if (!now->v[i].fee)
-            continue;
-        cline *x = clines_push(&fees);
-        if (x == NULL)
-            goto oom;
-        *x = now->v[i];
+    int64_t *u = &b->ledger->computed_total;
+    if (!b->contract->has_contract_cap) {
+        *u = add_pence(*u, x, &b->overflow);
+        return x;
     }
-    /* fees: file order, then date */
+    int64_t before = *u < b->cap_pence ? *u : b->cap_pence;
+    *u = add_pence(*u, x, &b->overflow);
+    int64_t after = *u < b->cap_pence ? *u : b->cap_pence;
+    return sub_pence(after, before, &b->overflow);
+}
+
+/* Issues every fee line final by Q.next and not issued before, outside the
+ * cap: the contract's fixed fees and the volume lines of current, in file
+ * order, then date. Returns 0 or -1 (out of memory). */
+static int issue_fees(statement_build *b, const candidate_lines *current)
+{
+    candidate_lines fees = {NULL, 0, 0};
+    int rc = -1;
+    if (fee_lines(b->contract, &fees) != 0)
+        goto out;
+    /* fee lines computed from events (volume, 5.9.4) join the fixed ones */
+    for (size_t i = 0; i < current->n; i++) {
+        if (!current->v[i].fee_from_events)
+            continue;
+        candidate_line *x = candidate_lines_push(&fees);
+        if (x == NULL)
+            goto out;
+        *x = current->v[i];
+    }
     if (fees.n > 1)
         qsort(fees.v, fees.n, sizeof *fees.v, cmp_fee);
     for (size_t i = 0; i < fees.n; i++) {
         pbr_line *l = &fees.v[i].line;
-        if (l->final_on > qnext || ledger_find(nl, l) != NULL)
+        if (l->final_on > b->qnext || ledger_find(b->ledger, l) != NULL)
             continue;
         l->amount_pence = l->computed_pence;
-        overflow |= pence_clamped(l->computed_pence);
+        b->overflow |= pence_clamped(l->computed_pence);
         /* a volume line is recomputed later (adjustments), a fixed fee never */
-        if (push_line(&s->lines, &s->nlines, &lcap, l) != 0 || ledger_add(nl, l, c->sha256, !fees.v[i].fee) != 0)
-            goto oom;
+        ledger_adjusting adjusting = fees.v[i].fee_from_events ? LEDGER_ADJUSTED : LEDGER_NEVER_ADJUSTED;
+        if (push_line(&b->s->lines, &b->s->nlines, &b->lines_cap, l) != 0 ||
+            ledger_add(b->ledger, l, b->contract->sha256, adjusting) != 0)
+            goto out;
     }
-    /* outcome and pooled lines final by the end of q, not issued before */
-    for (size_t i = 0; i < now->n; i++) {
-        const cline *cl = &now->v[i];
-        if (!cl->fee && cl->line.final_on <= qnext && ledger_find(nl, &cl->line) == NULL) {
-            cline *x = clines_push(&fresh);
+    rc = 0;
+out:
+    candidate_lines_clear(&fees);
+    return rc;
+}
+
+/* Issues the outcome and pooled lines of current final by Q.next and not
+ * issued before, in line order, under the contract cap; copies them to
+ * fresh (they join the ledger after the adjustments). Returns 0 or -1 (out
+ * of memory). */
+static int issue_fresh_lines(statement_build *b, const candidate_lines *current, candidate_lines *fresh)
+{
+    for (size_t i = 0; i < current->n; i++) {
+        const candidate_line *cl = &current->v[i];
+        if (!cl->fee_from_events && cl->line.final_on <= b->qnext && ledger_find(b->ledger, &cl->line) == NULL) {
+            candidate_line *x = candidate_lines_push(fresh);
             if (x == NULL)
-                goto oom;
+                return -1;
             *x = *cl;
         }
     }
-    if (fresh.n > 1)
-        qsort(fresh.v, fresh.n, sizeof *fresh.v, cline_cmp);
-    for (size_t i = 0; i < fresh.n; i++) {
-        pbr_line *l = &fresh.v[i].line;
-        overflow |= pence_clamped(l->computed_pence);
-        l->amount_pence = capped(c, cap_pence, &nl->computed_total, l->computed_pence, &overflow);
-        if (push_line(&s->lines, &s->nlines, &lcap, l) != 0)
-            goto oom;
+    if (fresh->n > 1)
+        qsort(fresh->v, fresh->n, sizeof *fresh->v, candidate_line_cmp);
+    for (size_t i = 0; i < fresh->n; i++) {
+        pbr_line *l = &fresh->v[i].line;
+        b->overflow |= pence_clamped(l->computed_pence);
+        l->amount_pence = capped(b, l->computed_pence);
+        if (push_line(&b->s->lines, &b->s->nlines, &b->lines_cap, l) != 0)
+            return -1;
     }
-    /* adjustments, in the order the adjusted lines were first issued */
+    return 0;
+}
+
+/* Issues an adjustment for each of the first nprior ledger keys (those
+ * issued before this statement, in order of first issue) whose line,
+ * recomputed under the version it was first issued under, changed.
+ * Returns 0, or -1 with err. */
+static int issue_adjustments(statement_build *b, version_cache *vc, size_t nprior, char *err, size_t errlen)
+{
+    assert(nprior <= b->ledger->n);
     for (size_t i = 0; i < nprior; i++) {
-        ledger_key *k = &nl->keys[i];
-        if (k->fee)
+        ledger_key *k = &b->ledger->keys[i];
+        if (k->never_adjusted)
             continue;
-        const clines *vl = lines_of_version(&vc, k->version, c, versions, vctx, ev, max_seq, asof, err, errlen);
+        const candidate_lines *vl = lines_of_version(vc, k->version, err, errlen);
         if (vl == NULL)
-            goto out;
-        const cline *cur = find_line(vl, k);
+            return -1;
+        const candidate_line *cur = find_line(vl, k);
         int64_t recomputed = cur ? cur->line.computed_pence : 0;
         if (recomputed == k->issued)
             continue;
@@ -536,68 +598,102 @@ static int build_statement(const pbr_contract *c, const pbr_lines *now_ahead, pb
         adj.has_segment = k->has_segment;
         snprintf(adj.segment, sizeof adj.segment, "%s", k->segment);
         adj.previous_pence = k->issued;
-        overflow |= pence_clamped(recomputed);
-        adj.computed_pence = sub_pence(recomputed, k->issued, &overflow);
+        b->overflow |= pence_clamped(recomputed);
+        adj.computed_pence = sub_pence(recomputed, k->issued, &b->overflow);
         /* a volume line's adjustment is a fee line's: outside contract_cap (5.9) */
-        if (cur ? cur->fee : is_fee_id(c, k->component))
+        if (cur ? cur->fee_from_events : is_fee_id(b->contract, k->component))
             adj.amount_pence = adj.computed_pence;
         else
-            adj.amount_pence = capped(c, cap_pence, &nl->computed_total, adj.computed_pence, &overflow);
+            adj.amount_pence = capped(b, adj.computed_pence);
         k->issued = recomputed;
-        if (push_line(&s->lines, &s->nlines, &lcap, &adj) != 0)
-            goto oom;
+        if (push_line(&b->s->lines, &b->s->nlines, &b->lines_cap, &adj) != 0)
+            return pbr_errf(err, errlen, "settle %s: out of memory", b->contract->id);
     }
-    for (size_t i = 0; i < fresh.n; i++) {
-        if (ledger_add(nl, &fresh.v[i].line, c->sha256, 0) != 0)
-            goto oom;
-    }
-    /* provisional: begun, not final by the end of q, figured as of A(q) */
-    clines prov = {NULL, 0, 0};
-    for (size_t i = 0; i < now->n; i++) {
-        const cline *cl = &now->v[i];
-        if (!cl->pooled && !cl->fee && is_provisional_measure(cl->measure) && cl->period_first < qnext &&
-            cl->line.final_on > qnext) {
-            cline *x = clines_push(&prov);
-            if (x == NULL) {
-                clines_free(&prov);
-                goto oom;
-            }
+    return 0;
+}
+
+/* Adds the provisional lines of current: begun, not final by Q.next,
+ * figured as of A(q), in line order. Returns 0 or -1 (out of memory). */
+static int add_provisional(statement_build *b, const candidate_lines *current)
+{
+    candidate_lines prov = {NULL, 0, 0};
+    int rc = -1;
+    for (size_t i = 0; i < current->n; i++) {
+        const candidate_line *cl = &current->v[i];
+        if (!cl->pooled && !cl->fee_from_events && is_provisional_measure(cl->measure) && cl->period_first < b->qnext &&
+            cl->line.final_on > b->qnext) {
+            candidate_line *x = candidate_lines_push(&prov);
+            if (x == NULL)
+                goto out;
             *x = *cl;
             x->line.amount_pence = x->line.computed_pence;
         }
     }
     if (prov.n > 1)
-        qsort(prov.v, prov.n, sizeof *prov.v, cline_cmp);
+        qsort(prov.v, prov.n, sizeof *prov.v, candidate_line_cmp);
     for (size_t i = 0; i < prov.n; i++) {
-        if (push_line(&s->provisional, &s->nprovisional, &pcap, &prov.v[i].line) != 0) {
-            clines_free(&prov);
-            goto oom;
-        }
+        if (push_line(&b->s->provisional, &b->s->nprovisional, &b->provisional_cap, &prov.v[i].line) != 0)
+            goto out;
     }
-    clines_free(&prov);
+    rc = 0;
+out:
+    candidate_lines_clear(&prov);
+    return rc;
+}
+
+/* Builds the statement of rq into s, updating ledger (a copy the caller
+ * commits on success). Returns 0, or -1 with err. */
+static int build_statement(const statement_request *rq, pbr_ledger *ledger, pbr_statement *s, char *err, size_t errlen)
+{
+    const pbr_contract *c = rq->contract;
+    eval_view view;
+    eval_view_init(&view, c, rq->events, rq->events_through, pbr_issue_date(c, rq->quarter));
+    version_cache vc = {NULL, 0, &view, rq->versions, rq->versions_ctx};
+    candidate_lines fresh = {NULL, 0, 0};
+    size_t nprior = ledger->n;
+    int64_t cap_pence = c->has_contract_cap ? pbr_pounds_to_pence(c->contract_cap) : 0;
+    statement_build b = {c, pbr_add_months(rq->quarter, 3), s, 0, 0, ledger, cap_pence, pence_clamped(cap_pence)};
+    int rc = -1;
+    statement_header(c, rq->quarter, rq->events_through, s);
+    if (seed_cache(&vc, rq->ahead) != 0)
+        goto oom;
+    const candidate_lines *cached = lines_of_version(&vc, c->sha256, err, errlen);
+    if (cached == NULL)
+        goto out;
+    /* a shallow copy: the cache's array may move when other versions are added */
+    const candidate_lines current = *cached;
+    if (issue_fees(&b, &current) != 0 || issue_fresh_lines(&b, &current, &fresh) != 0)
+        goto oom;
+    if (issue_adjustments(&b, &vc, nprior, err, errlen) != 0)
+        goto out;
+    for (size_t i = 0; i < fresh.n; i++) {
+        if (ledger_add(ledger, &fresh.v[i].line, c->sha256, LEDGER_ADJUSTED) != 0)
+            goto oom;
+    }
+    if (add_provisional(&b, &current) != 0)
+        goto oom;
     s->total_pence = 0;
     for (size_t i = 0; i < s->nlines; i++)
-        s->total_pence = add_pence(s->total_pence, s->lines[i].amount_pence, &overflow);
+        s->total_pence = add_pence(s->total_pence, s->lines[i].amount_pence, &b.overflow);
     for (size_t i = 0; i < s->nprovisional; i++)
-        overflow |= pence_clamped(s->provisional[i].computed_pence);
-    if (overflow) {
+        b.overflow |= pence_clamped(s->provisional[i].computed_pence);
+    if (b.overflow) {
         char qs[PBR_DATE_STRLEN];
-        pbr_date_format(q, qs);
+        pbr_date_format(rq->quarter, qs);
         pbr_errf(err, errlen,
                  "settle %s %s: an amount in pence overflows (beyond +-9223372036854775807); "
                  "the contract's amounts are too large",
                  c->id, qs);
         goto out;
     }
-    nl->next = qnext;
+    ledger->next = b.qnext;
     rc = 0;
     goto out;
 oom:
     pbr_errf(err, errlen, "settle %s: out of memory", c->id);
 out:
-    clines_free(&fees);
-    clines_free(&fresh);
-    version_cache_free(&vc);
+    candidate_lines_clear(&fresh);
+    version_cache_clear(&vc);
     return rc;
 }
 
@@ -608,7 +704,7 @@ int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vct
     return pbr_settle_quarter_with(c, NULL, versions, vctx, ev, events_through, q, ledger, out, err, errlen);
 }
 
-int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *now, pbr_version_fn versions, void *vctx,
+int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *ahead, pbr_version_fn versions, void *vctx,
                             const pbr_eventset *ev, uint64_t events_through, pbr_date q, pbr_ledger *ledger,
                             pbr_statement **out, char *err, size_t errlen)
 {
@@ -625,22 +721,29 @@ int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *now, pbr_ver
         pbr_date_format(q, a);
         return pbr_errf(err, errlen, "settle %s: quarter %s is after the contract's last statement", c->id, a);
     }
-    pbr_ledger *nl = pbr_ledger_copy(ledger);
+    pbr_ledger *next_ledger = pbr_ledger_copy(ledger);
     pbr_statement *s = calloc(1, sizeof *s);
-    if (nl == NULL || s == NULL) {
-        pbr_ledger_free(nl);
+    if (next_ledger == NULL || s == NULL) {
+        pbr_ledger_free(next_ledger);
         free(s);
         return pbr_errf(err, errlen, "settle %s: out of memory", c->id);
     }
-    if (build_statement(c, now, versions, vctx, ev, events_through, q, nl, s, err, errlen) != 0) {
+    statement_request rq = {.contract = c,
+                            .events = ev,
+                            .events_through = events_through,
+                            .quarter = q,
+                            .ahead = ahead,
+                            .versions = versions,
+                            .versions_ctx = vctx};
+    if (build_statement(&rq, next_ledger, s, err, errlen) != 0) {
         pbr_statement_destroy(&s);
-        pbr_ledger_free(nl);
+        pbr_ledger_free(next_ledger);
         return -1;
     }
     /* commit the new ledger into the caller's */
     free(ledger->keys);
-    *ledger = *nl;
-    free(nl);
+    *ledger = *next_ledger;
+    free(next_ledger);
     *out = s;
     return 0;
 }
@@ -668,33 +771,35 @@ int pbr_settle_all(const pbr_contract *c, const pbr_eventset *ev, uint64_t event
     return rc;
 }
 
-int pbr_provisional_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date d,
+int pbr_provisional_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date as_of,
                           pbr_line **lines, size_t *n, char *err, size_t errlen)
 {
-    clines all = {NULL, 0, 0};
+    candidate_lines all = {NULL, 0, 0};
     *lines = NULL;
     *n = 0;
-    if (evaluate_outcomes(c, ev, events_through, d, &all, err, errlen) != 0) {
-        clines_free(&all);
+    eval_view v;
+    eval_view_init(&v, c, ev, events_through, as_of);
+    if (evaluate_outcomes(&v, &all, err, errlen) != 0) {
+        candidate_lines_clear(&all);
         return -1;
     }
     if (all.n > 1)
-        qsort(all.v, all.n, sizeof *all.v, cline_cmp);
+        qsort(all.v, all.n, sizeof *all.v, candidate_line_cmp);
     size_t cap = 0;
     for (size_t i = 0; i < all.n; i++) {
-        cline *cl = &all.v[i];
-        if (cl->pooled || cl->fee || !is_provisional_measure(cl->measure) || cl->period_first > d ||
-            cl->line.final_on <= d)
+        candidate_line *cl = &all.v[i];
+        if (cl->pooled || cl->fee_from_events || !is_provisional_measure(cl->measure) || cl->period_first > as_of ||
+            cl->line.final_on <= as_of)
             continue;
         cl->line.amount_pence = cl->line.computed_pence;
         if (push_line(lines, n, &cap, &cl->line) != 0) {
             free(*lines);
             *lines = NULL;
             *n = 0;
-            clines_free(&all);
+            candidate_lines_clear(&all);
             return pbr_errf(err, errlen, "cohorts %s: out of memory", c->id);
         }
     }
-    clines_free(&all);
+    candidate_lines_clear(&all);
     return 0;
 }
