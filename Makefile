@@ -123,8 +123,10 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(wildcard daemon/pbrd/*.[ch])
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(BUILD)/libpbrd.a $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a $(LIBS) $(CHECK_LIBS)
 
-$(REF_OBJ): CFLAGS += -include tests/ref_eval/rename.h
-$(REF_OBJ): tests/ref_eval/rename.h tests/ref_eval/eval.h
+# -iquote: the reference sees the public settle.h it was written against
+# (tests/ref_api/), searched before -Iinclude.
+$(REF_OBJ): CFLAGS += -include tests/ref_eval/rename.h -iquote tests/ref_api
+$(REF_OBJ): tests/ref_eval/rename.h tests/ref_eval/eval.h tests/ref_api/pbr/settle.h
 
 $(BUILD)/tests/test_diffeval: tests/test_diffeval.c $(wildcard tests/*.h) $(REF_OBJ) $(BUILD)/libpbrgen.a $(BUILD)/libpbr.a
 	@mkdir -p $(dir $@)

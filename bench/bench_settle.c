@@ -312,10 +312,11 @@ static int settle_contract(const pbr_contract *c, const pbr_eventset *set, resul
     pbr_date late = pbr_quarter_of(c->end, c->year_start);
     uint64_t through = pbr_eventset_last_seq(set);
     int rc = 0;
+    pbr_eval_view view = {.contract = c, .events = set, .events_through = through};
     for (pbr_date q = first; q <= last; q = pbr_add_months(q, 3)) {
         pbr_statement *s = NULL;
         double t0 = cpu_seconds();
-        if (pbr_settle_quarter(c, NULL, NULL, set, through, q, ledger, &s, err, sizeof err) != 0) {
+        if (pbr_settle_quarter(&view, &(pbr_settle_request){.quarter = q}, ledger, &s, err, sizeof err) != 0) {
             fprintf(stderr, "settle: %s: pbr_settle_quarter: %s\n", c->id, err);
             rc = -1;
             break;

@@ -170,10 +170,11 @@ static int national_series(const pbr_contract *c, const pbr_eventset *set, serie
     uint64_t through = pbr_eventset_last_seq(set);
     pbr_date last = pbr_contract_last_quarter(c);
     int rc = 0;
+    pbr_eval_view view = {.contract = c, .events = set, .events_through = through};
     for (pbr_date q = pbr_contract_first_quarter(c); q <= last && s->n < NATIONAL_MAX_Q; q = pbr_add_months(q, 3)) {
         pbr_statement *st = NULL;
         double w0 = bench_now_s(), c0 = national_cpu_s();
-        if (pbr_settle_quarter(c, NULL, NULL, set, through, q, ledger, &st, err, sizeof err) != 0) {
+        if (pbr_settle_quarter(&view, &(pbr_settle_request){.quarter = q}, ledger, &st, err, sizeof err) != 0) {
             fprintf(stderr, "settle: %s: pbr_settle_quarter: %s\n", c->id, err);
             rc = -1;
             break;

@@ -154,11 +154,13 @@ SCHEME_HELPER void run_load(run *r, const char *yaml_rel, const char *jsonl_rel,
     ck_assert_ptr_nonnull(ledger);
     pbr_date first = pbr_contract_first_quarter(r->c), last = pbr_contract_last_quarter(r->c);
     ck_assert_msg(first != PBR_DATE_NONE && last >= first, "statement range of %s", yaml_rel);
+    pbr_eval_view view = {.contract = r->c, .events = r->ev, .events_through = (uint64_t)n};
     for (pbr_date q = first; q <= last; q = pbr_add_months(q, 3)) {
         pbr_statement *s = NULL;
         char qs[PBR_DATE_STRLEN];
         pbr_date_format(q, qs);
-        if (pbr_settle_quarter(r->c, version_of, r->c, r->ev, (uint64_t)n, q, ledger, &s, err, sizeof err) != 0) {
+        pbr_settle_request req = {.quarter = q, .versions = version_of, .versions_ctx = r->c};
+        if (pbr_settle_quarter(&view, &req, ledger, &s, err, sizeof err) != 0) {
             pbr_ledger_free(ledger);
             dump_run(r);
             ck_abort_msg("pbr_settle_quarter %s %s: %s", r->c->id, qs, err);

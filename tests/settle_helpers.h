@@ -102,7 +102,9 @@ SETTLE_HELPER char *simulate_jsonl(const char *contract_path, const char *events
     pbr_contract *c = load_contract_or_fail(contract_path);
     pbr_eventset *set = load_events_or_fail(events_path, &n);
     jsonl_buf b = {calloc(1, 1), 0, 1};
-    ck_assert_msg(pbr_settle_all(c, set, n, PBR_DATE_MAX, append_statement, &b, err, sizeof err) == 0, "%s", err);
+    pbr_eval_view view = {.contract = c, .events = set, .events_through = n};
+    pbr_series_request series = {.through = PBR_DATE_MAX, .each = append_statement, .ctx = &b};
+    ck_assert_msg(pbr_settle_all(&view, &series, err, sizeof err) == 0, "%s", err);
     pbr_eventset_free(set);
     pbr_contract_free(c);
     return b.p;

@@ -507,10 +507,12 @@ static size_t compare_series(const pbr_contract *c, const pbr_eventset *set, uin
     ck_assert(a != NULL && b != NULL);
     size_t n = 0;
     collected par = {NULL, 0};
-    int prc = pbr_settle_all_parallel(c, set, through, PBR_DATE_MAX, 2, collect, &par, perr, sizeof perr);
+    pbr_eval_view view = {.contract = c, .events = set, .events_through = through};
+    pbr_series_request series = {.through = PBR_DATE_MAX, .each = collect, .ctx = &par, .threads = 2};
+    int prc = pbr_settle_all_parallel(&view, &series, perr, sizeof perr);
     for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c); q = pbr_add_months(q, 3)) {
         pbr_statement *sa = NULL, *sb = NULL;
-        int ra = pbr_settle_quarter(c, NULL, NULL, set, through, q, a, &sa, err, sizeof err);
+        int ra = pbr_settle_quarter(&view, &(pbr_settle_request){.quarter = q}, a, &sa, err, sizeof err);
         int rb = ref_pbr_settle_quarter(c, NULL, NULL, set, through, q, b, &sb, rerr, sizeof rerr);
         ck_assert_int_eq(ra, rb);
         if (ra != 0) {
@@ -548,7 +550,8 @@ static void compare_provisional(rng *r, const pbr_contract *c, const pbr_eventse
         pbr_date d = c->start + rint_(r, -30, 1800);
         pbr_line *la = NULL, *lb = NULL;
         size_t na = 0, nb = 0;
-        ck_assert_int_eq(pbr_provisional_lines(c, set, through, d, &la, &na, err, sizeof err), 0);
+        pbr_eval_view view = {.contract = c, .events = set, .events_through = through, .as_of = d};
+        ck_assert_int_eq(pbr_provisional_lines(&view, &la, &na, err, sizeof err), 0);
         ck_assert_int_eq(ref_pbr_provisional_lines(c, set, through, d, &lb, &nb, err, sizeof err), 0);
         char *ja = lines_json(la, na), *jb = lines_json(lb, nb);
         same_text("provisional lines", ja, jb, yaml);
@@ -625,10 +628,10 @@ START_TEST(random_contracts_pay_something)
         ck_assert_ptr_nonnull(c);
         pbr_ledger *l = pbr_ledger_new();
         int any = 0;
+        pbr_eval_view view = {.contract = c, .events = set, .events_through = pbr_eventset_last_seq(set)};
         for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c); q = pbr_add_months(q, 3)) {
             pbr_statement *s = NULL;
-            ck_assert_int_eq(
-                pbr_settle_quarter(c, NULL, NULL, set, pbr_eventset_last_seq(set), q, l, &s, err, sizeof err), 0);
+            ck_assert_int_eq(pbr_settle_quarter(&view, &(pbr_settle_request){.quarter = q}, l, &s, err, sizeof err), 0);
             for (size_t i = 0; i < s->nlines; i++) {
                 if (s->lines[i].kind != PBR_LINE_FEE && s->lines[i].amount_pence != 0) {
                     any = 1;

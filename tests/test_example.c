@@ -111,7 +111,8 @@ START_TEST(quarters_must_be_settled_in_order)
     pbr_ledger *l = pbr_ledger_new();
     pbr_statement *s;
     pbr_date q2 = pbr_add_months(pbr_contract_first_quarter(c), 3);
-    ck_assert_int_eq(pbr_settle_quarter(c, NULL, NULL, set, n, q2, l, &s, err, sizeof err), -1);
+    pbr_eval_view view = {.contract = c, .events = set, .events_through = n};
+    ck_assert_int_eq(pbr_settle_quarter(&view, &(pbr_settle_request){.quarter = q2}, l, &s, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "out of order (next to issue is 2020-04-01)"));
     ck_assert_int_eq(pbr_ledger_next_quarter(l), PBR_DATE_NONE);
     pbr_ledger_free(l);
@@ -132,6 +133,7 @@ START_TEST(ledger_round_trip_resumes_identically)
     char *expected = pbr_read_file(spec_example(xp, sizeof xp, "example.expected.jsonl"), NULL, err, sizeof err);
     pbr_ledger *l = pbr_ledger_new();
     char *line = expected;
+    pbr_eval_view view = {.contract = c, .events = set, .events_through = n};
     for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c); q = pbr_add_months(q, 3)) {
         char *j = pbr_ledger_to_json(l);
         pbr_ledger *l2 = pbr_ledger_from_json(j, strlen(j), err, sizeof err);
@@ -140,7 +142,7 @@ START_TEST(ledger_round_trip_resumes_identically)
         pbr_ledger_free(l);
         l = l2;
         pbr_statement *s;
-        ck_assert_int_eq(pbr_settle_quarter(c, NULL, NULL, set, n, q, l, &s, err, sizeof err), 0);
+        ck_assert_int_eq(pbr_settle_quarter(&view, &(pbr_settle_request){.quarter = q}, l, &s, err, sizeof err), 0);
         char *got = pbr_statement_to_json(s, NULL);
         char *nl = strchr(line, '\n');
         ck_assert_ptr_nonnull(nl);

@@ -1860,7 +1860,9 @@ START_TEST(test_pence_overflow_is_an_error)
     pbr_eventset *ev = pbr_eventset_new();
     char err[PBR_ERR_MAX];
     ck_assert_int_eq(pbr_eventset_finish(ev, 1, err, sizeof err), 0);
-    ck_assert_int_eq(pbr_settle_all(c, ev, 0, PBR_DATE_MAX, no_statement, NULL, err, sizeof err), -1);
+    pbr_eval_view view = {.contract = c, .events = ev, .events_through = 0};
+    pbr_series_request series = {.through = PBR_DATE_MAX, .each = no_statement};
+    ck_assert_int_eq(pbr_settle_all(&view, &series, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "settle t 2012-04-01: an amount in pence overflows") != NULL, "%s", err);
     pbr_eventset_free(ev);
     pbr_contract_free(c);

@@ -325,7 +325,9 @@ static size_t explain_pair(const char *contract_rel, const char *events_rel)
     pbr_contract *c = load_contract_or_fail(cpath);
     pbr_eventset *ev = load_events_or_fail(epath, &n);
     explain_ctx x = {c, ev, 0, 0};
-    ck_assert_msg(pbr_settle_all(c, ev, n, PBR_DATE_MAX, explain_statement, &x, err, sizeof err) == 0, "%s", err);
+    pbr_eval_view view = {.contract = c, .events = ev, .events_through = n};
+    pbr_series_request series = {.through = PBR_DATE_MAX, .each = explain_statement, .ctx = &x};
+    ck_assert_msg(pbr_settle_all(&view, &series, err, sizeof err) == 0, "%s", err);
     pbr_eventset_free(ev);
     pbr_contract_free(c);
     return x.lines;

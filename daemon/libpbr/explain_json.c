@@ -168,16 +168,20 @@ static void add_change(json_t *rows, const pbr_outcome *o, const pbr_eventset *e
 }
 
 /* Rows of an adjustment: those that differ between the previous
- * statement's as-of date and this one's. Returns 0 or -1 (err). */
-static int adjustment_rows(const pbr_contract *v, const pbr_eventset *ev, uint64_t through, pbr_date q, pbr_date asof,
-                           const char *component, const char *period, const char *segment, json_t *rows, char *err,
+ * statement's as-of date and v->as_of (v over the version the line was
+ * first issued under). Returns 0 or -1 (err). */
+static int adjustment_rows(const pbr_eval_view *v, pbr_date q, const pbr_line_key *k, json_t *rows, char *err,
                            size_t errlen)
 {
-    pbr_date prev_asof = pbr_issue_date(v, pbr_add_months(q, -3));
+    const pbr_eventset *ev = v->events;
+    pbr_date asof = v->as_of;
+    pbr_date prev_asof = pbr_issue_date(v->contract, pbr_add_months(q, -3));
+    pbr_eval_view prev = *v;
+    prev.as_of = prev_asof;
     pbr_explanation now, before;
-    if (pbr_explain_line(v, ev, through, asof, component, period, segment, &now, err, errlen) < 0)
+    if (pbr_explain_line(v, k, &now, err, errlen) < 0)
         return -1;
-    if (pbr_explain_line(v, ev, through, prev_asof, component, period, segment, &before, err, errlen) < 0) {
+    if (pbr_explain_line(&prev, k, &before, err, errlen) < 0) {
         pbr_explanation_free(&now);
         return -1;
     }
@@ -198,12 +202,12 @@ static int adjustment_rows(const pbr_contract *v, const pbr_eventset *ev, uint64
 }
 
 /* Rows and left_out of an outcome or pooled line. Returns 0 or -1 (err). */
-static int line_rows(const pbr_contract *c, const pbr_eventset *ev, uint64_t through, pbr_date asof,
-                     const char *component, const char *period, const char *segment, json_t *rows, json_t *left,
-                     char *err, size_t errlen)
+static int line_rows(const pbr_eval_view *v, const pbr_line_key *k, json_t *rows, json_t *left, char *err,
+                     size_t errlen)
 {
+    const pbr_eventset *ev = v->events;
     pbr_explanation x;
-    int rc = pbr_explain_line(c, ev, through, asof, component, period, segment, &x, err, errlen);
+    int rc = pbr_explain_line(v, k, &x, err, errlen);
     if (rc < 0)
         return -1;
     for (size_t i = 0; (x.outcome != NULL || x.fee != NULL) && i < x.nrows; i++)
@@ -239,11 +243,15 @@ json_t *pbr_explain_json(const char *statement, size_t len, const pbr_contract *
     const char *kind = json_string_value(json_object_get(line, "kind"));
     json_t *rows = json_array(), *left = json_array();
     int rc = 0;
-    if (kind && !strcmp(kind, "adjustment"))
-        rc = adjustment_rows(line_version ? line_version : c, ev, through, q, asof, component, period, segment, rows,
-                             err, errlen);
-    else
-        rc = line_rows(c, ev, through, asof, component, period, segment, rows, left, err, errlen);
+    pbr_line_key key = {.component = component, .period = period, .segment = segment};
+    if (kind && !strcmp(kind, "adjustment")) {
+        pbr_eval_view first_issued = {
+            .contract = line_version ? line_version : c, .events = ev, .events_through = through, .as_of = asof};
+        rc = adjustment_rows(&first_issued, q, &key, rows, err, errlen);
+    } else {
+        pbr_eval_view current = {.contract = c, .events = ev, .events_through = through, .as_of = asof};
+        rc = line_rows(&current, &key, rows, left, err, errlen);
+    }
     json_t *reply = NULL;
     if (rc == 0)
         reply = json_pack("{sO ss sO sO sO sO sO sO so so}", "contract", json_object_get(st, "contract"), "title",

@@ -15,13 +15,11 @@
 /* One contract's series shared by the evaluator threads and the thread
  * building the statements; lines, done, next and stop under lock. */
 typedef struct parallel_series {
-    const pbr_contract *contract;
-    const pbr_eventset *events;
-    uint64_t events_through;
-    pbr_date *quarters; /* the n quarters of the series, in order */
-    pbr_lines **lines;  /* lines[k]: quarter k's, NULL if its evaluation failed */
-    int *done;          /* done[k]: lines[k] is final (cond signals each) */
-    size_t n, next;     /* next: the first quarter no thread has taken */
+    const pbr_eval_view *view; /* borrowed from the caller */
+    pbr_date *quarters;        /* the n quarters of the series, in order */
+    pbr_lines **lines;         /* lines[k]: quarter k's, NULL if its evaluation failed */
+    int *done;                 /* done[k]: lines[k] is final (cond signals each) */
+    size_t n, next;            /* next: the first quarter no thread has taken */
     int stop;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -39,8 +37,9 @@ static void *evaluate_ahead(void *arg)
         pthread_mutex_unlock(&p->lock);
         /* on failure lines[k] stays NULL: the statement evaluates itself
          * and reports the error in order */
-        pbr_lines *l = pbr_lines_evaluate(p->contract, p->events, p->events_through,
-                                          pbr_issue_date(p->contract, p->quarters[k]), err, sizeof err);
+        pbr_eval_view at_issue = *p->view;
+        at_issue.as_of = pbr_issue_date(p->view->contract, p->quarters[k]);
+        pbr_lines *l = pbr_lines_evaluate(&at_issue, err, sizeof err);
         pthread_mutex_lock(&p->lock);
         p->lines[k] = l;
         p->done[k] = 1;
@@ -52,11 +51,11 @@ static void *evaluate_ahead(void *arg)
 
 /* Builds the statements in order as their lines arrive. Returns as
  * pbr_settle_all. */
-static int settle_in_order(parallel_series *p, pbr_statement_fn fn, void *ctx, char *err, size_t errlen)
+static int settle_in_order(parallel_series *p, const pbr_series_request *r, char *err, size_t errlen)
 {
     pbr_ledger *ledger = pbr_ledger_new();
     if (ledger == NULL)
-        return pbr_errf(err, errlen, "settle %s: out of memory", p->contract->id);
+        return pbr_errf(err, errlen, "settle %s: out of memory", p->view->contract->id);
     int rc = 0;
     for (size_t k = 0; k < p->n && rc == 0; k++) {
         pthread_mutex_lock(&p->lock);
@@ -64,12 +63,12 @@ static int settle_in_order(parallel_series *p, pbr_statement_fn fn, void *ctx, c
             pthread_cond_wait(&p->cond, &p->lock);
         pthread_mutex_unlock(&p->lock);
         pbr_statement *s;
-        if (pbr_settle_quarter_with(p->contract, p->lines[k], NULL, NULL, p->events, p->events_through, p->quarters[k],
-                                    ledger, &s, err, errlen) != 0) {
+        pbr_settle_request req = {.quarter = p->quarters[k], .ahead = p->lines[k]};
+        if (pbr_settle_quarter(p->view, &req, ledger, &s, err, errlen) != 0) {
             rc = -1;
             break;
         }
-        rc = fn(ctx, s);
+        rc = r->each(r->ctx, s);
         pbr_statement_destroy(&s);
         pbr_lines_free(p->lines[k]);
         p->lines[k] = NULL;
@@ -78,17 +77,16 @@ static int settle_in_order(parallel_series *p, pbr_statement_fn fn, void *ctx, c
     return rc;
 }
 
-int pbr_settle_all_parallel(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date through,
-                            int nthreads, pbr_statement_fn fn, void *ctx, char *err, size_t errlen)
+int pbr_settle_all_parallel(const pbr_eval_view *v, const pbr_series_request *r, char *err, size_t errlen)
 {
+    const pbr_contract *c = v->contract;
+    int nthreads = r->threads;
     pbr_date last = pbr_contract_last_quarter(c);
-    if (through < last)
-        last = through;
+    if (r->through < last)
+        last = r->through;
     parallel_series p;
     memset(&p, 0, sizeof p);
-    p.contract = c;
-    p.events = ev;
-    p.events_through = events_through;
+    p.view = v;
     for (pbr_date q = pbr_contract_first_quarter(c); q <= last; q = pbr_add_months(q, 3))
         p.n++;
     p.quarters = malloc((p.n ? p.n : 1) * sizeof *p.quarters);
@@ -98,7 +96,7 @@ int pbr_settle_all_parallel(const pbr_contract *c, const pbr_eventset *ev, uint6
         free(p.quarters);
         free(p.lines);
         free(p.done);
-        return nthreads < 1 ? pbr_settle_all(c, ev, events_through, through, fn, ctx, err, errlen)
+        return nthreads < 1 ? pbr_settle_all(v, r, err, errlen)
                             : pbr_errf(err, errlen, "settle %s: out of memory", c->id);
     }
     size_t k = 0;
@@ -115,7 +113,7 @@ int pbr_settle_all_parallel(const pbr_contract *c, const pbr_eventset *ev, uint6
         for (size_t i = 0; i < p.n; i++)
             p.done[i] = 1;
     }
-    int rc = settle_in_order(&p, fn, ctx, err, errlen);
+    int rc = settle_in_order(&p, r, err, errlen);
     pthread_mutex_lock(&p.lock);
     p.stop = 1;
     pthread_mutex_unlock(&p.lock);

@@ -352,7 +352,9 @@ int cmd_diff(const pbrctl_opts *o, int argc, char **argv)
         run[k].prog = &prog;
         run[k].done = &done;
         run[k].total = total;
-        int src = pbr_settle_all(c[k], ev, n, a.through, keep_statement, &run[k], err, sizeof err);
+        pbr_eval_view view = {.contract = c[k], .events = ev, .events_through = n};
+        pbr_series_request series = {.through = a.through, .each = keep_statement, .ctx = &run[k]};
+        int src = pbr_settle_all(&view, &series, err, sizeof err);
         if (src != 0) {
             progress_done(&prog);
             fprintf(stderr, "pbrctl diff: %s: %s\n", paths[k], src < 0 ? err : "out of memory");

@@ -236,7 +236,9 @@ static json_t *explain_offline(char **pos, int npos, int *status)
         fprintf(stderr, "pbrctl explain: %s\n", ev ? err : "out of memory");
         goto out;
     }
-    int rc = pbr_settle_all(c, ev, n, f.quarter, keep_quarter, &f, err, sizeof err);
+    pbr_eval_view view = {.contract = c, .events = ev, .events_through = n};
+    pbr_series_request series = {.through = f.quarter, .each = keep_quarter, .ctx = &f};
+    int rc = pbr_settle_all(&view, &series, err, sizeof err);
     if (rc < 0 || f.json == NULL) {
         fprintf(stderr, "pbrctl explain: %s\n",
                 rc < 0 ? err : "QUARTER is not the first day of a statement quarter of the contract");

@@ -223,7 +223,9 @@ int cmd_simulate(const pbrctl_opts *o, int argc, char **argv)
     pc.nquarters = pbr_quarters_in_range(c, pbr_contract_first_quarter(c), through);
     progress_start(&pc.prog, "simulate");
     /* the quarters' evaluations on two threads; the statements in order */
-    int src = pbr_settle_all_parallel(c, set, nread, through, SIMULATE_THREADS, print_statement, &pc, err, sizeof err);
+    pbr_eval_view view = {.contract = c, .events = set, .events_through = nread};
+    pbr_series_request series = {.through = through, .each = print_statement, .ctx = &pc, .threads = SIMULATE_THREADS};
+    int src = pbr_settle_all_parallel(&view, &series, err, sizeof err);
     progress_done(&pc.prog);
     if (src == 0 && so.format == PBR_FMT_TEXT)
         print_totals(stdout, &pc.totals);

@@ -59,7 +59,9 @@ static json_t *model_offline(const char *contract, const char *events, int *stat
     collect_ctx cc = {sts, &prog, 0, 0};
     for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c); q = pbr_add_months(q, 3))
         cc.total++;
-    int rc = pbr_settle_all(c, ev, n, PBR_DATE_MAX, add_statement, &cc, err, sizeof err);
+    pbr_eval_view view = {.contract = c, .events = ev, .events_through = n};
+    pbr_series_request series = {.through = PBR_DATE_MAX, .each = add_statement, .ctx = &cc};
+    int rc = pbr_settle_all(&view, &series, err, sizeof err);
     progress_done(&prog);
     if (rc != 0) {
         fprintf(stderr, "pbrctl report: %s\n", rc < 0 ? err : "out of memory");

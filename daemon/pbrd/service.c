@@ -484,8 +484,9 @@ static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, pbrd_settle_r
     pbr_statement *s = NULL;
     char *json = NULL, *ledger_json = NULL, *rec = NULL;
     int rc = -1;
-    if (pbr_settle_quarter(l->c, version_lookup, svc, svc->ev, pbr_eventset_last_seq(svc->ev), q, work, &s, err,
-                           errlen) != 0)
+    pbr_eval_view view = {.contract = l->c, .events = svc->ev, .events_through = pbr_eventset_last_seq(svc->ev)};
+    pbr_settle_request req = {.quarter = q, .versions = version_lookup, .versions_ctx = svc};
+    if (pbr_settle_quarter(&view, &req, work, &s, err, errlen) != 0)
         goto out;
     json = pbr_statement_to_json(s, NULL);
     ledger_json = pbr_ledger_to_json(work);
@@ -996,8 +997,9 @@ int pbrd_service_cohorts(pbrd_service *svc, const char *contract, pbr_date today
     if (l->cohorts == NULL || l->cohorts_seq != svc->loaded_seq || l->cohorts_day != today) {
         pbr_line *fresh;
         size_t nfresh;
-        if (pbr_provisional_lines(l->c, svc->ev, pbr_eventset_last_seq(svc->ev), today, &fresh, &nfresh, err, errlen) !=
-            0)
+        pbr_eval_view view = {
+            .contract = l->c, .events = svc->ev, .events_through = pbr_eventset_last_seq(svc->ev), .as_of = today};
+        if (pbr_provisional_lines(&view, &fresh, &nfresh, err, errlen) != 0)
             return -1;
         free(l->cohorts);
         l->cohorts = fresh;
@@ -1091,8 +1093,9 @@ static int verify_one(void *ctx, uint64_t seq, const char *json, size_t len)
         goto out;
     }
     pbr_statement *s;
-    if (pbr_settle_quarter(c, version_lookup, v->svc, v->svc->ev, k.events_through, k.q, v->ledger, &s, err,
-                           sizeof err) != 0) {
+    pbr_eval_view view = {.contract = c, .events = v->svc->ev, .events_through = k.events_through};
+    pbr_settle_request req = {.quarter = k.q, .versions = version_lookup, .versions_ctx = v->svc};
+    if (pbr_settle_quarter(&view, &req, v->ledger, &s, err, sizeof err) != 0) {
         add_diff(v, contract, quarter, "recompute", err);
         v->broken = 1;
         goto out;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "pbr/contract.h"
+#include "pbr/eval_view.h"
 #include "pbr/eventset.h"
 
 typedef struct pbr_xrow {
@@ -47,14 +48,21 @@ typedef struct pbr_explanation {
     size_t nleft, capleft;
 } pbr_explanation;
 
-/* Computes the rows of the line (component, period, segment) of contract c
- * as of date d over the events with seq <= max_seq (segment NULL when the
- * component has none). Returns 0 and fills *out (free with
- * pbr_explanation_free), 1 when c has no such outcome component or volume
- * fee line (other fee lines, unknown ids: *out empty), or -1 with err (out
- * of memory). */
-int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const char *component,
-                     const char *period, const char *segment, pbr_explanation *out, char *err, size_t errlen);
+/* Which line to explain: a component id (an outcome, or a fee with a
+ * volume key), a period key and a segment (NULL when the component has
+ * none). Borrowed strings. */
+typedef struct pbr_line_key {
+    const char *component;
+    const char *period;
+    const char *segment;
+} pbr_line_key;
+
+/* Computes the rows of line k of v->contract as of v->as_of over the
+ * view's events (seq <= v->events_through). Returns 0 and fills *out (free
+ * with pbr_explanation_free), 1 when the contract has no such outcome
+ * component or volume fee line (other fee lines, unknown ids: *out empty),
+ * or -1 with err (out of memory; *out empty). Frees nothing of v or k. */
+int pbr_explain_line(const pbr_eval_view *v, const pbr_line_key *k, pbr_explanation *out, char *err, size_t errlen);
 
 void pbr_explanation_free(pbr_explanation *x);
 

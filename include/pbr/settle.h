@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "pbr/contract.h"
+#include "pbr/eval_view.h"
 #include "pbr/eventset.h"
 #include "pbr/statement.h"
 
@@ -64,56 +65,68 @@ pbr_date pbr_contract_last_quarter(const pbr_contract *c);
 /* A(Q) = Q.next + settle_after_days. */
 pbr_date pbr_issue_date(const pbr_contract *c, pbr_date quarter);
 
-/* Settles quarter q (must be the ledger's next quarter, or the first quarter
- * for a new ledger) as of A(q), seeing events with seq <= events_through.
- * On success returns 0, *out (free with pbr_statement_destroy(&out)) and
- * updates the ledger. On failure returns -1 with err, ledger untouched. */
-int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
-                       uint64_t events_through, pbr_date q, pbr_ledger *ledger, pbr_statement **out, char *err,
-                       size_t errlen);
-
-/* The outcome lines of contract c as of date d over events up to
- * events_through, evaluated ahead of the statement that needs them: it only
- * reads c and ev, so several may be evaluated at once on other threads
- * (pbr_settle_all_parallel). Returns NULL with err on failure; free with
- * pbr_lines_free. */
+/* The outcome lines of a contract as of a date, evaluated ahead of the
+ * statement that needs them (pbr_settle_request.ahead). */
 typedef struct pbr_lines pbr_lines;
-pbr_lines *pbr_lines_evaluate(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date d,
-                              char *err, size_t errlen);
-void pbr_lines_free(pbr_lines *l);
 
-/* pbr_settle_quarter with c's lines as of A(q) already evaluated (ahead,
- * from pbr_lines_evaluate(c, ev, events_through, pbr_issue_date(c, q));
- * ignored when they are not, or NULL). The statement is the same either
- * way. */
-int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *ahead, pbr_version_fn versions, void *vctx,
-                            const pbr_eventset *ev, uint64_t events_through, pbr_date q, pbr_ledger *ledger,
-                            pbr_statement **out, char *err, size_t errlen);
+/* One statement to settle: the quarter, optionally the contract's lines as
+ * of A(quarter) already evaluated, and where to find the versions earlier
+ * lines were first issued under. */
+typedef struct pbr_settle_request {
+    pbr_date quarter;        /* the ledger's next quarter (the first for a new ledger) */
+    const pbr_lines *ahead;  /* from pbr_lines_evaluate as of A(quarter), or NULL */
+    pbr_version_fn versions; /* NULL: lines first issued under another version use the current one */
+    void *versions_ctx;      /* passed to versions */
+} pbr_settle_request;
+
+/* Settles r->quarter as of A(quarter) over the view's events (v->as_of is
+ * not read). r->ahead is used only when it was evaluated from the same
+ * contract version, events_through and A(quarter) (else ignored): the
+ * statement is the same either way. On success returns 0, *out (free with
+ * pbr_statement_destroy(&out)) and updates the ledger. On failure returns
+ * -1 with err, *out NULL, ledger untouched. Frees nothing of v or r. */
+int pbr_settle_quarter(const pbr_eval_view *v, const pbr_settle_request *r, pbr_ledger *ledger, pbr_statement **out,
+                       char *err, size_t errlen);
+
+/* The outcome lines of v->contract as of v->as_of, evaluated ahead of the
+ * statement that needs them: it only reads the view, so several may be
+ * evaluated at once on other threads (pbr_settle_all_parallel). Returns
+ * NULL with err on failure; free with pbr_lines_free. */
+pbr_lines *pbr_lines_evaluate(const pbr_eval_view *v, char *err, size_t errlen);
+void pbr_lines_free(pbr_lines *l);
 
 /* Receives each statement of pbr_settle_all in quarter order (borrowed:
  * valid during the call). Returns 0 to go on, non-zero to stop. */
 typedef int (*pbr_statement_fn)(void *ctx, const pbr_statement *s);
 
-/* Settles every quarter of c, from the first through min(through, the last
- * of its range) (through = PBR_DATE_MAX for all), with a fresh ledger, over
- * events up to events_through: what `pbrctl simulate` prints. Returns 0,
- * the callback's non-zero value, or -1 with err. */
-int pbr_settle_all(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date through,
-                   pbr_statement_fn fn, void *ctx, char *err, size_t errlen);
+/* A contract's whole series of statements: through which quarter, who
+ * receives each statement, and on how many threads. */
+typedef struct pbr_series_request {
+    pbr_date through;      /* the last quarter settled (PBR_DATE_MAX: to the end of the range) */
+    pbr_statement_fn each; /* called once per statement, in quarter order */
+    void *ctx;             /* passed to each */
+    int threads;           /* pbr_settle_all_parallel only; < 1: all on the calling thread */
+} pbr_series_request;
 
-/* pbr_settle_all with the statements' evaluations spread over nthreads
+/* Settles every quarter of v->contract, from the first through
+ * min(r->through, the last of its range), with a fresh ledger, over the
+ * view's events (v->as_of is not read): what `pbrctl simulate` prints.
+ * Returns 0, the callback's non-zero value, or -1 with err. The statements
+ * are freed after each callback. */
+int pbr_settle_all(const pbr_eval_view *v, const pbr_series_request *r, char *err, size_t errlen);
+
+/* pbr_settle_all with the statements' evaluations spread over r->threads
  * threads (settle_par.c, outside the evaluator): each quarter's lines are
  * evaluated ahead with pbr_lines_evaluate, then the statements are built
  * in quarter order on the calling thread, so the result is byte-identical
  * to pbr_settle_all's. Returns as pbr_settle_all does. */
-int pbr_settle_all_parallel(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date through,
-                            int nthreads, pbr_statement_fn fn, void *ctx, char *err, size_t errlen);
+int pbr_settle_all_parallel(const pbr_eval_view *v, const pbr_series_request *r, char *err, size_t errlen);
 
-/* Provisional figures as of date d (the `cohorts` query): every binary,
- * frequency and disposals line whose period has begun by d and which is not
- * yet final, computed as of d. Returns 0 and a malloc'd array (free each
- * with nothing; free the array) or -1 with err. */
-int pbr_provisional_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date d,
-                          pbr_line **lines, size_t *n, char *err, size_t errlen);
+/* Provisional figures as of v->as_of (the `cohorts` query): every binary,
+ * frequency and disposals line whose period has begun by then and which is
+ * not yet final, computed as of that date. Returns 0 and a malloc'd array
+ * (free each with nothing; free the array) or -1 with err, *lines NULL and
+ * *n 0. */
+int pbr_provisional_lines(const pbr_eval_view *v, pbr_line **lines, size_t *n, char *err, size_t errlen);
 
 #endif

@@ -204,7 +204,8 @@ static inline int pbr_fuzz_settle(const pbr_contract *c, char *why, size_t n)
     }
     pbr_statement *s = NULL;
     pbr_date q = pbr_contract_first_quarter(c);
-    if (pbr_settle_quarter(c, NULL, NULL, set, pbr_eventset_last_seq(set), q, ledger, &s, err, sizeof err) == 0) {
+    pbr_eval_view view = {.contract = c, .events = set, .events_through = pbr_eventset_last_seq(set)};
+    if (pbr_settle_quarter(&view, &(pbr_settle_request){.quarter = q}, ledger, &s, err, sizeof err) == 0) {
         size_t len;
         char *json = pbr_statement_to_json(s, &len);
         if (json == NULL) {
@@ -220,7 +221,8 @@ static inline int pbr_fuzz_settle(const pbr_contract *c, char *why, size_t n)
     }
     pbr_line *lines = NULL;
     size_t nlines = 0;
-    if (pbr_provisional_lines(c, set, pbr_eventset_last_seq(set), c->end, &lines, &nlines, err, sizeof err) == 0)
+    view.as_of = c->end;
+    if (pbr_provisional_lines(&view, &lines, &nlines, err, sizeof err) == 0)
         free(lines);
     rc = 1;
 out_ledger:

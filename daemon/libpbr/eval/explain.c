@@ -405,13 +405,13 @@ static const pbr_fee *volume_fee_of(const pbr_contract *c, const char *component
     return NULL;
 }
 
-int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date as_of,
-                     const char *component, const char *period, const char *segment, pbr_explanation *out, char *err,
-                     size_t errlen)
+int pbr_explain_line(const pbr_eval_view *pv, const pbr_line_key *k, pbr_explanation *out, char *err, size_t errlen)
 {
+    const pbr_contract *c = pv->contract;
+    const char *component = k->component, *period = k->period, *segment = k->segment;
     memset(out, 0, sizeof *out);
     eval_view v;
-    eval_view_init(&v, c, ev, events_through, as_of);
+    eval_view_init(&v, c, pv->events, pv->events_through, pv->as_of);
     const pbr_outcome *o = NULL;
     for (size_t i = 0; i < c->noutcomes && o == NULL; i++) {
         if (strcmp(c->outcomes[i].id, component) == 0)

@@ -291,19 +291,19 @@ struct pbr_lines {
     candidate_lines lines;
 };
 
-pbr_lines *pbr_lines_evaluate(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date as_of,
-                              char *err, size_t errlen)
+pbr_lines *pbr_lines_evaluate(const pbr_eval_view *pv, char *err, size_t errlen)
 {
+    const pbr_contract *c = pv->contract;
     pbr_lines *l = calloc(1, sizeof *l);
     if (l == NULL) {
         pbr_errf(err, errlen, "evaluate %s: out of memory", c->id);
         return NULL;
     }
     snprintf(l->sha, sizeof l->sha, "%s", c->sha256);
-    l->events_through = events_through;
-    l->as_of = as_of;
+    l->events_through = pv->events_through;
+    l->as_of = pv->as_of;
     eval_view v;
-    eval_view_init(&v, c, ev, events_through, as_of);
+    eval_view_init(&v, c, pv->events, pv->events_through, pv->as_of);
     if (evaluate_outcomes(&v, &l->lines, err, errlen) != 0) {
         pbr_lines_free(l);
         return NULL;
@@ -469,17 +469,6 @@ static int is_provisional_measure(pbr_measure m)
     return m == PBR_M_BINARY || m == PBR_M_FREQUENCY || m == PBR_M_DISPOSALS;
 }
 
-/* What one statement is built from. */
-typedef struct statement_request {
-    const pbr_contract *contract; /* the current version */
-    const pbr_eventset *events;
-    uint64_t events_through;
-    pbr_date quarter;
-    const pbr_lines *ahead;  /* the current version's lines evaluated ahead, or NULL */
-    pbr_version_fn versions; /* the versions adjusted lines were first issued under (may be NULL) */
-    void *versions_ctx;
-} statement_request;
-
 /* A statement being built: the statement, the ledger it updates, the
  * contract cap in pence and whether any sum overflowed. */
 typedef struct statement_build {
@@ -641,20 +630,20 @@ out:
     return rc;
 }
 
-/* Builds the statement of rq into s, updating ledger (a copy the caller
- * commits on success). Returns 0, or -1 with err. */
-static int build_statement(const statement_request *rq, pbr_ledger *ledger, pbr_statement *s, char *err, size_t errlen)
+/* Builds the statement of rq into s over view (as of A(rq->quarter)),
+ * updating ledger (a copy the caller commits on success). Returns 0, or -1
+ * with err. */
+static int build_statement(const eval_view *view, const pbr_settle_request *rq, pbr_ledger *ledger, pbr_statement *s,
+                           char *err, size_t errlen)
 {
-    const pbr_contract *c = rq->contract;
-    eval_view view;
-    eval_view_init(&view, c, rq->events, rq->events_through, pbr_issue_date(c, rq->quarter));
-    version_cache vc = {NULL, 0, &view, rq->versions, rq->versions_ctx};
+    const pbr_contract *c = view->contract;
+    version_cache vc = {NULL, 0, view, rq->versions, rq->versions_ctx};
     candidate_lines fresh = {NULL, 0, 0};
     size_t nprior = ledger->n;
     int64_t cap_pence = c->has_contract_cap ? pbr_pounds_to_pence(c->contract_cap) : 0;
     statement_build b = {c, pbr_add_months(rq->quarter, 3), s, 0, 0, ledger, cap_pence, pence_clamped(cap_pence)};
     int rc = -1;
-    statement_header(c, rq->quarter, rq->events_through, s);
+    statement_header(c, rq->quarter, view->events_through, s);
     if (seed_cache(&vc, rq->ahead) != 0)
         goto oom;
     const candidate_lines *cached = lines_of_version(&vc, c->sha256, err, errlen);
@@ -697,17 +686,11 @@ out:
     return rc;
 }
 
-int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vctx, const pbr_eventset *ev,
-                       uint64_t events_through, pbr_date q, pbr_ledger *ledger, pbr_statement **out, char *err,
-                       size_t errlen)
+int pbr_settle_quarter(const pbr_eval_view *v, const pbr_settle_request *r, pbr_ledger *ledger, pbr_statement **out,
+                       char *err, size_t errlen)
 {
-    return pbr_settle_quarter_with(c, NULL, versions, vctx, ev, events_through, q, ledger, out, err, errlen);
-}
-
-int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *ahead, pbr_version_fn versions, void *vctx,
-                            const pbr_eventset *ev, uint64_t events_through, pbr_date q, pbr_ledger *ledger,
-                            pbr_statement **out, char *err, size_t errlen)
-{
+    const pbr_contract *c = v->contract;
+    pbr_date q = r->quarter;
     *out = NULL;
     pbr_date expect = ledger->next == PBR_DATE_NONE ? pbr_contract_first_quarter(c) : ledger->next;
     if (q != expect) {
@@ -728,14 +711,9 @@ int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *ahead, pbr_v
         free(s);
         return pbr_errf(err, errlen, "settle %s: out of memory", c->id);
     }
-    statement_request rq = {.contract = c,
-                            .events = ev,
-                            .events_through = events_through,
-                            .quarter = q,
-                            .ahead = ahead,
-                            .versions = versions,
-                            .versions_ctx = vctx};
-    if (build_statement(&rq, next_ledger, s, err, errlen) != 0) {
+    eval_view view;
+    eval_view_init(&view, c, v->events, v->events_through, pbr_issue_date(c, q));
+    if (build_statement(&view, r, next_ledger, s, err, errlen) != 0) {
         pbr_statement_destroy(&s);
         pbr_ledger_free(next_ledger);
         return -1;
@@ -748,37 +726,38 @@ int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *ahead, pbr_v
     return 0;
 }
 
-int pbr_settle_all(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date through,
-                   pbr_statement_fn fn, void *ctx, char *err, size_t errlen)
+int pbr_settle_all(const pbr_eval_view *v, const pbr_series_request *r, char *err, size_t errlen)
 {
+    const pbr_contract *c = v->contract;
     pbr_ledger *ledger = pbr_ledger_new();
     if (ledger == NULL)
         return pbr_errf(err, errlen, "settle %s: out of memory", c->id);
     pbr_date last = pbr_contract_last_quarter(c);
-    if (through < last)
-        last = through;
+    if (r->through < last)
+        last = r->through;
     int rc = 0;
     for (pbr_date q = pbr_contract_first_quarter(c); q <= last && rc == 0; q = pbr_add_months(q, 3)) {
         pbr_statement *s;
-        if (pbr_settle_quarter(c, NULL, NULL, ev, events_through, q, ledger, &s, err, errlen) != 0) {
+        if (pbr_settle_quarter(v, &(pbr_settle_request){.quarter = q}, ledger, &s, err, errlen) != 0) {
             rc = -1;
             break;
         }
-        rc = fn(ctx, s);
+        rc = r->each(r->ctx, s);
         pbr_statement_destroy(&s);
     }
     pbr_ledger_free(ledger);
     return rc;
 }
 
-int pbr_provisional_lines(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date as_of,
-                          pbr_line **lines, size_t *n, char *err, size_t errlen)
+int pbr_provisional_lines(const pbr_eval_view *pv, pbr_line **lines, size_t *n, char *err, size_t errlen)
 {
+    const pbr_contract *c = pv->contract;
+    pbr_date as_of = pv->as_of;
     candidate_lines all = {NULL, 0, 0};
     *lines = NULL;
     *n = 0;
     eval_view v;
-    eval_view_init(&v, c, ev, events_through, as_of);
+    eval_view_init(&v, c, pv->events, pv->events_through, as_of);
     if (evaluate_outcomes(&v, &all, err, errlen) != 0) {
         candidate_lines_clear(&all);
         return -1;
