@@ -158,6 +158,50 @@ START_TEST(ledger_round_trip_resumes_identically)
 }
 END_TEST
 
+/* The settle request's seams: a statement is as of A(Q) whatever the view's
+ * as_of says, lines evaluated ahead as of another date are ignored, and
+ * lines evaluated ahead as of A(Q) give the same statement. Each case must
+ * reproduce the spec's hand-worked example.expected.jsonl line by line. */
+START_TEST(settle_request_ahead_and_as_of_do_not_change_statements)
+{
+    char cp[1024], ep[1024], xp[1024], err[PBR_ERR_MAX];
+    pbr_contract *c = load_contract_or_fail(spec_example(cp, sizeof cp, "example.yaml"));
+    uint64_t n;
+    pbr_eventset *set = load_events_or_fail(spec_example(ep, sizeof ep, "example.jsonl"), &n);
+    char *expected = pbr_read_file(spec_example(xp, sizeof xp, "example.expected.jsonl"), NULL, err, sizeof err);
+    ck_assert_msg(expected != NULL, "%s", err);
+    for (int k = 0; k < 3; k++) {
+        /* k = 0: as_of nonsense, no ahead; 1: ahead as of the contract's
+         * start (too early: must be ignored); 2: ahead as of A(Q) */
+        pbr_eval_view view = {.contract = c, .events = set, .events_through = n, .as_of = c->start};
+        pbr_ledger *l = pbr_ledger_new();
+        char *line = expected;
+        for (pbr_date q = pbr_contract_first_quarter(c); q <= pbr_contract_last_quarter(c); q = pbr_add_months(q, 3)) {
+            pbr_eval_view at = view;
+            at.as_of = k == 2 ? pbr_issue_date(c, q) : c->start;
+            pbr_lines *ahead = k == 0 ? NULL : pbr_lines_evaluate(&at, err, sizeof err);
+            ck_assert_msg(k == 0 || ahead != NULL, "%s", err);
+            pbr_settle_request req = {.quarter = q, .ahead = ahead};
+            pbr_statement *s;
+            ck_assert_msg(pbr_settle_quarter(&view, &req, l, &s, err, sizeof err) == 0, "%s", err);
+            char *got = pbr_statement_to_json(s, NULL);
+            char *nl = strchr(line, '\n');
+            ck_assert_ptr_nonnull(nl);
+            ck_assert_msg(strncmp(got, line, (size_t)(nl - line)) == 0 && got[nl - line] == '\0',
+                          "case %d: got %s\nwant %.*s", k, got, (int)(nl - line), line);
+            line = nl + 1;
+            free(got);
+            pbr_statement_destroy(&s);
+            pbr_lines_free(ahead);
+        }
+        pbr_ledger_free(l);
+    }
+    free(expected);
+    pbr_eventset_free(set);
+    pbr_contract_free(c);
+}
+END_TEST
+
 /* The copy in tests/spec-example/ is the spec's folder, byte for byte, when
  * ../shared/spec/example/ is there (skipped on a checkout without it). */
 START_TEST(spec_example_copy_is_current)
@@ -198,6 +242,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, example2_shuffled_is_byte_identical);
     tcase_add_test(tc, quarters_must_be_settled_in_order);
     tcase_add_test(tc, ledger_round_trip_resumes_identically);
+    tcase_add_test(tc, settle_request_ahead_and_as_of_do_not_change_statements);
     suite_add_tcase(s, tc);
     return s;
 }
