@@ -103,8 +103,8 @@ SETTLE_HELPER char *simulate_jsonl(const char *contract_path, const char *events
     pbr_eventset *set = load_events_or_fail(events_path, &n);
     jsonl_buf b = {calloc(1, 1), 0, 1};
     ck_assert_msg(pbr_settle_all(c, set, n, PBR_DATE_MAX, append_statement, &b, err, sizeof err) == 0, "%s", err);
-    pbr_eventset_free(set);
-    pbr_contract_free(c);
+    pbr_eventset_destroy(&set);
+    pbr_contract_destroy(&c);
     return b.p;
 }
 

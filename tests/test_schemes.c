@@ -50,7 +50,7 @@ START_TEST(test_contracts_load)
             ck_abort_msg("%s", msg);
         }
         ck_assert_str_eq(c->id, id); /* file name = contract id + .yaml */
-        pbr_contract_free(c);
+        pbr_contract_destroy(&c);
     }
 }
 END_TEST
@@ -1862,8 +1862,8 @@ START_TEST(test_pence_overflow_is_an_error)
     ck_assert_int_eq(pbr_eventset_finish(ev, 1, err, sizeof err), 0);
     ck_assert_int_eq(pbr_settle_all(c, ev, 0, PBR_DATE_MAX, no_statement, NULL, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "settle t 2012-04-01: an amount in pence overflows") != NULL, "%s", err);
-    pbr_eventset_free(ev);
-    pbr_contract_free(c);
+    pbr_eventset_destroy(&ev);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 

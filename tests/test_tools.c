@@ -326,8 +326,8 @@ static size_t explain_pair(const char *contract_rel, const char *events_rel)
     pbr_eventset *ev = load_events_or_fail(epath, &n);
     explain_ctx x = {c, ev, 0, 0};
     ck_assert_msg(pbr_settle_all(c, ev, n, PBR_DATE_MAX, explain_statement, &x, err, sizeof err) == 0, "%s", err);
-    pbr_eventset_free(ev);
-    pbr_contract_free(c);
+    pbr_eventset_destroy(&ev);
+    pbr_contract_destroy(&c);
     return x.lines;
 }
 

@@ -178,7 +178,7 @@ static int adjustment_rows(const pbr_contract *v, const pbr_eventset *ev, uint64
     if (pbr_explain_line(v, ev, through, asof, component, period, segment, &now, err, errlen) < 0)
         return -1;
     if (pbr_explain_line(v, ev, through, prev_asof, component, period, segment, &before, err, errlen) < 0) {
-        pbr_explanation_free(&now);
+        pbr_explanation_clear(&now);
         return -1;
     }
     if (now.outcome != NULL || now.fee != NULL) {
@@ -192,8 +192,8 @@ static int adjustment_rows(const pbr_contract *v, const pbr_eventset *ev, uint64
                 add_change(rows, now.outcome, ev, NULL, &before.rows[i], prev_asof, asof);
         }
     }
-    pbr_explanation_free(&before);
-    pbr_explanation_free(&now);
+    pbr_explanation_clear(&before);
+    pbr_explanation_clear(&now);
     return 0;
 }
 
@@ -210,7 +210,7 @@ static int line_rows(const pbr_contract *c, const pbr_eventset *ev, uint64_t thr
         json_array_append_new(rows, row_json(x.outcome, ev, &x.rows[i]));
     for (size_t i = 0; i < x.nleft; i++)
         json_array_append_new(left, left_json(ev, &x.left_out[i]));
-    pbr_explanation_free(&x);
+    pbr_explanation_clear(&x);
     return 0;
 }
 

@@ -71,10 +71,10 @@ static int settle_in_order(parallel_series *p, pbr_statement_fn fn, void *ctx, c
         }
         rc = fn(ctx, s);
         pbr_statement_destroy(&s);
-        pbr_lines_free(p->lines[k]);
+        pbr_lines_destroy(&p->lines[k]);
         p->lines[k] = NULL;
     }
-    pbr_ledger_free(ledger);
+    pbr_ledger_destroy(&ledger);
     return rc;
 }
 
@@ -122,7 +122,7 @@ int pbr_settle_all_parallel(const pbr_contract *c, const pbr_eventset *ev, uint6
     for (int i = 0; i < started; i++)
         pthread_join(t[i], NULL);
     for (size_t i = 0; i < p.n; i++)
-        pbr_lines_free(p.lines[i]);
+        pbr_lines_destroy(&p.lines[i]);
     pthread_cond_destroy(&p.cond);
     pthread_mutex_destroy(&p.lock);
     free(t);

@@ -50,12 +50,13 @@ typedef struct pbr_explanation {
 /* Computes the rows of the line (component, period, segment) of contract c
  * as of date d over the events with seq <= max_seq (segment NULL when the
  * component has none). Returns 0 and fills *out (free with
- * pbr_explanation_free), 1 when c has no such outcome component or volume
+ * pbr_explanation_clear), 1 when c has no such outcome component or volume
  * fee line (other fee lines, unknown ids: *out empty), or -1 with err (out
  * of memory). */
 int pbr_explain_line(const pbr_contract *c, const pbr_eventset *ev, uint64_t max_seq, pbr_date d, const char *component,
                      const char *period, const char *segment, pbr_explanation *out, char *err, size_t errlen);
 
-void pbr_explanation_free(pbr_explanation *x);
+/* Releases the rows of x and zeroes it. Safe on a zeroed explanation. */
+void pbr_explanation_clear(pbr_explanation *x);
 
 #endif

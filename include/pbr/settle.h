@@ -24,8 +24,9 @@ typedef struct pbr_ledger pbr_ledger;
 
 /* Returns a ledger for a contract that has issued nothing, or NULL. */
 pbr_ledger *pbr_ledger_new(void);
-void pbr_ledger_free(pbr_ledger *l);
-/* Returns a deep copy of l (free with pbr_ledger_free), or NULL when out of
+/* Frees *lp and sets it to NULL (lp or *lp NULL: nothing to do). */
+void pbr_ledger_destroy(pbr_ledger **lp);
+/* Returns a deep copy of l (free with pbr_ledger_destroy), or NULL when out of
  * memory. */
 pbr_ledger *pbr_ledger_copy(const pbr_ledger *l);
 
@@ -76,11 +77,11 @@ int pbr_settle_quarter(const pbr_contract *c, pbr_version_fn versions, void *vct
  * events_through, evaluated ahead of the statement that needs them: it only
  * reads c and ev, so several may be evaluated at once on other threads
  * (pbr_settle_all_parallel). Returns NULL with err on failure; free with
- * pbr_lines_free. */
+ * pbr_lines_destroy. */
 typedef struct pbr_lines pbr_lines;
 pbr_lines *pbr_lines_evaluate(const pbr_contract *c, const pbr_eventset *ev, uint64_t events_through, pbr_date d,
                               char *err, size_t errlen);
-void pbr_lines_free(pbr_lines *l);
+void pbr_lines_destroy(pbr_lines **lp);
 
 /* pbr_settle_quarter with c's lines as of A(q) already evaluated (ahead,
  * from pbr_lines_evaluate(c, ev, events_through, pbr_issue_date(c, q));

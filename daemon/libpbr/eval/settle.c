@@ -42,8 +42,12 @@ pbr_ledger *pbr_ledger_new(void)
     return l;
 }
 
-void pbr_ledger_free(pbr_ledger *l)
+void pbr_ledger_destroy(pbr_ledger **lp)
 {
+    if (lp == NULL)
+        return;
+    pbr_ledger *l = *lp;
+    *lp = NULL;
     if (l == NULL)
         return;
     free(l->keys);
@@ -305,14 +309,18 @@ pbr_lines *pbr_lines_evaluate(const pbr_contract *c, const pbr_eventset *ev, uin
     eval_view v;
     eval_view_init(&v, c, ev, events_through, as_of);
     if (evaluate_outcomes(&v, &l->lines, err, errlen) != 0) {
-        pbr_lines_free(l);
+        pbr_lines_destroy(&l);
         return NULL;
     }
     return l;
 }
 
-void pbr_lines_free(pbr_lines *l)
+void pbr_lines_destroy(pbr_lines **lp)
 {
+    if (lp == NULL)
+        return;
+    pbr_lines *l = *lp;
+    *lp = NULL;
     if (l == NULL)
         return;
     candidate_lines_clear(&l->lines);
@@ -724,7 +732,7 @@ int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *ahead, pbr_v
     pbr_ledger *next_ledger = pbr_ledger_copy(ledger);
     pbr_statement *s = calloc(1, sizeof *s);
     if (next_ledger == NULL || s == NULL) {
-        pbr_ledger_free(next_ledger);
+        pbr_ledger_destroy(&next_ledger);
         free(s);
         return pbr_errf(err, errlen, "settle %s: out of memory", c->id);
     }
@@ -737,7 +745,7 @@ int pbr_settle_quarter_with(const pbr_contract *c, const pbr_lines *ahead, pbr_v
                             .versions_ctx = vctx};
     if (build_statement(&rq, next_ledger, s, err, errlen) != 0) {
         pbr_statement_destroy(&s);
-        pbr_ledger_free(next_ledger);
+        pbr_ledger_destroy(&next_ledger);
         return -1;
     }
     /* commit the new ledger into the caller's */
@@ -767,7 +775,7 @@ int pbr_settle_all(const pbr_contract *c, const pbr_eventset *ev, uint64_t event
         rc = fn(ctx, s);
         pbr_statement_destroy(&s);
     }
-    pbr_ledger_free(ledger);
+    pbr_ledger_destroy(&ledger);
     return rc;
 }
 
