@@ -133,7 +133,7 @@ static double raw_lmdb_rate(uint64_t n, int indexed, char keep[64])
             snprintf(ids[i], sizeof ids[i], "%s", ev.id);
             snprintf(offs[i], sizeof offs[i], "%s", ev.offender);
         }
-        pbr_event_free(&ev);
+        pbr_event_clear(&ev);
         if (!canon[i])
             die("pbr_event_canonical failed");
         lens[i]++; /* the NUL, as stored */

@@ -233,7 +233,7 @@ static int load_direct(pbr_eventset *set, const char *path, load_counts *lc, cha
             continue;
         }
         int added = pbr_eventset_add(set, &ev, ++lc->read, err, errlen);
-        pbr_event_free(&ev);
+        pbr_event_clear(&ev);
         t_add += cpu_seconds() - t1;
         if (added != 0)
             goto out;
@@ -334,7 +334,7 @@ static int settle_contract(const pbr_contract *c, const pbr_eventset *set, resul
         }
         pbr_statement_destroy(&s);
     }
-    pbr_ledger_free(ledger);
+    pbr_ledger_destroy(&ledger);
     return rc;
 }
 
@@ -374,7 +374,7 @@ static int settle_all(const options *o, const pbr_eventset *set)
         }
         if (settle_contract(c, set, &r) != 0)
             rc = -1;
-        pbr_contract_free(c);
+        pbr_contract_destroy(&c);
         printf("%-18s %8zu %-12s %9.3fs %9.3fs %9.3fs %8zu %16" PRId64 "\n", r.name, r.quarters, r.late_label, r.one_s,
                r.max_s, r.all_s, r.late_lines, r.late_total_pence);
         pass += r.one_s;
@@ -442,7 +442,7 @@ int main(int argc, char **argv)
     print_memory("settle:");
     printf("  peak RSS (getrusage ru_maxrss) %.1f MB (target < 500 MB)\n", peak_rss_kb() / 1024.0);
 out:
-    pbr_eventset_free(set);
+    pbr_eventset_destroy(&set);
     if (o.keep == NULL)
         unlink(path);
     return rc;

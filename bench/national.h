@@ -162,7 +162,7 @@ static int national_series(const pbr_contract *c, const pbr_eventset *set, serie
     pbr_ledger *ledger = pbr_ledger_new();
     char *hexes = calloc(NATIONAL_MAX_Q, 64);
     if (ledger == NULL || hexes == NULL) {
-        pbr_ledger_free(ledger);
+        pbr_ledger_destroy(&ledger);
         free(hexes);
         fprintf(stderr, "settle: out of memory\n");
         return -1;
@@ -194,7 +194,7 @@ static int national_series(const pbr_contract *c, const pbr_eventset *set, serie
     }
     pbr_sha256_hex(hexes, 64 * s->n, s->digest);
     free(hexes);
-    pbr_ledger_free(ledger);
+    pbr_ledger_destroy(&ledger);
     return rc;
 }
 
@@ -236,7 +236,7 @@ static int national_others(const national_opts *o, const pbr_eventset *set)
             rc = -1;
         c->cohort.where.nconds = keep;
         national_print_series(c->id, &s);
-        pbr_contract_free(c);
+        pbr_contract_destroy(&c);
         free(names[i]);
     }
     return rc;
@@ -373,14 +373,14 @@ static int national_main(const national_opts *o)
         goto out;
     printf("  in-process peak RSS %.1f MB\n", bench_status_kb(0, "VmHWM") / 1024.0);
     size_t nstatements = s.n;
-    pbr_eventset_free(set);
+    pbr_eventset_destroy(&set);
     set = NULL;
     if (o->daemon && national_daemon(o, nstatements) != 0)
         goto out;
     rc = 0;
 out:
-    pbr_eventset_free(set);
-    pbr_contract_free(c);
+    pbr_eventset_destroy(&set);
+    pbr_contract_destroy(&c);
     return rc;
 }
 

@@ -73,8 +73,8 @@ SCHEME_HELPER void run_free(run *r)
         pbr_statement_destroy(&r->st[i]);
     }
     free(r->st);
-    pbr_eventset_free(r->ev);
-    pbr_contract_free(r->c);
+    pbr_eventset_destroy(&r->ev);
+    pbr_contract_destroy(&r->c);
     memset(r, 0, sizeof *r);
 }
 
@@ -143,7 +143,7 @@ SCHEME_HELPER void run_load(run *r, const char *yaml_rel, const char *jsonl_rel,
         ck_assert_msg(pbr_event_parse(l, strlen(l), &e, err, sizeof err) == 0, "%s line %zu: pbr_event_parse: %s",
                       jsonl_rel, line_at(order, n, k) + 1, err);
         int rc = pbr_eventset_add(r->ev, &e, (uint64_t)(k + 1), err, sizeof err);
-        pbr_event_free(&e);
+        pbr_event_clear(&e);
         ck_assert_msg(rc == 0, "pbr_eventset_add: %s", err);
     }
     free(lines);
@@ -161,7 +161,7 @@ SCHEME_HELPER void run_load(run *r, const char *yaml_rel, const char *jsonl_rel,
         pbr_date_format(q, qs);
         pbr_settle_request req = {.quarter = q, .versions = version_of, .versions_ctx = r->c};
         if (pbr_settle_quarter(&view, &req, ledger, &s, err, sizeof err) != 0) {
-            pbr_ledger_free(ledger);
+            pbr_ledger_destroy(&ledger);
             dump_run(r);
             ck_abort_msg("pbr_settle_quarter %s %s: %s", r->c->id, qs, err);
         }
@@ -170,7 +170,7 @@ SCHEME_HELPER void run_load(run *r, const char *yaml_rel, const char *jsonl_rel,
         r->st = grown;
         r->st[r->nst++] = s;
     }
-    pbr_ledger_free(ledger);
+    pbr_ledger_destroy(&ledger);
 }
 
 SCHEME_HELPER pbr_date date_of(const char *s)

@@ -105,8 +105,8 @@ SETTLE_HELPER char *simulate_jsonl(const char *contract_path, const char *events
     pbr_eval_view view = {.contract = c, .events = set, .events_through = n};
     pbr_series_request series = {.through = PBR_DATE_MAX, .each = append_statement, .ctx = &b};
     ck_assert_msg(pbr_settle_all(&view, &series, err, sizeof err) == 0, "%s", err);
-    pbr_eventset_free(set);
-    pbr_contract_free(c);
+    pbr_eventset_destroy(&set);
+    pbr_contract_destroy(&c);
     return b.p;
 }
 

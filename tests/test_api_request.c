@@ -89,7 +89,7 @@ START_TEST(requests)
     else
         ck_assert_msg(got != NULL && strcmp(got, CASES[_i].want) == 0, "%s:\n got  %s\n want %s", CASES[_i].req,
                       got ? got : "(accepted)", CASES[_i].want);
-    pbrd_api_request_free(&r);
+    pbrd_api_request_clear(&r);
 }
 END_TEST
 
@@ -104,16 +104,16 @@ START_TEST(arguments)
     ck_assert_str_eq(r.contract, "doncaster");
     ck_assert_str_eq(r.quarter, "2012-01-01");
     ck_assert_int_eq(r.quarter_date, pbr_date_from_ymd(2012, 1, 1));
-    pbrd_api_request_free(&r);
+    pbrd_api_request_clear(&r);
     req = "{\"op\":\"quarantine\"}";
     ck_assert_ptr_null(error_of(req, strlen(req), &r));
     ck_assert_int_eq(r.limit, PBRD_API_QUARANTINE_DEFAULT_LIMIT);
     ck_assert_int_eq(r.needs_service, 0);
-    pbrd_api_request_free(&r);
+    pbrd_api_request_clear(&r);
     req = "{\"op\":\"quarantine\",\"limit\":3}";
     ck_assert_ptr_null(error_of(req, strlen(req), &r));
     ck_assert_int_eq(r.limit, 3);
-    pbrd_api_request_free(&r);
+    pbrd_api_request_clear(&r);
     for (int op = 0; op < PBRD_OP_COUNT; op++)
         ck_assert_int_eq(pbrd_api_op_of(pbrd_api_op_name((pbrd_api_op)op)), op);
     ck_assert_int_eq(pbrd_api_op_of("nope"), PBRD_OP_COUNT);

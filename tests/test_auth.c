@@ -99,7 +99,7 @@ START_TEST(test_clients_good_file)
     uint8_t other[32];
     ck_assert_ptr_nonnull(zmq_z85_decode(other, harness_keypair_new().pub));
     ck_assert_ptr_null(pbrd_auth_clients_find(t, other));
-    pbrd_auth_clients_free(t);
+    pbrd_auth_clients_destroy(&t);
 }
 END_TEST
 
@@ -109,10 +109,10 @@ START_TEST(test_clients_empty_file)
     char err[256] = "";
     ck_assert_int_eq(parse("", &t, err, sizeof err), 0);
     ck_assert_uint_eq(t->n, 0);
-    pbrd_auth_clients_free(t);
+    pbrd_auth_clients_destroy(&t);
     ck_assert_int_eq(parse("# nobody yet\n", &t, err, sizeof err), 0);
     ck_assert_uint_eq(t->n, 0);
-    pbrd_auth_clients_free(t);
+    pbrd_auth_clients_destroy(&t);
 }
 END_TEST
 
@@ -193,7 +193,7 @@ START_TEST(test_clients_errors)
         snprintf(text, sizeof text, "- key: \"%s\"\n  role: finance\n", unquoted[i]);
         ck_assert_msg(parse(text, &t, err, sizeof err) == 0, "quoted key %s: %s", unquoted[i], err);
         ck_assert_str_eq(t->v[0].key_z85, unquoted[i]);
-        pbrd_auth_clients_free(t);
+        pbrd_auth_clients_destroy(&t);
     }
 
     /* The first error wins; a later valid entry does not mask it. */

@@ -289,7 +289,7 @@ START_TEST(backup_during_ingest_restores)
     ck_assert_msg(pbr_store_open_readonly(rd.dir, &restored, err, sizeof err) == 0, "%s", err);
     idlist ids = {0};
     ck_assert_int_eq(pbr_store_foreach_event(restored, 1, UINT64_MAX, collect_id, &ids, err, sizeof err), 0);
-    pbr_store_close(restored);
+    pbr_store_close(&restored);
     qsort(ids.ids, ids.n, sizeof *ids.ids, cmp_id);
     ck_assert_uint_eq(ids.n, (size_t)last_seq);
     ck_assert(has_id(&ids, "e01") && has_id(&ids, "e12"));

@@ -131,7 +131,7 @@ START_TEST(example_loads)
     ck_assert_uint_eq(o->exclude.nconds, 0);
     ck_assert(c->nbytes > 0 && c->bytes[c->nbytes] == '\0');
     ck_assert_uint_eq(strlen(c->sha256), 64);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -163,7 +163,7 @@ START_TEST(example2_loads)
     ck_assert_int_eq(n->pay.per, PBR_METRIC_AVOIDED);
     ck_q(n->pay.price, 100, 1);
     ck_assert_int_eq(n->pay.has_threshold, 0);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -278,7 +278,7 @@ START_TEST(full_fixture_loads)
     ck_assert_int_eq(d->pay.has_kind_price[PBR_DISP_FINE], 0);
     ck_q(d->pay.share, 50, 1);
     ck_assert_uint_eq(cond_of(&d->where, PBR_F_DISPOSAL)->nstrs, 2);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -309,7 +309,7 @@ START_TEST(decimals_are_exact)
     ck_q(o->pay.share, 100, 1);
     ck_q(o->baseline.scale, 1, 1);
     ck_assert_int_eq(o->pay.from_threshold, 0);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -323,7 +323,7 @@ START_TEST(sha256_and_bytes)
     ck_assert_uint_eq(c->nbytes, strlen(y));
     ck_assert_str_eq(c->bytes, y);
     ck_assert_int_eq(c->has_cohort, 0);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -338,7 +338,7 @@ START_TEST(rates_keys_quarters)
                                "     baseline: {rates: {2012-10-01: 0.3, 2012-04-01: 0.1, 2012-07-01: 0.2}}}\n");
     ck_assert_uint_eq(c->outcomes[0].baseline.nrates, 3);
     ck_assert_str_eq(c->outcomes[0].baseline.rate_keys[0], "2012-10-01");
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -348,7 +348,7 @@ START_TEST(rates_keys_calendar_years)
                                     "outcomes:\n"
                                     "  - {id: r, measure: binary, pay: {price: 1.00},\n"
                                     "     baseline: {rates: {'2012': 0.1, '2013': 0.2, '2014': 0.3}}}\n");
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
     char buf[128];
     pbr_diag d;
     pbr_contract *bad = NULL;
@@ -375,7 +375,7 @@ START_TEST(rates_keys_whole_and_segments)
                                     "      - {name: b, baseline: {rate: 0.4}}\n");
     ck_assert_str_eq(c->outcomes[0].segments[0].baseline.rate_keys[0], "all");
     ck_assert_int_eq(c->outcomes[0].has_baseline, 0);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -391,7 +391,7 @@ START_TEST(segments_inherit_baseline)
     ck_assert_int_eq(c->outcomes[0].pay.has_price, 0);
     ck_assert_int_eq(c->outcomes[0].segments[1].has_baseline, 0);
     ck_q(c->outcomes[0].segments[1].price, 2, 1);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -411,7 +411,7 @@ START_TEST(where_numbers_compile)
     ck_assert(!s->is_range && s->nnums == 1 && s->nums[0] == 30);
     const pbr_cond *p = cond_of(w, PBR_F_PRIOR_SANCTIONS);
     ck_assert(p->min == -1 && p->max == INT64_MAX);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -672,21 +672,21 @@ START_TEST(limits_edges_load)
                     "fees:\n  - {id: a, per_quarter: 1000000000000.00}\n"
                     "  - {id: b, on: 2199-12-31, amount: -1000000000000.00}\n";
     pbr_contract *c = parse_ok(y);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
     c = parse_ok(BASE "      threshold: {percent: 100}\n");
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
     c = parse_ok(HEAD COHORT OUT9 "    measure: binary\n    baseline: {rate: 1}\n"
                                   "    pay: {price: 1.00, threshold: {points: 100}}\n");
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
     c = parse_ok(HEAD COHORT OUT9 "    measure: frequency\n    baseline: {rate: 2.5}\n    pay: {price: 1.00}\n");
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
     c = parse_ok(ONE("disposals", "{history: 2}", "{prices: {custody: 1.00}, share: 100}"));
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
     c = parse_ok(HEAD "cohort:\n  index: release\n"
                       "  windows: [{name: A, from: 2011-04-01, to: 2013-04-01}, {name: B, from: 2013-04-01, to: "
                       "2015-04-01}]\n"
                       "outcomes:\n  - {id: r, measure: binary, baseline: {rate: 0.5}, pay: {price: 1.00}}\n");
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -734,7 +734,7 @@ START_TEST(prefixes_never_crash)
     for (size_t n = 0; n <= len; n += 7) {
         pbr_contract *c = NULL;
         if (pbr_contract_parse("p.yaml", buf, n, &c, &d) == 0)
-            pbr_contract_free(c);
+            pbr_contract_destroy(&c);
         else
             ck_assert_ptr_null(c);
     }
@@ -791,7 +791,7 @@ START_TEST(cohort_window_limit)
                         "cohort: {index: release}\n"
                         "outcomes:\n  - {id: r, measure: binary, baseline: {rate: 0.5}, pay: {price: 1.00}}\n";
     pbr_contract *c = parse_ok(years);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -818,7 +818,7 @@ START_TEST(rates_map_scales)
     pbr_contract *c = parse_ok(y);
     double secs = seconds_since(&t0);
     ck_assert_uint_eq(c->outcomes[0].baseline.nrates, 1000);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
     ck_assert_msg(secs < 2.0, "1000 rates took %.2f s", secs);
     /* 60,000 distinct keys then a repeat of the first: reported at its line */
     n = head;
@@ -843,7 +843,7 @@ START_TEST(list_limits)
         n += (size_t)snprintf(y + n, cap - n, "  - {id: f%d, on: 2013-01-01, amount: 1.00}\n", i);
     pbr_contract *c = parse_ok(y);
     ck_assert_uint_eq(c->nfees, 1000);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
     n += (size_t)snprintf(y + n, cap - n, "  - {id: f1000, on: 2013-01-01, amount: 1.00}\n");
     parse_fails(y, n, "c.yaml:7:3: fees: 1001 fees; at most 1000 are supported");
     n = (size_t)snprintf(y, cap, HEAD "outcomes:\n");

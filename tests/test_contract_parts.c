@@ -318,7 +318,7 @@ static void expect_period_keys(const char *yaml, pbr_date start, pbr_date end, i
     for (size_t i = 0; i < f.x.nwkeys; i++)
         free(f.x.wkeys[i]);
     free(f.x.wkeys);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
     yaml_document_delete(&f.doc);
 }
 
@@ -374,7 +374,7 @@ START_TEST(where_rounds_bounds_inward_and_drops_unrepresentable)
     pbr_contract *c = pbr_ct_contract_new();
     ck_assert_ptr_nonnull(c);
     c->cohort.where = w;
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 
     /* a max bound below the open min side: sentence_days {max: 9.9} -> 9 */
     pbr_where w2 = {0};
@@ -385,7 +385,7 @@ START_TEST(where_rounds_bounds_inward_and_drops_unrepresentable)
     yaml_document_delete(&f.doc);
     c = pbr_ct_contract_new();
     c->cohort.where = w2;
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -401,7 +401,7 @@ START_TEST(where_names_fields_by_event_kind)
     expect_error(&f, 1, 18, "where: \"remand\" is not a field of index events");
     yaml_document_delete(&f.doc);
 
-    pbr_contract_free(c); /* and with it what the failed compilation built */
+    pbr_contract_destroy(&c); /* and with it what the failed compilation built */
 
     /* a disposal that is not one, as the second item of a list (column 28) */
     c = pbr_ct_contract_new();
@@ -411,7 +411,7 @@ START_TEST(where_names_fields_by_event_kind)
     expect_error(&f, 1, 28,
                  "disposal: \"prison\" is not a disposal (custody, sso, community, fine, discharge, caution or other)");
     yaml_document_delete(&f.doc);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 

@@ -47,7 +47,7 @@ START_TEST(config_expands_credentials_directory)
     ck_assert_msg(rc == 0, "%s", err);
     ck_assert_str_eq(cfg.server_secret_key, "/run/credentials/pbrd.service/server.key_secret");
     ck_assert_str_eq(cfg.clients, "/etc/pbrd/clients.yaml");
-    pbrd_config_free(&cfg);
+    pbrd_config_clear(&cfg);
     /* the clients file may come the same way */
     rc = load_config_text("auth:\n"
                           "  server_secret_key: /k\n"
@@ -55,7 +55,7 @@ START_TEST(config_expands_credentials_directory)
                           &cfg, path, sizeof path, err, sizeof err);
     ck_assert_msg(rc == 0, "%s", err);
     ck_assert_str_eq(cfg.clients, "/run/credentials/pbrd.service/clients.yaml");
-    pbrd_config_free(&cfg);
+    pbrd_config_clear(&cfg);
     unlink(path);
 }
 END_TEST
@@ -78,7 +78,7 @@ START_TEST(config_credentials_directory_unset_is_an_error)
              "for a unit with LoadCredential= (see pbrd(8), KEYS UNDER SYSTEMD)",
              path);
     ck_assert_str_eq(err, want);
-    pbrd_config_free(&cfg);
+    pbrd_config_clear(&cfg);
     unlink(path);
 }
 END_TEST
@@ -95,7 +95,7 @@ START_TEST(config_other_variables_are_errors)
              "%s:3:12: auth.clients: only ${CREDENTIALS_DIRECTORY} may be used in it (got \"${HOME}/clients.yaml\")",
              path);
     ck_assert_str_eq(err, want);
-    pbrd_config_free(&cfg);
+    pbrd_config_clear(&cfg);
     unlink(path);
 }
 END_TEST

@@ -439,7 +439,7 @@ static pbr_eventset *random_set(rng *r, uint64_t seed, uint64_t n, int increment
                 v.recorded = v.date;
                 ck_assert_int_eq(pbr_eventset_add(set, &v, ++seq, err, sizeof err), 0);
             }
-            pbr_event_free(&ev);
+            pbr_event_clear(&ev);
         }
         p = nl ? nl + 1 : p + l;
         if (incremental && ++line % per_finish == 0)
@@ -537,7 +537,7 @@ static size_t compare_series(const pbr_contract *c, const pbr_eventset *set, uin
     for (size_t i = 0; i < par.n; i++)
         free(par.json[i]);
     free(par.json);
-    pbr_ledger_free(a);
+    pbr_ledger_destroy(&a);
     ref_pbr_ledger_free(b);
     return n;
 }
@@ -590,13 +590,13 @@ static void run_case(uint64_t seed, int incremental)
         statements += compare_series(c, set, through, yaml);
         compare_provisional(&r, c, set, through, yaml);
         contracts++;
-        pbr_contract_free(c);
+        pbr_contract_destroy(&c);
         free(yaml);
     }
     /* the comparison must have had something to compare */
     ck_assert_uint_eq(contracts, (size_t)rounds());
     ck_assert_uint_gt(statements, contracts);
-    pbr_eventset_free(set);
+    pbr_eventset_destroy(&set);
 }
 
 START_TEST(strict_streams)
@@ -641,13 +641,13 @@ START_TEST(random_contracts_pay_something)
             pbr_statement_destroy(&s);
         }
         paying += any;
-        pbr_ledger_free(l);
-        pbr_contract_free(c);
+        pbr_ledger_destroy(&l);
+        pbr_contract_destroy(&c);
         free(yaml);
     }
     ck_assert_int_ge(paying, 5);
     ck_assert_int_ge(nonzero_lines, 20);
-    pbr_eventset_free(set);
+    pbr_eventset_destroy(&set);
 }
 END_TEST
 

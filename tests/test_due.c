@@ -39,7 +39,7 @@ START_TEST(states_of_the_example_quarters)
     ck_assert_int_eq(pbr_quarter_held_back(c, D("2020-07-01"), D("2021-01-15")), 1);
     ck_assert_int_eq(pbr_quarter_held_back(c, D("2020-10-01"), D("2021-01-15")), 0);
     ck_assert_str_eq(pbr_quarter_state_name(PBR_QUARTER_NOT_YET_DUE), "not yet due");
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 

@@ -57,7 +57,7 @@ static int ogrs_of(const char *ogrs_text, int32_t *ogrs, char *err, size_t errle
     int rc = pbr_event_parse(json, strlen(json), &ev, err, errlen);
     if (rc == 0) {
         *ogrs = ev.ogrs;
-        pbr_event_free(&ev);
+        pbr_event_clear(&ev);
     }
     return rc;
 }
@@ -94,9 +94,9 @@ START_TEST(release_with_every_field)
     ck_assert_uint_eq(ev.nflags, 2);
     ck_assert_str_eq(ev.flags[0], "PPO");
     ck_assert_str_eq(ev.flags[1], "X");
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
     ck_assert_ptr_null(ev.id);
-    pbr_event_free(&ev); /* safe twice */
+    pbr_event_clear(&ev); /* safe twice */
 }
 END_TEST
 
@@ -118,7 +118,7 @@ START_TEST(community_start_defaults)
     ck_assert_int_eq(ev.prior_sanctions, -1);
     ck_assert_uint_eq(ev.nflags, 0);
     ck_assert_ptr_null(ev.flags);
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
 }
 END_TEST
 
@@ -132,7 +132,7 @@ START_TEST(conviction_defaults_and_fields)
     ck_assert_int_eq(ev.disposal, PBR_DISP_OTHER);
     ck_assert_ptr_null(ev.category);
     ck_assert_ptr_null(ev.area);
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
 
     parse_ok(CONV_HEAD "\"offence_date\":\"2021-01-05\",\"offences\":3,\"category\":\"breach\","
                        "\"disposal\":\"sso\",\"area\":\"SOUTH\",\"recorded\":\"2022-03-15\"}",
@@ -143,7 +143,7 @@ START_TEST(conviction_defaults_and_fields)
     ck_assert_str_eq(ev.category, "breach");
     ck_assert_int_eq(ev.disposal, PBR_DISP_SSO);
     ck_assert_str_eq(ev.area, "SOUTH");
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
 }
 END_TEST
 
@@ -156,19 +156,19 @@ START_TEST(reception_discharge_void)
     ck_assert_int_eq(ev.type, PBR_EV_RECEPTION);
     ck_assert_int_eq(ev.sentence_days, -1); /* remand */
     ck_assert_str_eq(ev.establishment, "HMP-N");
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
 
     parse_ok("{\"id\":\"r4\",\"type\":\"reception\",\"offender\":\"F\",\"date\":\"2021-04-01\",\"area\":\"SOUTH\","
              "\"establishment\":\"HMP-S\",\"sentence_days\":30,\"age\":40,\"gender\":\"M\"}",
              &ev);
     ck_assert_int_eq(ev.sentence_days, 30);
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
 
     parse_ok("{\"id\":\"r2\",\"type\":\"discharge\",\"offender\":\"D\",\"date\":\"2021-04-10\"}", &ev);
     ck_assert_int_eq(ev.type, PBR_EV_DISCHARGE);
     ck_assert_str_eq(ev.offender, "D");
     ck_assert_int_eq(ev.date, pbr_date_from_ymd(2021, 4, 10));
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
 
     parse_ok(
         "{\"id\":\"e12\",\"type\":\"void\",\"date\":\"2020-09-01\",\"target\":\"e11\",\"reason\":\"wrong person\"}",
@@ -178,7 +178,7 @@ START_TEST(reception_discharge_void)
     ck_assert_str_eq(ev.target, "e11");
     ck_assert_str_eq(ev.reason, "wrong person");
     ck_assert_int_eq(ev.recorded, pbr_date_from_ymd(2020, 9, 1));
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
 }
 END_TEST
 
@@ -199,7 +199,7 @@ START_TEST(example_files_parse)
             pbr_event ev;
             char err[PBR_ERR_MAX];
             ck_assert_msg(pbr_event_parse(line, (size_t)n, &ev, err, sizeof err) == 0, "%s: %s", path, err);
-            pbr_event_free(&ev);
+            pbr_event_clear(&ev);
             count++;
         }
         ck_assert_int_gt(count, 0);
@@ -243,7 +243,7 @@ START_TEST(rule_id)
     pbr_event ev;
     parse_ok(json, &ev);
     ck_assert_uint_eq(strlen(ev.id), 64);
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
     snprintf(json, sizeof json, "{\"id\":\"%sa\",\"type\":\"discharge\",\"offender\":\"A\",\"date\":\"2020-01-01\"}",
              id64);
     expect_error(json, "event: field \"id\" must be 1..64 printable ASCII bytes without spaces");
@@ -345,7 +345,7 @@ START_TEST(rule_dates)
     pbr_event ev;
     parse_ok(CONV_HEAD "\"offence_date\":\"2020-02-29\"}", &ev); /* a real leap day */
     ck_assert_int_eq(ev.offence_date, pbr_date_from_ymd(2020, 2, 29));
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
 }
 END_TEST
 
@@ -391,7 +391,7 @@ START_TEST(rule_number_ranges)
     ck_assert_int_eq(ev.age, 10);
     ck_assert_int_eq(ev.sentence_days, 0);
     ck_assert_int_eq(ev.prior_sanctions, 0);
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
 }
 END_TEST
 
@@ -417,7 +417,7 @@ START_TEST(rule_string_lengths)
     snprintf(json, sizeof json, REL_HEAD REL_BODY ",\"provider\":\"%s\"}", s);
     parse_ok(json, &ev);
     ck_assert_uint_eq(strlen(ev.provider), 256);
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
     snprintf(json, sizeof json, REL_HEAD REL_BODY ",\"provider\":\"%sa\"}", s);
     expect_error(json, "release \"r1\": field \"provider\" is longer than 256 bytes");
     s[0] = '\0';
@@ -431,7 +431,7 @@ START_TEST(rule_string_lengths)
              "{\"id\":\"v1\",\"type\":\"void\",\"date\":\"2020-09-01\",\"target\":\"e1\",\"reason\":\"%s\"}", s);
     parse_ok(json, &ev);
     ck_assert_uint_eq(strlen(ev.reason), 256);
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
     expect_error(REL_HEAD "\"area\":\"\",\"establishment\":\"H\",\"sentence_days\":1,\"age\":30,\"gender\":\"M\"}",
                  "release \"r1\": field \"area\" is empty");
     /* offender is an identifier */
@@ -456,7 +456,7 @@ START_TEST(rule_flags_limit)
     parse_ok(json, &ev);
     ck_assert_uint_eq(ev.nflags, 32);
     ck_assert_str_eq(ev.flags[31], "F31");
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
     snprintf(json + n, sizeof json - n, ",\"F32\"]}");
     expect_error(json, "release \"r1\": field \"flags\" has 33 entries, more than 32");
     expect_error(REL_HEAD REL_BODY ",\"flags\":[\"PPO\",\"\"]}", "release \"r1\": field \"flags\" is empty");
@@ -513,12 +513,12 @@ START_TEST(ogrs_found_by_key_not_by_text)
     ck_assert_int_eq(ev.ogrs, 1234);
     ck_assert_uint_eq(ev.nflags, 2);
     ck_assert_str_eq(ev.flags[0], "\"ogrs\":0.9");
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
     parse_ok("{\"ogrs\":0.0002,\"id\":\"r1\",\"type\":\"release\",\"offender\":\"A\",\"date\":\"2020-04-15\"," REL_BODY
              "}",
              &ev);
     ck_assert_int_eq(ev.ogrs, 2);
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
 }
 END_TEST
 
@@ -559,7 +559,7 @@ START_TEST(broken_input)
     char err[PBR_ERR_MAX];
     ck_assert_int_eq(pbr_event_parse(line, strlen(line) - 7, &ev, err, sizeof err), 0);
     ck_assert_str_eq(ev.id, "d1");
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
     /* NULL input and a tiny error buffer */
     ck_assert_int_eq(pbr_event_parse(NULL, 0, &ev, err, sizeof err), -1);
     char tiny[8];
@@ -613,9 +613,9 @@ START_TEST(mutations_never_crash)
                 ck_assert_ptr_nonnull(c);
                 pbr_event ev2;
                 ck_assert_msg(pbr_event_parse(c, clen, &ev2, err, sizeof err) == 0, "canonical %s: %s", c, err);
-                pbr_event_free(&ev2);
+                pbr_event_clear(&ev2);
                 free(c);
-                pbr_event_free(&ev);
+                pbr_event_clear(&ev);
             }
         }
     }
@@ -673,8 +673,8 @@ static int check_same_as_reference(const char *json, size_t len)
     ck_assert_str_eq(ca, cb);
     free(ca);
     free(cb);
-    pbr_event_free(&a);
-    pbr_event_free(&b);
+    pbr_event_clear(&a);
+    pbr_event_clear(&b);
     return 1;
 }
 
@@ -876,7 +876,7 @@ START_TEST(fast_path_matches_reference_on_limits)
 }
 END_TEST
 
-/* pbr_event_free releases events of both parsers (ASan checks the frees). */
+/* pbr_event_clear releases events of both parsers (ASan checks the frees). */
 START_TEST(free_handles_both_parsers)
 {
     const char *line = FP_REL ",\"provider\":\"P\",\"flags\":[\"a\",\"b\"]}";
@@ -886,11 +886,11 @@ START_TEST(free_handles_both_parsers)
     ck_assert_int_eq(pbr_event_parse_reference(line, strlen(line), &b, err, sizeof err), 0);
     ck_assert_str_eq(a.provider, "P");
     ck_assert_str_eq(b.flags[1], "b");
-    pbr_event_free(&a);
-    pbr_event_free(&b);
+    pbr_event_clear(&a);
+    pbr_event_clear(&b);
     ck_assert_ptr_null(a.id);
     ck_assert_ptr_null(b.flags);
-    pbr_event_free(&a);
+    pbr_event_clear(&a);
 }
 END_TEST
 
@@ -925,7 +925,7 @@ START_TEST(fixture_files)
     for (size_t i = 0; i < nv; i++) {
         pbr_event ev;
         parse_ok(valid[i], &ev);
-        pbr_event_free(&ev);
+        pbr_event_clear(&ev);
         free(valid[i]);
     }
     size_t ni = read_lines("tests/data/events/invalid.jsonl", &invalid);
@@ -953,7 +953,7 @@ static char *canonical_of(const char *json)
     char *c = pbr_event_canonical(&ev, &len);
     ck_assert_ptr_nonnull(c);
     ck_assert_uint_eq(len, strlen(c));
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
     return c;
 }
 
@@ -1093,7 +1093,7 @@ START_TEST(canonical_to_matches_canonical)
         ck_assert_str_eq(buf, c);
         free(buf);
         free(c);
-        pbr_event_free(&ev);
+        pbr_event_clear(&ev);
     }
 }
 END_TEST

@@ -61,7 +61,7 @@ static pbr_eventset *load_sequential(const char *text)
         pbr_event ev;
         ck_assert_msg(pbr_event_parse(p, len, &ev, err, sizeof err) == 0, "%s", err);
         ck_assert_int_eq(pbr_eventset_add(set, &ev, ++seq, err, sizeof err), 0);
-        pbr_event_free(&ev);
+        pbr_event_clear(&ev);
         p = nl ? nl + 1 : p + len;
     }
     ck_assert_msg(pbr_eventset_finish(set, 1, err, sizeof err) == 0, "%s", err);
@@ -125,8 +125,8 @@ START_TEST(parallel_load_equals_sequential)
         total += n;
     }
     ck_assert_uint_eq(total, na);
-    pbr_eventset_free(set);
-    pbr_eventset_free(ref);
+    pbr_eventset_destroy(&set);
+    pbr_eventset_destroy(&ref);
     unlink(path);
     free(text);
 }
@@ -187,7 +187,7 @@ START_TEST(rejects_come_in_line_order)
             ck_assert_uint_eq(all[i].seq, 4);
     }
     ck_assert(c_voided);
-    pbr_eventset_free(set);
+    pbr_eventset_destroy(&set);
     unlink(path);
     free(text);
 }
@@ -213,7 +213,7 @@ START_TEST(void_targets_are_checked)
         uint64_t nread = 0;
         ck_assert_int_eq(pbr_eventset_read_jsonl(set, path, NULL, NULL, &nread, err, sizeof err), -1);
         ck_assert_str_eq(err, expect[i]);
-        pbr_eventset_free(set);
+        pbr_eventset_destroy(&set);
         unlink(path);
     }
 }
@@ -297,7 +297,7 @@ static size_t read_text_rejects(const char *text, rejects *r)
     ck_assert_msg(pbr_eventset_read_jsonl(set, path, on_reject, r, &nread, err, sizeof err) == 0, "%s", err);
     /* six events read, whatever the repeats were */
     ck_assert_uint_eq(nread, 6);
-    pbr_eventset_free(set);
+    pbr_eventset_destroy(&set);
     unlink(path);
     return r->n;
 }

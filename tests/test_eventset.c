@@ -56,7 +56,7 @@ static stream generate(unsigned offenders, uint64_t seed)
 static void stream_free(stream *s)
 {
     for (size_t i = 0; i < s->n; i++)
-        pbr_event_free(&s->evs[i]);
+        pbr_event_clear(&s->evs[i]);
     free(s->evs);
 }
 
@@ -140,10 +140,10 @@ START_TEST(incremental_finish_equals_one_finish)
     assert_same_sets(one, whole);
     assert_same_sets(one, small);
     assert_same_sets(one, large);
-    pbr_eventset_free(whole);
-    pbr_eventset_free(small);
-    pbr_eventset_free(large);
-    pbr_eventset_free(one);
+    pbr_eventset_destroy(&whole);
+    pbr_eventset_destroy(&small);
+    pbr_eventset_destroy(&large);
+    pbr_eventset_destroy(&one);
     free(order);
     stream_free(&st);
 }
@@ -172,8 +172,8 @@ START_TEST(incremental_finish_ignores_arrival_order)
     ck_assert(pbr_eventset_finish(one, 0, err, sizeof err) == 0);
     pbr_eventset *shuffled = build_in_chunks(&st, order, 50, 5);
     assert_same_sets(one, shuffled);
-    pbr_eventset_free(shuffled);
-    pbr_eventset_free(one);
+    pbr_eventset_destroy(&shuffled);
+    pbr_eventset_destroy(&one);
     free(order);
     stream_free(&st);
 }
@@ -219,7 +219,7 @@ START_TEST(read_jsonl_names_the_bad_byte)
     ck_assert_str_eq(r.msg[0], "NUL byte at byte 9"); /* {"id":"n is 8 bytes */
     ck_assert_uint_eq(r.line[1], 2);
     ck_assert_str_eq(r.msg[1], "invalid UTF-8 at byte 3");
-    pbr_eventset_free(set);
+    pbr_eventset_destroy(&set);
 }
 END_TEST
 

@@ -115,9 +115,9 @@ START_TEST(quarters_must_be_settled_in_order)
     ck_assert_int_eq(pbr_settle_quarter(&view, &(pbr_settle_request){.quarter = q2}, l, &s, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "out of order (next to issue is 2020-04-01)"));
     ck_assert_int_eq(pbr_ledger_next_quarter(l), PBR_DATE_NONE);
-    pbr_ledger_free(l);
-    pbr_eventset_free(set);
-    pbr_contract_free(c);
+    pbr_ledger_destroy(&l);
+    pbr_eventset_destroy(&set);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -139,7 +139,7 @@ START_TEST(ledger_round_trip_resumes_identically)
         pbr_ledger *l2 = pbr_ledger_from_json(j, strlen(j), err, sizeof err);
         ck_assert_msg(l2 != NULL, "%s", err);
         free(j);
-        pbr_ledger_free(l);
+        pbr_ledger_destroy(&l);
         l = l2;
         pbr_statement *s;
         ck_assert_int_eq(pbr_settle_quarter(&view, &(pbr_settle_request){.quarter = q}, l, &s, err, sizeof err), 0);
@@ -152,9 +152,9 @@ START_TEST(ledger_round_trip_resumes_identically)
         pbr_statement_destroy(&s);
     }
     free(expected);
-    pbr_ledger_free(l);
-    pbr_eventset_free(set);
-    pbr_contract_free(c);
+    pbr_ledger_destroy(&l);
+    pbr_eventset_destroy(&set);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 
@@ -192,13 +192,13 @@ START_TEST(settle_request_ahead_and_as_of_do_not_change_statements)
             line = nl + 1;
             free(got);
             pbr_statement_destroy(&s);
-            pbr_lines_free(ahead);
+            pbr_lines_destroy(&ahead);
         }
-        pbr_ledger_free(l);
+        pbr_ledger_destroy(&l);
     }
     free(expected);
-    pbr_eventset_free(set);
-    pbr_contract_free(c);
+    pbr_eventset_destroy(&set);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 

@@ -374,7 +374,7 @@ static void check_store_after_kill(fault_run *r, statement_list *stored)
     free(pc.counts);
     clear_statements(stored);
     ck_assert_int_eq(pbr_store_foreach_statement(store, NULL, collect_statement, stored, err, sizeof err), 0);
-    pbr_store_close(store);
+    pbr_store_close(&store);
     for (size_t i = 0; i < r->claimed.n; i++)
         ck_assert_msg(find_statement(stored, r->claimed.v[i].contract, r->claimed.v[i].quarter) != NULL,
                       "statement %s %s was reported issued but is not in the store", r->claimed.v[i].contract,
@@ -627,7 +627,7 @@ static uint64_t check_acked_stored(const char *dir, const char *prefix, const ui
         }
     }
     free(pc.counts);
-    pbr_store_close(store);
+    pbr_store_close(&store);
     return n;
 }
 
@@ -790,7 +790,7 @@ START_TEST(small_map_grows_without_loss)
            (unsigned long long)stats.map_size, nbatches * DISK_BATCH, rss);
     fflush(stdout);
     ck_assert_uint_gt(stats.map_size, 1048576);
-    pbr_store_close(store);
+    pbr_store_close(&store);
     free(acked);
     zmq_ctx_term(d.ctx);
     remove_tree(d.dir);

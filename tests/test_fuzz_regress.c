@@ -143,7 +143,7 @@ START_TEST(fixed_event_set_loads)
     /* 18 lines, one of them a void: 17 events, 7 offenders (A..G) */
     ck_assert_uint_eq(pbr_eventset_count(set), 17);
     ck_assert_uint_eq(pbr_eventset_offenders(set), 7);
-    pbr_eventset_free(set);
+    pbr_eventset_destroy(&set);
 }
 END_TEST
 

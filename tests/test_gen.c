@@ -138,7 +138,7 @@ START_TEST(every_line_valid_and_ids_unique)
             ck_assert_int_ge(ev.date, o.from);
             ck_assert_int_le(ev.date, o.to);
         }
-        pbr_event_free(&ev);
+        pbr_event_clear(&ev);
     }
     qsort(ids, n, sizeof *ids, compare_strings);
     for (size_t i = 1; i < n; i++)
@@ -198,7 +198,7 @@ static double failing_fraction(double rate, uint64_t seed)
         pbr_event ev;
         char err[PBR_ERR_MAX];
         if (pbr_event_parse(starts[i], lens[i], &ev, err, sizeof err) == 0)
-            pbr_event_free(&ev);
+            pbr_event_clear(&ev);
         else
             bad++;
     }
@@ -281,7 +281,7 @@ START_TEST(ogrs_spread_and_prediction)
     ck_assert_msg(high_rate - low_rate > 0.3, "bottom quartile %f, top quartile %f", low_rate, high_rate);
     ck_assert_msg(low_rate < 0.45 && high_rate > 0.6, "bottom quartile %f, top quartile %f", low_rate, high_rate);
     for (size_t i = 0; i < n; i++)
-        pbr_event_free(&evs[i]);
+        pbr_event_clear(&evs[i]);
     free(evs);
     free(ix);
     free(starts);

@@ -529,7 +529,7 @@ START_TEST(durability_sigkill)
         }
     }
     ck_assert_uint_ge(acked, (1 + 5 + 20) * DUR_BATCH);
-    pbr_store_close(store);
+    pbr_store_close(&store);
     free(counts);
     free(c.acked);
     zmq_ctx_term(d.ctx);
@@ -579,7 +579,7 @@ START_TEST(sigterm_drains)
     ck_assert_int_eq(pbr_store_get_stats(store, &stats, err, sizeof err), 0);
     ck_assert_uint_ge(stats.events, (uint64_t)acked * 200);
     ck_assert_uint_eq(stats.events % 200, 0); /* whole batches only */
-    pbr_store_close(store);
+    pbr_store_close(&store);
     zmq_ctx_term(d.ctx);
     remove_tree(d.dir);
 }

@@ -873,7 +873,7 @@ START_TEST(test_load_model)
     ck_assert(!b->has_hurdle && fr->has_hurdle && fr->hurdle == 0);
     ck_assert(fr->pay.threshold_metric == PBR_METRIC_SIGNIFICANT);
     ck_assert_int_eq(mpq_cmp_si(fr->pay.threshold, 2, 1), 0);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 

@@ -50,7 +50,7 @@ START_TEST(test_contracts_load)
             ck_abort_msg("%s", msg);
         }
         ck_assert_str_eq(c->id, id); /* file name = contract id + .yaml */
-        pbr_contract_free(c);
+        pbr_contract_destroy(&c);
     }
 }
 END_TEST
@@ -1864,8 +1864,8 @@ START_TEST(test_pence_overflow_is_an_error)
     pbr_series_request series = {.through = PBR_DATE_MAX, .each = no_statement};
     ck_assert_int_eq(pbr_settle_all(&view, &series, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "settle t 2012-04-01: an amount in pence overflows") != NULL, "%s", err);
-    pbr_eventset_free(ev);
-    pbr_contract_free(c);
+    pbr_eventset_destroy(&ev);
+    pbr_contract_destroy(&c);
 }
 END_TEST
 

@@ -57,7 +57,7 @@ static int put_lines(pbr_store_txn *txn, void *ctx, char *err, size_t errlen)
         if (rc == PBR_STORE_ADDED)
             in->stored++;
         free(canon);
-        pbr_event_free(&ev);
+        pbr_event_clear(&ev);
     }
     free(copy);
     return rc;
@@ -139,8 +139,8 @@ static void example_setup(example_fixture *f)
 
 static void example_teardown(example_fixture *f)
 {
-    pbrd_service_close(f->svc);
-    pbr_store_close(f->store);
+    pbrd_service_close(&f->svc);
+    pbr_store_close(&f->store);
     nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -370,7 +370,7 @@ START_TEST(verify_reports_a_missing_file_that_reopening_repairs)
     pbrd_verify_result_clear(&v);
 
     /* opening the service again rewrites the file from the store */
-    pbrd_service_close(f.svc);
+    pbrd_service_close(&f.svc);
     example_open_service(&f);
     ck_assert_int_eq(access(path, F_OK), 0);
     ck_assert_msg(pbrd_service_verify(f.svc, &v, err, sizeof err) == 0, "%s", err);
@@ -569,7 +569,7 @@ START_TEST(record_repair_rewrites_a_deleted_file)
 
     free(bytes);
     free(st);
-    pbr_store_close(store);
+    pbr_store_close(&store);
     nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 END_TEST

@@ -119,7 +119,7 @@ START_TEST(sigterm_acknowledges_every_committed_batch)
     uint8_t *stored = calloc(ACK_MAX_IDS, 1);
     ck_assert_ptr_nonnull(stored);
     ck_assert_int_eq(pbr_store_foreach_event(store, 1, UINT64_MAX, count_ids, stored, err, sizeof err), 0);
-    pbr_store_close(store);
+    pbr_store_close(&store);
     size_t nstored = 0, nacked = 0, unacked = 0;
     for (size_t k = 0; k < ACK_MAX_IDS; k++) {
         nstored += stored[k];

@@ -56,7 +56,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    pbr_store_close(st);
+    pbr_store_close(&st);
     st = NULL;
     nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -681,7 +681,7 @@ START_TEST(test_quarantine_old_and_damaged_records)
     uint64_t purged;
     pbr_store_txn *txn;
     open_store();
-    pbr_store_close(st);
+    pbr_store_close(&st);
     st = NULL;
     static const char old[] = "{\"raw\":\"bad \\u0000 x\",\"error\":\"old reason\",\"at\":42}";
     raw_put_quarantine(1, old, sizeof old);               /* with its NUL */
@@ -751,7 +751,7 @@ START_TEST(test_first_loaded_is_recorded_once)
     ck_assert_int_eq(pbr_store_put_first_loaded(txn, "lewisham", "2027-01-05", first, err, sizeof err), 0);
     ck_assert_str_eq(first, "2026-12-02");
     ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
-    pbr_store_close(st);
+    pbr_store_close(&st);
     st = NULL;
     open_store();
     ck_assert_int_eq(pbr_store_begin(st, &txn, err, sizeof err), 0);
@@ -826,7 +826,7 @@ START_TEST(test_reopen_keeps_everything_and_continues_seq)
     ck_assert_int_eq(pbr_store_put_quarantine(txn, "q1", 2, "r1", 1, err, sizeof err), 0);
     ck_assert_int_eq(pbr_store_put_statement(txn, "A", "2024-01-01", "{}", 2, err, sizeof err), 0);
     ck_assert_int_eq(pbr_store_commit(txn, err, sizeof err), 0);
-    pbr_store_close(st);
+    pbr_store_close(&st);
     st = NULL;
 
     open_store();
@@ -1218,7 +1218,7 @@ START_TEST(test_commit_write_failure_leaves_store_usable)
     ck_assert_uint_eq(seq, 2);
     ck_assert_int_eq(put_one("big0", PBR_EV_RELEASE, "A", json, &seq), PBR_STORE_ADDED);
     ck_assert_uint_eq(seq, 3);
-    pbr_store_close(st);
+    pbr_store_close(&st);
     st = NULL;
     open_store();
     ck_assert_uint_eq(stats_now().events, 3);

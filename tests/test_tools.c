@@ -328,8 +328,8 @@ static size_t explain_pair(const char *contract_rel, const char *events_rel)
     pbr_eval_view view = {.contract = c, .events = ev, .events_through = n};
     pbr_series_request series = {.through = PBR_DATE_MAX, .each = explain_statement, .ctx = &x};
     ck_assert_msg(pbr_settle_all(&view, &series, err, sizeof err) == 0, "%s", err);
-    pbr_eventset_free(ev);
-    pbr_contract_free(c);
+    pbr_eventset_destroy(&ev);
+    pbr_contract_destroy(&c);
     return x.lines;
 }
 

@@ -11,7 +11,7 @@
  *
  * Memory discipline: arrays are sized from the YAML node counts, allocated
  * zeroed, and every mpq_t of an element is initialised as soon as the element
- * exists, so pbr_contract_free can clear any partially built contract.
+ * exists, so pbr_contract_destroy can clear any partially built contract.
  * Anchors/aliases are rejected (a node referenced twice), which also rules out
  * cycles and exponential walks on hostile input.
  */
@@ -181,7 +181,7 @@ int pbr_contract_parse(const char *name, const char *bytes, size_t len, pbr_cont
 fail_doc:
     yaml_document_delete(&doc);
 fail_contract:
-    pbr_contract_free(x.c);
+    pbr_contract_destroy(&x.c);
     for (size_t i = 0; i < x.nwkeys; i++)
         free(x.wkeys[i]);
     free(x.wkeys);

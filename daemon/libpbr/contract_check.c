@@ -36,7 +36,7 @@ size_t pbr_contracts_check(char *const *paths, size_t n, FILE *out, FILE *errout
             fprintf(out, "%s: ok: contract %s (%zu fees, %zu outcomes), sha256 %s\n", paths[i], c->id, c->nfees,
                     c->noutcomes, c->sha256);
         }
-        pbr_contract_free(c);
+        pbr_contract_destroy(&c);
     }
     pbr_free_list(ids, n);
     return bad;

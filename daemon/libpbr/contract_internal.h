@@ -9,7 +9,7 @@
  *   contract_yaml.c      the first error at a node (file:line:column),
  *                        node lookup, key checks, typed scalars
  *   contract_model.c     vocabularies, init/clear of the model's parts,
- *                        pbr_contract_free, pbr_diag_format
+ *                        pbr_contract_destroy, pbr_diag_format
  *   contract_where.c     the field table and where compilation
  *   contract_cohort.c    cohort, windows and the windows' period keys
  *   contract_fees.c      fees, volume reconciliation (SPEC 5.9.4)
@@ -21,7 +21,7 @@
  *
  * Every reader and parser returns 0, or -1 with the first error recorded in
  * the context (later errors are ignored). What a parser allocated belongs to
- * the contract under construction, which pbr_contract_free releases whether
+ * the contract under construction, which pbr_contract_destroy releases whether
  * or not parsing finished.
  */
 #ifndef PBR_CONTRACT_INTERNAL_H
@@ -197,7 +197,7 @@ extern const char *const pbr_ct_disposals[];
 int pbr_ct_disposal_index(const yaml_node_t *k);
 
 /* A contract with its defaults (SPEC 4), or NULL when out of memory; free
- * with pbr_contract_free. */
+ * with pbr_contract_destroy. */
 pbr_contract *pbr_ct_contract_new(void);
 /* Zero the part and initialise its rationals with their defaults; _clear
  * releases what the part owns (not the part itself). */

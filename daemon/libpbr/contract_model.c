@@ -1,6 +1,6 @@
 /* contract_model.c -- the contract model's vocabularies and lifecycle: the
  * measure and disposal names, the defaults of a new contract, init/clear of
- * baselines and pay, pbr_contract_free (which also frees a partly built
+ * baselines and pay, pbr_contract_destroy (which also frees a partly built
  * contract) and pbr_diag_format.
  */
 #include <stdio.h>
@@ -124,8 +124,12 @@ static void outcome_clear(pbr_outcome *o)
     mpq_clear(o->pooled_threshold);
 }
 
-void pbr_contract_free(pbr_contract *c)
+void pbr_contract_destroy(pbr_contract **cp)
 {
+    if (cp == NULL)
+        return;
+    pbr_contract *c = *cp;
+    *cp = NULL;
     if (!c)
         return;
     free(c->id);

@@ -259,7 +259,7 @@ static void free_unless_inside(void *p, const char *base, size_t size)
  * one block that starts at ev->id; one from the reference parser has one
  * allocation each. Live allocations never overlap, so a pointer inside the
  * id's block belongs to that block. */
-void pbr_event_free(pbr_event *ev)
+void pbr_event_clear(pbr_event *ev)
 {
     if (!ev)
         return;

@@ -2,7 +2,7 @@
  * table of SPEC section 3 and the small helpers both parsers use.
  *
  *   event.c            name and field tables, pbr_event_parse (fast path,
- *                      then the reference parser), pbr_event_free
+ *                      then the reference parser), pbr_event_clear
  *   event_reference.c  the jansson-based reference parser: every error
  *                      message, exact OGRS from the raw text
  *   event_fast.c       the single-pass scanner for fully valid lines

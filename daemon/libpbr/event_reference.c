@@ -324,7 +324,7 @@ static int read_ogrs(const parse_ctx *c, const field_def *f, json_t *v, const ch
 }
 
 /* Reads the flags list. Returns 0 or -1 with err set (ev->flags then holds
- * what was read so far; pbr_event_free releases it). */
+ * what was read so far; pbr_event_clear releases it). */
 static int read_flags(const parse_ctx *c, const field_def *f, json_t *v, pbr_event *ev)
 {
     if (!json_is_array(v))
@@ -515,6 +515,6 @@ int pbr_event_parse_reference(const char *json, size_t len, pbr_event *out, char
 done:
     json_decref(root);
     if (rc != 0)
-        pbr_event_free(out);
+        pbr_event_clear(out);
     return rc;
 }

@@ -77,7 +77,7 @@ static void job_clear_items(job *j)
 {
     for (size_t i = 0; i < j->nitems; i++) {
         if (j->items[i].ok)
-            pbr_event_free(&j->items[i].ev);
+            pbr_event_clear(&j->items[i].ev);
         free(j->items[i].msg);
     }
     j->nitems = 0;

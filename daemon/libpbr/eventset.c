@@ -74,7 +74,7 @@ pbr_eventset *pbr_eventset_new(void)
     s->flag_lists = calloc(2, sizeof *s->flag_lists);
     s->voids = calloc(1, sizeof *s->voids);
     if (s->flag_lists == NULL || s->voids == NULL) {
-        pbr_eventset_free(s);
+        pbr_eventset_destroy(&s);
         return NULL;
     }
     s->flag_lists_cap = 2;
@@ -85,14 +85,18 @@ pbr_eventset *pbr_eventset_new(void)
     return s;
 }
 
-void pbr_eventset_free(pbr_eventset *s)
+void pbr_eventset_destroy(pbr_eventset **sp)
 {
+    if (sp == NULL)
+        return;
+    pbr_eventset *s = *sp;
+    *sp = NULL;
     if (s == NULL)
         return;
     free(s->evs);
     free(s->ids);
-    pbr_strtab_free(&s->syms);
-    pbr_strtab_free(&s->offenders);
+    pbr_strtab_clear(&s->syms);
+    pbr_strtab_clear(&s->offenders);
     free(s->unresolved);
     free(s->offender_rank);
     free(s->rank_to_tab);

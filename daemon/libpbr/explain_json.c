@@ -182,7 +182,7 @@ static int adjustment_rows(const pbr_eval_view *v, pbr_date q, const pbr_line_ke
     if (pbr_explain_line(v, k, &now, err, errlen) < 0)
         return -1;
     if (pbr_explain_line(&prev, k, &before, err, errlen) < 0) {
-        pbr_explanation_free(&now);
+        pbr_explanation_clear(&now);
         return -1;
     }
     if (now.outcome != NULL || now.fee != NULL) {
@@ -196,8 +196,8 @@ static int adjustment_rows(const pbr_eval_view *v, pbr_date q, const pbr_line_ke
                 add_change(rows, now.outcome, ev, NULL, &before.rows[i], prev_asof, asof);
         }
     }
-    pbr_explanation_free(&before);
-    pbr_explanation_free(&now);
+    pbr_explanation_clear(&before);
+    pbr_explanation_clear(&now);
     return 0;
 }
 
@@ -214,7 +214,7 @@ static int line_rows(const pbr_eval_view *v, const pbr_line_key *k, json_t *rows
         json_array_append_new(rows, row_json(x.outcome, ev, &x.rows[i]));
     for (size_t i = 0; i < x.nleft; i++)
         json_array_append_new(left, left_json(ev, &x.left_out[i]));
-    pbr_explanation_free(&x);
+    pbr_explanation_clear(&x);
     return 0;
 }
 

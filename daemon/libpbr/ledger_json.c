@@ -85,7 +85,7 @@ pbr_ledger *pbr_ledger_from_json(const char *json, size_t len, char *err, size_t
     return l;
 bad:
     pbr_errf(err, errlen, "ledger: malformed record");
-    pbr_ledger_free(l);
+    pbr_ledger_destroy(&l);
     free(entries);
     json_decref(root);
     return NULL;

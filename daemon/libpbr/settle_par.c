@@ -70,10 +70,10 @@ static int settle_in_order(parallel_series *p, const pbr_series_request *r, char
         }
         rc = r->each(r->ctx, s);
         pbr_statement_destroy(&s);
-        pbr_lines_free(p->lines[k]);
+        pbr_lines_destroy(&p->lines[k]);
         p->lines[k] = NULL;
     }
-    pbr_ledger_free(ledger);
+    pbr_ledger_destroy(&ledger);
     return rc;
 }
 
@@ -120,7 +120,7 @@ int pbr_settle_all_parallel(const pbr_eval_view *v, const pbr_series_request *r,
     for (int i = 0; i < started; i++)
         pthread_join(t[i], NULL);
     for (size_t i = 0; i < p.n; i++)
-        pbr_lines_free(p.lines[i]);
+        pbr_lines_destroy(&p.lines[i]);
     pthread_cond_destroy(&p.cond);
     pthread_mutex_destroy(&p.lock);
     free(t);

@@ -451,8 +451,12 @@ int pbr_store_copy_compact(pbr_store *st, int fd, char *err, size_t errlen)
 }
 
 /* Closes the environment and frees st. No transaction may be open. */
-void pbr_store_close(pbr_store *st)
+void pbr_store_close(pbr_store **stp)
 {
+    if (stp == NULL)
+        return;
+    pbr_store *st = *stp;
+    *stp = NULL;
     if (st == NULL)
         return;
     if (st->env != NULL)

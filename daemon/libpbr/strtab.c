@@ -6,7 +6,7 @@
 #include "pbr/strtab.h"
 #include "pbr/mem.h"
 
-void pbr_strtab_free(pbr_strtab *t)
+void pbr_strtab_clear(pbr_strtab *t)
 {
     free(t->arena);
     free(t->offs);

@@ -68,7 +68,7 @@ int pbr_totals_add(pbr_totals *t, const char *label, const pbr_split *s)
     return 0;
 }
 
-void pbr_totals_free(pbr_totals *t)
+void pbr_totals_clear(pbr_totals *t)
 {
     free(t->years);
     memset(t, 0, sizeof *t);

@@ -383,8 +383,8 @@ int cmd_diff(const pbrctl_opts *o, int argc, char **argv)
 out:
     for (int k = 0; k < 2; k++)
         run_free(&run[k]);
-    pbr_eventset_free(ev);
-    pbr_contract_free(c[0]);
-    pbr_contract_free(c[1]);
+    pbr_eventset_destroy(&ev);
+    pbr_contract_destroy(&c[0]);
+    pbr_contract_destroy(&c[1]);
     return rc;
 }

@@ -251,8 +251,8 @@ static json_t *explain_offline(char **pos, int npos, int *status)
         *status = 0;
 out:
     free(f.json);
-    pbr_eventset_free(ev);
-    pbr_contract_free(c);
+    pbr_eventset_destroy(&ev);
+    pbr_contract_destroy(&c);
     return r;
 }
 

@@ -229,7 +229,7 @@ int cmd_simulate(const pbrctl_opts *o, int argc, char **argv)
     progress_done(&pc.prog);
     if (src == 0 && so.format == PBR_FMT_TEXT)
         print_totals(stdout, &pc.totals);
-    pbr_totals_free(&pc.totals);
+    pbr_totals_clear(&pc.totals);
     if (src != 0) {
         if (src < 0)
             fprintf(stderr, "pbrctl simulate: %s\n", err);
@@ -237,7 +237,7 @@ int cmd_simulate(const pbrctl_opts *o, int argc, char **argv)
     }
     rc = 0;
 out:
-    pbr_eventset_free(set);
-    pbr_contract_free(c);
+    pbr_eventset_destroy(&set);
+    pbr_contract_destroy(&c);
     return rc;
 }

@@ -81,8 +81,8 @@ static json_t *model_offline(const char *contract, const char *events, int *stat
         *status = 0;
 out:
     json_decref(sts);
-    pbr_eventset_free(ev);
-    pbr_contract_free(c);
+    pbr_eventset_destroy(&ev);
+    pbr_contract_destroy(&c);
     return model;
 }
 

@@ -65,7 +65,7 @@ static int print_text(json_t *r)
         putchar('\n');
         if (pbr_totals_add(&t, str(s, "label"), &sp) != 0) {
             fprintf(stderr, "pbrctl statements: out of memory\n");
-            pbr_totals_free(&t);
+            pbr_totals_clear(&t);
             return 2;
         }
     }
@@ -73,7 +73,7 @@ static int print_text(json_t *r)
         printf("(no statement issued yet)\n");
     else
         print_totals(stdout, &t);
-    pbr_totals_free(&t);
+    pbr_totals_clear(&t);
     return 0;
 }
 

@@ -392,7 +392,7 @@ static json_t *dispatch(pbrd_api *api, zmq_msg_t *ident, const char *text, size_
         if (!reply)
             reply = pbrd_api_error("op \"%s\" failed: out of memory", r.op_name);
     }
-    pbrd_api_request_free(&r);
+    pbrd_api_request_clear(&r);
     return reply;
 }
 
@@ -639,7 +639,7 @@ int pbrd_api_open(pbrd_api *api, void *zctx, pbr_store *store, const pbrd_config
         return pbr_errf(err, errlen, "pbrd_waits_new: out of memory");
     api->router = open_socket(zctx, ZMQ_ROUTER, cfg->api, curve_secret, NULL, err, errlen);
     if (!api->router) {
-        pbrd_waits_free(api->waits, NULL, NULL);
+        pbrd_waits_destroy(&api->waits, NULL, NULL);
         api->waits = NULL;
         return -1;
     }
@@ -647,7 +647,7 @@ int pbrd_api_open(pbrd_api *api, void *zctx, pbr_store *store, const pbrd_config
     if (!api->pub) {
         zmq_close(api->router);
         api->router = NULL;
-        pbrd_waits_free(api->waits, NULL, NULL);
+        pbrd_waits_destroy(&api->waits, NULL, NULL);
         api->waits = NULL;
         return -1;
     }
@@ -660,9 +660,9 @@ void pbrd_api_close(pbrd_api *api)
         zmq_msg_close(&api->job_ident);
     api->job_has_ident = 0;
     if (api->router != NULL)
-        pbrd_waits_free(api->waits, api, "wait: pbrd is stopping");
+        pbrd_waits_destroy(&api->waits, api, "wait: pbrd is stopping");
     else
-        pbrd_waits_free(api->waits, NULL, NULL);
+        pbrd_waits_destroy(&api->waits, NULL, NULL);
     api->waits = NULL;
     if (api->pub)
         zmq_close(api->pub);

@@ -164,7 +164,7 @@ int pbrd_api_request_parse(const char *text, size_t len, pbrd_api_request *out, 
     return 0;
 }
 
-void pbrd_api_request_free(pbrd_api_request *r)
+void pbrd_api_request_clear(pbrd_api_request *r)
 {
     json_decref(r->req);
     memset(r, 0, sizeof *r);

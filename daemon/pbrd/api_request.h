@@ -68,7 +68,7 @@ typedef struct pbrd_api_request {
 } pbrd_api_request;
 
 /* Parses len bytes of request text. Returns 0 with *out filled (release
- * it with pbrd_api_request_free), or -1 with *out zeroed and *reply a new
+ * it with pbrd_api_request_clear), or -1 with *out zeroed and *reply a new
  * {"error":…} object (NULL only when out of memory). When out->arg_error
  * is NULL the op's arguments are complete:
  *   statement  contract and quarter (a date) set
@@ -84,7 +84,7 @@ typedef struct pbrd_api_request {
 int pbrd_api_request_parse(const char *text, size_t len, pbrd_api_request *out, json_t **reply);
 
 /* Releases what pbrd_api_request_parse filled in (a zeroed one is fine). */
-void pbrd_api_request_free(pbrd_api_request *r);
+void pbrd_api_request_clear(pbrd_api_request *r);
 
 /* The op named name, or PBRD_OP_COUNT. */
 pbrd_api_op pbrd_api_op_of(const char *name);

@@ -129,8 +129,12 @@ int pbrd_role_may_ingest(const char *role)
 
 /* ---- the clients file ---------------------------------------------------- */
 
-void pbrd_auth_clients_free(pbrd_auth_clients *clients)
+void pbrd_auth_clients_destroy(pbrd_auth_clients **clientsp)
 {
+    if (clientsp == NULL)
+        return;
+    pbrd_auth_clients *clients = *clientsp;
+    *clientsp = NULL;
     if (!clients)
         return;
     free(clients->v);
@@ -295,7 +299,7 @@ out_table:
     if (rc == 0)
         *out = t;
     else
-        pbrd_auth_clients_free(t);
+        pbrd_auth_clients_destroy(&t);
     return rc;
 }
 
@@ -629,7 +633,7 @@ int pbrd_auth_start(void *zctx, pbrd_auth_clients *clients, pbrd_auth **out, cha
     *out = NULL;
     pbrd_auth *a = calloc(1, sizeof *a);
     if (!a) {
-        pbrd_auth_clients_free(clients);
+        pbrd_auth_clients_destroy(&clients);
         return pbr_errf(err, errlen, "calloc: out of memory");
     }
     a->zctx = zctx;
@@ -655,7 +659,7 @@ fail_sockets:
 fail_mutex:
     pthread_mutex_destroy(&a->lock);
 fail_alloc:
-    pbrd_auth_clients_free(a->clients);
+    pbrd_auth_clients_destroy(&a->clients);
     free(a);
     return -1;
 }
@@ -672,7 +676,7 @@ void pbrd_auth_stop(pbrd_auth *auth)
     pthread_join(auth->thread, NULL);
     zmq_close(auth->ctl_caller);
     pthread_mutex_destroy(&auth->lock);
-    pbrd_auth_clients_free(auth->clients);
+    pbrd_auth_clients_destroy(&auth->clients);
     free(auth);
 }
 
@@ -682,7 +686,7 @@ void pbrd_auth_reload(pbrd_auth *auth, pbrd_auth_clients *clients)
     pbrd_auth_clients *old = auth->clients;
     auth->clients = clients;
     pthread_mutex_unlock(&auth->lock);
-    pbrd_auth_clients_free(old);
+    pbrd_auth_clients_destroy(&old);
 }
 
 int pbrd_auth_reload_file(pbrd_auth *auth, const char *path, char *err, size_t errlen)

@@ -95,7 +95,7 @@ typedef struct pbrd_auth pbrd_auth;
  *       role: finance | operator | provider:NAME | ingest
  *       name: <optional label for logs, 1-64 printable ASCII>
  * An empty file is an empty table (every key refused). Returns 0 and *out
- * (free with pbrd_auth_clients_free), or -1 with err as
+ * (free with pbrd_auth_clients_destroy), or -1 with err as
  * "PATH:LINE:COL: message" (YAML syntax, not a list, bad Z85 key, unknown
  * role, duplicate key, unknown or repeated field, missing key/role) or
  * "PATH: <call>: <reason>" when the file cannot be read. */
@@ -106,8 +106,8 @@ int pbrd_auth_clients_load(const char *path, pbrd_auth_clients **out, char *err,
 int pbrd_auth_clients_parse(const char *text, size_t len, const char *name, pbrd_auth_clients **out, char *err,
                             size_t errlen);
 
-/* Frees a table (NULL is fine). */
-void pbrd_auth_clients_free(pbrd_auth_clients *clients);
+/* Frees *clientsp and sets it to NULL (NULL is fine). */
+void pbrd_auth_clients_destroy(pbrd_auth_clients **clientsp);
 
 /* The entry with this binary public key, or NULL. */
 const pbrd_auth_client *pbrd_auth_clients_find(const pbrd_auth_clients *clients, const uint8_t key[32]);

@@ -287,7 +287,7 @@ static int inspect_copy(backup *b, pbr_store_stats *stats, uint64_t *nstatements
         rc = pbr_store_foreach_statement_key(copy, count_key, nstatements, b->err, sizeof b->err);
     if (rc == 0)
         rc = pbr_store_foreach_statement_key(copy, complete_statement, b, b->err, sizeof b->err) == 0 ? 0 : -1;
-    pbr_store_close(copy);
+    pbr_store_close(&copy);
     return rc;
 }
 

@@ -57,13 +57,13 @@ int pbrd_config_defaults(pbrd_config *cfg, char *err, size_t errlen)
         pbrd_config_set(&cfg->ingest, "tcp://127.0.0.1:7301", err, errlen) < 0 ||
         pbrd_config_set(&cfg->api, "tcp://127.0.0.1:7302", err, errlen) < 0 ||
         pbrd_config_set(&cfg->publish, "tcp://127.0.0.1:7303", err, errlen) < 0) {
-        pbrd_config_free(cfg);
+        pbrd_config_clear(cfg);
         return -1;
     }
     return 0;
 }
 
-void pbrd_config_free(pbrd_config *cfg)
+void pbrd_config_clear(pbrd_config *cfg)
 {
     free(cfg->data_dir);
     free(cfg->contracts_dir);

@@ -1,7 +1,7 @@
 /* config.h -- pbrd's configuration (SPEC.md section 7): defaults, the YAML
  * file (libyaml) and command-line overrides.
  *
- * Every string is owned by the pbrd_config (malloc'd); pbrd_config_free
+ * Every string is owned by the pbrd_config (malloc'd); pbrd_config_clear
  * releases them. Unknown keys are errors reported as FILE:LINE:COL.
  */
 #ifndef PBRD_CONFIG_H
@@ -41,6 +41,7 @@ int pbrd_config_set(char **field, const char *value, char *err, size_t errlen);
  * (now is a valid date, max_frame_bytes > 0). Returns 0 or -1 with err. */
 int pbrd_config_finish(pbrd_config *cfg, char *err, size_t errlen);
 
-void pbrd_config_free(pbrd_config *cfg);
+/* Releases the strings of cfg and zeroes it. Safe on a zeroed config. */
+void pbrd_config_clear(pbrd_config *cfg);
 
 #endif

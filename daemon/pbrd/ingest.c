@@ -225,7 +225,7 @@ static void free_items(batch *b)
     for (size_t i = 0; i < b->nitems; i++) {
         line_item *it = &b->items[i];
         if (it->ok)
-            pbr_event_free(&it->ev);
+            pbr_event_clear(&it->ev);
         free(it->reason);
         json_decref(it->id);
     }

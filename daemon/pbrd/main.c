@@ -393,14 +393,14 @@ typedef struct daemon_res {
 static void release_all(daemon_res *r)
 {
     pbrd_metrics_stop(r->metrics); /* its threads read the service and the store */
-    pbrd_service_close(r->svc);
+    pbrd_service_close(&r->svc);
     pbrd_api_close(&r->api);
     pbrd_ingest_stop(r->ing);
     pbrd_auth_stop(r->auth);
-    pbrd_metrics_free(r->metrics); /* after ingest, which counts into it */
+    pbrd_metrics_destroy(&r->metrics); /* after ingest, which counts into it */
     if (r->zctx != NULL)
         zmq_ctx_term(r->zctx);
-    pbr_store_close(r->store);
+    pbr_store_close(&r->store);
     if (r->sfd >= 0)
         close(r->sfd);
     if (r->ready_fd >= 0)
@@ -547,7 +547,7 @@ static int run_check(const pbrd_config *cfg)
             fprintf(stderr, "pbrd --check: %s\n", err);
             bad = 1;
         }
-        pbrd_auth_clients_free(clients);
+        pbrd_auth_clients_destroy(&clients);
     }
     printf("pbrd --check: %s\n", bad ? "problems found" : "configuration and contracts OK");
     return bad;
@@ -559,17 +559,17 @@ int main(int argc, char **argv)
     int help = 0;
     int rc = parse_options(argc, argv, &cfg, &help);
     if (rc != 0) {
-        pbrd_config_free(&cfg);
+        pbrd_config_clear(&cfg);
         return rc;
     }
     if (help == 2) {
         printf("pbrd %s\n", PBR_VERSION);
-        pbrd_config_free(&cfg);
+        pbrd_config_clear(&cfg);
         return 0;
     }
     if (help == 1) {
         usage(stdout);
-        pbrd_config_free(&cfg);
+        pbrd_config_clear(&cfg);
         return 0;
     }
     pbrd_log_level level = PBRD_LOG_INFO;
@@ -577,6 +577,6 @@ int main(int argc, char **argv)
         pbrd_log_level_parse(cfg.log_level, &level); /* checked by pbrd_config_finish */
     pbrd_log_setup(level, pbrd_log_stderr_is_journal());
     rc = help == 3 ? run_check(&cfg) : run(&cfg);
-    pbrd_config_free(&cfg);
+    pbrd_config_clear(&cfg);
     return rc;
 }

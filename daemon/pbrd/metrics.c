@@ -142,8 +142,12 @@ pbrd_metrics *pbrd_metrics_new(void)
     return m;
 }
 
-void pbrd_metrics_free(pbrd_metrics *m)
+void pbrd_metrics_destroy(pbrd_metrics **mp)
 {
+    if (mp == NULL)
+        return;
+    pbrd_metrics *m = *mp;
+    *mp = NULL;
     if (m == NULL)
         return;
     pbrd_metrics_stop(m);

@@ -32,9 +32,9 @@ typedef enum { PBRD_SOCK_INGEST, PBRD_SOCK_API, PBRD_SOCK_PUBLISH, PBRD_SOCK_COU
 int pbrd_metrics_parse_address(const char *text, struct sockaddr_storage *sa, char *err, size_t errlen);
 
 /* A new set of counters, all zero. Returns NULL when out of memory. Free
- * with pbrd_metrics_free (after pbrd_metrics_stop). */
+ * with pbrd_metrics_destroy (after pbrd_metrics_stop). */
 pbrd_metrics *pbrd_metrics_new(void);
-void pbrd_metrics_free(pbrd_metrics *m);
+void pbrd_metrics_destroy(pbrd_metrics **mp);
 
 /* Starts monitoring sock (owned by the calling thread, which must not yet
  * have handed it to another thread) for connects and disconnects, counted

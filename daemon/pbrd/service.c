@@ -79,7 +79,7 @@ static int mirror_one(void *ctx, uint64_t seq, const char *json, size_t len)
     if (pbr_event_parse(json, len, &e, m->err, sizeof m->err) != 0)
         return -1;
     int rc = pbr_eventset_add(m->ev, &e, seq, m->err, sizeof m->err);
-    pbr_event_free(&e);
+    pbr_event_clear(&e);
     m->last = seq;
     return rc == 0 ? 0 : -1;
 }
@@ -240,7 +240,7 @@ static int restore_ledger(pbrd_service *svc, loaded *l, char *err, size_t errlen
     pbrd_record_clear(&ctx.last);
     if (lg == NULL)
         return -1;
-    pbr_ledger_free(l->ledger);
+    pbr_ledger_destroy(&l->ledger);
     l->ledger = lg;
     snprintf(l->last_quarter, sizeof l->last_quarter, "%s", ctx.quarter);
     return 0;
@@ -292,8 +292,8 @@ static int store_contract_version(pbrd_service *svc, const pbr_contract *c, pbr_
 static void loaded_free(loaded *l)
 {
     free(l->cohorts);
-    pbr_contract_free(l->c);
-    pbr_ledger_free(l->ledger);
+    pbr_contract_destroy(&l->c);
+    pbr_ledger_destroy(&l->ledger);
     free(l->file);
 }
 
@@ -338,7 +338,7 @@ static void reload_file(pbrd_service *svc, const char *path, pbr_date today, loa
                      next[i].file);
             log_reload_error(&dup);
             out->errors[out->nerrors++] = dup;
-            pbr_contract_free(c);
+            pbr_contract_destroy(&c);
             return;
         }
     }
@@ -350,7 +350,7 @@ static void reload_file(pbrd_service *svc, const char *path, pbr_date today, loa
         snprintf(sd.message, sizeof sd.message, "storing the contract version failed: %.400s", err);
         log_reload_error(&sd);
         out->errors[out->nerrors++] = sd;
-        pbr_contract_free(c);
+        pbr_contract_destroy(&c);
         return;
     }
     loaded *l = &next[(*nnext)++];
@@ -498,7 +498,7 @@ static int issue_quarter(pbrd_service *svc, loaded *l, pbr_date q, pbrd_settle_r
     if (commit_record(svc, l->c, quarter, rec, err, errlen) != 0)
         goto out;
     /* committed: the statement is issued; files follow (repaired at open if we die here) */
-    pbr_ledger_free(l->ledger);
+    pbr_ledger_destroy(&l->ledger);
     l->ledger = work;
     work = NULL;
     snprintf(l->last_quarter, sizeof l->last_quarter, "%s", quarter);
@@ -523,7 +523,7 @@ out:
     free(json);
     free(ledger_json);
     free(rec);
-    pbr_ledger_free(work);
+    pbr_ledger_destroy(&work);
     return rc;
 }
 
@@ -970,14 +970,14 @@ int pbrd_service_explain(pbrd_service *svc, const char *contract, const char *qu
     const pbr_contract *c = version_lookup(svc, out->record.contract_sha256);
     pbr_ledger *lg = pbr_ledger_from_json(out->record.ledger, strlen(out->record.ledger), err, errlen);
     if (c == NULL || lg == NULL) {
-        pbr_ledger_free(lg);
+        pbr_ledger_destroy(&lg);
         pbrd_explain_view_clear(out);
         return pbr_errf(err, errlen, "explain: the contract version of %s %s is not readable", contract, quarter);
     }
     out->version = c;
     out->line_version = line_version_of(svc, lg, c, component, period, segment);
     out->events = svc->ev;
-    pbr_ledger_free(lg);
+    pbr_ledger_destroy(&lg);
     return 0;
 }
 
@@ -1080,7 +1080,7 @@ static int verify_one(void *ctx, uint64_t seq, const char *json, size_t len)
     verify_files(v, &k, version_title(v->svc, r.contract_sha256), r.statement);
     if (strcmp(v->contract, contract) != 0) {
         snprintf(v->contract, sizeof v->contract, "%s", contract);
-        pbr_ledger_free(v->ledger);
+        pbr_ledger_destroy(&v->ledger);
         v->ledger = pbr_ledger_new();
         v->broken = 0;
     }
@@ -1128,7 +1128,7 @@ int pbrd_service_verify(pbrd_service *svc, pbrd_verify_result *out, char *err, s
     v.svc = svc;
     v.out = out;
     int rc = pbr_store_foreach_statement(svc->store, NULL, verify_one, &v, err, errlen);
-    pbr_ledger_free(v.ledger);
+    pbr_ledger_destroy(&v.ledger);
     if (rc != 0) {
         pbrd_verify_result_clear(out);
         return -1;
@@ -1159,11 +1159,11 @@ int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_o
     svc->events_ctx = opts->events_ctx;
     svc->auto_settle = opts->auto_settle;
     if (svc->contracts_dir == NULL || svc->statements_dir == NULL || svc->ev == NULL) {
-        pbrd_service_close(svc);
+        pbrd_service_close(&svc);
         return pbr_errf(err, errlen, "service: out of memory");
     }
     if (refresh_events(svc, err, errlen) != 0) {
-        pbrd_service_close(svc);
+        pbrd_service_close(&svc);
         return -1;
     }
     pbrd_log(PBRD_LOG_INFO, "event log mirrored", "events=%zu last_seq=%llu", pbr_eventset_count(svc->ev),
@@ -1176,7 +1176,7 @@ int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_o
     if (stale > 0)
         pbrd_log(PBRD_LOG_INFO, "temporary statement files of an interrupted write removed", "files=%zu", stale);
     if (pbrd_record_repair(store, svc->statements_dir, title_of_version, svc, NULL, err, errlen) != 0) {
-        pbrd_service_close(svc);
+        pbrd_service_close(&svc);
         return -1;
     }
     *out = svc;
@@ -1189,17 +1189,21 @@ void pbrd_service_set_metrics(pbrd_service *svc, pbrd_metrics *m)
     pbrd_metrics_reload(m, svc->n, svc->last_load_errors, 1);
 }
 
-void pbrd_service_close(pbrd_service *svc)
+void pbrd_service_close(pbrd_service **svcp)
 {
+    if (svcp == NULL)
+        return;
+    pbrd_service *svc = *svcp;
+    *svcp = NULL;
     if (svc == NULL)
         return;
     for (size_t i = 0; i < svc->n; i++)
         loaded_free(&svc->contracts[i]);
     free(svc->contracts);
     for (size_t i = 0; i < svc->nversions; i++)
-        pbr_contract_free(svc->versions[i].c);
+        pbr_contract_destroy(&svc->versions[i].c);
     free(svc->versions);
-    pbr_eventset_free(svc->ev);
+    pbr_eventset_destroy(&svc->ev);
     free(svc->contracts_dir);
     free(svc->statements_dir);
     free(svc);

@@ -78,9 +78,10 @@ typedef struct pbrd_service_opts {
 /* Opens the service: loads contracts_dir (errors are logged, valid files
  * load), mirrors the event log, checks that every issued statement's files
  * exist (rewriting missing ones from the store). Returns 0 and *out, or -1
- * with err. Free with pbrd_service_close. */
+ * with err. Close with pbrd_service_close. */
 int pbrd_service_open(pbrd_service **out, pbr_store *store, const pbrd_service_opts *opts, char *err, size_t errlen);
-void pbrd_service_close(pbrd_service *svc);
+/* Frees *svcp and sets it to NULL (NULL is fine); the store stays open. */
+void pbrd_service_close(pbrd_service **svcp);
 
 /* Counts settle runs and reloads in m from now on (NULL: not counted);
  * records the contracts loaded at open as the initial load. */

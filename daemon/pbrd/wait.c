@@ -52,8 +52,12 @@ static void unpark(pbrd_waits *w, size_t i)
     w->parked[i] = w->parked[--w->nparked];
 }
 
-void pbrd_waits_free(pbrd_waits *w, pbrd_api *api, const char *why)
+void pbrd_waits_destroy(pbrd_waits **wp, pbrd_api *api, const char *why)
 {
+    if (wp == NULL)
+        return;
+    pbrd_waits *w = *wp;
+    *wp = NULL;
     if (w == NULL)
         return;
     while (w->nparked > 0) {

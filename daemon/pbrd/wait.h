@@ -39,8 +39,8 @@ typedef struct pbrd_waits pbrd_waits;
 pbrd_waits *pbrd_waits_new(void);
 
 /* Answers every parked request with {"error":why} through api (NULL api:
- * drops them) and frees w. NULL is fine. */
-void pbrd_waits_free(pbrd_waits *w, struct pbrd_api *api, const char *why);
+ * drops them), frees *wp and sets it to NULL. NULL is fine. */
+void pbrd_waits_destroy(pbrd_waits **wp, struct pbrd_api *api, const char *why);
 
 /* The wait op (api.c's op table). Returns the reply, or an empty object
  * with call->deferred set to PBRD_API_PARKED when the request was parked

@@ -4,7 +4,7 @@
  * checked, every default applied, every decimal kept exact (mpq_t, money in
  * pounds), every error reported as file:line:column. The model is read-only
  * after loading; the evaluator (settle.h) reads it and nothing else.
- * pbr_contract_free releases everything the contract owns. The loader is
+ * pbr_contract_destroy releases everything the contract owns. The loader is
  * daemon/libpbr/contract.c with one module per section (contract_internal.h
  * lists them).
  */
@@ -236,7 +236,7 @@ typedef struct pbr_diag {
 } pbr_diag;
 
 /* Parses a contract from bytes; name is used in diagnostics (the file path).
- * Returns 0 and *out (caller frees with pbr_contract_free), or -1 with *diag
+ * Returns 0 and *out (caller frees with pbr_contract_destroy), or -1 with *diag
  * filled with the first error (file:line:column: message) and *out NULL. */
 int pbr_contract_parse(const char *name, const char *bytes, size_t len, pbr_contract **out, pbr_diag *diag);
 
@@ -244,7 +244,8 @@ int pbr_contract_parse(const char *name, const char *bytes, size_t len, pbr_cont
  * with line 0, column 0. */
 int pbr_contract_load(const char *path, pbr_contract **out, pbr_diag *diag);
 
-void pbr_contract_free(pbr_contract *c);
+/* Frees *cp and sets it to NULL (cp or *cp NULL: nothing to do). */
+void pbr_contract_destroy(pbr_contract **cp);
 
 /* Formats a diag as "file:line:column: message" into out. */
 void pbr_diag_format(const pbr_diag *d, char *out, size_t n);

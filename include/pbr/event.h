@@ -2,7 +2,7 @@
  * a validated pbr_event, and its canonical serialisation (the bytes stored and
  * compared for idempotency).
  *
- * A pbr_event owns all its strings; pbr_event_free releases them.
+ * A pbr_event owns all its strings; pbr_event_clear releases them.
  */
 #ifndef PBR_EVENT_H
 #define PBR_EVENT_H
@@ -93,7 +93,7 @@ int pbr_event_parse(const char *json, size_t len, pbr_event *out, char *err, siz
 int pbr_event_parse_reference(const char *json, size_t len, pbr_event *out, char *err, size_t errlen);
 
 /* Releases the strings of ev and zeroes it. Safe on a zeroed event. */
-void pbr_event_free(pbr_event *ev);
+void pbr_event_clear(pbr_event *ev);
 
 /* Canonical serialisation: compact JSON, keys in a fixed order, defaults made
  * explicit (recorded, offences, disposal), numbers in canonical form. Two

@@ -54,9 +54,10 @@ typedef struct pbr_evvoid {
 typedef struct pbr_eventset pbr_eventset;
 
 /* Returns a new empty set, or NULL on allocation failure. Free with
- * pbr_eventset_free. */
+ * pbr_eventset_destroy. */
 pbr_eventset *pbr_eventset_new(void);
-void pbr_eventset_free(pbr_eventset *set);
+/* Frees *setp and sets it to NULL (setp or *setp NULL: nothing to do). */
+void pbr_eventset_destroy(pbr_eventset **setp);
 
 /* Adds a validated event with its sequence number. Voids are kept aside and
  * applied by pbr_eventset_finish. Adding after finish is allowed; call finish

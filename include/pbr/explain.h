@@ -59,11 +59,12 @@ typedef struct pbr_line_key {
 
 /* Computes the rows of line k of v->contract as of v->as_of over the
  * view's events (seq <= v->events_through). Returns 0 and fills *out (free
- * with pbr_explanation_free), 1 when the contract has no such outcome
+ * with pbr_explanation_clear), 1 when the contract has no such outcome
  * component or volume fee line (other fee lines, unknown ids: *out empty),
  * or -1 with err (out of memory; *out empty). Frees nothing of v or k. */
 int pbr_explain_line(const pbr_eval_view *v, const pbr_line_key *k, pbr_explanation *out, char *err, size_t errlen);
 
-void pbr_explanation_free(pbr_explanation *x);
+/* Releases the rows of x and zeroes it. Safe on a zeroed explanation. */
+void pbr_explanation_clear(pbr_explanation *x);
 
 #endif

@@ -11,7 +11,7 @@
 
 /* Returns malloc'd compact JSON (caller frees), or NULL when out of memory. */
 char *pbr_ledger_to_json(const pbr_ledger *l);
-/* Returns a new ledger (free with pbr_ledger_free), or NULL with err set
+/* Returns a new ledger (free with pbr_ledger_destroy), or NULL with err set
  * when the text is not a ledger record. */
 pbr_ledger *pbr_ledger_from_json(const char *json, size_t len, char *err, size_t errlen);
 

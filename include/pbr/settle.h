@@ -25,8 +25,9 @@ typedef struct pbr_ledger pbr_ledger;
 
 /* Returns a ledger for a contract that has issued nothing, or NULL. */
 pbr_ledger *pbr_ledger_new(void);
-void pbr_ledger_free(pbr_ledger *l);
-/* Returns a deep copy of l (free with pbr_ledger_free), or NULL when out of
+/* Frees *lp and sets it to NULL (lp or *lp NULL: nothing to do). */
+void pbr_ledger_destroy(pbr_ledger **lp);
+/* Returns a deep copy of l (free with pbr_ledger_destroy), or NULL when out of
  * memory. */
 pbr_ledger *pbr_ledger_copy(const pbr_ledger *l);
 
@@ -91,9 +92,10 @@ int pbr_settle_quarter(const pbr_eval_view *v, const pbr_settle_request *r, pbr_
 /* The outcome lines of v->contract as of v->as_of, evaluated ahead of the
  * statement that needs them: it only reads the view, so several may be
  * evaluated at once on other threads (pbr_settle_all_parallel). Returns
- * NULL with err on failure; free with pbr_lines_free. */
+ * NULL with err on failure; free with pbr_lines_destroy(&l) (nulls the
+ * pointer, safe on NULL). */
 pbr_lines *pbr_lines_evaluate(const pbr_eval_view *v, char *err, size_t errlen);
-void pbr_lines_free(pbr_lines *l);
+void pbr_lines_destroy(pbr_lines **lp);
 
 /* Receives each statement of pbr_settle_all in quarter order (borrowed:
  * valid during the call). Returns 0 to go on, non-zero to stop. */

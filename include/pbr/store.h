@@ -40,9 +40,10 @@ enum {
 };
 
 /* Opens (creating if needed) the store in directory dir. Returns 0 and *out,
- * or -1 with err naming the failing call. Free with pbr_store_close. */
+ * or -1 with err naming the failing call. Close with pbr_store_close. */
 int pbr_store_open(const char *dir, pbr_store **out, char *err, size_t errlen);
-void pbr_store_close(pbr_store *st);
+/* Closes the environment, frees *stp and sets it to NULL (NULL is fine). */
+void pbr_store_close(pbr_store **stp);
 
 /* Opens an existing store read-only, without a lock file (MDB_RDONLY |
  * MDB_NOLOCK): for inspecting a copy no process has open (a backup).

@@ -20,7 +20,7 @@ typedef struct pbr_strtab {
 } pbr_strtab;
 
 /* A zeroed pbr_strtab is an empty table. Releases its memory and zeroes it. */
-void pbr_strtab_free(pbr_strtab *t);
+void pbr_strtab_clear(pbr_strtab *t);
 
 /* String i (0 <= i < t->n); owned by the table. */
 static inline const char *pbr_strtab_str(const pbr_strtab *t, uint32_t i)

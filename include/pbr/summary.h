@@ -46,7 +46,7 @@ typedef struct pbr_totals {
 } pbr_totals;
 
 /* Adds one statement's split under its quarter label. Returns 0, or -1 when
- * out of memory. Free with pbr_totals_free (a zeroed pbr_totals is empty). */
+ * out of memory. Free with pbr_totals_clear (a zeroed pbr_totals is empty). */
 /* The split of a statement given as canonical JSON. Returns 0, or -1 when
  * the text is not a statement. */
 int pbr_split_json(const char *json, size_t len, pbr_split *out);
@@ -59,6 +59,7 @@ struct json_t;
 struct json_t *pbr_statement_summary_json(const char *json, size_t len);
 
 int pbr_totals_add(pbr_totals *t, const char *label, const pbr_split *s);
-void pbr_totals_free(pbr_totals *t);
+/* Releases the rows of t and zeroes it. Safe on a zeroed pbr_totals. */
+void pbr_totals_clear(pbr_totals *t);
 
 #endif

@@ -1,4 +1,4 @@
-/* fuzz_contract.c -- libFuzzer target: pbr_contract_parse + pbr_contract_free on YAML
+/* fuzz_contract.c -- libFuzzer target: pbr_contract_parse + pbr_contract_destroy on YAML
  * bytes; a contract that loads (spanning at most 20 years) also settles its
  * first quarter over a small fixed event set, so the evaluator meets odd
  * contracts.

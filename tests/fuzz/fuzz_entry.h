@@ -95,7 +95,7 @@ static const char *const pbr_fuzz_events[] = {
     "\"disposal\":\"caution\",\"category\":\"drugs\"}",
 };
 
-/* Builds the fixed event set. Returns it (free with pbr_eventset_free), or
+/* Builds the fixed event set. Returns it (free with pbr_eventset_destroy), or
  * NULL with why set. */
 static inline pbr_eventset *pbr_fuzz_event_set(char *why, size_t n)
 {
@@ -113,7 +113,7 @@ static inline pbr_eventset *pbr_fuzz_event_set(char *why, size_t n)
             goto fail;
         }
         int rc = pbr_eventset_add(set, &ev, i + 1, err, sizeof err);
-        pbr_event_free(&ev);
+        pbr_event_clear(&ev);
         if (rc != 0) {
             snprintf(why, n, "fixed event %zu: pbr_eventset_add: %s", i + 1, err);
             goto fail;
@@ -125,7 +125,7 @@ static inline pbr_eventset *pbr_fuzz_event_set(char *why, size_t n)
     }
     return set;
 fail:
-    pbr_eventset_free(set);
+    pbr_eventset_destroy(&set);
     return NULL;
 }
 
@@ -157,11 +157,11 @@ static inline int pbr_fuzz_event(const uint8_t *data, size_t size, char *why, si
     else
         rc = 1;
     free(canon2);
-    pbr_event_free(&again);
+    pbr_event_clear(&again);
 out_canon:
     free(canon);
 out_ev:
-    pbr_event_free(&ev);
+    pbr_event_clear(&ev);
     return rc;
 }
 
@@ -226,9 +226,9 @@ static inline int pbr_fuzz_settle(const pbr_contract *c, char *why, size_t n)
         free(lines);
     rc = 1;
 out_ledger:
-    pbr_ledger_free(ledger);
+    pbr_ledger_destroy(&ledger);
 out_set:
-    pbr_eventset_free(set);
+    pbr_eventset_destroy(&set);
     return rc;
 }
 
@@ -247,7 +247,7 @@ static inline int pbr_fuzz_contract(const uint8_t *data, size_t size, char *why,
     int rc = 1;
     if (c->end >= c->start && (int64_t)c->end - c->start <= PBR_FUZZ_MAX_SPAN_DAYS)
         rc = pbr_fuzz_settle(c, why, n);
-    pbr_contract_free(c);
+    pbr_contract_destroy(&c);
     return rc;
 }
 
@@ -404,7 +404,7 @@ static inline int pbr_fuzz_api(const uint8_t *data, size_t size, char *why, size
     }
     rc = r.arg_error == NULL ? 1 : 0;
 out:
-    pbrd_api_request_free(&r);
+    pbrd_api_request_clear(&r);
     return rc;
 }
 

@@ -1,4 +1,4 @@
-/* fuzz_event.c -- libFuzzer target: pbr_event_parse + pbr_event_canonical + pbr_event_free on one
+/* fuzz_event.c -- libFuzzer target: pbr_event_parse + pbr_event_canonical + pbr_event_clear on one
  * JSON line, and checks that the canonical form is a fixed point.
  * The work is in fuzz_entry.h, shared with tests/test_fuzz_regress.c.
  * An invariant failure aborts, so libFuzzer saves the input as a crash.

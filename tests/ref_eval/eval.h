@@ -13,6 +13,7 @@
 
 #include "pbr/contract.h"
 #include "pbr/eventset.h"
+#include "pbr/settle.h"
 #include "pbr/statement.h"
 
 /* A where compiled against one event set: strings resolved to symbols. */
@@ -31,6 +32,9 @@ typedef struct cwhere {
 /* Returns 0 or -1 (allocation failure). Free with cwhere_free. */
 int cwhere_compile(const pbr_where *w, const pbr_eventset *ev, cwhere *out);
 void cwhere_free(cwhere *w);
+/* the reference keeps the ledger's old destructor (libpbr's is now
+ * pbr_ledger_destroy(&l)); renamed ref_pbr_ledger_free by rename.h */
+void pbr_ledger_free(pbr_ledger *l);
 /* Does event e match every condition? */
 int cwhere_match(const cwhere *w, const pbr_eventset *ev, const pbr_ev *e);
 

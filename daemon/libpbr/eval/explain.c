@@ -17,7 +17,7 @@
 
 #include "eval.h"
 
-void pbr_explanation_free(pbr_explanation *x)
+void pbr_explanation_clear(pbr_explanation *x)
 {
     for (size_t i = 0; i < x->nrows; i++)
         free(x->rows[i].convictions);
@@ -422,7 +422,7 @@ int pbr_explain_line(const pbr_eval_view *pv, const pbr_line_key *k, pbr_explana
     if (fee != NULL) {
         out->fee = fee;
         if (explain_volume(&v, fee, year, out) != 0) {
-            pbr_explanation_free(out);
+            pbr_explanation_clear(out);
             return pbr_errf(err, errlen, "explain %s %s: out of memory", c->id, component);
         }
         return 0;
@@ -443,7 +443,7 @@ int pbr_explain_line(const pbr_eval_view *pv, const pbr_line_key *k, pbr_explana
     case PBR_M_DISPOSALS: rc = explain_disposals(&v, o, &t, out); break;
     }
     if (rc != 0) {
-        pbr_explanation_free(out);
+        pbr_explanation_clear(out);
         return pbr_errf(err, errlen, "explain %s %s: out of memory", c->id, component);
     }
     return 0;

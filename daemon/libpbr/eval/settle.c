@@ -42,8 +42,12 @@ pbr_ledger *pbr_ledger_new(void)
     return l;
 }
 
-void pbr_ledger_free(pbr_ledger *l)
+void pbr_ledger_destroy(pbr_ledger **lp)
 {
+    if (lp == NULL)
+        return;
+    pbr_ledger *l = *lp;
+    *lp = NULL;
     if (l == NULL)
         return;
     free(l->keys);
@@ -305,14 +309,18 @@ pbr_lines *pbr_lines_evaluate(const pbr_eval_view *pv, char *err, size_t errlen)
     eval_view v;
     eval_view_init(&v, c, pv->events, pv->events_through, pv->as_of);
     if (evaluate_outcomes(&v, &l->lines, err, errlen) != 0) {
-        pbr_lines_free(l);
+        pbr_lines_destroy(&l);
         return NULL;
     }
     return l;
 }
 
-void pbr_lines_free(pbr_lines *l)
+void pbr_lines_destroy(pbr_lines **lp)
 {
+    if (lp == NULL)
+        return;
+    pbr_lines *l = *lp;
+    *lp = NULL;
     if (l == NULL)
         return;
     candidate_lines_clear(&l->lines);
@@ -707,7 +715,7 @@ int pbr_settle_quarter(const pbr_eval_view *v, const pbr_settle_request *r, pbr_
     pbr_ledger *next_ledger = pbr_ledger_copy(ledger);
     pbr_statement *s = calloc(1, sizeof *s);
     if (next_ledger == NULL || s == NULL) {
-        pbr_ledger_free(next_ledger);
+        pbr_ledger_destroy(&next_ledger);
         free(s);
         return pbr_errf(err, errlen, "settle %s: out of memory", c->id);
     }
@@ -715,7 +723,7 @@ int pbr_settle_quarter(const pbr_eval_view *v, const pbr_settle_request *r, pbr_
     eval_view_init(&view, c, v->events, v->events_through, pbr_issue_date(c, q));
     if (build_statement(&view, r, next_ledger, s, err, errlen) != 0) {
         pbr_statement_destroy(&s);
-        pbr_ledger_free(next_ledger);
+        pbr_ledger_destroy(&next_ledger);
         return -1;
     }
     /* commit the new ledger into the caller's */
@@ -745,7 +753,7 @@ int pbr_settle_all(const pbr_eval_view *v, const pbr_series_request *r, char *er
         rc = r->each(r->ctx, s);
         pbr_statement_destroy(&s);
     }
-    pbr_ledger_free(ledger);
+    pbr_ledger_destroy(&ledger);
     return rc;
 }
 
