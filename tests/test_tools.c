@@ -207,7 +207,9 @@ static void check_line(explain_ctx *x, const char *stjson, size_t len, json_t *l
     const char *period = json_string_value(json_object_get(line, "period"));
     const char *segment = json_string_value(json_object_get(line, "segment"));
     char err[PBR_ERR_MAX];
-    json_t *r = pbr_explain_json(stjson, len, x->c, x->c, x->ev, component, period, segment, err, sizeof err);
+    pbr_explain_source src = {.contract = x->c, .line_version = x->c, .events = x->ev};
+    pbr_line_key key = {.component = component, .period = period, .segment = segment};
+    json_t *r = pbr_explain_json(stjson, len, &src, &key, err, sizeof err);
     ck_assert_msg(r != NULL, "%s", err);
     json_t *rows = json_object_get(r, "rows"), *left = json_object_get(r, "left_out");
     const pbr_outcome *o = NULL;
@@ -271,7 +273,9 @@ static void check_volume_line(explain_ctx *x, const char *stjson, size_t len, js
     ck_assert_ptr_nonnull(f);
     ck_assert(f->has_volume);
     char err[PBR_ERR_MAX];
-    json_t *r = pbr_explain_json(stjson, len, x->c, x->c, x->ev, component, period, NULL, err, sizeof err);
+    pbr_explain_source src = {.contract = x->c, .line_version = x->c, .events = x->ev};
+    pbr_line_key key = {.component = component, .period = period, .segment = NULL};
+    json_t *r = pbr_explain_json(stjson, len, &src, &key, err, sizeof err);
     ck_assert_msg(r != NULL, "%s", err);
     int64_t c = (int64_t)json_array_size(json_object_get(r, "rows"));
     int64_t over = c > f->volume_hi ? c - f->volume_hi : c < f->volume_lo ? c - f->volume_lo : 0;

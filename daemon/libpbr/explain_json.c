@@ -218,10 +218,12 @@ static int line_rows(const pbr_eval_view *v, const pbr_line_key *k, json_t *rows
     return 0;
 }
 
-json_t *pbr_explain_json(const char *statement, size_t len, const pbr_contract *c, const pbr_contract *line_version,
-                         const pbr_eventset *ev, const char *component, const char *period, const char *segment,
+json_t *pbr_explain_json(const char *statement, size_t len, const pbr_explain_source *src, const pbr_line_key *k,
                          char *err, size_t errlen)
 {
+    const pbr_contract *c = src->contract, *line_version = src->line_version;
+    const pbr_eventset *ev = src->events;
+    const char *component = k->component, *period = k->period, *segment = k->segment;
     json_t *st = json_loadb(statement, len, 0, NULL);
     const char *quarter = json_string_value(json_object_get(st, "quarter"));
     const char *asof_s = json_string_value(json_object_get(st, "as_of"));
@@ -243,14 +245,13 @@ json_t *pbr_explain_json(const char *statement, size_t len, const pbr_contract *
     const char *kind = json_string_value(json_object_get(line, "kind"));
     json_t *rows = json_array(), *left = json_array();
     int rc = 0;
-    pbr_line_key key = {.component = component, .period = period, .segment = segment};
     if (kind && !strcmp(kind, "adjustment")) {
         pbr_eval_view first_issued = {
             .contract = line_version ? line_version : c, .events = ev, .events_through = through, .as_of = asof};
-        rc = adjustment_rows(&first_issued, q, &key, rows, err, errlen);
+        rc = adjustment_rows(&first_issued, q, k, rows, err, errlen);
     } else {
         pbr_eval_view current = {.contract = c, .events = ev, .events_through = through, .as_of = asof};
-        rc = line_rows(&current, &key, rows, left, err, errlen);
+        rc = line_rows(&current, k, rows, left, err, errlen);
     }
     json_t *reply = NULL;
     if (rc == 0)

@@ -244,7 +244,9 @@ static json_t *explain_offline(char **pos, int npos, int *status)
                 rc < 0 ? err : "QUARTER is not the first day of a statement quarter of the contract");
         goto out;
     }
-    r = pbr_explain_json(f.json, strlen(f.json), c, c, ev, pos[3], pos[4], npos > 5 ? pos[5] : NULL, err, sizeof err);
+    pbr_explain_source src = {.contract = c, .line_version = c, .events = ev};
+    pbr_line_key key = {.component = pos[3], .period = pos[4], .segment = npos > 5 ? pos[5] : NULL};
+    r = pbr_explain_json(f.json, strlen(f.json), &src, &key, err, sizeof err);
     if (r == NULL)
         fprintf(stderr, "pbrctl explain: %s\n", err);
     else

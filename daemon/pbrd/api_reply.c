@@ -130,7 +130,8 @@ json_t *pbrd_reply_explain(const pbrd_explain_view *v, const char *component, co
 {
     char err[PBR_ERR_MAX] = "";
     const char *st = v->record.statement;
-    json_t *reply = pbr_explain_json(st, strlen(st), v->version, v->line_version, v->events, component, period, segment,
-                                     err, sizeof err);
+    pbr_explain_source src = {.contract = v->version, .line_version = v->line_version, .events = v->events};
+    pbr_line_key key = {.component = component, .period = period, .segment = segment};
+    json_t *reply = pbr_explain_json(st, strlen(st), &src, &key, err, sizeof err);
     return reply ? reply : pbrd_api_error("%s", err[0] ? err : "explain: unreadable statement record");
 }

@@ -21,16 +21,24 @@
 
 #include "pbr/contract.h"
 #include "pbr/eventset.h"
+#include "pbr/explain.h"
 
-/* Explains the line (component, period, segment; segment NULL for a line
- * without one) of the statement given as canonical JSON. c is the contract
- * version the statement was issued under; line_version the version the
- * line was first issued under (adjustments; may be c). ev holds the events
- * (the statement's events_through limits them). Returns a new reply
- * object, or NULL with err naming what is missing (the line is not in the
- * statement, the statement does not parse, out of memory). */
-json_t *pbr_explain_json(const char *statement, size_t len, const pbr_contract *c, const pbr_contract *line_version,
-                         const pbr_eventset *ev, const char *component, const char *period, const char *segment,
+/* What a statement's line is explained against: contract is the version
+ * the statement was issued under; line_version the version the line was
+ * first issued under (adjustments; NULL or contract when the same); events
+ * hold the events (the statement's events_through limits them). Borrowed. */
+typedef struct pbr_explain_source {
+    const pbr_contract *contract;
+    const pbr_contract *line_version;
+    const pbr_eventset *events;
+} pbr_explain_source;
+
+/* Explains line k (segment NULL for a line without one) of the statement
+ * given as canonical JSON (len bytes), against src. Returns a new reply
+ * object (the caller decrefs it), or NULL with err naming what is missing
+ * (the line is not in the statement, the statement does not parse, out of
+ * memory). */
+json_t *pbr_explain_json(const char *statement, size_t len, const pbr_explain_source *src, const pbr_line_key *k,
                          char *err, size_t errlen);
 
 #endif
