@@ -279,6 +279,8 @@ static int64_t cap_one_window(const pbr_eventset *ev, const cohort_member *v, si
  * window; returns the new count, or -1 on allocation failure. */
 static int64_t cap_windows(const pbr_eventset *ev, cohort_member *m, size_t n, size_t nw, int64_t size)
 {
+    if (n == 0)
+        return 0; /* m may be NULL: no pointer arithmetic on it */
     size_t *start = calloc(nw + 1, sizeof *start);
     cohort_member *byw = malloc((n ? n : 1) * sizeof *byw);
     if (start == NULL || byw == NULL) {
