@@ -65,7 +65,25 @@ static const char *national_build(void)
     return b && *b ? b : "build";
 }
 
-/* Generates the stream into path unless it exists. Returns 0 or -1. */
+/* Creates the directories above path (mkdir -p of its dirname). Returns 0,
+ * or -1 with errno. */
+static int national_make_parents(const char *path)
+{
+    char dir[4200]; /* as national_events' tmp */
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+/* Generates the stream into path unless it exists (creating its
+ * directory). Returns 0 or -1. */
 static int national_events(const national_opts *o)
 {
     struct stat st;
@@ -75,7 +93,7 @@ static int national_events(const national_opts *o)
     }
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", o->events);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = national_make_parents(tmp) == 0 ? fopen(tmp, "w") : NULL;
     if (f == NULL) {
         fprintf(stderr, "settle: create %s: %s\n", tmp, strerror(errno));
         return -1;
