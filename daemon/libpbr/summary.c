@@ -87,18 +87,6 @@ static void split_of(const json_t *st, pbr_split *out)
     }
 }
 
-int pbr_split_json(const char *json, size_t len, pbr_split *out)
-{
-    json_t *st = json_loadb(json, len, 0, NULL);
-    if (!json_is_array(json_object_get(st, "lines"))) {
-        json_decref(st);
-        return -1;
-    }
-    split_of(st, out);
-    json_decref(st);
-    return 0;
-}
-
 json_t *pbr_statement_summary_json(const char *json, size_t len)
 {
     json_t *st = json_loadb(json, len, 0, NULL);

@@ -45,12 +45,6 @@ typedef struct pbr_totals {
     pbr_split life;
 } pbr_totals;
 
-/* Adds one statement's split under its quarter label. Returns 0, or -1 when
- * out of memory. Free with pbr_totals_clear (a zeroed pbr_totals is empty). */
-/* The split of a statement given as canonical JSON. Returns 0, or -1 when
- * the text is not a statement. */
-int pbr_split_json(const char *json, size_t len, pbr_split *out);
-
 /* One row of the `statements` op for a statement given as canonical JSON:
  * a new {quarter,label,as_of,events_through,contract_sha256,lines,
  * fees_pence,outcomes_pence,adjustments_pence,total_pence} object, or NULL
@@ -58,6 +52,8 @@ int pbr_split_json(const char *json, size_t len, pbr_split *out);
 struct json_t;
 struct json_t *pbr_statement_summary_json(const char *json, size_t len);
 
+/* Adds one statement's split under its quarter label. Returns 0, or -1 when
+ * out of memory. Free with pbr_totals_clear (a zeroed pbr_totals is empty). */
 int pbr_totals_add(pbr_totals *t, const char *label, const pbr_split *s);
 /* Releases the rows of t and zeroes it. Safe on a zeroed pbr_totals. */
 void pbr_totals_clear(pbr_totals *t);
