@@ -5,7 +5,10 @@
  * in the spec's example/example*.md) and from `simulate`'s code path run
  * in-process on the same inputs; the daemon must match them byte for byte.
  */
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "pbr/files.h"
 #include "daemon_harness.h"
@@ -563,6 +566,55 @@ START_TEST(curve_roles_isolate_providers)
 }
 END_TEST
 
+/* The next datagram on fd within timeout_ms, NUL-terminated in buf;
+ * returns buf, or NULL on timeout. */
+static char *recv_notify(int fd, int timeout_ms, char *buf, size_t size)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, timeout_ms) != 1)
+        return NULL;
+    ssize_t n = recv(fd, buf, size - 1, 0);
+    ck_assert_int_ge(n, 0);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Under systemd (Type=notify, ExecReload=kill -HUP): READY=1 once serving,
+ * RELOADING=1 then READY=1 around a SIGHUP reload, STOPPING=1 on SIGTERM,
+ * each sent to the socket named by NOTIFY_SOCKET. */
+START_TEST(sd_notify_ready_reloading_stopping)
+{
+#ifdef PBR_HAVE_SYSTEMD
+    char dir[64] = "/tmp/pbrd-notify-XXXXXX", path[96], msg[512];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/notify", dir);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(setenv("NOTIFY_SOCKET", path, 1), 0);
+    daemon_t d;
+    daemon_init(&d, NULL); /* the daemon inherits NOTIFY_SOCKET */
+    unsetenv("NOTIFY_SOCKET");
+    ck_assert_ptr_nonnull(recv_notify(fd, 5000, msg, sizeof msg));
+    ck_assert_msg(strstr(msg, "READY=1") != NULL, "first notification: %s", msg);
+    kill(d.pid, SIGHUP);
+    ck_assert_ptr_nonnull(recv_notify(fd, 5000, msg, sizeof msg));
+    ck_assert_str_eq(msg, "RELOADING=1");
+    ck_assert_ptr_nonnull(recv_notify(fd, 5000, msg, sizeof msg));
+    ck_assert_str_eq(msg, "READY=1");
+    ck_assert_int_eq(daemon_signal_wait(&d, SIGTERM), 0);
+    ck_assert_ptr_nonnull(recv_notify(fd, 5000, msg, sizeof msg));
+    ck_assert_msg(strstr(msg, "STOPPING=1") != NULL, "on SIGTERM: %s", msg);
+    close(fd);
+    unlink(path);
+    rmdir(dir);
+    daemon_finish(&d);
+#endif
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("service");
@@ -574,6 +626,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, verify_clean_then_detects_tampered_file);
     tcase_add_test(tc, new_store_auto_settle_leaves_backlog_to_explicit_settle);
     tcase_add_test(tc, curve_roles_isolate_providers);
+    tcase_add_test(tc, sd_notify_ready_reloading_stopping);
     suite_add_tcase(s, tc);
     return s;
 }

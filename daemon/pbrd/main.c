@@ -273,9 +273,11 @@ static int serve(pbrd_api *api, int sfd)
             pbrd_api_settle_interrupt(api, "pbrd is stopping");
             return 0;
         }
-        if (api->reload_requested) {
+        if (api->reload_requested) { /* SIGHUP: systemd sees the unit "reloading" until it is done */
+            pbrd_notify_reloading(0);
             json_t *r = pbrd_api_reload(api);
             json_decref(r);
+            pbrd_notify_reloading(1);
         }
         if ((items[0].revents & ZMQ_POLLIN) && pbrd_api_serve(api) < 0)
             pbrd_log(PBRD_LOG_WARN, "api receive failed", "call=zmq_msg_recv error=\"%s\"", zmq_strerror(errno));

@@ -8,7 +8,8 @@
 void pbrd_notify_ready(void);
 /* STOPPING=1 when shutdown begins. */
 void pbrd_notify_stopping(void);
-/* RELOADING=1 ... READY=1 around a reload (hook for the settlement service). */
+/* RELOADING=1 (done 0) before and READY=1 (done 1) after a reload asked
+ * for by SIGHUP (the unit's ExecReload). */
 void pbrd_notify_reloading(int done);
 
 #endif
