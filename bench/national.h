@@ -30,6 +30,7 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include "pbr/files.h"
 #include "pbr/sha256.h"
 
 #define NATIONAL_MAX_Q 256
@@ -65,23 +66,6 @@ static const char *national_build(void)
     return b && *b ? b : "build";
 }
 
-/* Creates the directories above path (mkdir -p of its dirname). Returns 0,
- * or -1 with errno. */
-static int national_make_parents(const char *path)
-{
-    char dir[4200]; /* as national_events' tmp */
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return 0;
-}
-
 /* Generates the stream into path unless it exists (creating its
  * directory). Returns 0 or -1. */
 static int national_events(const national_opts *o)
@@ -93,7 +77,12 @@ static int national_events(const national_opts *o)
     }
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", o->events);
-    FILE *f = national_make_parents(tmp) == 0 ? fopen(tmp, "w") : NULL;
+    char err[PBR_ERR_MAX];
+    if (pbr_make_parent_dirs(tmp, err, sizeof err) != 0) {
+        fprintf(stderr, "settle: %s\n", err);
+        return -1;
+    }
+    FILE *f = fopen(tmp, "w");
     if (f == NULL) {
         fprintf(stderr, "settle: create %s: %s\n", tmp, strerror(errno));
         return -1;

@@ -57,8 +57,7 @@ fail_alloc:
     return NULL;
 }
 
-/* Creates every missing directory of path's parent. Returns 0 or -1. */
-static int make_parent_dirs(const char *path, char *err, size_t errlen)
+int pbr_make_parent_dirs(const char *path, char *err, size_t errlen)
 {
     char *copy = strdup(path);
     if (copy == NULL)
@@ -99,7 +98,7 @@ static int fsync_parent_dir(const char *path, char *err, size_t errlen)
 
 int pbr_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
-    if (make_parent_dirs(path, err, errlen) != 0)
+    if (pbr_make_parent_dirs(path, err, errlen) != 0)
         return -1;
     size_t tl = strlen(path) + 16;
     char *tmp = malloc(tl);

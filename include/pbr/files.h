@@ -13,6 +13,10 @@ char *pbr_read_file(const char *path, size_t *len, char *err, size_t errlen);
  * Returns 0 or -1 with err. */
 int pbr_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
+/* Creates every missing directory above path (mkdir -p of its dirname,
+ * mode 0755). Returns 0, or -1 with err naming the mkdir that failed. */
+int pbr_make_parent_dirs(const char *path, char *err, size_t errlen);
+
 /* The contract files of directory dir: the names ending in .yaml or .yml
  * that do not start with '.', sorted, as "dir/name" paths (the daemon
  * loads exactly these). Returns a malloc'd array of *n malloc'd paths
