@@ -186,7 +186,7 @@ asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  PBR_BUILD=build-asan PBR_SANITIZED=1 ./tests/run-tests.sh build-asan
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp PBR_BUILD=build-asan PBR_SANITIZED=1 ./tests/run-tests.sh build-asan
 
 # Formatting: .clang-format is the style; `make format` applies it,
 # `make check-format` (CI) fails on any file that differs.
